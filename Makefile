@@ -1,0 +1,105 @@
+# featrd — one Makefile for the library, the CLI, tests, sanitizers and benchmarks.
+#   make deps      install missing Debian packages (apt-get), < 1 s when all present
+#   make           build build/libfeatrd.a and bin/featrd
+#   make test      build and run every test (closing line: "N passed, N failed")
+#   make sanitize  the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make valgrind  the fast tests under valgrind memcheck
+#   make bench     speed figures, measured side by side in one run
+#   make run       the built-in demo: data, models, sweep, results/demo/
+
+DARKNET_DIR ?= /usr/lib/darknet
+BUILD       ?= build
+CC          ?= cc
+OPT         ?= -O2 -g
+PKGS        := x265 libde265 gsl yaml-0.1
+
+DEB_PKGS := darknet libx265-dev libde265-dev libgsl-dev libyaml-dev zlib1g-dev \
+            libbz2-dev liblzma-dev libzstd-dev libopenblas-dev gnuplot-nox \
+            dataset-fashion-mnist pkg-config libcmocka-dev valgrind
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
+
+CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Iinclude -Isrc -I$(DARKNET_DIR)/include \
+           -I/usr/include/x86_64-linux-gnu/openblas-pthread $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  += -L$(DARKNET_DIR) -Wl,-rpath,$(DARKNET_DIR) -ldarknet $(PKG_LIBS) \
+           -lopenblas -lz -lbz2 -llzma -lzstd -lpthread -lm $(EXTRA_LDLIBS)
+LDFLAGS += $(EXTRA_LDFLAGS)
+
+LIB_SRC  ?= $(sort $(wildcard src/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC:= $(sort $(wildcard bench/bench_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libfeatrd.a
+BIN      := bin/featrd
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test sanitize valgrind bench run clean demo-data models help
+all: $(BIN)
+
+help:
+	@sed -n '2,10p' Makefile
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get) to install:$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+$(BUILD)/%.o: %.c $(wildcard include/*.h include/featrd/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# --whole-archive: the OpenBLAS gemm_cpu override in model.o must be in every
+# executable so it interposes on libdarknet's own (see DESIGN.md).
+WHOLE := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(CLI_OBJ) $(WHOLE) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
+
+test: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
+	@FEATRD_BIN=$(abspath $(BIN)) tests/run_tests.sh $(TESTS)
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -g" EXTRA_CFLAGS="$(SAN)" EXTRA_LDFLAGS="$(SAN)" BIN=build-san/featrd build-san/featrd $(TESTS:$(BUILD)/%=build-san/%)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1 FEATRD_BIN=$(abspath build-san/featrd) FEATRD_SANITIZE=1 \
+	  tests/run_tests.sh $(TESTS:$(BUILD)/%=build-san/%)
+
+valgrind: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
+	@FEATRD_BIN=$(abspath $(BIN)) FEATRD_VALGRIND=1 tests/run_tests.sh $(TESTS)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN) $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@tools/demo.sh
+
+clean:
+	rm -rf build build-san bin

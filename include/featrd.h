@@ -1,0 +1,9 @@
+/* featrd.h: the public API of libfeatrd. The CLI (src/cli/) and the tests
+ * include only this header. Each module has its own header under featrd/. */
+#ifndef FEATRD_H
+#define FEATRD_H
+
+#include "featrd/common.h"
+#include "featrd/version.h"
+
+#endif

@@ -1,0 +1,30 @@
+/* cli.h: the subcommands of bin/featrd. Each lives in cmd_<name>.c, takes
+ * argv from the subcommand name on, and returns the process exit status
+ * (0 ok, 1 runtime failure, 2 bad usage or input). The CLI includes only the
+ * public header featrd.h. */
+#ifndef FEATRD_CLI_H
+#define FEATRD_CLI_H
+
+#include "featrd.h"
+
+int fr_cmd_run(int argc, char **argv);
+int fr_cmd_layers(int argc, char **argv);
+int fr_cmd_encode(int argc, char **argv);
+int fr_cmd_decode(int argc, char **argv);
+int fr_cmd_bd(int argc, char **argv);
+int fr_cmd_plot(int argc, char **argv);
+int fr_cmd_merge(int argc, char **argv);
+int fr_cmd_train(int argc, char **argv);
+int fr_cmd_data(int argc, char **argv);
+int fr_cmd_version(int argc, char **argv);
+
+/* Prints "featrd <cmd>: <message>" to stderr and returns fr_exit_status(code). */
+int fr_cli_fail(const char *cmd, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* True when argv[i] is -h or --help. */
+int fr_cli_is_help(const char *arg);
+
+#endif

@@ -1,0 +1,62 @@
+/* main.c: bin/featrd entry point; dispatches to the subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"run", fr_cmd_run, "run an experiment config (sweep, resume, shards)"},
+    {"layers", fr_cmd_layers, "list a model's layers: names, shapes, bytes, cut sets"},
+    {"encode", fr_cmd_encode, "code a feature .npy into a .frd file"},
+    {"decode", fr_cmd_decode, "decode a .frd file back to .npy"},
+    {"bd", fr_cmd_bd, "Bjontegaard deltas between two curves of a CSV"},
+    {"plot", fr_cmd_plot, "plot a results directory with gnuplot (PNG + SVG)"},
+    {"merge", fr_cmd_merge, "join shard outputs into one points.csv"},
+    {"train", fr_cmd_train, "train the built-in demo models with darknet"},
+    {"data", fr_cmd_data, "generate the built-in Fashion-MNIST demo data sets"},
+    {"version", fr_cmd_version, "versions of featrd and every linked library"},
+};
+
+int fr_cli_is_help(const char *arg)
+{
+    return arg && (!strcmp(arg, "-h") || !strcmp(arg, "--help"));
+}
+
+int fr_cli_fail(const char *cmd, int code, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "featrd %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return fr_exit_status(code);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: featrd <command> [options]   (featrd <command> --help for each)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || fr_cli_is_help(argv[1])) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version"))
+        return fr_cmd_version(1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "featrd: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,280 @@
+/* common.c: error codes and messages, tensors, .npy files, atomic writes. */
+#define _POSIX_C_SOURCE 200809L
+#include "featrd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *fr_strerror(int code)
+{
+    switch (code) {
+    case FR_OK: return "success";
+    case FR_E_USAGE: return "bad usage";
+    case FR_E_CONFIG: return "bad experiment config";
+    case FR_E_NOENT: return "no such file";
+    case FR_E_FORMAT: return "corrupt or unsupported file";
+    case FR_E_MISMATCH: return "inputs do not match";
+    case FR_E_IO: return "input/output error";
+    case FR_E_NOMEM: return "out of memory";
+    case FR_E_CODEC: return "codec failure";
+    case FR_E_MODEL: return "model failure";
+    case FR_E_INTERNAL: return "internal error";
+    case FR_E_INTERRUPTED: return "interrupted";
+    default: return "unknown error";
+    }
+}
+
+int fr_exit_status(int code)
+{
+    if (code == FR_OK)
+        return 0;
+    if (code <= FR_E_USAGE && code >= FR_E_MISMATCH)
+        return 2;
+    return 1;
+}
+
+int fr_error(FrError *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+int fr_tensor_alloc(FrTensor *t, int c, int h, int w)
+{
+    memset(t, 0, sizeof *t);
+    if (c <= 0 || h <= 0 || w <= 0)
+        return FR_E_USAGE;
+    t->data = calloc((size_t)c * (size_t)h * (size_t)w, sizeof(float));
+    if (!t->data)
+        return FR_E_NOMEM;
+    t->c = c;
+    t->h = h;
+    t->w = w;
+    return FR_OK;
+}
+
+void fr_tensor_free(FrTensor *t)
+{
+    if (!t)
+        return;
+    free(t->data);
+    memset(t, 0, sizeof *t);
+}
+
+double fr_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int fr_read_file(const char *path, uint8_t **data, size_t *len, FrError *err)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fr_error(err, errno == ENOENT ? FR_E_NOENT : FR_E_IO, "%s: %s", path,
+                        strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return fr_error(err, FR_E_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n == cap) {
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return fr_error(err, FR_E_NOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return fr_error(err, FR_E_IO, "%s: read error", path);
+    }
+    *data = buf;
+    *len = n;
+    return FR_OK;
+}
+
+int fr_write_file_atomic(const char *path, const void *data, size_t len, FrError *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return fr_error(err, FR_E_USAGE, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return fr_error(err, FR_E_IO, "%s: cannot create (%s); check the directory exists and is writable",
+                        path, strerror(errno));
+    const uint8_t *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return fr_error(err, FR_E_IO, "%s: write failed (%s)", path, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        unlink(tmp);
+        return fr_error(err, FR_E_IO, "%s: write failed (%s)", path, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return fr_error(err, FR_E_IO, "%s: rename failed (%s)", path, strerror(e));
+    }
+    return FR_OK;
+}
+
+/* --- .npy ---------------------------------------------------------------- */
+
+static int parse_shape(const char *hdr, int dims[3], int *nd)
+{
+    const char *s = strstr(hdr, "'shape'");
+    if (!s)
+        return -1;
+    s = strchr(s, '(');
+    if (!s)
+        return -1;
+    s++;
+    *nd = 0;
+    while (*s && *s != ')') {
+        while (*s == ' ' || *s == ',')
+            s++;
+        if (*s == ')')
+            break;
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0 || v > (1L << 30) || *nd >= 3)
+            return -1;
+        dims[(*nd)++] = (int)v;
+        s = end;
+    }
+    return *s == ')' ? 0 : -1;
+}
+
+int fr_npy_read(const char *path, FrTensor *out, FrError *err)
+{
+    memset(out, 0, sizeof *out);
+    uint8_t *buf;
+    size_t len;
+    int rc = fr_read_file(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    rc = FR_E_FORMAT;
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
+        fr_error(err, rc, "%s: not a .npy file (bad magic)", path);
+        goto error;
+    }
+    int major = buf[6];
+    size_t hlen, hoff;
+    if (major == 1) {
+        hlen = buf[8] | (buf[9] << 8);
+        hoff = 10;
+    } else if (major == 2 || major == 3) {
+        if (len < 12) {
+            fr_error(err, rc, "%s: truncated .npy header", path);
+            goto error;
+        }
+        hlen = (size_t)buf[8] | ((size_t)buf[9] << 8) | ((size_t)buf[10] << 16) | ((size_t)buf[11] << 24);
+        hoff = 12;
+    } else {
+        fr_error(err, rc, "%s: unsupported .npy version %d", path, major);
+        goto error;
+    }
+    if (hoff + hlen > len || hlen > 65536) {
+        fr_error(err, rc, "%s: truncated .npy header", path);
+        goto error;
+    }
+    char hdr[65537];
+    memcpy(hdr, buf + hoff, hlen);
+    hdr[hlen] = 0;
+    if (!strstr(hdr, "'<f4'")) {
+        fr_error(err, rc, "%s: dtype must be little-endian float32 ('<f4'); convert with arr.astype(np.float32)", path);
+        goto error;
+    }
+    if (strstr(hdr, "'fortran_order': True")) {
+        fr_error(err, rc, "%s: Fortran order is not supported; save with np.ascontiguousarray", path);
+        goto error;
+    }
+    int dims[3], nd;
+    if (parse_shape(hdr, dims, &nd) != 0 || nd < 1) {
+        fr_error(err, rc, "%s: shape must have 1 to 3 positive dimensions (C, H, W)", path);
+        goto error;
+    }
+    int c = 1, h = 1, w = 1;
+    if (nd == 3) { c = dims[0]; h = dims[1]; w = dims[2]; }
+    else if (nd == 2) { h = dims[0]; w = dims[1]; }
+    else { w = dims[0]; }
+    size_t n = (size_t)c * h * w;
+    if (len - hoff - hlen != n * 4) {
+        fr_error(err, rc, "%s: data is %zu bytes, shape needs %zu", path, len - hoff - hlen, n * 4);
+        goto error;
+    }
+    rc = fr_tensor_alloc(out, c, h, w);
+    if (rc) {
+        fr_error(err, rc, "%s: out of memory", path);
+        goto error;
+    }
+    memcpy(out->data, buf + hoff + hlen, n * 4);
+    free(buf);
+    return FR_OK;
+error:
+    free(buf);
+    return rc;
+}
+
+int fr_npy_write(const char *path, const FrTensor *t, FrError *err)
+{
+    char hdr[256];
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }",
+                     t->c, t->h, t->w);
+    size_t total = 10 + (size_t)n + 1;
+    size_t pad = (64 - total % 64) % 64;
+    size_t hlen = (size_t)n + pad + 1;
+    size_t bytes = fr_tensor_size(t) * 4;
+    uint8_t *buf = malloc(10 + hlen + bytes);
+    if (!buf)
+        return fr_error(err, FR_E_NOMEM, "%s: out of memory", path);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (uint8_t)(hlen & 0xff);
+    buf[9] = (uint8_t)(hlen >> 8);
+    memcpy(buf + 10, hdr, (size_t)n);
+    memset(buf + 10 + n, ' ', pad);
+    buf[10 + hlen - 1] = '\n';
+    memcpy(buf + 10 + hlen, t->data, bytes);
+    int rc = fr_write_file_atomic(path, buf, 10 + hlen + bytes, err);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test binary given, sums cmocka's per-binary counts and ends with
+# the line CI reads: "N passed, N failed". A binary that crashes counts as one
+# failure even if cmocka printed nothing.
+set -u
+pass=0; fail=0; bad=()
+export CMOCKA_MESSAGE_OUTPUT=stdout
+for t in "$@"; do
+  name=$(basename "$t")
+  log=$(mktemp)
+  start=$(date +%s.%N)
+  if [ -n "${FEATRD_VALGRIND:-}" ]; then
+    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+      --suppressions=tests/valgrind.supp "$t" >"$log" 2>&1; rc=$?
+  else
+    "$t" >"$log" 2>&1; rc=$?
+  fi
+  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+  p=${p:-0}; f=${f:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  pass=$((pass + p)); fail=$((fail + f))
+  if [ "$f" -ne 0 ]; then
+    bad+=("$name"); echo "FAIL $name (${secs}s, exit $rc)"; sed 's/^/    /' "$log" | tail -60
+  else
+    echo "ok   $name: $p passed (${secs}s)"
+  fi
+  rm -f "$log"
+done
+[ ${#bad[@]} -gt 0 ] && echo "failing: ${bad[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
