@@ -5,5 +5,6 @@
 
 #include "featrd/common.h"
 #include "featrd/version.h"
+#include "featrd/model.h"
 
 #endif

@@ -1,0 +1,179 @@
+/* featrd/model.h: a Darknet network opened for split inference. Loads a cfg
+ * with or without weights, names layers (darknet `<type>_<i>`, bare index,
+ * stage aliases convK/poolK/fcK), computes the cut set of a split, runs the
+ * front half (layers 0..split) and the back half (split+1..N) with the cut
+ * tensors written in place, loads and prepares images, and turns detection
+ * outputs into boxes. Implemented in src/model.c, the darknet adapter.
+ *
+ * Threads: each FrModel owns its own darknet network and buffers, so several
+ * instances may run in different threads at once. One FrModel must not be
+ * used by two threads at the same time. */
+#ifndef FEATRD_MODEL_H
+#define FEATRD_MODEL_H
+
+#include <stddef.h>
+
+#include "featrd/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct FrModel FrModel;
+
+/* Which matrix multiply the convolutional and connected layers use. */
+typedef enum FrGemm {
+    FR_GEMM_OPENBLAS = 0, /* cblas_sgemm (OpenBLAS): ~3× faster, equal to ~1e-6 relative */
+    FR_GEMM_DARKNET = 1,  /* darknet's own gemm_cpu, for comparison */
+} FrGemm;
+
+/* What the network's output means, from its last layer. */
+typedef enum FrTask {
+    FR_TASK_DETECTION = 0,      /* region or yolo last: boxes via fr_model_detections */
+    FR_TASK_CLASSIFICATION = 1, /* softmax (or a 1×1 connected output) last: class probabilities */
+    FR_TASK_DENSE = 2,          /* anything else with a spatial output (segmentation-like) */
+} FrTask;
+
+typedef struct FrModelSettings {
+    const char *cfg;     /* darknet .cfg path; required. Copied by fr_model_open. */
+    const char *weights; /* darknet .weights path, or NULL for a seeded random
+                          * initialisation (said on stderr unless quiet).
+                          * Default NULL. */
+    unsigned seed;       /* seed of the random initialisation; default 1 */
+    int width, height;   /* network input size; 0 = the cfg's. Default 0, 0. */
+    FrGemm gemm;         /* default FR_GEMM_OPENBLAS */
+    int quiet;           /* 1: nothing on stderr (darknet's layer table is always
+                          * silenced). Default 0. */
+} FrModelSettings;
+
+void fr_model_defaults(FrModelSettings *s);
+
+/* Opens a network. Errors: FR_E_NOENT (cfg or weights missing), FR_E_FORMAT
+ * (cfg unreadable by darknet, weights file shorter/longer than the cfg's
+ * parameter count or with a bad header), FR_E_MISMATCH (weights saved for a
+ * different cfg: size differs), FR_E_USAGE (bad settings). Never exits. On
+ * error *m is NULL. Close with fr_model_close. */
+int fr_model_open(FrModel **m, const FrModelSettings *s, FrError *err);
+/* Frees the network and sets *m to NULL; safe on NULL. */
+void fr_model_close(FrModel **m);
+
+/* Layer information. Strings live as long as the model. */
+typedef struct FrLayerInfo {
+    int index;          /* 0-based layer index */
+    const char *type;   /* darknet section name: conv, max, avg, route, reorg, shortcut,
+                         * region, yolo, connected, softmax, dropout, crop, cost, ... */
+    const char *name;   /* darknet name `<type>_<index>`, e.g. "max_11" */
+    const char *alias;  /* stage alias ("conv1", "pool1", "fc1") or "" if none */
+    int c, h, w;        /* output shape (connected: c = outputs, h = w = 1) */
+    size_t bytes;       /* float32 bytes of the output: 4·c·h·w */
+} FrLayerInfo;
+
+int fr_model_layer_count(const FrModel *m);
+/* Fills *info for layer i (0 <= i < count); FR_E_USAGE if out of range. */
+int fr_model_layer_info(const FrModel *m, int i, FrLayerInfo *info);
+/* Network input size the model runs at (after settings overrides). */
+void fr_model_input_size(const FrModel *m, int *c, int *h, int *w);
+/* The cfg path the model was opened with. */
+const char *fr_model_cfg_path(const FrModel *m);
+
+/* Resolves a layer name: darknet name ("max_11"), bare index ("11") or stage
+ * alias ("pool2"). Unknown → FR_E_USAGE with a message listing valid names. */
+int fr_model_find_layer(const FrModel *m, const char *name, int *index, FrError *err);
+
+/* The stage alias rule (one paragraph of text), for `featrd layers` and docs. */
+const char *fr_model_alias_rule(void);
+
+/* Cut set of a split after layer `split`: the indices of every layer whose
+ * output is produced at or before split and read by a layer after it, in
+ * increasing order. Writes up to max indices into layers and the count into *n.
+ * Errors: FR_E_USAGE if split is not in 0..count-2 (a split after the last
+ * layer leaves no back half) or max is too small. */
+int fr_model_cut_set(const FrModel *m, int split, int *layers, int max, int *n);
+/* The same with a message: "split after conv_22 (22) leaves no back half: ..." */
+int fr_model_cut_set_err(const FrModel *m, int split, int *layers, int max, int *n, FrError *err);
+
+/* No darknet cfg in /usr/share/darknet/cfg has a cut set larger than this;
+ * size cut arrays with it. */
+#define FR_MODEL_MAX_CUTS 16
+
+/* The task, from the last layer(s). */
+FrTask fr_model_task(const FrModel *m);
+const char *fr_task_name(FrTask t);
+
+/* Loads an image file (jpg/png/bmp/...; via darknet's stb reader) as a
+ * 3×H×W float tensor in [0,1] at its original size; grayscale becomes three
+ * equal channels. *rgb is allocated (caller frees with fr_tensor_free).
+ * FR_E_NOENT / FR_E_FORMAT on a missing or unreadable file. m may be NULL
+ * (the model is not used; the argument keeps call sites uniform). */
+int fr_model_load_image(FrModel *m, const char *path, FrTensor *rgb, FrError *err);
+/* Turns an original-size RGB tensor into the network input: letterbox
+ * (detection), or resize shorter side + centre crop (classification and dense);
+ * a 1-channel network gets the grayscale of it. *input is allocated (caller
+ * frees). m is not changed. Returns 0, FR_E_USAGE (not a 3-channel image) or FR_E_NOMEM. */
+int fr_model_prepare_input(FrModel *m, const FrTensor *rgb, FrTensor *input);
+
+/* Full forward pass. input must have the network input shape (FR_E_MISMATCH
+ * otherwise). */
+int fr_model_forward(FrModel *m, const FrTensor *input, FrError *err);
+/* Runs layers 0..split and copies the cut-set tensors out, in cut-set order,
+ * into cuts[0..*ncuts-1] (allocated; caller frees each with fr_tensor_free).
+ * cuts must have room for FR_MODEL_MAX_CUTS tensors. */
+int fr_model_front(FrModel *m, const FrTensor *input, int split, FrTensor *cuts, int *ncuts,
+                   FrError *err);
+/* Writes the (reconstructed) cut tensors in place into their layers' output
+ * buffers and runs layers split+1..N. cuts must be in cut-set order with the
+ * layers' shapes (FR_E_MISMATCH otherwise). The input image need not be set
+ * again: everything the back half reads is in the cut set. */
+int fr_model_back(FrModel *m, int split, const FrTensor *cuts, int ncuts, FrError *err);
+
+/* After fr_model_forward or fr_model_back: a copy of the final layer's
+ * output (allocated; caller frees). */
+int fr_model_output(FrModel *m, FrTensor *out);
+/* A copy of any layer's current output (for sensitivity analysis). Only
+ * layers that ran in the last pass hold meaningful values. */
+int fr_model_layer_output(FrModel *m, int layer, FrTensor *out);
+
+/* One detected box for one class. Box in original-image pixels. */
+typedef struct FrDetection {
+    int cls;
+    float score;
+    float x1, y1, x2, y2;
+} FrDetection;
+
+/* Default threshold for mAP evaluation, as darknet's validate_detector. */
+#define FR_DETECT_THRESH 0.005f
+#define FR_DETECT_NMS 0.45f
+
+/* Detections of the last forward/back (detection models only): one entry per
+ * (box, class) with probability > thresh after per-class NMS with IoU nms,
+ * boxes mapped back to an orig_w×orig_h image (letterbox undone). *dets is
+ * malloc'ed (free with fr_detections_free); *n may be 0. FR_E_USAGE if the
+ * model is not a detector, FR_E_NOMEM. */
+int fr_model_detections(FrModel *m, int orig_w, int orig_h, float thresh, float nms,
+                        FrDetection **dets, int *n);
+void fr_detections_free(FrDetection **dets);
+
+/* Number of classes of the output (detection: classes of the region layer;
+ * classification: output length). */
+int fr_model_classes(const FrModel *m);
+
+/* Cloud-only anchor: JPEG-codes an RGB tensor (values in [0,1]) at quality
+ * 1..100 with darknet's stb writer, reads it back, and returns the file size
+ * in *bytes and the decoded image in *decoded (allocated; caller frees). */
+int fr_image_jpeg_code(const FrTensor *rgb, int quality, size_t *bytes, FrTensor *decoded,
+                       FrError *err);
+
+/* Saves the current weights in darknet's format (written to a temporary file
+ * and renamed). */
+int fr_model_save_weights(FrModel *m, const char *path, FrError *err);
+
+/* Process-wide: the GEMM darknet's layers use from now on. fr_model_open sets
+ * it from its settings; the switch is global because darknet calls gemm_cpu
+ * by name. */
+void fr_model_set_gemm(FrGemm g);
+FrGemm fr_model_get_gemm(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
