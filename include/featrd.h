@@ -5,6 +5,11 @@
 
 #include "featrd/common.h"
 #include "featrd/version.h"
+#include "featrd/config.h"
+#include "featrd/quant.h"
+#include "featrd/pack.h"
+#include "featrd/codec.h"
+#include "featrd/container.h"
 #include "featrd/model.h"
 
 #endif

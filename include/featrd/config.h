@@ -1,0 +1,349 @@
+/* featrd/config.h: the experiment description. A YAML file (plus `include:`d
+ * base files and `-o key.path=value` overrides) becomes one FrExperiment of
+ * plain typed fields. Parsing, defaults and validation live in src/config.c,
+ * the only file that sees libyaml. docs/config.md documents every key.
+ *
+ * Conventions
+ * - Every field has the default fr_experiment_defaults() gives it (written on
+ *   each field below); YAML only overrides what it names.
+ * - Lists are (pointer, count) pairs; a count of 0 means "empty".
+ * - Every string and array is owned by the FrExperiment and freed by
+ *   fr_experiment_free(). Callers must not free or realloc them.
+ * - Paths inside the config (model.cfg, dataset.images, ...) are kept as
+ *   written and are relative to the directory featrd runs in (the repository
+ *   root for the shipped configs), so a dump reloads to the same experiment.
+ *   Only `include:` is relative to the including file.
+ * - Every key that was set (from a file or an override) remembers where:
+ *   fr_experiment_loc(e, "model.weights") or "sweep.split[2]" gives file, line
+ *   and column, and fr_experiment_error() formats "file:line:col: key: ..." so
+ *   later stages (model loading, file checks) can point at the YAML line.
+ *
+ * Curve names (shared with the runner, bd and plot code)
+ * - An RD curve is every point that shares all sweep axes except the rate axis
+ *   (the QP for hevc, qp_base for sensitivity allocation; lossless codecs give
+ *   one-point "curves"). Its name lists the axes in this fixed order:
+ *     "split=max_11,bits=8,range=tensor,packing=tile,codec=hevc,alloc=uniform"
+ *   (axes with a single value in the whole sweep are still written, so names
+ *   do not change when a sweep grows).
+ * - An anchor curve is named by its anchors[].name (e.g. "cloud-hevc").
+ * - bd[].anchor and bd[].test are such names; test may be an fnmatch(3) glob
+ *   ("split=*,bits=8,*codec=hevc*") and then names one comparison per curve it
+ *   matches.
+ */
+#ifndef FEATRD_CONFIG_H
+#define FEATRD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "featrd/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where a key was set. file is a YAML path as given (or "-o key=value" for an
+ * override, with line = col = 0); line and col are 1-based. file is owned by
+ * the experiment. A default (never set) key has no location (file NULL). */
+typedef struct FrSrcLoc {
+    const char *file;
+    int line, col;
+} FrSrcLoc;
+
+typedef enum FrExperimentKind {
+    FR_KIND_RD = 0,   /* rate-distortion sweep over split/bits/packing/codec */
+    FR_KIND_LOSSLESS, /* seed 000: lossless coders over every layer */
+    FR_KIND_MODEL,    /* seed 002: model-weight compression (RP, DoM) */
+} FrExperimentKind;
+
+typedef enum FrTask {
+    FR_TASK_AUTO = 0, /* from the cfg's last layer: region/yolo → detection,
+                         softmax → classification, else dense */
+    FR_TASK_DETECTION,
+    FR_TASK_CLASSIFICATION,
+    FR_TASK_DENSE,
+} FrTask;
+
+typedef enum FrGemm {
+    FR_GEMM_OPENBLAS = 0, /* gemm_cpu forwarded to cblas_sgemm (see DESIGN.md) */
+    FR_GEMM_DARKNET,      /* darknet's own loops: slow, for cross-checks */
+} FrGemm;
+
+typedef enum FrLabelFormat {
+    FR_LABELS_DARKNET_TXT = 0, /* images/x.jpg → labels/x.txt, "cls cx cy w h" */
+    FR_LABELS_VOC_XML,         /* dataset.annotations/<basename>.xml */
+    FR_LABELS_CLASS_LIST,      /* dataset.labels_file: one class id per image line */
+} FrLabelFormat;
+
+typedef enum FrRangeMode {
+    FR_RANGE_TENSOR = 0, /* one min/max for the whole tensor (seed 001) */
+    FR_RANGE_CHANNEL,    /* min/max per channel (side info C×2 floats) */
+} FrRangeMode;
+
+typedef enum FrPacking {
+    FR_PACK_TILE = 0, /* channels tiled into one picture */
+    FR_PACK_QUILT,    /* tiles in a near-square quilt, padded */
+    FR_PACK_FRAMES,   /* one channel per frame */
+} FrPacking;
+
+typedef enum FrAllocation {
+    FR_ALLOC_UNIFORM = 0, /* one QP for every channel */
+    FR_ALLOC_SENSITIVITY, /* seed 004 Algorithm 1: QP_i = qp_base - round(qp_range * S_i) */
+} FrAllocation;
+
+typedef enum FrSensLayer {
+    FR_SENS_PENULTIMATE = 0, /* the layer before the final classifier (seed 004) */
+    FR_SENS_FINAL,           /* the network output */
+    FR_SENS_NAMED,           /* FrSensitivity.layer_name */
+} FrSensLayer;
+
+typedef enum FrSensScope {
+    FR_SENS_IMAGE = 0, /* sensitivities per image (needs the back half at the encoder) */
+    FR_SENS_DATASET,   /* averaged over calibration images once, one QP map for all */
+} FrSensScope;
+
+typedef enum FrMetric {
+    FR_METRIC_MAP07 = 0,         /* VOC2007 11-point mAP@map_iou */
+    FR_METRIC_MAP,               /* all-point mAP@map_iou */
+    FR_METRIC_TOP1,
+    FR_METRIC_TOP5,
+    FR_METRIC_FIDELITY,          /* seed 004 eq. 4/5: agreement with the uncompressed output */
+    FR_METRIC_PIXEL_AGREEMENT,   /* dense tasks: share of equal argmax pixels */
+    FR_METRIC_FEATURE_MSE,
+    FR_METRIC_FEATURE_PSNR,
+    FR_METRIC_COUNT_
+} FrMetric;
+
+typedef enum FrBdMethod {
+    FR_BD_PCHIP = 0, /* piecewise cubic, as the JCT-VC/JVET sheets */
+    FR_BD_CUBIC,     /* cubic polynomial fit, VCEG-M33 */
+} FrBdMethod;
+
+typedef enum FrAnchorCodec {
+    FR_ANCHOR_HEVC = 0, /* x265 4:2:0 8-bit, a QP list */
+    FR_ANCHOR_JPEG,     /* a quality list */
+} FrAnchorCodec;
+
+typedef enum FrModelCoder {
+    FR_MODEL_CODER_LZMA = 0,
+    FR_MODEL_CODER_ZSTD,
+} FrModelCoder;
+
+/* model: */
+typedef struct FrModelSpec {
+    char *cfg;        /* darknet .cfg; required (error when missing) */
+    char *weights;    /* NULL: seeded random weights (the runner warns) */
+    FrTask task;      /* FR_TASK_AUTO */
+    int input_w;      /* 0: the cfg's width */
+    int input_h;      /* 0: the cfg's height */
+    char *names;      /* class names file, one per line; NULL: none */
+    uint64_t seed;    /* 1: random weights, crop layers' rand() */
+    FrGemm gemm;      /* FR_GEMM_OPENBLAS */
+} FrModelSpec;
+
+/* dataset: */
+typedef struct FrDatasetSpec {
+    char *images;        /* list file, one image path per line; required for kinds
+                            rd and lossless, optional for model */
+    FrLabelFormat labels;/* FR_LABELS_DARKNET_TXT */
+    char *annotations;   /* directory of VOC xml files; required with voc-xml */
+    char *labels_file;   /* required with class-list */
+    int limit;           /* 0: every image; else the first `limit` after shuffling */
+    uint64_t seed;       /* 0: keep the list order; else shuffle with this seed */
+} FrDatasetSpec;
+
+/* One sweep.codec entry: either a bare name ("zlib") or a map. */
+typedef struct FrCodecSpec {
+    char *name;   /* hevc | hevc-lossless | zlib | gzip | bzip2 | lzma | zstd */
+    int *qp;      /* hevc only: this entry's QP list (0..51); when the entry
+                     names none, a copy of sweep.qp. n_qp = 0 for other codecs */
+    int n_qp;
+    int ctu;      /* hevc: 16 (16, 32 or 64) */
+    int min_cu;   /* hevc: 8 (8, 16 or 32, <= ctu) */
+    int rdoq;     /* hevc: 0 */
+    int sao;      /* hevc: 1 */
+    char *preset; /* hevc: x265 preset, "medium" */
+    int level;    /* lossless coders: compression level, -1 = library default */
+    FrSrcLoc loc; /* the entry */
+} FrCodecSpec;
+
+/* sweep.sensitivity: */
+typedef struct FrSensitivity {
+    FrSensLayer layer;      /* FR_SENS_PENULTIMATE */
+    char *layer_name;       /* with FR_SENS_NAMED, else NULL */
+    FrSensScope scope;      /* FR_SENS_IMAGE */
+    int calibration_images; /* 16: for FR_SENS_DATASET */
+} FrSensitivity;
+
+/* sweep: (kind rd). The runner expands split × bits × packing × codec/QP ×
+ * allocation in this order. */
+typedef struct FrSweepSpec {
+    char **split;           /* layer names, indices ("11") or aliases ("pool2");
+                               required for kind rd; resolved by the model code */
+    int n_split;
+    int *bits;              /* [8]; each 8, 10 or 12 (x265's depths) */
+    int n_bits;
+    FrRangeMode range;      /* FR_RANGE_TENSOR */
+    int relu_min0;          /* 0: 1 fixes min at 0 (post-ReLU features) */
+    FrPacking *packing;     /* [tile] */
+    int n_packing;
+    int tile_pad;           /* 0: pad each tile to a multiple of 0 (none), 8 or 16 */
+    int *qp;                /* [22, 27, 32, 37]: default QP list of hevc entries */
+    int n_qp;
+    FrCodecSpec *codec;     /* [hevc] */
+    int n_codec;
+    FrAllocation *allocation; /* [uniform] */
+    int n_allocation;
+    int *qp_base;           /* []: required when allocation has sensitivity */
+    int n_qp_base;
+    int qp_range;           /* 5 */
+    FrSensitivity sensitivity;
+} FrSweepSpec;
+
+/* anchors[]: cloud-only coding of the input image. */
+typedef struct FrAnchorSpec {
+    char *name;          /* required, unique; the anchor's curve name */
+    FrAnchorCodec codec; /* FR_ANCHOR_HEVC */
+    int *qp;             /* hevc: QP list (0..51), default [22, 27, 32, 37] */
+    int n_qp;
+    int *quality;        /* jpeg: quality list (1..100), required for jpeg */
+    int n_quality;
+    FrSrcLoc loc;
+} FrAnchorSpec;
+
+/* bd[]: one Bjontegaard comparison. */
+typedef struct FrBdSpec {
+    char *anchor;      /* required: a curve name */
+    char *test;        /* required: a curve name or fnmatch glob */
+    FrBdMethod method; /* FR_BD_PCHIP */
+    char *rate;        /* points.csv rate column: "kbpi" */
+    char *quality;     /* quality column: NULL = the first of metrics */
+    FrSrcLoc loc;
+} FrBdSpec;
+
+/* output: */
+typedef struct FrOutputSpec {
+    char *dir;      /* "results/<name>" */
+    int images_csv; /* 0: 1 also writes images.csv (per image and point) */
+    int plots;      /* 1 */
+} FrOutputSpec;
+
+/* lossless: (kind lossless, seed 000) */
+typedef struct FrLosslessSpec {
+    int all_layers;     /* 1: every layer (`layers: all`), else the list below */
+    char **layers;      /* names/indices/aliases when all_layers = 0 */
+    int n_layers;
+    char **coders;      /* [gzip, zlib, bzip2, lzma, zstd]; also hevc-lossless */
+    int n_coders;
+    int quantized_bits; /* 0: float32 features; 1..16: also the n-bit Q-layer output */
+    int repeats;        /* 1: timing repeats per feature */
+} FrLosslessSpec;
+
+/* model_compression: (kind model, seed 002) */
+typedef struct FrModelCompressionSpec {
+    int *precision;     /* [1..8]: RP p values, each 1..8 */
+    int n_precision;
+    FrModelCoder coder; /* FR_MODEL_CODER_LZMA */
+    char *dom_base;     /* dom.base: weights of the base model, NULL: no DoM */
+    char *dom_target;   /* dom.target: weights of the fine-tuned model; both or neither */
+} FrModelCompressionSpec;
+
+typedef struct FrExperiment {
+    char *name;            /* default: basename of the top config file without .yaml */
+    FrExperimentKind kind; /* FR_KIND_RD */
+    FrModelSpec model;
+    FrDatasetSpec dataset;
+    FrSweepSpec sweep;
+    FrAnchorSpec *anchors; /* [] */
+    int n_anchors;
+    FrMetric *metrics;     /* []: the task's default (detection: map07;
+                              classification: top1, fidelity; dense: pixel_agreement) */
+    int n_metrics;
+    double map_iou;        /* 0.5 */
+    double det_thresh;     /* 0.005 */
+    double nms;            /* 0.45 */
+    FrBdSpec *bd;          /* [] */
+    int n_bd;
+    FrOutputSpec output;
+    int jobs;              /* 1 (>= 1) */
+    int quiet;             /* 0 */
+    FrLosslessSpec lossless;
+    FrModelCompressionSpec model_compression;
+    struct FrConfigPriv *priv; /* locations and string storage; private */
+} FrExperiment;
+
+/* A new experiment holding every default (model.cfg etc. NULL, name
+ * "experiment", output.dir "results/experiment"). Returns NULL on no memory.
+ * Free with fr_experiment_free(). Mainly for tools and tests: a loaded config
+ * starts from the same defaults. */
+FrExperiment *fr_experiment_defaults(void);
+
+/* Loads path (following include:), applies overrides in order ("key.path=value",
+ * the value a YAML scalar or flow sequence/map, e.g. "sweep.bits=[8,10]",
+ * "sweep.codec[1].qp=[22]"), then validates. On success *out owns a new
+ * experiment; on failure *out is NULL and err says
+ *   "FILE:LINE:COL: key.path: expected X, got Y"
+ * (or "-o key=value: ..." for an override). Returns 0, FR_E_CONFIG (syntax,
+ * type, range, unknown key, include cycle), FR_E_NOENT (config or included
+ * file missing) or FR_E_NOMEM. Files the config names are NOT checked here:
+ * see fr_experiment_check_files(). */
+int fr_config_load(const char *path, const char *const *overrides, int n_overrides,
+                   FrExperiment **out, FrError *err);
+
+/* The same from YAML text; name is the file name used in messages and for
+ * the default experiment name. include: paths are relative to name's dir. */
+int fr_config_load_string(const char *yaml, const char *name,
+                          const char *const *overrides, int n_overrides,
+                          FrExperiment **out, FrError *err);
+
+/* Frees *e and everything it owns; sets *e = NULL. Safe on NULL / *e NULL. */
+void fr_experiment_free(FrExperiment **e);
+
+/* Checks that every file the experiment reads exists and is readable
+ * (model.cfg, model.weights, model.names, dataset.images, dataset.annotations,
+ * dataset.labels_file, model_compression.dom.*). Returns 0 or FR_E_NOENT with
+ * "FILE:LINE:COL: model.weights: no such file 'x' (...what to do)". */
+int fr_experiment_check_files(const FrExperiment *e, FrError *err);
+
+/* Writes the effective config as canonical YAML: every key, defaults
+ * included, fixed order, one line per scalar, flow lists. Loading the dump
+ * gives an experiment whose dump is byte-identical. Returns 0 or FR_E_IO. */
+int fr_experiment_dump(const FrExperiment *e, FILE *f, FrError *err);
+
+/* The dump as a malloc'ed NUL-terminated string (caller frees), or NULL. */
+char *fr_experiment_dump_string(const FrExperiment *e);
+
+/* FNV-1a 64 of the dump with the keys that do not change any result left out
+ * (name, jobs, quiet, output.dir, output.plots, bd). Equal hashes ⇔ the
+ * results of one can stand for the other (the runner's resume check). */
+uint64_t fr_experiment_hash(const FrExperiment *e);
+
+/* Where key (e.g. "model.weights", "sweep.split[1]", "anchors[0].qp") was
+ * set; NULL when it holds its default. Valid while e lives. */
+const FrSrcLoc *fr_experiment_loc(const FrExperiment *e, const char *key);
+
+/* Fills err with "FILE:LINE:COL: key: <fmt...>" (or "key: ..." when the key
+ * was never set, "-o key=value: key: ..." for overrides) and returns code.
+ * For later stages that find a config value wrong (unknown layer name). */
+int fr_experiment_error(const FrExperiment *e, FrError *err, int code, const char *key,
+                        const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* Enum ↔ YAML spelling (static strings; NULL / -1 for out-of-range / unknown). */
+const char *fr_kind_name(FrExperimentKind k);
+const char *fr_task_name(FrTask t);
+const char *fr_packing_name(FrPacking p);
+const char *fr_range_name(FrRangeMode r);
+const char *fr_allocation_name(FrAllocation a);
+const char *fr_metric_name(FrMetric m);
+int fr_metric_from_name(const char *s); /* FrMetric or -1 */
+const char *fr_bd_method_name(FrBdMethod m);
+const char *fr_label_format_name(FrLabelFormat l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
