@@ -11,5 +11,9 @@
 #include "featrd/codec.h"
 #include "featrd/container.h"
 #include "featrd/model.h"
+#include "featrd/csv.h"
+#include "featrd/metrics.h"
+#include "featrd/bd.h"
+#include "featrd/dataset.h"
 
 #endif

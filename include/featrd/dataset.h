@@ -1,0 +1,108 @@
+/* featrd/dataset.h: image lists, ground truth (darknet label files, VOC XML
+ * annotations, class labels for classification), names files and a
+ * deterministic seeded subset. No outside libraries. */
+#ifndef FEATRD_DATASET_H
+#define FEATRD_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "featrd/common.h"
+#include "featrd/metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------- names files ---------------- */
+
+/* Class names, one per line (darknet .names / labels files): trailing CR and
+ * spaces are trimmed, blank lines are skipped. Owned by the struct. */
+typedef struct FrNames {
+    int n;
+    char **names;
+} FrNames;
+
+/* Errors: FR_E_NOENT, FR_E_FORMAT (empty file, duplicate name: file:line). */
+int fr_names_read(const char *path, FrNames *out, FrError *err);
+void fr_names_free(FrNames *names);
+/* Index of the name, or -1. */
+int fr_names_find(const FrNames *names, const char *name);
+
+/* ---------------- image lists ---------------- */
+
+typedef struct FrImageEntry {
+    char *path;     /* resolved: relative paths are joined to the list's directory */
+    char *given;    /* the path as written in the list */
+    char *label;    /* text of an explicit label column, or NULL (see below) */
+    int line;       /* 1-based line in the list file */
+} FrImageEntry;
+
+typedef struct FrImageList {
+    char *list_path;        /* the list file as given */
+    size_t n;
+    FrImageEntry *items;    /* owned */
+} FrImageList;
+
+/* Reads an image list: one image per line; blank lines and lines whose first
+ * non-space character is '#' are skipped; trailing CR/space trimmed. A line
+ * that names an existing file is an image path; otherwise, if the text after
+ * its last run of spaces/tabs is non-empty and the text before it is an
+ * existing file, the line is `path label` (label: a class name or a 0-based
+ * class index). Relative paths are resolved against the list's directory.
+ * An image that does not exist: FR_E_NOENT "LIST:LINE: image 'P' not found".
+ * An empty list: FR_E_FORMAT. */
+int fr_image_list_read(const char *list_path, FrImageList *out, FrError *err);
+void fr_image_list_free(FrImageList *list);
+
+/* Keeps a deterministic subset of `limit` images (limit 0 or >= n: all):
+ * a Fisher–Yates shuffle driven by splitmix64(seed) picks the images, which
+ * are then kept in list order. The same (list, limit, seed) gives the same
+ * subset on every machine and run. */
+int fr_image_list_subset(FrImageList *list, size_t limit, uint64_t seed, FrError *err);
+
+/* splitmix64: advances *state and returns the next 64-bit value. */
+uint64_t fr_splitmix64(uint64_t *state);
+/* Uniform integer in [0, n) from the generator (rejection sampling, no
+ * modulo bias); n > 0. */
+uint64_t fr_rand_below(uint64_t *state, uint64_t n);
+
+/* ---------------- ground truth ---------------- */
+
+/* Darknet's label path for an image: the last "/images/" (or "JPEGImages")
+ * directory component replaced by "labels" and the extension by ".txt"
+ * (…/images/x.jpg → …/labels/x.txt). FR_E_USAGE if the result does not fit. */
+int fr_darknet_label_path(const char *image_path, char *out, size_t cap, FrError *err);
+
+/* Reads a darknet label file (lines `class cx cy w h`, normalised to [0, 1])
+ * and converts the boxes to pixels of an img_w × img_h image:
+ * x1 = (cx - w/2) * img_w, x2 = (cx + w/2) * img_w (same for y); no
+ * difficult flags (all 0). Class ids must be < nclasses when nclasses > 0.
+ * *boxes is malloc'ed (caller frees; NULL when *n == 0). Errors name
+ * file:line. A missing file is FR_E_NOENT. */
+int fr_gt_read_darknet(const char *label_path, int img_w, int img_h, int nclasses,
+                       FrGtBox **boxes, size_t *n, FrError *err);
+
+/* VOC annotation path for an image: …/JPEGImages/ID.jpg → …/Annotations/ID.xml. */
+int fr_voc_annotation_path(const char *image_path, char *out, size_t cap, FrError *err);
+
+/* Reads a VOC XML annotation: <size><width>/<height> (optional, 0 if absent)
+ * and each <object> with <name>, <difficult> (0 if absent) and <bndbox>
+ * xmin ymin xmax ymax in pixels (1-based inclusive, kept as written). Names
+ * are mapped through `names`; an unknown name is FR_E_FORMAT naming the file
+ * and the name. *boxes malloc'ed as above. img_w/img_h may be NULL. */
+int fr_gt_read_voc_xml(const char *xml_path, const FrNames *names, FrGtBox **boxes,
+                       size_t *n, int *img_w, int *img_h, FrError *err);
+
+/* The class label of an image for classification. If the entry has an
+ * explicit label (list format `path label`) it is a class name of `labels` or
+ * a 0-based index. Otherwise darknet's convention: the one class name that
+ * occurs as a substring of the path as written in the list (entry->given);
+ * none or several → FR_E_FORMAT naming the list file and line. */
+int fr_image_label(const FrImageList *list, size_t i, const FrNames *labels,
+                   long *label, FrError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,175 @@
+/* featrd/metrics.h: task metrics (VOC detection mAP, top-1/top-5, argmax
+ * fidelity for classification and dense outputs), rate figures (bits per
+ * image, KBPI, bits per element, compression rate, non-zero rate) and feature
+ * distortion (MSE, PSNR in the n-bit and the float domain). No outside
+ * libraries. */
+#ifndef FEATRD_METRICS_H
+#define FEATRD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "featrd/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------- detection: VOC mAP ---------------- */
+
+/* A box in image pixels, corners inclusive as in VOC annotations. */
+typedef struct FrBox {
+    double x1, y1, x2, y2;
+} FrBox;
+
+/* One detection of an image: class index, confidence, box. */
+typedef struct FrDetection {
+    int cls;
+    double score;
+    FrBox box;
+} FrDetection;
+
+/* One ground-truth object of an image. difficult != 0: VOC "difficult"
+ * object, neither counted as a positive nor allowed to make a detection a
+ * false positive (a detection matched to it is ignored). */
+typedef struct FrGtBox {
+    int cls;
+    int difficult;
+    FrBox box;
+} FrGtBox;
+
+typedef struct FrMapSettings {
+    int nclasses;       /* number of classes; class ids must be in [0, nclasses). Required (> 0). */
+    double iou;         /* overlap threshold, default 0.5 (VOC) */
+    int plus_one;       /* 1 (default): VOC devkit overlap, widths = x2 - x1 + 1 (inclusive
+                         * integer pixel corners), which published VOC numbers use;
+                         * 0: continuous boxes, widths = x2 - x1 */
+} FrMapSettings;
+
+void fr_map_defaults(FrMapSettings *s); /* nclasses 0 (caller sets it), iou 0.5, plus_one 1 */
+
+/* Accumulates ground truth and detections image by image (one accumulator
+ * per RD point). Opaque. */
+typedef struct FrMapAcc FrMapAcc;
+
+int fr_map_create(FrMapAcc **out, const FrMapSettings *s, FrError *err);
+/* Frees and NULLs *acc; safe on NULL. */
+void fr_map_destroy(FrMapAcc **acc);
+/* Adds one image: its ground truth and its detections (both copied; the
+ * caller keeps ownership of the arrays). Either count may be 0. A class id out
+ * of range or a non-finite score/box is FR_E_USAGE. Images are numbered in the
+ * order they are added. */
+int fr_map_add_image(FrMapAcc *acc, const FrGtBox *gt, size_t ngt,
+                     const FrDetection *det, size_t ndet, FrError *err);
+size_t fr_map_nimages(const FrMapAcc *acc);
+
+/* The result. ap07[c] / ap[c] are NaN and npos[c] is 0 for classes without
+ * (non-difficult) ground truth; those classes are left out of the means
+ * (VOC's devkit would give them AP 0 or NaN; leaving them out is what the
+ * per-class tables of the papers average). The arrays are owned by the
+ * result; free with fr_map_result_free. */
+typedef struct FrMapResult {
+    int nclasses;
+    int nclasses_with_gt;   /* classes that enter the means */
+    double map07;           /* mean VOC2007 11-point interpolated AP, NaN if no class has gt */
+    double map;             /* mean all-point AP (VOC2010+), NaN if no class has gt */
+    double *ap07;           /* [nclasses] */
+    double *ap;             /* [nclasses] */
+    size_t *npos;           /* [nclasses] non-difficult gt boxes */
+    size_t *ndet;           /* [nclasses] detections */
+} FrMapResult;
+
+/* Computes AP for everything added so far. Does not consume the accumulator:
+ * more images may be added and finish called again. *res is overwritten (call
+ * fr_map_result_free on an earlier result first). */
+int fr_map_finish(const FrMapAcc *acc, FrMapResult *res, FrError *err);
+void fr_map_result_free(FrMapResult *res);
+
+/* AP of one ranked list, exposed for tests and other tools: tp[i], fp[i] are
+ * 0/1 flags of the i-th detection in descending score order, npos the number
+ * of positives. Returns NaN when npos == 0. */
+double fr_ap_voc07(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos);
+double fr_ap_allpoint(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos);
+
+/* Intersection over union with the given convention (plus_one as above). */
+double fr_box_iou(const FrBox *a, const FrBox *b, int plus_one);
+
+/* ---------------- classification and dense outputs ---------------- */
+
+/* Index of the largest value (the first on ties); -1 when n == 0. NaN values
+ * never win. */
+long fr_argmax(const float *v, size_t n);
+/* 1 if label is among the k highest scores (ties broken toward the lower
+ * index, as a stable sort would), else 0. */
+int fr_topk_hit(const float *scores, size_t n, long label, int k);
+
+/* Running classification counters; plain data, zero it to start
+ * (or fr_cls_acc_init). */
+typedef struct FrClsAcc {
+    size_t n;           /* images added */
+    size_t nlabelled;   /* images with a label (label >= 0) */
+    size_t top1, top5;  /* hits among labelled images */
+    size_t nref;        /* images with a reference (uncompressed) output */
+    size_t agree;       /* argmax(output) == argmax(reference), seed 004 eq. 4 */
+} FrClsAcc;
+
+void fr_cls_acc_init(FrClsAcc *a);
+/* Adds one image: scores[n] is the network output on the decoded feature,
+ * ref[n] the output of the uncompressed network (may be NULL), label the true
+ * class or -1 when unknown. */
+void fr_cls_acc_add(FrClsAcc *a, const float *scores, const float *ref, size_t n, long label);
+/* Fractions in [0, 1]; NaN when the denominator is 0. */
+double fr_cls_top1(const FrClsAcc *a);
+double fr_cls_top5(const FrClsAcc *a);
+double fr_cls_fidelity(const FrClsAcc *a);
+
+/* Dense fidelity, seed 004 eq. 5: the fraction of the H×W pixels whose argmax
+ * over the C channels agrees between out and ref (C×H×W each). Shapes must
+ * match (FR_E_MISMATCH). */
+int fr_dense_fidelity(const FrTensor *out, const FrTensor *ref, double *fid, FrError *err);
+
+/* ---------------- rate ---------------- */
+
+/* KBPI = kilobits per image with kilo = 1000 (SI, as kbit/s in video coding;
+ * seed 001 does not say, and 1000 matches the bitrates HEVC tools print). */
+#define FR_KBIT 1000.0
+static inline double fr_kbpi(double bits_per_image) { return bits_per_image / FR_KBIT; }
+/* Mean bits over nimages; NaN when nimages == 0. */
+double fr_bits_per_image(double total_bits, size_t nimages);
+/* Bits per feature element; NaN when nelem == 0. */
+double fr_bits_per_element(double bits, size_t nelem);
+/* Seed 000 eq. 1: compressed length / original length (same unit), so < 1 is
+ * a gain; the original of a float32 feature is 32 bits per element. */
+double fr_compression_rate(double compressed_bits, double original_bits);
+/* Fraction of elements != 0 (seed 000's "non-zero rate"); NaN when n == 0. */
+double fr_nonzero_rate(const float *v, size_t n);
+
+/* ---------------- feature distortion ---------------- */
+
+/* MSE between two n-bit sample arrays (the quantized feature before and after
+ * the inner codec). */
+double fr_mse_u16(const uint16_t *a, const uint16_t *b, size_t n);
+/* PSNR = 10 log10(peak^2 / mse); +inf when mse == 0, NaN when peak <= 0. */
+double fr_psnr(double mse, double peak);
+/* PSNR in the n-bit domain: peak = 2^bits - 1. */
+static inline double fr_psnr_nbit(double mse, int bits)
+{
+    return fr_psnr(mse, (double)((1u << bits) - 1u));
+}
+
+/* Float-domain distortion of a reconstructed feature: MSE over all elements
+ * and PSNR with peak = max - min of the ORIGINAL tensor (its dynamic range,
+ * the range the Q-layer maps to 0 .. 2^n - 1). */
+typedef struct FrFeatureDistortion {
+    double mse;
+    double psnr;    /* +inf when equal; NaN when the original is constant */
+    double peak;    /* max - min of the original */
+} FrFeatureDistortion;
+
+int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec,
+                          FrFeatureDistortion *out, FrError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
