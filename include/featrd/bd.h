@@ -9,16 +9,15 @@
 #include <stddef.h>
 
 #include "featrd/common.h"
+#include "featrd/config.h"
 #include "featrd/csv.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum FrBdMethod {
-    FR_BD_PCHIP = 0, /* piecewise cubic Hermite (Fritsch–Carlson), the default */
-    FR_BD_CUBIC = 1, /* VCEG-M33: least-squares cubic over all points */
-} FrBdMethod;
+/* FrBdMethod (FR_BD_PCHIP = 0, the default; FR_BD_CUBIC = 1, VCEG-M33) is
+ * declared in featrd/config.h, whose experiment schema names it. */
 
 /* "pchip" or "cubic" → method; anything else FR_E_USAGE. */
 int fr_bd_method_parse(const char *s, FrBdMethod *m, FrError *err);

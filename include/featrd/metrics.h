@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "featrd/common.h"
+#include "featrd/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,17 +18,14 @@ extern "C" {
 
 /* ---------------- detection: VOC mAP ---------------- */
 
+/* Detections are FrDetection of featrd/model.h (class index, score, box
+ * x1 y1 x2 y2 in original-image pixels), so the model's output feeds
+ * fr_map_add_image directly. */
+
 /* A box in image pixels, corners inclusive as in VOC annotations. */
 typedef struct FrBox {
     double x1, y1, x2, y2;
 } FrBox;
-
-/* One detection of an image: class index, confidence, box. */
-typedef struct FrDetection {
-    int cls;
-    double score;
-    FrBox box;
-} FrDetection;
 
 /* One ground-truth object of an image. difficult != 0: VOC "difficult"
  * object, neither counted as a positive nor allowed to make a detection a
