@@ -1,0 +1,249 @@
+/* featrd/run.h: the experiment runner. Expands a `kind: rd` experiment into
+ * RD points in a stable order, runs them (front half once per image and
+ * split, every point on the cached cut tensors, back half, task metrics),
+ * resumes after a kill, splits the work into shards and merges them, and
+ * writes results/<name>/ (points.csv, points.columns.txt, bd.csv,
+ * manifest.yaml, optional images.csv). src/run.c owns the sweep and the
+ * workers, src/results.c the result files (journal, CSV, shards, merge,
+ * manifest), src/progress.c the progress display.
+ *
+ * The helpers below (options, progress, manifest, journal, atomic CSV) are
+ * public so that the other experiment kinds (featrd/experiments.h) report
+ * and resume the same way. */
+#ifndef FEATRD_RUN_H
+#define FEATRD_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "featrd/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct FrExperiment;
+
+/* ---------------- options ---------------- */
+
+/* How progress is shown on stderr. */
+typedef enum FrProgressMode {
+    FR_PROGRESS_AUTO = 0, /* a bar when stderr is a terminal, else lines */
+    FR_PROGRESS_BAR,      /* one redrawn line with a bar and the ETA */
+    FR_PROGRESS_LINES,    /* one line per finished unit (logs, CI, Slurm) */
+    FR_PROGRESS_NONE,     /* nothing (--quiet) */
+} FrProgressMode;
+
+/* One progress event: a unit (an RD point, a layer, ...) finished. Valid
+ * only during the callback. */
+typedef struct FrProgressEvent {
+    size_t done;        /* units finished so far in this run (resumed ones count) */
+    size_t total;       /* units this run (this shard) has to finish */
+    const char *label;  /* the unit, e.g. "p0007 split=max_3,bits=8,...,qp=27" */
+    const char *detail; /* a short result, e.g. "kbpi=12.3 map07=0.512", or "" */
+    double elapsed;     /* seconds since the run started */
+    double eta;         /* estimated seconds left, < 0 when unknown */
+} FrProgressEvent;
+
+typedef void (*FrProgressFn)(const FrProgressEvent *ev, void *user);
+
+/* Options of one run, from the command line. Every field's default is what
+ * fr_run_options_defaults() sets. */
+typedef struct FrRunOptions {
+    int jobs;           /* worker threads over images; 0 = the experiment's `jobs`. Default 0 */
+    int shard_index;    /* this shard, 0 <= shard_index < shard_count. Default 0 */
+    int shard_count;    /* number of shards; 1 = no sharding. Default 1 */
+    int force;          /* 1: discard earlier results in output.dir even when the
+                         * config changed (else a changed config is FR_E_MISMATCH).
+                         * Default 0 */
+    FrProgressMode progress; /* default FR_PROGRESS_AUTO; --quiet sets FR_PROGRESS_NONE */
+    FrProgressFn on_progress; /* called (from the calling thread) after each
+                               * finished unit, in addition to the display;
+                               * NULL: none. Default NULL */
+    void *progress_user;      /* passed to on_progress. Default NULL */
+    int plots;          /* -1: the experiment's output.plots; 0/1 override. Default -1 */
+    const char *git_dir;/* where `git rev-parse HEAD` runs for the manifest; NULL = ".". */
+    size_t cache_mem;   /* bytes of cut tensors kept in memory per split before the
+                         * cache spills to output.dir/cache/. Default 1 GiB */
+} FrRunOptions;
+
+void fr_run_options_defaults(FrRunOptions *o);
+
+/* Parses "I/N" (0 <= I < N, N >= 1) into o. FR_E_USAGE with a message. */
+int fr_run_parse_shard(const char *text, FrRunOptions *o, FrError *err);
+
+/* ---------------- the runner ---------------- */
+
+/* Runs an experiment of any kind: `rd` here; `lossless` and `model` are
+ * dispatched to featrd/experiments.h. o may be NULL (defaults). Writes into
+ * e->output.dir (created). Returns 0 or a negative FR_E_*:
+ *   FR_E_NOENT   a file the config names is missing (model, weights, list, images)
+ *   FR_E_MISMATCH the directory holds results of a different config (use --force)
+ *   FR_E_USAGE / FR_E_CONFIG bad split name, unsupported combination
+ *   FR_E_IO      the output directory is not writable
+ * A run that fails or is killed leaves the points finished so far committed;
+ * running again resumes. */
+int fr_run(const struct FrExperiment *e, const FrRunOptions *o, FrError *err);
+
+/* One expanded RD point (the sweep, in run order). Strings are owned by the
+ * plan. */
+typedef enum FrPointKind {
+    FR_POINT_REFERENCE = 0, /* the uncompressed network (no coding, rate 0) */
+    FR_POINT_FEATURE,       /* a coded feature at a split */
+    FR_POINT_ANCHOR,        /* cloud-only: the input image coded (HEVC or JPEG) */
+} FrPointKind;
+
+typedef struct FrPoint {
+    int ordinal;           /* 0-based position in the expansion (stable) */
+    char id[24];           /* "p<ordinal>-<8 hex of FNV-1a(desc)>" */
+    FrPointKind kind;
+    const char *curve;     /* curve name (featrd/config.h convention) or anchor name */
+    const char *desc;      /* canonical description: curve + ",qp=N" (or quality) */
+    const char *split;     /* split as written in the config ("" for anchors) */
+    int split_index;       /* index in e->sweep.split, -1 for anchors/reference */
+    int bits;              /* 8/10/12 (0 for anchors) */
+    int packing;           /* FrPacking */
+    int codec_entry;       /* index in e->sweep.codec, -1 for anchors */
+    const char *codec;     /* "hevc", "zlib", ..., anchors "hevc-420" / "jpeg", "none" */
+    int allocation;        /* FrAllocation */
+    int qp;                /* hevc QP or qp_base; -1 when none */
+    int quality;           /* JPEG quality of an anchor; -1 when none */
+    int anchor;            /* index in e->anchors, -1 otherwise */
+} FrPoint;
+
+typedef struct FrPlan {
+    int n;
+    FrPoint *points;
+    struct FrPlanPriv *priv; /* string storage */
+} FrPlan;
+
+/* Expands e's sweep (kind rd) into points: first the reference point, then
+ * split × bits × packing × codec entry × allocation × QP (lossless codecs
+ * one point), then each anchor × its QP/quality list. Errors: FR_E_CONFIG
+ * (empty sweep). Free with fr_plan_free. */
+int fr_plan_build(const struct FrExperiment *e, FrPlan *plan, FrError *err);
+void fr_plan_free(FrPlan *plan);
+
+/* ---------------- progress display ---------------- */
+
+typedef struct FrProgress FrProgress;
+
+/* A display for `total` units; mode AUTO picks bar/lines from isatty(stderr).
+ * already: units finished before this run (resumed), shown but not in the
+ * ETA. name: a prefix ("run demo"). Returns NULL on no memory. */
+FrProgress *fr_progress_create(FrProgressMode mode, const char *name, size_t total,
+                               size_t already);
+/* One unit finished: redraw the bar or print a line; then the callback, if any. */
+void fr_progress_step(FrProgress *p, const char *label, const char *detail, FrProgressFn fn,
+                      void *user);
+/* A free-form status line ("split max_3: front half 40/200"); bar mode
+ * redraws in place, line mode prints nothing (to keep logs short). */
+void fr_progress_note(FrProgress *p, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Ends the bar line (if any) and frees; sets *p to NULL. */
+void fr_progress_destroy(FrProgress **p);
+
+/* ---------------- result files ---------------- */
+
+/* mkdir -p. FR_E_IO naming the directory when it cannot be made or written
+ * (a probe file is created and removed). */
+int fr_results_dir_prepare(const char *dir, FrError *err);
+
+/* Result file names of a run: "points.csv" for an unsharded run,
+ * "points.shard-I-of-N.csv" for shard I of N (same for journal, manifest).
+ * Writes into buf (cap bytes). */
+void fr_results_name(char *buf, size_t cap, const char *dir, const char *base, const char *ext,
+                     int shard_index, int shard_count);
+
+/* Writes DIR/<manifest name>: the experiment as fr_experiment_dump gives it,
+ * its hash, kind, shard, git revision (`git rev-parse HEAD` in git_dir, or
+ * "unknown"), featrd and library versions, machine (uname, cores), start and
+ * end time. Atomically. extra: more YAML lines to append (may be NULL). */
+int fr_manifest_write(const char *path, const struct FrExperiment *e, int shard_index,
+                      int shard_count, const char *git_dir, const char *extra, FrError *err);
+
+/* Reads the `config_hash:` of a manifest. 1 found (*hash set), 0 no such
+ * file, negative error (FR_E_FORMAT: no hash line). */
+int fr_manifest_read_hash(const char *path, uint64_t *hash, FrError *err);
+
+/* The check before a run writes into dir: if any manifest there (manifest.yaml
+ * or manifest.shard-*.yaml) records a config hash other than e's, returns
+ * FR_E_MISMATCH ("DIR holds results of a different config (...); use --force
+ * to discard them or set output.dir") unless force, in which case the old
+ * result files are removed. 0 when dir is new or holds the same config. */
+int fr_results_check_config(const char *dir, const struct FrExperiment *e, int force,
+                            FrError *err);
+
+/* An append-only journal of committed results: each line is
+ * "<8 hex CRC-32 of the payload> <payload>\n", written with one write() and
+ * fsync'ed. A reader keeps every line whose CRC matches and drops the rest
+ * (a torn last line after kill -9), so a record is either whole or absent. */
+typedef struct FrJournal FrJournal;
+
+/* Opens (creating) path for appending; a torn tail left by a kill is cut off
+ * first so new records start on a line of their own. */
+int fr_journal_open(FrJournal **j, const char *path, FrError *err);
+/* payload must not contain '\n'. Durable when it returns 0. */
+int fr_journal_append(FrJournal *j, const char *payload, FrError *err);
+void fr_journal_close(FrJournal **j);
+/* Reads every valid record: *lines is a malloc'ed array of malloc'ed strings
+ * (free with fr_journal_lines_free). A missing file gives 0 records. */
+int fr_journal_read(const char *path, char ***lines, size_t *n, FrError *err);
+void fr_journal_lines_free(char ***lines, size_t n);
+
+/* CRC-32 (IEEE, as zlib) of n bytes, no outside library. */
+uint32_t fr_crc32(const void *data, size_t n);
+
+/* A growable text buffer for building files before an atomic write. */
+typedef struct FrText {
+    char *s;
+    size_t len, cap;
+    int oom; /* 1 after an allocation failed; later appends are ignored */
+} FrText;
+
+void fr_text_printf(FrText *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Appends a CSV field (quoted when needed) followed by sep (',' or '\n'). */
+void fr_text_csv_field(FrText *t, const char *field, char sep);
+/* Appends a double with the shortest round-trip text (nan/inf spelled out). */
+void fr_text_csv_double(FrText *t, double v, char sep);
+void fr_text_free(FrText *t);
+/* fr_write_file_atomic of the buffer; FR_E_NOMEM if an append failed. */
+int fr_text_write_atomic(const FrText *t, const char *path, FrError *err);
+
+/* ---------------- points.csv, merge ---------------- */
+
+/* The columns of points.csv, in order, with one line of documentation each
+ * (what points.columns.txt and docs/run.md say). */
+typedef struct FrColumnDoc {
+    const char *name;
+    const char *doc;
+} FrColumnDoc;
+const FrColumnDoc *fr_points_columns(int *n);
+
+/* Joins DIR/points.shard-I-of-N.csv (every I of one N, all with the same
+ * config hash in their manifests) into DIR/points.csv sorted by ordinal,
+ * writes manifest.yaml and bd.csv as a single run would. Refuses (FR_E_MISMATCH)
+ * missing or extra shards, mixed N or config hashes, a point in two shards,
+ * or points missing from the union. */
+int fr_results_merge(const char *dir, FrError *err);
+
+/* Writes DIR/bd.csv for e's bd: entries from DIR/points.csv. */
+int fr_results_write_bd(const char *dir, const struct FrExperiment *e, FrError *err);
+
+/* Plots DIR/points.csv with gnuplot and plots/rd.gp (scripts_dir: where the
+ * .gp files are; NULL = "plots"): DIR/rd_<metric>.png and .svg for each task
+ * metric present. FR_E_NOENT when gnuplot or the scripts are missing. */
+int fr_results_plot(const char *dir, const char *scripts_dir, FrError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
