@@ -17,6 +17,7 @@ int fr_cmd_merge(int argc, char **argv);
 int fr_cmd_train(int argc, char **argv);
 int fr_cmd_data(int argc, char **argv);
 int fr_cmd_version(int argc, char **argv);
+int fr_cmd_weights(int argc, char **argv);
 
 /* Prints "featrd <cmd>: <message>" to stderr and returns fr_exit_status(code). */
 int fr_cli_fail(const char *cmd, int code, const char *fmt, ...)

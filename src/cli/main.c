@@ -19,6 +19,7 @@ static const struct {
     {"merge", fr_cmd_merge, "join shard outputs into one points.csv"},
     {"train", fr_cmd_train, "train the built-in demo models with darknet"},
     {"data", fr_cmd_data, "generate the built-in Fashion-MNIST demo data sets"},
+    {"weights", fr_cmd_weights, "RP / DoM coding of darknet weights files (seed 002)"},
     {"version", fr_cmd_version, "versions of featrd and every linked library"},
 };
 

@@ -1,0 +1,184 @@
+/* featrd/experiments.h: the two paper experiments that are not RD sweeps.
+ *
+ *  - kind: lossless (seed 000, Tables II-V, Fig. 4): float32 features of
+ *    every layer (or a listed set) of N images through gzip, zlib, bzip2,
+ *    lzma and zstd; compression rate (eq. 1), non-zero rate, time per
+ *    feature. src/lossless_exp.c.
+ *  - kind: model (seed 002, Tables 2-3, Fig. 4/6): representation-precision
+ *    (RP) coding of darknet weights files and the difference of models (DoM)
+ *    between two versions of one cfg. The coding is src/weights_rp.c, the
+ *    experiment src/modelcomp_exp.c.
+ *
+ * The weights coding needs no model: it only reads darknet's weights format
+ * (header major, minor, revision as int32, then `seen` as uint64 when
+ * major*10+minor >= 2 and both are < 1000, else int32; then float32
+ * parameters, little-endian). */
+#ifndef FEATRD_EXPERIMENTS_H
+#define FEATRD_EXPERIMENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "featrd/common.h"
+#include "featrd/codec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ================= darknet weights files ================= */
+
+#define FR_WEIGHTS_MAX_HEADER 20
+
+/* A darknet weights file in memory. header holds the header bytes exactly as
+ * read (16 or 20 bytes), so a rewrite reproduces them bit for bit. params is
+ * owned (fr_weights_free). */
+typedef struct FrWeights {
+    uint8_t header[FR_WEIGHTS_MAX_HEADER];
+    int header_len;       /* 16 (int32 seen) or 20 (uint64 seen) */
+    int32_t major, minor, revision;
+    uint64_t seen;        /* images seen in training */
+    size_t count;         /* number of float32 parameters */
+    float *params;
+} FrWeights;
+
+/* Parses a weights file image; name is used in messages. Errors: FR_E_FORMAT
+ * (shorter than its header, or a parameter area that is not a whole number
+ * of float32). params is a copy. */
+int fr_weights_parse(const uint8_t *data, size_t len, const char *name, FrWeights *w,
+                     FrError *err);
+/* Reads a file (FR_E_NOENT when missing) and parses it. */
+int fr_weights_read(const char *path, FrWeights *w, FrError *err);
+/* Writes header + params atomically (temporary file + rename). */
+int fr_weights_write(const char *path, const FrWeights *w, FrError *err);
+/* Frees params and zeroes *w; safe on a zeroed struct. */
+void fr_weights_free(FrWeights *w);
+/* Bytes of the file: header_len + 4 * count. */
+static inline size_t fr_weights_file_size(const FrWeights *w)
+{
+    return (size_t)w->header_len + 4 * w->count;
+}
+
+/* ================= RP and DoM coding (seed 002 §3.3) ================= */
+
+/* How w·10^p becomes an integer. The paper writes int64(w·10^p), which in
+ * numpy/C truncates toward zero (decoded error < 10^-p); rounding to nearest
+ * halves the error bound (<= 0.5·10^-p) at the same rate. */
+typedef enum FrRpRounding {
+    FR_RP_NEAREST = 0, /* llround: |w - ŵ| <= 0.5·10^-p (+ float32 rounding of ŵ) */
+    FR_RP_TRUNC = 1,   /* (int64_t) cast, as the paper: |w - ŵ| < 10^-p */
+} FrRpRounding;
+
+/* How the integers become bytes before the lossless coder. */
+typedef enum FrRpBinarization {
+    FR_RP_INT64 = 0,  /* 8-byte little-endian two's complement, as the paper */
+    FR_RP_VARINT = 1, /* zigzag then LEB128 (1 byte for |v| < 64): compact for DoM */
+} FrRpBinarization;
+
+typedef struct FrRpSettings {
+    int precision;                 /* p, 0..12; default 6 (seed 002 Table 2) */
+    FrCodecKind coder;             /* FR_CODEC_LZMA (default, the paper) or any general
+                                    * lossless coder (FR_CODEC_ZSTD, ...) */
+    FrRpRounding rounding;         /* default FR_RP_NEAREST */
+    FrRpBinarization binarization; /* default FR_RP_INT64 */
+} FrRpSettings;
+
+void fr_rp_defaults(FrRpSettings *s);
+const char *fr_rp_rounding_name(FrRpRounding r);             /* "nearest", "trunc" */
+int fr_rp_rounding_from_name(const char *s, FrRpRounding *out, FrError *err);
+const char *fr_rp_binarization_name(FrRpBinarization b);     /* "int64", "varint" */
+int fr_rp_binarization_from_name(const char *s, FrRpBinarization *out, FrError *err);
+
+/* The integer of one weight at precision p (exposed for tests). FR_E_USAGE
+ * through the encoders when |w|·10^p >= 2^62 or w is not finite. */
+int64_t fr_rp_quantize(float w, int precision, FrRpRounding r);
+/* Back to float: (float)((double)q / 10^p). */
+float fr_rp_dequantize(int64_t q, int precision);
+
+/* What a coded file says about itself (no decoding). */
+typedef struct FrRpInfo {
+    int version;                   /* container version, 1 */
+    int dom;                       /* 1: a difference of models (needs the base) */
+    int precision;
+    FrCodecKind coder;
+    FrRpRounding rounding;
+    FrRpBinarization binarization;
+    int header_len;                /* of the target's weights header */
+    uint64_t count;                /* parameters */
+    uint64_t raw_bytes;            /* binarised integers before the coder */
+    uint64_t payload_bytes;        /* coder output */
+    uint32_t base_crc;             /* DoM: CRC-32 of the base's float32 parameters */
+    uint64_t original_bytes;       /* the target weights file: header_len + 4·count */
+} FrRpInfo;
+
+/* Codes target at the settings' precision. With base == NULL this is RP
+ * coding of one model; with a base (same parameter count, else
+ * FR_E_MISMATCH) it is DoM: the coded integers are
+ *   d_i = q(target_i) - q(base_i),
+ * so the decoder, which has the base, rebuilds q(target_i) exactly and the
+ * result equals the RP decoding of the target at the same p. *out is
+ * malloc'ed (caller frees). Errors: FR_E_USAGE (bad settings, non-finite or
+ * too large weight, naming the parameter index), FR_E_MISMATCH, FR_E_CODEC. */
+int fr_rp_encode(const FrWeights *target, const FrWeights *base, const FrRpSettings *s,
+                 uint8_t **out, size_t *out_n, FrError *err);
+
+/* Decodes a coded buffer into *out (a new weights struct; header restored
+ * bit for bit). A DoM file needs the base it was made from (FR_E_USAGE when
+ * base is NULL, FR_E_MISMATCH when its count or CRC differs); base is ignored
+ * for plain RP. name is used in messages. Corrupt or truncated input:
+ * FR_E_FORMAT ("NAME: ... checksum mismatch: the file is corrupt"). */
+int fr_rp_decode(const uint8_t *in, size_t n, const char *name, const FrWeights *base,
+                 FrWeights *out, FrError *err);
+
+/* Reads the container header and checks the whole-file checksum. */
+int fr_rp_info(const uint8_t *in, size_t n, const char *name, FrRpInfo *info, FrError *err);
+
+/* File conveniences: weights → coded file (base_path NULL: RP), and coded
+ * file (+ base for DoM) → weights file. Outputs are written atomically.
+ * info (may be NULL) receives the coded file's description. */
+int fr_rp_encode_file(const char *target_path, const char *base_path, const char *out_path,
+                      const FrRpSettings *s, FrRpInfo *info, FrError *err);
+int fr_rp_decode_file(const char *in_path, const char *base_path, const char *out_path,
+                      FrError *err);
+
+/* Statistics of the difference between two weights files of equal count. */
+typedef struct FrWeightsDiff {
+    size_t count;
+    size_t changed;        /* parameters whose float32 bits differ */
+    double max_abs;        /* max |a - b| */
+    double mean_abs;
+    double rms;
+} FrWeightsDiff;
+int fr_weights_diff(const FrWeights *a, const FrWeights *b, FrWeightsDiff *d, FrError *err);
+
+/* ================= the experiments ================= */
+
+struct FrExperiment;
+struct FrRunOptions;
+
+/* Runs a `kind: lossless` experiment: for each layer (resume: layers already
+ * in OUTDIR/lossless.csv under the same config hash are skipped), the
+ * features of every image through every coder; writes lossless.csv
+ * (atomically, after each layer), lossless_table.txt (the paper's table
+ * layout), lossless_fig4.dat (wide table for plots/lossless.gp) and prints
+ * the table. o may be NULL (defaults). Returns 0 or a negative FR_E_*. */
+int fr_run_lossless(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
+
+/* Prints the table of a lossless.csv in the paper's layout (Tables II-V):
+ * Feat. type, shape, data volume, non-zero rate, then per coder the
+ * compression rate and the time per feature, mean ± std. repr selects the
+ * rows ("float32" or "q8", ...); NULL: float32. */
+int fr_lossless_table(const char *csv_path, const char *repr, FILE *f, FrError *err);
+
+/* Runs a `kind: model` experiment: RP coding of model.weights at every p of
+ * model_compression.precision (ratio, timing, decoded model's accuracy and
+ * fidelity on the dataset, Δ against the original), and DoM of dom.target
+ * against dom.base when given. Writes modelcomp.csv, modelcomp_table.txt
+ * (seed 002 Table 3 layout) and modelcomp.dat for plots/modelcomp.gp. */
+int fr_run_modelcomp(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,363 @@
+/* test_weights_rp.c: darknet weights files (header kept bit for bit), RP
+ * coding (exact integers, error bounds per rounding mode), DoM (rebuild ==
+ * RP of the target), varint binarisation, and corrupt / mismatched input
+ * (FR_E_FORMAT / FR_E_MISMATCH, exit 2 through the CLI). */
+#include <math.h>
+
+#include "testutil.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static double urand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* A weights struct with a darknet 0.2.0 header (20 bytes, uint64 seen) or
+ * an old 0.1.0 one (16 bytes, int32 seen). */
+static void make_weights(FrWeights *w, size_t n, int new_header, double scale)
+{
+    memset(w, 0, sizeof *w);
+    int32_t hdr[3] = {0, new_header ? 2 : 1, 7};
+    memcpy(w->header, hdr, 12);
+    uint64_t seen = 0x0102030405060708ull;
+    memcpy(w->header + 12, &seen, new_header ? 8 : 4);
+    w->header_len = new_header ? 20 : 16;
+    w->major = 0;
+    w->minor = new_header ? 2 : 1;
+    w->revision = 7;
+    w->count = n;
+    w->params = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) {
+        /* mostly small, zero-peaked values like trained conv weights */
+        double u = urand() - 0.5;
+        w->params[i] = (float)(scale * u * u * u * 8);
+    }
+}
+
+static void write_raw(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static void test_weights_file_roundtrip(void **state)
+{
+    (void)state;
+    for (int nh = 0; nh < 2; nh++) {
+        FrWeights w, r;
+        FrError err;
+        make_weights(&w, 1001, nh, 1.0);
+        char path[512], path2[512];
+        const char *d = tu_tmpdir();
+        snprintf(path, sizeof path, "%s/a.weights", d);
+        snprintf(path2, sizeof path2, "%s/b.weights", d);
+        assert_int_equal(fr_weights_write(path, &w, &err), 0);
+        assert_int_equal(fr_weights_read(path, &r, &err), 0);
+        assert_int_equal(r.header_len, nh ? 20 : 16);
+        assert_int_equal(r.count, 1001);
+        assert_int_equal(r.minor, nh ? 2 : 1);
+        assert_int_equal(r.revision, 7);
+        assert_true(r.seen == (nh ? 0x0102030405060708ull : 0x05060708ull));
+        assert_memory_equal(r.header, w.header, (size_t)w.header_len);
+        assert_memory_equal(r.params, w.params, 1001 * 4);
+        struct stat st;
+        stat(path, &st);
+        assert_int_equal(st.st_size, (nh ? 20 : 16) + 4 * 1001);
+        /* a torn file (not a whole float) is refused */
+        uint8_t *buf;
+        size_t len;
+        assert_int_equal(fr_read_file(path, &buf, &len, &err), 0);
+        write_raw(path2, buf, len - 2);
+        free(buf);
+        FrWeights bad;
+        assert_int_equal(fr_weights_read(path2, &bad, &err), FR_E_FORMAT);
+        tu_assert_contains(err.msg, path2);
+        assert_null(bad.params);
+        fr_weights_free(&w);
+        fr_weights_free(&r);
+    }
+}
+
+static void test_rp_quantize_known(void **state)
+{
+    (void)state;
+    assert_true(fr_rp_quantize(0.123456789f, 3, FR_RP_NEAREST) == 123);
+    assert_true(fr_rp_quantize(0.1239f, 3, FR_RP_NEAREST) == 124);
+    assert_true(fr_rp_quantize(0.1239f, 3, FR_RP_TRUNC) == 123);
+    /* -0.0015f is -0.00150000001...: nearest goes away from zero, trunc toward */
+    assert_true(fr_rp_quantize(-0.0015f, 3, FR_RP_NEAREST) == -2);
+    assert_true(fr_rp_quantize(-0.0015f, 3, FR_RP_TRUNC) == -1);
+    assert_true(fr_rp_quantize(1.5f, 0, FR_RP_NEAREST) == 2);
+    assert_true(fr_rp_quantize(-2.75f, 8, FR_RP_NEAREST) == -275000000);
+    assert_true(fr_rp_dequantize(-275000000, 8) == -2.75f);
+}
+
+/* Every decoded weight is exactly (float)(q/10^p) of its integer, and within
+ * the bound of the rounding mode (plus half a float32 ulp of the result). */
+static void check_rp(FrRpRounding rounding, FrRpBinarization bin)
+{
+    FrWeights w, d;
+    FrError err;
+    make_weights(&w, 20000, 1, 4.0);
+    w.params[0] = 0;
+    w.params[1] = -0.0f;
+    w.params[2] = 123.456f;
+    w.params[3] = -1e-9f;
+    for (int p = 1; p <= 8; p++) {
+        FrRpSettings s;
+        fr_rp_defaults(&s);
+        s.precision = p;
+        s.rounding = rounding;
+        s.binarization = bin;
+        uint8_t *buf;
+        size_t n;
+        assert_int_equal(fr_rp_encode(&w, NULL, &s, &buf, &n, &err), 0);
+        assert_int_equal(fr_rp_decode(buf, n, "mem", NULL, &d, &err), 0);
+        assert_int_equal(d.count, w.count);
+        assert_memory_equal(d.header, w.header, 20);
+        double step = pow(10.0, -p);
+        double bound = rounding == FR_RP_NEAREST ? 0.5 * step : step;
+        for (size_t i = 0; i < w.count; i++) {
+            int64_t q = fr_rp_quantize(w.params[i], p, rounding);
+            float want = fr_rp_dequantize(q, p);
+            if (memcmp(&d.params[i], &want, 4))
+                fail_msg("p=%d i=%zu: decoded %.9g, RP of it %.9g", p, i, d.params[i], want);
+            double e = fabs((double)d.params[i] - (double)w.params[i]);
+            double ulp = fabs((double)nextafterf(d.params[i], INFINITY) - (double)d.params[i]);
+            if (!(e <= bound * (1 + 1e-12) + 0.5 * ulp))
+                fail_msg("p=%d i=%zu: |%.9g - %.9g| = %.3g > %.3g", p, i, d.params[i],
+                         w.params[i], e, bound);
+            if (rounding == FR_RP_TRUNC) /* toward zero: never grows in magnitude */
+                assert_true(fabs((double)q) <= fabs((double)w.params[i]) * pow(10.0, p));
+        }
+        FrRpInfo info;
+        assert_int_equal(fr_rp_info(buf, n, "mem", &info, &err), 0);
+        assert_int_equal(info.precision, p);
+        assert_int_equal(info.dom, 0);
+        assert_int_equal(info.count, 20000);
+        assert_int_equal(info.original_bytes, 20 + 4 * 20000);
+        if (bin == FR_RP_INT64)
+            assert_int_equal(info.raw_bytes, 8 * 20000);
+        free(buf);
+        fr_weights_free(&d);
+    }
+    fr_weights_free(&w);
+}
+
+static void test_rp_nearest_int64(void **state) { (void)state; check_rp(FR_RP_NEAREST, FR_RP_INT64); }
+static void test_rp_trunc_int64(void **state) { (void)state; check_rp(FR_RP_TRUNC, FR_RP_INT64); }
+static void test_rp_nearest_varint(void **state) { (void)state; check_rp(FR_RP_NEAREST, FR_RP_VARINT); }
+
+/* Fewer decimals, fewer bits: the ratio grows as p falls (seed 002 Fig. 4),
+ * and zstd decodes the same integers as lzma. */
+static void test_rp_ratio_monotone_and_coders(void **state)
+{
+    (void)state;
+    FrWeights w, d1, d2;
+    FrError err;
+    make_weights(&w, 50000, 1, 1.0);
+    size_t prev = 0;
+    for (int p = 8; p >= 1; p--) {
+        FrRpSettings s;
+        fr_rp_defaults(&s);
+        s.precision = p;
+        uint8_t *buf;
+        size_t n;
+        assert_int_equal(fr_rp_encode(&w, NULL, &s, &buf, &n, &err), 0);
+        if (prev)
+            assert_true(n < prev);
+        prev = n;
+        if (p == 4) {
+            assert_int_equal(fr_rp_decode(buf, n, "lzma", NULL, &d1, &err), 0);
+            s.coder = FR_CODEC_ZSTD;
+            uint8_t *zb;
+            size_t zn;
+            assert_int_equal(fr_rp_encode(&w, NULL, &s, &zb, &zn, &err), 0);
+            assert_int_equal(fr_rp_decode(zb, zn, "zstd", NULL, &d2, &err), 0);
+            assert_memory_equal(d1.params, d2.params, 4 * w.count);
+            FrRpInfo info;
+            assert_int_equal(fr_rp_info(zb, zn, "zstd", &info, &err), 0);
+            assert_int_equal(info.coder, FR_CODEC_ZSTD);
+            free(zb);
+            fr_weights_free(&d1);
+            fr_weights_free(&d2);
+        }
+        free(buf);
+    }
+    /* p=1 on weights mostly below 0.05 in magnitude: almost all integers are 0 */
+    assert_true(prev < 4 * w.count / 20);
+    fr_weights_free(&w);
+}
+
+/* DoM: the rebuild from base + coded difference equals RP coding of the
+ * target, bit for bit (target's header), and a small update codes smaller. */
+static void test_dom_rebuild(void **state)
+{
+    (void)state;
+    FrWeights base, target, rp, dom;
+    FrError err;
+    make_weights(&base, 30000, 1, 1.0);
+    make_weights(&target, 30000, 1, 1.0);
+    for (size_t i = 0; i < target.count; i++) /* a "fine-tune": small changes to part */
+        target.params[i] = base.params[i] + (i % 3 == 0 ? (float)((urand() - 0.5) * 1e-3) : 0);
+    target.header[8] = 9; /* revision differs from the base's */
+    target.revision = 9;
+    for (int bin = 0; bin < 2; bin++) {
+        for (int p = 2; p <= 8; p += 3) {
+            FrRpSettings s;
+            fr_rp_defaults(&s);
+            s.precision = p;
+            s.binarization = (FrRpBinarization)bin;
+            uint8_t *b1, *b2;
+            size_t n1, n2;
+            assert_int_equal(fr_rp_encode(&target, NULL, &s, &b1, &n1, &err), 0);
+            assert_int_equal(fr_rp_encode(&target, &base, &s, &b2, &n2, &err), 0);
+            assert_true(n2 < n1);
+            assert_int_equal(fr_rp_decode(b1, n1, "rp", NULL, &rp, &err), 0);
+            assert_int_equal(fr_rp_decode(b2, n2, "dom", &base, &dom, &err), 0);
+            assert_int_equal(dom.count, rp.count);
+            assert_int_equal(dom.header_len, 20);
+            assert_int_equal(dom.revision, 9);
+            assert_memory_equal(dom.header, target.header, 20);
+            assert_memory_equal(dom.params, rp.params, 4 * rp.count);
+            /* without its base, or with another one, a DoM refuses to decode */
+            FrWeights x;
+            assert_int_equal(fr_rp_decode(b2, n2, "dom", NULL, &x, &err), FR_E_USAGE);
+            tu_assert_contains(err.msg, "base");
+            assert_int_equal(fr_rp_decode(b2, n2, "dom", &target, &x, &err), FR_E_MISMATCH);
+            assert_null(x.params);
+            free(b1);
+            free(b2);
+            fr_weights_free(&rp);
+            fr_weights_free(&dom);
+        }
+    }
+    /* identical models: varint DoM is one byte per parameter before the coder */
+    FrRpSettings s;
+    fr_rp_defaults(&s);
+    s.binarization = FR_RP_VARINT;
+    uint8_t *b;
+    size_t n;
+    FrRpInfo info;
+    assert_int_equal(fr_rp_encode(&base, &base, &s, &b, &n, &err), 0);
+    assert_int_equal(fr_rp_info(b, n, "same", &info, &err), 0);
+    assert_int_equal(info.raw_bytes, base.count);
+    assert_int_equal(info.dom, 1);
+    free(b);
+    /* different sizes: not the same cfg */
+    FrWeights small;
+    make_weights(&small, 100, 1, 1.0);
+    assert_int_equal(fr_rp_encode(&target, &small, &s, &b, &n, &err), FR_E_MISMATCH);
+    fr_weights_free(&small);
+    fr_weights_free(&base);
+    fr_weights_free(&target);
+}
+
+static void test_rp_bad_input(void **state)
+{
+    (void)state;
+    FrWeights w;
+    FrError err;
+    FrRpSettings s;
+    uint8_t *b;
+    size_t n;
+    make_weights(&w, 10, 1, 1.0);
+    fr_rp_defaults(&s);
+    w.params[5] = NAN;
+    assert_int_equal(fr_rp_encode(&w, NULL, &s, &b, &n, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "parameter 5");
+    w.params[5] = 1e12f; /* 1e12 * 1e8 > 2^62 */
+    s.precision = 8;
+    assert_int_equal(fr_rp_encode(&w, NULL, &s, &b, &n, &err), FR_E_USAGE);
+    s.precision = 13;
+    w.params[5] = 0;
+    assert_int_equal(fr_rp_encode(&w, NULL, &s, &b, &n, &err), FR_E_USAGE);
+    s.precision = 6;
+    s.coder = FR_CODEC_HEVC;
+    assert_int_equal(fr_rp_encode(&w, NULL, &s, &b, &n, &err), FR_E_USAGE);
+    fr_weights_free(&w);
+}
+
+/* Any flipped byte or truncation is FR_E_FORMAT; the CLI exits 2 with the
+ * file named, and leaves no output behind. */
+static void test_corrupt(void **state)
+{
+    (void)state;
+    FrWeights w, d;
+    FrError err;
+    FrRpSettings s;
+    uint8_t *b;
+    size_t n;
+    make_weights(&w, 5000, 0, 1.0);
+    fr_rp_defaults(&s);
+    s.precision = 5;
+    assert_int_equal(fr_rp_encode(&w, NULL, &s, &b, &n, &err), 0);
+    size_t spots[] = {0, 5, 6, 17, 30, 45, 50, n / 2, n - 5, n - 1};
+    for (size_t k = 0; k < sizeof spots / sizeof spots[0]; k++) {
+        b[spots[k]] ^= 0x20;
+        assert_int_equal(fr_rp_decode(b, n, "x.frw", NULL, &d, &err), FR_E_FORMAT);
+        tu_assert_contains(err.msg, "x.frw");
+        assert_null(d.params);
+        b[spots[k]] ^= 0x20;
+    }
+    assert_int_equal(fr_rp_decode(b, n - 1, "x.frw", NULL, &d, &err), FR_E_FORMAT);
+    assert_int_equal(fr_rp_decode(b, 10, "x.frw", NULL, &d, &err), FR_E_FORMAT);
+    assert_int_equal(fr_rp_decode(b, n, "x.frw", NULL, &d, &err), 0);
+    assert_memory_equal(d.header, w.header, 16);
+    fr_weights_free(&d);
+
+    const char *dir = tu_tmpdir();
+    char in[512], bad[512], out[512], wpath[512];
+    snprintf(in, sizeof in, "%s/m.weights", dir);
+    snprintf(bad, sizeof bad, "%s/bad.frw", dir);
+    snprintf(out, sizeof out, "%s/dec.weights", dir);
+    snprintf(wpath, sizeof wpath, "%s/good.frw", dir);
+    assert_int_equal(fr_weights_write(in, &w, &err), 0);
+    b[n / 2] ^= 1;
+    write_raw(bad, b, n);
+    char *o = NULL;
+    int st = tu_sh(&o, "%s weights decode %s %s", tu_bin(), bad, out);
+    assert_int_equal(st, 2);
+    tu_assert_contains(o, "bad.frw");
+    tu_assert_contains(o, "corrupt");
+    free(o);
+    assert_int_not_equal(access(out, F_OK), 0);
+    /* the CLI round trip: header and sizes preserved */
+    st = tu_sh(&o, "%s weights encode %s %s --precision 5 && %s weights decode %s %s", tu_bin(),
+               in, wpath, tu_bin(), wpath, out);
+    assert_int_equal(st, 0);
+    free(o);
+    FrWeights r;
+    assert_int_equal(fr_weights_read(out, &r, &err), 0);
+    assert_memory_equal(r.header, w.header, 16);
+    assert_int_equal(r.count, w.count);
+    for (size_t i = 0; i < w.count; i++)
+        assert_true(fabs((double)r.params[i] - (double)w.params[i]) <= 0.5e-5 + 1e-7);
+    fr_weights_free(&r);
+    st = tu_sh(&o, "%s weights decode %s/none.frw %s", tu_bin(), dir, out);
+    assert_int_equal(st, 2);
+    free(o);
+    free(b);
+    fr_weights_free(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_weights_file_roundtrip),
+        cmocka_unit_test(test_rp_quantize_known),
+        cmocka_unit_test(test_rp_nearest_int64),
+        cmocka_unit_test(test_rp_trunc_int64),
+        cmocka_unit_test(test_rp_nearest_varint),
+        cmocka_unit_test(test_rp_ratio_monotone_and_coders),
+        cmocka_unit_test(test_dom_rebuild),
+        cmocka_unit_test(test_rp_bad_input),
+        cmocka_unit_test(test_corrupt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
