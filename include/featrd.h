@@ -15,5 +15,6 @@
 #include "featrd/metrics.h"
 #include "featrd/bd.h"
 #include "featrd/dataset.h"
+#include "featrd/experiments.h"
 
 #endif
