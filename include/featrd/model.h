@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "featrd/common.h"
+#include "featrd/config.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,25 +22,16 @@ extern "C" {
 
 typedef struct FrModel FrModel;
 
-/* Which matrix multiply the convolutional and connected layers use. */
-typedef enum FrGemm {
-    FR_GEMM_OPENBLAS = 0, /* cblas_sgemm (OpenBLAS): ~3× faster, equal to ~1e-6 relative */
-    FR_GEMM_DARKNET = 1,  /* darknet's own gemm_cpu, for comparison */
-} FrGemm;
-
-/* What the network's output means, from its last layer. */
-typedef enum FrTask {
-    FR_TASK_DETECTION = 0,      /* region or yolo last: boxes via fr_model_detections */
-    FR_TASK_CLASSIFICATION = 1, /* softmax (or a 1×1 connected output) last: class probabilities */
-    FR_TASK_DENSE = 2,          /* anything else with a spatial output (segmentation-like) */
-} FrTask;
+/* FrGemm (FR_GEMM_OPENBLAS, FR_GEMM_DARKNET) and FrTask (FR_TASK_DETECTION,
+ * FR_TASK_CLASSIFICATION, FR_TASK_DENSE; FR_TASK_AUTO is config-only) and
+ * fr_task_name() come from featrd/config.h. */
 
 typedef struct FrModelSettings {
     const char *cfg;     /* darknet .cfg path; required. Copied by fr_model_open. */
     const char *weights; /* darknet .weights path, or NULL for a seeded random
                           * initialisation (said on stderr unless quiet).
                           * Default NULL. */
-    unsigned seed;       /* seed of the random initialisation; default 1 */
+    uint64_t seed;       /* seed of the random initialisation; default 1 */
     int width, height;   /* network input size; 0 = the cfg's. Default 0, 0. */
     FrGemm gemm;         /* default FR_GEMM_OPENBLAS */
     int quiet;           /* 1: nothing on stderr (darknet's layer table is always
@@ -96,9 +88,10 @@ int fr_model_cut_set_err(const FrModel *m, int split, int *layers, int max, int 
  * size cut arrays with it. */
 #define FR_MODEL_MAX_CUTS 16
 
-/* The task, from the last layer(s). */
+/* The task, from the last layer other than cost: region/yolo/detection →
+ * FR_TASK_DETECTION; softmax, or a 1×1 output (connected) →
+ * FR_TASK_CLASSIFICATION; anything else → FR_TASK_DENSE. Never FR_TASK_AUTO. */
 FrTask fr_model_task(const FrModel *m);
-const char *fr_task_name(FrTask t);
 
 /* Loads an image file (jpg/png/bmp/...; via darknet's stb reader) as a
  * 3×H×W float tensor in [0,1] at its original size; grayscale becomes three
@@ -167,11 +160,11 @@ int fr_image_jpeg_code(const FrTensor *rgb, int quality, size_t *bytes, FrTensor
  * and renamed). */
 int fr_model_save_weights(FrModel *m, const char *path, FrError *err);
 
-/* Process-wide: the GEMM darknet's layers use from now on. fr_model_open sets
- * it from its settings; the switch is global because darknet calls gemm_cpu
- * by name. */
-void fr_model_set_gemm(FrGemm g);
-FrGemm fr_model_get_gemm(void);
+/* Switches the GEMM this model's passes use (the setting given at open).
+ * darknet calls gemm_cpu by name, so the choice is kept per thread and set
+ * at the start of every pass: models in other threads are not affected. */
+void fr_model_set_gemm(FrModel *m, FrGemm g);
+FrGemm fr_model_get_gemm(const FrModel *m);
 
 #ifdef __cplusplus
 }
