@@ -30,9 +30,10 @@ typedef struct FrBdCurve {
     size_t n;
     double *rate;
     double *quality;
+    int *line;      /* CSV line of each point for messages, or NULL */
 } FrBdCurve;
 
-/* Frees both arrays and zeroes the curve. */
+/* Frees the arrays and zeroes the curve. */
 void fr_bd_curve_free(FrBdCurve *c);
 
 /* Collects the rows of csv whose column `curve_col` equals `name`: rate from
@@ -54,7 +55,8 @@ typedef struct FrBdResult {
 
 /* Computes both deltas of test against anchor. Errors: FR_E_USAGE for too few
  * points (cubic needs 4, pchip 2), non-positive or non-finite values,
- * non-monotonic curve for pchip (naming the points, 1-based, in rate order),
+ * a curve whose quality is not strictly monotonic in rate for pchip (naming
+ * the two points, by CSV line when c->line is set, else 1-based in rate order),
  * no overlap of the quality range (BD-rate) or of the rate range
  * (BD-quality). A small overlap (< 50 % of the smaller range) is not an
  * error: it is reported in res->warning. `what` names the curves in

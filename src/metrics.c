@@ -1,0 +1,459 @@
+/* metrics.c: VOC detection AP/mAP (the devkit's matching rules), top-k and
+ * argmax fidelity, rate figures and feature distortion of featrd/metrics.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "featrd.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------- detection ---------------- */
+
+typedef struct Det {
+    size_t image;
+    size_t seq;     /* order of arrival, breaks score ties deterministically */
+    int cls;
+    double score;
+    FrBox box;
+} Det;
+
+struct FrMapAcc {
+    FrMapSettings s;
+    FrGtBox *gt;
+    size_t ngt, capgt;
+    size_t *gt_start;   /* [nimages + 1] offsets into gt */
+    size_t nimages, capimg;
+    Det *det;
+    size_t ndet, capdet;
+};
+
+void fr_map_defaults(FrMapSettings *s)
+{
+    s->nclasses = 0;
+    s->iou = 0.5;
+    s->plus_one = 1;
+}
+
+int fr_map_create(FrMapAcc **out, const FrMapSettings *s, FrError *err)
+{
+    *out = NULL;
+    if (s->nclasses <= 0)
+        return fr_error(err, FR_E_USAGE, "mAP: nclasses must be > 0 (got %d)", s->nclasses);
+    if (!(s->iou > 0 && s->iou <= 1))
+        return fr_error(err, FR_E_USAGE, "mAP: IoU threshold must be in (0, 1] (got %g)", s->iou);
+    FrMapAcc *a = calloc(1, sizeof *a);
+    if (!a || !(a->gt_start = calloc(16, sizeof *a->gt_start))) {
+        free(a);
+        return fr_error(err, FR_E_NOMEM, "mAP: out of memory");
+    }
+    a->capimg = 15;
+    a->s = *s;
+    *out = a;
+    return 0;
+}
+
+void fr_map_destroy(FrMapAcc **acc)
+{
+    if (!acc || !*acc)
+        return;
+    free((*acc)->gt);
+    free((*acc)->gt_start);
+    free((*acc)->det);
+    free(*acc);
+    *acc = NULL;
+}
+
+size_t fr_map_nimages(const FrMapAcc *acc) { return acc->nimages; }
+
+static int reserve(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 256;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static int box_finite(double x1, double y1, double x2, double y2)
+{
+    return isfinite(x1) && isfinite(y1) && isfinite(x2) && isfinite(y2);
+}
+
+int fr_map_add_image(FrMapAcc *acc, const FrGtBox *gt, size_t ngt, const FrDetection *det,
+                     size_t ndet, FrError *err)
+{
+    for (size_t i = 0; i < ngt; i++) {
+        if (gt[i].cls < 0 || gt[i].cls >= acc->s.nclasses)
+            return fr_error(err, FR_E_USAGE,
+                            "mAP: image %zu: ground-truth class %d outside 0..%d; check the names file "
+                            "matches the labels", acc->nimages, gt[i].cls, acc->s.nclasses - 1);
+        if (!box_finite(gt[i].box.x1, gt[i].box.y1, gt[i].box.x2, gt[i].box.y2))
+            return fr_error(err, FR_E_USAGE, "mAP: image %zu: ground-truth box %zu is not finite",
+                            acc->nimages, i);
+    }
+    for (size_t i = 0; i < ndet; i++) {
+        if (det[i].cls < 0 || det[i].cls >= acc->s.nclasses)
+            return fr_error(err, FR_E_USAGE, "mAP: image %zu: detection class %d outside 0..%d",
+                            acc->nimages, det[i].cls, acc->s.nclasses - 1);
+        if (!isfinite(det[i].score) || !box_finite(det[i].x1, det[i].y1, det[i].x2, det[i].y2))
+            return fr_error(err, FR_E_USAGE, "mAP: image %zu: detection %zu has a non-finite score or box",
+                            acc->nimages, i);
+    }
+    if (reserve((void **)&acc->gt, &acc->capgt, acc->ngt + ngt, sizeof *acc->gt) ||
+        reserve((void **)&acc->det, &acc->capdet, acc->ndet + ndet, sizeof *acc->det) ||
+        reserve((void **)&acc->gt_start, &acc->capimg, acc->nimages + 2, sizeof *acc->gt_start))
+        return fr_error(err, FR_E_NOMEM, "mAP: out of memory");
+    if (ngt)
+        memcpy(acc->gt + acc->ngt, gt, ngt * sizeof *gt);
+    acc->ngt += ngt;
+    for (size_t i = 0; i < ndet; i++) {
+        Det *d = &acc->det[acc->ndet];
+        d->image = acc->nimages;
+        d->seq = acc->ndet;
+        d->cls = det[i].cls;
+        d->score = det[i].score;
+        d->box = (FrBox){det[i].x1, det[i].y1, det[i].x2, det[i].y2};
+        acc->ndet++;
+    }
+    acc->nimages++;
+    acc->gt_start[acc->nimages] = acc->ngt;
+    return 0;
+}
+
+double fr_box_iou(const FrBox *a, const FrBox *b, int plus_one)
+{
+    double one = plus_one ? 1.0 : 0.0;
+    double iw = fmin(a->x2, b->x2) - fmax(a->x1, b->x1) + one;
+    double ih = fmin(a->y2, b->y2) - fmax(a->y1, b->y1) + one;
+    if (iw <= 0 || ih <= 0)
+        return 0.0;
+    double inter = iw * ih;
+    double ua = (a->x2 - a->x1 + one) * (a->y2 - a->y1 + one) +
+                (b->x2 - b->x1 + one) * (b->y2 - b->y1 + one) - inter;
+    return ua > 0 ? inter / ua : 0.0;
+}
+
+/* Precision/recall after each ranked detection; returns 0 or -1 (memory). */
+static int pr_curve(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos, double **rec,
+                    double **prec)
+{
+    *rec = malloc((n ? n : 1) * sizeof **rec);
+    *prec = malloc((n ? n : 1) * sizeof **prec);
+    if (!*rec || !*prec) {
+        free(*rec);
+        free(*prec);
+        return -1;
+    }
+    double ctp = 0, cfp = 0;
+    for (size_t i = 0; i < n; i++) {
+        ctp += tp[i];
+        cfp += fp[i];
+        (*rec)[i] = ctp / (double)npos;
+        /* the devkit guards tp+fp == 0 (a run of ignored detections) with eps */
+        (*prec)[i] = ctp / fmax(ctp + cfp, 2.220446049250313e-16);
+    }
+    return 0;
+}
+
+double fr_ap_voc07(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
+{
+    if (npos == 0)
+        return NAN;
+    double *rec, *prec;
+    if (pr_curve(tp, fp, n, npos, &rec, &prec))
+        return NAN;
+    double ap = 0;
+    /* thresholds k/10 exactly: numpy's arange(0, 1.1, 0.1) gives
+     * 0.30000000000000004 and so misses a recall of exactly 3/10 */
+    for (int k = 0; k <= 10; k++) {
+        double t = k / 10.0, p = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rec[i] >= t && prec[i] > p)
+                p = prec[i];
+        ap += p / 11.0;
+    }
+    free(rec);
+    free(prec);
+    return ap;
+}
+
+double fr_ap_allpoint(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
+{
+    if (npos == 0)
+        return NAN;
+    double *rec, *prec;
+    if (pr_curve(tp, fp, n, npos, &rec, &prec))
+        return NAN;
+    /* VOC2010+: precision made monotone from the right, area under the steps */
+    for (size_t i = n; i-- > 1;)
+        if (prec[i] > prec[i - 1])
+            prec[i - 1] = prec[i];
+    double ap = 0, prev_r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rec[i] != prev_r)
+            ap += (rec[i] - prev_r) * prec[i];
+        prev_r = rec[i];
+    }
+    free(rec);
+    free(prec);
+    return ap;
+}
+
+static int cmp_det(const void *pa, const void *pb)
+{
+    const Det *a = *(const Det *const *)pa, *b = *(const Det *const *)pb;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+void fr_map_result_free(FrMapResult *res)
+{
+    if (!res)
+        return;
+    free(res->ap07);
+    free(res->ap);
+    free(res->npos);
+    free(res->ndet);
+    memset(res, 0, sizeof *res);
+}
+
+int fr_map_finish(const FrMapAcc *acc, FrMapResult *res, FrError *err)
+{
+    int nc = acc->s.nclasses;
+    memset(res, 0, sizeof *res);
+    res->nclasses = nc;
+    res->ap07 = calloc((size_t)nc, sizeof *res->ap07);
+    res->ap = calloc((size_t)nc, sizeof *res->ap);
+    res->npos = calloc((size_t)nc, sizeof *res->npos);
+    res->ndet = calloc((size_t)nc, sizeof *res->ndet);
+    const Det **order = malloc((acc->ndet ? acc->ndet : 1) * sizeof *order);
+    uint8_t *used = calloc(acc->ngt ? acc->ngt : 1, 1);
+    uint8_t *tp = malloc(acc->ndet ? acc->ndet : 1);
+    uint8_t *fp = malloc(acc->ndet ? acc->ndet : 1);
+    int rc = 0;
+    if (!res->ap07 || !res->ap || !res->npos || !res->ndet || !order || !used || !tp || !fp) {
+        rc = fr_error(err, FR_E_NOMEM, "mAP: out of memory");
+        goto done;
+    }
+    for (size_t g = 0; g < acc->ngt; g++)
+        if (!acc->gt[g].difficult)
+            res->npos[acc->gt[g].cls]++;
+    double sum07 = 0, sum = 0;
+    for (int c = 0; c < nc; c++) {
+        size_t n = 0;
+        for (size_t i = 0; i < acc->ndet; i++)
+            if (acc->det[i].cls == c)
+                order[n++] = &acc->det[i];
+        res->ndet[c] = n;
+        qsort(order, n, sizeof *order, cmp_det);
+        for (size_t g = 0; g < acc->ngt; g++)
+            used[g] = 0;
+        for (size_t k = 0; k < n; k++) {
+            const Det *d = order[k];
+            double ovmax = -1;
+            size_t jmax = 0;
+            for (size_t g = acc->gt_start[d->image]; g < acc->gt_start[d->image + 1]; g++) {
+                if (acc->gt[g].cls != c)
+                    continue;
+                double ov = fr_box_iou(&d->box, &acc->gt[g].box, acc->s.plus_one);
+                if (ov > ovmax) {
+                    ovmax = ov;
+                    jmax = g;
+                }
+            }
+            tp[k] = fp[k] = 0;
+            /* VOCevaldet.m: ovmax >= minoverlap; a hit on a difficult box
+             * counts as neither; a second hit on a matched box is a FP */
+            if (ovmax >= acc->s.iou) {
+                if (!acc->gt[jmax].difficult) {
+                    if (!used[jmax]) {
+                        tp[k] = 1;
+                        used[jmax] = 1;
+                    } else {
+                        fp[k] = 1;
+                    }
+                }
+            } else {
+                fp[k] = 1;
+            }
+        }
+        if (res->npos[c] == 0) {
+            res->ap07[c] = res->ap[c] = NAN;
+            continue;
+        }
+        res->ap07[c] = fr_ap_voc07(tp, fp, n, res->npos[c]);
+        res->ap[c] = fr_ap_allpoint(tp, fp, n, res->npos[c]);
+        if (isnan(res->ap07[c]) || isnan(res->ap[c])) {
+            rc = fr_error(err, FR_E_NOMEM, "mAP: out of memory");
+            goto done;
+        }
+        sum07 += res->ap07[c];
+        sum += res->ap[c];
+        res->nclasses_with_gt++;
+    }
+    res->map07 = res->nclasses_with_gt ? sum07 / res->nclasses_with_gt : NAN;
+    res->map = res->nclasses_with_gt ? sum / res->nclasses_with_gt : NAN;
+done:
+    free(order);
+    free(used);
+    free(tp);
+    free(fp);
+    if (rc)
+        fr_map_result_free(res);
+    return rc;
+}
+
+/* ---------------- classification and dense ---------------- */
+
+long fr_argmax(const float *v, size_t n)
+{
+    long best = -1;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(v[i]) && (best < 0 || v[i] > v[best]))
+            best = (long)i;
+    return best;
+}
+
+int fr_topk_hit(const float *scores, size_t n, long label, int k)
+{
+    if (label < 0 || (size_t)label >= n || k <= 0 || isnan(scores[label]))
+        return 0;
+    float s = scores[label];
+    long above = 0;
+    for (size_t j = 0; j < n; j++)
+        if (scores[j] > s || (scores[j] == s && (long)j < label))
+            above++;
+    return above < k;
+}
+
+void fr_cls_acc_init(FrClsAcc *a) { memset(a, 0, sizeof *a); }
+
+void fr_cls_acc_add(FrClsAcc *a, const float *scores, const float *ref, size_t n, long label)
+{
+    a->n++;
+    if (label >= 0) {
+        a->nlabelled++;
+        a->top1 += (size_t)fr_topk_hit(scores, n, label, 1);
+        a->top5 += (size_t)fr_topk_hit(scores, n, label, 5);
+    }
+    if (ref) {
+        a->nref++;
+        long am = fr_argmax(scores, n);
+        a->agree += (size_t)(am >= 0 && am == fr_argmax(ref, n));
+    }
+}
+
+static double ratio(size_t a, size_t b) { return b ? (double)a / (double)b : NAN; }
+double fr_cls_top1(const FrClsAcc *a) { return ratio(a->top1, a->nlabelled); }
+double fr_cls_top5(const FrClsAcc *a) { return ratio(a->top5, a->nlabelled); }
+double fr_cls_fidelity(const FrClsAcc *a) { return ratio(a->agree, a->nref); }
+
+static long argmax_strided(const float *v, int c, size_t stride)
+{
+    long best = -1;
+    for (int i = 0; i < c; i++) {
+        float x = v[(size_t)i * stride];
+        if (!isnan(x) && (best < 0 || x > v[(size_t)best * stride]))
+            best = i;
+    }
+    return best;
+}
+
+int fr_dense_fidelity(const FrTensor *out, const FrTensor *ref, double *fid, FrError *err)
+{
+    if (out->c != ref->c || out->h != ref->h || out->w != ref->w)
+        return fr_error(err, FR_E_MISMATCH, "dense fidelity: output %dx%dx%d and reference %dx%dx%d differ",
+                        out->c, out->h, out->w, ref->c, ref->h, ref->w);
+    size_t hw = (size_t)out->h * (size_t)out->w;
+    if (hw == 0 || out->c <= 0)
+        return fr_error(err, FR_E_USAGE, "dense fidelity: empty tensor");
+    size_t agree = 0;
+    for (size_t p = 0; p < hw; p++) {
+        long a = argmax_strided(out->data + p, out->c, hw);
+        agree += (size_t)(a >= 0 && a == argmax_strided(ref->data + p, ref->c, hw));
+    }
+    *fid = (double)agree / (double)hw;
+    return 0;
+}
+
+/* ---------------- rate ---------------- */
+
+double fr_bits_per_image(double total_bits, size_t nimages)
+{
+    return nimages ? total_bits / (double)nimages : NAN;
+}
+
+double fr_bits_per_element(double bits, size_t nelem)
+{
+    return nelem ? bits / (double)nelem : NAN;
+}
+
+double fr_compression_rate(double compressed_bits, double original_bits)
+{
+    return original_bits > 0 ? compressed_bits / original_bits : NAN;
+}
+
+double fr_nonzero_rate(const float *v, size_t n)
+{
+    if (!n)
+        return NAN;
+    size_t nz = 0;
+    for (size_t i = 0; i < n; i++)
+        nz += v[i] != 0.0f;
+    return (double)nz / (double)n;
+}
+
+/* ---------------- distortion ---------------- */
+
+double fr_mse_u16(const uint16_t *a, const uint16_t *b, size_t n)
+{
+    if (!n)
+        return NAN;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        s += d * d;
+    }
+    return s / (double)n;
+}
+
+double fr_psnr(double mse, double peak)
+{
+    if (!(peak > 0) || isnan(mse))
+        return NAN;
+    if (mse == 0)
+        return INFINITY;
+    return 10.0 * log10(peak * peak / mse);
+}
+
+int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec, FrFeatureDistortion *out,
+                          FrError *err)
+{
+    if (orig->c != rec->c || orig->h != rec->h || orig->w != rec->w)
+        return fr_error(err, FR_E_MISMATCH, "feature distortion: original %dx%dx%d and reconstruction %dx%dx%d differ",
+                        orig->c, orig->h, orig->w, rec->c, rec->h, rec->w);
+    size_t n = fr_tensor_size(orig);
+    if (!n)
+        return fr_error(err, FR_E_USAGE, "feature distortion: empty tensor");
+    double lo = orig->data[0], hi = orig->data[0], s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = orig->data[i];
+        if (x < lo)
+            lo = x;
+        if (x > hi)
+            hi = x;
+        double d = x - (double)rec->data[i];
+        s += d * d;
+    }
+    out->mse = s / (double)n;
+    out->peak = hi - lo;
+    out->psnr = fr_psnr(out->mse, out->peak);
+    return 0;
+}
