@@ -1,0 +1,521 @@
+/* alloc.c: per-channel QP allocation (seed 004): the QP formula, the
+ * sensitivity measurement of Algorithm 1 and the sensitivity cache. No outside
+ * library headers; the network and the codec are reached through featrd's own
+ * model and codec modules. */
+#define _POSIX_C_SOURCE 200809L
+#include "featrd.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---------------- the formula ---------------- */
+
+int fr_alloc_normalize(const double *s, int n, double *norm, FrError *err)
+{
+    if (n < 1 || !s || !norm)
+        return fr_error(err, FR_E_USAGE, "sensitivity normalisation needs at least one channel");
+    double lo = s[0], hi = s[0];
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(s[i]))
+            return fr_error(err, FR_E_USAGE,
+                            "sensitivity of channel %d is %g: the back half produced a "
+                            "non-finite output (check the weights)", i, s[i]);
+        if (s[i] < lo)
+            lo = s[i];
+        if (s[i] > hi)
+            hi = s[i];
+    }
+    double span = hi - lo;
+    for (int i = 0; i < n; i++)
+        norm[i] = span > 0 ? (s[i] - lo) / span : 0.0;
+    return FR_OK;
+}
+
+long fr_alloc_round(double x)
+{
+    return x < 0 ? -(long)floor(-x + 0.5) : (long)floor(x + 0.5);
+}
+
+int fr_alloc_qps(const double *s, int n, int qp_base, int qp_range, int *qps, FrError *err)
+{
+    if (qp_base < FR_QP_MIN || qp_base > FR_QP_MAX)
+        return fr_error(err, FR_E_USAGE, "qp_base %d is outside %d..%d", qp_base, FR_QP_MIN,
+                        FR_QP_MAX);
+    if (qp_range < 0)
+        return fr_error(err, FR_E_USAGE, "qp_range %d is negative: it is how many QP steps "
+                        "the most sensitive channel gets below qp_base", qp_range);
+    double *norm = malloc((size_t)(n > 0 ? n : 1) * sizeof *norm);
+    if (!norm)
+        return fr_error(err, FR_E_NOMEM, "out of memory for %d sensitivities", n);
+    int rc = fr_alloc_normalize(s, n, norm, err);
+    if (rc == FR_OK) {
+        for (int i = 0; i < n; i++) {
+            long q = qp_base - fr_alloc_round((double)qp_range * norm[i]);
+            qps[i] = q < FR_QP_MIN ? FR_QP_MIN : q > FR_QP_MAX ? FR_QP_MAX : (int)q;
+        }
+    }
+    free(norm);
+    return rc;
+}
+
+void fr_alloc_uniform(int *qps, int n, int qp)
+{
+    for (int i = 0; i < n; i++)
+        qps[i] = qp;
+}
+
+int fr_alloc_mean(const double *s, int nimages, int n, double *mean, FrError *err)
+{
+    if (nimages < 1 || n < 1)
+        return fr_error(err, FR_E_USAGE,
+                        "data-set sensitivity needs at least one calibration image");
+    for (int i = 0; i < n; i++) {
+        double acc = 0;
+        for (int k = 0; k < nimages; k++)
+            acc += s[(size_t)k * (size_t)n + (size_t)i];
+        mean[i] = acc / nimages;
+    }
+    return FR_OK;
+}
+
+/* ---------------- sensitivity measurement ---------------- */
+
+int fr_alloc_channels(const FrTensor *cuts, int ncuts)
+{
+    int n = 0;
+    for (int t = 0; t < ncuts; t++)
+        n += cuts[t].c;
+    return n;
+}
+
+static int has_weights(const char *type)
+{
+    return !strcmp(type, "conv") || !strcmp(type, "convolutional") ||
+           !strcmp(type, "connected") || !strcmp(type, "local") || !strcmp(type, "deconv");
+}
+
+int fr_alloc_sens_layer(const FrModel *m, int split, FrSensLayer which, const char *name,
+                        int *layer, FrError *err)
+{
+    int count = fr_model_layer_count(m);
+    FrLayerInfo li;
+    int idx = -1;
+    const char *what = "";
+    switch (which) {
+    case FR_SENS_FINAL:
+        idx = count - 1;
+        what = "final";
+        break;
+    case FR_SENS_PENULTIMATE: {
+        int last = -1;
+        for (int i = count - 1; i >= 0 && last < 0; i--)
+            if (fr_model_layer_info(m, i, &li) == FR_OK && has_weights(li.type))
+                last = i;
+        if (last < 1)
+            return fr_error(err, FR_E_USAGE,
+                            "%s: sensitivity.layer penultimate: the network has no final "
+                            "classifier (conv or connected layer) with a layer before it; "
+                            "use sensitivity.layer: final or a layer name",
+                            fr_model_cfg_path(m));
+        idx = last - 1;
+        what = "penultimate";
+        break;
+    }
+    case FR_SENS_NAMED: {
+        if (!name || !*name)
+            return fr_error(err, FR_E_USAGE, "sensitivity.layer: no layer name given");
+        int rc = fr_model_find_layer(m, name, &idx, err);
+        if (rc != FR_OK)
+            return rc;
+        what = name;
+        break;
+    }
+    default:
+        return fr_error(err, FR_E_USAGE, "sensitivity.layer: unknown kind %d", (int)which);
+    }
+    if (idx <= split) {
+        char sname[64] = "?", lname[64] = "?";
+        if (fr_model_layer_info(m, split, &li) == FR_OK)
+            snprintf(sname, sizeof sname, "%s", li.name);
+        if (fr_model_layer_info(m, idx, &li) == FR_OK)
+            snprintf(lname, sizeof lname, "%s", li.name);
+        return fr_error(err, FR_E_USAGE,
+                        "%s: sensitivity.layer %s is %s (%d), which is not after the split "
+                        "%s (%d): the back half never computes it; use sensitivity.layer: "
+                        "final or a layer after the split",
+                        fr_model_cfg_path(m), what, lname, idx, sname, split);
+    }
+    *layer = idx;
+    return FR_OK;
+}
+
+static double mse_f(const float *a, const float *b, size_t n)
+{
+    double acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        acc += d * d;
+    }
+    return n ? acc / (double)n : 0.0;
+}
+
+int fr_alloc_sensitivity(FrModel *m, int split, const FrTensor *cuts, int ncuts,
+                         const FrFeatureSettings *fs, int qp_base, int layer, double *s, int n,
+                         double *seconds, FrError *err)
+{
+    double t0 = fr_now();
+    if (ncuts < 1 || ncuts > FR_MAX_CUTS)
+        return fr_error(err, FR_E_USAGE, "sensitivity: %d cut tensors (1..%d)", ncuts,
+                        FR_MAX_CUTS);
+    int nch = fr_alloc_channels(cuts, ncuts);
+    if (n != nch)
+        return fr_error(err, FR_E_USAGE,
+                        "sensitivity: %d entries given for %d channels of the cut set", n, nch);
+    if (fs->codec != FR_CODEC_HEVC)
+        return fr_error(err, FR_E_USAGE,
+                        "sensitivity allocation needs codec hevc (lossy), not %s: a lossless "
+                        "coder degrades no channel", fr_codec_name(fs->codec));
+    if (qp_base < FR_QP_MIN || qp_base > FR_QP_MAX)
+        return fr_error(err, FR_E_USAGE, "qp_base %d is outside %d..%d", qp_base, FR_QP_MIN,
+                        FR_QP_MAX);
+
+    int rc;
+    FrTensor ref = {0}, out = {0}, work[FR_MAX_CUTS];
+    FrTensor *rec = NULL;
+    int nrec = 0;
+    uint8_t *frd = NULL;
+    size_t frd_len = 0;
+    memset(work, 0, sizeof work);
+
+    /* line 1: out_raw */
+    if ((rc = fr_model_back(m, split, cuts, ncuts, err)) != FR_OK)
+        goto error;
+    if ((rc = fr_model_layer_output(m, layer, &ref)) != FR_OK) {
+        fr_error(err, rc, "sensitivity: cannot read the output of layer %d", layer);
+        goto error;
+    }
+
+    /* line 3 for every channel at once: one coding of the whole feature at QP_base */
+    FrFeatureSettings f = *fs;
+    f.qp = qp_base;
+    f.channel_qp = NULL;
+    f.n_channel_qp = 0;
+    if ((rc = fr_feature_encode(cuts, ncuts, NULL, &f, &frd, &frd_len, NULL, err)) != FR_OK)
+        goto error;
+    if ((rc = fr_feature_decode(frd, frd_len, &rec, &nrec, NULL, err)) != FR_OK)
+        goto error;
+    if (nrec != ncuts) {
+        rc = fr_error(err, FR_E_INTERNAL, "sensitivity: decoded %d cut tensors, coded %d", nrec,
+                      ncuts);
+        goto error;
+    }
+    for (int t = 0; t < ncuts; t++) {
+        if (rec[t].c != cuts[t].c || rec[t].h != cuts[t].h || rec[t].w != cuts[t].w) {
+            rc = fr_error(err, FR_E_INTERNAL, "sensitivity: decoded cut %d has another shape", t);
+            goto error;
+        }
+        if ((rc = fr_tensor_alloc(&work[t], cuts[t].c, cuts[t].h, cuts[t].w)) != FR_OK) {
+            fr_error(err, rc, "out of memory for the sensitivity work copy");
+            goto error;
+        }
+        memcpy(work[t].data, cuts[t].data, fr_tensor_size(&cuts[t]) * sizeof(float));
+    }
+
+    /* lines 2-9 */
+    int k = 0;
+    for (int t = 0; t < ncuts; t++) {
+        size_t plane = (size_t)cuts[t].h * (size_t)cuts[t].w;
+        for (int i = 0; i < cuts[t].c; i++, k++) {
+            float *dst = work[t].data + (size_t)i * plane;
+            const float *deg = rec[t].data + (size_t)i * plane;
+            if (!memcmp(dst, deg, plane * sizeof(float))) {
+                s[k] = 0.0;
+                continue;
+            }
+            memcpy(dst, deg, plane * sizeof(float));
+            if ((rc = fr_model_back(m, split, work, ncuts, err)) != FR_OK)
+                goto error;
+            if ((rc = fr_model_layer_output(m, layer, &out)) != FR_OK) {
+                fr_error(err, rc, "sensitivity: cannot read the output of layer %d", layer);
+                goto error;
+            }
+            s[k] = mse_f(out.data, ref.data, fr_tensor_size(&ref));
+            fr_tensor_free(&out);
+            memcpy(dst, cuts[t].data + (size_t)i * plane, plane * sizeof(float));
+        }
+    }
+    rc = FR_OK;
+    if (seconds)
+        *seconds = fr_now() - t0;
+
+error:
+    fr_tensor_free(&ref);
+    fr_tensor_free(&out);
+    for (int t = 0; t < FR_MAX_CUTS; t++)
+        fr_tensor_free(&work[t]);
+    if (rec) {
+        for (int t = 0; t < nrec; t++)
+            fr_tensor_free(&rec[t]);
+        free(rec);
+    }
+    free(frd);
+    return rc;
+}
+
+/* ---------------- cache ---------------- */
+
+size_t fr_sens_key(char *buf, size_t cap, const char *image, const char *split, int bits,
+                   int qp_base, const char *extra)
+{
+    int len = snprintf(buf, cap, "img=%s|split=%s|bits=%d|qp=%d|%s", image ? image : "",
+                       split ? split : "", bits, qp_base, extra ? extra : "");
+    return len < 0 ? 0 : (size_t)len;
+}
+
+#define NBUCKETS 1024
+#define DISK_MAGIC "FRSENS01"
+
+typedef struct Entry {
+    struct Entry *next;
+    char *key;
+    int n;
+    double seconds;
+    double *s;
+} Entry;
+
+struct FrSensCache {
+    pthread_mutex_t lock;
+    char *dir;
+    size_t count;
+    Entry *buckets[NBUCKETS];
+};
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof tmp)
+        return -1;
+    memcpy(tmp, dir, len + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+int fr_sens_cache_create(FrSensCache **out, const char *dir, FrError *err)
+{
+    *out = NULL;
+    FrSensCache *c = calloc(1, sizeof *c);
+    if (!c)
+        return fr_error(err, FR_E_NOMEM, "out of memory for the sensitivity cache");
+    if (dir && *dir) {
+        if (mkdir_p(dir) != 0) {
+            free(c);
+            return fr_error(err, FR_E_IO, "%s: cannot create the sensitivity cache directory: %s",
+                            dir, strerror(errno));
+        }
+        c->dir = strdup(dir);
+        if (!c->dir) {
+            free(c);
+            return fr_error(err, FR_E_NOMEM, "out of memory for the sensitivity cache");
+        }
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return FR_OK;
+}
+
+void fr_sens_cache_destroy(FrSensCache **pc)
+{
+    if (!pc || !*pc)
+        return;
+    FrSensCache *c = *pc;
+    for (int b = 0; b < NBUCKETS; b++) {
+        Entry *e = c->buckets[b];
+        while (e) {
+            Entry *next = e->next;
+            free(e->key);
+            free(e->s);
+            free(e);
+            e = next;
+        }
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c->dir);
+    free(c);
+    *pc = NULL;
+}
+
+static Entry *find_locked(FrSensCache *c, const char *key, uint64_t h)
+{
+    for (Entry *e = c->buckets[h % NBUCKETS]; e; e = e->next)
+        if (!strcmp(e->key, key))
+            return e;
+    return NULL;
+}
+
+/* Inserts or replaces under the lock; takes ownership of nothing. */
+static int store_locked(FrSensCache *c, const char *key, uint64_t h, const double *s, int n,
+                        double seconds)
+{
+    double *copy = malloc((size_t)n * sizeof *copy);
+    if (!copy)
+        return FR_E_NOMEM;
+    memcpy(copy, s, (size_t)n * sizeof *copy);
+    Entry *e = find_locked(c, key, h);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        char *k = strdup(key);
+        if (!e || !k) {
+            free(e);
+            free(k);
+            free(copy);
+            return FR_E_NOMEM;
+        }
+        e->key = k;
+        e->next = c->buckets[h % NBUCKETS];
+        c->buckets[h % NBUCKETS] = e;
+        c->count++;
+    }
+    free(e->s);
+    e->s = copy;
+    e->n = n;
+    e->seconds = seconds;
+    return FR_OK;
+}
+
+static void disk_path(const FrSensCache *c, uint64_t h, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%016llx.sens", c->dir, (unsigned long long)h);
+}
+
+/* Disk file: magic, uint32 key length, uint32 n, double seconds, key bytes,
+ * n doubles, all native-endian (a cache, not an exchange format). */
+static int disk_read(const FrSensCache *c, const char *key, uint64_t h, double *s, int n,
+                     double *seconds)
+{
+    char path[4200];
+    disk_path(c, h, path, sizeof path);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fr_read_file(path, &buf, &len, NULL) != FR_OK)
+        return 0;
+    int found = 0;
+    size_t klen = strlen(key);
+    uint32_t fk, fn;
+    double secs;
+    size_t head = 8 + 4 + 4 + 8;
+    if (len >= head && !memcmp(buf, DISK_MAGIC, 8)) {
+        memcpy(&fk, buf + 8, 4);
+        memcpy(&fn, buf + 12, 4);
+        memcpy(&secs, buf + 16, 8);
+        if (fk == klen && fn == (uint32_t)n && len == head + klen + (size_t)n * 8 &&
+            !memcmp(buf + head, key, klen)) {
+            memcpy(s, buf + head + klen, (size_t)n * 8);
+            if (seconds)
+                *seconds = secs;
+            found = 1;
+        }
+    }
+    free(buf);
+    return found;
+}
+
+static int disk_write(const FrSensCache *c, const char *key, uint64_t h, const double *s, int n,
+                      double seconds, FrError *err)
+{
+    size_t klen = strlen(key), head = 8 + 4 + 4 + 8;
+    size_t len = head + klen + (size_t)n * 8;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return fr_error(err, FR_E_NOMEM, "out of memory writing the sensitivity cache");
+    uint32_t fk = (uint32_t)klen, fn = (uint32_t)n;
+    memcpy(buf, DISK_MAGIC, 8);
+    memcpy(buf + 8, &fk, 4);
+    memcpy(buf + 12, &fn, 4);
+    memcpy(buf + 16, &seconds, 8);
+    memcpy(buf + head, key, klen);
+    memcpy(buf + head + klen, s, (size_t)n * 8);
+    char path[4200];
+    disk_path(c, h, path, sizeof path);
+    int rc = fr_write_file_atomic(path, buf, len, err);
+    free(buf);
+    return rc;
+}
+
+int fr_sens_cache_get(FrSensCache *c, const char *key, double *s, int n, double *seconds)
+{
+    if (!c || !key || n < 1)
+        return 0;
+    uint64_t h = fnv1a(key);
+    pthread_mutex_lock(&c->lock);
+    Entry *e = find_locked(c, key, h);
+    int found = 0;
+    if (e && e->n == n) {
+        memcpy(s, e->s, (size_t)n * sizeof *s);
+        if (seconds)
+            *seconds = e->seconds;
+        found = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (found || !c->dir)
+        return found;
+    double secs = 0;
+    if (!disk_read(c, key, h, s, n, &secs))
+        return 0;
+    if (seconds)
+        *seconds = secs;
+    pthread_mutex_lock(&c->lock);
+    int rc = store_locked(c, key, h, s, n, secs);
+    pthread_mutex_unlock(&c->lock);
+    return rc == FR_OK ? 1 : rc;
+}
+
+int fr_sens_cache_put(FrSensCache *c, const char *key, const double *s, int n, double seconds,
+                      FrError *err)
+{
+    if (!c || !key || !s || n < 1)
+        return fr_error(err, FR_E_USAGE, "sensitivity cache: nothing to store");
+    uint64_t h = fnv1a(key);
+    pthread_mutex_lock(&c->lock);
+    int rc = store_locked(c, key, h, s, n, seconds);
+    pthread_mutex_unlock(&c->lock);
+    if (rc != FR_OK)
+        return fr_error(err, rc, "out of memory in the sensitivity cache");
+    if (c->dir)
+        return disk_write(c, key, h, s, n, seconds, err);
+    return FR_OK;
+}
+
+size_t fr_sens_cache_count(FrSensCache *c)
+{
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    size_t n = c->count;
+    pthread_mutex_unlock(&c->lock);
+    return n;
+}

@@ -1,0 +1,514 @@
+/* test_alloc.c: seed 004 allocation: the QP formula and min-max normalisation
+ * at their edges, the sensitivity cache (memory and disk), the sensitivity
+ * measurement on a tiny darknet net whose weights make one channel decisive,
+ * the equivalence of "code the whole tensor once" with "code each channel
+ * alone" for frames packing, and that per-channel QPs really reach the coded
+ * stream (per-channel distortion ordering, bits, decoded QP list). */
+#include "testutil.h"
+
+#include <math.h>
+
+/* ---------------- formula ---------------- */
+
+static void test_round_half_away(void **state)
+{
+    (void)state;
+    assert_int_equal(fr_alloc_round(2.5), 3);
+    assert_int_equal(fr_alloc_round(2.4999), 2);
+    assert_int_equal(fr_alloc_round(0.5), 1);
+    assert_int_equal(fr_alloc_round(-2.5), -3);
+    assert_int_equal(fr_alloc_round(0.0), 0);
+    assert_int_equal(fr_alloc_round(4.5), 5);
+}
+
+static void test_normalize(void **state)
+{
+    (void)state;
+    double s[5] = {2.0, 4.0, 3.0, 10.0, 2.0}, n[5];
+    assert_int_equal(fr_alloc_normalize(s, 5, n, NULL), 0);
+    assert_true(n[0] == 0.0 && n[4] == 0.0 && n[3] == 1.0);
+    assert_true(fabs(n[1] - 0.25) < 1e-15);
+    assert_true(fabs(n[2] - 0.125) < 1e-15);
+    /* in place */
+    assert_int_equal(fr_alloc_normalize(s, 5, s, NULL), 0);
+    assert_memory_equal(s, n, sizeof n);
+
+    /* all equal: 0/0 in the paper, 0 here so every channel stays at QP_base */
+    double e[4] = {7.5, 7.5, 7.5, 7.5};
+    assert_int_equal(fr_alloc_normalize(e, 4, n, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        assert_true(n[i] == 0.0);
+    /* a single channel */
+    double one = 3.0;
+    assert_int_equal(fr_alloc_normalize(&one, 1, n, NULL), 0);
+    assert_true(n[0] == 0.0);
+
+    FrError err;
+    double bad[3] = {1.0, NAN, 2.0};
+    assert_int_equal(fr_alloc_normalize(bad, 3, n, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "channel 1");
+    assert_int_equal(fr_alloc_normalize(s, 0, n, &err), FR_E_USAGE);
+}
+
+static void test_qp_formula(void **state)
+{
+    (void)state;
+    /* S~ = 0, 0.1, 0.3, 0.5, 0.7, 0.9, 1 -> 5*S~ = 0, .5, 1.5, 2.5, 3.5, 4.5, 5 */
+    double s[7] = {1.0, 1.1, 1.3, 1.5, 1.7, 1.9, 2.0};
+    /* 0.5 * 5 = 2.5 is an exact tie: half away from zero gives 3 */
+    double t[7] = {0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0};
+    int qps[7];
+    assert_int_equal(fr_alloc_qps(t, 7, 40, 5, qps, NULL), 0);
+    assert_int_equal(qps[0], 40);
+    assert_int_equal(qps[3], 37); /* 40 - round(2.5) = 40 - 3 */
+    assert_int_equal(qps[6], 35);
+    for (int i = 1; i < 7; i++)
+        assert_true(qps[i] <= qps[i - 1]); /* more sensitive, lower QP */
+    /* reference computation on the shifted vector: same normalised values */
+    int ref[7];
+    assert_int_equal(fr_alloc_qps(s, 7, 40, 5, ref, NULL), 0);
+    for (int i = 0; i < 7; i++) {
+        double nrm = (s[i] - 1.0) / 1.0;
+        long want = 40 - (long)floor(5.0 * nrm + 0.5);
+        assert_int_equal(ref[i], want);
+    }
+
+    /* all equal and single channel: everything at QP_base */
+    double e[3] = {0.25, 0.25, 0.25};
+    assert_int_equal(fr_alloc_qps(e, 3, 38, 5, qps, NULL), 0);
+    assert_int_equal(qps[0], 38);
+    assert_int_equal(qps[1], 38);
+    assert_int_equal(qps[2], 38);
+    assert_int_equal(fr_alloc_qps(e, 1, 42, 5, qps, NULL), 0);
+    assert_int_equal(qps[0], 42);
+
+    /* clipping at 0: QP_base 3, range 5 -> the top channel would be -2 */
+    double c[3] = {0.0, 0.5, 1.0};
+    assert_int_equal(fr_alloc_qps(c, 3, 3, 5, qps, NULL), 0);
+    assert_int_equal(qps[0], 3);
+    assert_int_equal(qps[1], 0);  /* 3 - 3 */
+    assert_int_equal(qps[2], 0);  /* 3 - 5 clipped */
+    /* clipping at 51: negative range is refused, so the top clip is reached
+     * only via qp_base 51 itself, where the least sensitive channel stays at 51 */
+    assert_int_equal(fr_alloc_qps(c, 3, 51, 5, qps, NULL), 0);
+    assert_int_equal(qps[0], 51);
+    assert_int_equal(qps[2], 46);
+    /* range 0: uniform */
+    assert_int_equal(fr_alloc_qps(c, 3, 30, 0, qps, NULL), 0);
+    assert_int_equal(qps[0], 30);
+    assert_int_equal(qps[2], 30);
+
+    FrError err;
+    assert_int_equal(fr_alloc_qps(c, 3, 52, 5, qps, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "qp_base 52");
+    assert_int_equal(fr_alloc_qps(c, 3, -1, 5, qps, &err), FR_E_USAGE);
+    assert_int_equal(fr_alloc_qps(c, 3, 30, -1, qps, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "qp_range -1");
+
+    fr_alloc_uniform(qps, 3, 27);
+    assert_int_equal(qps[0], 27);
+    assert_int_equal(qps[2], 27);
+}
+
+static void test_mean(void **state)
+{
+    (void)state;
+    double s[2 * 3] = {1, 2, 3, 3, 6, 9}, m[3];
+    assert_int_equal(fr_alloc_mean(s, 2, 3, m, NULL), 0);
+    assert_true(m[0] == 2.0 && m[1] == 4.0 && m[2] == 6.0);
+    assert_int_equal(fr_alloc_mean(s, 0, 3, m, NULL), FR_E_USAGE);
+}
+
+/* ---------------- cache ---------------- */
+
+static void test_cache(void **state)
+{
+    (void)state;
+    char key[FR_SENS_KEY_MAX], key2[FR_SENS_KEY_MAX];
+    fr_sens_key(key, sizeof key, "img/a.png", "conv1", 8, 40, "packing=frames");
+    fr_sens_key(key2, sizeof key2, "img/a.png", "conv1", 8, 42, "packing=frames");
+    assert_string_not_equal(key, key2);
+    tu_assert_contains(key, "img/a.png");
+    tu_assert_contains(key, "qp=40");
+
+    const char *dir = tu_tmpdir();
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s/sens/deeper", dir);
+    FrSensCache *c = NULL;
+    FrError err;
+    assert_int_equal(fr_sens_cache_create(&c, sub, &err), 0);
+    double s[4] = {0.5, 1e-9, 3.25, 0.0}, got[4], secs = -1;
+    assert_int_equal(fr_sens_cache_get(c, key, got, 4, &secs), 0);
+    assert_int_equal(fr_sens_cache_put(c, key, s, 4, 1.5, &err), 0);
+    assert_int_equal(fr_sens_cache_get(c, key, got, 4, &secs), 1);
+    assert_memory_equal(got, s, sizeof s);
+    assert_true(secs == 1.5);
+    assert_int_equal(fr_sens_cache_get(c, key2, got, 4, NULL), 0);
+    assert_int_equal(fr_sens_cache_get(c, key, got, 3, NULL), 0); /* wrong length */
+    /* replacing keeps one entry */
+    s[0] = 9.0;
+    assert_int_equal(fr_sens_cache_put(c, key, s, 4, 2.0, &err), 0);
+    assert_int_equal(fr_sens_cache_count(c), 1);
+    fr_sens_cache_destroy(&c);
+    assert_null(c);
+
+    /* a new cache on the same directory finds it on disk */
+    assert_int_equal(fr_sens_cache_create(&c, sub, &err), 0);
+    assert_int_equal(fr_sens_cache_count(c), 0);
+    assert_int_equal(fr_sens_cache_get(c, key, got, 4, &secs), 1);
+    assert_memory_equal(got, s, sizeof s);
+    assert_true(secs == 2.0);
+    assert_int_equal(fr_sens_cache_count(c), 1);
+    fr_sens_cache_destroy(&c);
+
+    /* a corrupted file counts as absent */
+    assert_int_equal(tu_sh(NULL, "for f in %s/*.sens; do head -c 30 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done", sub), 0);
+    assert_int_equal(fr_sens_cache_create(&c, sub, &err), 0);
+    assert_int_equal(fr_sens_cache_get(c, key, got, 4, NULL), 0);
+    fr_sens_cache_destroy(&c);
+
+    /* memory only */
+    assert_int_equal(fr_sens_cache_create(&c, NULL, &err), 0);
+    assert_int_equal(fr_sens_cache_put(c, key2, s, 4, 0.0, &err), 0);
+    assert_int_equal(fr_sens_cache_get(c, key2, got, 4, NULL), 1);
+    fr_sens_cache_destroy(&c);
+    fr_sens_cache_destroy(&c); /* safe on NULL */
+
+    assert_int_equal(fr_sens_cache_create(&c, "/proc/no/such/dir", &err), FR_E_IO);
+    assert_null(c);
+    tu_assert_contains(err.msg, "/proc/no/such/dir");
+}
+
+/* ---------------- a tiny net with one decisive channel ---------------- */
+
+/* layer 0: 1×1 conv 3 -> 6 (the split: 6 channels of 16×16)
+ * layer 1: 1×1 conv 6 -> 4 that reads only channel `decisive`
+ * layer 2: connected 1024 -> 5
+ * layer 3: softmax */
+static const char *TINY_CFG =
+    "[net]\nwidth=16\nheight=16\nchannels=3\nbatch=1\n\n"
+    "[convolutional]\nfilters=6\nsize=1\nstride=1\npad=0\nactivation=linear\n\n"
+    "[convolutional]\nfilters=4\nsize=1\nstride=1\npad=0\nactivation=linear\n\n"
+    "[connected]\noutput=5\nactivation=linear\n\n"
+    "[softmax]\n";
+
+static void put_f(FILE *f, float v) { fwrite(&v, 4, 1, f); }
+
+/* darknet weights: int major, minor, revision, size_t seen (20 bytes), then
+ * per layer: biases, weights (no batch norm in the cfg). */
+static void write_tiny_weights(const char *path, int decisive)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    int32_t hdr[3] = {0, 2, 0};
+    uint64_t seen = 0;
+    fwrite(hdr, 4, 3, f);
+    fwrite(&seen, 8, 1, f);
+    for (int o = 0; o < 6; o++)
+        put_f(f, 0.1f * (float)o);
+    for (int o = 0; o < 6; o++)
+        for (int i = 0; i < 3; i++)
+            put_f(f, 0.2f + 0.15f * (float)((o * 3 + i) % 7) - 0.1f * (float)(o % 2));
+    for (int o = 0; o < 4; o++)
+        put_f(f, 0.0f);
+    for (int o = 0; o < 4; o++)
+        for (int i = 0; i < 6; i++)
+            put_f(f, i == decisive ? 1.0f + 0.5f * (float)o : 0.0f);
+    for (int o = 0; o < 5; o++)
+        put_f(f, 0.0f);
+    uint32_t x = 12345;
+    for (int k = 0; k < 5 * 1024; k++) {
+        x = x * 1664525u + 1013904223u;
+        put_f(f, ((float)(x >> 8) / 16777216.0f - 0.5f) * 0.05f);
+    }
+    fclose(f);
+}
+
+/* A smooth, fixed-seed input image. */
+static void fill_input(FrTensor *in)
+{
+    uint32_t x = 777;
+    for (int c = 0; c < in->c; c++)
+        for (int y = 0; y < in->h; y++)
+            for (int z = 0; z < in->w; z++) {
+                x = x * 1664525u + 1013904223u;
+                float noise = (float)(x >> 8) / 16777216.0f;
+                in->data[((size_t)c * in->h + y) * in->w + z] =
+                    0.5f + 0.3f * sinf(0.4f * (float)(y + 2 * c) + 0.3f * (float)z) + 0.2f * noise;
+            }
+}
+
+static FrModel *open_tiny(const char *dir, int decisive)
+{
+    char cfg[512], w[512];
+    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", dir);
+    snprintf(w, sizeof w, "%s/tiny-%d.weights", dir, decisive);
+    tu_write(cfg, TINY_CFG);
+    write_tiny_weights(w, decisive);
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = cfg;
+    ms.weights = w;
+    ms.quiet = 1;
+    FrModel *m = NULL;
+    FrError err;
+    int rc = fr_model_open(&m, &ms, &err);
+    if (rc != 0)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    return m;
+}
+
+static void check_decisive(const char *dir, int decisive, FrPacking packing)
+{
+    FrModel *m = open_tiny(dir, decisive);
+    FrError err;
+    FrTensor in;
+    assert_int_equal(fr_tensor_alloc(&in, 3, 16, 16), 0);
+    fill_input(&in);
+    FrTensor cuts[FR_MODEL_MAX_CUTS];
+    int ncuts = 0;
+    assert_int_equal(fr_model_front(m, &in, 0, cuts, &ncuts, &err), 0);
+    assert_int_equal(ncuts, 1);
+    assert_int_equal(cuts[0].c, 6);
+    assert_int_equal(fr_alloc_channels(cuts, ncuts), 6);
+
+    int layer = -1;
+    assert_int_equal(fr_alloc_sens_layer(m, 0, FR_SENS_PENULTIMATE, NULL, &layer, &err), 0);
+    assert_int_equal(layer, 1); /* the input of the connected classifier */
+    int final = -1;
+    assert_int_equal(fr_alloc_sens_layer(m, 0, FR_SENS_FINAL, NULL, &final, &err), 0);
+    assert_int_equal(final, 3);
+
+    FrFeatureSettings fs;
+    fr_feature_defaults(&fs);
+    fs.bits = 8;
+    fs.packing = packing;
+    double s[6], secs = -1;
+    for (int pass = 0; pass < 2; pass++) {
+        int at = pass ? final : layer;
+        int rc = fr_alloc_sensitivity(m, 0, cuts, ncuts, &fs, 40, at, s, 6, &secs, &err);
+        if (rc != 0)
+            print_error("%s\n", err.msg);
+        assert_int_equal(rc, 0);
+        assert_true(secs >= 0);
+        /* only the decisive channel moves the output; the others are exactly 0
+         * (their weights are 0, so x*0 sums to the same value) */
+        for (int i = 0; i < 6; i++) {
+            if (i == decisive)
+                assert_true(s[i] > 0);
+            else
+                assert_true(s[i] == 0.0);
+        }
+        int qps[6];
+        assert_int_equal(fr_alloc_qps(s, 6, 40, 5, qps, &err), 0);
+        for (int i = 0; i < 6; i++)
+            assert_int_equal(qps[i], i == decisive ? 35 : 40);
+    }
+    /* wrong length, lossless coder, split after the measurement layer */
+    assert_int_equal(fr_alloc_sensitivity(m, 0, cuts, ncuts, &fs, 40, layer, s, 5, NULL, &err),
+                     FR_E_USAGE);
+    fs.codec = FR_CODEC_ZLIB;
+    assert_int_equal(fr_alloc_sensitivity(m, 0, cuts, ncuts, &fs, 40, layer, s, 6, NULL, &err),
+                     FR_E_USAGE);
+    tu_assert_contains(err.msg, "hevc");
+    assert_int_equal(fr_alloc_sens_layer(m, 1, FR_SENS_PENULTIMATE, NULL, &layer, &err),
+                     FR_E_USAGE);
+    tu_assert_contains(err.msg, "final");
+    assert_int_equal(fr_alloc_sens_layer(m, 0, FR_SENS_NAMED, "connected_2", &layer, &err), 0);
+    assert_int_equal(layer, 2);
+    assert_int_equal(fr_alloc_sens_layer(m, 0, FR_SENS_NAMED, "nope_9", &layer, &err),
+                     FR_E_USAGE);
+
+    for (int t = 0; t < ncuts; t++)
+        fr_tensor_free(&cuts[t]);
+    fr_tensor_free(&in);
+    fr_model_close(&m);
+    assert_null(m);
+}
+
+static void test_decisive_channel(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    check_decisive(dir, 3, FR_PACK_FRAMES);
+    check_decisive(dir, 1, FR_PACK_TILE);
+}
+
+/* ---------------- coding ---------------- */
+
+/* C channels that are statistically identical: the same smooth pattern
+ * family with independent fixed-seed phases and noise. */
+static void fill_iid(FrTensor *t, uint32_t seed)
+{
+    uint32_t x = seed;
+    for (int c = 0; c < t->c; c++) {
+        x = x * 1664525u + 1013904223u;
+        float ph = (float)(x >> 8) / 16777216.0f * 6.283f;
+        for (int y = 0; y < t->h; y++)
+            for (int z = 0; z < t->w; z++) {
+                x = x * 1664525u + 1013904223u;
+                float noise = (float)(x >> 8) / 16777216.0f - 0.5f;
+                t->data[((size_t)c * t->h + y) * t->w + z] =
+                    2.0f + sinf(0.5f * (float)y + ph) * cosf(0.37f * (float)z - ph) + 0.6f * noise;
+            }
+    }
+}
+
+/* Frames packing: coding the whole tensor once and taking channel k equals
+ * coding channel k alone (same Q-layer range), sample for sample. */
+static void test_frames_equivalence(void **state)
+{
+    (void)state;
+    FrError err;
+    FrTensor t;
+    assert_int_equal(fr_tensor_alloc(&t, 5, 20, 24), 0);
+    fill_iid(&t, 99);
+    FrFeatureSettings fs;
+    fr_feature_defaults(&fs);
+    fs.bits = 8;
+    fs.packing = FR_PACK_FRAMES;
+    fs.qp = 37;
+    uint8_t *frd = NULL;
+    size_t len = 0;
+    assert_int_equal(fr_feature_encode(&t, 1, "x", &fs, &frd, &len, NULL, &err), 0);
+    FrTensor *rec = NULL;
+    int nrec = 0;
+    assert_int_equal(fr_feature_decode(frd, len, &rec, &nrec, NULL, &err), 0);
+    assert_int_equal(nrec, 1);
+
+    float mn, mx;
+    assert_int_equal(fr_quant_ranges(&t, FR_RANGE_TENSOR, 0, &mn, &mx, &err), 0);
+    size_t plane = (size_t)t.h * t.w;
+    uint16_t *q = malloc(fr_tensor_size(&t) * sizeof *q);
+    assert_int_equal(fr_quantize(&t, 8, FR_RANGE_TENSOR, &mn, &mx, q, &err), 0);
+    FrPackLayout l1;
+    assert_int_equal(fr_pack_layout(FR_PACK_FRAMES, 1, t.h, t.w, 0, &l1, &err), 0);
+    int differs = 0;
+    for (int k = 0; k < t.c; k++) {
+        FrPicture pic = {0}, recon = {0};
+        assert_int_equal(fr_pack(q + k * plane, &l1, 8, &pic, &err), 0);
+        FrQpMap qm = {.qp = 37, .frame_qp = NULL, .block_qp = NULL};
+        uint8_t *bs = NULL;
+        size_t bn = 0;
+        assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &qm, NULL, &bs, &bn, &recon, &err),
+                         0);
+        uint16_t *qk = malloc(plane * sizeof *qk);
+        assert_int_equal(fr_unpack(&recon, &l1, qk, &err), 0);
+        FrTensor one;
+        assert_int_equal(fr_tensor_alloc(&one, 1, t.h, t.w), 0);
+        assert_int_equal(fr_dequantize(qk, 8, FR_RANGE_TENSOR, &mn, &mx, &one, &err), 0);
+        assert_memory_equal(one.data, rec[0].data + k * plane, plane * sizeof(float));
+        differs += memcmp(one.data, t.data + k * plane, plane * sizeof(float)) != 0;
+        fr_tensor_free(&one);
+        free(qk);
+        free(bs);
+        fr_picture_free(&pic);
+        fr_picture_free(&recon);
+    }
+    assert_int_equal(differs, t.c); /* QP 37 really degraded every channel */
+    free(q);
+    fr_tensor_free(&rec[0]);
+    free(rec);
+    free(frd);
+    fr_tensor_free(&t);
+}
+
+static double chan_mse(const FrTensor *a, const FrTensor *b, int k)
+{
+    size_t plane = (size_t)a->h * a->w;
+    double acc = 0;
+    for (size_t i = 0; i < plane; i++) {
+        double d = (double)a->data[k * plane + i] - (double)b->data[k * plane + i];
+        acc += d * d;
+    }
+    return acc / (double)plane;
+}
+
+static void check_channel_qps(FrPacking packing)
+{
+    FrError err;
+    enum { C = 8 };
+    FrTensor t;
+    assert_int_equal(fr_tensor_alloc(&t, C, 16, 16), 0);
+    fill_iid(&t, 4242);
+    int qps[C] = {26, 42, 42, 26, 42, 26, 26, 42};
+    FrFeatureSettings fs;
+    fr_feature_defaults(&fs);
+    fs.bits = 8;
+    fs.packing = packing;
+    fs.qp = 34;
+    fs.channel_qp = qps;
+    fs.n_channel_qp = C;
+    uint8_t *frd = NULL;
+    size_t len = 0;
+    FrBitStats bs;
+    int rc = fr_feature_encode(&t, 1, "x", &fs, &frd, &len, &bs, &err);
+    if (rc != 0)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    FrTensor *rec = NULL;
+    int nrec = 0;
+    FrFeatureInfo info;
+    assert_int_equal(fr_feature_decode(frd, len, &rec, &nrec, &info, &err), 0);
+    assert_true(info.has_channel_qp);
+    assert_int_equal((uint64_t)len * 8, bs.total_bits);
+
+    double lo_max = 0, hi_min = 1e300;
+    for (int k = 0; k < C; k++) {
+        double e = chan_mse(&t, &rec[0], k);
+        if (qps[k] == 26 && e > lo_max)
+            lo_max = e;
+        if (qps[k] == 42 && e < hi_min)
+            hi_min = e;
+    }
+    assert_true(lo_max < hi_min);
+
+    /* bits lie between uniform 26 and uniform 42 */
+    size_t lens[2];
+    int uq[2] = {26, 42};
+    for (int j = 0; j < 2; j++) {
+        FrFeatureSettings u = fs;
+        u.channel_qp = NULL;
+        u.n_channel_qp = 0;
+        u.qp = uq[j];
+        uint8_t *b = NULL;
+        assert_int_equal(fr_feature_encode(&t, 1, "x", &u, &b, &lens[j], NULL, &err), 0);
+        free(b);
+    }
+    assert_true(len < lens[0]);
+    assert_true(len > lens[1]);
+
+    fr_tensor_free(&rec[0]);
+    free(rec);
+    free(frd);
+    fr_tensor_free(&t);
+}
+
+static void test_channel_qps_frames(void **state)
+{
+    (void)state;
+    check_channel_qps(FR_PACK_FRAMES);
+}
+
+static void test_channel_qps_tile(void **state)
+{
+    (void)state;
+    check_channel_qps(FR_PACK_TILE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_half_away),
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_qp_formula),
+        cmocka_unit_test(test_mean),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_decisive_channel),
+        cmocka_unit_test(test_frames_equivalence),
+        cmocka_unit_test(test_channel_qps_frames),
+        cmocka_unit_test(test_channel_qps_tile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
