@@ -11,6 +11,7 @@
 #include "featrd/codec.h"
 #include "featrd/container.h"
 #include "featrd/model.h"
+#include "featrd/alloc.h"
 #include "featrd/csv.h"
 #include "featrd/metrics.h"
 #include "featrd/bd.h"
