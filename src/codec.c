@@ -1,0 +1,383 @@
+/* codec.c: the coder interface: names, HEVC settings, picture encode/decode
+ * dispatch to the adapters, raw lossless coding of any bytes, and the
+ * cloud-only RGB anchor. */
+#include "codec_internal.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const codec_names[FR_CODEC_COUNT] = {
+    "hevc", "hevc-lossless", "zlib", "gzip", "bzip2", "lzma", "zstd",
+};
+
+const char *fr_codec_name(FrCodecKind k)
+{
+    return (unsigned)k < FR_CODEC_COUNT ? codec_names[k] : NULL;
+}
+
+int fr_codec_from_name(const char *name, FrCodecKind *out, FrError *err)
+{
+    for (int i = 0; name && i < FR_CODEC_COUNT; i++)
+        if (!strcmp(name, codec_names[i])) {
+            *out = (FrCodecKind)i;
+            return 0;
+        }
+    if (name && !strcmp(name, "xz")) {
+        *out = FR_CODEC_LZMA;
+        return 0;
+    }
+    return fr_error(err, FR_E_USAGE,
+                    "codec '%s' is unknown: use hevc, hevc-lossless, zlib, gzip, bzip2, lzma or zstd",
+                    name ? name : "(null)");
+}
+
+int fr_codec_is_general(FrCodecKind k)
+{
+    return k >= FR_CODEC_ZLIB && k < FR_CODEC_COUNT;
+}
+
+void fr_hevc_defaults(FrHevcSettings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->ctu = 16;
+    s->min_cu = 8;
+    s->rdoq = 0;
+    s->psy = 0;
+    s->sao = 1;
+    s->deblock = 1;
+    s->wpp = 0;
+    s->intra = 1;
+    s->tskip = 0;
+    snprintf(s->preset, sizeof s->preset, "medium");
+}
+
+int fr_hevc_validate(const FrHevcSettings *s, FrError *err)
+{
+    if (s->ctu != 16 && s->ctu != 32 && s->ctu != 64)
+        return fr_error(err, FR_E_USAGE, "hevc.ctu is %d: use 16, 32 or 64", s->ctu);
+    if ((s->min_cu != 8 && s->min_cu != 16 && s->min_cu != 32) || s->min_cu > s->ctu)
+        return fr_error(err, FR_E_USAGE, "hevc.min_cu is %d: use 8, 16 or 32, at most hevc.ctu (%d)",
+                        s->min_cu, s->ctu);
+    if (s->rdoq < 0 || s->rdoq > 2)
+        return fr_error(err, FR_E_USAGE, "hevc.rdoq is %d: use 0, 1 or 2", s->rdoq);
+    const struct { const char *k; int v; } flags[] = {
+        {"psy", s->psy}, {"sao", s->sao}, {"deblock", s->deblock},
+        {"wpp", s->wpp}, {"intra", s->intra}, {"tskip", s->tskip},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (flags[i].v != 0 && flags[i].v != 1)
+            return fr_error(err, FR_E_USAGE, "hevc.%s is %d: use 0 or 1", flags[i].k, flags[i].v);
+    static const char *presets[] = {"ultrafast", "superfast", "veryfast", "faster", "fast",
+                                    "medium", "slow", "slower", "veryslow", "placebo"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (!strcmp(s->preset, presets[i]))
+            return 0;
+    return fr_error(err, FR_E_USAGE, "hevc.preset '%s' is unknown: use an x265 preset such as medium",
+                    s->preset);
+}
+
+static int general_encode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,
+                          FrError *err)
+{
+    switch (k) {
+    case FR_CODEC_ZLIB: return fr_zlib_encode(0, in, n, out, out_n, err);
+    case FR_CODEC_GZIP: return fr_zlib_encode(1, in, n, out, out_n, err);
+    case FR_CODEC_BZIP2: return fr_bzip2_encode(in, n, out, out_n, err);
+    case FR_CODEC_LZMA: return fr_lzma_encode(in, n, out, out_n, err);
+    case FR_CODEC_ZSTD: return fr_zstd_encode(in, n, out, out_n, err);
+    default: break;
+    }
+    return fr_error(err, FR_E_USAGE, "codec %d is not a general lossless coder", (int)k);
+}
+
+static int general_decode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t *out, size_t out_n,
+                          FrError *err)
+{
+    switch (k) {
+    case FR_CODEC_ZLIB: return fr_zlib_decode(0, in, n, out, out_n, err);
+    case FR_CODEC_GZIP: return fr_zlib_decode(1, in, n, out, out_n, err);
+    case FR_CODEC_BZIP2: return fr_bzip2_decode(in, n, out, out_n, err);
+    case FR_CODEC_LZMA: return fr_lzma_decode(in, n, out, out_n, err);
+    case FR_CODEC_ZSTD: return fr_zstd_decode(in, n, out, out_n, err);
+    default: break;
+    }
+    return fr_error(err, FR_E_USAGE, "codec %d is not a general lossless coder", (int)k);
+}
+
+int fr_picture_encode(FrCodecKind k, const FrPicture *pic, const FrQpMap *qp,
+                      const FrHevcSettings *hevc, uint8_t **out, size_t *out_n, FrPicture *recon,
+                      FrError *err)
+{
+    *out = NULL;
+    *out_n = 0;
+    if (recon)
+        memset(recon, 0, sizeof *recon);
+    if (!pic || !pic->samples || pic->width <= 0 || pic->height <= 0 || pic->frames <= 0 ||
+        pic->bit_depth < 1 || pic->bit_depth > 16)
+        return fr_error(err, FR_E_USAGE, "encode: empty or invalid picture");
+    if (k == FR_CODEC_HEVC || k == FR_CODEC_HEVC_LOSSLESS) {
+        FrHevcSettings def;
+        if (!hevc) {
+            fr_hevc_defaults(&def);
+            hevc = &def;
+        }
+        int rc = fr_hevc_validate(hevc, err);
+        if (rc)
+            return rc;
+        FrQpMap uq = {32, NULL, NULL};
+        if (!qp)
+            qp = &uq;
+        if (k == FR_CODEC_HEVC) {
+            if (qp->qp < 0 || qp->qp > 51)
+                return fr_error(err, FR_E_USAGE, "qp %d is out of range: use 0..51", qp->qp);
+            size_t nb = (size_t)pic->frames * ((pic->width + 15) / 16) * ((pic->height + 15) / 16);
+            for (int f = 0; qp->frame_qp && f < pic->frames; f++)
+                if (qp->frame_qp[f] < 0 || qp->frame_qp[f] > 51)
+                    return fr_error(err, FR_E_USAGE, "qp %d of frame %d is out of range: use 0..51",
+                                    qp->frame_qp[f], f);
+            for (size_t i = 0; qp->block_qp && i < nb; i++)
+                if (qp->block_qp[i] < 0 || qp->block_qp[i] > 51)
+                    return fr_error(err, FR_E_USAGE, "qp %d of block %zu is out of range: use 0..51",
+                                    qp->block_qp[i], i);
+        }
+        FrPicture own = {0};
+        FrPicture *rp = recon;
+#ifndef NDEBUG
+        if (!rp)
+            rp = &own;
+#endif
+        rc = fr_x265_encode_mono(pic, qp, hevc, k == FR_CODEC_HEVC_LOSSLESS, out, out_n, rp, err);
+        if (rc)
+            return rc;
+#ifndef NDEBUG
+        /* Debug builds check the decoder against the encoder on every call. */
+        FrPicture dec;
+        int drc = fr_de265_decode_mono(*out, *out_n, pic->width, pic->height, pic->frames,
+                                       pic->bit_depth, &dec, NULL);
+        assert(drc == 0);
+        if (drc == 0) {
+            size_t ns = (size_t)pic->width * pic->height * pic->frames;
+            assert(memcmp(dec.samples, rp->samples, ns * sizeof(uint16_t)) == 0);
+            if (k == FR_CODEC_HEVC_LOSSLESS)
+                assert(memcmp(dec.samples, pic->samples, ns * sizeof(uint16_t)) == 0);
+            fr_picture_free(&dec);
+        }
+#endif
+        fr_picture_free(&own);
+        return 0;
+    }
+    if (!fr_codec_is_general(k))
+        return fr_error(err, FR_E_USAGE, "encode: unknown codec %d", (int)k);
+    size_t ns = (size_t)pic->width * pic->height * pic->frames;
+    int wide = pic->bit_depth > 8;
+    uint8_t *raw = malloc(ns * (wide ? 2 : 1));
+    if (!raw)
+        return fr_error(err, FR_E_NOMEM, "encode: out of memory");
+    for (size_t i = 0; i < ns; i++) {
+        if (wide) {
+            raw[2 * i] = (uint8_t)(pic->samples[i] & 0xff);
+            raw[2 * i + 1] = (uint8_t)(pic->samples[i] >> 8);
+        } else {
+            raw[i] = (uint8_t)pic->samples[i];
+        }
+    }
+    int rc = general_encode(k, raw, ns * (wide ? 2 : 1), out, out_n, err);
+    if (!rc && recon && (rc = fr_picture_alloc(recon, pic->width, pic->height, pic->frames,
+                                               pic->bit_depth)) == 0)
+        memcpy(recon->samples, pic->samples, ns * sizeof(uint16_t));
+    else if (rc == FR_E_NOMEM)
+        fr_error(err, rc, "encode: out of memory");
+    free(raw);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *out_n = 0;
+    }
+    return rc;
+}
+
+int fr_picture_decode(FrCodecKind k, const uint8_t *in, size_t n, int width, int height, int frames,
+                      int bit_depth, FrPicture *out, FrError *err)
+{
+    memset(out, 0, sizeof *out);
+    if (k == FR_CODEC_HEVC || k == FR_CODEC_HEVC_LOSSLESS) {
+        if (bit_depth < 1 || bit_depth > 12)
+            return fr_error(err, FR_E_FORMAT, "hevc: bit depth %d cannot be HEVC-coded", bit_depth);
+        return fr_de265_decode_mono(in, n, width, height, frames, bit_depth, out, err);
+    }
+    if (!fr_codec_is_general(k))
+        return fr_error(err, FR_E_FORMAT, "decode: unknown codec %d", (int)k);
+    int rc = fr_picture_alloc(out, width, height, frames, bit_depth);
+    if (rc)
+        return fr_error(err, rc == FR_E_NOMEM ? rc : FR_E_FORMAT,
+                        "decode: cannot hold %dx%dx%d %d-bit pictures", width, height, frames,
+                        bit_depth);
+    size_t ns = (size_t)width * height * frames;
+    int wide = bit_depth > 8;
+    uint8_t *raw = malloc(ns * (wide ? 2 : 1));
+    if (!raw) {
+        fr_picture_free(out);
+        return fr_error(err, FR_E_NOMEM, "decode: out of memory");
+    }
+    rc = general_decode(k, in, n, raw, ns * (wide ? 2 : 1), err);
+    uint16_t top = (uint16_t)((1u << bit_depth) - 1u);
+    for (size_t i = 0; !rc && i < ns; i++) {
+        uint16_t v = wide ? (uint16_t)(raw[2 * i] | raw[2 * i + 1] << 8) : raw[i];
+        if (v > top)
+            rc = fr_error(err, FR_E_FORMAT, "decode: sample %zu is %u, above the %d-bit maximum",
+                          i, v, bit_depth);
+        out->samples[i] = v;
+    }
+    free(raw);
+    if (rc)
+        fr_picture_free(out);
+    return rc;
+}
+
+int fr_lossless_encode(FrCodecKind k, const void *in, size_t n, uint8_t **out, size_t *out_n,
+                       FrError *err)
+{
+    *out = NULL;
+    *out_n = 0;
+    if (!fr_codec_is_general(k))
+        return fr_error(err, FR_E_USAGE,
+                        "codec '%s' cannot code raw bytes: use zlib, gzip, bzip2, lzma or zstd",
+                        fr_codec_name(k) ? fr_codec_name(k) : "?");
+    uint8_t *body;
+    size_t bn;
+    int rc = general_encode(k, in, n, &body, &bn, err);
+    if (rc)
+        return rc;
+    uint8_t *o = malloc(bn + 8);
+    if (!o) {
+        free(body);
+        return fr_error(err, FR_E_NOMEM, "%s: out of memory", fr_codec_name(k));
+    }
+    for (int i = 0; i < 8; i++)
+        o[i] = (uint8_t)((uint64_t)n >> (8 * i));
+    memcpy(o + 8, body, bn);
+    free(body);
+    *out = o;
+    *out_n = bn + 8;
+    return 0;
+}
+
+int fr_lossless_decode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,
+                       FrError *err)
+{
+    *out = NULL;
+    *out_n = 0;
+    if (!fr_codec_is_general(k))
+        return fr_error(err, FR_E_USAGE,
+                        "codec '%s' cannot code raw bytes: use zlib, gzip, bzip2, lzma or zstd",
+                        fr_codec_name(k) ? fr_codec_name(k) : "?");
+    if (n < 8)
+        return fr_error(err, FR_E_FORMAT, "%s: stream of %zu bytes is truncated (no length prefix)",
+                        fr_codec_name(k), n);
+    uint64_t len = 0;
+    for (int i = 0; i < 8; i++)
+        len |= (uint64_t)in[i] << (8 * i);
+    /* No coder here expands data beyond ~1:7000 (bzip2 of zeros is the
+     * extreme); a larger claim is a corrupt prefix, not a reason to allocate. */
+    if (len > (uint64_t)(n - 8) * 8192 + 4096 || len > ((uint64_t)1 << 40))
+        return fr_error(err, FR_E_FORMAT, "%s: stream claims %llu bytes from %zu: corrupt prefix",
+                        fr_codec_name(k), (unsigned long long)len, n);
+    uint8_t *o = malloc(len ? (size_t)len : 1);
+    if (!o)
+        return fr_error(err, FR_E_NOMEM, "%s: out of memory for %llu bytes", fr_codec_name(k),
+                        (unsigned long long)len);
+    int rc = general_decode(k, in + 8, n - 8, o, (size_t)len, err);
+    if (rc) {
+        free(o);
+        return rc;
+    }
+    *out = o;
+    *out_n = (size_t)len;
+    return 0;
+}
+
+static uint8_t clip8(double v)
+{
+    return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)lrint(v);
+}
+
+int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decoded, FrError *err)
+{
+    if (decoded)
+        memset(decoded, 0, sizeof *decoded);
+    if (bytes)
+        *bytes = 0;
+    if (!rgb || !rgb->data || rgb->c != 3 || rgb->h <= 0 || rgb->w <= 0)
+        return fr_error(err, FR_E_USAGE, "hevc anchor: the image must be 3xHxW RGB");
+    if (qp < 0 || qp > 51)
+        return fr_error(err, FR_E_USAGE, "hevc anchor: qp %d is out of range: use 0..51", qp);
+    int H = rgb->h, W = rgb->w;
+    /* 4:2:0 and x265's minimum CU need a multiple of 8; pad by repetition. */
+    int PW = (W + 7) / 8 * 8, PH = (H + 7) / 8 * 8;
+    size_t ny = (size_t)PW * PH, nc = ny / 4;
+    uint8_t *y = malloc(ny), *u = malloc(nc), *v = malloc(nc);
+    uint8_t *code = NULL;
+    size_t ncode = 0;
+    int rc = 0;
+    if (!y || !u || !v) {
+        rc = fr_error(err, FR_E_NOMEM, "hevc anchor: out of memory");
+        goto done;
+    }
+    const float *R = rgb->data, *G = R + (size_t)H * W, *B = G + (size_t)H * W;
+    /* BT.601 limited range (studio swing), as ffmpeg's default for SD. */
+    for (int yy = 0; yy < PH; yy++)
+        for (int xx = 0; xx < PW; xx++) {
+            size_t s = (size_t)(yy < H ? yy : H - 1) * W + (xx < W ? xx : W - 1);
+            double r = R[s], g = G[s], b = B[s];
+            y[(size_t)yy * PW + xx] = clip8(16 + 219 * (0.299 * r + 0.587 * g + 0.114 * b));
+        }
+    for (int yy = 0; yy < PH / 2; yy++)
+        for (int xx = 0; xx < PW / 2; xx++) {
+            double cb = 0, cr = 0;
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++) {
+                    int sy = 2 * yy + dy, sx = 2 * xx + dx;
+                    size_t s = (size_t)(sy < H ? sy : H - 1) * W + (sx < W ? sx : W - 1);
+                    double r = R[s], g = G[s], b = B[s];
+                    cb += -0.168736 * r - 0.331264 * g + 0.5 * b;
+                    cr += 0.5 * r - 0.418688 * g - 0.081312 * b;
+                }
+            u[(size_t)yy * (PW / 2) + xx] = clip8(128 + 224 * cb / 4);
+            v[(size_t)yy * (PW / 2) + xx] = clip8(128 + 224 * cr / 4);
+        }
+    rc = fr_x265_encode_i420(y, u, v, PW, PH, qp, &code, &ncode, err);
+    if (rc)
+        goto done;
+    if (bytes)
+        *bytes = ncode;
+    if (decoded) {
+        rc = fr_de265_decode_i420(code, ncode, PW, PH, y, u, v, err);
+        if (rc)
+            goto done;
+        if ((rc = fr_tensor_alloc(decoded, 3, H, W))) {
+            rc = fr_error(err, FR_E_NOMEM, "hevc anchor: out of memory");
+            goto done;
+        }
+        float *dR = decoded->data, *dG = dR + (size_t)H * W, *dB = dG + (size_t)H * W;
+        for (int yy = 0; yy < H; yy++)
+            for (int xx = 0; xx < W; xx++) {
+                double Y = (y[(size_t)yy * PW + xx] - 16) / 219.0;
+                double Cb = (u[(size_t)(yy / 2) * (PW / 2) + xx / 2] - 128) / 224.0;
+                double Cr = (v[(size_t)(yy / 2) * (PW / 2) + xx / 2] - 128) / 224.0;
+                double r = Y + 1.402 * Cr, g = Y - 0.344136 * Cb - 0.714136 * Cr, b = Y + 1.772 * Cb;
+                size_t s = (size_t)yy * W + xx;
+                dR[s] = (float)(r < 0 ? 0 : r > 1 ? 1 : r);
+                dG[s] = (float)(g < 0 ? 0 : g > 1 ? 1 : g);
+                dB[s] = (float)(b < 0 ? 0 : b > 1 ? 1 : b);
+            }
+    }
+done:
+    free(y);
+    free(u);
+    free(v);
+    free(code);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/* codec_internal.h: the adapters behind featrd/codec.h, one file per outside
+ * library (codec_x265.c, codec_de265.c, codec_zlib.c, codec_bzip2.c,
+ * codec_lzma.c, codec_zstd.c). Only codec.c and container.c call them. All
+ * are thread-safe; outputs are malloc'ed unless said otherwise. */
+#ifndef FEATRD_CODEC_INTERNAL_H
+#define FEATRD_CODEC_INTERNAL_H
+
+#include "featrd/codec.h"
+
+/* x265: codes a 4:0:0 picture set (bit depth 1..12; coded at the smallest of
+ * 8/10/12 that holds it). lossless selects --lossless (qp ignored). recon may
+ * be NULL. */
+int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSettings *s,
+                        int lossless, uint8_t **out, size_t *out_n, FrPicture *recon,
+                        FrError *err);
+/* x265: one 8-bit 4:2:0 picture (y: w×h, u/v: (w/2)×(h/2); w, h even),
+ * all-intra at constant qp with x265's medium defaults otherwise. */
+int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, int w, int h, int qp,
+                        uint8_t **out, size_t *out_n, FrError *err);
+
+/* libde265: decodes a 4:0:0 stream that must hold exactly `frames` pictures
+ * of width×height at a bit depth that holds bit_depth; samples above
+ * 2^bit_depth - 1 are an error. out is allocated here. */
+int fr_de265_decode_mono(const uint8_t *in, size_t n, int width, int height, int frames,
+                         int bit_depth, FrPicture *out, FrError *err);
+/* libde265: one 8-bit 4:2:0 picture into caller buffers of the sizes above. */
+int fr_de265_decode_i420(const uint8_t *in, size_t n, int w, int h, uint8_t *y, uint8_t *u,
+                         uint8_t *v, FrError *err);
+
+/* General coders. encode allocates *out; decode fills exactly out_n bytes
+ * into the caller's buffer and fails (FR_E_FORMAT) on any other length. */
+int fr_zlib_encode(int gzip, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,
+                   FrError *err);
+int fr_zlib_decode(int gzip, const uint8_t *in, size_t n, uint8_t *out, size_t out_n,
+                   FrError *err);
+int fr_bzip2_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
+int fr_bzip2_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
+int fr_lzma_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
+int fr_lzma_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
+int fr_zstd_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
+int fr_zstd_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
+
+/* CRC-32 (zlib's polynomial), for the container. */
+uint32_t fr_crc32(const uint8_t *p, size_t n);
+
+#endif
