@@ -16,6 +16,7 @@
 #include "featrd/metrics.h"
 #include "featrd/bd.h"
 #include "featrd/dataset.h"
+#include "featrd/run.h"
 #include "featrd/experiments.h"
 
 #endif

@@ -1,0 +1,123 @@
+/* progress.c: the progress display of long runs (featrd/run.h): a bar with
+ * the ETA redrawn in place when stderr is a terminal, one line per finished
+ * unit otherwise (logs, Slurm), nothing with --quiet. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "featrd/run.h"
+
+struct FrProgress {
+    FrProgressMode mode;
+    char name[128];
+    size_t total, already, done;
+    double t0;
+    int bar_drawn;
+};
+
+FrProgress *fr_progress_create(FrProgressMode mode, const char *name, size_t total,
+                               size_t already)
+{
+    FrProgress *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    if (mode == FR_PROGRESS_AUTO)
+        mode = isatty(STDERR_FILENO) ? FR_PROGRESS_BAR : FR_PROGRESS_LINES;
+    p->mode = mode;
+    snprintf(p->name, sizeof p->name, "%s", name ? name : "run");
+    p->total = total;
+    p->already = already;
+    p->done = already;
+    p->t0 = fr_now();
+    return p;
+}
+
+static void fmt_secs(char *buf, size_t cap, double s)
+{
+    if (s < 0) {
+        snprintf(buf, cap, "--:--");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        snprintf(buf, cap, "%02ld:%02ld", t / 60, t % 60);
+}
+
+/* Only the units done in this process tell the speed: resumed ones took no time. */
+static double eta_of(const FrProgress *p, double elapsed)
+{
+    size_t fresh = p->done - p->already;
+    if (fresh == 0 || p->done >= p->total)
+        return p->done >= p->total ? 0 : -1;
+    return elapsed / (double)fresh * (double)(p->total - p->done);
+}
+
+static void draw_bar(FrProgress *p, const char *tail)
+{
+    double el = fr_now() - p->t0;
+    char e1[32], e2[32];
+    fmt_secs(e1, sizeof e1, el);
+    fmt_secs(e2, sizeof e2, eta_of(p, el));
+    int width = 30;
+    int fill = p->total ? (int)((double)p->done / (double)p->total * width) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r\033[K%s [%s] %zu/%zu %s elapsed, ETA %s  %.60s", p->name, bar, p->done,
+            p->total, e1, e2, tail ? tail : "");
+    fflush(stderr);
+    p->bar_drawn = 1;
+}
+
+void fr_progress_step(FrProgress *p, const char *label, const char *detail, FrProgressFn fn,
+                      void *user)
+{
+    if (!p)
+        return;
+    p->done++;
+    double el = fr_now() - p->t0;
+    double eta = eta_of(p, el);
+    if (p->mode == FR_PROGRESS_BAR) {
+        draw_bar(p, label);
+    } else if (p->mode == FR_PROGRESS_LINES) {
+        char e2[32];
+        fmt_secs(e2, sizeof e2, eta);
+        fprintf(stderr, "%s: %zu/%zu %s%s%s (ETA %s)\n", p->name, p->done, p->total,
+                label ? label : "", detail && *detail ? " " : "", detail ? detail : "", e2);
+        fflush(stderr);
+    }
+    if (fn) {
+        FrProgressEvent ev = {p->done, p->total, label ? label : "", detail ? detail : "", el, eta};
+        fn(&ev, user);
+    }
+}
+
+void fr_progress_note(FrProgress *p, const char *fmt, ...)
+{
+    if (!p || p->mode != FR_PROGRESS_BAR)
+        return;
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    draw_bar(p, buf);
+}
+
+void fr_progress_destroy(FrProgress **pp)
+{
+    if (!pp || !*pp)
+        return;
+    if ((*pp)->mode == FR_PROGRESS_BAR && (*pp)->bar_drawn) {
+        fputc('\n', stderr);
+        fflush(stderr);
+    }
+    free(*pp);
+    *pp = NULL;
+}
