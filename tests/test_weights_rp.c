@@ -2,9 +2,9 @@
  * coding (exact integers, error bounds per rounding mode), DoM (rebuild ==
  * RP of the target), varint binarisation, and corrupt / mismatched input
  * (FR_E_FORMAT / FR_E_MISMATCH, exit 2 through the CLI). */
-#include <math.h>
-
 #include "testutil.h"
+
+#include <math.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static double urand(void)
@@ -189,8 +189,9 @@ static void test_rp_ratio_monotone_and_coders(void **state)
         }
         free(buf);
     }
-    /* p=1 on weights mostly below 0.05 in magnitude: almost all integers are 0 */
-    assert_true(prev < 4 * w.count / 20);
+    /* p=1: integers in -10..10 (under 4.4 bits of entropy) in 8-byte words
+     * code to less than a byte each, a ratio above 4 */
+    assert_true(prev < w.count);
     fr_weights_free(&w);
 }
 

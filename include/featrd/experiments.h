@@ -171,6 +171,11 @@ int fr_run_lossless(const struct FrExperiment *e, const struct FrRunOptions *o, 
  * rows ("float32" or "q8", ...); NULL: float32. */
 int fr_lossless_table(const char *csv_path, const char *repr, FILE *f, FrError *err);
 
+/* Runs gnuplot on SCRIPTS_DIR/lossless.gp (NULL: "plots") for DIR: writes
+ * DIR/lossless.png and .svg (Fig. 4 layout) from DIR/lossless_fig4.dat.
+ * FR_E_NOENT when the script is missing, FR_E_IO when gnuplot fails. */
+int fr_lossless_plot(const char *dir, const char *scripts_dir, FrError *err);
+
 /* Runs a `kind: model` experiment: RP coding of model.weights at every p of
  * model_compression.precision (ratio, timing, decoded model's accuracy and
  * fidelity on the dataset, Δ against the original), and DoM of dom.target
