@@ -1,9 +1,82 @@
-/* cmd_train.c: `featrd train` (placeholder until its module lands). */
+/* cmd_train.c: `featrd train detector|classifier`: trains a demo model with
+ * darknet's training code (see models/README.md for the recipes). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+
+static const char usage[] =
+    "usage: featrd train detector|classifier --cfg CFG --list TRAIN.list [--labels NAMES]\n"
+    "                    [--weights W] [--out DIR] [--seed N] [--max-batches N]\n"
+    "                    [--save-every N] [--quiet]\n"
+    "Trains with darknet's own loop (load_data + train_network). Checkpoints go to\n"
+    "DIR/<cfg base>.backup every N batches (default 100) and the result to\n"
+    "DIR/<cfg base>.weights; run again with the same DIR to resume. Defaults:\n"
+    "--out build/train --seed 1, --max-batches from the cfg. --labels (class names,\n"
+    "one per line, each found in exactly one path) is required for classifiers.\n"
+    "OPENBLAS_NUM_THREADS sets the GEMM threads.\n";
 
 int fr_cmd_train(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return fr_cli_fail("train", FR_E_INTERNAL, "not implemented yet");
+    if (argc < 2 || fr_cli_is_help(argv[1])) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? fr_cli_fail("train", FR_E_USAGE, "say detector or classifier") : 0;
+    }
+    FrTrainSettings s;
+    fr_train_defaults(&s);
+    if (!strcmp(argv[1], "detector"))
+        s.kind = FR_TRAIN_DETECTOR;
+    else if (!strcmp(argv[1], "classifier"))
+        s.kind = FR_TRAIN_CLASSIFIER;
+    else
+        return fr_cli_fail("train", FR_E_USAGE, "unknown model kind \"%s\" (detector or classifier)",
+                           argv[1]);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (fr_cli_is_help(a)) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--quiet")) {
+            s.quiet = 1;
+            continue;
+        }
+        if (!v) {
+            fputs(usage, stderr);
+            return fr_cli_fail("train", FR_E_USAGE, "unknown option or missing value: %s", a);
+        }
+        char *end;
+        long x = strtol(v, &end, 10);
+        int num_ok = *v && !*end && x >= 0 && x <= 2147483647L;
+        if (!strcmp(a, "--cfg"))
+            s.cfg = v;
+        else if (!strcmp(a, "--list"))
+            s.train_list = v;
+        else if (!strcmp(a, "--labels"))
+            s.labels = v;
+        else if (!strcmp(a, "--weights"))
+            s.weights = v;
+        else if (!strcmp(a, "--out"))
+            s.out_dir = v;
+        else if (!strcmp(a, "--seed") && num_ok)
+            s.seed = (unsigned)x;
+        else if (!strcmp(a, "--max-batches") && num_ok)
+            s.max_batches = (int)x;
+        else if (!strcmp(a, "--save-every") && num_ok)
+            s.save_every = (int)x;
+        else {
+            fputs(usage, stderr);
+            return fr_cli_fail("train", FR_E_USAGE, "bad option or value: %s %s", a, v);
+        }
+        i++;
+    }
+    if (!s.cfg || !s.train_list)
+        return fr_cli_fail("train", FR_E_USAGE, "--cfg and --list are required");
+    FrError err = {0};
+    int rc = fr_train_run(&s, &err);
+    if (rc)
+        return fr_cli_fail("train", rc, "%s", err.msg);
+    return 0;
 }

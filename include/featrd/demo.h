@@ -1,0 +1,147 @@
+/* featrd/demo.h: the built-in demo. Reads Fashion-MNIST (Debian's
+ * dataset-fashion-mnist), generates the two demo data sets from it
+ * (fmnist-det: detection scenes with darknet labels; fmnist-cls: a
+ * classification set with the class in the file name), and trains the demo
+ * darknet models with darknet's own training code. The reader and the
+ * generator are src/fmnist.c; image writing and training are src/train.c (the
+ * darknet adapter for training). */
+#ifndef FEATRD_DEMO_H
+#define FEATRD_DEMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "featrd/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FR_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define FR_DEMO_CLASSES 10
+#define FR_DEMO_MAX_ITEMS 4
+
+/* ---------------- Fashion-MNIST ---------------- */
+
+/* One split of Fashion-MNIST in memory (28×28 grey images, labels 0..9). */
+typedef struct FrFmnist FrFmnist;
+
+/* Opens split "train" (60,000 images) or "test" (10,000) from dir (NULL =
+ * FR_FMNIST_DIR), reading the gzipped idx files with zlib. Errors: FR_E_NOENT
+ * (files missing: install dataset-fashion-mnist), FR_E_FORMAT (bad idx
+ * header, truncated, label out of range), FR_E_USAGE (bad split). On error
+ * *ds is NULL. Close with fr_fmnist_close. */
+int fr_fmnist_open(FrFmnist **ds, const char *dir, const char *split, FrError *err);
+void fr_fmnist_close(FrFmnist **ds);
+int fr_fmnist_count(const FrFmnist *ds);
+int fr_fmnist_label(const FrFmnist *ds, int i);
+/* 28×28 row-major grey pixels of image i (white item on black), owned by ds. */
+const uint8_t *fr_fmnist_pixels(const FrFmnist *ds, int i);
+
+/* Short class names used in file names, names files and label lists:
+ * top trouser pullover dress coat sandal shirt sneaker bag boot. None is a
+ * substring of another, as darknet's classifier matches names in paths with
+ * strstr. NULL if cls is out of range. */
+const char *fr_demo_class_name(int cls);
+
+/* ---------------- detection scenes ---------------- */
+
+/* An item pasted into a scene: class, the Fashion-MNIST index it came from,
+ * and its box in pixels, [x0, x1) × [y0, y1): the tight box of the item's ink
+ * (pixels whose alpha is at least FR_DEMO_INK / 255) as pasted. */
+typedef struct FrDemoItem {
+    int cls;
+    int src;
+    int x0, y0, x1, y1;
+} FrDemoItem;
+
+#define FR_DEMO_INK 40
+
+/* A rendered scene. rgb is size×size×3 interleaved (row-major); mask is
+ * size×size with 0 for background and k+1 where item k's ink is on top.
+ * Both are owned by the scene: free with fr_demo_scene_free. */
+typedef struct FrDemoScene {
+    int size;
+    uint8_t *rgb;
+    uint8_t *mask;
+    int n;
+    FrDemoItem items[FR_DEMO_MAX_ITEMS];
+} FrDemoScene;
+
+/* Renders scene `index` of a set deterministically from (seed, index) alone,
+ * so any subset can be regenerated: 1..4 items drawn from ds, scaled to
+ * 28..64 px (for size 128; proportional otherwise), tinted, placed with
+ * little overlap on a textured noisy background. size: 64..1024. Uses no
+ * libm transcendental functions and no rand(), so the bytes are the same on
+ * every IEEE machine. Errors: FR_E_USAGE, FR_E_NOMEM. */
+int fr_demo_scene_render(const FrFmnist *ds, uint64_t seed, int index, int size,
+                         FrDemoScene *scene, FrError *err);
+void fr_demo_scene_free(FrDemoScene *scene);
+
+/* ---------------- data set generation ---------------- */
+
+typedef struct FrDemoDataSettings {
+    const char *out_dir;    /* default "data"; fmnist-det/ and fmnist-cls/ go under it */
+    const char *fmnist_dir; /* default NULL = FR_FMNIST_DIR */
+    uint64_t seed;          /* default 1 */
+    int det_train;          /* detection train scenes (from the train split), default 4000 */
+    int det_test;           /* detection test scenes (from the test split), default 500 */
+    int det_size;           /* scene width = height in pixels, default 128 */
+    int cls_train;          /* classification train images (first N of the train split), default 20000 */
+    int cls_test;           /* classification test images (first N of the test split), default 10000 */
+    int cls_size;           /* classification image size (upscaled from 28), default 32 */
+    int quiet;              /* 1: no progress on stderr; default 0 */
+} FrDemoDataSettings;
+
+void fr_demo_data_defaults(FrDemoDataSettings *s);
+
+/* Writes, under out_dir:
+ *   fmnist-det/images/{train,test}/NNNNNN.png   scenes (PNG, RGB)
+ *   fmnist-det/labels/{train,test}/NNNNNN.txt   darknet labels: "cls cx cy w h" (normalised)
+ *   fmnist-det/fmnist.names, train.list, test.list (absolute image paths)
+ *   fmnist-cls/{train,test}/NNNNN_<name>.png    grey items upscaled, 3 channels
+ *   fmnist-cls/labels.txt, train.list, test.list
+ * Each file is written to a temporary name and renamed. Zero counts skip that
+ * part. Errors: FR_E_USAGE (bad settings), FR_E_NOENT/FR_E_FORMAT (Fashion-MNIST),
+ * FR_E_IO. */
+int fr_demo_data_generate(const FrDemoDataSettings *s, FrError *err);
+
+/* Writes an 8-bit image (w×h×c interleaved, c = 1 or 3) as PNG with darknet's
+ * stb writer, atomically (temporary name, then rename). In src/train.c. */
+int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err);
+
+/* ---------------- training ---------------- */
+
+typedef enum FrTrainKind {
+    FR_TRAIN_DETECTOR = 0,   /* region-layer cfg, DETECTION_DATA (labels/ next to images/) */
+    FR_TRAIN_CLASSIFIER = 1, /* softmax cfg, CLASSIFICATION_DATA (class name in the path) */
+} FrTrainKind;
+
+typedef struct FrTrainSettings {
+    FrTrainKind kind;       /* default FR_TRAIN_DETECTOR */
+    const char *cfg;        /* darknet cfg; required */
+    const char *train_list; /* file with one image path per line; required */
+    const char *labels;     /* classifier: class names, one per line; required for classifiers */
+    const char *weights;    /* initial weights, or NULL: resume from out_dir's checkpoint if
+                             * present, else a seeded random initialisation. Default NULL. */
+    const char *out_dir;    /* checkpoints <cfg base>.backup and final <cfg base>.weights; default "build/train" */
+    unsigned seed;          /* seeds darknet's rand(): initial weights, batch sampling and
+                             * augmentation (reseeded per batch, so runs repeat exactly). Default 1. */
+    int max_batches;        /* 0 = the cfg's max_batches. Default 0. */
+    int save_every;         /* checkpoint every N batches, default 100 */
+    int quiet;              /* 1: no per-batch log line on stderr; default 0 */
+} FrTrainSettings;
+
+void fr_train_defaults(FrTrainSettings *s);
+
+/* Trains until the net's batch counter reaches max_batches, checkpointing
+ * every save_every batches (atomically) and writing the final weights.
+ * A run killed and started again resumes from the checkpoint. Errors:
+ * FR_E_USAGE, FR_E_NOENT (cfg, list, labels), FR_E_FORMAT (list empty, a path
+ * matching not exactly one label, wrong last layer), FR_E_IO. */
+int fr_train_run(const FrTrainSettings *s, FrError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,322 @@
+/* train.c: the darknet adapter for the demo: writes PNGs with darknet's stb
+ * writer (so darknet's loaders read back exactly what was generated) and
+ * trains networks with darknet's own training code (parse_network_cfg,
+ * load_data_blocking with DETECTION_DATA / CLASSIFICATION_DATA,
+ * train_network, save_weights). Includes darknet.h; the GEMM used is
+ * whatever gemm_cpu the executable links (src/model.c's OpenBLAS override). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <darknet.h>
+
+#include "featrd/demo.h"
+
+int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err)
+{
+    if (!path || !pix || w <= 0 || h <= 0 || (c != 1 && c != 3))
+        return fr_error(err, FR_E_USAGE, "fr_demo_write_png: bad arguments");
+    char tmp[256];
+    /* darknet formats "<name>.png" into a 256-byte buffer */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp - 8)
+        return fr_error(err, FR_E_USAGE, "%s: path too long for darknet's image writer", path);
+    image im = make_image(w, h, c);
+    if (!im.data)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    /* save_image_options truncates 255·v: centre each byte so it comes back exactly */
+    for (int k = 0; k < c; k++)
+        for (int i = 0; i < w * h; i++)
+            im.data[k * w * h + i] = ((float)pix[i * c + k] + 0.5f) / 255.0f;
+    save_image_options(im, tmp, PNG, 0);
+    free_image(im);
+    char written[300];
+    snprintf(written, sizeof written, "%s.png", tmp);
+    if (rename(written, path) != 0) {
+        int e = errno;
+        unlink(written);
+        return fr_error(err, FR_E_IO, "%s: cannot write image: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+void fr_train_defaults(FrTrainSettings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = FR_TRAIN_DETECTOR;
+    s->out_dir = "build/train";
+    s->seed = 1;
+    s->save_every = 100;
+}
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Parameters darknet's save_weights writes for this net (conv and connected
+ * layers, the only weighted layers the demo cfgs use); -1 if another
+ * weighted layer type is present. */
+static long long weight_floats(const network *net)
+{
+    long long n = 0;
+    for (int i = 0; i < net->n; i++) {
+        const layer *l = &net->layers[i];
+        if (l->type == CONVOLUTIONAL) {
+            n += (long long)l->n + (long long)l->nweights;
+            if (l->batch_normalize)
+                n += 3LL * l->n;
+        } else if (l->type == CONNECTED) {
+            n += (long long)l->outputs + (long long)l->inputs * l->outputs;
+            if (l->batch_normalize)
+                n += 3LL * l->outputs;
+        } else if (l->type == BATCHNORM || l->type == RNN || l->type == GRU || l->type == LSTM ||
+                   l->type == CRNN || l->type == DECONVOLUTIONAL || l->type == LOCAL) {
+            return -1;
+        }
+    }
+    return n;
+}
+
+/* darknet's load_weights exits on a missing file and loads a short one
+ * silently: check the size first. */
+static int check_weights(const network *net, const char *path, FrError *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fr_error(err, FR_E_NOENT, "%s: no such weights file", path);
+    long long want = weight_floats(net);
+    if (want >= 0 && (long long)st.st_size != 20 + 4 * want)
+        return fr_error(err, FR_E_MISMATCH,
+                        "%s: %lld bytes, but the cfg needs %lld (20-byte header + %lld floats): "
+                        "weights of another cfg?",
+                        path, (long long)st.st_size, 20 + 4 * want, want);
+    return 0;
+}
+
+static int save_atomic(network *net, const char *path, FrError *err)
+{
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    save_weights(net, tmp);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return fr_error(err, FR_E_IO, "%s: cannot write weights: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *path, FrError *err)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+                return fr_error(err, FR_E_IO, "%s: cannot create directory: %s", tmp, strerror(errno));
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    return 0;
+}
+
+/* Reads a list file into a NULL-terminated array of strings (lines). */
+static int read_lines(const char *path, char ***out, int *n, FrError *err)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fr_error(err, errno == ENOENT ? FR_E_NOENT : FR_E_IO, "%s: cannot open: %s", path,
+                        strerror(errno));
+    char line[PATH_MAX + 2];
+    int cap = 0;
+    char **v = NULL;
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = 0;
+        if (!len)
+            continue;
+        if (*n + 2 > cap) {
+            cap = cap ? cap * 2 : 1024;
+            char **nv = realloc(v, (size_t)cap * sizeof *v);
+            if (!nv)
+                goto nomem;
+            v = nv;
+        }
+        if (!(v[*n] = strdup(line)))
+            goto nomem;
+        v[++*n] = NULL;
+    }
+    fclose(f);
+    *out = v;
+    return 0;
+nomem:
+    fclose(f);
+    for (int i = 0; i < *n; i++)
+        free(v[i]);
+    free(v);
+    *n = 0;
+    return fr_error(err, FR_E_NOMEM, "%s: out of memory", path);
+}
+
+static void free_lines(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int fr_train_run(const FrTrainSettings *s, FrError *err)
+{
+    if (!s || !s->cfg || !s->train_list)
+        return fr_error(err, FR_E_USAGE, "training needs a cfg and a train list");
+    if (s->kind == FR_TRAIN_CLASSIFIER && !s->labels)
+        return fr_error(err, FR_E_USAGE, "training a classifier needs a labels file");
+    if (!file_exists(s->cfg))
+        return fr_error(err, FR_E_NOENT, "%s: no such cfg file", s->cfg);
+    int rc = mkdir_p(s->out_dir ? s->out_dir : "build/train", err);
+    if (rc)
+        return rc;
+    char **paths = NULL, **labels = NULL;
+    int npaths = 0, nlabels = 0;
+    network *net = NULL;
+    if ((rc = read_lines(s->train_list, &paths, &npaths, err)))
+        return rc;
+    if (npaths == 0) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: no image paths", s->train_list);
+        goto done;
+    }
+    if (s->kind == FR_TRAIN_CLASSIFIER) {
+        if ((rc = read_lines(s->labels, &labels, &nlabels, err)))
+            goto done;
+        /* darknet finds the class by strstr(path, name): exactly one must match */
+        for (int i = 0; i < npaths; i++) {
+            int hits = 0;
+            for (int k = 0; k < nlabels; k++)
+                hits += strstr(paths[i], labels[k]) != NULL;
+            if (hits != 1) {
+                rc = fr_error(err, FR_E_FORMAT,
+                              "%s line %d: %s matches %d class names of %s (needs exactly 1)",
+                              s->train_list, i + 1, paths[i], hits, s->labels);
+                goto done;
+            }
+        }
+    }
+    if (!file_exists(paths[0])) {
+        rc = fr_error(err, FR_E_NOENT, "%s line 1: %s: no such image (run `featrd data` first)",
+                      s->train_list, paths[0]);
+        goto done;
+    }
+
+    const char *out_dir = s->out_dir ? s->out_dir : "build/train";
+    char base[256], backup[PATH_MAX + 300], final[PATH_MAX + 300];
+    const char *b = strrchr(s->cfg, '/');
+    snprintf(base, sizeof base, "%s", b ? b + 1 : s->cfg);
+    char *dot = strrchr(base, '.');
+    if (dot)
+        *dot = 0;
+    snprintf(backup, sizeof backup, "%s/%s.backup", out_dir, base);
+    snprintf(final, sizeof final, "%s/%s.weights", out_dir, base);
+
+    srand(s->seed);
+    net = parse_network_cfg((char *)s->cfg);
+    if (!net) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: darknet could not parse the cfg", s->cfg);
+        goto done;
+    }
+    layer last = net->layers[net->n - 1];
+    if (s->kind == FR_TRAIN_DETECTOR && last.type != REGION) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: a detector cfg must end with a [region] layer", s->cfg);
+        goto done;
+    }
+    if (s->kind == FR_TRAIN_CLASSIFIER && last.type != SOFTMAX) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: a classifier cfg must end with a [softmax] layer", s->cfg);
+        goto done;
+    }
+    if (s->kind == FR_TRAIN_CLASSIFIER && last.outputs != nlabels) {
+        rc = fr_error(err, FR_E_MISMATCH, "%s: the net has %d outputs but %s names %d classes",
+                      s->cfg, last.outputs, s->labels, nlabels);
+        goto done;
+    }
+    const char *init = s->weights ? s->weights : (file_exists(backup) ? backup : NULL);
+    if (init) {
+        if ((rc = check_weights(net, init, err)))
+            goto done;
+        load_weights(net, (char *)init);
+        fprintf(stderr, "featrd train: starting from %s (batch %zu)\n", init, get_current_batch(net));
+    }
+    if (s->max_batches > 0)
+        net->max_batches = s->max_batches;
+
+    int imgs = net->batch * net->subdivisions;
+    load_args args = get_base_args(net);
+    args.paths = paths;
+    args.n = imgs;
+    args.m = npaths;
+    args.threads = 1;
+    if (s->kind == FR_TRAIN_DETECTOR) {
+        args.type = DETECTION_DATA;
+        args.coords = last.coords;
+        args.classes = last.classes;
+        args.jitter = last.jitter;
+        args.num_boxes = last.max_boxes;
+    } else {
+        args.type = CLASSIFICATION_DATA;
+        args.classes = nlabels;
+        args.labels = labels;
+        args.hierarchy = net->hierarchy;
+    }
+
+    float avg = -1;
+    double t0 = fr_now();
+    size_t start = get_current_batch(net);
+    while (get_current_batch(net) < (size_t)net->max_batches) {
+        size_t batch = get_current_batch(net);
+        /* One seed per batch: the sampled images, the augmentation and any
+         * dropout masks depend on (seed, batch) only, also after a resume. */
+        srand(s->seed * 2654435761u + (unsigned)batch * 40503u + 1u);
+        data d = {0};
+        args.d = &d;
+        load_data_blocking(args);
+        float loss = train_network(net, d);
+        free_data(d);
+        if (loss != loss) {
+            rc = fr_error(err, FR_E_MODEL,
+                          "%s: loss became NaN at batch %zu; lower learning_rate or raise burn_in",
+                          s->cfg, batch);
+            goto done;
+        }
+        avg = avg < 0 ? loss : avg * 0.9f + loss * 0.1f;
+        size_t now = get_current_batch(net);
+        if (!s->quiet) {
+            double el = fr_now() - t0;
+            fprintf(stderr, "featrd train: batch %zu/%d loss %.4f avg %.4f lr %g %.1f s (%.2f s/batch)\n",
+                    now, net->max_batches, loss, avg, get_current_rate(net), el,
+                    el / (double)(now - start));
+        }
+        if (s->save_every > 0 && now % (size_t)s->save_every == 0 &&
+            (rc = save_atomic(net, backup, err)))
+            goto done;
+    }
+    if ((rc = save_atomic(net, backup, err)) || (rc = save_atomic(net, final, err)))
+        goto done;
+    if (!s->quiet)
+        fprintf(stderr, "featrd train: wrote %s after %zu batches\n", final, get_current_batch(net));
+done:
+    if (net)
+        free_network(net);
+    free_lines(paths, npaths);
+    free_lines(labels, nlabels);
+    return rc;
+}
