@@ -12,6 +12,7 @@
 #include "featrd/container.h"
 #include "featrd/model.h"
 #include "featrd/alloc.h"
+#include "featrd/demo.h"
 #include "featrd/csv.h"
 #include "featrd/metrics.h"
 #include "featrd/bd.h"
