@@ -75,16 +75,11 @@ typedef enum FrLabelFormat {
     FR_LABELS_CLASS_LIST,      /* dataset.labels_file: one class id per image line */
 } FrLabelFormat;
 
-typedef enum FrRangeMode {
-    FR_RANGE_TENSOR = 0, /* one min/max for the whole tensor (seed 001) */
-    FR_RANGE_CHANNEL,    /* min/max per channel (side info C×2 floats) */
-} FrRangeMode;
-
-typedef enum FrPacking {
-    FR_PACK_TILE = 0, /* channels tiled into one picture */
-    FR_PACK_QUILT,    /* tiles in a near-square quilt, padded */
-    FR_PACK_FRAMES,   /* one channel per frame */
-} FrPacking;
+/* FrRangeMode (FR_RANGE_TENSOR, FR_RANGE_CHANNEL) and FrPacking (FR_PACK_TILE,
+ * FR_PACK_QUILT, FR_PACK_FRAMES) and their name functions are owned by the
+ * codec module. */
+#include "featrd/pack.h"
+#include "featrd/quant.h"
 
 typedef enum FrAllocation {
     FR_ALLOC_UNIFORM = 0, /* one QP for every channel */
@@ -164,6 +159,9 @@ typedef struct FrCodecSpec {
     int sao;      /* hevc: 1 */
     char *preset; /* hevc: x265 preset, "medium" */
     int level;    /* lossless coders: compression level, -1 = library default */
+    char **split; /* only at these splits (each one of sweep.split, spelled the
+                     same); n_split = 0: at every split */
+    int n_split;
     FrSrcLoc loc; /* the entry */
 } FrCodecSpec;
 
@@ -332,11 +330,10 @@ int fr_experiment_error(const FrExperiment *e, FrError *err, int code, const cha
 #endif
     ;
 
-/* Enum ↔ YAML spelling (static strings; NULL / -1 for out-of-range / unknown). */
+/* Enum ↔ YAML spelling (static strings; NULL / -1 for out-of-range / unknown).
+ * fr_packing_name() and fr_range_name() are in pack.h / quant.h. */
 const char *fr_kind_name(FrExperimentKind k);
 const char *fr_task_name(FrTask t);
-const char *fr_packing_name(FrPacking p);
-const char *fr_range_name(FrRangeMode r);
 const char *fr_allocation_name(FrAllocation a);
 const char *fr_metric_name(FrMetric m);
 int fr_metric_from_name(const char *s); /* FrMetric or -1 */
