@@ -519,3 +519,114 @@ size_t fr_sens_cache_count(FrSensCache *c)
     pthread_mutex_unlock(&c->lock);
     return n;
 }
+
+/* ---------------- for the runner ---------------- */
+
+size_t fr_alloc_key_extra(char *buf, size_t cap, const FrFeatureSettings *fs, int layer,
+                          const char *model_id)
+{
+    const FrHevcSettings *h = &fs->hevc;
+    int len = snprintf(buf, cap,
+                       "range=%d,relu0=%d,pack=%d,pad=%d,ctu=%d,mincu=%d,rdoq=%d,psy=%d,sao=%d,"
+                       "dbk=%d,wpp=%d,intra=%d,tskip=%d,preset=%s,layer=%d,model=%s",
+                       (int)fs->range, fs->relu_min0, (int)fs->packing, fs->tile_pad, h->ctu,
+                       h->min_cu, h->rdoq, h->psy, h->sao, h->deblock, h->wpp, h->intra, h->tskip,
+                       h->preset, layer, model_id ? model_id : "");
+    return len < 0 ? 0 : (size_t)len;
+}
+
+/* Sensitivities of one image, from the cache or measured (and then stored). */
+static int cached_sensitivity(FrModel *m, FrSensCache *cache, const char *image_id,
+                              const char *split_name, int split, const FrTensor *cuts, int ncuts,
+                              const FrFeatureSettings *fs, int qp_base, int layer,
+                              const char *model_id, double *s, int n, double *seconds,
+                              FrError *err)
+{
+    char extra[FR_SENS_KEY_MAX], key[FR_SENS_KEY_MAX + 256];
+    fr_alloc_key_extra(extra, sizeof extra, fs, layer, model_id);
+    if (fr_sens_key(key, sizeof key, image_id, split_name, fs->bits, qp_base, extra) >=
+        sizeof key)
+        return fr_error(err, FR_E_USAGE, "sensitivity cache key too long for image '%s'",
+                        image_id ? image_id : "");
+    double secs = 0;
+    int hit = cache ? fr_sens_cache_get(cache, key, s, n, &secs) : 0;
+    if (hit < 0)
+        return fr_error(err, hit, "out of memory in the sensitivity cache");
+    if (!hit) {
+        int rc = fr_alloc_sensitivity(m, split, cuts, ncuts, fs, qp_base, layer, s, n, &secs,
+                                      err);
+        if (rc != FR_OK)
+            return rc;
+        /* a failed disk write only loses the cache entry, not the result */
+        if (cache)
+            (void)fr_sens_cache_put(cache, key, s, n, secs, NULL);
+    }
+    if (seconds)
+        *seconds = secs;
+    return FR_OK;
+}
+
+int fr_alloc_image_qps(FrModel *m, FrSensCache *cache, const char *image_id,
+                       const char *split_name, int split, const FrTensor *cuts, int ncuts,
+                       const FrFeatureSettings *fs, int qp_base, int qp_range, int layer,
+                       const char *model_id, int *qps, int n, double *s_out,
+                       double *sens_seconds, FrError *err)
+{
+    double *s = s_out ? s_out : malloc((size_t)(n > 0 ? n : 1) * sizeof *s);
+    if (!s)
+        return fr_error(err, FR_E_NOMEM, "out of memory for %d sensitivities", n);
+    int rc = cached_sensitivity(m, cache, image_id, split_name, split, cuts, ncuts, fs, qp_base,
+                                layer, model_id, s, n, sens_seconds, err);
+    if (rc == FR_OK)
+        rc = fr_alloc_qps(s, n, qp_base, qp_range, qps, err);
+    if (s != s_out)
+        free(s);
+    return rc;
+}
+
+int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *const *images,
+                                 int nimages, const char *split_name, int split,
+                                 const FrFeatureSettings *fs, int qp_base, int layer,
+                                 const char *model_id, double *s, int n, double *seconds,
+                                 FrError *err)
+{
+    if (nimages < 1)
+        return fr_error(err, FR_E_USAGE,
+                        "sensitivity.scope dataset needs at least one calibration image");
+    double *all = malloc((size_t)nimages * (size_t)(n > 0 ? n : 1) * sizeof *all);
+    if (!all)
+        return fr_error(err, FR_E_NOMEM, "out of memory for %d x %d sensitivities", nimages, n);
+    FrTensor rgb = {0}, input = {0}, cuts[FR_MODEL_MAX_CUTS];
+    int ncuts = 0, rc = FR_OK;
+    double total = 0;
+    memset(cuts, 0, sizeof cuts);
+    for (int k = 0; k < nimages && rc == FR_OK; k++) {
+        double secs = 0;
+        if ((rc = fr_model_load_image(m, images[k], &rgb, err)) != FR_OK)
+            break;
+        if ((rc = fr_model_prepare_input(m, &rgb, &input)) != FR_OK) {
+            fr_error(err, rc, "%s: cannot prepare the image for the network", images[k]);
+            break;
+        }
+        if ((rc = fr_model_front(m, &input, split, cuts, &ncuts, err)) != FR_OK)
+            break;
+        if (fr_alloc_channels(cuts, ncuts) != n)
+            rc = fr_error(err, FR_E_USAGE, "sensitivity: %d entries given for %d channels",
+                          n, fr_alloc_channels(cuts, ncuts));
+        else
+            rc = cached_sensitivity(m, cache, images[k], split_name, split, cuts, ncuts, fs,
+                                    qp_base, layer, model_id, all + (size_t)k * (size_t)n, n,
+                                    &secs, err);
+        total += secs;
+        for (int t = 0; t < ncuts; t++)
+            fr_tensor_free(&cuts[t]);
+        fr_tensor_free(&input);
+        fr_tensor_free(&rgb);
+    }
+    if (rc == FR_OK)
+        rc = fr_alloc_mean(all, nimages, n, s, err);
+    if (rc == FR_OK && seconds)
+        *seconds = total;
+    free(all);
+    return rc;
+}

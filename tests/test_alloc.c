@@ -355,6 +355,38 @@ static void fill_iid(FrTensor *t, uint32_t seed)
     }
 }
 
+/* Codes channel k of t alone (one 4:0:0 frame, t's tensor-wide 8-bit
+ * Q-layer range) at qp and writes its dequantised reconstruction to out
+ * (h*w floats). */
+static void code_channel_alone(const FrTensor *t, int k, int qp, float *out)
+{
+    FrError err;
+    float mn, mx;
+    assert_int_equal(fr_quant_ranges(t, FR_RANGE_TENSOR, 0, &mn, &mx, &err), 0);
+    size_t plane = (size_t)t->h * t->w;
+    uint16_t *q = malloc(fr_tensor_size(t) * sizeof *q), *qk = malloc(plane * sizeof *qk);
+    assert_int_equal(fr_quantize(t, 8, FR_RANGE_TENSOR, &mn, &mx, q, &err), 0);
+    FrPackLayout l1;
+    assert_int_equal(fr_pack_layout(FR_PACK_FRAMES, 1, t->h, t->w, 0, &l1, &err), 0);
+    FrPicture pic = {0}, recon = {0};
+    assert_int_equal(fr_pack(q + (size_t)k * plane, &l1, 8, &pic, &err), 0);
+    FrQpMap qm = {.qp = qp, .frame_qp = NULL, .block_qp = NULL};
+    uint8_t *bs = NULL;
+    size_t bn = 0;
+    assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &qm, NULL, &bs, &bn, &recon, &err), 0);
+    assert_int_equal(fr_unpack(&recon, &l1, qk, &err), 0);
+    FrTensor one;
+    assert_int_equal(fr_tensor_alloc(&one, 1, t->h, t->w), 0);
+    assert_int_equal(fr_dequantize(qk, 8, FR_RANGE_TENSOR, &mn, &mx, &one, &err), 0);
+    memcpy(out, one.data, plane * sizeof(float));
+    fr_tensor_free(&one);
+    free(bs);
+    free(q);
+    free(qk);
+    fr_picture_free(&pic);
+    fr_picture_free(&recon);
+}
+
 /* Frames packing: coding the whole tensor once and taking channel k equals
  * coding channel k alone (same Q-layer range), sample for sample. */
 static void test_frames_equivalence(void **state)
@@ -377,37 +409,16 @@ static void test_frames_equivalence(void **state)
     assert_int_equal(fr_feature_decode(frd, len, &rec, &nrec, NULL, &err), 0);
     assert_int_equal(nrec, 1);
 
-    float mn, mx;
-    assert_int_equal(fr_quant_ranges(&t, FR_RANGE_TENSOR, 0, &mn, &mx, &err), 0);
     size_t plane = (size_t)t.h * t.w;
-    uint16_t *q = malloc(fr_tensor_size(&t) * sizeof *q);
-    assert_int_equal(fr_quantize(&t, 8, FR_RANGE_TENSOR, &mn, &mx, q, &err), 0);
-    FrPackLayout l1;
-    assert_int_equal(fr_pack_layout(FR_PACK_FRAMES, 1, t.h, t.w, 0, &l1, &err), 0);
+    float *one = malloc(plane * sizeof *one);
     int differs = 0;
     for (int k = 0; k < t.c; k++) {
-        FrPicture pic = {0}, recon = {0};
-        assert_int_equal(fr_pack(q + k * plane, &l1, 8, &pic, &err), 0);
-        FrQpMap qm = {.qp = 37, .frame_qp = NULL, .block_qp = NULL};
-        uint8_t *bs = NULL;
-        size_t bn = 0;
-        assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &qm, NULL, &bs, &bn, &recon, &err),
-                         0);
-        uint16_t *qk = malloc(plane * sizeof *qk);
-        assert_int_equal(fr_unpack(&recon, &l1, qk, &err), 0);
-        FrTensor one;
-        assert_int_equal(fr_tensor_alloc(&one, 1, t.h, t.w), 0);
-        assert_int_equal(fr_dequantize(qk, 8, FR_RANGE_TENSOR, &mn, &mx, &one, &err), 0);
-        assert_memory_equal(one.data, rec[0].data + k * plane, plane * sizeof(float));
-        differs += memcmp(one.data, t.data + k * plane, plane * sizeof(float)) != 0;
-        fr_tensor_free(&one);
-        free(qk);
-        free(bs);
-        fr_picture_free(&pic);
-        fr_picture_free(&recon);
+        code_channel_alone(&t, k, 37, one);
+        assert_memory_equal(one, rec[0].data + k * plane, plane * sizeof(float));
+        differs += memcmp(one, t.data + k * plane, plane * sizeof(float)) != 0;
     }
+    free(one);
     assert_int_equal(differs, t.c); /* QP 37 really degraded every channel */
-    free(q);
     fr_tensor_free(&rec[0]);
     free(rec);
     free(frd);
@@ -463,6 +474,43 @@ static void check_channel_qps(FrPacking packing)
             hi_min = e;
     }
     assert_true(lo_max < hi_min);
+
+    /* the QP list travels in the container: its 8 bytes are in the side
+     * information (before any payload) and count in the bits */
+    FrFeatureInfo pi;
+    assert_int_equal(fr_feature_probe(frd, len, &pi, &err), 0);
+    assert_true(pi.has_channel_qp);
+    uint8_t want[C];
+    for (int k = 0; k < C; k++)
+        want[k] = (uint8_t)qps[k];
+    const uint8_t *at = memmem(frd, len, want, C);
+    assert_non_null(at);
+    assert_true((uint64_t)(at - frd) * 8 < pi.bits_stats.side_bits + 64);
+    {
+        FrFeatureSettings u = fs;
+        u.channel_qp = NULL;
+        u.n_channel_qp = 0;
+        uint8_t *b = NULL;
+        size_t bl = 0;
+        FrFeatureInfo ui;
+        assert_int_equal(fr_feature_encode(&t, 1, "x", &u, &b, &bl, NULL, &err), 0);
+        assert_int_equal(fr_feature_probe(b, bl, &ui, &err), 0);
+        assert_false(ui.has_channel_qp);
+        assert_int_equal(pi.bits_stats.side_bits - ui.bits_stats.side_bits, 8 * C);
+        free(b);
+    }
+
+    /* frames: every decoded channel is exactly what coding it alone at ITS
+     * QP gives, so the decoder really applied the per-channel QPs */
+    if (packing == FR_PACK_FRAMES) {
+        size_t plane = (size_t)t.h * t.w;
+        float *one = malloc(plane * sizeof *one);
+        for (int k = 0; k < C; k++) {
+            code_channel_alone(&t, k, qps[k], one);
+            assert_memory_equal(one, rec[0].data + k * plane, plane * sizeof(float));
+        }
+        free(one);
+    }
 
     /* bits lie between uniform 26 and uniform 42 */
     size_t lens[2];

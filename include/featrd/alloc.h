@@ -153,6 +153,42 @@ int fr_sens_cache_put(FrSensCache *c, const char *key, const double *s, int n, d
 /* Number of entries in memory (for tests and progress messages). */
 size_t fr_sens_cache_count(FrSensCache *c);
 
+/* ---------------- for the runner ---------------- */
+
+/* The `extra` part of a cache key: everything besides (image, split, bits,
+ * QP_base) that changes sensitivities: Q-layer range mode and relu_min0,
+ * packing and tile padding, the HEVC settings, the measurement layer and a
+ * model id (cfg and weights paths, say). model_id may be NULL. */
+size_t fr_alloc_key_extra(char *buf, size_t cap, const FrFeatureSettings *fs, int layer,
+                          const char *model_id);
+
+/* Per-image allocation of one RD point: looks the sensitivities of (image_id,
+ * split_name, fs->bits, qp_base, fr_alloc_key_extra(fs, layer, model_id)) up
+ * in cache (may be NULL: always computed), computes them with
+ * fr_alloc_sensitivity when absent and stores them, then fills qps[0..n-1]
+ * with fr_alloc_qps(qp_base, qp_range). *sens_seconds (may be NULL) receives
+ * the seconds the measurement took (the cached figure when it came from the
+ * cache, so the CSV reports the encoder's cost, not the cache's). s_out (may
+ * be NULL) receives the raw sensitivities. */
+int fr_alloc_image_qps(FrModel *m, FrSensCache *cache, const char *image_id,
+                       const char *split_name, int split, const FrTensor *cuts, int ncuts,
+                       const FrFeatureSettings *fs, int qp_base, int qp_range, int layer,
+                       const char *model_id, int *qps, int n, double *s_out,
+                       double *sens_seconds, FrError *err);
+
+/* Data-set scope: runs the front half and fr_alloc_sensitivity on each of
+ * nimages calibration images (paths; loaded with fr_model_load_image and
+ * fr_model_prepare_input) and averages the raw sensitivities (fr_alloc_mean)
+ * into s[0..n-1]. Each image's vector goes through the cache like
+ * fr_alloc_image_qps's (cache may be NULL). *seconds (may be NULL) receives
+ * the total measurement seconds (the one-off cost; the per-image encoder cost
+ * of this scope is 0). n must equal the split's channel count. */
+int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *const *images,
+                                 int nimages, const char *split_name, int split,
+                                 const FrFeatureSettings *fs, int qp_base, int layer,
+                                 const char *model_id, double *s, int n, double *seconds,
+                                 FrError *err);
+
 #ifdef __cplusplus
 }
 #endif
