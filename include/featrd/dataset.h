@@ -88,7 +88,11 @@ int fr_voc_annotation_path(const char *image_path, char *out, size_t cap, FrErro
 
 /* Reads a VOC XML annotation: <size><width>/<height> (optional, 0 if absent)
  * and each <object> with <name>, <difficult> (0 if absent) and <bndbox>
- * xmin ymin xmax ymax in pixels (1-based inclusive, kept as written). Names
+ * xmin ymin xmax ymax (1-based inclusive pixels), returned 0-based (each
+ * corner minus 1) so they compare with darknet's 0-based detections — the
+ * shift darknet's VOC result writer undoes with its +1, and the frame
+ * darknet label files (voc_label.py subtracts 1) decode to. <part>
+ * sub-objects are ignored. Names
  * are mapped through `names`; an unknown name is FR_E_FORMAT naming the file
  * and the name. *boxes malloc'ed as above. img_w/img_h may be NULL. */
 int fr_gt_read_voc_xml(const char *xml_path, const FrNames *names, FrGtBox **boxes,
