@@ -317,6 +317,8 @@ int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decod
     int H = rgb->h, W = rgb->w;
     /* 4:2:0 and x265's minimum CU need a multiple of 8; pad by repetition. */
     int PW = (W + 7) / 8 * 8, PH = (H + 7) / 8 * 8;
+    PW = PW < 16 ? 16 : PW; /* x265's smallest CTU */
+    PH = PH < 16 ? 16 : PH;
     size_t ny = (size_t)PW * PH, nc = ny / 4;
     uint8_t *y = malloc(ny), *u = malloc(nc), *v = malloc(nc);
     uint8_t *code = NULL;

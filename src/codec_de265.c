@@ -71,6 +71,14 @@ static int decode_all(const uint8_t *in, size_t n, TakeFn take, void *ctx, int *
             (*count)++;
         }
     }
+    /* libde265 conceals damage (a cut-off slice decodes to a picture); its
+     * warnings are the only sign, and x265's streams never raise any. */
+    if (!rc) {
+        de265_error w = de265_get_warning(d);
+        if (w != DE265_OK)
+            rc = fr_error(err, FR_E_FORMAT, "hevc: the coded stream is damaged: %s",
+                          de265_get_error_text(w));
+    }
 done:
     de265_free_decoder(d);
     return rc;
@@ -80,6 +88,12 @@ typedef struct MonoCtx {
     FrPicture *pic;
 } MonoCtx;
 
+/* The encoder pads pictures smaller than one CTU (at most 64) up to it. */
+static int size_ok(int coded, int want)
+{
+    return coded == want || (want < 64 && coded > want && coded <= 64);
+}
+
 static int take_mono(const struct de265_image *img, int index, void *vctx, FrError *err)
 {
     FrPicture *p = ((MonoCtx *)vctx)->pic;
@@ -87,7 +101,8 @@ static int take_mono(const struct de265_image *img, int index, void *vctx, FrErr
     if (index >= p->frames)
         return fr_error(err, FR_E_FORMAT, "hevc: the stream holds more than %d pictures", p->frames);
     if (de265_get_chroma_format(img) != de265_chroma_mono ||
-        de265_get_image_width(img, 0) != p->width || de265_get_image_height(img, 0) != p->height ||
+        !size_ok(de265_get_image_width(img, 0), p->width) ||
+        !size_ok(de265_get_image_height(img, 0), p->height) ||
         de265_get_bits_per_pixel(img, 0) != depth)
         return fr_error(err, FR_E_FORMAT,
                         "hevc: picture %d is %dx%d %d-bit (chroma %d), expected %dx%d %d-bit 4:0:0",

@@ -66,7 +66,7 @@ static int seti(const x265_api *api, x265_param *p, const char *k, int v, FrErro
  * no SEI that carries the encoder's version or timing. */
 static int common_params(const x265_api *api, x265_param *p, int w, int h, FrError *err)
 {
-    p->logLevel = X265_LOG_NONE;
+    p->logLevel = getenv("FR_X265_LOG") ? X265_LOG_FULL : X265_LOG_NONE;
     p->sourceWidth = w;
     p->sourceHeight = h;
     p->fpsNum = 25;
@@ -138,6 +138,11 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         return fr_error(err, FR_E_CODEC, "hevc: this libx265 has no %d-bit encoder", depth);
     int W = pic->width, H = pic->height, F = pic->frames;
     int bw = (W + 15) / 16, bh = (H + 15) / 16;
+    /* x265 refuses pictures smaller than one CTU: code such a picture padded
+     * (edge repeated) to one CTU; the decoder crops it back. */
+    int EW = W < s->ctu ? s->ctu : W, EH = H < s->ctu ? s->ctu : H;
+    int ebw = (EW + 15) / 16, ebh = (EH + 15) / 16;
+    uint16_t *padded = NULL;
     x265_param *p = api->param_alloc();
     x265_picture *in = api->picture_alloc(), *o = api->picture_alloc();
     x265_encoder *e = NULL;
@@ -153,7 +158,7 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         rc = fr_error(err, FR_E_USAGE, "hevc: unknown x265 preset '%s'", s->preset);
         goto error;
     }
-    if ((rc = common_params(api, p, W, H, err)) || (rc = set(api, p, "input-csp", "i400", err)) ||
+    if ((rc = common_params(api, p, EW, EH, err)) || (rc = set(api, p, "input-csp", "i400", err)) ||
         (rc = seti(api, p, "ctu", s->ctu, err)) || (rc = seti(api, p, "min-cu-size", s->min_cu, err)) ||
         (rc = seti(api, p, "rdoq-level", s->rdoq, err)) ||
         (rc = set(api, p, "psy-rd", s->psy ? "2.0" : "0", err)) ||
@@ -179,7 +184,7 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
             goto error;
         p->rc.cuTree = 0;
         force_qp = 1;
-        offsets = malloc((size_t)bw * bh * sizeof *offsets);
+        offsets = malloc((size_t)ebw * ebh * sizeof *offsets);
         if (!offsets) {
             rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
             goto error;
@@ -207,7 +212,8 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
         goto error;
     }
-    if (depth == 8 && !(plane8 = malloc((size_t)W * H))) {
+    if ((depth == 8 && !(plane8 = malloc((size_t)EW * EH))) ||
+        ((EW != W || EH != H) && !(padded = malloc((size_t)EW * EH * sizeof *padded)))) {
         rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
         goto error;
     }
@@ -218,14 +224,21 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         if (f < F) {
             api->picture_init(p, in);
             const uint16_t *src = pic->samples + (size_t)f * fsz;
+            if (padded) {
+                for (int y = 0; y < EH; y++)
+                    for (int x = 0; x < EW; x++)
+                        padded[(size_t)y * EW + x] =
+                            src[(size_t)(y < H ? y : H - 1) * W + (x < W ? x : W - 1)];
+                src = padded;
+            }
             if (depth == 8) {
-                for (size_t i = 0; i < fsz; i++)
+                for (size_t i = 0; i < (size_t)EW * EH; i++)
                     plane8[i] = (uint8_t)src[i];
                 in->planes[0] = plane8;
-                in->stride[0] = W;
+                in->stride[0] = EW;
             } else {
                 in->planes[0] = (void *)src;
-                in->stride[0] = W * 2;
+                in->stride[0] = EW * 2;
             }
             in->bitDepth = depth;
             in->colorSpace = X265_CSP_I400;
@@ -236,8 +249,11 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
                 in->forceqp = (qp->frame_qp ? qp->frame_qp[f] : qp->qp) + 1;
             if (offsets) {
                 const int *bq = qp->block_qp + (size_t)f * bw * bh;
-                for (int i = 0; i < bw * bh; i++)
-                    offsets[i] = (float)(bq[i] - (qp->frame_qp ? qp->frame_qp[f] : qp->qp));
+                int fq = qp->frame_qp ? qp->frame_qp[f] : qp->qp;
+                for (int by = 0; by < ebh; by++)
+                    for (int bx = 0; bx < ebw; bx++)
+                        offsets[by * ebw + bx] =
+                            (float)(bq[(by < bh ? by : bh - 1) * bw + (bx < bw ? bx : bw - 1)] - fq);
                 in->quantOffsets = offsets;
             }
             pin = in;
@@ -283,6 +299,7 @@ error:
     if (p)
         api->param_free(p);
     free(plane8);
+    free(padded);
     free(offsets);
     free(b.d);
     if (rc && recon)
@@ -308,7 +325,10 @@ int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, in
         goto error;
     }
     api->param_default_preset(p, "medium", NULL);
+    /* The largest CTU the picture holds (x265 needs at least one). */
+    int ctu = w >= 64 && h >= 64 ? 64 : w >= 32 && h >= 32 ? 32 : 16;
     if ((rc = common_params(api, p, w, h, err)) || (rc = set(api, p, "input-csp", "i420", err)) ||
+        (rc = seti(api, p, "ctu", ctu, err)) ||
         (rc = seti(api, p, "qp", qp, err)) || (rc = set(api, p, "keyint", "1", err)))
         goto error;
     e = open_encoder(api, p);

@@ -1,0 +1,380 @@
+/* test_codec.c: the coders: lossless round trips at 8/10/12 bits, raw-byte
+ * lossless coding, x265 lossy against libde265 (decode = reconstruction,
+ * rate and distortion monotone in QP), per-frame and per-tile QP, and the
+ * RGB anchor. Real x265/libde265/zlib/bzip2/xz/zstd, no mocks. */
+#include "testutil.h"
+
+#include <math.h>
+
+static uint32_t lcg(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* A smooth, ReLU-sparse feature-like tensor (fixed seed). */
+static void feature_like(FrTensor *t, uint32_t seed)
+{
+    for (int k = 0; k < t->c; k++) {
+        double fx = 0.1 + (lcg(&seed) % 100) / 250.0, fy = 0.1 + (lcg(&seed) % 100) / 250.0;
+        double ph = (lcg(&seed) % 628) / 100.0, amp = 0.5 + (lcg(&seed) % 100) / 40.0;
+        double thr = (lcg(&seed) % 100) / 150.0;
+        for (int y = 0; y < t->h; y++)
+            for (int x = 0; x < t->w; x++) {
+                double v = amp * sin(fx * x + ph) * cos(fy * y - ph) - thr +
+                           0.05 * ((lcg(&seed) % 1000) / 1000.0 - 0.5);
+                t->data[((size_t)k * t->h + y) * t->w + x] = v > 0 ? (float)v : 0.0f;
+            }
+    }
+}
+
+/* The feature above quantized and tile-packed into an n-bit picture. */
+static void feature_picture(int c, int h, int w, int bits, int tile_pad, FrPicture *pic,
+                            FrPackLayout *l)
+{
+    FrTensor t;
+    assert_int_equal(fr_tensor_alloc(&t, c, h, w), 0);
+    feature_like(&t, 1234u);
+    float mn, mx;
+    uint16_t *q = malloc(fr_tensor_size(&t) * 2);
+    assert_int_equal(fr_quant_ranges(&t, FR_RANGE_TENSOR, 0, &mn, &mx, NULL), 0);
+    assert_int_equal(fr_quantize(&t, bits, FR_RANGE_TENSOR, &mn, &mx, q, NULL), 0);
+    assert_int_equal(fr_pack_layout(FR_PACK_TILE, c, h, w, tile_pad, l, NULL), 0);
+    assert_int_equal(fr_pack(q, l, bits, pic, NULL), 0);
+    free(q);
+    fr_tensor_free(&t);
+}
+
+static double mse_region(const FrPicture *a, const FrPicture *b, int x0, int y0, int w, int h)
+{
+    double s = 0;
+    for (int y = y0; y < y0 + h; y++)
+        for (int x = x0; x < x0 + w; x++) {
+            double d = (double)a->samples[(size_t)y * a->width + x] - b->samples[(size_t)y * b->width + x];
+            s += d * d;
+        }
+    return s / ((double)w * h);
+}
+
+static void test_names(void **st)
+{
+    (void)st;
+    const char *names[] = {"hevc", "hevc-lossless", "zlib", "gzip", "bzip2", "lzma", "zstd"};
+    for (int i = 0; i < FR_CODEC_COUNT; i++) {
+        FrCodecKind k;
+        assert_int_equal(fr_codec_from_name(names[i], &k, NULL), 0);
+        assert_int_equal((int)k, i);
+        assert_string_equal(fr_codec_name(k), names[i]);
+    }
+    FrCodecKind k;
+    assert_int_equal(fr_codec_from_name("xz", &k, NULL), 0);
+    assert_int_equal(k, FR_CODEC_LZMA);
+    FrError e;
+    assert_int_equal(fr_codec_from_name("h266", &k, &e), FR_E_USAGE);
+    tu_assert_contains(e.msg, "hevc-lossless");
+    FrHevcSettings s;
+    fr_hevc_defaults(&s);
+    assert_int_equal(s.ctu, 16);
+    assert_int_equal(s.min_cu, 8);
+    assert_int_equal(s.rdoq, 0);
+    assert_int_equal(s.sao, 1);
+    assert_int_equal(fr_hevc_validate(&s, NULL), 0);
+    s.min_cu = 32;
+    assert_int_equal(fr_hevc_validate(&s, &e), FR_E_USAGE);
+    tu_assert_contains(e.msg, "hevc.min_cu");
+}
+
+static void test_lossless_pictures(void **st)
+{
+    (void)st;
+    int depths[] = {8, 10, 12};
+    for (int d = 0; d < 3; d++) {
+        FrPicture pic;
+        FrPackLayout l;
+        feature_picture(13, 7, 5, depths[d], 0, &pic, &l);
+        /* a few extreme samples so every bit of the range is exercised */
+        pic.samples[0] = (uint16_t)((1 << depths[d]) - 1);
+        pic.samples[1] = 0;
+        for (int k = FR_CODEC_HEVC_LOSSLESS; k < FR_CODEC_COUNT; k++) {
+            uint8_t *code;
+            size_t n;
+            FrPicture dec;
+            FrError e;
+            int rc = fr_picture_encode((FrCodecKind)k, &pic, NULL, NULL, &code, &n, NULL, &e);
+            if (rc)
+                print_error("%s: %s\n", fr_codec_name((FrCodecKind)k), e.msg);
+            assert_int_equal(rc, 0);
+            assert_true(n > 0);
+            assert_int_equal(fr_picture_decode((FrCodecKind)k, code, n, pic.width, pic.height,
+                                               pic.frames, pic.bit_depth, &dec, NULL),
+                             0);
+            assert_memory_equal(dec.samples, pic.samples,
+                                (size_t)pic.width * pic.height * pic.frames * 2);
+            fr_picture_free(&dec);
+            /* a truncated stream is an error, never a crash */
+            assert_int_not_equal(fr_picture_decode((FrCodecKind)k, code, n / 2, pic.width,
+                                                   pic.height, pic.frames, pic.bit_depth, &dec, &e),
+                                 0);
+            free(code);
+        }
+        fr_picture_free(&pic);
+    }
+}
+
+static void test_lossless_frames(void **st)
+{
+    (void)st;
+    /* frames packing through hevc-lossless: 13 frames, 10 bits */
+    FrTensor t;
+    assert_int_equal(fr_tensor_alloc(&t, 13, 7, 5), 0);
+    feature_like(&t, 99u);
+    float mn, mx;
+    uint16_t q[13 * 35];
+    assert_int_equal(fr_quant_ranges(&t, FR_RANGE_TENSOR, 0, &mn, &mx, NULL), 0);
+    assert_int_equal(fr_quantize(&t, 10, FR_RANGE_TENSOR, &mn, &mx, q, NULL), 0);
+    FrPackLayout l;
+    FrPicture pic, dec;
+    assert_int_equal(fr_pack_layout(FR_PACK_FRAMES, 13, 7, 5, 0, &l, NULL), 0);
+    assert_int_equal(fr_pack(q, &l, 10, &pic, NULL), 0);
+    uint8_t *code;
+    size_t n;
+    assert_int_equal(fr_picture_encode(FR_CODEC_HEVC_LOSSLESS, &pic, NULL, NULL, &code, &n, NULL, NULL), 0);
+    assert_int_equal(fr_picture_decode(FR_CODEC_HEVC_LOSSLESS, code, n, l.width, l.height, l.frames, 10,
+                                       &dec, NULL),
+                     0);
+    uint16_t back[13 * 35];
+    assert_int_equal(fr_unpack(&dec, &l, back, NULL), 0);
+    assert_memory_equal(back, q, sizeof q);
+    free(code);
+    fr_picture_free(&pic);
+    fr_picture_free(&dec);
+    fr_tensor_free(&t);
+}
+
+static void test_raw_lossless(void **st)
+{
+    (void)st;
+    FrTensor t;
+    assert_int_equal(fr_tensor_alloc(&t, 8, 16, 16), 0);
+    feature_like(&t, 5u);
+    size_t nb = fr_tensor_size(&t) * 4;
+    for (int k = FR_CODEC_ZLIB; k < FR_CODEC_COUNT; k++) {
+        uint8_t *code, *back;
+        size_t n, nback;
+        assert_int_equal(fr_lossless_encode((FrCodecKind)k, t.data, nb, &code, &n, NULL), 0);
+        assert_true(n < nb); /* ReLU zeros compress */
+        assert_int_equal(fr_lossless_decode((FrCodecKind)k, code, n, &back, &nback, NULL), 0);
+        assert_int_equal(nback, nb);
+        assert_memory_equal(back, t.data, nb);
+        free(back);
+        FrError e;
+        assert_int_equal(fr_lossless_decode((FrCodecKind)k, code, n - 3, &back, &nback, &e),
+                         FR_E_FORMAT);
+        code[3] ^= 0x40; /* absurd length prefix */
+        assert_int_equal(fr_lossless_decode((FrCodecKind)k, code, n, &back, &nback, &e), FR_E_FORMAT);
+        free(code);
+    }
+    uint8_t *code;
+    size_t n;
+    FrError e;
+    assert_int_equal(fr_lossless_encode(FR_CODEC_HEVC, t.data, 16, &code, &n, &e), FR_E_USAGE);
+    /* empty input round-trips too */
+    assert_int_equal(fr_lossless_encode(FR_CODEC_ZSTD, t.data, 0, &code, &n, NULL), 0);
+    uint8_t *back;
+    size_t nback;
+    assert_int_equal(fr_lossless_decode(FR_CODEC_ZSTD, code, n, &back, &nback, NULL), 0);
+    assert_int_equal(nback, 0);
+    free(back);
+    free(code);
+    fr_tensor_free(&t);
+}
+
+/* Lossy HEVC on a 64×17×17 feature (a 136×136 tile picture) at QP 22..37. */
+static void test_hevc_rd_monotone(void **st)
+{
+    (void)st;
+    int depths[] = {8, 10};
+    for (int d = 0; d < 2; d++) {
+        FrPicture pic;
+        FrPackLayout l;
+        feature_picture(64, 17, 17, depths[d], 0, &pic, &l);
+        int qps[] = {22, 27, 32, 37};
+        size_t prev_n = SIZE_MAX;
+        double prev_mse = -1;
+        for (int i = 0; i < 4; i++) {
+            FrQpMap m = {qps[i], NULL, NULL};
+            uint8_t *code;
+            size_t n;
+            FrPicture rec, dec;
+            assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &m, NULL, &code, &n, &rec, NULL), 0);
+            assert_int_equal(fr_picture_decode(FR_CODEC_HEVC, code, n, pic.width, pic.height, 1,
+                                               depths[d], &dec, NULL),
+                             0);
+            assert_memory_equal(dec.samples, rec.samples, (size_t)pic.width * pic.height * 2);
+            double mse = mse_region(&pic, &dec, 0, 0, pic.width, pic.height);
+            assert_true(n < prev_n);
+            assert_true(mse > prev_mse);
+            prev_n = n;
+            prev_mse = mse;
+            /* same input, same stream: the encoder is deterministic */
+            uint8_t *code2;
+            size_t n2;
+            assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &m, NULL, &code2, &n2, NULL, NULL), 0);
+            assert_int_equal(n2, n);
+            assert_memory_equal(code2, code, n);
+            free(code2);
+            free(code);
+            fr_picture_free(&rec);
+            fr_picture_free(&dec);
+        }
+        fr_picture_free(&pic);
+    }
+}
+
+/* Encodes the 3×3-tile picture at a uniform block QP, with the centre tile
+ * at base - 6, and at plain constant QP. */
+static void tile_runs(const FrPicture *pic, const FrHevcSettings *hs, int base, FrPicture *ru,
+                      FrPicture *r1, FrPicture *rc, size_t *nu, size_t *n1)
+{
+    int uni[9], one[9];
+    for (int i = 0; i < 9; i++)
+        uni[i] = one[i] = base;
+    one[4] = base - 6;
+    FrQpMap mu = {base, NULL, uni}, m1 = {base, NULL, one}, mc = {base, NULL, NULL};
+    uint8_t *cu, *c1, *cc;
+    size_t nc;
+    assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, pic, &mu, hs, &cu, nu, ru, NULL), 0);
+    assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, pic, &m1, hs, &c1, n1, r1, NULL), 0);
+    assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, pic, &mc, hs, &cc, &nc, rc, NULL), 0);
+    free(cu);
+    free(c1);
+    free(cc);
+}
+
+static void assert_tile_equal(const FrPicture *a, const FrPicture *b, int ty, int tx)
+{
+    for (int y = ty * 16; y < ty * 16 + 16; y++)
+        assert_memory_equal(a->samples + (size_t)y * a->width + tx * 16,
+                            b->samples + (size_t)y * b->width + tx * 16, 16 * 2);
+}
+
+static void test_hevc_per_tile_qp(void **st)
+{
+    (void)st;
+    /* 9 channels of 14×14 padded to 16: a 3×3 grid of 16×16 tiles. */
+    FrPicture pic, ru, r1, rc;
+    FrPackLayout l;
+    feature_picture(9, 14, 14, 8, 16, &pic, &l);
+    assert_int_equal(l.tile_w, 16);
+    assert_int_equal(pic.width, 48);
+    size_t nu, n1;
+    FrHevcSettings hs;
+    fr_hevc_defaults(&hs);
+    tile_runs(&pic, &hs, 32, &ru, &r1, &rc, &nu, &n1);
+    double centre_u = mse_region(&pic, &ru, 16, 16, 16, 16);
+    double centre_1 = mse_region(&pic, &r1, 16, 16, 16, 16);
+    print_message("per-tile QP: centre MSE %.3f at QP 32, %.3f at QP 26; bytes %zu vs %zu\n",
+                  centre_u, centre_1, nu, n1);
+    assert_true(centre_1 < centre_u);
+    assert_true(n1 > nu);
+    /* A tile coded before the centre and not touching it is bit-identical. */
+    assert_tile_equal(&r1, &ru, 0, 0);
+    fr_picture_free(&ru);
+    fr_picture_free(&r1);
+    fr_picture_free(&rc);
+
+    /* Without in-loop filters nothing coded before the centre can change
+     * (later tiles intra-predict from it, so they may), and the block-QP
+     * path at a uniform QP is bit-identical to constant QP. */
+    hs.sao = 0;
+    hs.deblock = 0;
+    tile_runs(&pic, &hs, 32, &ru, &r1, &rc, &nu, &n1);
+    assert_true(mse_region(&pic, &r1, 16, 16, 16, 16) < mse_region(&pic, &ru, 16, 16, 16, 16));
+    assert_tile_equal(&r1, &ru, 0, 0);
+    assert_tile_equal(&r1, &ru, 0, 1);
+    assert_tile_equal(&r1, &ru, 0, 2);
+    assert_tile_equal(&r1, &ru, 1, 0);
+    assert_memory_equal(ru.samples, rc.samples, 48 * 48 * 2);
+    fr_picture_free(&ru);
+    fr_picture_free(&r1);
+    fr_picture_free(&rc);
+    fr_picture_free(&pic);
+}
+
+static void test_hevc_per_frame_qp(void **st)
+{
+    (void)st;
+    FrTensor t;
+    assert_int_equal(fr_tensor_alloc(&t, 4, 24, 24), 0);
+    feature_like(&t, 77u);
+    float mn, mx;
+    uint16_t *q = malloc(fr_tensor_size(&t) * 2);
+    assert_int_equal(fr_quant_ranges(&t, FR_RANGE_TENSOR, 0, &mn, &mx, NULL), 0);
+    assert_int_equal(fr_quantize(&t, 8, FR_RANGE_TENSOR, &mn, &mx, q, NULL), 0);
+    FrPackLayout l;
+    FrPicture pic, ru, r1;
+    assert_int_equal(fr_pack_layout(FR_PACK_FRAMES, 4, 24, 24, 0, &l, NULL), 0);
+    assert_int_equal(fr_pack(q, &l, 8, &pic, NULL), 0);
+    int uni[4] = {34, 34, 34, 34}, one[4] = {34, 34, 28, 34};
+    FrQpMap mu = {34, uni, NULL}, m1 = {34, one, NULL};
+    uint8_t *cu, *c1;
+    size_t nu, n1;
+    assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &mu, NULL, &cu, &nu, &ru, NULL), 0);
+    assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &m1, NULL, &c1, &n1, &r1, NULL), 0);
+    size_t fs = 24 * 24;
+    FrPicture f2u = {24, 24, 1, 8, ru.samples + 2 * fs}, f2 = {24, 24, 1, 8, r1.samples + 2 * fs},
+              f2o = {24, 24, 1, 8, pic.samples + 2 * fs};
+    assert_true(mse_region(&f2o, &f2, 0, 0, 24, 24) < mse_region(&f2o, &f2u, 0, 0, 24, 24));
+    /* all-intra: the other frames are unchanged, bit for bit */
+    assert_memory_equal(r1.samples, ru.samples, 2 * fs * 2);
+    assert_memory_equal(r1.samples + 3 * fs, ru.samples + 3 * fs, fs * 2);
+    free(cu);
+    free(c1);
+    free(q);
+    fr_picture_free(&pic);
+    fr_picture_free(&ru);
+    fr_picture_free(&r1);
+    fr_tensor_free(&t);
+}
+
+static void test_rgb_anchor(void **st)
+{
+    (void)st;
+    FrTensor img, dec;
+    assert_int_equal(fr_tensor_alloc(&img, 3, 37, 45), 0); /* odd size */
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 37; y++)
+            for (int x = 0; x < 45; x++)
+                img.data[((size_t)c * 37 + y) * 45 + x] =
+                    (float)(0.5 + 0.4 * sin(0.2 * x + c) * cos(0.15 * y));
+    size_t b22, b37;
+    assert_int_equal(fr_hevc_code_rgb(&img, 22, &b22, &dec, NULL), 0);
+    assert_int_equal(dec.c, 3);
+    assert_int_equal(dec.h, 37);
+    assert_int_equal(dec.w, 45);
+    double se = 0;
+    for (size_t i = 0; i < fr_tensor_size(&img); i++)
+        se += (dec.data[i] - img.data[i]) * (dec.data[i] - img.data[i]);
+    double psnr = 10 * log10(1.0 / (se / fr_tensor_size(&img)));
+    print_message("rgb anchor: QP 22: %zu bytes, PSNR %.2f dB\n", b22, psnr);
+    assert_true(psnr > 30);
+    fr_tensor_free(&dec);
+    assert_int_equal(fr_hevc_code_rgb(&img, 37, &b37, NULL, NULL), 0);
+    assert_true(b37 < b22);
+    fr_tensor_free(&img);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_lossless_pictures),
+        cmocka_unit_test(test_lossless_frames),
+        cmocka_unit_test(test_raw_lossless),
+        cmocka_unit_test(test_hevc_rd_monotone),
+        cmocka_unit_test(test_hevc_per_tile_qp),
+        cmocka_unit_test(test_hevc_per_frame_qp),
+        cmocka_unit_test(test_rgb_anchor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
