@@ -176,8 +176,9 @@ double fr_ap_voc07(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
         for (size_t i = 0; i < n; i++)
             if (rec[i] >= t && prec[i] > p)
                 p = prec[i];
-        ap += p / 11.0;
+        ap += p;
     }
+    ap /= 11.0; /* one division, so a perfect list gives exactly 1 */
     free(rec);
     free(prec);
     return ap;
