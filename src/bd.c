@@ -42,11 +42,6 @@ int fr_bd_method_parse(const char *s, FrBdMethod *m, FrError *err)
     return fr_error(err, FR_E_USAGE, "unknown BD method '%s'; use pchip or cubic", s ? s : "(null)");
 }
 
-const char *fr_bd_method_name(FrBdMethod m)
-{
-    return m == FR_BD_CUBIC ? "cubic" : "pchip";
-}
-
 void fr_bd_curve_free(FrBdCurve *c)
 {
     if (!c)

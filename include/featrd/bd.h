@@ -21,7 +21,7 @@ extern "C" {
 
 /* "pchip" or "cubic" → method; anything else FR_E_USAGE. */
 int fr_bd_method_parse(const char *s, FrBdMethod *m, FrError *err);
-const char *fr_bd_method_name(FrBdMethod m);
+/* fr_bd_method_name() ("pchip", "cubic") is declared in featrd/config.h. */
 
 /* One RD curve: n points, rate > 0 (any unit: bits, KBPI), quality in any
  * unit (mAP, PSNR, accuracy). Order does not matter; points are sorted by
