@@ -1,9 +1,40 @@
-/* cmd_plot.c: `featrd plot` (placeholder until its module lands). */
+/* cmd_plot.c: `featrd plot RESULTS_DIR [--scripts DIR]`: gnuplot figures
+ * (PNG and SVG) of DIR/points.csv: task metric vs KBPI. */
+#include <stdio.h>
+#include <string.h>
+
 #include "cli.h"
 
 int fr_cmd_plot(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return fr_cli_fail("plot", FR_E_INTERNAL, "not implemented yet");
+    const char *dir = NULL, *scripts = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (fr_cli_is_help(argv[i])) {
+            printf("usage: featrd plot RESULTS_DIR [--scripts PLOTS_DIR]\n"
+                   "Writes RESULTS_DIR/rd_<metric>.png and .svg (task metric vs KBPI, one\n"
+                   "curve per split and bit depth, lossless points per split, the cloud-only\n"
+                   "anchors in black, the uncompressed network dotted) with gnuplot and\n"
+                   "PLOTS_DIR/rd.gp (default: plots/ of the source tree).\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--scripts")) {
+            if (i + 1 >= argc)
+                return fr_cli_fail("plot", FR_E_USAGE, "--scripts needs a directory");
+            scripts = argv[++i];
+        } else if (argv[i][0] == '-') {
+            return fr_cli_fail("plot", FR_E_USAGE, "unknown option '%s' (featrd plot --help)",
+                               argv[i]);
+        } else if (!dir) {
+            dir = argv[i];
+        } else {
+            return fr_cli_fail("plot", FR_E_USAGE, "one directory only");
+        }
+    }
+    if (!dir)
+        return fr_cli_fail("plot", FR_E_USAGE, "need RESULTS_DIR (featrd plot --help)");
+    FrError err = {0};
+    int rc = fr_results_plot(dir, scripts, &err);
+    if (rc)
+        return fr_cli_fail("plot", rc, "%s", err.msg);
+    return 0;
 }

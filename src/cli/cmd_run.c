@@ -1,9 +1,96 @@
-/* cmd_run.c: `featrd run` (placeholder until its module lands). */
+/* cmd_run.c: `featrd run CONFIG.yaml [-o key=value ...] [--shard I/N]
+ * [--jobs N] [--quiet] [--force] [--no-plots]`: loads the experiment and
+ * hands it to fr_run (featrd/run.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: featrd run CONFIG.yaml [-o key=value ...] [--shard I/N] [--jobs N]\n"
+            "                  [--quiet] [--force] [--no-plots]\n"
+            "Runs an experiment: expands the sweep into RD points, runs those not yet\n"
+            "finished in output.dir (resume), writes points.csv, bd.csv, manifest.yaml and\n"
+            "plots there (docs/run.md).\n"
+            "  -o key=value  override a config key (e.g. -o dataset.limit=20, -o sweep.bits=[8])\n"
+            "  --shard I/N   run only points with ordinal %% N == I (then `featrd merge DIR`)\n"
+            "  --jobs N      worker threads over images (default: the config's jobs, 1)\n"
+            "  --quiet       no progress output\n"
+            "  --force       discard results of a different config in output.dir\n"
+            "  --no-plots    skip the gnuplot figures\n");
+}
 
 int fr_cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return fr_cli_fail("run", FR_E_INTERNAL, "not implemented yet");
+    const char *config = NULL;
+    const char **ovr = calloc((size_t)argc + 1, sizeof *ovr);
+    int novr = 0;
+    FrRunOptions o;
+    fr_run_options_defaults(&o);
+    FrError err = {0};
+    int rc = 0;
+    if (!ovr)
+        return fr_cli_fail("run", FR_E_NOMEM, "out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (fr_cli_is_help(a)) {
+            usage(stdout);
+            free(ovr);
+            return 0;
+        }
+        int needs = !strcmp(a, "-o") || !strcmp(a, "--shard") || !strcmp(a, "--jobs");
+        if (needs && i + 1 >= argc) {
+            free(ovr);
+            return fr_cli_fail("run", FR_E_USAGE, "%s needs a value (featrd run --help)", a);
+        }
+        if (!strcmp(a, "-o")) {
+            ovr[novr++] = argv[++i];
+        } else if (!strncmp(a, "-o", 2) && a[2]) {
+            ovr[novr++] = a + 2;
+        } else if (!strcmp(a, "--shard")) {
+            if ((rc = fr_run_parse_shard(argv[++i], &o, &err)))
+                break;
+        } else if (!strcmp(a, "--jobs")) {
+            char *end;
+            long j = strtol(argv[++i], &end, 10);
+            if (*end || j < 1 || j > 64) {
+                rc = fr_error(&err, FR_E_USAGE, "--jobs '%s': expected a number 1..64", argv[i]);
+                break;
+            }
+            o.jobs = (int)j;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            o.progress = FR_PROGRESS_NONE;
+        } else if (!strcmp(a, "--force")) {
+            o.force = 1;
+        } else if (!strcmp(a, "--no-plots")) {
+            o.plots = 0;
+        } else if (a[0] == '-' && a[1]) {
+            rc = fr_error(&err, FR_E_USAGE, "unknown option '%s' (featrd run --help)", a);
+            break;
+        } else if (!config) {
+            config = a;
+        } else {
+            rc = fr_error(&err, FR_E_USAGE, "one config only, got '%s' and '%s'", config, a);
+            break;
+        }
+    }
+    if (!rc && !config) {
+        usage(stderr);
+        rc = fr_error(&err, FR_E_USAGE, "need CONFIG.yaml");
+    }
+    FrExperiment *e = NULL;
+    if (!rc)
+        rc = fr_config_load(config, ovr, novr, &e, &err);
+    if (!rc && e->quiet)
+        o.progress = FR_PROGRESS_NONE;
+    if (!rc)
+        rc = fr_run(e, &o, &err);
+    free(ovr);
+    fr_experiment_free(&e);
+    if (rc)
+        return fr_cli_fail("run", rc, "%s", err.msg[0] ? err.msg : fr_strerror(rc));
+    return 0;
 }

@@ -1,0 +1,1385 @@
+/* run.c: the experiment runner (featrd/run.h). Expands a `kind: rd` sweep
+ * into points, opens one model per worker, and for each split computes the
+ * front half of every image once (cut tensors cached in memory or under
+ * output.dir/cache/), then runs every unfinished point of that split on the
+ * cache (encode, decode, back half, task metrics), aggregates in image order
+ * and commits the point (journal record + atomic points.csv). The reference
+ * (uncompressed) point and the cloud-only anchors run the whole network.
+ * Workers are pthreads over images; results do not depend on their number. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "featrd.h"
+
+/* ---------------- the plan ---------------- */
+
+struct FrPlanPriv {
+    char **strs;
+    size_t n, cap;
+};
+
+static const char *plan_str(FrPlan *p, const char *fmt, ...)
+{
+    struct FrPlanPriv *pr = p->priv;
+    if (pr->n == pr->cap) {
+        size_t cap = pr->cap ? pr->cap * 2 : 64;
+        char **nw = realloc(pr->strs, cap * sizeof *nw);
+        if (!nw)
+            return NULL;
+        pr->strs = nw;
+        pr->cap = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    if (s)
+        pr->strs[pr->n++] = s;
+    return s;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static FrPoint *plan_add(FrPlan *p, int *cap)
+{
+    if (p->n == *cap) {
+        int nc = *cap ? *cap * 2 : 64;
+        FrPoint *nw = realloc(p->points, (size_t)nc * sizeof *nw);
+        if (!nw)
+            return NULL;
+        p->points = nw;
+        *cap = nc;
+    }
+    FrPoint *pt = &p->points[p->n];
+    memset(pt, 0, sizeof *pt);
+    pt->ordinal = p->n++;
+    pt->split = "";
+    pt->split_index = -1;
+    pt->codec_entry = -1;
+    pt->qp = -1;
+    pt->quality = -1;
+    pt->anchor = -1;
+    return pt;
+}
+
+static void plan_id(FrPoint *pt)
+{
+    snprintf(pt->id, sizeof pt->id, "p%04d-%08x", pt->ordinal,
+             (unsigned)(fnv1a(pt->desc) & 0xffffffffu));
+}
+
+int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->priv = calloc(1, sizeof *plan->priv);
+    if (!plan->priv)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    const FrSweepSpec *sw = &e->sweep;
+    if (sw->n_split < 1)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.split",
+                                   "an rd experiment needs at least one split");
+    int cap = 0;
+    FrPoint *pt = plan_add(plan, &cap);
+    if (!pt)
+        goto oom;
+    pt->kind = FR_POINT_REFERENCE;
+    pt->curve = "reference";
+    pt->desc = "reference";
+    pt->codec = "none";
+    plan_id(pt);
+    const char *range = fr_range_name(sw->range);
+    for (int s = 0; s < sw->n_split; s++)
+        for (int b = 0; b < sw->n_bits; b++)
+            for (int k = 0; k < sw->n_packing; k++)
+                for (int c = 0; c < sw->n_codec; c++) {
+                    const FrCodecSpec *cs = &sw->codec[c];
+                    int lossy = !strcmp(cs->name, "hevc");
+                    for (int a = 0; a < sw->n_allocation; a++) {
+                        int alloc = sw->allocation[a];
+                        if (!lossy && alloc != FR_ALLOC_UNIFORM)
+                            continue; /* nothing to allocate without a QP */
+                        const char *curve = plan_str(
+                            plan, "split=%s,bits=%d,range=%s,packing=%s,codec=%s,alloc=%s",
+                            sw->split[s], sw->bits[b], range, fr_packing_name(sw->packing[k]),
+                            cs->name, fr_allocation_name(alloc));
+                        if (!curve)
+                            goto oom;
+                        const int *qps = alloc == FR_ALLOC_UNIFORM ? cs->qp : sw->qp_base;
+                        int nq = lossy ? (alloc == FR_ALLOC_UNIFORM ? cs->n_qp : sw->n_qp_base)
+                                       : 1;
+                        for (int q = 0; q < nq; q++) {
+                            if (!(pt = plan_add(plan, &cap)))
+                                goto oom;
+                            pt->kind = FR_POINT_FEATURE;
+                            pt->curve = curve;
+                            pt->split = sw->split[s];
+                            pt->split_index = s;
+                            pt->bits = sw->bits[b];
+                            pt->packing = sw->packing[k];
+                            pt->codec_entry = c;
+                            pt->codec = cs->name;
+                            pt->allocation = alloc;
+                            pt->qp = lossy ? qps[q] : -1;
+                            pt->desc = lossy ? plan_str(plan, "%s,qp=%d", curve, pt->qp) : curve;
+                            if (!pt->desc)
+                                goto oom;
+                            plan_id(pt);
+                        }
+                    }
+                }
+    for (int a = 0; a < e->n_anchors; a++) {
+        const FrAnchorSpec *as = &e->anchors[a];
+        int jpeg = as->codec == FR_ANCHOR_JPEG;
+        int nq = jpeg ? as->n_quality : as->n_qp;
+        for (int q = 0; q < nq; q++) {
+            if (!(pt = plan_add(plan, &cap)))
+                goto oom;
+            pt->kind = FR_POINT_ANCHOR;
+            pt->curve = as->name;
+            pt->codec = jpeg ? "jpeg" : "hevc-420";
+            pt->anchor = a;
+            pt->bits = 0;
+            if (jpeg)
+                pt->quality = as->quality[q];
+            else
+                pt->qp = as->qp[q];
+            pt->desc = plan_str(plan, "%s,%s=%d", as->name, jpeg ? "quality" : "qp",
+                                jpeg ? pt->quality : pt->qp);
+            if (!pt->desc)
+                goto oom;
+            plan_id(pt);
+        }
+    }
+    return 0;
+oom:
+    fr_plan_free(plan);
+    return fr_error(err, FR_E_NOMEM, "out of memory expanding the sweep");
+}
+
+void fr_plan_free(FrPlan *plan)
+{
+    if (!plan)
+        return;
+    if (plan->priv) {
+        for (size_t i = 0; i < plan->priv->n; i++)
+            free(plan->priv->strs[i]);
+        free(plan->priv->strs);
+        free(plan->priv);
+    }
+    free(plan->points);
+    memset(plan, 0, sizeof *plan);
+}
+
+/* ---------------- run state ---------------- */
+
+/* One image's result for one point. */
+typedef struct ImgRes {
+    double bits, payload, side, elements;
+    double mse, psnr, mse_nbit;
+    double t_front, t_enc, t_dec, t_back, t_sens;
+    FrDetection *dets;
+    int ndet;
+    FrTensor out; /* classification / dense output (task != detection) */
+} ImgRes;
+
+/* What is known about an image once: its size and ground truth. */
+typedef struct ImgInfo {
+    int w, h;
+    FrGtBox *gt;
+    size_t ngt;
+    long label;
+    FrTensor ref; /* the uncompressed network's output (classification/dense) */
+} ImgInfo;
+
+/* Cut tensors of one image at the current split. */
+typedef struct CutCache {
+    int ncuts;
+    FrTensor cuts[FR_MODEL_MAX_CUTS];
+    double t_front;
+    int on_disk; /* cut files under cache/ instead of cuts[] */
+} CutCache;
+
+typedef struct Run Run;
+typedef int (*ImgFn)(Run *r, int worker, size_t img, void *arg, FrError *err);
+
+struct Run {
+    const FrExperiment *e;
+    FrRunOptions o;
+    FrPlan plan;
+    int jobs;
+    FrModel **models;
+    FrImageList list;
+    ImgInfo *info;
+    FrTask task;
+    int nclasses;
+    char dir[4096];
+    char csv_path[4200], journal_path[4200], manifest_path[4200];
+    FrJournal *journal;
+    char **rows; /* committed CSV rows by ordinal, NULL = not done */
+    size_t total_mine, done_mine;
+    FrProgress *prog;
+    FrSensCache *sens_cache;
+    /* current split */
+    int split_layer;
+    const char *split_name;
+    char split_lname[64], cut_desc[512];
+    CutCache *cache;
+    char cache_dir[4400];
+    /* the parallel loop */
+    pthread_mutex_t mu;
+    size_t next, nimg;
+    int failed;
+    int fail_rc;
+    FrError fail_err;
+    ImgFn fn;
+    void *arg;
+    /* totals for the benchmark line */
+    double tot_front, tot_back, tot_enc, tot_dec, tot_anchor;
+};
+
+typedef struct WorkerArg {
+    Run *r;
+    int worker;
+} WorkerArg;
+
+static void *worker_main(void *p)
+{
+    WorkerArg *wa = p;
+    Run *r = wa->r;
+    FrError err = {0};
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        size_t i = r->next++;
+        int stop = r->failed;
+        pthread_mutex_unlock(&r->mu);
+        if (stop || i >= r->nimg)
+            break;
+        int rc = r->fn(r, wa->worker, i, r->arg, &err);
+        if (rc) {
+            pthread_mutex_lock(&r->mu);
+            if (!r->failed) {
+                r->failed = 1;
+                r->fail_rc = rc;
+                r->fail_err = err;
+            }
+            pthread_mutex_unlock(&r->mu);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Runs fn over every image with r->jobs workers; the first error wins. */
+static int par_for(Run *r, ImgFn fn, void *arg, FrError *err)
+{
+    r->fn = fn;
+    r->arg = arg;
+    r->next = 0;
+    r->nimg = r->list.n;
+    r->failed = 0;
+    r->fail_rc = 0;
+    if (r->jobs <= 1) {
+        WorkerArg wa = {r, 0};
+        worker_main(&wa);
+    } else {
+        pthread_t th[64];
+        WorkerArg wa[64];
+        int n = r->jobs > 64 ? 64 : r->jobs, started = 0;
+        for (int w = 0; w < n; w++) {
+            wa[w].r = r;
+            wa[w].worker = w;
+            if (pthread_create(&th[w], NULL, worker_main, &wa[w]) == 0)
+                started++;
+            else
+                break;
+        }
+        if (!started) {
+            WorkerArg w0 = {r, 0};
+            worker_main(&w0);
+        }
+        for (int w = 0; w < started; w++)
+            pthread_join(th[w], NULL);
+    }
+    if (r->failed) {
+        if (err)
+            *err = r->fail_err;
+        return r->fail_rc;
+    }
+    return 0;
+}
+
+static void imgres_free(ImgRes *x)
+{
+    fr_detections_free(&x->dets);
+    fr_tensor_free(&x->out);
+    memset(x, 0, sizeof *x);
+}
+
+/* The task output of the last pass into res (detections or output tensor). */
+static int take_output(Run *r, FrModel *m, size_t img, ImgRes *res, FrError *err)
+{
+    if (r->task == FR_TASK_DETECTION) {
+        int rc = fr_model_detections(m, r->info[img].w, r->info[img].h, (float)r->e->det_thresh,
+                                     (float)r->e->nms, &res->dets, &res->ndet);
+        if (rc)
+            return fr_error(err, rc, "%s: detections failed (%s)", r->list.items[img].path,
+                            fr_strerror(rc));
+        return 0;
+    }
+    int rc = fr_model_output(m, &res->out);
+    if (rc)
+        return fr_error(err, rc, "%s: cannot read the network output", r->list.items[img].path);
+    return 0;
+}
+
+static int load_input(Run *r, int worker, size_t img, FrTensor *rgb, FrTensor *input,
+                      FrError *err)
+{
+    int rc = fr_model_load_image(r->models[worker], r->list.items[img].path, rgb, err);
+    if (rc)
+        return rc;
+    if (input) {
+        rc = fr_model_prepare_input(r->models[worker], rgb, input);
+        if (rc)
+            return fr_error(err, rc, "%s: cannot prepare the network input (%s)",
+                            r->list.items[img].path, fr_strerror(rc));
+    }
+    return 0;
+}
+
+/* ---------------- ground truth and the reference pass ---------------- */
+
+typedef struct RefArg {
+    ImgRes *res;
+    int forward; /* run the whole network (reference point or fidelity refs needed) */
+} RefArg;
+
+static int read_gt(Run *r, size_t img, FrError *err)
+{
+    ImgInfo *in = &r->info[img];
+    const FrExperiment *e = r->e;
+    const char *path = r->list.items[img].path;
+    in->label = -1;
+    if (r->task == FR_TASK_DETECTION) {
+        if (e->dataset.labels == FR_LABELS_VOC_XML) {
+            const char *base = strrchr(path, '/');
+            base = base ? base + 1 : path;
+            char xml[4400];
+            const char *dot = strrchr(base, '.');
+            int bl = dot ? (int)(dot - base) : (int)strlen(base);
+            snprintf(xml, sizeof xml, "%s/%.*s.xml", e->dataset.annotations, bl, base);
+            static FrNames none;
+            FrNames names = none;
+            int rc = e->model.names ? fr_names_read(e->model.names, &names, err)
+                                    : fr_error(err, FR_E_CONFIG,
+                                               "model.names: VOC XML labels need the class names "
+                                               "file (set model.names)");
+            if (rc)
+                return rc;
+            rc = fr_gt_read_voc_xml(xml, &names, &in->gt, &in->ngt, NULL, NULL, err);
+            fr_names_free(&names);
+            return rc;
+        }
+        char lp[4400];
+        int rc = fr_darknet_label_path(path, lp, sizeof lp, err);
+        if (!rc)
+            rc = fr_gt_read_darknet(lp, in->w, in->h, r->nclasses, &in->gt, &in->ngt, err);
+        return rc;
+    }
+    return 0;
+}
+
+static int ref_image(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    RefArg *ra = arg;
+    FrTensor rgb = {0}, input = {0};
+    int rc = load_input(r, worker, img, &rgb, ra->forward ? &input : NULL, err);
+    if (rc)
+        goto done;
+    r->info[img].w = rgb.w;
+    r->info[img].h = rgb.h;
+    rc = read_gt(r, img, err);
+    if (rc || !ra->forward)
+        goto done;
+    double t0 = fr_now();
+    rc = fr_model_forward(r->models[worker], &input, err);
+    if (rc)
+        goto done;
+    ImgRes *res = &ra->res[img];
+    rc = take_output(r, r->models[worker], img, res, err);
+    res->t_back = fr_now() - t0;
+    if (!rc && r->task != FR_TASK_DETECTION) {
+        FrTensor *ref = &r->info[img].ref;
+        rc = fr_tensor_alloc(ref, res->out.c, res->out.h, res->out.w);
+        if (!rc)
+            memcpy(ref->data, res->out.data, fr_tensor_size(ref) * sizeof(float));
+    }
+done:
+    fr_tensor_free(&rgb);
+    fr_tensor_free(&input);
+    return rc;
+}
+
+/* Class labels for classification (list `path label`, darknet's class name
+ * in the path, or dataset.labels_file with one class id per list line). */
+static int read_labels(Run *r, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    if (r->task != FR_TASK_CLASSIFICATION)
+        return 0;
+    if (e->dataset.labels == FR_LABELS_CLASS_LIST && e->dataset.labels_file) {
+        FILE *f = fopen(e->dataset.labels_file, "r");
+        if (!f)
+            return fr_experiment_error(e, err, FR_E_NOENT, "dataset.labels_file",
+                                       "cannot open '%s' (%s)", e->dataset.labels_file,
+                                       strerror(errno));
+        /* The k-th label line belongs to the k-th image line of the list. */
+        long *lab = NULL;
+        size_t n = 0, cap = 0;
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            char *end;
+            long v = strtol(line, &end, 10);
+            if (end == line)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 1024;
+                long *nw = realloc(lab, cap * sizeof *nw);
+                if (!nw) {
+                    free(lab);
+                    fclose(f);
+                    return fr_error(err, FR_E_NOMEM, "out of memory");
+                }
+                lab = nw;
+            }
+            lab[n++] = v;
+        }
+        fclose(f);
+        /* Map list lines to ordinals of image lines: lines are increasing. */
+        FrImageList full = {0};
+        int rc = fr_image_list_read(e->dataset.images, &full, err);
+        if (rc) {
+            free(lab);
+            return rc;
+        }
+        for (size_t i = 0; i < r->list.n; i++) {
+            r->info[i].label = -1;
+            for (size_t k = 0; k < full.n && k < n; k++)
+                if (full.items[k].line == r->list.items[i].line)
+                    r->info[i].label = lab[k];
+        }
+        fr_image_list_free(&full);
+        free(lab);
+        return 0;
+    }
+    FrNames names = {0};
+    const char *nf = e->model.names ? e->model.names : e->dataset.labels_file;
+    if (!nf) {
+        for (size_t i = 0; i < r->list.n; i++)
+            r->info[i].label = -1;
+        return 0;
+    }
+    int rc = fr_names_read(nf, &names, err);
+    for (size_t i = 0; i < r->list.n && !rc; i++)
+        rc = fr_image_label(&r->list, i, &names, &r->info[i].label, err);
+    fr_names_free(&names);
+    return rc;
+}
+
+/* ---------------- aggregation and commit ---------------- */
+
+typedef struct Agg {
+    double bits_mean, bits_std, payload, side, elements;
+    double map07, map, top1, top5, fidelity;
+    double mse, psnr, mse_nbit, psnr_nbit;
+    double front, enc, dec, back, sens;
+} Agg;
+
+static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *err)
+{
+    size_t n = r->list.n;
+    memset(a, 0, sizeof *a);
+    double s1 = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        s1 += res[i].bits;
+        a->payload += res[i].payload;
+        a->side += res[i].side;
+        a->elements += res[i].elements;
+        a->mse += res[i].mse;
+        a->psnr += res[i].psnr;
+        a->mse_nbit += res[i].mse_nbit;
+        a->front += res[i].t_front;
+        a->enc += res[i].t_enc;
+        a->dec += res[i].t_dec;
+        a->back += res[i].t_back;
+        a->sens += res[i].t_sens;
+    }
+    double dn = (double)n;
+    a->bits_mean = s1 / dn;
+    for (size_t i = 0; i < n; i++)
+        s2 += (res[i].bits - a->bits_mean) * (res[i].bits - a->bits_mean);
+    a->bits_std = sqrt(s2 / dn);
+    a->payload /= dn;
+    a->side /= dn;
+    a->elements /= dn;
+    a->mse /= dn;
+    a->psnr /= dn;
+    a->mse_nbit /= dn;
+    a->front /= dn;
+    a->enc /= dn;
+    a->dec /= dn;
+    a->back /= dn;
+    a->sens /= dn;
+    a->psnr_nbit = pt->kind == FR_POINT_FEATURE ? fr_psnr_nbit(a->mse_nbit, pt->bits) : NAN;
+    if (pt->kind != FR_POINT_FEATURE) {
+        a->mse = a->psnr = a->mse_nbit = NAN;
+        if (pt->kind == FR_POINT_REFERENCE)
+            a->bits_mean = a->bits_std = a->payload = a->side = NAN;
+    }
+    a->map07 = a->map = a->top1 = a->top5 = a->fidelity = NAN;
+    if (r->task == FR_TASK_DETECTION) {
+        FrMapSettings ms;
+        fr_map_defaults(&ms);
+        ms.nclasses = r->nclasses;
+        ms.iou = r->e->map_iou;
+        FrMapAcc *acc = NULL;
+        int rc = fr_map_create(&acc, &ms, err);
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = fr_map_add_image(acc, r->info[i].gt, r->info[i].ngt, res[i].dets,
+                                  (size_t)res[i].ndet, err);
+        FrMapResult mr;
+        memset(&mr, 0, sizeof mr);
+        if (!rc)
+            rc = fr_map_finish(acc, &mr, err);
+        if (!rc) {
+            a->map07 = mr.map07;
+            a->map = mr.map;
+        }
+        fr_map_result_free(&mr);
+        fr_map_destroy(&acc);
+        return rc;
+    }
+    if (r->task == FR_TASK_CLASSIFICATION) {
+        FrClsAcc ca;
+        fr_cls_acc_init(&ca);
+        for (size_t i = 0; i < n; i++) {
+            const FrTensor *ref = &r->info[i].ref;
+            fr_cls_acc_add(&ca, res[i].out.data, ref->data, fr_tensor_size(&res[i].out),
+                           r->info[i].label);
+        }
+        a->top1 = fr_cls_top1(&ca);
+        a->top5 = fr_cls_top5(&ca);
+        a->fidelity = fr_cls_fidelity(&ca);
+        return 0;
+    }
+    double fsum = 0;
+    for (size_t i = 0; i < n; i++) {
+        double f;
+        int rc = fr_dense_fidelity(&res[i].out, &r->info[i].ref, &f, err);
+        if (rc)
+            return rc;
+        fsum += f;
+    }
+    a->fidelity = fsum / dn;
+    return 0;
+}
+
+static char *point_row(Run *r, const FrPoint *pt, const Agg *a)
+{
+    FrText t = {0};
+    fr_text_printf(&t, "%d,", pt->ordinal);
+    fr_text_csv_field(&t, pt->id, ',');
+    static const char *kinds[] = {"reference", "feature", "anchor"};
+    fr_text_csv_field(&t, kinds[pt->kind], ',');
+    fr_text_csv_field(&t, pt->curve, ',');
+    fr_text_csv_field(&t, pt->desc, ',');
+    fr_text_csv_field(&t, pt->split, ',');
+    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? r->split_lname : "", ',');
+    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? r->cut_desc : "", ',');
+    fr_text_printf(&t, "%d,", pt->bits);
+    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? fr_range_name(r->e->sweep.range) : "",
+                      ',');
+    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? fr_packing_name(pt->packing) : "", ',');
+    fr_text_csv_field(&t, pt->codec, ',');
+    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? fr_allocation_name(pt->allocation) : "",
+                      ',');
+    fr_text_printf(&t, "%d,%d,%zu,", pt->qp, pt->quality, r->list.n);
+    double vals[] = {a->elements, a->bits_mean, a->bits_std, a->bits_mean / FR_KBIT,
+                     a->payload, a->side, a->bits_mean / a->elements, a->map07, a->map,
+                     a->top1, a->top5, a->fidelity, a->mse, a->psnr, a->mse_nbit, a->psnr_nbit,
+                     a->front, a->enc, a->dec, a->back};
+    size_t nv = sizeof vals / sizeof vals[0];
+    for (size_t k = 0; k < nv; k++)
+        fr_text_csv_double(&t, vals[k], k + 1 < nv ? ',' : '\n');
+    if (t.oom) {
+        fr_text_free(&t);
+        return NULL;
+    }
+    t.s[--t.len] = 0; /* rows are stored without their '\n' */
+    return t.s;
+}
+
+static int write_points_csv(Run *r, FrError *err)
+{
+    FrText t = {0};
+    int nc;
+    const FrColumnDoc *cols = fr_points_columns(&nc);
+    for (int k = 0; k < nc; k++)
+        fr_text_csv_field(&t, cols[k].name, k + 1 < nc ? ',' : '\n');
+    for (int i = 0; i < r->plan.n; i++)
+        if (r->rows[i])
+            fr_text_printf(&t, "%s\n", r->rows[i]);
+    int rc = fr_text_write_atomic(&t, r->csv_path, err);
+    fr_text_free(&t);
+    return rc;
+}
+
+static int commit_point(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
+{
+    Agg a;
+    int rc = aggregate(r, pt, res, &a, err);
+    if (rc)
+        return rc;
+    char *row = point_row(r, pt, &a);
+    if (!row)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    rc = fr_journal_append(r->journal, row, err);
+    if (rc) {
+        free(row);
+        return rc;
+    }
+    r->rows[pt->ordinal] = row;
+    rc = write_points_csv(r, err);
+    if (rc)
+        return rc;
+    r->done_mine++;
+    char detail[160];
+    const char *mname = r->task == FR_TASK_DETECTION ? "map07"
+                        : r->task == FR_TASK_CLASSIFICATION ? "top1"
+                                                            : "fidelity";
+    double mv = r->task == FR_TASK_DETECTION ? a.map07
+                : r->task == FR_TASK_CLASSIFICATION ? a.top1
+                                                    : a.fidelity;
+    snprintf(detail, sizeof detail, "kbpi=%.3f %s=%.4f", a.bits_mean / FR_KBIT, mname, mv);
+    char label[300];
+    snprintf(label, sizeof label, "%s %s", pt->id, pt->desc);
+    fr_progress_step(r->prog, label, detail, r->o.on_progress, r->o.progress_user);
+    return 0;
+}
+
+/* ---------------- per-split front half and the cache ---------------- */
+
+static void cache_file(Run *r, size_t img, int k, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%06zu_%d.npy", r->cache_dir, img, k);
+}
+
+static int front_image(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    (void)arg;
+    CutCache *cc = &r->cache[img];
+    if (cc->on_disk) {
+        /* A cut file per tensor; the last one written marks the image done. */
+        char p[4600];
+        cache_file(r, img, cc->ncuts - 1, p, sizeof p);
+        if (cc->ncuts > 0 && access(p, R_OK) == 0)
+            return 0;
+    }
+    FrTensor rgb = {0}, input = {0};
+    int rc = load_input(r, worker, img, &rgb, &input, err);
+    if (!rc) {
+        double t0 = fr_now();
+        FrTensor cuts[FR_MODEL_MAX_CUTS];
+        int ncuts = 0;
+        memset(cuts, 0, sizeof cuts);
+        rc = fr_model_front(r->models[worker], &input, r->split_layer, cuts, &ncuts, err);
+        cc->t_front = fr_now() - t0;
+        if (!rc) {
+            if (cc->on_disk) {
+                for (int k = 0; k < ncuts && !rc; k++) {
+                    char p[4600];
+                    cache_file(r, img, k, p, sizeof p);
+                    rc = fr_npy_write(p, &cuts[k], err);
+                }
+                for (int k = 0; k < ncuts; k++)
+                    fr_tensor_free(&cuts[k]);
+            } else {
+                memcpy(cc->cuts, cuts, sizeof cuts);
+            }
+            cc->ncuts = ncuts;
+        }
+    }
+    fr_tensor_free(&rgb);
+    fr_tensor_free(&input);
+    return rc;
+}
+
+static int cache_get(Run *r, size_t img, FrTensor *cuts, int *ncuts, int *owned, FrError *err)
+{
+    CutCache *cc = &r->cache[img];
+    *ncuts = cc->ncuts;
+    if (!cc->on_disk) {
+        memcpy(cuts, cc->cuts, sizeof(FrTensor) * (size_t)cc->ncuts);
+        *owned = 0;
+        return 0;
+    }
+    *owned = 1;
+    for (int k = 0; k < cc->ncuts; k++) {
+        char p[4600];
+        cache_file(r, img, k, p, sizeof p);
+        int rc = fr_npy_read(p, &cuts[k], err);
+        if (rc) {
+            for (int j = 0; j < k; j++)
+                fr_tensor_free(&cuts[j]);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void cache_clear(Run *r)
+{
+    if (!r->cache)
+        return;
+    for (size_t i = 0; i < r->list.n; i++)
+        for (int k = 0; k < (r->cache[i].on_disk ? 0 : r->cache[i].ncuts); k++)
+            fr_tensor_free(&r->cache[i].cuts[k]);
+    free(r->cache);
+    r->cache = NULL;
+}
+
+/* ---------------- one feature point on one image ---------------- */
+
+typedef struct PointArg {
+    const FrPoint *pt;
+    FrFeatureSettings fs;
+    ImgRes *res;
+    const int *dataset_qps; /* sensitivity with dataset scope: one map for all images */
+    int n_qps;
+    int sens_layer;
+} PointArg;
+
+/* Hook for issue #8: the per-channel QPs of one image at one point. Uniform
+ * allocation needs none (NULL); sensitivity allocation measures the channel
+ * sensitivities on this image (cached in output.dir/cache/sens) or uses the
+ * data-set map computed once per point. */
+static int point_channel_qps(Run *r, int worker, size_t img, PointArg *pa, const FrTensor *cuts,
+                             int ncuts, int **qps, int *nq, double *secs, FrError *err)
+{
+    *qps = NULL;
+    *nq = 0;
+    *secs = 0;
+    if (pa->pt->allocation == FR_ALLOC_UNIFORM)
+        return 0;
+    int n = fr_alloc_channels(cuts, ncuts);
+    if (pa->dataset_qps) {
+        if (n != pa->n_qps)
+            return fr_error(err, FR_E_INTERNAL, "channel count changed between images");
+        *qps = malloc(sizeof(int) * (size_t)n);
+        if (!*qps)
+            return fr_error(err, FR_E_NOMEM, "out of memory");
+        memcpy(*qps, pa->dataset_qps, sizeof(int) * (size_t)n);
+        *nq = n;
+        return 0;
+    }
+    *qps = malloc(sizeof(int) * (size_t)n);
+    if (!*qps)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    *nq = n;
+    return fr_alloc_image_qps(r->models[worker], r->sens_cache, r->list.items[img].path,
+                              pa->pt->split, r->split_layer, cuts, ncuts, &pa->fs, pa->pt->qp,
+                              r->e->sweep.qp_range, pa->sens_layer, r->e->model.cfg, *qps, n,
+                              NULL, secs, err);
+}
+
+static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    PointArg *pa = arg;
+    ImgRes *res = &pa->res[img];
+    FrTensor cuts[FR_MODEL_MAX_CUTS];
+    int ncuts = 0, owned = 0;
+    int rc = cache_get(r, img, cuts, &ncuts, &owned, err);
+    if (rc)
+        return rc;
+    uint8_t *frd = NULL;
+    size_t len = 0;
+    FrTensor *rec = NULL;
+    int nrec = 0;
+    int *qps = NULL, nq = 0;
+    FrFeatureSettings fs = pa->fs;
+    rc = point_channel_qps(r, worker, img, pa, cuts, ncuts, &qps, &nq, &res->t_sens, err);
+    if (rc)
+        goto done;
+    fs.channel_qp = qps;
+    fs.n_channel_qp = nq;
+    FrBitStats bs;
+    memset(&bs, 0, sizeof bs);
+    double t0 = fr_now();
+    rc = fr_feature_encode(cuts, ncuts, pa->pt->split, &fs, &frd, &len, &bs, err);
+    if (rc)
+        goto done;
+    res->t_enc = fr_now() - t0;
+    res->bits = (double)bs.total_bits;
+    res->payload = (double)bs.payload_bits;
+    res->side = (double)bs.side_bits;
+    t0 = fr_now();
+    rc = fr_feature_decode(frd, len, &rec, &nrec, NULL, err);
+    if (rc)
+        goto done;
+    res->t_dec = fr_now() - t0;
+    if (nrec != ncuts) {
+        rc = fr_error(err, FR_E_INTERNAL, "decoded %d cut tensors, coded %d", nrec, ncuts);
+        goto done;
+    }
+    /* Distortion over the whole cut set: element-weighted MSE; PSNR with the
+     * widest original range (the Q-layer's tensor range for one cut). */
+    double se = 0, se_n = 0, peak = 0, elems = 0;
+    for (int k = 0; k < ncuts; k++) {
+        FrFeatureDistortion d;
+        rc = fr_feature_distortion(&cuts[k], &rec[k], &d, err);
+        if (rc)
+            goto done;
+        double ne = (double)fr_tensor_size(&cuts[k]);
+        se += d.mse * ne;
+        se_n += fr_feature_mse_nbit(&cuts[k], &rec[k], pa->pt->bits) * ne;
+        if (d.peak > peak)
+            peak = d.peak;
+        elems += ne;
+    }
+    res->elements = elems;
+    res->mse = se / elems;
+    res->mse_nbit = se_n / elems;
+    res->psnr = fr_psnr(res->mse, peak);
+    res->t_front = r->cache[img].t_front;
+    t0 = fr_now();
+    rc = fr_model_back(r->models[worker], r->split_layer, rec, nrec, err);
+    if (!rc)
+        rc = take_output(r, r->models[worker], img, res, err);
+    res->t_back = fr_now() - t0;
+done:
+    free(qps);
+    free(frd);
+    if (rec) {
+        for (int k = 0; k < nrec; k++)
+            fr_tensor_free(&rec[k]);
+        free(rec);
+    }
+    if (owned)
+        for (int k = 0; k < ncuts; k++)
+            fr_tensor_free(&cuts[k]);
+    return rc;
+}
+
+/* ---------------- anchors ---------------- */
+
+static int anchor_image(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    PointArg *pa = arg;
+    ImgRes *res = &pa->res[img];
+    FrTensor rgb = {0}, dec = {0}, input = {0};
+    size_t bytes = 0;
+    int rc = load_input(r, worker, img, &rgb, NULL, err);
+    if (rc)
+        return rc;
+    double t0 = fr_now();
+    if (pa->pt->quality >= 0)
+        rc = fr_image_jpeg_code(&rgb, pa->pt->quality, &bytes, &dec, err);
+    else
+        rc = fr_hevc_code_rgb(&rgb, pa->pt->qp, &bytes, &dec, err);
+    res->t_enc = fr_now() - t0;
+    if (!rc)
+        rc = fr_model_prepare_input(r->models[worker], &dec, &input);
+    if (!rc) {
+        t0 = fr_now();
+        rc = fr_model_forward(r->models[worker], &input, err);
+        if (!rc)
+            rc = take_output(r, r->models[worker], img, res, err);
+        res->t_back = fr_now() - t0;
+    }
+    res->bits = 8.0 * (double)bytes;
+    res->payload = res->bits;
+    res->side = 0;
+    res->elements = 3.0 * rgb.w * rgb.h;
+    fr_tensor_free(&rgb);
+    fr_tensor_free(&dec);
+    fr_tensor_free(&input);
+    return rc;
+}
+
+/* ---------------- the run ---------------- */
+
+static int mine(const Run *r, const FrPoint *pt)
+{
+    return pt->ordinal % r->o.shard_count == r->o.shard_index;
+}
+
+static int todo(const Run *r, const FrPoint *pt)
+{
+    return mine(r, pt) && !r->rows[pt->ordinal];
+}
+
+static ImgRes *res_alloc(Run *r)
+{
+    return calloc(r->list.n ? r->list.n : 1, sizeof(ImgRes));
+}
+
+static void res_free(Run *r, ImgRes **res)
+{
+    if (!*res)
+        return;
+    for (size_t i = 0; i < r->list.n; i++)
+        imgres_free(&(*res)[i]);
+    free(*res);
+    *res = NULL;
+}
+
+/* Loads the journal: rows of points this config expands to (id checked). */
+static int load_journal(Run *r, FrError *err)
+{
+    char **lines = NULL;
+    size_t n = 0;
+    int rc = fr_journal_read(r->journal_path, &lines, &n, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        long ord = strtol(lines[i], &end, 10);
+        if (end == lines[i] || *end != ',' || ord < 0 || ord >= r->plan.n)
+            continue;
+        const FrPoint *pt = &r->plan.points[ord];
+        size_t il = strlen(pt->id);
+        if (strncmp(end + 1, pt->id, il) || end[1 + il] != ',' || !mine(r, pt))
+            continue;
+        if (!r->rows[ord]) {
+            r->rows[ord] = lines[i];
+            lines[i] = NULL;
+        }
+    }
+    fr_journal_lines_free(&lines, n);
+    return 0;
+}
+
+static int run_feature_points(Run *r, int s, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    int any = 0;
+    for (int i = 0; i < r->plan.n; i++)
+        if (r->plan.points[i].kind == FR_POINT_FEATURE && r->plan.points[i].split_index == s &&
+            todo(r, &r->plan.points[i]))
+            any = 1;
+    if (!any)
+        return 0;
+    r->split_name = e->sweep.split[s];
+    int rc = fr_model_find_layer(r->models[0], r->split_name, &r->split_layer, err);
+    if (rc) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        char key[64];
+        snprintf(key, sizeof key, "sweep.split[%d]", s);
+        return fr_experiment_error(e, err, FR_E_USAGE, key, "%s", msg);
+    }
+    int cut[FR_MODEL_MAX_CUTS], ncut = 0;
+    rc = fr_model_cut_set_err(r->models[0], r->split_layer, cut, FR_MODEL_MAX_CUTS, &ncut, err);
+    if (rc) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        char key[64];
+        snprintf(key, sizeof key, "sweep.split[%d]", s);
+        return fr_experiment_error(e, err, FR_E_USAGE, key, "%s", msg);
+    }
+    FrLayerInfo li;
+    fr_model_layer_info(r->models[0], r->split_layer, &li);
+    snprintf(r->split_lname, sizeof r->split_lname, "%s", li.name);
+    r->cut_desc[0] = 0;
+    size_t bytes = 0;
+    for (int k = 0; k < ncut; k++) {
+        FrLayerInfo ci;
+        fr_model_layer_info(r->models[0], cut[k], &ci);
+        size_t l = strlen(r->cut_desc);
+        snprintf(r->cut_desc + l, sizeof r->cut_desc - l, "%s%s", k ? "+" : "", ci.name);
+        bytes += ci.bytes;
+    }
+    r->cache = calloc(r->list.n ? r->list.n : 1, sizeof *r->cache);
+    if (!r->cache)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    int disk = bytes * r->list.n > r->o.cache_mem;
+    if (disk) {
+        snprintf(r->cache_dir, sizeof r->cache_dir, "%s/cache/%s", r->dir, r->split_lname);
+        char tmp[4500];
+        snprintf(tmp, sizeof tmp, "%s/cache", r->dir);
+        mkdir(tmp, 0777);
+        mkdir(r->cache_dir, 0777);
+        for (size_t i = 0; i < r->list.n; i++) {
+            r->cache[i].on_disk = 1;
+            r->cache[i].ncuts = ncut;
+        }
+    }
+    fr_progress_note(r->prog, "split %s: front half of %zu images", r->split_name, r->list.n);
+    double t0 = fr_now();
+    rc = par_for(r, front_image, NULL, err);
+    r->tot_front += fr_now() - t0;
+    for (int i = 0; i < r->plan.n && !rc; i++) {
+        const FrPoint *pt = &r->plan.points[i];
+        if (pt->kind != FR_POINT_FEATURE || pt->split_index != s || !todo(r, pt))
+            continue;
+        PointArg pa;
+        memset(&pa, 0, sizeof pa);
+        pa.pt = pt;
+        fr_feature_defaults(&pa.fs);
+        const FrCodecSpec *cs = &e->sweep.codec[pt->codec_entry];
+        pa.fs.bits = pt->bits;
+        pa.fs.range = e->sweep.range;
+        pa.fs.relu_min0 = e->sweep.relu_min0;
+        pa.fs.packing = pt->packing;
+        pa.fs.tile_pad = e->sweep.tile_pad;
+        FrCodecKind ck;
+        rc = fr_codec_from_name(cs->name, &ck, err);
+        if (rc)
+            break;
+        pa.fs.codec = ck;
+        pa.fs.qp = pt->qp >= 0 ? pt->qp : 0;
+        pa.fs.hevc.ctu = cs->ctu;
+        pa.fs.hevc.min_cu = cs->min_cu;
+        pa.fs.hevc.rdoq = cs->rdoq;
+        pa.fs.hevc.sao = cs->sao;
+        if (cs->preset)
+            snprintf(pa.fs.hevc.preset, sizeof pa.fs.hevc.preset, "%s", cs->preset);
+        rc = fr_feature_validate(&pa.fs, err);
+        if (rc) {
+            char msg[sizeof err->msg], key[64];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            snprintf(key, sizeof key, "sweep.codec[%d]", pt->codec_entry);
+            rc = fr_experiment_error(e, err, FR_E_CONFIG, key, "%s", msg);
+            break;
+        }
+        int *dqps = NULL;
+        if (pt->allocation == FR_ALLOC_SENSITIVITY) {
+            rc = fr_alloc_sens_layer(r->models[0], r->split_layer, e->sweep.sensitivity.layer,
+                                     e->sweep.sensitivity.layer_name, &pa.sens_layer, err);
+            if (!rc && !r->sens_cache) {
+                char sd[4500];
+                snprintf(sd, sizeof sd, "%s/cache/sens", r->dir);
+                rc = fr_sens_cache_create(&r->sens_cache, sd, err);
+            }
+            if (!rc && e->sweep.sensitivity.scope == FR_SENS_DATASET) {
+                /* One QP map for every image from the first calibration images. */
+                int nc = 0;
+                for (int k = 0; k < ncut; k++) {
+                    FrLayerInfo ci;
+                    fr_model_layer_info(r->models[0], cut[k], &ci);
+                    nc += ci.c;
+                }
+                int ncal = e->sweep.sensitivity.calibration_images;
+                if (ncal > (int)r->list.n)
+                    ncal = (int)r->list.n;
+                const char **paths = calloc((size_t)ncal + 1, sizeof *paths);
+                double *sv = calloc((size_t)nc + 1, sizeof *sv);
+                dqps = calloc((size_t)nc + 1, sizeof *dqps);
+                if (!paths || !sv || !dqps)
+                    rc = fr_error(err, FR_E_NOMEM, "out of memory");
+                for (int k = 0; k < ncal && !rc; k++)
+                    paths[k] = r->list.items[k].path;
+                double secs = 0;
+                if (!rc)
+                    rc = fr_alloc_dataset_sensitivity(r->models[0], r->sens_cache, paths, ncal,
+                                                      pt->split, r->split_layer, &pa.fs, pt->qp,
+                                                      pa.sens_layer, e->model.cfg, sv, nc, &secs,
+                                                      err);
+                if (!rc)
+                    rc = fr_alloc_qps(sv, nc, pt->qp, e->sweep.qp_range, dqps, err);
+                pa.dataset_qps = dqps;
+                pa.n_qps = nc;
+                free(paths);
+                free(sv);
+            }
+        }
+        pa.res = rc ? NULL : res_alloc(r);
+        if (!rc && !pa.res)
+            rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        if (!rc) {
+            rc = par_for(r, feature_image, &pa, err);
+            if (!rc) {
+                for (size_t k = 0; k < r->list.n; k++) {
+                    r->tot_back += pa.res[k].t_back;
+                    r->tot_enc += pa.res[k].t_enc;
+                    r->tot_dec += pa.res[k].t_dec;
+                }
+                rc = commit_point(r, pt, pa.res, err);
+            }
+        }
+        free(dqps);
+        res_free(r, &pa.res);
+    }
+    cache_clear(r);
+    return rc;
+}
+
+static int run_rd(Run *r, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    /* Reference pass: image sizes and ground truth always; the whole network
+     * when the reference point is to do or fidelity needs reference outputs. */
+    RefArg ra = {NULL, 0};
+    const FrPoint *ref = &r->plan.points[0];
+    ra.forward = todo(r, ref) || r->task != FR_TASK_DETECTION;
+    ra.res = res_alloc(r);
+    if (!ra.res)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    fr_progress_note(r->prog, "reading %zu images%s", r->list.n,
+                     ra.forward ? " and running the uncompressed network" : "");
+    int rc = par_for(r, ref_image, &ra, err);
+    if (!rc)
+        rc = read_labels(r, err);
+    if (!rc && todo(r, ref))
+        rc = commit_point(r, ref, ra.res, err);
+    res_free(r, &ra.res);
+    for (int s = 0; s < e->sweep.n_split && !rc; s++)
+        rc = run_feature_points(r, s, err);
+    for (int i = 0; i < r->plan.n && !rc; i++) {
+        const FrPoint *pt = &r->plan.points[i];
+        if (pt->kind != FR_POINT_ANCHOR || !todo(r, pt))
+            continue;
+        PointArg pa;
+        memset(&pa, 0, sizeof pa);
+        pa.pt = pt;
+        pa.res = res_alloc(r);
+        if (!pa.res)
+            return fr_error(err, FR_E_NOMEM, "out of memory");
+        double t0 = fr_now();
+        rc = par_for(r, anchor_image, &pa, err);
+        r->tot_anchor += fr_now() - t0;
+        if (!rc)
+            rc = commit_point(r, pt, pa.res, err);
+        res_free(r, &pa.res);
+    }
+    return rc;
+}
+
+static void run_free(Run *r)
+{
+    if (r->models)
+        for (int w = 0; w < r->jobs; w++)
+            fr_model_close(&r->models[w]);
+    free(r->models);
+    if (r->info) {
+        for (size_t i = 0; i < r->list.n; i++) {
+            free(r->info[i].gt);
+            fr_tensor_free(&r->info[i].ref);
+        }
+        free(r->info);
+    }
+    cache_clear(r);
+    if (r->rows) {
+        for (int i = 0; i < r->plan.n; i++)
+            free(r->rows[i]);
+        free(r->rows);
+    }
+    fr_sens_cache_destroy(&r->sens_cache);
+    fr_journal_close(&r->journal);
+    fr_progress_destroy(&r->prog);
+    fr_image_list_free(&r->list);
+    fr_plan_free(&r->plan);
+    pthread_mutex_destroy(&r->mu);
+}
+
+static int write_manifest(Run *r, const char *state, FrError *err)
+{
+    char extra[512];
+    snprintf(extra, sizeof extra,
+             "points_total: %d\npoints_this_shard: %zu\npoints_done: %zu\nstate: %s\n"
+             "images: %zu\njobs: %d\n",
+             r->plan.n, r->total_mine, r->done_mine, state, r->list.n, r->jobs);
+    return fr_manifest_write(r->manifest_path, r->e, r->o.shard_index, r->o.shard_count,
+                             r->o.git_dir, extra, err);
+}
+
+static int write_columns_doc(const char *dir, FrError *err)
+{
+    FrText t = {0};
+    int nc;
+    const FrColumnDoc *cols = fr_points_columns(&nc);
+    fr_text_printf(&t, "# points.csv columns (featrd %s); numbers are nan when not applicable;\n"
+                       "# columns ending in _s are wall-clock timings and differ run to run.\n",
+                   FR_VERSION_STRING);
+    for (int k = 0; k < nc; k++)
+        fr_text_printf(&t, "%-17s %s\n", cols[k].name, cols[k].doc);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/points.columns.txt", dir);
+    int rc = fr_text_write_atomic(&t, path, err);
+    fr_text_free(&t);
+    return rc;
+}
+
+int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
+{
+    if (e->kind == FR_KIND_LOSSLESS)
+        return fr_run_lossless(e, opt, err);
+    if (e->kind == FR_KIND_MODEL)
+        return fr_run_modelcomp(e, opt, err);
+    Run r;
+    memset(&r, 0, sizeof r);
+    pthread_mutex_init(&r.mu, NULL);
+    r.e = e;
+    if (opt)
+        r.o = *opt;
+    else
+        fr_run_options_defaults(&r.o);
+    if (r.o.shard_count < 1)
+        r.o.shard_count = 1;
+    r.jobs = r.o.jobs > 0 ? r.o.jobs : (e->jobs > 0 ? e->jobs : 1);
+    if (r.jobs > 64)
+        r.jobs = 64;
+    snprintf(r.dir, sizeof r.dir, "%s", e->output.dir);
+    int rc = fr_experiment_check_files(e, err);
+    if (!rc)
+        rc = fr_plan_build(e, &r.plan, err);
+    if (!rc)
+        rc = fr_image_list_read(e->dataset.images, &r.list, err);
+    if (!rc && e->dataset.limit > 0)
+        rc = fr_image_list_subset(&r.list, (size_t)e->dataset.limit, e->dataset.seed, err);
+    if (rc)
+        goto out;
+    r.models = calloc((size_t)r.jobs, sizeof *r.models);
+    r.info = calloc(r.list.n, sizeof *r.info);
+    r.rows = calloc((size_t)r.plan.n, sizeof *r.rows);
+    if (!r.models || !r.info || !r.rows) {
+        rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int w = 0; w < r.jobs && !rc; w++) {
+        FrModelSettings ms;
+        fr_model_defaults(&ms);
+        ms.cfg = e->model.cfg;
+        ms.weights = e->model.weights;
+        ms.seed = e->model.seed;
+        ms.width = e->model.input_w;
+        ms.height = e->model.input_h;
+        ms.gemm = e->model.gemm;
+        ms.quiet = w > 0 || r.o.progress == FR_PROGRESS_NONE;
+        rc = fr_model_open(&r.models[w], &ms, err);
+    }
+    if (rc)
+        goto out;
+    r.task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r.models[0]);
+    r.nclasses = fr_model_classes(r.models[0]);
+    /* Resolve every split before anything is written, so a typo fails fast. */
+    for (int s = 0; s < e->sweep.n_split && !rc; s++) {
+        int li, cut[FR_MODEL_MAX_CUTS], nc;
+        char key[64];
+        snprintf(key, sizeof key, "sweep.split[%d]", s);
+        rc = fr_model_find_layer(r.models[0], e->sweep.split[s], &li, err);
+        if (!rc)
+            rc = fr_model_cut_set_err(r.models[0], li, cut, FR_MODEL_MAX_CUTS, &nc, err);
+        if (rc) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            rc = fr_experiment_error(e, err, FR_E_USAGE, key, "%s", msg);
+        }
+    }
+    if (!rc)
+        rc = fr_results_dir_prepare(r.dir, err);
+    if (!rc)
+        rc = fr_results_check_config(r.dir, e, r.o.force, err);
+    if (rc)
+        goto out;
+    fr_results_name(r.csv_path, sizeof r.csv_path, r.dir, "points", "csv", r.o.shard_index,
+                    r.o.shard_count);
+    fr_results_name(r.journal_path, sizeof r.journal_path, r.dir, "points", "journal",
+                    r.o.shard_index, r.o.shard_count);
+    fr_results_name(r.manifest_path, sizeof r.manifest_path, r.dir, "manifest", "yaml",
+                    r.o.shard_index, r.o.shard_count);
+    rc = load_journal(&r, err);
+    if (!rc)
+        rc = fr_journal_open(&r.journal, r.journal_path, err);
+    if (!rc) {
+        char cfgp[4200];
+        fr_results_name(cfgp, sizeof cfgp, r.dir, "config", "yaml", r.o.shard_index,
+                        r.o.shard_count);
+        char *dump = fr_experiment_dump_string(e);
+        rc = dump ? fr_write_file_atomic(cfgp, dump, strlen(dump), err)
+                  : fr_error(err, FR_E_NOMEM, "out of memory");
+        free(dump);
+    }
+    if (!rc)
+        rc = write_columns_doc(r.dir, err);
+    size_t already = 0;
+    for (int i = 0; i < r.plan.n; i++)
+        if (mine(&r, &r.plan.points[i])) {
+            r.total_mine++;
+            already += r.rows[i] != NULL;
+        }
+    r.done_mine = already;
+    if (!rc)
+        rc = write_manifest(&r, "running", err);
+    if (!rc)
+        rc = write_points_csv(&r, err);
+    if (rc)
+        goto out;
+    char name[160];
+    if (r.o.shard_count > 1)
+        snprintf(name, sizeof name, "%s [shard %d/%d]", e->name, r.o.shard_index,
+                 r.o.shard_count);
+    else
+        snprintf(name, sizeof name, "%s", e->name);
+    r.prog = fr_progress_create(r.o.progress, name, r.total_mine, already);
+    double t0 = fr_now();
+    if (already < r.total_mine)
+        rc = run_rd(&r, err);
+    double wall = fr_now() - t0;
+    fr_progress_destroy(&r.prog);
+    if (rc)
+        goto out;
+    char timing[512];
+    snprintf(timing, sizeof timing,
+             "timing:\n  wall_s: %.3f\n  points_run: %zu\n  front_s: %.3f\n  back_s: %.3f\n"
+             "  encode_s: %.3f\n  decode_s: %.3f\n  anchors_s: %.3f\n",
+             wall, r.done_mine - already, r.tot_front, r.tot_back, r.tot_enc, r.tot_dec,
+             r.tot_anchor);
+    {
+        char extra[1024];
+        snprintf(extra, sizeof extra,
+                 "points_total: %d\npoints_this_shard: %zu\npoints_done: %zu\nstate: done\n"
+                 "images: %zu\njobs: %d\n%s",
+                 r.plan.n, r.total_mine, r.done_mine, r.list.n, r.jobs, timing);
+        rc = fr_manifest_write(r.manifest_path, e, r.o.shard_index, r.o.shard_count, r.o.git_dir,
+                               extra, err);
+    }
+    if (!rc && r.o.progress != FR_PROGRESS_NONE)
+        fprintf(stderr,
+                "%s: %zu points in %.1f s (%.1f points/min); front %.1f s, back %.1f s, "
+                "encode %.1f s, decode %.1f s, anchors %.1f s (thread seconds)\n",
+                name, r.done_mine - already, wall,
+                wall > 0 ? (double)(r.done_mine - already) * 60.0 / wall : 0.0, r.tot_front,
+                r.tot_back, r.tot_enc, r.tot_dec, r.tot_anchor);
+    if (!rc && r.o.shard_count == 1) {
+        if (e->n_bd)
+            rc = fr_results_write_bd(r.dir, e, err);
+        int plots = r.o.plots >= 0 ? r.o.plots : e->output.plots;
+        if (!rc && plots) {
+            FrError pe = {0};
+            if (fr_results_plot(r.dir, NULL, &pe) && r.o.progress != FR_PROGRESS_NONE)
+                fprintf(stderr, "featrd run: plots skipped: %s\n", pe.msg);
+        }
+    }
+out:
+    run_free(&r);
+    return rc;
+}
