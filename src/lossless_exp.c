@@ -55,15 +55,16 @@ typedef struct ReprStats {
     CoderStats coder[MAX_CODERS];
 } ReprStats;
 
-/* Codes one buffer with one coder: times encode over `repeats` runs (mean),
- * decodes once and checks it is exact. */
-static int code_one(FrCodecKind k, const uint8_t *data, size_t n, int repeats, CoderStats *cs,
-                    const char *what, FrError *err)
+int fr_lossless_measure(FrCodecKind k, const void *data, size_t n, int repeats,
+                        FrLosslessMeasure *out, FrError *err)
 {
     uint8_t *enc = NULL, *dec = NULL;
     size_t enc_n = 0, dec_n = 0;
     double t_enc = 0;
     int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (repeats < 1)
+        repeats = 1;
     for (int r = 0; r < repeats; r++) {
         free(enc);
         enc = NULL;
@@ -75,23 +76,39 @@ static int code_one(FrCodecKind k, const uint8_t *data, size_t n, int repeats, C
     }
     double t0 = fr_now();
     rc = fr_lossless_decode(k, enc, enc_n, &dec, &dec_n, err);
-    double t_dec = fr_now() - t0;
+    out->dec_s = fr_now() - t0;
     if (rc)
         goto done;
-    if (dec_n != n || memcmp(dec, data, n)) {
-        rc = fr_error(err, FR_E_INTERNAL, "%s: %s did not decode back exactly", what,
-                      fr_codec_name(k));
+    if (dec_n != n || (n && memcmp(dec, data, n))) {
+        rc = fr_error(err, FR_E_INTERNAL, "%s did not decode back exactly", fr_codec_name(k));
         goto done;
     }
-    size_t coded = enc_n > LOSSLESS_PREFIX ? enc_n - LOSSLESS_PREFIX : enc_n;
-    stat_add(&cs->rate, fr_compression_rate(8.0 * (double)coded, 8.0 * (double)n));
-    stat_add(&cs->bytes, (double)coded);
-    stat_add(&cs->enc, t_enc / repeats);
-    stat_add(&cs->dec, t_dec);
+    out->original_bytes = n;
+    out->coded_bytes = enc_n > LOSSLESS_PREFIX ? enc_n - LOSSLESS_PREFIX : enc_n;
+    out->rate = fr_compression_rate(8.0 * (double)out->coded_bytes, 8.0 * (double)n);
+    out->enc_s = t_enc / repeats;
 done:
     free(enc);
     free(dec);
     return rc;
+}
+
+/* One feature through one coder into the running statistics. */
+static int code_one(FrCodecKind k, const uint8_t *data, size_t n, int repeats, CoderStats *cs,
+                    const char *what, FrError *err)
+{
+    FrLosslessMeasure m;
+    int rc = fr_lossless_measure(k, data, n, repeats, &m, err);
+    if (rc) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : fr_strerror(rc));
+        return fr_error(err, rc, "%s: %.600s", what, why);
+    }
+    stat_add(&cs->rate, m.rate);
+    stat_add(&cs->bytes, (double)m.coded_bytes);
+    stat_add(&cs->enc, m.enc_s);
+    stat_add(&cs->dec, m.dec_s);
+    return 0;
 }
 
 /* The n-bit Q-layer samples (global min/max, eq. 2) as the coders see them

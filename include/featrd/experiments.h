@@ -157,6 +157,20 @@ int fr_weights_diff(const FrWeights *a, const FrWeights *b, FrWeightsDiff *d, Fr
 struct FrExperiment;
 struct FrRunOptions;
 
+/* One buffer through one general lossless coder (seed 000's measurement):
+ * encode `repeats` times (time = mean), decode once and compare (FR_E_INTERNAL
+ * if not exact). coded_bytes excludes the 8-byte length prefix that
+ * fr_lossless_encode adds (the coders' own formats carry what they need), so
+ * rate = coded_bytes / original_bytes is the coder's (eq. 1). */
+typedef struct FrLosslessMeasure {
+    size_t original_bytes, coded_bytes;
+    double rate;   /* coded / original; NaN for an empty buffer */
+    double enc_s;  /* seconds per encode, single-threaded */
+    double dec_s;  /* seconds of the decode */
+} FrLosslessMeasure;
+int fr_lossless_measure(FrCodecKind k, const void *data, size_t n, int repeats,
+                        FrLosslessMeasure *out, FrError *err);
+
 /* Runs a `kind: lossless` experiment: for each layer (resume: layers already
  * in OUTDIR/lossless.csv under the same config hash are skipped), the
  * features of every image through every coder; writes lossless.csv
@@ -182,6 +196,15 @@ int fr_lossless_plot(const char *dir, const char *scripts_dir, FrError *err);
  * against dom.base when given. Writes modelcomp.csv, modelcomp_table.txt
  * (seed 002 Table 3 layout) and modelcomp.dat for plots/modelcomp.gp. */
 int fr_run_modelcomp(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
+
+/* Prints a modelcomp.csv as seed 002 Table 3: one line per model (and its
+ * DoM), for each p the change of the task metric (top-1, or mAP07 for
+ * detectors) against the original model and the compression ratio. */
+int fr_modelcomp_table(const char *csv_path, FILE *f, FrError *err);
+
+/* gnuplot on SCRIPTS_DIR/modelcomp.gp (NULL: "plots"): DIR/modelcomp.png
+ * and .svg, ratio against RP, from DIR/modelcomp.dat. */
+int fr_modelcomp_plot(const char *dir, const char *scripts_dir, FrError *err);
 
 #ifdef __cplusplus
 }
