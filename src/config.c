@@ -147,6 +147,18 @@ static int loc_err(FrError *err, int code, FrSrcLoc loc, const char *path, const
     return r;
 }
 
+/* snprintf for key paths; long paths are cut (they only appear in messages). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void pathf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
+
 /* ------------------------------------------------------------------ */
 /* The node tree. */
 
@@ -366,8 +378,9 @@ static int remember_anchor(Reader *r, const yaml_char_t *name, const Node *n)
     return 0;
 }
 
-/* Builds the node for the event ev (already read; consumed here). */
-static int read_node(Reader *r, yaml_event_t *ev, int depth, Node **out)
+/* Builds the node for the event ev (already read; consumed here); path is
+ * the node's key path, for messages. */
+static int read_node(Reader *r, yaml_event_t *ev, const char *path, int depth, Node **out)
 {
     *out = NULL;
     FrSrcLoc loc = mark_loc(r, ev->start_mark);
@@ -438,7 +451,7 @@ static int read_node(Reader *r, yaml_event_t *ev, int depth, Node **out)
             FrSrcLoc kloc = mark_loc(r, e.start_mark);
             if (is_map) {
                 Node *k;
-                if ((rc = read_node(r, &e, depth + 1, &k)))
+                if ((rc = read_node(r, &e, path, depth + 1, &k)))
                     goto fail;
                 if (k->type != N_SCALAR) {
                     node_free(k);
@@ -451,7 +464,12 @@ static int read_node(Reader *r, yaml_event_t *ev, int depth, Node **out)
                 node_free(k);
                 if (map_find(n, key) >= 0) {
                     FrSrcLoc first = n->kloc[map_find(n, key)];
-                    rc = loc_err(r->err, FR_E_CONFIG, kloc, key,
+                    char kp[300];
+                    if (*path)
+                        pathf(kp, sizeof kp, "%s.%s", path, key);
+                    else
+                        pathf(kp, sizeof kp, "%s", key);
+                    rc = loc_err(r->err, FR_E_CONFIG, kloc, kp,
                                  "duplicate key (first set at line %d)", first.line);
                     free(key);
                     goto fail;
@@ -462,7 +480,14 @@ static int read_node(Reader *r, yaml_event_t *ev, int depth, Node **out)
                 }
             }
             Node *v;
-            if ((rc = read_node(r, &e, depth + 1, &v))) {
+            char cp[300];
+            if (!is_map)
+                pathf(cp, sizeof cp, "%s[%d]", path, n->n);
+            else if (*path)
+                pathf(cp, sizeof cp, "%s.%s", path, key);
+            else
+                pathf(cp, sizeof cp, "%s", key);
+            if ((rc = read_node(r, &e, cp, depth + 1, &v))) {
                 free(key);
                 goto fail;
             }
@@ -526,7 +551,7 @@ static int read_yaml(const char *text, size_t len, const char *file, FrError *er
             yaml_event_delete(&ev);
             continue;
         }
-        if ((rc = read_node(&r, &ev, 0, &root)))
+        if ((rc = read_node(&r, &ev, "", 0, &root)))
             break;
     }
     for (int i = 0; i < r.n_anchors; i++) {
@@ -816,14 +841,14 @@ static int apply_override(Loader *L, Node *root, const char *ov)
             node_free(val);
             return fr_error(L->err, FR_E_CONFIG, "%s: empty key in the key path", file);
         }
-        size_t pl = strlen(path);
-        snprintf(path + pl, sizeof path - pl, "%s%s", pl ? "." : "", seg);
         if (cur->type != N_MAP) {
             char b[128];
             node_free(val);
-            return fr_error(L->err, FR_E_CONFIG, "%s: %s: cannot set a key inside %s", file, path,
-                            describe(cur, b, sizeof b));
+            return fr_error(L->err, FR_E_CONFIG, "%s: %s: cannot set a key inside %s (key '%s')",
+                            file, path, describe(cur, b, sizeof b), seg);
         }
+        size_t pl = strlen(path);
+        snprintf(path + pl, sizeof path - pl, "%s%s", pl ? "." : "", seg);
         int j = map_find(cur, seg);
         int last = !next && idx < 0;
         if (last) {
@@ -1013,18 +1038,6 @@ static int expected(Cx *c, const Node *n, const char *path, const char *what)
                    describe(n, b, sizeof b));
 }
 
-/* snprintf for key paths; long paths are cut (they only appear in messages). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-}
-
 static void join(char *buf, size_t cap, const char *prefix, const char *key)
 {
     if (prefix && *prefix)
@@ -1206,7 +1219,7 @@ static int get_int_list(Cx *c, const Node *n, const char *path, int lo, int hi,
             if (v[j] == v[i]) {
                 free(v);
                 return loc_err(c->err, FR_E_CONFIG, it[i]->loc, path,
-                               "duplicate value %d (also at line %d)", v[i], it[j]->loc.line);
+                               "duplicate value %d (also at line %d)", (int)x, it[j]->loc.line);
             }
         if ((rc = rec_item(c, path, i, it[i]->loc))) {
             free(v);
@@ -1239,10 +1252,10 @@ static int get_enum_list(Cx *c, const Node *n, const char *path, const char *con
         }
         for (int j = 0; j < i; j++)
             if (v[j] == v[i]) {
+                const char *dup = names[v[i]];
                 free(v);
                 return loc_err(c->err, FR_E_CONFIG, item->loc, path,
-                               "duplicate value %s (also at line %d)", names[v[i]],
-                               it[j]->loc.line);
+                               "duplicate value %s (also at line %d)", dup, it[j]->loc.line);
             }
         if ((rc = rec_item(c, path, i, item->loc))) {
             free(v);
@@ -1516,8 +1529,8 @@ static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec
             return rc;
         int hevc_key = strcmp(k, "name") && strcmp(k, "level") && strcmp(k, "split");
         if (hevc_key && is_lossless_coder(name))
-            return loc_err(c->err, FR_E_CONFIG, v->kloc[i], p,
-                           "only for hevc and hevc-lossless, not %s", name);
+            return loc_err(c->err, FR_E_CONFIG, v->kloc[i], p, "only for hevc%s, not %s",
+                           strcmp(k, "qp") ? " and hevc-lossless" : "", name);
         if (!strcmp(k, "qp") && !strcmp(name, "hevc-lossless"))
             return loc_err(c->err, FR_E_CONFIG, v->kloc[i], p,
                            "hevc-lossless has no QP (use name: hevc for lossy coding)");
@@ -2105,13 +2118,14 @@ void fr_experiment_free(FrExperiment **ep)
     *ep = NULL;
 }
 
-static FrExperiment *experiment_new(void)
+/* finish = 0 leaves the default hevc entry's QPs open for sweep.qp. */
+static FrExperiment *experiment_new(int finish)
 {
     FrExperiment *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
     e->priv = calloc(1, sizeof *e->priv);
-    if (!e->priv || set_defaults(e) || finish_sweep(&e->sweep)) {
+    if (!e->priv || set_defaults(e) || (finish && finish_sweep(&e->sweep))) {
         fr_experiment_free(&e);
         return NULL;
     }
@@ -2120,7 +2134,7 @@ static FrExperiment *experiment_new(void)
 
 FrExperiment *fr_experiment_defaults(void)
 {
-    return experiment_new();
+    return experiment_new(1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2368,7 +2382,7 @@ static int load_common(const char *path, const char *text, size_t len,
                        FrError *err)
 {
     *out = NULL;
-    FrExperiment *e = experiment_new();
+    FrExperiment *e = experiment_new(0);
     if (!e)
         return fr_error(err, FR_E_NOMEM, "%s: out of memory", path);
     Loader L;

@@ -1,0 +1,618 @@
+/* test_config.c: the experiment YAML loader: bad configs (each message must
+ * name the file, the line and the key), good configs with their parsed values
+ * and defaults, include merging, -o overrides, file checks, the canonical
+ * dump round trip and the hash. Fixtures are in tests/data/config/. */
+#include "testutil.h"
+
+#define DIR "tests/data/config/"
+#define BAD DIR "bad/"
+
+typedef struct BadCase {
+    const char *file;     /* fixture under tests/data/config/bad/ */
+    const char *override; /* one -o, or NULL */
+    int code;
+    const char *where;    /* "file:line:col" prefix (or "-o ..." label) */
+    const char *key;      /* key path the message must name ("" when none) */
+    const char *text;     /* a further fragment the message must hold */
+} BadCase;
+
+static const BadCase bad_cases[] = {
+    /* YAML syntax */
+    {"syntax.yaml", NULL, FR_E_CONFIG, BAD "syntax.yaml:4:10: ", "", "YAML syntax error: did not find expected ',' or ']'"},
+    {"indent.yaml", NULL, FR_E_CONFIG, BAD "indent.yaml:4:4: ", "", "YAML syntax error"},
+    {"two_docs.yaml", NULL, FR_E_CONFIG, BAD "two_docs.yaml:2:1: ", "", "more than one YAML document"},
+    {"top_list.yaml", NULL, FR_E_CONFIG, BAD "top_list.yaml:1:1: ", "", "expected a map of keys"},
+    {"dup_key.yaml", NULL, FR_E_CONFIG, BAD "dup_key.yaml:5:3: ", "sweep.bits", "duplicate key (first set at line 3)"},
+    /* unknown keys, with and without a suggestion */
+    {"unknown_top.yaml", NULL, FR_E_CONFIG, BAD "unknown_top.yaml:2:1: ", "sweeps", "unknown key (did you mean 'sweep'?)"},
+    {"unknown_nested.yaml", NULL, FR_E_CONFIG, BAD "unknown_nested.yaml:4:3: ", "sweep.bitz", "unknown key (did you mean 'bits'?)"},
+    {"unknown_model.yaml", NULL, FR_E_CONFIG, BAD "unknown_model.yaml:3:3: ", "model.weight", "(did you mean 'weights'?)"},
+    {"unknown_far.yaml", NULL, FR_E_CONFIG, BAD "unknown_far.yaml:2:1: ", "frobnicate", "unknown key; known keys here: name, kind"},
+    /* wrong types */
+    {"bits_map.yaml", NULL, FR_E_CONFIG, BAD "bits_map.yaml:3:9: ", "sweep.bits", "expected a list of 8, 10 or 12, got a map"},
+    {"jobs_word.yaml", NULL, FR_E_CONFIG, BAD "jobs_word.yaml:2:7: ", "jobs", "expected an integer from 1 to 1024, got two"},
+    {"jobs_quoted.yaml", NULL, FR_E_CONFIG, BAD "jobs_quoted.yaml:2:7: ", "jobs", "got \"2\""},
+    {"quiet_word.yaml", NULL, FR_E_CONFIG, BAD "quiet_word.yaml:2:8: ", "quiet", "expected true or false, got maybe"},
+    {"input_bad.yaml", NULL, FR_E_CONFIG, BAD "input_bad.yaml:3:10: ", "model.input", "expected WxH"},
+    {"name_slash.yaml", NULL, FR_E_CONFIG, BAD "name_slash.yaml:2:7: ", "name", "got a/b"},
+    /* out of range */
+    {"bits9.yaml", NULL, FR_E_CONFIG, BAD "bits9.yaml:7:13: ", "sweep.bits", "expected 8, 10 or 12, got 9"},
+    {"qp52.yaml", NULL, FR_E_CONFIG, BAD "qp52.yaml:3:12: ", "sweep.qp", "expected an integer QP from 0 to 51, got 52"},
+    {"codec_qp52.yaml", NULL, FR_E_CONFIG, BAD "codec_qp52.yaml:5:29: ", "sweep.codec[1].qp", "got 52"},
+    {"limit_neg.yaml", NULL, FR_E_CONFIG, BAD "limit_neg.yaml:3:10: ", "dataset.limit", "expected an integer >= 0, got -1"},
+    {"jobs0.yaml", NULL, FR_E_CONFIG, BAD "jobs0.yaml:2:7: ", "jobs", "got 0"},
+    {"map_iou.yaml", NULL, FR_E_CONFIG, BAD "map_iou.yaml:2:10: ", "map_iou", "got 1.5"},
+    {"precision9.yaml", NULL, FR_E_CONFIG, BAD "precision9.yaml:4:18: ", "model_compression.precision", "from 1 to 8, got 9"},
+    {"min_cu.yaml", NULL, FR_E_CONFIG, BAD "min_cu.yaml:4:37: ", "sweep.codec[0].min_cu", "expected at most ctu (16), got 32"},
+    /* bad enum values (with suggestions for near misses) */
+    {"packing_enum.yaml", NULL, FR_E_CONFIG, BAD "packing_enum.yaml:3:19: ", "sweep.packing", "expected tile, quilt or frames, got quilts (did you mean 'quilt'?)"},
+    {"kind_enum.yaml", NULL, FR_E_CONFIG, BAD "kind_enum.yaml:2:7: ", "kind", "expected rd, lossless or model, got lossy"},
+    {"task_enum.yaml", NULL, FR_E_CONFIG, BAD "task_enum.yaml:3:9: ", "model.task", "got segmentation"},
+    {"codec_name.yaml", NULL, FR_E_CONFIG, BAD "codec_name.yaml:3:26: ", "sweep.codec[1]", "got hevcc (did you mean 'hevc'?)"},
+    {"lossless_coder.yaml", NULL, FR_E_CONFIG, BAD "lossless_coder.yaml:5:18: ", "lossless.coders", "got lz4"},
+    /* empty and duplicated lists */
+    {"empty_bits.yaml", NULL, FR_E_CONFIG, BAD "empty_bits.yaml:3:9: ", "sweep.bits", "expected a non-empty list"},
+    {"empty_split.yaml", NULL, FR_E_CONFIG, BAD "empty_split.yaml:3:10: ", "sweep.split", "got an empty list"},
+    {"dup_bits.yaml", NULL, FR_E_CONFIG, BAD "dup_bits.yaml:3:17: ", "sweep.bits", "duplicate value 8 (also at line 3)"},
+    {"dup_anchor.yaml", NULL, FR_E_CONFIG, BAD "dup_anchor.yaml:4:5: ", "anchors[1].name", "duplicate anchor name 'cloud'"},
+    /* includes */
+    {"cycle_a.yaml", NULL, FR_E_CONFIG, BAD "cycle_b.yaml:1:10: ", "include", "include cycle: " BAD "cycle_a.yaml -> " BAD "cycle_b.yaml -> " BAD "cycle_a.yaml"},
+    {"missing_include.yaml", NULL, FR_E_NOENT, BAD "missing_include.yaml:2:10: ", "include", "no such file '" BAD "nothere.yaml'"},
+    /* rules across keys */
+    {"no_cfg.yaml", NULL, FR_E_CONFIG, BAD "no_cfg.yaml:1:1: ", "model.cfg", "required"},
+    {"no_split.yaml", NULL, FR_E_CONFIG, BAD "no_split.yaml:4:3: ", "sweep.split", "required for kind rd"},
+    {"zlib_qp.yaml", NULL, FR_E_CONFIG, BAD "zlib_qp.yaml:4:20: ", "sweep.codec[0].qp", "only for hevc, not zlib"},
+    {"sens_no_base.yaml", NULL, FR_E_CONFIG, BAD "sens_no_base.yaml:3:15: ", "sweep.allocation", "needs sweep.qp_base"},
+    {"jpeg_no_quality.yaml", NULL, FR_E_CONFIG, BAD "jpeg_no_quality.yaml:4:5: ", "anchors[1].quality", "required for codec: jpeg"},
+    {"wrong_kind_section.yaml", NULL, FR_E_CONFIG, BAD "wrong_kind_section.yaml:2:1: ", "lossless", "only used with kind: lossless"},
+    {"voc_no_ann.yaml", NULL, FR_E_CONFIG, BAD "voc_no_ann.yaml:3:11: ", "dataset.labels", "needs dataset.annotations"},
+    {"codec_split.yaml", NULL, FR_E_CONFIG, BAD "codec_split.yaml:4:28: ", "sweep.codec[0].split[0]", "expected one of sweep.split, got max_11"},
+    {"metric_task.yaml", NULL, FR_E_CONFIG, BAD "metric_task.yaml:2:18: ", "metrics[1]", "top1 needs task classification"},
+    {"bd_missing_test.yaml", NULL, FR_E_CONFIG, BAD "bd_missing_test.yaml:3:5: ", "bd[0]", "missing key 'test'"},
+    /* -o overrides on a good file: messages name the override, not a line */
+    {"../good.yaml", "sweep.bitz=8", FR_E_CONFIG, "-o sweep.bitz=8: ", "sweep.bitz", "unknown key (did you mean 'bits'?)"},
+    {"../good.yaml", "outputs.dir=/tmp/x", FR_E_CONFIG, "-o outputs.dir=/tmp/x: ", "outputs", "did you mean 'output'?"},
+    {"../good.yaml", "sweep.bits=[8,9]", FR_E_CONFIG, "-o sweep.bits=[8,9]: ", "sweep.bits", "expected 8, 10 or 12, got 9"},
+    {"../good.yaml", "dataset.limit=-3", FR_E_CONFIG, "-o dataset.limit=-3: ", "dataset.limit", "got -3"},
+    {"../good.yaml", "sweep.bits", FR_E_CONFIG, "-o sweep.bits: ", "", "expected key.path=value"},
+    {"../good.yaml", "sweep.bits=[8,", FR_E_CONFIG, "-o sweep.bits=[8,: ", "sweep.bits", "cannot read the value as YAML"},
+    {"../good.yaml", "sweep.codec[7].qp=[22]", FR_E_CONFIG, "-o sweep.codec[7].qp=[22]: ", "sweep.codec", "index 7 is past the end"},
+    {"../good.yaml", "jobs.x=1", FR_E_CONFIG, "-o jobs.x=1: ", "jobs", "cannot set a key inside 2"},
+    {"../good.yaml", "include=other.yaml", FR_E_CONFIG, "-o include=other.yaml: ", "include", "cannot be overridden"},
+};
+
+static void test_bad_configs(void **state)
+{
+    (void)state;
+    int n = (int)(sizeof bad_cases / sizeof bad_cases[0]);
+    assert_true(n >= 25);
+    for (int i = 0; i < n; i++) {
+        const BadCase *b = &bad_cases[i];
+        char path[256];
+        snprintf(path, sizeof path, BAD "%s", b->file);
+        FrExperiment *e = (FrExperiment *)1;
+        FrError err;
+        memset(&err, 0, sizeof err);
+        int rc = fr_config_load(path, b->override ? &b->override : NULL, b->override ? 1 : 0,
+                                &e, &err);
+        if (rc != b->code)
+            print_error("case %s: rc %d, message: %s\n", b->file, rc, err.msg);
+        assert_int_equal(rc, b->code);
+        assert_null(e);
+        assert_int_equal(err.code, b->code);
+        assert_int_equal(fr_exit_status(rc), 2);
+        /* the message starts with the location, then names the key */
+        if (strncmp(err.msg, b->where, strlen(b->where))) {
+            print_error("case %s: expected the message to start with \"%s\":\n%s\n", b->file,
+                        b->where, err.msg);
+            fail();
+        }
+        if (b->key[0]) {
+            char k[256];
+            snprintf(k, sizeof k, "%s%s: ", b->where, b->key);
+            tu_assert_contains(err.msg, k);
+        }
+        tu_assert_contains(err.msg, b->text);
+    }
+}
+
+static void test_missing_config_file(void **state)
+{
+    (void)state;
+    FrExperiment *e;
+    FrError err;
+    assert_int_equal(fr_config_load(DIR "nothere.yaml", NULL, 0, &e, &err), FR_E_NOENT);
+    assert_null(e);
+    tu_assert_contains(err.msg, DIR "nothere.yaml: no such file");
+    assert_int_equal(fr_config_load(DIR, NULL, 0, &e, &err), FR_E_NOENT);
+    tu_assert_contains(err.msg, "is a directory");
+}
+
+static FrExperiment *load_ok(const char *path, const char *const *ov, int n)
+{
+    FrExperiment *e = NULL;
+    FrError err;
+    int rc = fr_config_load(path, ov, n, &e, &err);
+    if (rc)
+        print_error("%s: %s\n", path, err.msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(e);
+    return e;
+}
+
+static void test_good_values(void **state)
+{
+    (void)state;
+    FrExperiment *e = load_ok(DIR "good.yaml", NULL, 0);
+    assert_string_equal(e->name, "good");
+    assert_int_equal(e->kind, FR_KIND_RD);
+    /* from base.yaml */
+    assert_string_equal(e->model.cfg, "/usr/share/darknet/cfg/yolo9000.cfg");
+    assert_int_equal(e->model.input_w, 544);
+    assert_int_equal(e->model.input_h, 544);
+    assert_int_equal(e->model.task, FR_TASK_DETECTION);
+    assert_string_equal(e->dataset.images, "tests/data/config/images.txt");
+    assert_int_equal(e->dataset.limit, 20);
+    assert_int_equal(e->sweep.n_split, 2);
+    assert_string_equal(e->sweep.split[0], "max_3");
+    assert_string_equal(e->sweep.split[1], "conv_6");
+    assert_int_equal(e->jobs, 2);
+    /* from good.yaml */
+    assert_string_equal(e->model.weights, "tests/data/config/missing.weights");
+    assert_string_equal(e->model.names, "/usr/share/darknet/data/voc.names");
+    assert_int_equal(e->model.seed, 7);
+    assert_int_equal(e->sweep.n_bits, 2);
+    assert_int_equal(e->sweep.bits[0], 8);
+    assert_int_equal(e->sweep.bits[1], 10);
+    assert_int_equal(e->sweep.range, FR_RANGE_CHANNEL);
+    assert_int_equal(e->sweep.relu_min0, 1);
+    assert_int_equal(e->sweep.n_packing, 2);
+    assert_int_equal(e->sweep.packing[0], FR_PACK_TILE);
+    assert_int_equal(e->sweep.packing[1], FR_PACK_FRAMES);
+    assert_int_equal(e->sweep.tile_pad, 16);
+    assert_int_equal(e->sweep.n_codec, 4);
+    const FrCodecSpec *c = e->sweep.codec;
+    assert_string_equal(c[0].name, "hevc-lossless");
+    assert_int_equal(c[0].n_qp, 0);
+    assert_string_equal(c[1].name, "hevc");
+    assert_int_equal(c[1].n_qp, 2);
+    assert_int_equal(c[1].qp[0], 22);
+    assert_int_equal(c[1].qp[1], 37);
+    assert_int_equal(c[1].rdoq, 1);
+    assert_int_equal(c[1].sao, 1);
+    assert_int_equal(c[1].ctu, 32);
+    assert_int_equal(c[1].min_cu, 16);
+    assert_string_equal(c[1].preset, "medium");
+    assert_int_equal(c[1].n_split, 1);
+    assert_string_equal(c[1].split[0], "conv_6");
+    /* a bare "hevc" takes sweep.qp */
+    assert_string_equal(c[2].name, "hevc");
+    assert_int_equal(c[2].n_qp, 2);
+    assert_int_equal(c[2].qp[0], 20);
+    assert_int_equal(c[2].qp[1], 30);
+    assert_int_equal(c[2].rdoq, 0);
+    assert_int_equal(c[2].n_split, 0);
+    assert_string_equal(c[3].name, "zstd");
+    assert_int_equal(c[3].level, 19);
+    assert_int_equal(e->sweep.n_allocation, 2);
+    assert_int_equal(e->sweep.allocation[1], FR_ALLOC_SENSITIVITY);
+    assert_int_equal(e->sweep.n_qp_base, 2);
+    assert_int_equal(e->sweep.qp_base[1], 38);
+    assert_int_equal(e->sweep.qp_range, 4);
+    assert_int_equal(e->sweep.sensitivity.layer, FR_SENS_NAMED);
+    assert_string_equal(e->sweep.sensitivity.layer_name, "conv_9");
+    assert_int_equal(e->sweep.sensitivity.scope, FR_SENS_DATASET);
+    assert_int_equal(e->sweep.sensitivity.calibration_images, 8);
+    assert_int_equal(e->n_anchors, 2);
+    assert_string_equal(e->anchors[0].name, "cloud-hevc");
+    assert_int_equal(e->anchors[0].codec, FR_ANCHOR_HEVC);
+    assert_int_equal(e->anchors[0].n_qp, 2);
+    assert_int_equal(e->anchors[0].qp[1], 32);
+    assert_int_equal(e->anchors[1].codec, FR_ANCHOR_JPEG);
+    assert_int_equal(e->anchors[1].n_quality, 3);
+    assert_int_equal(e->anchors[1].quality[2], 90);
+    assert_int_equal(e->n_metrics, 2);
+    assert_int_equal(e->metrics[0], FR_METRIC_MAP07);
+    assert_int_equal(e->metrics[1], FR_METRIC_FEATURE_PSNR);
+    assert_true(e->map_iou == 0.75);
+    assert_int_equal(e->n_bd, 2);
+    assert_string_equal(e->bd[0].anchor, "cloud-hevc");
+    assert_string_equal(e->bd[0].test, "split=*,bits=8,*");
+    assert_int_equal(e->bd[0].method, FR_BD_CUBIC);
+    assert_string_equal(e->bd[0].rate, "kbpi");
+    assert_null(e->bd[0].quality);
+    assert_int_equal(e->bd[1].method, FR_BD_PCHIP);
+    assert_string_equal(e->bd[1].quality, "map07");
+    assert_string_equal(e->output.dir, "results/good");
+    assert_int_equal(e->output.images_csv, 1);
+    assert_int_equal(e->output.plots, 1);
+    assert_int_equal(e->quiet, 1);
+    /* locations: keys from the base point into base.yaml */
+    const FrSrcLoc *l = fr_experiment_loc(e, "model.cfg");
+    assert_non_null(l);
+    assert_string_equal(l->file, DIR "base.yaml");
+    assert_int_equal(l->line, 3);
+    assert_int_equal(l->col, 8);
+    l = fr_experiment_loc(e, "model.weights");
+    assert_string_equal(l->file, DIR "good.yaml");
+    assert_int_equal(l->line, 5);
+    l = fr_experiment_loc(e, "sweep.split[1]");
+    assert_string_equal(l->file, DIR "base.yaml");
+    assert_int_equal(l->line, 10);
+    assert_int_equal(l->col, 18);
+    assert_null(fr_experiment_loc(e, "model.gemm"));
+    FrError err;
+    assert_int_equal(fr_experiment_error(e, &err, FR_E_CONFIG, "sweep.split[1]",
+                                         "no layer named %s", "conv_6"),
+                     FR_E_CONFIG);
+    assert_string_equal(err.msg, DIR "base.yaml:10:18: sweep.split[1]: no layer named conv_6");
+    /* a key never set falls back to its closest parent that was */
+    fr_experiment_error(e, &err, FR_E_CONFIG, "sweep.codec[3].ctu", "x");
+    assert_string_equal(err.msg, DIR "good.yaml:19:7: sweep.codec[3].ctu: x");
+    fr_experiment_free(&e);
+    assert_null(e);
+    fr_experiment_free(&e); /* safe on NULL */
+    fr_experiment_free(NULL);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    FrExperiment *e = load_ok(DIR "minimal.yaml", NULL, 0);
+    assert_string_equal(e->name, "minimal"); /* the file's basename */
+    assert_string_equal(e->output.dir, "results/minimal");
+    assert_int_equal(e->kind, FR_KIND_RD);
+    assert_null(e->model.weights);
+    assert_null(e->model.names);
+    assert_int_equal(e->model.task, FR_TASK_AUTO);
+    assert_int_equal(e->model.input_w, 0);
+    assert_int_equal(e->model.seed, 1);
+    assert_int_equal(e->model.gemm, FR_GEMM_OPENBLAS);
+    assert_int_equal(e->dataset.labels, FR_LABELS_DARKNET_TXT);
+    assert_int_equal(e->dataset.limit, 0);
+    assert_int_equal(e->sweep.n_split, 1); /* a scalar is a one-item list */
+    assert_string_equal(e->sweep.split[0], "max_17");
+    assert_int_equal(e->sweep.n_bits, 1);
+    assert_int_equal(e->sweep.bits[0], 8);
+    assert_int_equal(e->sweep.range, FR_RANGE_TENSOR);
+    assert_int_equal(e->sweep.relu_min0, 0);
+    assert_int_equal(e->sweep.n_packing, 1);
+    assert_int_equal(e->sweep.packing[0], FR_PACK_TILE);
+    assert_int_equal(e->sweep.tile_pad, 0);
+    assert_int_equal(e->sweep.n_codec, 1);
+    assert_string_equal(e->sweep.codec[0].name, "hevc");
+    assert_int_equal(e->sweep.codec[0].n_qp, 4);
+    assert_int_equal(e->sweep.codec[0].qp[0], 22);
+    assert_int_equal(e->sweep.codec[0].qp[3], 37);
+    assert_int_equal(e->sweep.codec[0].ctu, 16);
+    assert_int_equal(e->sweep.codec[0].min_cu, 8);
+    assert_int_equal(e->sweep.codec[0].rdoq, 0);
+    assert_int_equal(e->sweep.codec[0].sao, 1);
+    assert_int_equal(e->sweep.n_allocation, 1);
+    assert_int_equal(e->sweep.allocation[0], FR_ALLOC_UNIFORM);
+    assert_int_equal(e->sweep.n_qp_base, 0);
+    assert_int_equal(e->sweep.qp_range, 5);
+    assert_int_equal(e->sweep.sensitivity.layer, FR_SENS_PENULTIMATE);
+    assert_int_equal(e->sweep.sensitivity.calibration_images, 16);
+    assert_int_equal(e->n_anchors, 0);
+    assert_int_equal(e->n_metrics, 0);
+    assert_true(e->map_iou == 0.5);
+    assert_true(e->det_thresh == 0.005);
+    assert_true(e->nms == 0.45);
+    assert_int_equal(e->n_bd, 0);
+    assert_int_equal(e->output.images_csv, 0);
+    assert_int_equal(e->output.plots, 1);
+    assert_int_equal(e->jobs, 1);
+    assert_int_equal(e->quiet, 0);
+    fr_experiment_free(&e);
+
+    e = fr_experiment_defaults();
+    assert_non_null(e);
+    assert_null(e->model.cfg);
+    assert_string_equal(e->name, "experiment");
+    assert_string_equal(e->output.dir, "results/experiment");
+    assert_int_equal(e->lossless.all_layers, 1);
+    assert_int_equal(e->lossless.n_coders, 5);
+    assert_string_equal(e->lossless.coders[3], "lzma");
+    assert_int_equal(e->lossless.repeats, 1);
+    assert_int_equal(e->model_compression.n_precision, 8);
+    assert_int_equal(e->model_compression.precision[7], 8);
+    assert_int_equal(e->model_compression.coder, FR_MODEL_CODER_LZMA);
+    fr_experiment_free(&e);
+}
+
+static void test_other_kinds(void **state)
+{
+    (void)state;
+    FrExperiment *e = load_ok(DIR "lossless.yaml", NULL, 0);
+    assert_int_equal(e->kind, FR_KIND_LOSSLESS);
+    assert_int_equal(e->lossless.all_layers, 0);
+    assert_int_equal(e->lossless.n_layers, 3);
+    assert_string_equal(e->lossless.layers[2], "5");
+    assert_int_equal(e->lossless.n_coders, 2);
+    assert_string_equal(e->lossless.coders[1], "zstd");
+    assert_int_equal(e->lossless.quantized_bits, 8);
+    assert_int_equal(e->lossless.repeats, 3);
+    assert_int_equal(e->dataset.labels, FR_LABELS_CLASS_LIST);
+    assert_int_equal(e->metrics[0], FR_METRIC_TOP1);
+    fr_experiment_free(&e);
+    const char *all = "lossless.layers=all";
+    e = load_ok(DIR "lossless.yaml", &all, 1);
+    assert_int_equal(e->lossless.all_layers, 1);
+    assert_int_equal(e->lossless.n_layers, 0);
+    fr_experiment_free(&e);
+
+    e = load_ok(DIR "model.yaml", NULL, 0);
+    assert_int_equal(e->kind, FR_KIND_MODEL);
+    assert_null(e->dataset.images);
+    assert_int_equal(e->model_compression.n_precision, 3);
+    assert_int_equal(e->model_compression.precision[2], 6);
+    assert_int_equal(e->model_compression.coder, FR_MODEL_CODER_ZSTD);
+    assert_string_equal(e->model_compression.dom_base, "a.weights");
+    assert_string_equal(e->model_compression.dom_target, "b.weights");
+    fr_experiment_free(&e);
+
+    e = load_ok(DIR "anchors_aliases.yaml", NULL, 0);
+    assert_int_equal(e->anchors[0].n_qp, 2);
+    assert_int_equal(e->anchors[0].qp[0], 24);
+    assert_int_equal(e->anchors[0].qp[1], 29);
+    assert_int_equal(e->sweep.codec[0].qp[1], 29);
+    fr_experiment_free(&e);
+}
+
+static void test_overrides(void **state)
+{
+    (void)state;
+    const char *ov[] = {
+        "output.dir=/tmp/x",
+        "sweep.qp=[22,27]",     /* the bare hevc entry takes it; the map entry keeps its own */
+        "dataset.limit=10",
+        "sweep.codec[1].qp=[30]",
+        "sweep.bits=12",        /* a scalar for a one-item list */
+        "model.weights=",       /* empty: back to random weights */
+        "sweep.sensitivity.layer=final",
+        "anchors[1].quality=[50]",
+        "metrics=[map07]",
+        "name=renamed",
+        "sweep.codec[4]=zlib",  /* index == length appends */
+    };
+    FrExperiment *e = load_ok(DIR "good.yaml", ov, (int)(sizeof ov / sizeof ov[0]));
+    assert_string_equal(e->output.dir, "/tmp/x");
+    assert_int_equal(e->sweep.n_qp, 2);
+    assert_int_equal(e->sweep.codec[2].n_qp, 2);
+    assert_int_equal(e->sweep.codec[2].qp[0], 22);
+    assert_int_equal(e->sweep.codec[2].qp[1], 27);
+    assert_int_equal(e->sweep.codec[1].n_qp, 1);
+    assert_int_equal(e->sweep.codec[1].qp[0], 30);
+    assert_int_equal(e->sweep.codec[1].rdoq, 1); /* only qp was replaced in that entry */
+    assert_int_equal(e->dataset.limit, 10);
+    assert_int_equal(e->sweep.n_bits, 1);
+    assert_int_equal(e->sweep.bits[0], 12);
+    assert_null(e->model.weights);
+    assert_int_equal(e->sweep.sensitivity.layer, FR_SENS_FINAL);
+    assert_null(e->sweep.sensitivity.layer_name);
+    assert_int_equal(e->anchors[1].n_quality, 1);
+    assert_int_equal(e->anchors[1].quality[0], 50);
+    assert_int_equal(e->n_metrics, 1);
+    assert_string_equal(e->name, "renamed");
+    assert_int_equal(e->sweep.n_codec, 5);
+    assert_string_equal(e->sweep.codec[4].name, "zlib");
+    const FrSrcLoc *l = fr_experiment_loc(e, "dataset.limit");
+    assert_non_null(l);
+    assert_string_equal(l->file, "-o dataset.limit=10");
+    assert_int_equal(l->line, 0);
+    FrError err;
+    fr_experiment_error(e, &err, FR_E_CONFIG, "dataset.limit", "too many");
+    assert_string_equal(err.msg, "-o dataset.limit=10: dataset.limit: too many");
+    fr_experiment_free(&e);
+
+    /* output.dir follows an overridden name when the config does not set it */
+    const char *ov2[] = {"name=other"};
+    e = load_ok(DIR "minimal.yaml", ov2, 1);
+    assert_string_equal(e->output.dir, "results/other");
+    fr_experiment_free(&e);
+
+    /* a later override wins; a flow map sets a whole section */
+    const char *ov3[] = {"jobs=3", "jobs=4", "output={dir: /tmp/y, plots: false}"};
+    e = load_ok(DIR "minimal.yaml", ov3, 3);
+    assert_int_equal(e->jobs, 4);
+    assert_string_equal(e->output.dir, "/tmp/y");
+    assert_int_equal(e->output.plots, 0);
+    fr_experiment_free(&e);
+}
+
+static void test_load_string(void **state)
+{
+    (void)state;
+    FrExperiment *e = NULL;
+    FrError err;
+    assert_int_equal(fr_config_load_string("model: {cfg: a.cfg}\ndataset: {images: i.txt}\n"
+                                           "sweep: {split: [conv_3], bits: [8, 10, 12]}\n",
+                                           "mem/exp.yaml", NULL, 0, &e, &err),
+                     0);
+    assert_string_equal(e->name, "exp");
+    assert_int_equal(e->sweep.n_bits, 3);
+    fr_experiment_free(&e);
+    assert_int_equal(fr_config_load_string("model: {cfg: a.cfg}\nmodel:\n  x: 1\n", "mem.yaml",
+                                           NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    assert_string_equal(err.msg, "mem.yaml:2:1: model: duplicate key (first set at line 1)");
+    assert_int_equal(fr_config_load_string("a: *nope\n", "mem.yaml", NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "mem.yaml:1:");
+    /* an empty file is a config with nothing set: it fails on model.cfg */
+    assert_int_equal(fr_config_load_string("", "empty.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    assert_string_equal(err.msg, "empty.yaml:1:1: model.cfg: required: the darknet .cfg of the "
+                                 "network (e.g. model: {cfg: "
+                                 "/usr/share/darknet/cfg/yolo9000.cfg})");
+}
+
+static void test_check_files(void **state)
+{
+    (void)state;
+    FrExperiment *e = load_ok(DIR "good.yaml", NULL, 0);
+    FrError err;
+    /* cfg, names and images exist; the weights do not */
+    assert_int_equal(fr_experiment_check_files(e, &err), FR_E_NOENT);
+    assert_int_equal(fr_exit_status(FR_E_NOENT), 2);
+    tu_assert_contains(err.msg, DIR "good.yaml:5:12: model.weights: no such file "
+                                    "'tests/data/config/missing.weights'");
+    tu_assert_contains(err.msg, "random weights");
+    fr_experiment_free(&e);
+
+    const char *ov[] = {"model.weights=~", "dataset.images=tests/data/config/none.txt"};
+    e = load_ok(DIR "good.yaml", ov, 2);
+    assert_int_equal(fr_experiment_check_files(e, &err), FR_E_NOENT);
+    tu_assert_contains(err.msg, "-o dataset.images=tests/data/config/none.txt: dataset.images: "
+                                "no such file 'tests/data/config/none.txt'");
+    fr_experiment_free(&e);
+
+    const char *ov2[] = {"model.weights=~"};
+    e = load_ok(DIR "good.yaml", ov2, 1);
+    assert_int_equal(fr_experiment_check_files(e, &err), 0);
+    fr_experiment_free(&e);
+
+    /* a directory where a file belongs */
+    const char *ov3[] = {"model.weights=tests/data/config"};
+    e = load_ok(DIR "good.yaml", ov3, 1);
+    assert_int_equal(fr_experiment_check_files(e, &err), FR_E_NOENT);
+    tu_assert_contains(err.msg, "model.weights: 'tests/data/config' is a directory");
+    fr_experiment_free(&e);
+
+    e = load_ok(DIR "model.yaml", NULL, 0);
+    assert_int_equal(fr_experiment_check_files(e, &err), FR_E_NOENT);
+    tu_assert_contains(err.msg, DIR "model.yaml:8:15: model_compression.dom.base: no such file "
+                                    "'a.weights'");
+    fr_experiment_free(&e);
+}
+
+/* dump → load → dump gives the same text, for every fixture kind. */
+static void roundtrip(const char *path, const char *const *ov, int n)
+{
+    FrExperiment *e = load_ok(path, ov, n);
+    char *d1 = fr_experiment_dump_string(e);
+    assert_non_null(d1);
+    uint64_t h1 = fr_experiment_hash(e);
+    FrExperiment *f = NULL;
+    FrError err;
+    int rc = fr_config_load_string(d1, "dump.yaml", NULL, 0, &f, &err);
+    if (rc)
+        print_error("%s reloaded: %s\n%s\n", path, err.msg, d1);
+    assert_int_equal(rc, 0);
+    char *d2 = fr_experiment_dump_string(f);
+    assert_string_equal(d1, d2);
+    assert_true(fr_experiment_hash(f) == h1);
+    /* also through a file, with fr_experiment_dump */
+    char p[512];
+    snprintf(p, sizeof p, "%s/dump.yaml", tu_tmpdir());
+    FILE *fp = fopen(p, "w");
+    assert_int_equal(fr_experiment_dump(f, fp, &err), 0);
+    fclose(fp);
+    FrExperiment *g = load_ok(p, NULL, 0);
+    char *d3 = fr_experiment_dump_string(g);
+    assert_string_equal(d1, d3);
+    free(d1);
+    free(d2);
+    free(d3);
+    fr_experiment_free(&e);
+    fr_experiment_free(&f);
+    fr_experiment_free(&g);
+}
+
+static void test_dump_roundtrip(void **state)
+{
+    (void)state;
+    roundtrip(DIR "good.yaml", NULL, 0);
+    roundtrip(DIR "minimal.yaml", NULL, 0);
+    roundtrip(DIR "lossless.yaml", NULL, 0);
+    roundtrip(DIR "model.yaml", NULL, 0);
+    /* awkward strings and numbers survive */
+    const char *ov[] = {"model.cfg=\"we\\\"ird: \\\\ path\\t#1\"", "det_thresh=0.1",
+                        "nms=0.3333333333333333", "model.seed=18446744073709551615"};
+    roundtrip(DIR "good.yaml", ov, 4);
+    FrExperiment *e = load_ok(DIR "good.yaml", ov, 4);
+    assert_string_equal(e->model.cfg, "we\"ird: \\ path\t#1");
+    assert_true(e->model.seed == UINT64_MAX);
+    char *d = fr_experiment_dump_string(e);
+    tu_assert_contains(d, "  cfg: \"we\\\"ird: \\\\ path\\x09#1\"\n");
+    tu_assert_contains(d, "det_thresh: 0.1\n");
+    tu_assert_contains(d, "  bits: [8, 10]\n");
+    tu_assert_contains(d, "    - {name: \"zstd\", level: 19}\n");
+    free(d);
+    fr_experiment_free(&e);
+}
+
+static void test_hash(void **state)
+{
+    (void)state;
+    FrExperiment *a = load_ok(DIR "good.yaml", NULL, 0);
+    const char *same[] = {"jobs=7", "output.dir=/tmp/elsewhere", "quiet=false", "name=x",
+                          "bd=[]", "output.plots=false"};
+    FrExperiment *b = load_ok(DIR "good.yaml", same, 6);
+    assert_true(fr_experiment_hash(a) == fr_experiment_hash(b));
+    char *da = fr_experiment_dump_string(a), *db = fr_experiment_dump_string(b);
+    assert_string_not_equal(da, db); /* the dump still records them */
+    free(da);
+    free(db);
+    fr_experiment_free(&b);
+    const char *changes[] = {"sweep.bits=[8]", "dataset.limit=21", "model.seed=8",
+                             "sweep.codec[1].rdoq=false", "output.images_csv=false",
+                             "map_iou=0.5"};
+    for (int i = 0; i < 6; i++) {
+        b = load_ok(DIR "good.yaml", &changes[i], 1);
+        if (fr_experiment_hash(a) == fr_experiment_hash(b)) {
+            print_error("-o %s did not change the hash\n", changes[i]);
+            fail();
+        }
+        fr_experiment_free(&b);
+    }
+    fr_experiment_free(&a);
+}
+
+static void test_enum_names(void **state)
+{
+    (void)state;
+    assert_string_equal(fr_kind_name(FR_KIND_LOSSLESS), "lossless");
+    assert_string_equal(fr_task_name(FR_TASK_DENSE), "dense");
+    assert_string_equal(fr_allocation_name(FR_ALLOC_SENSITIVITY), "sensitivity");
+    assert_string_equal(fr_metric_name(FR_METRIC_FEATURE_PSNR), "feature_psnr");
+    assert_int_equal(fr_metric_from_name("top5"), FR_METRIC_TOP5);
+    assert_int_equal(fr_metric_from_name("top6"), -1);
+    assert_string_equal(fr_bd_method_name(FR_BD_CUBIC), "cubic");
+    assert_string_equal(fr_label_format_name(FR_LABELS_VOC_XML), "voc-xml");
+    assert_null(fr_kind_name((FrExperimentKind)7));
+}
+
+/* The shipped experiment configs parse (their data files need not exist). */
+static void test_shipped_configs(void **state)
+{
+    (void)state;
+    const char *files[] = {"configs/choi2018_yolo9000.yaml", "configs/hu_vgg16.yaml",
+                           "configs/chen_lossless.yaml", "configs/chen_model.yaml"};
+    for (int i = 0; i < 4; i++) {
+        if (access(files[i], R_OK))
+            continue;
+        FrExperiment *e = load_ok(files[i], NULL, 0);
+        fr_experiment_free(&e);
+        roundtrip(files[i], NULL, 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_missing_config_file),
+        cmocka_unit_test(test_good_values),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_other_kinds),
+        cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_load_string),
+        cmocka_unit_test(test_check_files),
+        cmocka_unit_test(test_dump_roundtrip),
+        cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_enum_names),
+        cmocka_unit_test(test_shipped_configs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
