@@ -41,6 +41,6 @@ int fr_zstd_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, Fr
 int fr_zstd_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
 
 /* CRC-32 (zlib's polynomial), for the container. */
-uint32_t fr_crc32(const uint8_t *p, size_t n);
+uint32_t fr_zlib_crc32(const uint8_t *p, size_t n);
 
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-uint32_t fr_crc32(const uint8_t *p, size_t n)
+uint32_t fr_zlib_crc32(const uint8_t *p, size_t n)
 {
     uLong c = crc32(0L, Z_NULL, 0);
     while (n > 0) {

@@ -315,7 +315,7 @@ int fr_feature_encode(const FrTensor *cuts, int ncuts, const char *split_name,
         off += cuts[i].c;
     }
     if (!rc) {
-        uint32_t crc = fr_crc32(w.d, w.n);
+        uint32_t crc = fr_zlib_crc32(w.d, w.n);
         wr_uint(&w, crc, 4);
     }
     if (!rc && w.oom)
@@ -347,7 +347,7 @@ static int read_header(Rd *r, FrFeatureInfo *info, FrError *err)
                         r->n);
     uint32_t want = (uint32_t)(r->p[r->n - 4] | r->p[r->n - 3] << 8 | r->p[r->n - 2] << 16 |
                                (uint32_t)r->p[r->n - 1] << 24);
-    if (fr_crc32(r->p, r->n - 4) != want)
+    if (fr_zlib_crc32(r->p, r->n - 4) != want)
         return fr_error(err, FR_E_FORMAT,
                         ".frd: checksum mismatch: the file is corrupt or truncated (%zu bytes)", r->n);
     r->n -= 4; /* the fields end before the CRC */
