@@ -38,7 +38,7 @@ BIN      := bin/featrd
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test sanitize valgrind bench run clean demo-data models help
+.PHONY: all deps test sanitize valgrind bench run clean demo-data models help train-models
 all: $(BIN)
 
 help:
@@ -100,6 +100,11 @@ bench: deps
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@tools/demo.sh
+
+# Retrains the demo models from scratch (~1.5 h on 2 cores; see models/README.md).
+train-models: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@FEATRD_BIN=$(abspath $(BIN)) tools/train_models.sh
 
 clean:
 	rm -rf build build-san bin
