@@ -2725,13 +2725,13 @@ static int check_one(const FrExperiment *e, FrError *err, const char *key, const
         return 0;
     struct stat st;
     if (stat(path, &st) != 0)
-        return fr_experiment_error(e, err, FR_E_NOENT, key, "no such %s '%s' (%s)",
+        return fr_experiment_error(e, err, FR_E_NOENT, key, "no such %s '%s': %s",
                                    want_dir ? "directory" : "file", path, advice);
     if (want_dir && !S_ISDIR(st.st_mode))
-        return fr_experiment_error(e, err, FR_E_NOENT, key, "'%s' is not a directory (%s)", path,
+        return fr_experiment_error(e, err, FR_E_NOENT, key, "'%s' is not a directory: %s", path,
                                    advice);
     if (!want_dir && S_ISDIR(st.st_mode))
-        return fr_experiment_error(e, err, FR_E_NOENT, key, "'%s' is a directory, not a file (%s)",
+        return fr_experiment_error(e, err, FR_E_NOENT, key, "'%s' is a directory, not a file: %s",
                                    path, advice);
     if (access(path, R_OK) != 0)
         return fr_experiment_error(e, err, FR_E_NOENT, key, "cannot read '%s': %s", path,
@@ -2748,8 +2748,9 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err)
                         "give the darknet .cfg of the network; the stock ones are in "
                         "/usr/share/darknet/cfg")) ||
         (rc = check_one(e, err, "model.weights", e->model.weights, 0,
-                        "put the weights file there (see the README; none can be downloaded "
-                        "here), or remove model.weights to run with seeded random weights")) ||
+                        "put the weights file there (the README says where to get them; none "
+                        "can be downloaded here) or remove model.weights to run with seeded "
+                        "random weights")) ||
         (rc = check_one(e, err, "model.names", e->model.names, 0,
                         "a text file with one class name per line")) ||
         (rc = check_one(e, err, "dataset.images", e->dataset.images, 0,
