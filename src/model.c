@@ -1,0 +1,1344 @@
+/* model.c: the darknet adapter (with src/train.c, the only file that includes
+ * darknet.h). Owns: cfg pre-checks and rewriting (batch 1, input size, crop
+ * size, data file paths), weights-file checks, seeded initialisation, layer
+ * names and stage aliases, cut sets, front/back passes over a layer range,
+ * image loading and preparation, detections, the JPEG anchor, and the
+ * gemm_cpu override that sends darknet's matrix multiplies to OpenBLAS.
+ *
+ * darknet global state met here, and how it is handled:
+ * - stderr: parse_network_cfg / load_weights / save_weights print tables and
+ *   notes; fd 2 is pointed at /dev/null around them, under parse_lock (other
+ *   threads' stderr is lost for that moment).
+ * - rand(): the parser's random init (rand_normal keeps a static spare) and
+ *   the crop layer call it. Parsing runs under parse_lock after srand(seed),
+ *   and the weights are then re-initialised from a per-model generator, so
+ *   results do not depend on what ran before. The crop layer's rand() values
+ *   are unused at inference (centre crop).
+ * - exit(): darknet exits on missing files and aborts on malformed cfgs; the
+ *   cfg, the files it names and the weights are checked before darknet sees
+ *   them.
+ * - gemm_cpu is called by name from libdarknet.so through the PLT; the
+ *   definition below interposes (the Makefile links libfeatrd.a whole) and
+ *   the choice of GEMM is per thread, set at the start of each pass. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cblas.h>
+#include <darknet.h>
+
+#include "featrd/model.h"
+
+/* stb_image is compiled into libdarknet.so and exported; darknet.h does not
+ * declare it. Used to check an image is readable before darknet's loader,
+ * which on failure appends to ./bad.list and returns a 10×10 image. */
+int stbi_info(char const *filename, int *x, int *y, int *comp);
+const char *stbi_failure_reason(void);
+
+/* ---------------------------------------------------------------- GEMM -- */
+
+typedef void (*GemmFn)(int, int, int, int, int, float, float *, int, float *, int, float,
+                       float *, int);
+
+static _Thread_local int tl_gemm = FR_GEMM_OPENBLAS;
+static GemmFn darknet_gemm;
+static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+
+static void find_darknet_gemm(void)
+{
+    darknet_gemm = (GemmFn)(uintptr_t)dlsym(RTLD_NEXT, "gemm_cpu");
+}
+
+/* Replaces libdarknet's gemm_cpu (same signature, row-major, C = ALPHA·op(A)·op(B)
+ * + BETA·C). Not fr_-prefixed: the name is darknet's. */
+void gemm_cpu(int TA, int TB, int M, int N, int K, float ALPHA, float *A, int lda, float *B,
+              int ldb, float BETA, float *C, int ldc);
+void gemm_cpu(int TA, int TB, int M, int N, int K, float ALPHA, float *A, int lda, float *B,
+              int ldb, float BETA, float *C, int ldc)
+{
+    if (tl_gemm == FR_GEMM_DARKNET) {
+        pthread_once(&gemm_once, find_darknet_gemm);
+        if (darknet_gemm && darknet_gemm != gemm_cpu) {
+            darknet_gemm(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+            return;
+        }
+    }
+    cblas_sgemm(CblasRowMajor, TA ? CblasTrans : CblasNoTrans, TB ? CblasTrans : CblasNoTrans, M,
+                N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+}
+
+/* ------------------------------------------------------------ the model -- */
+
+#define MAX_NAME 32
+
+struct FrModel {
+    network *net;
+    char *cfg;
+    int n;
+    FrGemm gemm;
+    int quiet;
+    int random_init;
+    uint64_t seed;
+    FrTask task;
+    int out_layer;            /* last layer other than cost */
+    int has_recurrent;        /* rnn/gru/lstm/crnn: state crosses any cut */
+    int *owner;               /* layer whose buffer holds layer i's output (dropout aliases) */
+    char (*names)[MAX_NAME];  /* darknet names */
+    char (*aliases)[MAX_NAME];
+    int *cfg_line;            /* line of each layer's section in the cfg */
+};
+
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void fr_model_defaults(FrModelSettings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->seed = 1;
+    s->gemm = FR_GEMM_OPENBLAS;
+}
+
+static const char *type_name(LAYER_TYPE t)
+{
+    switch (t) {
+    case CONVOLUTIONAL: return "conv";
+    case DECONVOLUTIONAL: return "deconv";
+    case CONNECTED: return "connected";
+    case MAXPOOL: return "max";
+    case SOFTMAX: return "softmax";
+    case DETECTION: return "detection";
+    case DROPOUT: return "dropout";
+    case CROP: return "crop";
+    case ROUTE: return "route";
+    case COST: return "cost";
+    case NORMALIZATION: return "normalization";
+    case AVGPOOL: return "avg";
+    case LOCAL: return "local";
+    case SHORTCUT: return "shortcut";
+    case ACTIVE: return "activation";
+    case RNN: return "rnn";
+    case GRU: return "gru";
+    case LSTM: return "lstm";
+    case CRNN: return "crnn";
+    case BATCHNORM: return "batchnorm";
+    case NETWORK: return "network";
+    case XNOR: return "xnor";
+    case REGION: return "region";
+    case YOLO: return "yolo";
+    case ISEG: return "iseg";
+    case REORG: return "reorg";
+    case UPSAMPLE: return "upsample";
+    case LOGXENT: return "logistic";
+    case L2NORM: return "l2norm";
+    default: return "blank";
+    }
+}
+
+/* Section names darknet's parser accepts (string_to_layer_type), so a cfg
+ * with a typo is refused before darknet builds a layer without a forward. */
+static const char *const known_sections[] = {
+    "shortcut", "crop", "cost", "detection", "region", "yolo", "iseg", "local", "conv",
+    "convolutional", "deconv", "deconvolutional", "activation", "logistic", "l2norm", "net",
+    "network", "crnn", "gru", "lstm", "rnn", "conn", "connected", "max", "maxpool", "reorg",
+    "avg", "avgpool", "dropout", "lrn", "normalization", "batchnorm", "soft", "softmax", "route",
+    "upsample",
+};
+
+static int known_section(const char *s)
+{
+    for (size_t i = 0; i < sizeof known_sections / sizeof known_sections[0]; i++)
+        if (!strcmp(s, known_sections[i]))
+            return 1;
+    return 0;
+}
+
+/* --------------------------------------------------- cfg check + rewrite -- */
+
+typedef struct Buf {
+    char *p;
+    size_t n, cap;
+} Buf;
+
+static int buf_add(Buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        size_t room = b->cap - b->n;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, room, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+            return -1;
+        if ((size_t)k < room) {
+            b->n += (size_t)k;
+            return 0;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap - b->n <= (size_t)k)
+            cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q)
+            return -1;
+        b->p = q;
+        b->cap = cap;
+    }
+}
+
+/* darknet's strip(): every space, tab and newline goes, inside too. */
+static void strip_all(char *s)
+{
+    char *d = s;
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            *d++ = *s;
+    *d = 0;
+}
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A data file named in the cfg (tree=, map=): as written if it exists, else
+ * next to the cfg or in its parent (darknet's cfg/ and data/ layout). */
+static int resolve_data_file(const char *cfg, const char *val, char *out, size_t cap)
+{
+    if (file_exists(val) || val[0] == '/') {
+        snprintf(out, cap, "%s", val);
+        return file_exists(val);
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", cfg);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (snprintf(out, cap, "%s/%s", dir, val) >= (int)cap)
+        return 0;
+    if (file_exists(out))
+        return 1;
+    if (snprintf(out, cap, "%s/../%s", dir, val) >= (int)cap)
+        return 0;
+    return file_exists(out);
+}
+
+typedef struct CfgInfo {
+    int nlayers;
+    int *line; /* section line per layer */
+} CfgInfo;
+
+/* Checks what would make darknet exit or crash and writes the cfg darknet
+ * will parse: batch=1 subdivisions=1, the requested input size, crop sizes
+ * no larger than the input, absolute data file paths. */
+static int rewrite_cfg(const char *path, int in_w, int in_h, Buf *out, CfgInfo *ci, FrError *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = fr_read_file(path, &data, &len, NULL);
+    if (rc != FR_OK) {
+        if (access(path, F_OK) != 0)
+            return fr_error(err, FR_E_NOENT, "%s: no such model cfg; give the path of a darknet .cfg (e.g. /usr/share/darknet/cfg/yolo9000.cfg)", path);
+        return fr_error(err, FR_E_IO, "%s: cannot read the model cfg: %s", path, strerror(errno));
+    }
+    char *text = malloc(len + 1);
+    if (!text) {
+        free(data);
+        return fr_error(err, FR_E_NOMEM, "out of memory reading %s", path);
+    }
+    memcpy(text, data, len);
+    text[len] = 0;
+    free(data);
+    if (memchr(text, 0, len)) {
+        free(text);
+        return fr_error(err, FR_E_FORMAT, "%s: not a darknet cfg (binary data)", path);
+    }
+
+    int nsec = 0, lineno = 0, cap = 0, net_w = 0, net_h = 0, net_c = 0, net_inputs = 0;
+    char section[64] = "";
+    int *lines = NULL;
+    char *p = text;
+    int layer = -1;
+    while (*p && rc == FR_OK) {
+        char *nl = strchr(p, '\n');
+        size_t L = nl ? (size_t)(nl - p) : strlen(p);
+        lineno++;
+        char line[4096];
+        if (L >= sizeof line) {
+            rc = fr_error(err, FR_E_FORMAT, "%s:%d: line too long for darknet's cfg reader", path, lineno);
+            break;
+        }
+        memcpy(line, p, L);
+        line[L] = 0;
+        p += L + (nl ? 1 : 0);
+        char orig[4096];
+        memcpy(orig, line, L + 1);
+        strip_all(line);
+        if (!line[0] || line[0] == '#' || line[0] == ';') {
+            buf_add(out, "%s\n", orig);
+            continue;
+        }
+        if (line[0] == '[') {
+            char *close = strchr(line, ']');
+            if (!close || close[1] || close - line - 1 <= 0 || close - line - 1 >= (long)sizeof section) {
+                rc = fr_error(err, FR_E_FORMAT, "%s:%d: bad section header '%s'", path, lineno, orig);
+                break;
+            }
+            memcpy(section, line + 1, (size_t)(close - line - 1));
+            section[close - line - 1] = 0;
+            if (nsec == 0 && strcmp(section, "net") && strcmp(section, "network")) {
+                rc = fr_error(err, FR_E_FORMAT, "%s:%d: the first section must be [net], not [%s]", path, lineno, section);
+                break;
+            }
+            if (!known_section(section)) {
+                rc = fr_error(err, FR_E_FORMAT, "%s:%d: unknown layer type [%s] (darknet would skip it and crash)", path, lineno, section);
+                break;
+            }
+            if (nsec > 0) {
+                layer = nsec - 1;
+                if (layer >= cap) {
+                    cap = cap ? cap * 2 : 64;
+                    int *q = realloc(lines, (size_t)cap * sizeof *q);
+                    if (!q) {
+                        rc = fr_error(err, FR_E_NOMEM, "out of memory reading %s", path);
+                        break;
+                    }
+                    lines = q;
+                }
+                lines[layer] = lineno;
+            }
+            nsec++;
+            buf_add(out, "%s\n", line);
+            if (nsec == 1) {
+                buf_add(out, "batch=1\nsubdivisions=1\n");
+                if (in_w > 0)
+                    buf_add(out, "width=%d\nheight=%d\n", in_w, in_h);
+            }
+            continue;
+        }
+        if (nsec == 0) {
+            rc = fr_error(err, FR_E_FORMAT, "%s:%d: option '%s' before the first section [net]", path, lineno, orig);
+            break;
+        }
+        char *eq = strchr(line, '=');
+        if (!eq) {
+            buf_add(out, "%s\n", orig); /* darknet warns and ignores it */
+            continue;
+        }
+        *eq = 0;
+        const char *key = line, *val = eq + 1;
+        if (nsec == 1) {
+            if (!strcmp(key, "batch") || !strcmp(key, "subdivisions"))
+                continue;
+            if (!strcmp(key, "width")) {
+                net_w = atoi(val);
+                if (in_w > 0)
+                    continue;
+            }
+            if (!strcmp(key, "height")) {
+                net_h = atoi(val);
+                if (in_h > 0)
+                    continue;
+            }
+            if (!strcmp(key, "channels"))
+                net_c = atoi(val);
+            if (!strcmp(key, "inputs"))
+                net_inputs = atoi(val);
+            buf_add(out, "%s=%s\n", key, val);
+            continue;
+        }
+        if (!strcmp(section, "crop") && (!strcmp(key, "crop_width") || !strcmp(key, "crop_height"))) {
+            int v = atoi(val);
+            int lim = !strcmp(key, "crop_width") ? (in_w > 0 ? in_w : net_w) : (in_h > 0 ? in_h : net_h);
+            if (lim > 0 && v > lim)
+                v = lim; /* a crop larger than its input divides by zero in darknet */
+            buf_add(out, "%s=%d\n", key, v);
+            continue;
+        }
+        if (!strcmp(key, "tree") || !strcmp(key, "map")) {
+            char res[4096];
+            if (!resolve_data_file(path, val, res, sizeof res)) {
+                rc = fr_error(err, FR_E_NOENT, "%s:%d: %s=%s: no such file (looked as written and next to the cfg)", path, lineno, key, val);
+                break;
+            }
+            buf_add(out, "%s=%s\n", key, res);
+            continue;
+        }
+        if (!strcmp(section, "route") && !strcmp(key, "layers")) {
+            char tmp[4096];
+            snprintf(tmp, sizeof tmp, "%s", val);
+            char *sv = NULL;
+            int k = 0;
+            for (char *t = strtok_r(tmp, ",", &sv); t; t = strtok_r(NULL, ",", &sv), k++) {
+                int idx = atoi(t);
+                if (idx < 0)
+                    idx += layer;
+                if (idx < 0 || idx >= layer) {
+                    rc = fr_error(err, FR_E_FORMAT, "%s:%d: route layer %d reads layer %s, which is not an earlier layer", path, lineno, layer, t);
+                    break;
+                }
+            }
+            if (rc == FR_OK && k == 0)
+                rc = fr_error(err, FR_E_FORMAT, "%s:%d: route layer %d has an empty layers=", path, lineno, layer);
+            if (rc != FR_OK)
+                break;
+        }
+        if (!strcmp(section, "shortcut") && !strcmp(key, "from")) {
+            int idx = atoi(val);
+            if (idx < 0)
+                idx += layer;
+            if (idx < 0 || idx >= layer) {
+                rc = fr_error(err, FR_E_FORMAT, "%s:%d: shortcut layer %d reads layer %s, which is not an earlier layer", path, lineno, layer, val);
+                break;
+            }
+        }
+        buf_add(out, "%s=%s\n", key, val);
+    }
+    free(text);
+    if (rc == FR_OK && nsec == 0)
+        rc = fr_error(err, FR_E_FORMAT, "%s: no sections; not a darknet cfg", path);
+    if (rc == FR_OK && nsec == 1)
+        rc = fr_error(err, FR_E_FORMAT, "%s: [net] but no layers", path);
+    if (rc == FR_OK && !net_inputs && !(net_w > 0 && net_h > 0 && net_c > 0))
+        rc = fr_error(err, FR_E_FORMAT, "%s: [net] needs width, height and channels (or inputs)", path);
+    if (rc == FR_OK && !out->p)
+        rc = fr_error(err, FR_E_NOMEM, "out of memory reading %s", path);
+    if (rc != FR_OK) {
+        free(lines);
+        return rc;
+    }
+    ci->nlayers = nsec - 1;
+    ci->line = lines;
+    return FR_OK;
+}
+
+/* ------------------------------------------------------ quiet darknet -- */
+
+static int quiet_begin(void)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    int nul = open("/dev/null", O_WRONLY);
+    if (nul >= 0) {
+        dup2(nul, 2);
+        close(nul);
+    }
+    return saved;
+}
+
+static void quiet_end(int saved)
+{
+    fflush(stderr);
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+    }
+}
+
+/* ------------------------------------------------------ weights sizes -- */
+
+/* Floats darknet's load_weights reads for the net (mode 0) or save_weights
+ * writes (mode 1); -1 and *bad = layer for layers neither can do here. */
+static int64_t weight_floats(const network *net, int save, int *bad)
+{
+    int64_t total = 0;
+    for (int i = 0; i < net->n; i++) {
+        const layer *l = &net->layers[i];
+        if ((!save && l->dontload) || (save && l->dontsave))
+            continue;
+        switch (l->type) {
+        case CONVOLUTIONAL: {
+            int n = (!save && l->numload) ? l->numload : l->n;
+            int groups = l->groups > 0 ? l->groups : 1;
+            total += n;
+            if (l->batch_normalize && (save || !l->dontloadscales))
+                total += 3 * (int64_t)n;
+            total += save ? (int64_t)l->nweights : (int64_t)(l->c / groups) * n * l->size * l->size;
+            break;
+        }
+        case CONNECTED:
+            total += l->outputs + (int64_t)l->outputs * l->inputs;
+            if (l->batch_normalize && (save || !l->dontloadscales))
+                total += 3 * (int64_t)l->outputs;
+            break;
+        case BATCHNORM:
+            total += 3 * (int64_t)l->c;
+            break;
+        case LOCAL:
+            if (save) { /* save_weights does not write local layers */
+                break;
+            }
+            total += l->outputs + (int64_t)l->size * l->size * l->c * l->n * l->out_w * l->out_h;
+            break;
+        case DECONVOLUTIONAL: /* darknet divides by groups = 0 loading these */
+        case RNN:
+        case GRU:
+        case LSTM:
+        case CRNN:
+            *bad = i;
+            return -1;
+        default:
+            break;
+        }
+    }
+    return total;
+}
+
+static int check_weights(const FrModel *m, const char *path, FrError *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return fr_error(err, FR_E_NOENT, "%s: no such weights file (for %s); leave weights unset for a seeded random initialisation", path, m->cfg);
+    if (!S_ISREG(st.st_mode))
+        return fr_error(err, FR_E_FORMAT, "%s: not a regular file", path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fr_error(err, FR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    int32_t hdr[3] = {0, 0, 0};
+    size_t got = fread(hdr, 4, 3, f);
+    fclose(f);
+    if (got != 3 || st.st_size < 16)
+        return fr_error(err, FR_E_FORMAT, "%s: %lld bytes, too short for a darknet weights header (truncated?)", path, (long long)st.st_size);
+    int major = hdr[0], minor = hdr[1];
+    /* load_weights reads `seen` as a size_t from version 0.2 on, else an int */
+    long long header = 12 + (((major * 10 + minor) >= 2 && major < 1000 && minor < 1000) ? 8 : 4);
+    if (major < 0 || minor < 0 || hdr[2] < 0)
+        return fr_error(err, FR_E_FORMAT, "%s: bad darknet weights header (version %d.%d.%d)", path, major, minor, hdr[2]);
+    int bad = -1;
+    int64_t need = weight_floats(m->net, 0, &bad);
+    if (need < 0)
+        return fr_error(err, FR_E_USAGE, "%s: layer %d (%s) of %s: loading weights for this layer type is not supported", path, bad, m->names[bad], m->cfg);
+    long long payload = (long long)st.st_size - header;
+    long long want = header + 4 * (long long)need;
+    if (payload < 0 || payload % 4)
+        return fr_error(err, FR_E_FORMAT, "%s: %lld bytes is not a %lld-byte header plus whole float32s: the file is truncated or not darknet weights (%s needs %lld bytes)", path, (long long)st.st_size, header, m->cfg, want);
+    if (payload / 4 < need)
+        return fr_error(err, FR_E_FORMAT, "%s: %lld bytes, but %s needs %lld (%lld-byte header + 4 × %lld parameters): the weights are truncated, or were saved for another cfg", path, (long long)st.st_size, m->cfg, want, header, (long long)need);
+    if (payload / 4 > need)
+        return fr_error(err, FR_E_MISMATCH, "%s: %lld bytes, but %s needs %lld (%lld-byte header + 4 × %lld parameters): these weights belong to another cfg", path, (long long)st.st_size, m->cfg, want, header, (long long)need);
+    return FR_OK;
+}
+
+/* ----------------------------------------------------- seeded init -- */
+
+typedef struct Rng {
+    uint64_t s;
+    int have;
+    double spare;
+} Rng;
+
+static uint64_t rng_next(Rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(Rng *r) /* (0, 1) */
+{
+    return ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double rng_normal(Rng *r)
+{
+    if (r->have) {
+        r->have = 0;
+        return r->spare;
+    }
+    double u = rng_uniform(r), v = rng_uniform(r);
+    double m = sqrt(-2.0 * log(u));
+    r->spare = m * sin(2 * M_PI * v);
+    r->have = 1;
+    return m * cos(2 * M_PI * v);
+}
+
+static void fill(float *x, int64_t n, float v)
+{
+    for (int64_t i = 0; x && i < n; i++)
+        x[i] = v;
+}
+
+/* The initialisation darknet's layer constructors use (He normal for conv,
+ * scaled uniform for connected), but from a per-model generator; batch norm
+ * made the identity (rolling variance 1: darknet leaves it 0 → x/0.001). */
+static void seeded_init(network *net, uint64_t seed)
+{
+    for (int i = 0; i < net->n; i++) {
+        layer *l = &net->layers[i];
+        Rng r = {seed * 0x2545F4914F6CDD1Dull + (uint64_t)i * 0x9E3779B97F4A7C15ull + 1, 0, 0};
+        int nout = 0;
+        if (l->type == CONVOLUTIONAL || l->type == DECONVOLUTIONAL) {
+            int groups = l->groups > 0 ? l->groups : 1;
+            double sc = sqrt(2.0 / ((double)l->size * l->size * l->c / groups));
+            for (int64_t k = 0; k < l->nweights; k++)
+                l->weights[k] = (float)(sc * rng_normal(&r));
+            fill(l->biases, l->n, 0);
+            nout = l->n;
+        } else if (l->type == CONNECTED) {
+            double sc = sqrt(2.0 / l->inputs);
+            for (int64_t k = 0; k < (int64_t)l->inputs * l->outputs; k++)
+                l->weights[k] = (float)(sc * (2 * rng_uniform(&r) - 1));
+            fill(l->biases, l->outputs, 0);
+            nout = l->outputs;
+        } else if (l->type == BATCHNORM) {
+            nout = l->c;
+        } else if (l->type == LOCAL) {
+            double sc = sqrt(2.0 / ((double)l->size * l->size * l->c));
+            int64_t nw = (int64_t)l->size * l->size * l->c * l->n * l->out_w * l->out_h;
+            for (int64_t k = 0; k < nw; k++)
+                l->weights[k] = (float)(sc * (2 * rng_uniform(&r) - 1));
+            fill(l->biases, l->outputs, 0);
+        }
+        if (nout && (l->batch_normalize || l->type == BATCHNORM)) {
+            fill(l->scales, nout, 1);
+            fill(l->rolling_mean, nout, 0);
+            fill(l->rolling_variance, nout, 1);
+        }
+    }
+}
+
+/* ------------------------------------------------------- names, aliases -- */
+
+static void out_shape(const layer *l, int *c, int *h, int *w)
+{
+    if ((int64_t)l->out_c * l->out_h * l->out_w == l->outputs && l->outputs > 0) {
+        *c = l->out_c;
+        *h = l->out_h;
+        *w = l->out_w;
+    } else {
+        *c = l->outputs;
+        *h = 1;
+        *w = 1;
+    }
+}
+
+static int is_pool(LAYER_TYPE t)
+{
+    return t == MAXPOOL || t == AVGPOOL;
+}
+
+static const char alias_rule[] =
+    "Stage aliases (classification and dense networks; after Table I of Chen et al. 2018): "
+    "layers are grouped into stages by output resolution (H×W > 1), a new stage starting at "
+    "each change of resolution. convK = the last layer of stage K that is not a pooling, "
+    "dropout or crop layer and whose cut set is its own output alone (so in ResNets the "
+    "end of the last residual block at that resolution); poolK = the max/avg pooling layer that ends stage K (the first "
+    "layer of the next resolution, or the global pooling to 1×1); fcK = the K-th connected "
+    "layer (or 1×1 convolution on a 1×1 input). Detection networks get no aliases.";
+
+const char *fr_model_alias_rule(void)
+{
+    return alias_rule;
+}
+
+/* True when a split after layer i cuts only i's own output (the end of a
+ * residual block, not a conv in the middle of one). */
+static int clean_cut(const FrModel *m, int i)
+{
+    int idx[FR_MODEL_MAX_CUTS], n = 0;
+    if (fr_model_cut_set_err(m, i, idx, FR_MODEL_MAX_CUTS, &n, NULL) != FR_OK)
+        return 1;
+    return n == 1 && idx[0] == i;
+}
+
+static void make_aliases(FrModel *m)
+{
+    const network *net = m->net;
+    int stage = 0, cur_h = 0, cur_w = 0, nfc = 0, spatial_done = 0;
+    int conv_last[256];
+    for (int k = 0; k < 256; k++)
+        conv_last[k] = -1;
+    for (int i = 0; i < net->n; i++) {
+        const layer *l = &net->layers[i];
+        int c, h, w;
+        out_shape(l, &c, &h, &w);
+        if (h * w > 1 && !spatial_done) {
+            if (h != cur_h || w != cur_w) {
+                if (is_pool(l->type) && stage > 0)
+                    snprintf(m->aliases[i], MAX_NAME, "pool%d", stage);
+                if (stage < 255)
+                    stage++;
+                cur_h = h;
+                cur_w = w;
+            }
+            if (!is_pool(l->type) && l->type != DROPOUT && l->type != CROP && clean_cut(m, i))
+                conv_last[stage] = i;
+        } else if (h * w == 1) {
+            if (!spatial_done && stage > 0 && is_pool(l->type))
+                snprintf(m->aliases[i], MAX_NAME, "pool%d", stage);
+            spatial_done = 1;
+            int in1 = l->type == CONVOLUTIONAL && l->h * l->w == 1;
+            if (l->type == CONNECTED || in1)
+                snprintf(m->aliases[i], MAX_NAME, "fc%d", ++nfc);
+        }
+    }
+    for (int k = 1; k <= stage && k < 256; k++)
+        if (conv_last[k] >= 0 && !m->aliases[conv_last[k]][0])
+            snprintf(m->aliases[conv_last[k]], MAX_NAME, "conv%d", k);
+}
+
+static FrTask detect_task(const network *net, int out)
+{
+    const layer *l = &net->layers[out];
+    if (l->type == REGION || l->type == YOLO || l->type == DETECTION)
+        return FR_TASK_DETECTION;
+    int c, h, w;
+    out_shape(l, &c, &h, &w);
+    if (l->type == SOFTMAX || h * w == 1)
+        return FR_TASK_CLASSIFICATION;
+    return FR_TASK_DENSE;
+}
+
+/* ------------------------------------------------------------ open/close -- */
+
+int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
+{
+    if (!mp)
+        return fr_error(err, FR_E_USAGE, "fr_model_open: no output pointer");
+    *mp = NULL;
+    if (!s || !s->cfg || !s->cfg[0])
+        return fr_error(err, FR_E_USAGE, "no model cfg given");
+    if (s->width < 0 || s->height < 0 || s->width > 16384 || s->height > 16384 ||
+        (!s->width) != (!s->height))
+        return fr_error(err, FR_E_USAGE, "%s: bad input size %dx%d (give both, 1..16384, or 0 for the cfg's)", s->cfg, s->width, s->height);
+    if (s->gemm != FR_GEMM_OPENBLAS && s->gemm != FR_GEMM_DARKNET)
+        return fr_error(err, FR_E_USAGE, "%s: unknown gemm %d", s->cfg, (int)s->gemm);
+    if (strlen(s->cfg) > 3000 || (s->weights && strlen(s->weights) > 3000))
+        return fr_error(err, FR_E_USAGE, "model path too long");
+
+    Buf text = {0};
+    CfgInfo ci = {0};
+    int rc = rewrite_cfg(s->cfg, s->width, s->height, &text, &ci, err);
+    if (rc != FR_OK) {
+        free(text.p);
+        return rc;
+    }
+    FrModel *m = calloc(1, sizeof *m);
+    if (!m) {
+        free(text.p);
+        free(ci.line);
+        return fr_error(err, FR_E_NOMEM, "out of memory opening %s", s->cfg);
+    }
+    m->cfg = strdup(s->cfg);
+    m->cfg_line = ci.line;
+    m->gemm = s->gemm;
+    m->quiet = s->quiet;
+    m->seed = s->seed;
+
+    const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s/featrd-cfg-XXXXXX", tmpdir);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = fr_error(err, FR_E_IO, "%s: cannot create a temporary cfg: %s", tmp, strerror(errno));
+        goto error;
+    }
+    size_t off = 0;
+    while (off < text.n) {
+        ssize_t k = write(fd, text.p + off, text.n - off);
+        if (k <= 0) {
+            close(fd);
+            unlink(tmp);
+            rc = fr_error(err, FR_E_IO, "%s: cannot write a temporary cfg: %s", tmp, strerror(errno));
+            goto error;
+        }
+        off += (size_t)k;
+    }
+    close(fd);
+
+    pthread_mutex_lock(&parse_lock);
+    int saved = quiet_begin();
+    srand((unsigned)(s->seed ^ (s->seed >> 32)));
+    m->net = parse_network_cfg(tmp);
+    quiet_end(saved);
+    pthread_mutex_unlock(&parse_lock);
+    unlink(tmp);
+    if (!m->net || m->net->n != ci.nlayers) {
+        rc = fr_error(err, FR_E_MODEL, "%s: darknet could not build the network", s->cfg);
+        goto error;
+    }
+    network *net = m->net;
+    m->n = net->n;
+    net->train = 0;
+    m->owner = calloc((size_t)m->n, sizeof *m->owner);
+    m->names = calloc((size_t)m->n, sizeof *m->names);
+    m->aliases = calloc((size_t)m->n, sizeof *m->aliases);
+    if (!m->owner || !m->names || !m->aliases) {
+        rc = fr_error(err, FR_E_NOMEM, "out of memory opening %s", s->cfg);
+        goto error;
+    }
+    m->out_layer = m->n - 1;
+    while (m->out_layer > 0 && net->layers[m->out_layer].type == COST)
+        m->out_layer--;
+    for (int i = 0; i < m->n; i++) {
+        layer *l = &net->layers[i];
+        snprintf(m->names[i], MAX_NAME, "%s_%d", type_name(l->type), i);
+        m->owner[i] = (l->type == DROPOUT && i > 0) ? m->owner[i - 1] : i;
+        if (l->type == RNN || l->type == GRU || l->type == LSTM || l->type == CRNN)
+            m->has_recurrent = 1;
+        /* the parser leaves a region layer's temperature 0 and the CPU
+         * tree softmax divides by it */
+        if (l->type == REGION && l->temperature == 0)
+            l->temperature = 1;
+        if (!l->forward) {
+            rc = fr_error(err, FR_E_FORMAT, "%s:%d: darknet built layer %d without a forward pass", s->cfg, m->cfg_line[i], i);
+            goto error;
+        }
+    }
+    m->task = detect_task(net, m->out_layer);
+    if (m->task != FR_TASK_DETECTION)
+        make_aliases(m);
+
+    if (s->weights) {
+        if ((rc = check_weights(m, s->weights, err)) != FR_OK)
+            goto error;
+        pthread_mutex_lock(&parse_lock);
+        saved = quiet_begin();
+        load_weights(net, (char *)s->weights);
+        quiet_end(saved);
+        pthread_mutex_unlock(&parse_lock);
+    } else {
+        m->random_init = 1;
+        seeded_init(net, s->seed);
+        if (!s->quiet)
+            fprintf(stderr, "featrd: %s: no weights given; seeded random initialisation (seed %llu)\n", s->cfg, (unsigned long long)s->seed);
+    }
+    free(text.p);
+    *mp = m;
+    return FR_OK;
+
+error:
+    free(text.p);
+    fr_model_close(&m);
+    return rc;
+}
+
+void fr_model_close(FrModel **mp)
+{
+    if (!mp || !*mp)
+        return;
+    FrModel *m = *mp;
+    if (m->net)
+        free_network(m->net);
+    free(m->cfg);
+    free(m->owner);
+    free(m->names);
+    free(m->aliases);
+    free(m->cfg_line);
+    free(m);
+    *mp = NULL;
+}
+
+/* ------------------------------------------------------------ queries -- */
+
+int fr_model_layer_count(const FrModel *m)
+{
+    return m ? m->n : 0;
+}
+
+int fr_model_layer_info(const FrModel *m, int i, FrLayerInfo *info)
+{
+    if (!m || !info || i < 0 || i >= m->n)
+        return FR_E_USAGE;
+    const layer *l = &m->net->layers[i];
+    info->index = i;
+    info->type = type_name(l->type);
+    info->name = m->names[i];
+    info->alias = m->aliases[i];
+    out_shape(l, &info->c, &info->h, &info->w);
+    info->bytes = 4 * (size_t)info->c * (size_t)info->h * (size_t)info->w;
+    return FR_OK;
+}
+
+void fr_model_input_size(const FrModel *m, int *c, int *h, int *w)
+{
+    *c = m->net->c;
+    *h = m->net->h;
+    *w = m->net->w;
+}
+
+const char *fr_model_cfg_path(const FrModel *m)
+{
+    return m ? m->cfg : "";
+}
+
+FrTask fr_model_task(const FrModel *m)
+{
+    return m->task;
+}
+
+int fr_model_classes(const FrModel *m)
+{
+    for (int i = m->n - 1; i >= 0; i--) {
+        const layer *l = &m->net->layers[i];
+        if (l->type == REGION || l->type == YOLO || l->type == DETECTION)
+            return l->classes;
+    }
+    return m->net->layers[m->out_layer].outputs;
+}
+
+void fr_model_set_gemm(FrModel *m, FrGemm g)
+{
+    if (m && (g == FR_GEMM_OPENBLAS || g == FR_GEMM_DARKNET))
+        m->gemm = g;
+}
+
+FrGemm fr_model_get_gemm(const FrModel *m)
+{
+    return m->gemm;
+}
+
+static int name_matches_type(const char *word, LAYER_TYPE t)
+{
+    static const struct {
+        const char *w;
+        LAYER_TYPE t;
+    } syn[] = {
+        {"convolutional", CONVOLUTIONAL}, {"maxpool", MAXPOOL}, {"avgpool", AVGPOOL},
+        {"conn", CONNECTED},              {"soft", SOFTMAX},    {"deconvolutional", DECONVOLUTIONAL},
+        {"lrn", NORMALIZATION},
+    };
+    if (!strcasecmp(word, type_name(t)))
+        return 1;
+    for (size_t i = 0; i < sizeof syn / sizeof syn[0]; i++)
+        if (syn[i].t == t && !strcasecmp(word, syn[i].w))
+            return 1;
+    return 0;
+}
+
+int fr_model_find_layer(const FrModel *m, const char *name, int *index, FrError *err)
+{
+    if (!m || !name || !index)
+        return fr_error(err, FR_E_USAGE, "no layer name given");
+    const char *p = name;
+    while (isspace((unsigned char)*p))
+        p++;
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s", p);
+    for (size_t k = strlen(nm); k > 0 && isspace((unsigned char)nm[k - 1]); k--)
+        nm[k - 1] = 0;
+    if (nm[0] && strspn(nm, "0123456789") == strlen(nm)) {
+        long v = strtol(nm, NULL, 10);
+        if (v >= 0 && v < m->n) {
+            *index = (int)v;
+            return FR_OK;
+        }
+        return fr_error(err, FR_E_USAGE, "%s: layer index %s out of range (the network has layers 0..%d)", m->cfg, nm, m->n - 1);
+    }
+    for (int i = 0; i < m->n; i++)
+        if (!strcasecmp(nm, m->names[i]) || (m->aliases[i][0] && !strcasecmp(nm, m->aliases[i]))) {
+            *index = i;
+            return FR_OK;
+        }
+    /* long section names: maxpool_3, convolutional_6 */
+    char *us = strrchr(nm, '_');
+    if (us && us[1] && strspn(us + 1, "0123456789") == strlen(us + 1)) {
+        long v = strtol(us + 1, NULL, 10);
+        *us = 0;
+        if (v >= 0 && v < m->n && name_matches_type(nm, m->net->layers[v].type)) {
+            *index = (int)v;
+            return FR_OK;
+        }
+        *us = '_';
+    }
+    char ex[512] = "";
+    size_t len = 0;
+    int shown = 0;
+    for (int i = 0; i < m->n && shown < 4; i++, shown++)
+        len += (size_t)snprintf(ex + len, sizeof ex - len, "%s, ", m->names[i]);
+    int na = 0;
+    for (int i = 0; i < m->n && na < 3 && len < sizeof ex - 40; i++)
+        if (m->aliases[i][0]) {
+            len += (size_t)snprintf(ex + len, sizeof ex - len, "%s, ", m->aliases[i]);
+            na++;
+        }
+    if (len < sizeof ex - 40)
+        snprintf(ex + len, sizeof ex - len, "... %s, or an index 0..%d", m->names[m->n - 1], m->n - 1);
+    return fr_error(err, FR_E_USAGE, "%s: no layer named '%s'; valid names look like %s (`featrd layers %s` lists them all)", m->cfg, nm, ex, m->cfg);
+}
+
+/* --------------------------------------------------------------- cut set -- */
+
+int fr_model_cut_set_err(const FrModel *m, int split, int *layers, int max, int *n, FrError *err)
+{
+    if (!m || !n)
+        return fr_error(err, FR_E_USAGE, "fr_model_cut_set: no model");
+    *n = 0;
+    if (split < 0 || split >= m->n)
+        return fr_error(err, FR_E_USAGE, "%s: split %d is not a layer (0..%d)", m->cfg, split, m->n - 1);
+    if (split >= m->out_layer)
+        return fr_error(err, FR_E_USAGE, "%s: a split after %s (%d) leaves no back half; split at or before %s", m->cfg, m->names[split], split, m->out_layer > 0 ? m->names[m->out_layer - 1] : "(none)");
+    if (m->has_recurrent)
+        return fr_error(err, FR_E_USAGE, "%s: recurrent layers keep state across passes; splitting this network is not supported", m->cfg);
+    const network *net = m->net;
+    char *need = calloc((size_t)split + 1, 1);
+    if (!need)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    for (int j = split + 1; j < m->n; j++) {
+        const layer *l = &net->layers[j];
+        int src[64], ns = 0;
+        if (l->type == ROUTE) {
+            for (int k = 0; k < l->n && ns < 64; k++)
+                src[ns++] = l->input_layers[k];
+        } else {
+            src[ns++] = j - 1;
+            if (l->type == SHORTCUT)
+                src[ns++] = l->index;
+        }
+        for (int k = 0; k < ns; k++) {
+            if (src[k] < 0 || src[k] >= m->n)
+                continue;
+            int o = m->owner[src[k]];
+            if (o <= split)
+                need[o] = 1;
+        }
+    }
+    int cnt = 0;
+    for (int i = 0; i <= split; i++)
+        if (need[i]) {
+            if (layers && cnt < max)
+                layers[cnt] = i;
+            cnt++;
+        }
+    free(need);
+    *n = cnt;
+    if (layers && cnt > max)
+        return fr_error(err, FR_E_USAGE, "%s: the cut after %s holds %d tensors, more than the %d given room", m->cfg, m->names[split], cnt, max);
+    return FR_OK;
+}
+
+int fr_model_cut_set(const FrModel *m, int split, int *layers, int max, int *n)
+{
+    return fr_model_cut_set_err(m, split, layers, max, n, NULL);
+}
+
+/* ---------------------------------------------------------------- passes -- */
+
+static void run_range(FrModel *m, int from, int to)
+{
+    network net = *m->net;
+    tl_gemm = m->gemm;
+    if (from == 0)
+        net.input = m->net->input;
+    else
+        net.input = m->net->layers[from - 1].output;
+    for (int i = from; i <= to; i++) {
+        net.index = i;
+        layer l = net.layers[i];
+        l.forward(l, net);
+        net.input = l.output;
+        if (l.truth)
+            net.truth = l.output;
+    }
+}
+
+static int set_input(FrModel *m, const FrTensor *in, FrError *err)
+{
+    const network *net = m->net;
+    if (!in || !in->data)
+        return fr_error(err, FR_E_USAGE, "%s: no input tensor", m->cfg);
+    if (in->c != net->c || in->h != net->h || in->w != net->w)
+        return fr_error(err, FR_E_MISMATCH, "%s: input is %d×%d×%d (C×H×W), the network takes %d×%d×%d; use fr_model_prepare_input", m->cfg, in->c, in->h, in->w, net->c, net->h, net->w);
+    memcpy(net->input, in->data, fr_tensor_size(in) * sizeof(float));
+    return FR_OK;
+}
+
+int fr_model_forward(FrModel *m, const FrTensor *input, FrError *err)
+{
+    if (!m)
+        return fr_error(err, FR_E_USAGE, "no model");
+    int rc = set_input(m, input, err);
+    if (rc != FR_OK)
+        return rc;
+    run_range(m, 0, m->n - 1);
+    return FR_OK;
+}
+
+static int copy_layer(const FrModel *m, int i, FrTensor *out)
+{
+    int c, h, w;
+    out_shape(&m->net->layers[i], &c, &h, &w);
+    int rc = fr_tensor_alloc(out, c, h, w);
+    if (rc != FR_OK)
+        return rc;
+    memcpy(out->data, m->net->layers[i].output, fr_tensor_size(out) * sizeof(float));
+    return FR_OK;
+}
+
+int fr_model_front(FrModel *m, const FrTensor *input, int split, FrTensor *cuts, int *ncuts,
+                   FrError *err)
+{
+    if (!m || !cuts || !ncuts)
+        return fr_error(err, FR_E_USAGE, "fr_model_front: missing argument");
+    *ncuts = 0;
+    int idx[FR_MODEL_MAX_CUTS], n = 0;
+    int rc = fr_model_cut_set_err(m, split, idx, FR_MODEL_MAX_CUTS, &n, err);
+    if (rc != FR_OK)
+        return rc;
+    if ((rc = set_input(m, input, err)) != FR_OK)
+        return rc;
+    run_range(m, 0, split);
+    for (int k = 0; k < n; k++) {
+        if ((rc = copy_layer(m, idx[k], &cuts[k])) != FR_OK) {
+            for (int j = 0; j < k; j++)
+                fr_tensor_free(&cuts[j]);
+            return fr_error(err, rc, "%s: out of memory copying the cut tensors", m->cfg);
+        }
+    }
+    *ncuts = n;
+    return FR_OK;
+}
+
+int fr_model_back(FrModel *m, int split, const FrTensor *cuts, int ncuts, FrError *err)
+{
+    if (!m || (!cuts && ncuts))
+        return fr_error(err, FR_E_USAGE, "fr_model_back: missing argument");
+    int idx[FR_MODEL_MAX_CUTS], n = 0;
+    int rc = fr_model_cut_set_err(m, split, idx, FR_MODEL_MAX_CUTS, &n, err);
+    if (rc != FR_OK)
+        return rc;
+    if (ncuts != n)
+        return fr_error(err, FR_E_MISMATCH, "%s: the cut after %s needs %d tensors, %d given", m->cfg, m->names[split], n, ncuts);
+    for (int k = 0; k < n; k++) {
+        int c, h, w;
+        out_shape(&m->net->layers[idx[k]], &c, &h, &w);
+        if (!cuts[k].data || cuts[k].c != c || cuts[k].h != h || cuts[k].w != w)
+            return fr_error(err, FR_E_MISMATCH, "%s: cut tensor %d (%s) is %d×%d×%d (C×H×W), the layer outputs %d×%d×%d", m->cfg, k, m->names[idx[k]], cuts[k].c, cuts[k].h, cuts[k].w, c, h, w);
+    }
+    /* in place: route and shortcut read net.layers[j].output directly */
+    for (int k = 0; k < n; k++)
+        memcpy(m->net->layers[idx[k]].output, cuts[k].data, fr_tensor_size(&cuts[k]) * sizeof(float));
+    run_range(m, split + 1, m->n - 1);
+    return FR_OK;
+}
+
+int fr_model_output(FrModel *m, FrTensor *out)
+{
+    if (!m || !out)
+        return FR_E_USAGE;
+    return copy_layer(m, m->out_layer, out);
+}
+
+int fr_model_layer_output(FrModel *m, int layer, FrTensor *out)
+{
+    if (!m || !out || layer < 0 || layer >= m->n)
+        return FR_E_USAGE;
+    return copy_layer(m, layer, out);
+}
+
+/* ------------------------------------------------------------ detections -- */
+
+int fr_model_detections(FrModel *m, int orig_w, int orig_h, float thresh, float nms,
+                        FrDetection **dets, int *n)
+{
+    if (!m || !dets || !n || orig_w <= 0 || orig_h <= 0 || m->task != FR_TASK_DETECTION)
+        return FR_E_USAGE;
+    *dets = NULL;
+    *n = 0;
+    int nb = 0;
+    detection *d = get_network_boxes(m->net, orig_w, orig_h, thresh, 0.5f, NULL, 0, &nb);
+    if (!d && nb)
+        return FR_E_NOMEM;
+    int classes = 0;
+    for (int i = m->n - 1; i >= 0 && !classes; i--) {
+        const layer *l = &m->net->layers[i];
+        if (l->type == REGION || l->type == YOLO || l->type == DETECTION)
+            classes = l->classes;
+    }
+    if (nms > 0 && nb > 0)
+        do_nms_sort(d, nb, classes, nms);
+    size_t cnt = 0;
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; j < classes; j++)
+            if (d[i].prob[j] > thresh)
+                cnt++;
+    FrDetection *out = cnt ? malloc(cnt * sizeof *out) : NULL;
+    if (cnt && !out) {
+        free_detections(d, nb);
+        return FR_E_NOMEM;
+    }
+    size_t k = 0;
+    for (int i = 0; i < nb; i++) {
+        box b = d[i].bbox;
+        float x1 = b.x - b.w / 2, x2 = b.x + b.w / 2, y1 = b.y - b.h / 2, y2 = b.y + b.h / 2;
+        /* darknet's validate_detector clamps the same way (1-based there) */
+        if (x1 < 0) x1 = 0;
+        if (y1 < 0) y1 = 0;
+        if (x2 > orig_w - 1) x2 = (float)(orig_w - 1);
+        if (y2 > orig_h - 1) y2 = (float)(orig_h - 1);
+        for (int j = 0; j < classes; j++)
+            if (d[i].prob[j] > thresh) {
+                out[k].cls = j;
+                out[k].score = d[i].prob[j];
+                out[k].x1 = x1;
+                out[k].y1 = y1;
+                out[k].x2 = x2;
+                out[k].y2 = y2;
+                k++;
+            }
+    }
+    free_detections(d, nb);
+    *dets = out;
+    *n = (int)k;
+    return FR_OK;
+}
+
+void fr_detections_free(FrDetection **dets)
+{
+    if (dets) {
+        free(*dets);
+        *dets = NULL;
+    }
+}
+
+/* ---------------------------------------------------------------- images -- */
+
+static int image_to_tensor(image im, FrTensor *t)
+{
+    int rc = fr_tensor_alloc(t, im.c, im.h, im.w);
+    if (rc == FR_OK)
+        memcpy(t->data, im.data, fr_tensor_size(t) * sizeof(float));
+    return rc;
+}
+
+int fr_model_load_image(FrModel *m, const char *path, FrTensor *rgb, FrError *err)
+{
+    (void)m;
+    if (!path || !rgb)
+        return fr_error(err, FR_E_USAGE, "no image path");
+    memset(rgb, 0, sizeof *rgb);
+    if (access(path, F_OK) != 0)
+        return fr_error(err, FR_E_NOENT, "%s: no such image file", path);
+    int w = 0, h = 0, c = 0;
+    if (!stbi_info(path, &w, &h, &c) || w <= 0 || h <= 0)
+        return fr_error(err, FR_E_FORMAT, "%s: not an image darknet can read (%s); use JPEG, PNG, BMP, GIF, TGA, PSD or PNM", path, stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
+    image im = load_image_color((char *)path, 0, 0);
+    if (!im.data || im.w != w || im.h != h || im.c != 3) {
+        free_image(im);
+        return fr_error(err, FR_E_FORMAT, "%s: the %dx%d image header could not be decoded (corrupt file?)", path, w, h);
+    }
+    int rc = image_to_tensor(im, rgb);
+    free_image(im);
+    if (rc != FR_OK)
+        return fr_error(err, rc, "%s: out of memory for a %dx%d image", path, w, h);
+    return FR_OK;
+}
+
+int fr_model_prepare_input(FrModel *m, const FrTensor *rgb, FrTensor *input)
+{
+    if (!m || !rgb || !input || !rgb->data || rgb->c != 3 || rgb->h <= 0 || rgb->w <= 0)
+        return FR_E_USAGE;
+    memset(input, 0, sizeof *input);
+    const network *net = m->net;
+    if (net->c != 3 && net->c != 1)
+        return FR_E_USAGE;
+    image src = {rgb->w, rgb->h, rgb->c, rgb->data};
+    image sized;
+    if (m->task == FR_TASK_DETECTION) {
+        sized = letterbox_image(src, net->w, net->h);
+    } else {
+        /* scale so the image covers the input, then cut out the centre */
+        double sx = (double)net->w / src.w, sy = (double)net->h / src.h;
+        double sc = sx > sy ? sx : sy;
+        int rw = (int)(src.w * sc + 0.5), rh = (int)(src.h * sc + 0.5);
+        if (rw < net->w) rw = net->w;
+        if (rh < net->h) rh = net->h;
+        image r = (rw == src.w && rh == src.h) ? copy_image(src) : resize_image(src, rw, rh);
+        sized = crop_image(r, (rw - net->w) / 2, (rh - net->h) / 2, net->w, net->h);
+        free_image(r);
+    }
+    if (net->c == 1) {
+        image g = grayscale_image(sized);
+        free_image(sized);
+        sized = g;
+    }
+    int rc = image_to_tensor(sized, input);
+    free_image(sized);
+    return rc;
+}
+
+int fr_image_jpeg_code(const FrTensor *rgb, int quality, size_t *bytes, FrTensor *decoded,
+                       FrError *err)
+{
+    if (!rgb || !rgb->data || rgb->c != 3 || !bytes || !decoded)
+        return fr_error(err, FR_E_USAGE, "JPEG anchor: needs a 3-channel image");
+    if (quality < 1 || quality > 100)
+        return fr_error(err, FR_E_USAGE, "JPEG quality %d out of range 1..100", quality);
+    memset(decoded, 0, sizeof *decoded);
+    const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    char base[256];
+    if (snprintf(base, sizeof base - 8, "%s/featrd-jpg-XXXXXX", tmpdir) >= (int)sizeof base - 8)
+        return fr_error(err, FR_E_USAGE, "TMPDIR %s too long for darknet's image writer", tmpdir);
+    int fd = mkstemp(base);
+    if (fd < 0)
+        return fr_error(err, FR_E_IO, "%s: cannot create a temporary file: %s", base, strerror(errno));
+    close(fd);
+    char file[272];
+    snprintf(file, sizeof file, "%s.jpg", base);
+    /* save_image_options truncates 255·x to a byte without clamping */
+    image im = make_image(rgb->w, rgb->h, 3);
+    size_t sz = fr_tensor_size(rgb);
+    for (size_t i = 0; i < sz; i++) {
+        float v = rgb->data[i];
+        im.data[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+    save_image_options(im, base, JPG, quality);
+    free_image(im);
+    unlink(base);
+    struct stat st;
+    int rc = FR_OK;
+    if (stat(file, &st) != 0 || st.st_size <= 0) {
+        rc = fr_error(err, FR_E_IO, "%s: darknet's JPEG writer failed", file);
+    } else {
+        *bytes = (size_t)st.st_size;
+        rc = fr_model_load_image(NULL, file, decoded, err);
+    }
+    unlink(file);
+    return rc;
+}
+
+int fr_model_save_weights(FrModel *m, const char *path, FrError *err)
+{
+    if (!m || !path || !path[0])
+        return fr_error(err, FR_E_USAGE, "no weights path");
+    int bad = -1;
+    int64_t nfl = weight_floats(m->net, 1, &bad);
+    if (nfl < 0)
+        return fr_error(err, FR_E_USAGE, "%s: layer %d (%s): saving weights for this layer type is not supported", m->cfg, bad, m->names[bad]);
+    static int counter;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d.%d", path, (int)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return fr_error(err, FR_E_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    fclose(f);
+    pthread_mutex_lock(&parse_lock);
+    int saved = quiet_begin();
+    save_weights(m->net, tmp);
+    quiet_end(saved);
+    pthread_mutex_unlock(&parse_lock);
+    struct stat st;
+    long long want = 20 + 4 * (long long)nfl;
+    if (stat(tmp, &st) != 0 || st.st_size != want) {
+        unlink(tmp);
+        return fr_error(err, FR_E_IO, "%s: darknet wrote %lld of %lld bytes (disk full?)", path, (long long)st.st_size, want);
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return fr_error(err, FR_E_IO, "%s: cannot rename the written weights into place: %s", path, strerror(e));
+    }
+    return FR_OK;
+}
