@@ -139,7 +139,7 @@ int fr_results_dir_prepare(const char *dir, FrError *err)
     if (!dir || !*dir)
         return fr_error(err, FR_E_USAGE, "output.dir is empty: set output.dir in the config");
     if (mkdir_p(dir))
-        return fr_error(err, FR_E_IO,
+        return fr_error(err, FR_E_USAGE,
                         "output.dir '%s': cannot create it (%s): choose a writable directory "
                         "with -o output.dir=PATH",
                         dir, strerror(errno));
@@ -147,7 +147,7 @@ int fr_results_dir_prepare(const char *dir, FrError *err)
     snprintf(probe, sizeof probe, "%s/.featrd-probe.%ld", dir, (long)getpid());
     int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (fd < 0)
-        return fr_error(err, FR_E_IO,
+        return fr_error(err, FR_E_USAGE,
                         "output.dir '%s': not writable (%s): choose a writable directory with "
                         "-o output.dir=PATH",
                         dir, strerror(errno));

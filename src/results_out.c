@@ -266,7 +266,7 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
             g[gi].lossless = lossless;
             g[gi].bits = atoi(fr_csv_get(csv, r, bc));
             if (lossless)
-                snprintf(g[gi].title, sizeof g[gi].title, "%s %s (8/10/12-bit)", split, codec);
+                snprintf(g[gi].title, sizeof g[gi].title, "%s %s lossless", split, codec);
             else
                 snprintf(g[gi].title, sizeof g[gi].title, "%s %d-bit %s%s%s", split, g[gi].bits,
                          codec, strcmp(al, "uniform") && *al ? " " : "",

@@ -493,8 +493,13 @@ static int read_labels(Run *r, FrError *err)
     FrNames names = {0};
     const char *nf = e->model.names ? e->model.names : e->dataset.labels_file;
     if (!nf) {
-        for (size_t i = 0; i < r->list.n; i++)
-            r->info[i].label = -1;
+        /* Without class names only numeric labels (`path 3`) can be read. */
+        for (size_t i = 0; i < r->list.n; i++) {
+            const char *t = r->list.items[i].label;
+            char *end = NULL;
+            long v = t ? strtol(t, &end, 10) : -1;
+            r->info[i].label = t && end != t && !*end && v >= 0 ? v : -1;
+        }
         return 0;
     }
     int rc = fr_names_read(nf, &names, err);

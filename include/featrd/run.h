@@ -81,7 +81,7 @@ int fr_run_parse_shard(const char *text, FrRunOptions *o, FrError *err);
  *   FR_E_NOENT   a file the config names is missing (model, weights, list, images)
  *   FR_E_MISMATCH the directory holds results of a different config (use --force)
  *   FR_E_USAGE / FR_E_CONFIG bad split name, unsupported combination
- *   FR_E_IO      the output directory is not writable
+ *   FR_E_USAGE   the output directory cannot be created or written
  * A run that fails or is killed leaves the points finished so far committed;
  * running again resumes. */
 int fr_run(const struct FrExperiment *e, const FrRunOptions *o, FrError *err);

@@ -1,0 +1,433 @@
+/* test_run.c: the experiment runner (featrd/run.h) end to end through the
+ * featrd binary: points.csv against values computed with the library
+ * directly, kill -9 and resume, shards + merge, --jobs, bad inputs. Uses the
+ * tiny random-weight nets of tests/data/run/ and a few images written here. */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <time.h>
+
+#define NIMG 6
+
+/* |a - b| <= tol, printing both when not. */
+#define assert_close(a, b, tol)                                                          \
+    do {                                                                                 \
+        double a_ = (a), b_ = (b), t_ = (tol);                                           \
+        if (!(fabs(a_ - b_) <= t_)) {                                                    \
+            print_error("%s = %.17g, %s = %.17g, tolerance %g\n", #a, a_, #b, b_, t_);   \
+            fail();                                                                      \
+        }                                                                                \
+    } while (0)
+
+static char g_dir[256];    /* scratch: images, lists, configs, results */
+static char g_root[1024];  /* source tree (for tests/data/run and plots/) */
+
+/* A 40x36 binary PPM with a seeded pattern (gradients, a box, noise). */
+static void write_ppm(const char *path, unsigned seed)
+{
+    int w = 40, h = 36;
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fprintf(f, "P6\n%d %d\n255\n", w, h);
+    uint64_t s = seed * 2654435761u + 1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            int noise = (int)((s >> 33) % 40);
+            int inbox = x > 8 + (int)(seed % 7) && x < 26 && y > 6 && y < 24;
+            unsigned char px[3] = {(unsigned char)((x * 6 + noise + seed * 13) % 256),
+                                   (unsigned char)(inbox ? 220 : (y * 7 + noise) % 256),
+                                   (unsigned char)((x * y + seed * 31) % 256)};
+            fwrite(px, 1, 3, f);
+        }
+    fclose(f);
+}
+
+static void write_config(const char *name, const char *cfg, const char *list, const char *extra)
+{
+    char path[512], text[4096];
+    snprintf(path, sizeof path, "%s/%s.yaml", g_dir, name);
+    snprintf(text, sizeof text,
+             "name: %s\n"
+             "model: {cfg: \"%s/tests/data/run/%s\", seed: 7}\n"
+             "dataset: {images: \"%s/%s\"}\n"
+             "%s",
+             name, g_root, cfg, g_dir, list, extra);
+    tu_write(path, text);
+}
+
+#define DET_SWEEP                                                                     \
+    "sweep:\n"                                                                        \
+    "  split: [max_1, max_3]\n"                                                       \
+    "  bits: [8, 10]\n"                                                               \
+    "  codec: [hevc, zlib]\n"                                                         \
+    "  qp: [22, 37]\n"                                                                \
+    "anchors:\n"                                                                      \
+    "  - {name: cloud-hevc, qp: [30, 40]}\n"                                          \
+    "bd:\n"                                                                           \
+    "  - {anchor: cloud-hevc, test: \"*codec=hevc*\"}\n"                              \
+    "output: {plots: false}\n"
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "%s", tu_tmpdir());
+    if (!getcwd(g_root, sizeof g_root))
+        return -1;
+    char p[512], lab[512];
+    snprintf(p, sizeof p, "%s/images", g_dir);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/labels", g_dir);
+    mkdir(p, 0777);
+    FrText det = {0}, cls = {0};
+    for (int i = 0; i < NIMG; i++) {
+        snprintf(p, sizeof p, "%s/images/im%d.ppm", g_dir, i);
+        write_ppm(p, (unsigned)i + 1);
+        snprintf(lab, sizeof lab, "%s/labels/im%d.txt", g_dir, i);
+        char boxes[256];
+        snprintf(boxes, sizeof boxes, "%d 0.5 0.4 0.4 0.5\n%d 0.25 0.7 0.2 0.3\n", i % 7,
+                 (i + 3) % 7);
+        tu_write(lab, boxes);
+        fr_text_printf(&det, "images/im%d.ppm\n", i);
+        fr_text_printf(&cls, "images/im%d.ppm %d\n", i, i % 5);
+    }
+    snprintf(p, sizeof p, "%s/det.list", g_dir);
+    tu_write(p, det.s);
+    snprintf(p, sizeof p, "%s/cls.list", g_dir);
+    tu_write(p, cls.s);
+    fr_text_free(&det);
+    fr_text_free(&cls);
+    write_config("det", "det.cfg", "det.list", DET_SWEEP);
+    write_config("cls", "cls.cfg", "cls.list",
+                 "sweep:\n  split: [max_1]\n  bits: [8]\n  codec: [hevc, zlib]\n  qp: [30]\n"
+                 "output: {plots: false}\n");
+    return 0;
+}
+
+/* Runs featrd run CONFIG into DIR with extra arguments; returns the exit status. */
+static int run_cfg(char **out, const char *cfg, const char *dir, const char *args)
+{
+    return tu_sh(out, "'%s' run '%s/%s.yaml' -o output.dir='%s' --quiet %s", tu_bin(), g_dir, cfg,
+                 dir, args ? args : "");
+}
+
+/* Asserts two points.csv files agree in every column but the timings (_s). */
+static void assert_same_points(const char *a, const char *b)
+{
+    FrCsv *x = NULL, *y = NULL;
+    FrError err = {0};
+    if (fr_csv_read(a, &x, &err) || fr_csv_read(b, &y, &err)) {
+        print_error("%s\n", err.msg);
+        fail();
+    }
+    assert_int_equal(fr_csv_ncols(x), fr_csv_ncols(y));
+    assert_int_equal(fr_csv_nrows(x), fr_csv_nrows(y));
+    for (int c = 0; c < fr_csv_ncols(x); c++) {
+        const char *name = fr_csv_colname(x, c);
+        assert_string_equal(name, fr_csv_colname(y, c));
+        size_t l = strlen(name);
+        if (l > 2 && !strcmp(name + l - 2, "_s"))
+            continue;
+        for (size_t r = 0; r < fr_csv_nrows(x); r++)
+            if (strcmp(fr_csv_get(x, r, c), fr_csv_get(y, r, c))) {
+                print_error("%s vs %s: row %zu column %s: '%s' != '%s'\n", a, b, r, name,
+                            fr_csv_get(x, r, c), fr_csv_get(y, r, c));
+                fail();
+            }
+    }
+    fr_csv_destroy(&x);
+    fr_csv_destroy(&y);
+}
+
+static const char *ref_dir(void)
+{
+    static char dir[512];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "%s/res-ref", g_dir);
+        char *out = NULL;
+        int rc = run_cfg(&out, "det", dir, NULL);
+        if (rc)
+            print_error("%s\n", out);
+        free(out);
+        assert_int_equal(rc, 0);
+    }
+    return dir;
+}
+
+/* ---------------- values against the library ---------------- */
+
+static double csv_num(const FrCsv *csv, size_t row, const char *col)
+{
+    int c = fr_csv_col(csv, col);
+    assert_true(c >= 0);
+    double v;
+    assert_int_equal(fr_csv_get_double_nf(csv, row, c, &v, NULL), 0);
+    return v;
+}
+
+static void test_values_match_library(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/res-cls", g_dir);
+    char *out = NULL;
+    int rc = run_cfg(&out, "cls", dir, NULL);
+    if (rc)
+        print_error("%s\n", out);
+    free(out);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s/points.csv", dir);
+    FrCsv *csv = NULL;
+    FrError err = {0};
+    assert_int_equal(fr_csv_read(path, &csv, &err), 0);
+    /* reference, hevc qp 30, zlib */
+    assert_int_equal(fr_csv_nrows(csv), 3);
+    assert_string_equal(fr_csv_get(csv, 1, fr_csv_col(csv, "codec")), "hevc");
+    assert_string_equal(fr_csv_get(csv, 1, fr_csv_col(csv, "qp")), "30");
+
+    /* The same point computed directly with the library. */
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    char cfg[1200];
+    snprintf(cfg, sizeof cfg, "%s/tests/data/run/cls.cfg", g_root);
+    ms.cfg = cfg;
+    ms.seed = 7;
+    ms.quiet = 1;
+    FrModel *m = NULL;
+    assert_int_equal(fr_model_open(&m, &ms, &err), 0);
+    int split;
+    assert_int_equal(fr_model_find_layer(m, "max_1", &split, &err), 0);
+    FrFeatureSettings fs;
+    fr_feature_defaults(&fs);
+    fs.bits = 8;
+    fs.codec = FR_CODEC_HEVC;
+    fs.qp = 30;
+    double bits = 0, mse = 0;
+    FrClsAcc acc;
+    fr_cls_acc_init(&acc);
+    for (int i = 0; i < NIMG; i++) {
+        char img[600];
+        snprintf(img, sizeof img, "%s/images/im%d.ppm", g_dir, i);
+        FrTensor rgb = {0}, in = {0}, ref = {0}, outp = {0};
+        assert_int_equal(fr_model_load_image(m, img, &rgb, &err), 0);
+        assert_int_equal(fr_model_prepare_input(m, &rgb, &in), 0);
+        assert_int_equal(fr_model_forward(m, &in, &err), 0);
+        assert_int_equal(fr_model_output(m, &ref), 0);
+        FrTensor cuts[FR_MODEL_MAX_CUTS];
+        int ncuts = 0;
+        assert_int_equal(fr_model_front(m, &in, split, cuts, &ncuts, &err), 0);
+        assert_int_equal(ncuts, 1);
+        uint8_t *frd = NULL;
+        size_t len = 0;
+        FrBitStats bs;
+        assert_int_equal(fr_feature_encode(cuts, ncuts, "max_1", &fs, &frd, &len, &bs, &err), 0);
+        bits += (double)bs.total_bits;
+        FrTensor *rec = NULL;
+        int nrec = 0;
+        assert_int_equal(fr_feature_decode(frd, len, &rec, &nrec, NULL, &err), 0);
+        FrFeatureDistortion d;
+        assert_int_equal(fr_feature_distortion(&cuts[0], &rec[0], &d, &err), 0);
+        mse += d.mse;
+        assert_int_equal(fr_model_back(m, split, rec, nrec, &err), 0);
+        assert_int_equal(fr_model_output(m, &outp), 0);
+        fr_cls_acc_add(&acc, outp.data, ref.data, fr_tensor_size(&outp), i % 5);
+        free(frd);
+        fr_tensor_free(&rec[0]);
+        free(rec);
+        fr_tensor_free(&cuts[0]);
+        fr_tensor_free(&rgb);
+        fr_tensor_free(&in);
+        fr_tensor_free(&ref);
+        fr_tensor_free(&outp);
+    }
+    fr_model_close(&m);
+    assert_close(csv_num(csv, 1, "bits_mean"), bits / NIMG, 1e-9);
+    assert_close(csv_num(csv, 1, "kbpi"), bits / NIMG / 1000.0, 1e-12);
+    assert_close(csv_num(csv, 1, "mse"), mse / NIMG, 1e-12 + 1e-9 * mse);
+    assert_true(csv_num(csv, 1, "mse") > 0); /* lossy: something changed */
+    assert_close(csv_num(csv, 1, "fidelity"), fr_cls_fidelity(&acc), 1e-12);
+    assert_close(csv_num(csv, 1, "top1"), fr_cls_top1(&acc), 1e-12);
+    /* The reference point agrees with itself; the lossless point is exact. */
+    assert_close(csv_num(csv, 0, "fidelity"), 1.0, 0);
+    assert_close(csv_num(csv, 2, "fidelity"), 1.0, 0);
+    assert_close(csv_num(csv, 2, "mse_nbit"), 0.0, 0);
+    assert_int_equal((int)csv_num(csv, 1, "images"), NIMG);
+    fr_csv_destroy(&csv);
+    /* Every column is documented next to the CSV. */
+    snprintf(path, sizeof path, "%s/points.columns.txt", dir);
+    assert_int_equal(access(path, R_OK), 0);
+}
+
+/* ---------------- kill -9 and resume ---------------- */
+
+static void test_kill_resume(void **state)
+{
+    (void)state;
+    const char *ref = ref_dir();
+    char dir[512], a[600], b[600];
+    snprintf(dir, sizeof dir, "%s/res-kill", g_dir);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/det.yaml", g_dir);
+    char odir[600];
+    snprintf(odir, sizeof odir, "output.dir=%s", dir);
+    uint64_t rs = 12345;
+    int killed_midway = 0;
+    for (int k = 0; k < 6; k++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            int fd = open("/dev/null", O_WRONLY);
+            dup2(fd, 2);
+            execl(tu_bin(), tu_bin(), "run", cfg, "-o", odir, "--quiet", (char *)NULL);
+            _exit(127);
+        }
+        long ms = 40 + (long)(fr_splitmix64(&rs) % 400);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        /* Count the points committed so far: a kill between commits must
+         * leave whole records only. */
+        char jp[700];
+        snprintf(jp, sizeof jp, "%s/points.journal", dir);
+        char **lines = NULL;
+        size_t n = 0;
+        assert_int_equal(fr_journal_read(jp, &lines, &n, NULL), 0);
+        fr_journal_lines_free(&lines, n);
+        if (WIFSIGNALED(st) && n > 0)
+            killed_midway++;
+    }
+    /* Some kills landed after a few points were committed. */
+    assert_true(killed_midway > 0);
+    char *out = NULL;
+    int rc = run_cfg(&out, "det", dir, NULL);
+    if (rc)
+        print_error("%s\n", out);
+    free(out);
+    assert_int_equal(rc, 0);
+    snprintf(a, sizeof a, "%s/points.csv", ref);
+    snprintf(b, sizeof b, "%s/points.csv", dir);
+    assert_same_points(a, b);
+    /* A second run finds nothing to do and changes nothing. */
+    assert_int_equal(run_cfg(NULL, "det", dir, NULL), 0);
+    assert_same_points(a, b);
+}
+
+/* ---------------- shards, merge, jobs ---------------- */
+
+static void test_shards_and_jobs(void **state)
+{
+    (void)state;
+    const char *ref = ref_dir();
+    char dir[512], a[600], b[600];
+    snprintf(a, sizeof a, "%s/points.csv", ref);
+    snprintf(dir, sizeof dir, "%s/res-shards", g_dir);
+    for (int i = 0; i < 3; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "--shard %d/3", i);
+        assert_int_equal(run_cfg(NULL, "det", dir, args), 0);
+        if (i == 1) {
+            /* merge refuses while shard 2 is missing */
+            char *out = NULL;
+            assert_int_equal(tu_sh(&out, "'%s' merge '%s' --no-plots", tu_bin(), dir), 2);
+            tu_assert_contains(out, "shard 2 of 3");
+            free(out);
+        }
+    }
+    char *out = NULL;
+    int rc = tu_sh(&out, "'%s' merge '%s' --no-plots", tu_bin(), dir);
+    if (rc)
+        print_error("%s\n", out);
+    free(out);
+    assert_int_equal(rc, 0);
+    snprintf(b, sizeof b, "%s/points.csv", dir);
+    assert_same_points(a, b);
+    snprintf(b, sizeof b, "%s/bd.csv", dir);
+    assert_int_equal(access(b, R_OK), 0);
+    /* plots from the merged CSV (gnuplot, plots/rd.gp) */
+    rc = tu_sh(&out, "'%s' plot '%s'", tu_bin(), dir);
+    if (rc)
+        print_error("%s\n", out);
+    free(out);
+    assert_int_equal(rc, 0);
+    snprintf(b, sizeof b, "%s/rd_map07.png", dir);
+    assert_int_equal(access(b, R_OK), 0);
+    snprintf(b, sizeof b, "%s/rd_map07.svg", dir);
+    assert_int_equal(access(b, R_OK), 0);
+
+    snprintf(dir, sizeof dir, "%s/res-jobs2", g_dir);
+    assert_int_equal(run_cfg(NULL, "det", dir, "--jobs 2"), 0);
+    snprintf(b, sizeof b, "%s/points.csv", dir);
+    assert_same_points(a, b);
+}
+
+/* ---------------- bad inputs ---------------- */
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    char dir[512], p[600];
+    /* YAML syntax error: file and line named */
+    snprintf(p, sizeof p, "%s/bad.yaml", g_dir);
+    tu_write(p, "model: {cfg: x.cfg\nsweep: [\n");
+    assert_int_equal(tu_sh(&out, "'%s' run '%s' --quiet", tu_bin(), p), 2);
+    tu_assert_contains(out, "bad.yaml");
+    free(out);
+    /* missing weights */
+    snprintf(dir, sizeof dir, "%s/res-bad", g_dir);
+    assert_int_equal(run_cfg(&out, "det", dir, "-o model.weights=/nonexistent/w.weights"), 2);
+    tu_assert_contains(out, "/nonexistent/w.weights");
+    free(out);
+    /* a list naming a missing image */
+    snprintf(p, sizeof p, "%s/missing.list", g_dir);
+    tu_write(p, "images/im0.ppm\nimages/nope.ppm\n");
+    char ov[700];
+    snprintf(ov, sizeof ov, "-o dataset.images='%s'", p);
+    assert_int_equal(run_cfg(&out, "det", dir, ov), 2);
+    tu_assert_contains(out, "nope.ppm");
+    free(out);
+    /* unknown split */
+    assert_int_equal(run_cfg(&out, "det", dir, "-o 'sweep.split=[max_99]'"), 2);
+    tu_assert_contains(out, "max_99");
+    free(out);
+    /* unwritable results directory (a path through a regular file) */
+    snprintf(p, sizeof p, "%s/afile", g_dir);
+    tu_write(p, "x");
+    snprintf(dir, sizeof dir, "%s/afile/sub", g_dir);
+    assert_int_equal(run_cfg(&out, "det", dir, NULL), 2);
+    tu_assert_contains(out, "afile/sub");
+    free(out);
+    /* a changed config in a used directory: refused, results untouched */
+    const char *ref = ref_dir();
+    char before[600];
+    snprintf(before, sizeof before, "%s/points.csv", ref);
+    uint8_t *d0 = NULL, *d1 = NULL;
+    size_t l0 = 0, l1 = 0;
+    assert_int_equal(fr_read_file(before, &d0, &l0, NULL), 0);
+    assert_int_equal(run_cfg(&out, "det", ref, "-o 'sweep.qp=[27]'"), 2);
+    tu_assert_contains(out, "--force");
+    free(out);
+    assert_int_equal(fr_read_file(before, &d1, &l1, NULL), 0);
+    assert_int_equal(l0, l1);
+    assert_memory_equal(d0, d1, l0);
+    free(d0);
+    free(d1);
+    /* bad --shard */
+    assert_int_equal(run_cfg(&out, "det", ref, "--shard 3/3"), 2);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values_match_library),
+        cmocka_unit_test(test_kill_resume),
+        cmocka_unit_test(test_shards_and_jobs),
+        cmocka_unit_test(test_bad_inputs),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
