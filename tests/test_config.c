@@ -598,6 +598,35 @@ static void test_shipped_configs(void **state)
     }
 }
 
+/* featrd run prints the loader's message and exits 2 (skipped when no binary). */
+static void test_cli_exit_status(void **state)
+{
+    (void)state;
+    if (access(tu_bin(), X_OK)) {
+        print_message("no %s: CLI check skipped\n", tu_bin());
+        return;
+    }
+    char *out = NULL;
+    assert_int_equal(tu_sh(&out, "%s run " BAD "bits9.yaml", tu_bin()), 2);
+    tu_assert_contains(out, BAD "bits9.yaml:7:13: sweep.bits: expected 8, 10 or 12, got 9");
+    free(out);
+    assert_int_equal(tu_sh(&out, "%s run " DIR "good.yaml -o sweep.bitz=8", tu_bin()), 2);
+    tu_assert_contains(out, "-o sweep.bitz=8: sweep.bitz: unknown key (did you mean 'bits'?)");
+    free(out);
+    assert_int_equal(tu_sh(&out, "%s run " BAD "cycle_a.yaml", tu_bin()), 2);
+    tu_assert_contains(out, "include cycle: ");
+    free(out);
+    /* the weights are missing: refused before any output is written */
+    const char *dir = tu_tmpdir();
+    assert_int_equal(tu_sh(&out, "%s run " DIR "good.yaml -o output.dir=%s/res", tu_bin(), dir),
+                     2);
+    tu_assert_contains(out, DIR "good.yaml:5:12: model.weights: no such file");
+    free(out);
+    char p[512];
+    snprintf(p, sizeof p, "%s/res/points.csv", dir);
+    assert_int_not_equal(access(p, F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_enum_names),
         cmocka_unit_test(test_shipped_configs),
+        cmocka_unit_test(test_cli_exit_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
