@@ -66,6 +66,7 @@ static int seti(const x265_api *api, x265_param *p, const char *k, int v, FrErro
  * no SEI that carries the encoder's version or timing. */
 static int common_params(const x265_api *api, x265_param *p, int w, int h, FrError *err)
 {
+    /* FR_X265_LOG=1 shows x265's own messages, to diagnose refused settings. */
     p->logLevel = getenv("FR_X265_LOG") ? X265_LOG_FULL : X265_LOG_NONE;
     p->sourceWidth = w;
     p->sourceHeight = h;
@@ -164,6 +165,7 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         (rc = set(api, p, "psy-rd", s->psy ? "2.0" : "0", err)) ||
         (rc = set(api, p, "psy-rdoq", s->psy ? "1.0" : "0", err)))
         goto error;
+    p->bEnableWavefront = s->wpp;
     p->bEnableSAO = s->sao;
     p->bEnableLoopFilter = s->deblock;
     p->bEnableTransformSkip = s->tskip;

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 
 static uint32_t lcg(uint32_t *s)
 {
@@ -364,6 +365,51 @@ static void test_rgb_anchor(void **st)
     fr_tensor_free(&img);
 }
 
+typedef struct Job {
+    const FrPicture *pic;
+    FrCodecKind k;
+    uint8_t *code;
+    size_t n;
+    int rc;
+} Job;
+
+static void *encode_job(void *arg)
+{
+    Job *j = arg;
+    FrQpMap m = {27, NULL, NULL};
+    j->rc = fr_picture_encode(j->k, j->pic, &m, NULL, &j->code, &j->n, NULL, NULL);
+    return NULL;
+}
+
+static void test_parallel_calls(void **st)
+{
+    (void)st;
+    /* Workers call the coders at once: each result equals the serial one. */
+    FrPicture pic;
+    FrPackLayout l;
+    feature_picture(64, 17, 17, 10, 0, &pic, &l);
+    FrCodecKind kinds[4] = {FR_CODEC_HEVC, FR_CODEC_HEVC_LOSSLESS, FR_CODEC_HEVC, FR_CODEC_LZMA};
+    Job serial[4], par[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        serial[i] = (Job){&pic, kinds[i], NULL, 0, 0};
+        encode_job(&serial[i]);
+        assert_int_equal(serial[i].rc, 0);
+        par[i] = (Job){&pic, kinds[i], NULL, 0, 0};
+    }
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, encode_job, &par[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(par[i].rc, 0);
+        assert_int_equal(par[i].n, serial[i].n);
+        assert_memory_equal(par[i].code, serial[i].code, serial[i].n);
+        free(par[i].code);
+        free(serial[i].code);
+    }
+    fr_picture_free(&pic);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_hevc_per_tile_qp),
         cmocka_unit_test(test_hevc_per_frame_qp),
         cmocka_unit_test(test_rgb_anchor),
+        cmocka_unit_test(test_parallel_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
