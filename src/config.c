@@ -1152,11 +1152,11 @@ static int get_enum(Cx *c, const Node *n, const char *path, const char *const *n
                    describe(n, b, sizeof b));
 }
 
-/* A list node's items: a scalar stands for a one-item list. */
+/* A list node's items: a scalar stands for a one-item list (then *items
+ * points at *one, which the caller provides). */
 static int list_items(Cx *c, const Node *n, const char *path, int allow_empty, const char *what,
-                      Node *const **items, int *count)
+                      Node **one, Node *const **items, int *count)
 {
-    static Node *single[1];
     char w[300];
     if (n->type == N_MAP || (n->type == N_SCALAR && is_null(n) && !allow_empty)) {
         snprintf(w, sizeof w, "a list of %s", what);
@@ -1168,9 +1168,8 @@ static int list_items(Cx *c, const Node *n, const char *path, int allow_empty, c
             *items = NULL;
             return 0;
         }
-        /* the pointer is only read before the next call */
-        single[0] = (Node *)n;
-        *items = single;
+        *one = (Node *)n;
+        *items = one;
         *count = 1;
         return 0;
     }
@@ -1196,8 +1195,9 @@ static int get_int_list(Cx *c, const Node *n, const char *path, int lo, int hi,
                         int *cnt)
 {
     Node *const *it;
+    Node *one;
     int k, rc;
-    if ((rc = list_items(c, n, path, allow_empty, what, &it, &k)))
+    if ((rc = list_items(c, n, path, allow_empty, what, &one, &it, &k)))
         return rc;
     int *v = k ? malloc((size_t)k * sizeof *v) : NULL;
     if (k && !v)
@@ -1236,10 +1236,11 @@ static int get_enum_list(Cx *c, const Node *n, const char *path, const char *con
                          int allow_empty, int **arr, int *cnt)
 {
     Node *const *it;
+    Node *one;
     int k, rc;
     char w[256];
     or_list(names, w, sizeof w);
-    if ((rc = list_items(c, n, path, allow_empty, w, &it, &k)))
+    if ((rc = list_items(c, n, path, allow_empty, w, &one, &it, &k)))
         return rc;
     int *v = k ? malloc((size_t)k * sizeof *v) : NULL;
     if (k && !v)
@@ -1280,8 +1281,9 @@ static int get_str_list(Cx *c, const Node *n, const char *path, const char *cons
                         const char *what, int allow_empty, char ***arr, int *cnt)
 {
     Node *const *it;
+    Node *one;
     int k, rc;
-    if ((rc = list_items(c, n, path, allow_empty, what, &it, &k)))
+    if ((rc = list_items(c, n, path, allow_empty, what, &one, &it, &k)))
         return rc;
     char **v = k ? calloc((size_t)k, sizeof *v) : NULL;
     if (k && !v)
@@ -1603,10 +1605,11 @@ static int parse_codec_list(Cx *c, const Node *v, const char *path)
 {
     FrSweepSpec *s = &c->e->sweep;
     Node *const *it;
+    Node *one;
     int k, rc;
     char w[300];
     or_list(CODEC_NAMES, w, sizeof w);
-    if ((rc = list_items(c, v, path, 0, w, &it, &k)))
+    if ((rc = list_items(c, v, path, 0, w, &one, &it, &k)))
         return rc;
     FrCodecSpec *cs = calloc((size_t)k, sizeof *cs);
     if (!cs)
@@ -1808,9 +1811,10 @@ static int parse_anchor(Cx *c, const Node *m, const char *path, FrAnchorSpec *a)
 static int parse_anchors(Cx *c, const Node *v)
 {
     Node *const *it;
+    Node *one;
     int k, rc;
     if ((rc = list_items(c, v, "anchors", 1, "maps {name: cloud-hevc, codec: hevc, qp: [...]}",
-                         &it, &k)))
+                         &one, &it, &k)))
         return rc;
     FrAnchorSpec *a = k ? calloc((size_t)k, sizeof *a) : NULL;
     if (k && !a)
@@ -1903,8 +1907,9 @@ static int parse_bd_entry(Cx *c, const Node *m, const char *path, FrBdSpec *b)
 static int parse_bd(Cx *c, const Node *v)
 {
     Node *const *it;
+    Node *one;
     int k, rc;
-    if ((rc = list_items(c, v, "bd", 1, "maps {anchor: NAME, test: NAME-or-glob}", &it, &k)))
+    if ((rc = list_items(c, v, "bd", 1, "maps {anchor: NAME, test: NAME-or-glob}", &one, &it, &k)))
         return rc;
     FrBdSpec *b = k ? calloc((size_t)k, sizeof *b) : NULL;
     if (k && !b)

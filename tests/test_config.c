@@ -598,6 +598,58 @@ static void test_shipped_configs(void **state)
     }
 }
 
+/* Every prefix of a good config, and seeded byte mutations of it, give 0 or a
+ * message naming the file: never a crash or a message without a location. */
+static void test_truncated_and_mutated(void **state)
+{
+    (void)state;
+    uint8_t *data;
+    size_t len;
+    FrError err;
+    assert_int_equal(fr_read_file(DIR "good.yaml", &data, &len, &err), 0);
+    char *buf = malloc(len + 1);
+    int ok = 0, bad = 0;
+    for (size_t n = 0; n <= len; n++) {
+        memcpy(buf, data, n);
+        buf[n] = 0;
+        FrExperiment *e = NULL;
+        int rc = fr_config_load_string(buf, DIR "good.yaml", NULL, 0, &e, &err);
+        if (rc == 0) {
+            ok++;
+            fr_experiment_free(&e);
+            continue;
+        }
+        bad++;
+        assert_true(rc == FR_E_CONFIG || rc == FR_E_NOENT);
+        assert_null(e);
+        if (strncmp(err.msg, DIR, strlen(DIR))) {
+            print_error("prefix %zu: %s\n", n, err.msg);
+            fail();
+        }
+    }
+    assert_true(ok > 0 && bad > 0);
+    uint64_t x = 12345;
+    const char junk[] = "[]{}:,-#&*!|>'\"%@` \n\t9x";
+    for (int it = 0; it < 400; it++) {
+        memcpy(buf, data, len);
+        buf[len] = 0;
+        for (int m = 0; m < 3; m++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t pos = (size_t)(x >> 33) % len;
+            buf[pos] = junk[(x >> 20) % (sizeof junk - 1)];
+        }
+        FrExperiment *e = NULL;
+        int rc = fr_config_load_string(buf, DIR "good.yaml", NULL, 0, &e, &err);
+        if (rc) {
+            assert_true(rc == FR_E_CONFIG || rc == FR_E_NOENT);
+            assert_int_equal(strncmp(err.msg, DIR, strlen(DIR)), 0);
+        }
+        fr_experiment_free(&e);
+    }
+    free(buf);
+    free(data);
+}
+
 /* featrd run prints the loader's message and exits 2 (skipped when no binary). */
 static void test_cli_exit_status(void **state)
 {
@@ -642,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_enum_names),
         cmocka_unit_test(test_shipped_configs),
+        cmocka_unit_test(test_truncated_and_mutated),
         cmocka_unit_test(test_cli_exit_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
