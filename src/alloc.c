@@ -205,6 +205,10 @@ int fr_alloc_sensitivity(FrModel *m, int split, const FrTensor *cuts, int ncuts,
     f.qp = qp_base;
     f.channel_qp = NULL;
     f.n_channel_qp = 0;
+    /* the allocated coding pads tiles to 16 (a QP per tile needs CTU-aligned
+     * tiles): measure on that same mosaic */
+    if (f.packing == FR_PACK_TILE)
+        f.tile_pad = 16;
     if ((rc = fr_feature_encode(cuts, ncuts, NULL, &f, &frd, &frd_len, NULL, err)) != FR_OK)
         goto error;
     if ((rc = fr_feature_decode(frd, frd_len, &rec, &nrec, NULL, err)) != FR_OK)

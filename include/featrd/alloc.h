@@ -99,8 +99,9 @@ int fr_alloc_sens_layer(const FrModel *m, int split, FrSensLayer which, const ch
  * so this equals coding each channel alone with the same Q-layer range (a
  * test checks it sample for sample). With tile packing a tile's intra
  * prediction reads its coded neighbours, so the degradation is the one the
- * channel gets inside the mosaic actually sent, which is what matters for
- * allocation; coding a tile alone would differ slightly at its borders.
+ * channel gets inside the mosaic actually sent (tiles padded to 16, as the
+ * per-tile-QP coding pads them), which is what matters for allocation;
+ * coding a tile alone would differ slightly at its borders.
  * A channel whose coded version equals the original exactly gets s = 0
  * without a back-half pass (the back half is deterministic).
  *
