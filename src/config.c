@@ -328,7 +328,18 @@ typedef struct Reader {
     FrError *err;
     Anchor *anchors;
     int n_anchors, cap_anchors;
+    long alias_nodes; /* nodes copied for aliases so far ("billion laughs" guard) */
 } Reader;
+
+#define MAX_ALIAS_NODES 100000
+
+static long node_count(const Node *n)
+{
+    long k = 1;
+    for (int i = 0; i < n->n; i++)
+        k += node_count(n->kids[i]);
+    return k;
+}
 
 static FrSrcLoc mark_loc(const Reader *r, yaml_mark_t m)
 {
@@ -419,6 +430,14 @@ static int read_node(Reader *r, yaml_event_t *ev, const char *path, int depth, N
         const char *name = (const char *)ev->data.alias.anchor;
         for (int i = r->n_anchors - 1; i >= 0; i--)
             if (!strcmp(r->anchors[i].name, name)) {
+                r->alias_nodes += node_count(r->anchors[i].node);
+                if (r->alias_nodes > MAX_ALIAS_NODES) {
+                    rc = loc_err(r->err, FR_E_CONFIG, loc, NULL,
+                                 "aliases expand to more than %d values; write the values out",
+                                 MAX_ALIAS_NODES);
+                    yaml_event_delete(ev);
+                    return rc;
+                }
                 yaml_event_delete(ev);
                 *out = node_copy(r->anchors[i].node);
                 return *out ? 0 : FR_E_NOMEM;

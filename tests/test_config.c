@@ -440,6 +440,17 @@ static void test_load_string(void **state)
     assert_int_equal(fr_config_load_string("a: *nope\n", "mem.yaml", NULL, 0, &e, &err),
                      FR_E_CONFIG);
     tu_assert_contains(err.msg, "mem.yaml:1:");
+    /* aliases that expand exponentially are refused, not followed */
+    char bomb[2048] = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i < 9; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i,
+                 i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+        strcat(bomb, line);
+    }
+    assert_int_equal(fr_config_load_string(bomb, "bomb.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "bomb.yaml:");
+    tu_assert_contains(err.msg, "aliases expand to more than");
     /* an empty file is a config with nothing set: it fails on model.cfg */
     assert_int_equal(fr_config_load_string("", "empty.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
     assert_string_equal(err.msg, "empty.yaml:1:1: model.cfg: required: the darknet .cfg of the "
