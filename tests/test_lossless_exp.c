@@ -31,21 +31,32 @@ static float rnd_float(void)
     return f;
 }
 
+/* all zeros (a dead ReLU layer): nothing to code, and it must still decode
+ * (zstd and lzma reach ratios above 10000:1 here) */
+static void test_all_zeros(void **state)
+{
+    (void)state;
+    float *v = calloc(N, sizeof *v);
+    FrError err;
+    FrLosslessMeasure m;
+    /* all zeros: nothing to code */
+    assert_true(fr_nonzero_rate(v, N) == 0.0);
+    for (int k = 0; k < NCODERS; k++) {
+        if (fr_lossless_measure(coders[k], v, N * 4, 1, &m, &err))
+            fail_msg("%s: %s", fr_codec_name(coders[k]), err.msg);
+        assert_int_equal(m.original_bytes, N * 4);
+        assert_true(m.rate < 0.01);
+        assert_true(fabs(m.rate - (double)m.coded_bytes / (N * 4)) < 1e-15);
+    }
+    free(v);
+}
+
 static void test_known_rates(void **state)
 {
     (void)state;
     float *v = malloc(N * sizeof *v);
     FrError err;
     FrLosslessMeasure m;
-    /* all zeros: nothing to code */
-    memset(v, 0, N * sizeof *v);
-    assert_true(fr_nonzero_rate(v, N) == 0.0);
-    for (int k = 0; k < NCODERS; k++) {
-        assert_int_equal(fr_lossless_measure(coders[k], v, N * 4, 1, &m, &err), 0);
-        assert_int_equal(m.original_bytes, N * 4);
-        assert_true(m.rate < 0.01);
-        assert_true(fabs(m.rate - (double)m.coded_bytes / (N * 4)) < 1e-15);
-    }
     /* half zeros (interleaved in runs of 64): rate about the non-zero rate */
     for (int i = 0; i < N; i++)
         v[i] = (i / 64) % 2 ? rnd_float() : 0.0f;
@@ -256,7 +267,8 @@ static void test_run_tiny(void **state)
             assert_true(vol == (isf ? 4.0 : 1.0) * 8 * 16 * 16);
         if (L == 3 && isf) /* softmax: every probability > 0 */
             assert_true(v == 1.0);
-        assert_true(rate > 0 && rate < 1.1);
+        /* coder headers dominate only the 40-byte connected/softmax outputs */
+        assert_true(rate > 0 && (vol < 1000 || rate < 1.05));
     }
     /* relu after a random conv zeroes a good share, but not all */
     assert_true(nz[0] > 0.05 && nz[0] < 0.95);
@@ -298,6 +310,7 @@ static void test_run_tiny(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_zeros),
         cmocka_unit_test(test_known_rates),
         cmocka_unit_test(test_exact_decode),
         cmocka_unit_test(test_table_layout),
