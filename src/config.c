@@ -529,9 +529,11 @@ static int read_node(Reader *r, yaml_event_t *ev, const char *path, int depth, N
         node_free(n);
         return rc;
     }
-    default:
+    default: {
+        int type = (int)ev->type;
         yaml_event_delete(ev);
-        return loc_err(r->err, FR_E_INTERNAL, loc, NULL, "unexpected YAML event %d", ev->type);
+        return loc_err(r->err, FR_E_INTERNAL, loc, NULL, "unexpected YAML event %d", type);
+    }
     }
 }
 
