@@ -32,40 +32,15 @@
 #include "featrd/common.h"
 #include "featrd/codec.h"
 #include "featrd/experiments.h"
+#include "featrd/run.h"
 
 #define CONTAINER_FIXED 48
 #define CONTAINER_VERSION 1
 #define RP_MAX_PRECISION 12
 #define RP_LIMIT 4611686018427387904.0 /* 2^62: room for DoM differences in int64 */
 
-/* ---------------- CRC-32 (IEEE, reflected), for the container ---------------- */
-
-static uint32_t crc_table[256];
-static int crc_ready;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-    crc_ready = 1;
-}
-
-static uint32_t crc32_of(const void *data, size_t n)
-{
-    /* The table is the same whatever thread fills it, so a race only
-     * repeats identical writes. */
-    if (!crc_ready)
-        crc_init();
-    const uint8_t *p = data;
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++)
-        c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
+/* CRC-32 (IEEE, as zlib's) of the container: fr_crc32 of featrd/run.h */
+#define crc32_of fr_crc32
 
 /* ---------------- little-endian helpers ---------------- */
 
