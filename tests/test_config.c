@@ -596,7 +596,7 @@ static void test_enum_names(void **state)
     assert_null(fr_kind_name((FrExperimentKind)7));
 }
 
-/* Every shipped config (configs/*.yaml) parses and round-trips through its
+/* Every shipped config (each .yaml in configs/) parses and round-trips through its
  * dump; their data files need not exist. */
 static void test_shipped_configs(void **state)
 {
