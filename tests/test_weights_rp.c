@@ -347,6 +347,123 @@ static void test_corrupt(void **state)
     fr_weights_free(&w);
 }
 
+static const char *TINY_CFG =
+    "[net]\nheight=16\nwidth=16\nchannels=3\n\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=relu\n\n"
+    "[maxpool]\nsize=2\nstride=2\n\n"
+    "[connected]\noutput=10\nactivation=linear\n\n"
+    "[softmax]\n";
+
+/* A whole `kind: model` run on a tiny random net: rows, ratios ordered by p,
+ * DoM beating RP on a small update, fidelity 1 at p=6, and resume. */
+static void test_modelcomp_run(void **state)
+{
+    (void)state;
+    const char *d = tu_tmpdir();
+    char cfg[512], list[512], yaml[512], text[4096], wa[512], wb[512], csvp[512];
+    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", d);
+    snprintf(list, sizeof list, "%s/list.txt", d);
+    snprintf(yaml, sizeof yaml, "%s/exp.yaml", d);
+    snprintf(wa, sizeof wa, "%s/a.weights", d);
+    snprintf(wb, sizeof wb, "%s/b.weights", d);
+    snprintf(csvp, sizeof csvp, "%s/out/modelcomp.csv", d);
+    tu_write(cfg, TINY_CFG);
+    tu_write(list, "/usr/share/darknet/data/dog.jpg\n/usr/share/darknet/data/eagle.jpg\n"
+                   "/usr/share/darknet/data/kite.jpg\n");
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = cfg;
+    ms.seed = 5;
+    ms.quiet = 1;
+    FrModel *m = NULL;
+    FrError err;
+    assert_int_equal(fr_model_open(&m, &ms, &err), 0);
+    assert_int_equal(fr_model_save_weights(m, wa, &err), 0);
+    fr_model_close(&m);
+    /* the "fine-tune": a third of the parameters nudged by up to 1e-3 */
+    FrWeights w;
+    assert_int_equal(fr_weights_read(wa, &w, &err), 0);
+    for (size_t i = 0; i < w.count; i += 3)
+        w.params[i] += (float)((urand() - 0.5) * 2e-3);
+    assert_int_equal(fr_weights_write(wb, &w, &err), 0);
+    fr_weights_free(&w);
+    snprintf(text, sizeof text,
+             "kind: model\nmodel:\n  cfg: %s\n  weights: %s\ndataset:\n  images: %s\n"
+             "model_compression:\n  precision: [2, 6]\n  coder: lzma\n"
+             "  dom:\n    base: %s\n    target: %s\n"
+             "output:\n  dir: %s/out\n  plots: false\nquiet: true\n",
+             cfg, wa, list, wa, wb, d);
+    tu_write(yaml, text);
+    FrExperiment *e = NULL;
+    assert_int_equal(fr_config_load(yaml, NULL, 0, &e, &err), 0);
+    FrRunOptions o;
+    fr_run_options_defaults(&o);
+    o.progress = FR_PROGRESS_NONE;
+    if (fr_run_modelcomp(e, &o, &err))
+        fail_msg("%s", err.msg);
+    FrCsv *csv = NULL;
+    assert_int_equal(fr_csv_read(csvp, &csv, &err), 0);
+    /* model: original + 2 rp; target: original + 2 rp + 2 dom */
+    assert_int_equal(fr_csv_nrows(csv), 8);
+    int cm = fr_csv_col(csv, "model"), cmode = fr_csv_col(csv, "mode");
+    int cp = fr_csv_col(csv, "precision"), cr = fr_csv_col(csv, "ratio");
+    int cf = fr_csv_col(csv, "fidelity"), ce = fr_csv_col(csv, "max_abs_err");
+    double ratio[2][3] = {{0}}; /* [model/target][rp p2, rp p6, dom p6] */
+    double dom2 = 0;
+    for (size_t r = 0; r < fr_csv_nrows(csv); r++) {
+        long p;
+        double ra, fid, e_max;
+        assert_int_equal(fr_csv_get_long(csv, r, cp, &p, &err), 0);
+        assert_int_equal(fr_csv_get_double_nf(csv, r, cr, &ra, &err), 0);
+        assert_int_equal(fr_csv_get_double_nf(csv, r, cf, &fid, &err), 0);
+        assert_int_equal(fr_csv_get_double_nf(csv, r, ce, &e_max, &err), 0);
+        int t = !strcmp(fr_csv_get(csv, r, cm), "target");
+        const char *mode = fr_csv_get(csv, r, cmode);
+        if (!strcmp(mode, "original")) {
+            assert_int_equal(p, -1);
+            assert_true(ra == 1.0);
+            assert_true(fid == 1.0);
+            continue;
+        }
+        /* the decoded error bound of round-to-nearest at p */
+        assert_true(e_max <= 0.5 * pow(10.0, (double)-p) + 1e-6 * (p == 2 ? 1 : 0.1));
+        if (p == 6)
+            assert_true(fid == 1.0);
+        if (!strcmp(mode, "rp"))
+            ratio[t][p == 6] = ra;
+        else if (p == 6)
+            ratio[t][2] = ra;
+        else
+            dom2 = ra;
+    }
+    assert_true(ratio[0][0] > ratio[0][1] && ratio[0][1] > 1.0);
+    assert_true(ratio[1][2] > ratio[1][1]); /* DoM beats RP of the target */
+    assert_true(dom2 > ratio[1][2]);
+    fr_csv_destroy(&csv);
+    char tbl[600];
+    snprintf(tbl, sizeof tbl, "%s/out/modelcomp_table.txt", d);
+    uint8_t *t;
+    size_t tn;
+    assert_int_equal(fr_read_file(tbl, &t, &tn, &err), 0);
+    t = realloc(t, tn + 1);
+    t[tn] = 0;
+    tu_assert_contains((char *)t, "target (DoM)");
+    tu_assert_contains((char *)t, "Ratio RP=6");
+    free(t);
+    /* resume: everything committed, a second run leaves the CSV as it is */
+    uint8_t *before, *after;
+    size_t nb, na;
+    assert_int_equal(fr_read_file(csvp, &before, &nb, &err), 0);
+    if (fr_run_modelcomp(e, &o, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(fr_read_file(csvp, &after, &na, &err), 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, nb);
+    free(before);
+    free(after);
+    fr_experiment_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_dom_rebuild),
         cmocka_unit_test(test_rp_bad_input),
         cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_modelcomp_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
