@@ -112,6 +112,11 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                 for (int c = 0; c < sw->n_codec; c++) {
                     const FrCodecSpec *cs = &sw->codec[c];
                     int lossy = !strcmp(cs->name, "hevc");
+                    int here = cs->n_split == 0; /* the entry's own split restriction */
+                    for (int k2 = 0; k2 < cs->n_split && !here; k2++)
+                        here = !strcmp(cs->split[k2], sw->split[s]);
+                    if (!here)
+                        continue;
                     for (int a = 0; a < sw->n_allocation; a++) {
                         int alloc = sw->allocation[a];
                         if (!lossy && alloc != FR_ALLOC_UNIFORM)

@@ -1,9 +1,11 @@
 /* cmd_run.c: `featrd run CONFIG.yaml [-o key=value ...] [--shard I/N]
  * [--jobs N] [--quiet] [--force] [--no-plots]`: loads the experiment and
  * hands it to fr_run (featrd/run.h). */
+#define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -86,6 +88,17 @@ int fr_cmd_run(int argc, char **argv)
         rc = fr_config_load(config, ovr, novr, &e, &err);
     if (!rc && e->quiet)
         o.progress = FR_PROGRESS_NONE;
+    /* Workers run one BLAS call each, so OpenBLAS must not start threads of
+     * its own: it reads OPENBLAS_NUM_THREADS once, when the library loads, so
+     * the only way to set it from here is to start again with it set. argv[-1]
+     * is the program name (main passes argv + 1). */
+    int jobs = o.jobs > 0 ? o.jobs : (e ? e->jobs : 1);
+    if (!rc && jobs > 1 && !getenv("OPENBLAS_NUM_THREADS") && !getenv("FEATRD_NO_REEXEC")) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        fflush(NULL);
+        execv("/proc/self/exe", argv - 1);
+        /* exec failed: go on with OpenBLAS's own threads */
+    }
     if (!rc)
         rc = fr_run(e, &o, &err);
     free(ovr);
