@@ -1147,8 +1147,30 @@ int fr_model_detections(FrModel *m, int orig_w, int orig_h, float thresh, float 
         return FR_E_USAGE;
     *dets = NULL;
     *n = 0;
+    /* the tree softmax's hierarchy_predictions rewrites the region output in
+     * place; keep it so repeated calls and fr_model_output see the pass's values */
+    float *keep[8] = {0};
+    int keep_layer[8], nkeep = 0;
+    for (int i = 0; i < m->n && nkeep < 8; i++) {
+        const layer *l = &m->net->layers[i];
+        if (l->type == REGION || l->type == YOLO || l->type == DETECTION) {
+            keep[nkeep] = malloc((size_t)l->outputs * sizeof(float));
+            if (!keep[nkeep]) {
+                for (int k = 0; k < nkeep; k++)
+                    free(keep[k]);
+                return FR_E_NOMEM;
+            }
+            memcpy(keep[nkeep], l->output, (size_t)l->outputs * sizeof(float));
+            keep_layer[nkeep++] = i;
+        }
+    }
     int nb = 0;
     detection *d = get_network_boxes(m->net, orig_w, orig_h, thresh, 0.5f, NULL, 0, &nb);
+    for (int k = 0; k < nkeep; k++) {
+        const layer *l = &m->net->layers[keep_layer[k]];
+        memcpy(l->output, keep[k], (size_t)l->outputs * sizeof(float));
+        free(keep[k]);
+    }
     if (!d && nb)
         return FR_E_NOMEM;
     int classes = 0;
