@@ -257,7 +257,7 @@ struct Run {
     ImgFn fn;
     void *arg;
     /* totals for the benchmark line */
-    double tot_front, tot_back, tot_enc, tot_dec, tot_anchor;
+    double tot_front, tot_back, tot_enc, tot_dec, tot_anchor, tot_ref;
 };
 
 typedef struct WorkerArg {
@@ -1043,9 +1043,9 @@ static int run_feature_points(Run *r, int s, FrError *err)
         }
     }
     fr_progress_note(r->prog, "split %s: front half of %zu images", r->split_name, r->list.n);
-    double t0 = fr_now();
     rc = par_for(r, front_image, NULL, err);
-    r->tot_front += fr_now() - t0;
+    for (size_t i = 0; i < r->list.n; i++)
+        r->tot_front += r->cache[i].t_front;
     for (int i = 0; i < r->plan.n && !rc; i++) {
         const FrPoint *pt = &r->plan.points[i];
         if (pt->kind != FR_POINT_FEATURE || pt->split_index != s || !todo(r, pt))
@@ -1155,7 +1155,9 @@ static int run_rd(Run *r, FrError *err)
         return fr_error(err, FR_E_NOMEM, "out of memory");
     fr_progress_note(r->prog, "reading %zu images%s", r->list.n,
                      ra.forward ? " and running the uncompressed network" : "");
+    double t0 = fr_now();
     int rc = par_for(r, ref_image, &ra, err);
+    r->tot_ref = fr_now() - t0;
     if (!rc)
         rc = read_labels(r, err);
     if (!rc && todo(r, ref))
@@ -1173,7 +1175,7 @@ static int run_rd(Run *r, FrError *err)
         pa.res = res_alloc(r);
         if (!pa.res)
             return fr_error(err, FR_E_NOMEM, "out of memory");
-        double t0 = fr_now();
+        t0 = fr_now();
         rc = par_for(r, anchor_image, &pa, err);
         r->tot_anchor += fr_now() - t0;
         if (!rc)
@@ -1357,6 +1359,18 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     fr_progress_destroy(&r.prog);
     if (rc)
         goto out;
+    if (r.o.stats) {
+        FrRunStats *st = r.o.stats;
+        st->points_run = r.done_mine - already;
+        st->images = r.list.n;
+        st->wall = wall;
+        st->front = r.tot_front;
+        st->back = r.tot_back;
+        st->encode = r.tot_enc;
+        st->decode = r.tot_dec;
+        st->anchors = r.tot_anchor;
+        st->reference = r.tot_ref;
+    }
     char timing[512];
     snprintf(timing, sizeof timing,
              "timing:\n  wall_s: %.3f\n  points_run: %zu\n  front_s: %.3f\n  back_s: %.3f\n"

@@ -66,7 +66,22 @@ typedef struct FrRunOptions {
     const char *git_dir;/* where `git rev-parse HEAD` runs for the manifest; NULL = ".". */
     size_t cache_mem;   /* bytes of cut tensors kept in memory per split before the
                          * cache spills to output.dir/cache/. Default 1 GiB */
+    struct FrRunStats *stats; /* if non-NULL, filled at the end of an rd run. Default NULL */
 } FrRunOptions;
+
+/* Where the time of an rd run went (seconds summed over worker threads,
+ * except wall). */
+typedef struct FrRunStats {
+    size_t points_run;  /* points computed by this run (resumed ones not counted) */
+    size_t images;
+    double wall;        /* wall-clock seconds of the sweep */
+    double front;       /* front halves (once per image and split) */
+    double back;        /* back halves of feature points */
+    double encode;      /* feature encode (Q-layer, packing, codec, container) */
+    double decode;      /* feature decode */
+    double anchors;     /* anchor points, wall (image coding + whole network) */
+    double reference;   /* the reference pass, wall (image loading, ground truth, network) */
+} FrRunStats;
 
 void fr_run_options_defaults(FrRunOptions *o);
 
