@@ -320,7 +320,8 @@ int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decod
     PW = PW < 16 ? 16 : PW; /* x265's smallest CTU */
     PH = PH < 16 ? 16 : PH;
     size_t ny = (size_t)PW * PH, nc = ny / 4;
-    uint8_t *y = malloc(ny), *u = malloc(nc), *v = malloc(nc);
+    /* slack behind each plane: x265 reads rows with 32-byte vector loads */
+    uint8_t *y = calloc(ny + 128, 1), *u = calloc(nc + 128, 1), *v = calloc(nc + 128, 1);
     uint8_t *code = NULL;
     size_t ncode = 0;
     int rc = 0;

@@ -214,8 +214,11 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
         goto error;
     }
-    if ((depth == 8 && !(plane8 = malloc((size_t)EW * EH))) ||
-        ((EW != W || EH != H) && !(padded = malloc((size_t)EW * EH * sizeof *padded)))) {
+    /* x265 copies input rows with 32-byte vector loads that run past the
+     * last row, so the planes it reads are our own copies with zeroed slack
+     * behind them, never the caller's buffer. */
+    if ((depth == 8 && !(plane8 = calloc((size_t)EW * EH + 128, 1))) ||
+        !(padded = calloc((size_t)EW * EH + 64, sizeof *padded))) {
         rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
         goto error;
     }
@@ -226,13 +229,11 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         if (f < F) {
             api->picture_init(p, in);
             const uint16_t *src = pic->samples + (size_t)f * fsz;
-            if (padded) {
-                for (int y = 0; y < EH; y++)
-                    for (int x = 0; x < EW; x++)
-                        padded[(size_t)y * EW + x] =
-                            src[(size_t)(y < H ? y : H - 1) * W + (x < W ? x : W - 1)];
-                src = padded;
-            }
+            for (int y = 0; y < EH; y++)
+                for (int x = 0; x < EW; x++)
+                    padded[(size_t)y * EW + x] =
+                        src[(size_t)(y < H ? y : H - 1) * W + (x < W ? x : W - 1)];
+            src = padded;
             if (depth == 8) {
                 for (size_t i = 0; i < (size_t)EW * EH; i++)
                     plane8[i] = (uint8_t)src[i];
