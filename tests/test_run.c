@@ -273,8 +273,14 @@ static void test_kill_resume(void **state)
     char odir[600];
     snprintf(odir, sizeof odir, "output.dir=%s", dir);
     uint64_t rs = 12345;
-    int killed_midway = 0;
-    for (int k = 0; k < 6; k++) {
+    int kills = 0;
+    size_t prev = 0;
+    char jp[700];
+    snprintf(jp, sizeof jp, "%s/points.journal", dir);
+    /* Each round: start the run, wait until it has committed a new point (so
+     * every round makes progress whatever the machine's load), let it go on
+     * for a random 0-150 ms, then SIGKILL it wherever it is. */
+    for (int round = 0; round < 40; round++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
@@ -283,23 +289,38 @@ static void test_kill_resume(void **state)
             execl(tu_bin(), tu_bin(), "run", cfg, "-o", odir, "--quiet", (char *)NULL);
             _exit(127);
         }
-        long ms = 40 + (long)(fr_splitmix64(&rs) % 400);
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        int st = 0, exited = 0;
+        for (;;) {
+            if (waitpid(pid, &st, WNOHANG) == pid) {
+                exited = 1;
+                break;
+            }
+            char **lines = NULL;
+            size_t n = 0;
+            assert_int_equal(fr_journal_read(jp, &lines, &n, NULL), 0);
+            fr_journal_lines_free(&lines, n);
+            if (n > prev) {
+                prev = n;
+                break;
+            }
+            struct timespec ts = {0, 5 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (exited) {
+            assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+            break;
+        }
+        long ms = (long)(fr_splitmix64(&rs) % 150);
+        struct timespec ts = {0, ms * 1000000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
-        int st;
         waitpid(pid, &st, 0);
-        /* Count the points committed so far: a kill between commits must
-         * leave whole records only. */
-        char jp[700];
-        snprintf(jp, sizeof jp, "%s/points.journal", dir);
-        char **lines = NULL;
-        size_t n = 0;
-        assert_int_equal(fr_journal_read(jp, &lines, &n, NULL), 0);
-        fr_journal_lines_free(&lines, n);
-        if (WIFSIGNALED(st) && n > 0)
-            killed_midway++;
+        if (WIFSIGNALED(st))
+            kills++;
+        else
+            break; /* finished before the kill */
     }
+    int killed_midway = kills >= 3;
     /* Some kills landed after a few points were committed. */
     assert_true(killed_midway > 0);
     char *out = NULL;
