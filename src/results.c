@@ -283,7 +283,7 @@ int fr_manifest_read_hash(const char *path, uint64_t *hash, FrError *err)
 static int is_result_file(const char *n)
 {
     static const char *pre[] = {"points.", "manifest.", "config.", "images.", "bd.", "rd_",
-                                "plot_"};
+                                "plot_", "images.d"};
     for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
         if (!strncmp(n, pre[i], strlen(pre[i])))
             return 1;
@@ -569,7 +569,69 @@ static const FrColumnDoc columns[] = {
     {"encode_s", "timing: encode seconds per image (Q-layer, packing, codec, container)"},
     {"decode_s", "timing: decode seconds per image"},
     {"back_s", "timing: back-half (anchors: whole network) seconds per image"},
+    {"sens_s", "timing: sensitivity measurement seconds per image (allocation: sensitivity; "
+               "the cached figure when the sensitivities came from the cache)"},
 };
+
+static const FrColumnDoc image_columns[] = {
+    {"ordinal", "the point's ordinal (as in points.csv)"},
+    {"id", "the point's id"},
+    {"image", "0-based index of the image in the evaluated list (after dataset.limit)"},
+    {"path", "the image file"},
+    {"bits", "coded bits of this image (nan for the reference point)"},
+    {"payload_bits", "bits of the coded sample streams"},
+    {"side_bits", "side-information bits"},
+    {"mse", "feature MSE (float domain) over the cut set"},
+    {"psnr", "feature PSNR in dB, peak = max-min of the original"},
+    {"mse_nbit", "feature MSE in the n-bit domain"},
+    {"detections", "detection: boxes above det_thresh after NMS; else -1"},
+    {"pred", "classification: argmax of the output; else -1"},
+    {"label", "classification: the true class, -1 when unknown"},
+    {"agree", "classification: 1 when pred equals the uncompressed network's argmax; dense: "
+              "share of agreeing pixels; detection: nan"},
+    {"encode_s", "timing: encode seconds"},
+    {"decode_s", "timing: decode seconds"},
+    {"back_s", "timing: back-half (anchors: whole network) seconds"},
+};
+
+const FrColumnDoc *fr_images_columns(int *n)
+{
+    *n = (int)(sizeof image_columns / sizeof image_columns[0]);
+    return image_columns;
+}
+
+int fr_results_images_csv(const char *dir, int total, FrError *err)
+{
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/images.d", dir);
+    if (access(sub, F_OK))
+        return 0;
+    FrText t = {0};
+    int nc;
+    const FrColumnDoc *cols = fr_images_columns(&nc);
+    for (int k = 0; k < nc; k++)
+        fr_text_csv_field(&t, cols[k].name, k + 1 < nc ? ',' : '\n');
+    int rc = 0;
+    for (int i = 0; i < total && !rc; i++) {
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%06d.csv", sub, i);
+        if (access(p, R_OK))
+            continue;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        rc = fr_read_file(p, &data, &len, err);
+        if (!rc)
+            fr_text_printf(&t, "%.*s", (int)len, (const char *)data);
+        free(data);
+    }
+    if (!rc) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/images.csv", dir);
+        rc = fr_text_write_atomic(&t, path, err);
+    }
+    fr_text_free(&t);
+    return rc;
+}
 
 const FrColumnDoc *fr_points_columns(int *n)
 {
@@ -817,6 +879,8 @@ int fr_results_merge(const char *dir, FrError *err)
         }
         if (!rc && e->n_bd)
             rc = fr_results_write_bd(dir, e, err);
+        if (!rc)
+            rc = fr_results_images_csv(dir, (int)total, err);
     }
     fr_experiment_free(&e);
     for (size_t k = 0; k < nall; k++)

@@ -266,7 +266,8 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
             g[gi].lossless = lossless;
             g[gi].bits = atoi(fr_csv_get(csv, r, bc));
             if (lossless)
-                snprintf(g[gi].title, sizeof g[gi].title, "%s %s lossless", split, codec);
+                snprintf(g[gi].title, sizeof g[gi].title, "%s %s%s (one point per bit depth)", split,
+                         codec, strstr(codec, "lossless") ? "" : " lossless");
             else
                 snprintf(g[gi].title, sizeof g[gi].title, "%s %d-bit %s%s%s", split, g[gi].bits,
                          codec, strcmp(al, "uniform") && *al ? " " : "",

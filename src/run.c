@@ -635,7 +635,7 @@ static char *point_row(Run *r, const FrPoint *pt, const Agg *a)
     double vals[] = {a->elements, a->bits_mean, a->bits_std, a->bits_mean / FR_KBIT,
                      a->payload, a->side, a->bits_mean / a->elements, a->map07, a->map,
                      a->top1, a->top5, a->fidelity, a->mse, a->psnr, a->mse_nbit, a->psnr_nbit,
-                     a->front, a->enc, a->dec, a->back};
+                     a->front, a->enc, a->dec, a->back, a->sens};
     size_t nv = sizeof vals / sizeof vals[0];
     for (size_t k = 0; k < nv; k++)
         fr_text_csv_double(&t, vals[k], k + 1 < nv ? ',' : '\n');
@@ -662,11 +662,59 @@ static int write_points_csv(Run *r, FrError *err)
     return rc;
 }
 
+/* images.d/<ordinal>.csv: the point's per-image rows, written before the
+ * point's journal record so a committed point always has its file. */
+static int write_image_rows(Run *r, const FrPoint *pt, const ImgRes *res, FrError *err)
+{
+    FrText t = {0};
+    for (size_t i = 0; i < r->list.n; i++) {
+        const ImgRes *x = &res[i];
+        int feat = pt->kind == FR_POINT_FEATURE;
+        fr_text_printf(&t, "%d,", pt->ordinal);
+        fr_text_csv_field(&t, pt->id, ',');
+        fr_text_printf(&t, "%zu,", i);
+        fr_text_csv_field(&t, r->list.items[i].path, ',');
+        long pred = -1;
+        double agree = NAN;
+        if (r->task == FR_TASK_CLASSIFICATION && x->out.data) {
+            pred = fr_argmax(x->out.data, fr_tensor_size(&x->out));
+            const FrTensor *ref = &r->info[i].ref;
+            agree = ref->data ? pred == fr_argmax(ref->data, fr_tensor_size(ref)) : NAN;
+        } else if (r->task == FR_TASK_DENSE && x->out.data && r->info[i].ref.data) {
+            if (fr_dense_fidelity(&x->out, &r->info[i].ref, &agree, NULL))
+                agree = NAN;
+        }
+        double v[] = {pt->kind == FR_POINT_REFERENCE ? NAN : x->bits,
+                      pt->kind == FR_POINT_REFERENCE ? NAN : x->payload,
+                      pt->kind == FR_POINT_REFERENCE ? NAN : x->side,
+                      feat ? x->mse : NAN,
+                      feat ? x->psnr : NAN,
+                      feat ? x->mse_nbit : NAN};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+            fr_text_csv_double(&t, v[k], ',');
+        fr_text_printf(&t, "%d,%ld,%ld,", r->task == FR_TASK_DETECTION ? x->ndet : -1, pred,
+                       r->task == FR_TASK_CLASSIFICATION ? r->info[i].label : -1L);
+        fr_text_csv_double(&t, agree, ',');
+        fr_text_csv_double(&t, x->t_enc, ',');
+        fr_text_csv_double(&t, x->t_dec, ',');
+        fr_text_csv_double(&t, x->t_back, '\n');
+    }
+    char path[4500];
+    snprintf(path, sizeof path, "%s/images.d", r->dir);
+    mkdir(path, 0777);
+    snprintf(path, sizeof path, "%s/images.d/%06d.csv", r->dir, pt->ordinal);
+    int rc = fr_text_write_atomic(&t, path, err);
+    fr_text_free(&t);
+    return rc;
+}
+
 static int commit_point(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
 {
     Agg a;
     int rc = aggregate(r, pt, res, &a, err);
     if (rc)
+        return rc;
+    if (r->e->output.images_csv && (rc = write_image_rows(r, pt, res, err)))
         return rc;
     char *row = point_row(r, pt, &a);
     if (!row)
@@ -1394,7 +1442,9 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
                 wall > 0 ? (double)(r.done_mine - already) * 60.0 / wall : 0.0, r.tot_front,
                 r.tot_back, r.tot_enc, r.tot_dec, r.tot_anchor);
     if (!rc && r.o.shard_count == 1) {
-        if (e->n_bd)
+        if (e->output.images_csv)
+            rc = fr_results_images_csv(r.dir, r.plan.n, err);
+        if (!rc && e->n_bd)
             rc = fr_results_write_bd(r.dir, e, err);
         int plots = r.o.plots >= 0 ? r.o.plots : e->output.plots;
         if (!rc && plots) {

@@ -173,7 +173,7 @@ static void test_values_match_library(void **state)
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/res-cls", g_dir);
     char *out = NULL;
-    int rc = run_cfg(&out, "cls", dir, NULL);
+    int rc = run_cfg(&out, "cls", dir, "-o output.images_csv=true");
     if (rc)
         print_error("%s\n", out);
     free(out);
@@ -254,6 +254,23 @@ static void test_values_match_library(void **state)
     assert_close(csv_num(csv, 2, "fidelity"), 1.0, 0);
     assert_close(csv_num(csv, 2, "mse_nbit"), 0.0, 0);
     assert_int_equal((int)csv_num(csv, 1, "images"), NIMG);
+    /* images.csv: one row per image and point; the hevc point's rows give
+     * the same bits, MSE and fidelity as its points.csv row. */
+    FrCsv *im = NULL;
+    snprintf(path, sizeof path, "%s/images.csv", dir);
+    assert_int_equal(fr_csv_read(path, &im, &err), 0);
+    assert_int_equal(fr_csv_nrows(im), 3 * NIMG);
+    double ib = 0, imse = 0, agree = 0;
+    for (size_t r = NIMG; r < 2 * NIMG; r++) {
+        assert_string_equal(fr_csv_get(im, r, fr_csv_col(im, "ordinal")), "1");
+        ib += csv_num(im, r, "bits");
+        imse += csv_num(im, r, "mse");
+        agree += csv_num(im, r, "agree");
+    }
+    assert_close(ib / NIMG, bits / NIMG, 1e-9);
+    assert_close(imse / NIMG, mse / NIMG, 1e-12 + 1e-9 * mse);
+    assert_close(agree / NIMG, fr_cls_fidelity(&acc), 1e-12);
+    fr_csv_destroy(&im);
     fr_csv_destroy(&csv);
     /* Every column is documented next to the CSV. */
     snprintf(path, sizeof path, "%s/points.columns.txt", dir);

@@ -243,6 +243,14 @@ typedef struct FrColumnDoc {
 } FrColumnDoc;
 const FrColumnDoc *fr_points_columns(int *n);
 
+/* The columns of images.csv (output.images_csv: one row per image and point). */
+const FrColumnDoc *fr_images_columns(int *n);
+
+/* Writes DIR/images.csv from the per-point files DIR/images.d/NNNNNN.csv of
+ * points 0..total-1 (each written atomically when its point committed), in
+ * ordinal order. Nothing when images.d does not exist. */
+int fr_results_images_csv(const char *dir, int total, FrError *err);
+
 /* Joins DIR/points.shard-I-of-N.csv (every I of one N, all with the same
  * config hash in their manifests) into DIR/points.csv sorted by ordinal,
  * writes manifest.yaml and bd.csv as a single run would. Refuses (FR_E_MISMATCH)
