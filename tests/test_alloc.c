@@ -327,6 +327,76 @@ static void check_decisive(const char *dir, int decisive, FrPacking packing)
     assert_null(m);
 }
 
+/* The runner helpers: fr_alloc_image_qps serves the second call from the
+ * cache (same QPs and seconds, one entry), and the data-set scope averages
+ * exactly the per-image vectors it measured. */
+static void test_runner_helpers(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    FrModel *m = open_tiny(dir, 2);
+    FrError err;
+    char paths[2][512];
+    const char *plist[2];
+    for (int k = 0; k < 2; k++) {
+        uint8_t pix[16 * 16 * 3];
+        for (int i = 0; i < 16 * 16 * 3; i++)
+            pix[i] = (uint8_t)((i * (7 + 5 * k) + 31 * k) % 251);
+        snprintf(paths[k], sizeof paths[k], "%s/img%d.png", dir, k);
+        assert_int_equal(fr_demo_write_png(paths[k], pix, 16, 16, 3, &err), 0);
+        plist[k] = paths[k];
+    }
+    FrFeatureSettings fs;
+    fr_feature_defaults(&fs);
+    fs.packing = FR_PACK_FRAMES;
+    int layer;
+    assert_int_equal(fr_alloc_sens_layer(m, 0, FR_SENS_PENULTIMATE, NULL, &layer, &err), 0);
+    FrSensCache *cache = NULL;
+    assert_int_equal(fr_sens_cache_create(&cache, NULL, &err), 0);
+
+    double per[2][6];
+    for (int k = 0; k < 2; k++) {
+        FrTensor rgb, in, cuts[FR_MODEL_MAX_CUTS];
+        int ncuts = 0;
+        assert_int_equal(fr_model_load_image(m, paths[k], &rgb, &err), 0);
+        assert_int_equal(fr_model_prepare_input(m, &rgb, &in), 0);
+        assert_int_equal(fr_model_front(m, &in, 0, cuts, &ncuts, &err), 0);
+        int q1[6], q2[6];
+        double s2[6], t1 = -1, t2 = -2;
+        assert_int_equal(fr_alloc_image_qps(m, cache, paths[k], "conv_0", 0, cuts, ncuts, &fs, 38,
+                                            5, layer, "tiny", q1, 6, per[k], &t1, &err), 0);
+        assert_int_equal(fr_sens_cache_count(cache), (size_t)k + 1);
+        assert_int_equal(fr_alloc_image_qps(m, cache, paths[k], "conv_0", 0, cuts, ncuts, &fs, 38,
+                                            5, layer, "tiny", q2, 6, s2, &t2, &err), 0);
+        assert_int_equal(fr_sens_cache_count(cache), (size_t)k + 1);
+        assert_memory_equal(q1, q2, sizeof q1);
+        assert_memory_equal(per[k], s2, sizeof s2);
+        assert_true(t1 == t2);
+        assert_int_equal(q1[2], 33); /* the decisive channel */
+        for (int i = 0; i < 6; i++)
+            if (i != 2)
+                assert_int_equal(q1[i], 38);
+        for (int t = 0; t < ncuts; t++)
+            fr_tensor_free(&cuts[t]);
+        fr_tensor_free(&in);
+        fr_tensor_free(&rgb);
+    }
+    double mean[6], secs = -1;
+    assert_int_equal(fr_alloc_dataset_sensitivity(m, cache, plist, 2, "conv_0", 0, &fs, 38, layer,
+                                                  "tiny", mean, 6, &secs, &err), 0);
+    assert_int_equal(fr_sens_cache_count(cache), 2); /* both came from the cache */
+    for (int i = 0; i < 6; i++)
+        assert_true(mean[i] == (per[0][i] + per[1][i]) / 2);
+    assert_true(secs >= 0);
+    const char *missing[1] = {"/nonexistent/x.png"};
+    assert_int_equal(fr_alloc_dataset_sensitivity(m, cache, missing, 1, "conv_0", 0, &fs, 38,
+                                                  layer, "tiny", mean, 6, NULL, &err),
+                     FR_E_NOENT);
+    tu_assert_contains(err.msg, "/nonexistent/x.png");
+    fr_sens_cache_destroy(&cache);
+    fr_model_close(&m);
+}
+
 static void test_decisive_channel(void **state)
 {
     (void)state;
@@ -554,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_mean),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_decisive_channel),
+        cmocka_unit_test(test_runner_helpers),
         cmocka_unit_test(test_frames_equivalence),
         cmocka_unit_test(test_channel_qps_frames),
         cmocka_unit_test(test_channel_qps_tile),
