@@ -99,6 +99,29 @@ static int check_weights(const network *net, const char *path, FrError *err)
     return 0;
 }
 
+/* darknet 2018's CPU backward_region_layer is commented out, so on the CPU a
+ * region layer passes no gradient back and a detector never learns. This is
+ * what its GPU twin does: the logistic derivative on x, y (and extra coords)
+ * and on objectness, then the delta handed to the layer below. */
+static void region_backward(layer l, network net)
+{
+    int wh = l.w * l.h, per = l.coords + l.classes + 1;
+    for (int b = 0; b < l.batch; b++)
+        for (int n = 0; n < l.n; n++) {
+            int base = b * l.outputs + n * wh * per;
+            for (int e = 0; e < l.coords + 1; e++) {
+                /* w, h (entries 2, 3) are linear; a background class has no logistic */
+                if (e == 2 || e == 3 || (e == l.coords && l.background))
+                    continue;
+                float *y = l.output + base + e * wh, *d = l.delta + base + e * wh;
+                for (int i = 0; i < wh; i++)
+                    d[i] *= y[i] * (1.0f - y[i]);
+            }
+        }
+    if (net.delta)
+        axpy_cpu(l.batch * l.inputs, 1, l.delta, 1, net.delta, 1);
+}
+
 static int save_atomic(network *net, const char *path, FrError *err)
 {
     char tmp[PATH_MAX + 32];
@@ -249,6 +272,8 @@ int fr_train_run(const FrTrainSettings *s, FrError *err)
                       s->cfg, last.outputs, s->labels, nlabels);
         goto done;
     }
+    if (s->kind == FR_TRAIN_DETECTOR)
+        net->layers[net->n - 1].backward = region_backward;
     const char *init = s->weights ? s->weights : (file_exists(backup) ? backup : NULL);
     if (init) {
         if ((rc = check_weights(net, init, err)))
