@@ -27,6 +27,8 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -446,6 +448,75 @@ static void quiet_end(int saved)
     }
 }
 
+/* darknet's parser reports bad layer parameters with error() → assert(0) →
+ * abort(), and some input sizes divide by zero. While parse_lock is held,
+ * those signals raised in the parsing thread jump back to fr_model_open;
+ * anywhere else they keep their default action. glibc's abort() releases
+ * its lock before raising, so jumping out of the handler is safe. */
+static sigjmp_buf parse_jmp;
+static pthread_t parse_thread;
+static volatile sig_atomic_t parse_active;
+static const int parse_signals[3] = {SIGABRT, SIGFPE, SIGSEGV};
+
+static void parse_signal(int sig)
+{
+    if (parse_active && pthread_equal(pthread_self(), parse_thread))
+        siglongjmp(parse_jmp, sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Parses under parse_lock with stderr captured; on a darknet abort returns
+ * NULL, the signal in *sig and darknet's last message in msg. */
+static network *guarded_parse(const char *path, uint64_t seed, int *sig, char *msg, size_t cap)
+{
+    struct sigaction sa, old[3];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = parse_signal;
+    sigemptyset(&sa.sa_mask);
+    msg[0] = 0;
+    pthread_mutex_lock(&parse_lock);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *cap_f = tmpfile();
+    if (cap_f)
+        dup2(fileno(cap_f), 2);
+    for (int k = 0; k < 3; k++)
+        sigaction(parse_signals[k], &sa, &old[k]);
+    network *volatile net = NULL;
+    parse_thread = pthread_self();
+    int got = sigsetjmp(parse_jmp, 1);
+    if (got == 0) {
+        parse_active = 1;
+        srand((unsigned)(seed ^ (seed >> 32)));
+        net = parse_network_cfg((char *)path);
+    }
+    parse_active = 0;
+    for (int k = 0; k < 3; k++)
+        sigaction(parse_signals[k], &old[k], NULL);
+    quiet_end(saved);
+    if (got && cap_f) {
+        /* the line before assert's "Assertion `0' failed" is error()'s perror */
+        char line[512], last[512] = "";
+        rewind(cap_f);
+        while (fgets(line, sizeof line, cap_f)) {
+            line[strcspn(line, "\n")] = 0;
+            char *t = line + strspn(line, " 0123456789"); /* the table's "%5d " prefix */
+            char *colon = strrchr(t, ':');
+            if (colon && colon[1] == ' ' && !strstr(t, "Assertion")) {
+                *colon = 0; /* perror's ": <strerror>" says nothing here */
+                snprintf(last, sizeof last, "%s", t);
+            }
+        }
+        snprintf(msg, cap, "%s", last);
+    }
+    if (cap_f)
+        fclose(cap_f);
+    pthread_mutex_unlock(&parse_lock);
+    *sig = got;
+    return got ? NULL : net;
+}
+
 /* ------------------------------------------------------ weights sizes -- */
 
 /* Floats darknet's load_weights reads for the net (mode 0) or save_weights
@@ -758,17 +829,19 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     }
     close(fd);
 
-    pthread_mutex_lock(&parse_lock);
-    int saved = quiet_begin();
-    srand((unsigned)(s->seed ^ (s->seed >> 32)));
-    m->net = parse_network_cfg(tmp);
-    quiet_end(saved);
-    pthread_mutex_unlock(&parse_lock);
+    int sig = 0;
+    char dnmsg[512];
+    m->net = guarded_parse(tmp, s->seed, &sig, dnmsg, sizeof dnmsg);
     unlink(tmp);
+    if (sig) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: darknet stopped building the network (%s%s%s); check the layer parameters%s", s->cfg, strsignal(sig), dnmsg[0] ? ": " : "", dnmsg, s->width ? ", or choose an input size the network divides evenly (multiples of 32 for YOLO)" : "");
+        goto error;
+    }
     if (!m->net || m->net->n != ci.nlayers) {
         rc = fr_error(err, FR_E_MODEL, "%s: darknet could not build the network", s->cfg);
         goto error;
     }
+    int saved;
     network *net = m->net;
     m->n = net->n;
     net->train = 0;
@@ -792,6 +865,12 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
          * tree softmax divides by it */
         if (l->type == REGION && l->temperature == 0)
             l->temperature = 1;
+        int bad_reorg = l->type == REORG && !l->reverse && l->stride > 0 &&
+                        (l->w % l->stride || l->h % l->stride);
+        if (l->outputs <= 0 || bad_reorg) {
+            rc = fr_error(err, FR_E_USAGE, "%s:%d: layer %d (%s) %s at input %dx%d; choose an input size the network divides evenly (multiples of 32 for YOLO)", s->cfg, m->cfg_line[i], i, m->names[i], bad_reorg ? "cannot reorganise its odd-sized input" : "gets inputs of different sizes", net->w, net->h);
+            goto error;
+        }
         if (!l->forward) {
             rc = fr_error(err, FR_E_FORMAT, "%s:%d: darknet built layer %d without a forward pass", s->cfg, m->cfg_line[i], i);
             goto error;

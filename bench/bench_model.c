@@ -1,0 +1,131 @@
+/* bench_model.c: speed of the model module, measured side by side in one run:
+ * full forward with darknet's GEMM vs OpenBLAS (yolo9000@544, vgg-16@224,
+ * yolov2-tiny-voc@416), and front + back at named splits vs one full forward.
+ * Timings are the minimum over interleaved repetitions (after one warm-up
+ * pass each), which is what survives a shared, noisy machine.
+ * FEATRD_BENCH_REPS overrides the repetitions (default 3). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "featrd.h"
+
+static FrModel *open_model(const char *cfg, int size)
+{
+    FrModelSettings s;
+    fr_model_defaults(&s);
+    s.cfg = cfg;
+    s.width = s.height = size;
+    s.quiet = 1;
+    FrModel *m = NULL;
+    FrError err = {0};
+    if (fr_model_open(&m, &s, &err) != FR_OK) {
+        fprintf(stderr, "bench_model: %s\n", err.msg);
+        exit(1);
+    }
+    return m;
+}
+
+static void make_input(FrModel *m, FrTensor *in)
+{
+    int c, h, w;
+    fr_model_input_size(m, &c, &h, &w);
+    if (fr_tensor_alloc(in, c, h, w) != FR_OK)
+        exit(1);
+    for (size_t i = 0; i < fr_tensor_size(in); i++)
+        in->data[i] = (float)((i * 2654435761u) >> 24) / 255.0f;
+}
+
+static double time_forward(FrModel *m, const FrTensor *in)
+{
+    double t = fr_now();
+    if (fr_model_forward(m, in, NULL) != FR_OK)
+        exit(1);
+    return fr_now() - t;
+}
+
+static double time_front_back(FrModel *m, const FrTensor *in, int split)
+{
+    FrTensor cuts[FR_MODEL_MAX_CUTS];
+    int nc = 0;
+    double t = fr_now();
+    if (fr_model_front(m, in, split, cuts, &nc, NULL) != FR_OK ||
+        fr_model_back(m, split, cuts, nc, NULL) != FR_OK)
+        exit(1);
+    t = fr_now() - t;
+    for (int k = 0; k < nc; k++)
+        fr_tensor_free(&cuts[k]);
+    return t;
+}
+
+static double minv(double a, double b)
+{
+    return a < b ? a : b;
+}
+
+int main(void)
+{
+    int reps = getenv("FEATRD_BENCH_REPS") ? atoi(getenv("FEATRD_BENCH_REPS")) : 3;
+    if (reps < 1)
+        reps = 1;
+    static const struct {
+        const char *cfg;
+        int size;
+        const char *splits[6];
+    } nets[] = {
+        {"/usr/share/darknet/cfg/yolo9000.cfg", 544, {"max_3", "conv_6", "conv_10", "max_11", "max_17", NULL}},
+        {"/usr/share/darknet/cfg/vgg-16.cfg", 224, {"conv1", "pool1", "pool3", "pool5", "fc1", NULL}},
+        {"/usr/share/darknet/cfg/yolov2-tiny-voc.cfg", 416, {"max_1", "max_5", "conv_12", NULL}},
+    };
+    printf("model forward, min of %d interleaved runs (s)\n", reps);
+    printf("%-18s %6s %12s %12s %8s\n", "network", "input", "darknet", "openblas", "speedup");
+    FrModel *models[3];
+    FrTensor inputs[3];
+    for (int k = 0; k < 3; k++) {
+        FrModel *m = models[k] = open_model(nets[k].cfg, nets[k].size);
+        make_input(m, &inputs[k]);
+        double best[2] = {1e30, 1e30};
+        for (int g = 0; g < 2; g++) { /* warm-up */
+            fr_model_set_gemm(m, g == 0 ? FR_GEMM_DARKNET : FR_GEMM_OPENBLAS);
+            time_forward(m, &inputs[k]);
+        }
+        for (int r = 0; r < reps; r++)
+            for (int g = 0; g < 2; g++) {
+                fr_model_set_gemm(m, g == 0 ? FR_GEMM_DARKNET : FR_GEMM_OPENBLAS);
+                best[g] = minv(best[g], time_forward(m, &inputs[k]));
+            }
+        const char *base = strrchr(nets[k].cfg, '/') + 1;
+        printf("%-18s %6d %12.3f %12.3f %7.2fx\n", base, nets[k].size, best[0], best[1], best[0] / best[1]);
+        fflush(stdout);
+        fr_model_set_gemm(m, FR_GEMM_OPENBLAS);
+    }
+
+    printf("\nfront + back vs one full forward (OpenBLAS), min of %d interleaved runs\n", reps + 2);
+    printf("%-18s %-8s %6s %12s %12s %9s\n", "network", "split", "cuts", "forward s", "front+back", "overhead");
+    for (int k = 0; k < 3; k++) {
+        FrModel *m = models[k];
+        const char *base = strrchr(nets[k].cfg, '/') + 1;
+        for (int si = 0; nets[k].splits[si]; si++) {
+            int split = -1, idx[FR_MODEL_MAX_CUTS], nc = 0;
+            FrError err = {0};
+            if (fr_model_find_layer(m, nets[k].splits[si], &split, &err) != FR_OK ||
+                fr_model_cut_set(m, split, idx, FR_MODEL_MAX_CUTS, &nc) != FR_OK) {
+                fprintf(stderr, "bench_model: %s\n", err.msg);
+                return 1;
+            }
+            double f = 1e30, fb = 1e30;
+            for (int r = 0; r < reps + 2; r++) {
+                f = minv(f, time_forward(m, &inputs[k]));
+                fb = minv(fb, time_front_back(m, &inputs[k], split));
+            }
+            printf("%-18s %-8s %6d %12.4f %12.4f %+8.2f%%\n", base, nets[k].splits[si], nc, f, fb,
+                   100.0 * (fb - f) / f);
+            fflush(stdout);
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        fr_tensor_free(&inputs[k]);
+        fr_model_close(&models[k]);
+    }
+    return 0;
+}
