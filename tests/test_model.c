@@ -12,6 +12,18 @@
 #define CFG_DIR "/usr/share/darknet/cfg/"
 #define DATA "tests/data/model/"
 
+/* Full-size darknet cfgs take minutes under valgrind; `make valgrind` runs
+ * the tiny shipped nets only (sanitizers run everything). */
+static int heavy_skipped(void)
+{
+    return getenv("FEATRD_VALGRIND") != NULL;
+}
+#define HEAVY()                   \
+    do {                          \
+        if (heavy_skipped())      \
+            skip();               \
+    } while (0)
+
 static FrModel *open_model(const char *cfg, const char *weights, int size, uint64_t seed)
 {
     FrModelSettings s;
@@ -111,12 +123,14 @@ static void check_all_splits(const char *cfg, const char *weights, int size, int
 static void test_splits_yolo9000(void **state)
 {
     (void)state;
+    HEAVY();
     check_all_splits(CFG_DIR "yolo9000.cfg", NULL, 64, NULL);
 }
 
 static void test_splits_yolov2_voc(void **state)
 {
     (void)state;
+    HEAVY();
     int multi = 0;
     check_all_splits(CFG_DIR "yolov2-voc.cfg", NULL, 64, &multi);
     assert_int_equal(multi, 11); /* splits 17..27 carry two tensors */
@@ -125,24 +139,28 @@ static void test_splits_yolov2_voc(void **state)
 static void test_splits_yolov2_tiny_voc(void **state)
 {
     (void)state;
+    HEAVY();
     check_all_splits(CFG_DIR "yolov2-tiny-voc.cfg", NULL, 96, NULL);
 }
 
 static void test_splits_vgg16(void **state)
 {
     (void)state;
+    HEAVY();
     check_all_splits(CFG_DIR "vgg-16.cfg", NULL, 64, NULL);
 }
 
 static void test_splits_darknet19(void **state)
 {
     (void)state;
+    HEAVY();
     check_all_splits(CFG_DIR "darknet19.cfg", NULL, 64, NULL);
 }
 
 static void test_splits_resnet50(void **state)
 {
     (void)state;
+    HEAVY();
     int multi = 0;
     check_all_splits(CFG_DIR "resnet50.cfg", NULL, 64, &multi);
     assert_true(multi > 10); /* cuts inside residual blocks carry the skip input */
@@ -174,6 +192,7 @@ static void expect_shape(FrModel *m, const char *name, int w, int h, int c)
 static void test_shapes_yolo9000_544(void **state)
 {
     (void)state;
+    HEAVY();
     FrModel *m = open_model(CFG_DIR "yolo9000.cfg", NULL, 0, 1);
     int c, h, w;
     fr_model_input_size(m, &c, &h, &w);
@@ -200,6 +219,7 @@ static void test_shapes_yolo9000_544(void **state)
 static void test_aliases_table1(void **state)
 {
     (void)state;
+    HEAVY();
     FrModel *m = open_model(CFG_DIR "vgg-16.cfg", NULL, 224, 1);
     assert_int_equal(fr_model_task(m), FR_TASK_CLASSIFICATION);
     expect_shape(m, "conv1", 224, 224, 64);
@@ -237,6 +257,7 @@ static void test_aliases_table1(void **state)
 static void test_names_and_cut_sets(void **state)
 {
     (void)state;
+    HEAVY();
     FrModel *m = open_model(CFG_DIR "yolov2-voc.cfg", NULL, 64, 1);
     int idx[FR_MODEL_MAX_CUTS], nc, i;
     FrError err = {0};
@@ -320,6 +341,7 @@ static double max_rel(const FrTensor *a, const FrTensor *b)
 static void test_gemm_openblas_vs_darknet(void **state)
 {
     (void)state;
+    HEAVY();
     const char *cfgs[] = {CFG_DIR "yolov2-tiny-voc.cfg", CFG_DIR "vgg-16.cfg"};
     const int sizes[] = {128, 64};
     for (int k = 0; k < 2; k++) {
