@@ -1035,6 +1035,52 @@ static int load_journal(Run *r, FrError *err)
     return 0;
 }
 
+/* After `featrd merge` the directory has points.csv but no unsharded journal:
+ * its rows (same config, checked by the manifest hash) count as committed,
+ * so a later unsharded run resumes instead of starting over. Every row
+ * adopted is appended to the journal. */
+static int adopt_merged_rows(Run *r, FrError *err)
+{
+    if (r->o.shard_count != 1 || access(r->journal_path, F_OK) == 0 ||
+        access(r->csv_path, R_OK) != 0)
+        return 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = fr_read_file(r->csv_path, &data, &len, err);
+    if (rc)
+        return rc;
+    char *s = (char *)data;
+    size_t pos = 0;
+    int header = 1;
+    while (pos < len && !rc) {
+        char *nl = memchr(s + pos, '\n', len - pos);
+        if (!nl)
+            break; /* points.csv is written atomically; no torn line expected */
+        *nl = 0;
+        char *line = s + pos;
+        pos = (size_t)(nl - s) + 1;
+        if (header) {
+            header = 0;
+            continue;
+        }
+        char *end;
+        long ord = strtol(line, &end, 10);
+        if (end == line || *end != ',' || ord < 0 || ord >= r->plan.n || r->rows[ord])
+            continue;
+        const FrPoint *pt = &r->plan.points[ord];
+        size_t il = strlen(pt->id);
+        if (strncmp(end + 1, pt->id, il) || end[1 + il] != ',')
+            continue;
+        if (!r->journal && (rc = fr_journal_open(&r->journal, r->journal_path, err)))
+            break;
+        rc = fr_journal_append(r->journal, line, err);
+        if (!rc && !(r->rows[ord] = strdup(line)))
+            rc = fr_error(err, FR_E_NOMEM, "out of memory");
+    }
+    free(data);
+    return rc;
+}
+
 static int run_feature_points(Run *r, int s, FrError *err)
 {
     const FrExperiment *e = r->e;
@@ -1368,6 +1414,8 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
                     r.o.shard_index, r.o.shard_count);
     rc = load_journal(&r, err);
     if (!rc)
+        rc = adopt_merged_rows(&r, err);
+    if (!rc && !r.journal)
         rc = fr_journal_open(&r.journal, r.journal_path, err);
     if (!rc) {
         char cfgp[4200];
@@ -1436,10 +1484,11 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     }
     if (!rc && r.o.progress != FR_PROGRESS_NONE)
         fprintf(stderr,
-                "%s: %zu points in %.1f s (%.1f points/min); front %.1f s, back %.1f s, "
-                "encode %.1f s, decode %.1f s, anchors %.1f s (thread seconds)\n",
+                "%s: %zu points in %.1f s (%.1f points/min), %zu done earlier; front %.1f s, "
+                "back %.1f s, encode %.1f s, decode %.1f s, anchors %.1f s (thread seconds)\n",
                 name, r.done_mine - already, wall,
-                wall > 0 ? (double)(r.done_mine - already) * 60.0 / wall : 0.0, r.tot_front,
+                wall > 0 ? (double)(r.done_mine - already) * 60.0 / wall : 0.0, already,
+                r.tot_front,
                 r.tot_back, r.tot_enc, r.tot_dec, r.tot_anchor);
     if (!rc && r.o.shard_count == 1) {
         if (e->output.images_csv)

@@ -396,6 +396,15 @@ static void test_shards_and_jobs(void **state)
     snprintf(b, sizeof b, "%s/rd_map07.svg", dir);
     assert_int_equal(access(b, R_OK), 0);
 
+    /* An unsharded run in the merged directory finds every point done. */
+    rc = tu_sh(&out, "'%s' run '%s/det.yaml' -o output.dir='%s' --no-plots", tu_bin(), g_dir, dir);
+    assert_int_equal(rc, 0);
+    tu_assert_contains(out, "0 points in");
+    tu_assert_contains(out, "15 done earlier");
+    free(out);
+    snprintf(b, sizeof b, "%s/points.csv", dir);
+    assert_same_points(a, b);
+
     snprintf(dir, sizeof dir, "%s/res-jobs2", g_dir);
     assert_int_equal(run_cfg(NULL, "det", dir, "--jobs 2"), 0);
     snprintf(b, sizeof b, "%s/points.csv", dir);
