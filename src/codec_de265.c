@@ -27,6 +27,34 @@ static void copy_plane(const struct de265_image *img, int ch, int w, int h, uint
     }
 }
 
+/* libde265 leaves picture memory uninitialised, and a damaged stream can
+ * leave regions undecoded: zeroing each new picture keeps the output of a
+ * bad stream deterministic (garbage, but the same garbage every run). */
+static int zeroed_get_buffer(de265_decoder_context *ctx, struct de265_image_spec *spec,
+                             struct de265_image *img, void *userdata)
+{
+    int ok = de265_get_default_image_allocation_functions()->get_buffer(ctx, spec, img, userdata);
+    if (!ok)
+        return ok;
+    for (int c = 0; c < 3; c++) {
+        int stride = 0;
+        uint8_t *plane = (uint8_t *)de265_get_image_plane(img, c, &stride);
+        if (c > 0 && spec->format == de265_image_format_mono8)
+            break;
+        int rows = c == 0 || spec->format != de265_image_format_YUV420P8 ? spec->height
+                                                                        : (spec->height + 1) / 2;
+        if (plane && stride > 0)
+            memset(plane, 0, (size_t)stride * (size_t)rows);
+    }
+    return ok;
+}
+
+static void default_release_buffer(de265_decoder_context *ctx, struct de265_image *img,
+                                   void *userdata)
+{
+    de265_get_default_image_allocation_functions()->release_buffer(ctx, img, userdata);
+}
+
 /* Runs the decoder over a whole stream, calling take() for each picture in
  * output order. take returns 0 to go on or an error code. */
 typedef int (*TakeFn)(const struct de265_image *img, int index, void *ctx, FrError *err);
@@ -39,6 +67,8 @@ static int decode_all(const uint8_t *in, size_t n, TakeFn take, void *ctx, int *
     de265_decoder_context *d = de265_new_decoder();
     if (!d)
         return fr_error(err, FR_E_NOMEM, "hevc: cannot create a libde265 decoder");
+    struct de265_image_allocation alloc = {zeroed_get_buffer, default_release_buffer};
+    de265_set_image_allocation_functions(d, &alloc, NULL);
     de265_set_parameter_bool(d, DE265_DECODER_PARAM_BOOL_SEI_CHECK_HASH, 1);
     de265_set_parameter_bool(d, DE265_DECODER_PARAM_SUPPRESS_FAULTY_PICTURES, 0);
     int rc = 0;

@@ -81,6 +81,11 @@ static int common_params(const x265_api *api, x265_param *p, int w, int h, FrErr
     p->scenecutThreshold = 0;
     p->lookaheadSlices = 0;
     int rc;
+    /* FR_X265_ASM=none runs x265's C kernels (bit-exact with its SIMD ones):
+     * valgrind loses track of definedness inside the SIMD entropy coder. */
+    const char *asm_opt = getenv("FR_X265_ASM");
+    if (asm_opt && (rc = set(api, p, "asm", asm_opt, err)))
+        return rc;
     if ((rc = set(api, p, "pools", "none", err)) || (rc = set(api, p, "frame-threads", "1", err)) ||
         (rc = set(api, p, "ipratio", "1", err)))
         return rc;
