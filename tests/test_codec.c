@@ -410,6 +410,37 @@ static void test_parallel_calls(void **st)
     fr_picture_free(&pic);
 }
 
+static void test_c_kernels_equal_simd(void **st)
+{
+    (void)st;
+    /* FR_X265_ASM=0 (used under valgrind) must not change a single bit. */
+    int depths[] = {8, 12};
+    for (int d = 0; d < 2; d++) {
+        FrPicture pic;
+        FrPackLayout l;
+        feature_picture(16, 17, 17, depths[d], 0, &pic, &l);
+        FrQpMap m = {30, NULL, NULL};
+        uint8_t *a, *b;
+        size_t na, nb;
+        assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &m, NULL, &a, &na, NULL, NULL), 0);
+        const char *old = getenv("FR_X265_ASM");
+        char keep[64] = "";
+        if (old)
+            snprintf(keep, sizeof keep, "%s", old);
+        setenv("FR_X265_ASM", "0", 1);
+        assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &m, NULL, &b, &nb, NULL, NULL), 0);
+        if (old)
+            setenv("FR_X265_ASM", keep, 1);
+        else
+            unsetenv("FR_X265_ASM");
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na);
+        free(a);
+        free(b);
+        fr_picture_free(&pic);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_hevc_per_frame_qp),
         cmocka_unit_test(test_rgb_anchor),
         cmocka_unit_test(test_parallel_calls),
+        cmocka_unit_test(test_c_kernels_equal_simd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
