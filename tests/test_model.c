@@ -855,6 +855,16 @@ static void test_cli_layers(void **state)
     free(out);
     assert_int_equal(tu_sh(&out, "%s layers", tu_bin()), 2);
     free(out);
+    assert_int_equal(tu_sh(&out, "%s layers " DATA "tiny-det.cfg --split shortcut_5", tu_bin()), 0);
+    tu_assert_contains(out, "cut set after shortcut_5: 2 tensors, 20480 bytes");
+    free(out);
+    assert_int_equal(tu_sh(&out, "%s layers " DATA "tiny-cls.cfg --split pool9", tu_bin()), 2);
+    tu_assert_contains(out, "no layer named 'pool9'");
+    tu_assert_contains(out, "pool1");
+    free(out);
+    assert_int_equal(tu_sh(&out, "%s layers " DATA "tiny-cls.cfg --split softmax_7", tu_bin()), 2);
+    tu_assert_contains(out, "no back half");
+    free(out);
 }
 
 int main(void)

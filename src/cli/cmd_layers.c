@@ -1,4 +1,4 @@
-/* cmd_layers.c: `featrd layers MODEL.cfg [--weights W] [--input WxH]`: every
+/* cmd_layers.c: `featrd layers MODEL.cfg [--weights W] [--input WxH] [--split S]`: every
  * layer's index, darknet name, stage alias, type, output shape, float32
  * bytes, and the cut set of a split after it. */
 #include <stdio.h>
@@ -10,7 +10,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: featrd layers MODEL.cfg [--weights W] [--input WxH] [--seed N]\n"
+            "usage: featrd layers MODEL.cfg [--weights W] [--input WxH] [--seed N] [--split NAME]\n"
             "\n"
             "Lists the layers of a darknet network: index, darknet name (<type>_<index>),\n"
             "stage alias, type, output W×H×C, float32 bytes, and the cut set of a split\n"
@@ -21,6 +21,7 @@ static void usage(FILE *f)
             "                seeded random initialisation; shapes do not depend on it)\n"
             "  --input WxH   network input size (default: the cfg's width and height)\n"
             "  --seed N      seed of the random initialisation (default 1)\n"
+            "  --split NAME  only that split: its layer and each tensor of its cut set\n"
             "\n"
             "A split is named by the darknet name (max_11), the index (11) or the alias\n"
             "(pool2) everywhere featrd takes one.\n");
@@ -41,23 +42,64 @@ static const char *task_str(FrTask t)
     return t == FR_TASK_DETECTION ? "detection" : t == FR_TASK_CLASSIFICATION ? "classification" : "dense";
 }
 
+static void print_row(const FrLayerInfo *li, const char *extra)
+{
+    char shape[64];
+    snprintf(shape, sizeof shape, "%dx%dx%d", li->w, li->h, li->c);
+    printf("%5d  %-14s %-7s %-13s %-18s %12zu  %s\n", li->index, li->name, li->alias[0] ? li->alias : "-",
+           li->type, shape, li->bytes, extra);
+}
+
+/* --split NAME: the split's layer, then one row per cut tensor. Closes m. */
+static int one_split(FrModel *m, const char *name)
+{
+    FrError err = {0};
+    int split = -1, idx[FR_MODEL_MAX_CUTS], nc = 0;
+    int rc = fr_model_find_layer(m, name, &split, &err);
+    if (rc == FR_OK)
+        rc = fr_model_cut_set_err(m, split, idx, FR_MODEL_MAX_CUTS, &nc, &err);
+    if (rc != FR_OK) {
+        fr_model_close(&m);
+        return fr_cli_fail("layers", rc, "%s", err.msg);
+    }
+    FrLayerInfo li;
+    size_t total = 0;
+    printf("%5s  %-14s %-7s %-13s %-18s %12s\n", "index", "name", "alias", "type", "output W×H×C", "bytes");
+    fr_model_layer_info(m, split, &li);
+    print_row(&li, "split");
+    for (int k = 0; k < nc; k++) {
+        fr_model_layer_info(m, idx[k], &li);
+        total += li.bytes;
+        print_row(&li, "crosses the cut");
+    }
+    char hb[32];
+    human(total, hb, sizeof hb);
+    printf("cut set after %s: %d tensor%s, %zu bytes (%s)\n", name, nc, nc == 1 ? "" : "s", total, hb);
+    fr_model_close(&m);
+    return 0;
+}
+
 int fr_cmd_layers(int argc, char **argv)
 {
     FrModelSettings s;
     fr_model_defaults(&s);
     s.quiet = 1;
+    const char *split_name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (fr_cli_is_help(a)) {
             usage(stdout);
             return 0;
         }
-        if (!strcmp(a, "--weights") || !strcmp(a, "--input") || !strcmp(a, "--seed")) {
+        if (!strcmp(a, "--weights") || !strcmp(a, "--input") || !strcmp(a, "--seed") ||
+            !strcmp(a, "--split")) {
             if (i + 1 >= argc)
                 return fr_cli_fail("layers", FR_E_USAGE, "%s needs a value (featrd layers --help)", a);
             const char *v = argv[++i];
             if (!strcmp(a, "--weights")) {
                 s.weights = v;
+            } else if (!strcmp(a, "--split")) {
+                split_name = v;
             } else if (!strcmp(a, "--seed")) {
                 char *end;
                 unsigned long long x = strtoull(v, &end, 10);
@@ -91,6 +133,8 @@ int fr_cmd_layers(int argc, char **argv)
     if (rc != FR_OK)
         return fr_cli_fail("layers", rc, "%s", err.msg);
 
+    if (split_name)
+        return one_split(m, split_name);
     int c, h, w, n = fr_model_layer_count(m);
     fr_model_input_size(m, &c, &h, &w);
     printf("# %s: %d layers, input %dx%dx%d (W×H×C), task %s, weights %s\n", s.cfg, n, w, h, c,
@@ -101,8 +145,7 @@ int fr_cmd_layers(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         FrLayerInfo li;
         fr_model_layer_info(m, i, &li);
-        char shape[64], cut[2048];
-        snprintf(shape, sizeof shape, "%dx%dx%d", li.w, li.h, li.c);
+        char cut[2048];
         int idx[FR_MODEL_MAX_CUTS], nc = 0;
         FrError cerr = {0};
         if (fr_model_cut_set_err(m, i, idx, FR_MODEL_MAX_CUTS, &nc, &cerr) != FR_OK) {
@@ -121,8 +164,7 @@ int fr_cmd_layers(int argc, char **argv)
             human(total, hb, sizeof hb);
             snprintf(cut + len, sizeof cut - len, " (%zu bytes, %s)", total, hb);
         }
-        printf("%5d  %-14s %-7s %-13s %-18s %12zu  %s\n", i, li.name, li.alias[0] ? li.alias : "-",
-               li.type, shape, li.bytes, cut);
+        print_row(&li, cut);
     }
     fr_model_close(&m);
     return 0;
