@@ -245,7 +245,9 @@ static void test_values_match_library(void **state)
     fr_model_close(&m);
     assert_close(csv_num(csv, 1, "bits_mean"), bits / NIMG, 1e-9);
     assert_close(csv_num(csv, 1, "kbpi"), bits / NIMG / 1000.0, 1e-12);
-    assert_close(csv_num(csv, 1, "mse"), mse / NIMG, 1e-12 + 1e-9 * mse);
+    /* The featrd process and this one may pick different OpenBLAS kernels
+     * (under valgrind this one sees another CPU), so floats agree to ~1e-8. */
+    assert_close(csv_num(csv, 1, "mse"), mse / NIMG, 1e-12 + 1e-6 * mse);
     assert_true(csv_num(csv, 1, "mse") > 0); /* lossy: something changed */
     assert_close(csv_num(csv, 1, "fidelity"), fr_cls_fidelity(&acc), 1e-12);
     assert_close(csv_num(csv, 1, "top1"), fr_cls_top1(&acc), 1e-12);
@@ -268,7 +270,7 @@ static void test_values_match_library(void **state)
         agree += csv_num(im, r, "agree");
     }
     assert_close(ib / NIMG, bits / NIMG, 1e-9);
-    assert_close(imse / NIMG, mse / NIMG, 1e-12 + 1e-9 * mse);
+    assert_close(imse / NIMG, mse / NIMG, 1e-12 + 1e-6 * mse);
     assert_close(agree / NIMG, fr_cls_fidelity(&acc), 1e-12);
     fr_csv_destroy(&im);
     fr_csv_destroy(&csv);
