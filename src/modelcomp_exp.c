@@ -38,10 +38,13 @@ typedef struct EvalCtx {
     int cache;
     int *orig_w, *orig_h; /* original image sizes (detection) */
     long *labels;         /* classification labels, -1 unknown */
+    int labels_ready;
     float **ref;          /* reference outputs of the original model */
     size_t ref_n;
     FrTask task;
 } EvalCtx;
+
+static int read_labels(EvalCtx *c, FrError *err);
 
 static void model_settings(const FrExperiment *e, const char *weights, FrModelSettings *ms)
 {
@@ -112,6 +115,8 @@ static int evaluate(EvalCtx *c, const char *weights, int reference, Eval *ev, Fr
     FrTask task = e->model.task == FR_TASK_AUTO ? fr_model_task(m) : e->model.task;
     c->task = task;
     fr_cls_acc_init(&cls);
+    if (task != FR_TASK_DETECTION && (rc = read_labels(c, err)))
+        goto out;
     if (task == FR_TASK_DETECTION) {
         FrMapSettings s;
         fr_map_defaults(&s);
@@ -209,11 +214,22 @@ static int eval_ctx_init(EvalCtx *c, const FrExperiment *e, FrError *err)
             return rc;
         c->have_names = 1;
     }
-    for (size_t i = 0; i < c->list.n; i++) {
+    for (size_t i = 0; i < c->list.n; i++)
         c->labels[i] = -1;
-        if (c->have_names && (rc = fr_image_label(&c->list, i, &c->names, &c->labels[i], err)))
+    return 0;
+}
+
+/* Class labels (classifiers only: detectors take darknet label files). */
+static int read_labels(EvalCtx *c, FrError *err)
+{
+    if (c->labels_ready)
+        return 0;
+    for (size_t i = 0; c->have_names && i < c->list.n; i++) {
+        int rc = fr_image_label(&c->list, i, &c->names, &c->labels[i], err);
+        if (rc)
             return rc;
     }
+    c->labels_ready = 1;
     return 0;
 }
 
@@ -654,8 +670,10 @@ int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *e
                 if (prog) {
                     char lab[96], det[128];
                     snprintf(lab, sizeof lab, "%s rp p=%d", r.model, p);
-                    snprintf(det, sizeof det, "ratio=%.4f top1=%.4f",
-                             (double)rp.original_bytes / (double)rp.coded_bytes, rp.ev.top1);
+                    int isdet = ctx.task == FR_TASK_DETECTION;
+                    snprintf(det, sizeof det, "ratio=%.4f %s=%.4f",
+                             (double)rp.original_bytes / (double)rp.coded_bytes,
+                             isdet ? "map07" : "top1", isdet ? rp.ev.map07 : rp.ev.top1);
                     fr_progress_step(prog, lab, det, o.on_progress, o.progress_user);
                 }
             }
