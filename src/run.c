@@ -86,6 +86,9 @@ static void plan_id(FrPoint *pt)
              (unsigned)(fnv1a(pt->desc) & 0xffffffffu));
 }
 
+/* Curve names follow the convention proposed in featrd/config.h (the runner
+ * agrees: every axis written, fixed order, the rate axis - QP or QP_base -
+ * left out), so bd[] entries and globs written against it match points.csv. */
 int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
 {
     memset(plan, 0, sizeof *plan);
