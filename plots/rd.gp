@@ -14,11 +14,13 @@ set key outside right top vertical Left reverse noenhanced spacing 1.1 font ",9"
 set xlabel "KBPI (kilobits per image)"
 set ylabel ylabel
 set logscale x 10
-set grid xtics ytics mxtics lc rgb "#dddddd"
-set yrange [0:*]
+set grid xtics ytics mxtics lc rgb "#c8c8c8" dt 1
+set autoscale y
+set offsets graph 0, graph 0, graph 0.06, graph 0.06
 set border 3
 set tics nomirror
-set title "" noenhanced
+if (!exists("title")) title = ""
+set title title noenhanced
 
 splitcol(i) = word("#1f77b4 #d62728 #2ca02c #9467bd #ff7f0e #8c564b #e377c2 #17becf #7f7f7f #bcbd22", (int(word(colors, i)) - 1) % 10 + 1)
 anchcol(i) = word("#000000 #555555 #999999", (i - 1) % 3 + 1)

@@ -321,6 +321,13 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
         fr_text_free(&lossless);
         return rc;
     }
+    /* The directory's name titles the plot; quotes would end the -e string. */
+    char title[256];
+    const char *base = strrchr(dir, '/');
+    snprintf(title, sizeof title, "%s: %s vs rate", base && base[1] ? base + 1 : dir, col);
+    for (char *q = title; *q; q++)
+        if (*q == '\'' || *q == '"' || *q == '\\' || *q == '$' || *q == '`')
+            *q = '_';
     char refs[64];
     if (isfinite(ref))
         snprintf(refs, sizeof refs, "%.17g", ref);
@@ -328,9 +335,9 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
         snprintf(refs, sizeof refs, "NaN");
     FrText cmd = {0};
     fr_text_printf(&cmd,
-                   "gnuplot -e \"datafile='%s'; outbase='%s'; nfeat=%d; nanch=%d; "
+                   "gnuplot -e \"title='%s'; datafile='%s'; outbase='%s'; nfeat=%d; nanch=%d; "
                    "colors='%s'; dashes='%s'; lossless='%s'; ylabel='%s'; ref=%s\" '%s' 2>&1",
-                   dat, out, ng, nanch, colors.s ? colors.s : "", dashes.s ? dashes.s : "",
+                   title, dat, out, ng, nanch, colors.s ? colors.s : "", dashes.s ? dashes.s : "",
                    lossless.s ? lossless.s : "", metric_label(col), refs, gp);
     fr_text_free(&colors);
     fr_text_free(&dashes);
