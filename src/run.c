@@ -238,6 +238,7 @@ struct Run {
     ImgInfo *info;
     FrTask task;
     int nclasses;
+    FrNames names; /* model.names, read once for VOC XML ground truth */
     char dir[4096];
     char csv_path[4200], journal_path[4200], manifest_path[4200];
     FrJournal *journal;
@@ -394,17 +395,7 @@ static int read_gt(Run *r, size_t img, FrError *err)
             const char *dot = strrchr(base, '.');
             int bl = dot ? (int)(dot - base) : (int)strlen(base);
             snprintf(xml, sizeof xml, "%s/%.*s.xml", e->dataset.annotations, bl, base);
-            static FrNames none;
-            FrNames names = none;
-            int rc = e->model.names ? fr_names_read(e->model.names, &names, err)
-                                    : fr_error(err, FR_E_CONFIG,
-                                               "model.names: VOC XML labels need the class names "
-                                               "file (set model.names)");
-            if (rc)
-                return rc;
-            rc = fr_gt_read_voc_xml(xml, &names, &in->gt, &in->ngt, NULL, NULL, err);
-            fr_names_free(&names);
-            return rc;
+            return fr_gt_read_voc_xml(xml, &r->names, &in->gt, &in->ngt, NULL, NULL, err);
         }
         char lp[4400];
         int rc = fr_darknet_label_path(path, lp, sizeof lp, err);
@@ -1305,6 +1296,7 @@ static void run_free(Run *r)
     fr_journal_close(&r->journal);
     fr_progress_destroy(&r->prog);
     fr_image_list_free(&r->list);
+    fr_names_free(&r->names);
     fr_plan_free(&r->plan);
     pthread_mutex_destroy(&r->mu);
 }
@@ -1389,6 +1381,14 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
         goto out;
     r.task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r.models[0]);
     r.nclasses = fr_model_classes(r.models[0]);
+    if (r.task == FR_TASK_DETECTION && e->dataset.labels == FR_LABELS_VOC_XML) {
+        rc = e->model.names ? fr_names_read(e->model.names, &r.names, err)
+                            : fr_experiment_error(e, err, FR_E_CONFIG, "model.names",
+                                                  "VOC XML labels need the class names file: "
+                                                  "set model.names");
+        if (rc)
+            goto out;
+    }
     /* Resolve every split before anything is written, so a typo fails fast. */
     for (int s = 0; s < e->sweep.n_split && !rc; s++) {
         int li, cut[FR_MODEL_MAX_CUTS], nc;
