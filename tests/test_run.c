@@ -305,7 +305,9 @@ static void test_kill_resume(void **state)
         if (pid == 0) {
             int fd = open("/dev/null", O_WRONLY);
             dup2(fd, 2);
-            execl(tu_bin(), tu_bin(), "run", cfg, "-o", odir, "--quiet", (char *)NULL);
+            /* through the disk cache, so a kill also leaves partial cut files */
+            execl(tu_bin(), tu_bin(), "run", cfg, "-o", odir, "--quiet", "--cache-mem", "0",
+                  (char *)NULL);
             _exit(127);
         }
         int st = 0, exited = 0;
@@ -343,7 +345,7 @@ static void test_kill_resume(void **state)
     /* Some kills landed after a few points were committed. */
     assert_true(killed_midway > 0);
     char *out = NULL;
-    int rc = run_cfg(&out, "det", dir, NULL);
+    int rc = run_cfg(&out, "det", dir, "--cache-mem 0");
     if (rc)
         print_error("%s\n", out);
     free(out);
@@ -411,6 +413,15 @@ static void test_shards_and_jobs(void **state)
     assert_int_equal(run_cfg(NULL, "det", dir, "--jobs 2"), 0);
     snprintf(b, sizeof b, "%s/points.csv", dir);
     assert_same_points(a, b);
+
+    /* Cut tensors through the disk cache give the same results, and the
+     * cache is gone once each split is done. */
+    snprintf(dir, sizeof dir, "%s/res-disk", g_dir);
+    assert_int_equal(run_cfg(NULL, "det", dir, "--jobs 2 --cache-mem 0"), 0);
+    snprintf(b, sizeof b, "%s/points.csv", dir);
+    assert_same_points(a, b);
+    snprintf(b, sizeof b, "%s/cache/max_1", dir);
+    assert_int_not_equal(access(b, F_OK), 0);
 }
 
 /* ---------------- bad inputs ---------------- */

@@ -13,7 +13,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: featrd run CONFIG.yaml [-o key=value ...] [--shard I/N] [--jobs N]\n"
-            "                  [--quiet] [--force] [--no-plots]\n"
+            "                  [--quiet] [--force] [--no-plots] [--cache-mem MIB]\n"
             "Runs an experiment: expands the sweep into RD points, runs those not yet\n"
             "finished in output.dir (resume), writes points.csv, bd.csv, manifest.yaml and\n"
             "plots there (docs/run.md).\n"
@@ -22,7 +22,9 @@ static void usage(FILE *f)
             "  --jobs N      worker threads over images (default: the config's jobs, 1)\n"
             "  --quiet       no progress output\n"
             "  --force       discard results of a different config in output.dir\n"
-            "  --no-plots    skip the gnuplot figures\n");
+            "  --no-plots    skip the gnuplot figures\n"
+            "  --cache-mem M MiB of cut tensors kept in memory per split (default 1024);\n"
+            "                beyond it they go to output.dir/cache/ until the split is done\n");
 }
 
 int fr_cmd_run(int argc, char **argv)
@@ -43,7 +45,8 @@ int fr_cmd_run(int argc, char **argv)
             free(ovr);
             return 0;
         }
-        int needs = !strcmp(a, "-o") || !strcmp(a, "--shard") || !strcmp(a, "--jobs");
+        int needs = !strcmp(a, "-o") || !strcmp(a, "--shard") || !strcmp(a, "--jobs") ||
+                    !strcmp(a, "--cache-mem");
         if (needs && i + 1 >= argc) {
             free(ovr);
             return fr_cli_fail("run", FR_E_USAGE, "%s needs a value (featrd run --help)", a);
@@ -63,6 +66,14 @@ int fr_cmd_run(int argc, char **argv)
                 break;
             }
             o.jobs = (int)j;
+        } else if (!strcmp(a, "--cache-mem")) {
+            char *end;
+            long mb = strtol(argv[++i], &end, 10);
+            if (*end || mb < 0) {
+                rc = fr_error(&err, FR_E_USAGE, "--cache-mem '%s': expected MiB >= 0", argv[i]);
+                break;
+            }
+            o.cache_mem = (size_t)mb << 20;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.progress = FR_PROGRESS_NONE;
         } else if (!strcmp(a, "--force")) {
