@@ -1084,6 +1084,13 @@ int fr_model_cut_set_err(const FrModel *m, int split, int *layers, int max, int 
                 need[o] = 1;
         }
     }
+    /* yolov3's earlier yolo layers are outputs too: the detection decoder
+     * reads them after the back half */
+    for (int i = 0; i <= split; i++) {
+        LAYER_TYPE t = net->layers[i].type;
+        if (t == REGION || t == YOLO || t == DETECTION)
+            need[m->owner[i]] = 1;
+    }
     int cnt = 0;
     for (int i = 0; i <= split; i++)
         if (need[i]) {

@@ -68,6 +68,32 @@ static int last_split(FrModel *m)
     return -1;
 }
 
+/* What the task reads after a pass: every yolo/region layer of a detector
+ * (yolov3 has three), else the final output; concatenated. */
+static void gather_outputs(FrModel *m, FrTensor *t)
+{
+    int n = fr_model_layer_count(m);
+    size_t total = 0;
+    FrLayerInfo li;
+    if (fr_model_task(m) != FR_TASK_DETECTION) {
+        assert_int_equal(fr_model_output(m, t), 0);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        if (fr_model_layer_info(m, i, &li) == 0 && (!strcmp(li.type, "yolo") || !strcmp(li.type, "region")))
+            total += li.bytes / 4;
+    assert_int_equal(fr_tensor_alloc(t, 1, 1, (int)total), 0);
+    size_t off = 0;
+    for (int i = 0; i < n; i++)
+        if (fr_model_layer_info(m, i, &li) == 0 && (!strcmp(li.type, "yolo") || !strcmp(li.type, "region"))) {
+            FrTensor o;
+            assert_int_equal(fr_model_layer_output(m, i, &o), 0);
+            memcpy(t->data + off, o.data, fr_tensor_size(&o) * sizeof(float));
+            off += fr_tensor_size(&o);
+            fr_tensor_free(&o);
+        }
+}
+
 /* Every split: front + back with the untouched cuts equals the full forward
  * bit for bit; each cut tensor, perturbed alone, changes the output. */
 static void check_all_splits(const char *cfg, const char *weights, int size, int *multi_seen)
@@ -77,7 +103,7 @@ static void check_all_splits(const char *cfg, const char *weights, int size, int
     FrError err = {0};
     make_input(m, &in, 3);
     assert_int_equal(fr_model_forward(m, &in, &err), 0);
-    assert_int_equal(fr_model_output(m, &ref), 0);
+    gather_outputs(m, &ref);
     size_t nout = fr_tensor_size(&ref);
     for (size_t i = 0; i < nout; i++)
         assert_true(isfinite(ref.data[i]));
@@ -92,7 +118,7 @@ static void check_all_splits(const char *cfg, const char *weights, int size, int
         if (nc > 1 && multi_seen)
             (*multi_seen)++;
         assert_int_equal(fr_model_back(m, s, cuts, nc, &err), 0);
-        assert_int_equal(fr_model_output(m, &out), 0);
+        gather_outputs(m, &out);
         if (memcmp(out.data, ref.data, nout * sizeof(float)) != 0)
             fail_msg("%s: front+back at split %d differs from the full forward", cfg, s);
         fr_tensor_free(&out);
@@ -104,7 +130,7 @@ static void check_all_splits(const char *cfg, const char *weights, int size, int
             for (size_t i = 0; i < n; i++)
                 cuts[k].data[i] = cuts[k].data[i] * 1.25f + 0.05f * (float)((int)(i % 7) - 3);
             assert_int_equal(fr_model_back(m, s, cuts, nc, &err), 0);
-            assert_int_equal(fr_model_output(m, &out), 0);
+            gather_outputs(m, &out);
             if (memcmp(out.data, ref.data, nout * sizeof(float)) == 0)
                 fail_msg("%s: perturbing cut tensor %d of split %d did not change the output", cfg, k, s);
             fr_tensor_free(&out);
@@ -141,6 +167,23 @@ static void test_splits_yolov2_tiny_voc(void **state)
     (void)state;
     HEAVY();
     check_all_splits(CFG_DIR "yolov2-tiny-voc.cfg", NULL, 96, NULL);
+}
+
+static void test_splits_yolov3_tiny(void **state)
+{
+    (void)state;
+    HEAVY();
+    int multi = 0;
+    check_all_splits(CFG_DIR "yolov3-tiny.cfg", NULL, 64, &multi);
+    assert_int_equal(multi, 14); /* splits 9..22 */
+    /* yolo_16 is an output: it crosses every later cut */
+    FrModel *m = open_model(CFG_DIR "yolov3-tiny.cfg", NULL, 64, 1);
+    int idx[FR_MODEL_MAX_CUTS], nc;
+    assert_int_equal(fr_model_cut_set(m, 21, idx, FR_MODEL_MAX_CUTS, &nc), 0);
+    assert_int_equal(nc, 2);
+    assert_int_equal(idx[0], 16);
+    assert_int_equal(idx[1], 21);
+    fr_model_close(&m);
 }
 
 static void test_splits_vgg16(void **state)
@@ -877,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_splits_yolo9000),
         cmocka_unit_test(test_splits_yolov2_voc),
         cmocka_unit_test(test_splits_yolov2_tiny_voc),
+        cmocka_unit_test(test_splits_yolov3_tiny),
         cmocka_unit_test(test_splits_vgg16),
         cmocka_unit_test(test_splits_darknet19),
         cmocka_unit_test(test_splits_resnet50),
