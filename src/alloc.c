@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---------------- the formula ---------------- */
 
@@ -282,7 +283,7 @@ size_t fr_sens_key(char *buf, size_t cap, const char *image, const char *split, 
 }
 
 #define NBUCKETS 1024
-#define DISK_MAGIC "FRSENS01"
+#define DISK_MAGIC "FRSENS02"
 
 typedef struct Entry {
     struct Entry *next;
@@ -296,6 +297,7 @@ struct FrSensCache {
     pthread_mutex_t lock;
     char *dir;
     size_t count;
+    unsigned long tmp_counter; /* unique temporary names for concurrent writers */
     Entry *buckets[NBUCKETS];
 };
 
@@ -417,7 +419,18 @@ static void disk_path(const FrSensCache *c, uint64_t h, char *path, size_t cap)
 }
 
 /* Disk file: magic, uint32 key length, uint32 n, double seconds, key bytes,
- * n doubles, all native-endian (a cache, not an exchange format). */
+ * n doubles, uint64 FNV-1a of everything before it; native-endian (a cache,
+ * not an exchange format). A file that fails any check counts as absent. */
+static uint64_t fnv1a_bytes(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
 static int disk_read(const FrSensCache *c, const char *key, uint64_t h, double *s, int n,
                      double *seconds)
 {
@@ -431,29 +444,34 @@ static int disk_read(const FrSensCache *c, const char *key, uint64_t h, double *
     size_t klen = strlen(key);
     uint32_t fk, fn;
     double secs;
-    size_t head = 8 + 4 + 4 + 8;
+    uint64_t sum;
+    size_t head = 8 + 4 + 4 + 8, body = head + klen + (size_t)n * 8;
     if (len >= head && !memcmp(buf, DISK_MAGIC, 8)) {
         memcpy(&fk, buf + 8, 4);
         memcpy(&fn, buf + 12, 4);
         memcpy(&secs, buf + 16, 8);
-        if (fk == klen && fn == (uint32_t)n && len == head + klen + (size_t)n * 8 &&
-            !memcmp(buf + head, key, klen)) {
-            memcpy(s, buf + head + klen, (size_t)n * 8);
-            if (seconds)
-                *seconds = secs;
-            found = 1;
+        if (fk == klen && fn == (uint32_t)n && len == body + 8 && !memcmp(buf + head, key, klen)) {
+            memcpy(&sum, buf + body, 8);
+            if (sum == fnv1a_bytes(buf, body)) {
+                memcpy(s, buf + head + klen, (size_t)n * 8);
+                if (seconds)
+                    *seconds = secs;
+                found = 1;
+            }
         }
     }
     free(buf);
     return found;
 }
 
-static int disk_write(const FrSensCache *c, const char *key, uint64_t h, const double *s, int n,
+/* Written to a unique temporary name and renamed, without fsync: a cache
+ * entry lost or torn by a crash is caught by the checksum and recomputed, so
+ * thousands of small entries need not each wait for the disk. */
+static int disk_write(FrSensCache *c, const char *key, uint64_t h, const double *s, int n,
                       double seconds, FrError *err)
 {
-    size_t klen = strlen(key), head = 8 + 4 + 4 + 8;
-    size_t len = head + klen + (size_t)n * 8;
-    uint8_t *buf = malloc(len);
+    size_t klen = strlen(key), head = 8 + 4 + 4 + 8, body = head + klen + (size_t)n * 8;
+    uint8_t *buf = malloc(body + 8);
     if (!buf)
         return fr_error(err, FR_E_NOMEM, "out of memory writing the sensitivity cache");
     uint32_t fk = (uint32_t)klen, fn = (uint32_t)n;
@@ -463,9 +481,28 @@ static int disk_write(const FrSensCache *c, const char *key, uint64_t h, const d
     memcpy(buf + 16, &seconds, 8);
     memcpy(buf + head, key, klen);
     memcpy(buf + head + klen, s, (size_t)n * 8);
-    char path[4200];
+    uint64_t sum = fnv1a_bytes(buf, body);
+    memcpy(buf + body, &sum, 8);
+    char path[4200], tmp[4300];
     disk_path(c, h, path, sizeof path);
-    int rc = fr_write_file_atomic(path, buf, len, err);
+    pthread_mutex_lock(&c->lock);
+    unsigned long k = c->tmp_counter++;
+    pthread_mutex_unlock(&c->lock);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lu", path, (long)getpid(), k);
+    int rc = FR_OK;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        rc = fr_error(err, FR_E_IO, "%s: cannot create a sensitivity cache file: %s", tmp,
+                      strerror(errno));
+    } else {
+        size_t w = fwrite(buf, 1, body + 8, f);
+        if (fclose(f) != 0 || w != body + 8)
+            rc = fr_error(err, FR_E_IO, "%s: write failed (disk full?)", tmp);
+        else if (rename(tmp, path) != 0)
+            rc = fr_error(err, FR_E_IO, "%s: rename failed: %s", path, strerror(errno));
+        if (rc != FR_OK)
+            unlink(tmp);
+    }
     free(buf);
     return rc;
 }

@@ -160,8 +160,19 @@ static void test_cache(void **state)
     assert_true(secs == 2.0);
     assert_int_equal(fr_sens_cache_count(c), 1);
     fr_sens_cache_destroy(&c);
+    char *ls = NULL;
+    assert_int_equal(tu_sh(&ls, "ls %s | wc -l", sub), 0);
+    assert_int_equal(atoi(ls), 1); /* one file, no temporary left behind */
+    free(ls);
 
-    /* a corrupted file counts as absent */
+    /* a corrupted file counts as absent: one flipped bit in a value (caught
+     * by the checksum), then a truncated file */
+    assert_int_equal(tu_sh(NULL, "for f in %s/*.sens; do n=$(stat -c %%s \"$f\"); "
+                                 "printf '\\001' | dd of=\"$f\" bs=1 seek=$((n-12)) conv=notrunc "
+                                 "status=none; done", sub), 0);
+    assert_int_equal(fr_sens_cache_create(&c, sub, &err), 0);
+    assert_int_equal(fr_sens_cache_get(c, key, got, 4, NULL), 0);
+    fr_sens_cache_destroy(&c);
     assert_int_equal(tu_sh(NULL, "for f in %s/*.sens; do head -c 30 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done", sub), 0);
     assert_int_equal(fr_sens_cache_create(&c, sub, &err), 0);
     assert_int_equal(fr_sens_cache_get(c, key, got, 4, NULL), 0);
