@@ -476,6 +476,18 @@ static void test_bad_inputs(void **state)
     assert_memory_equal(d0, d1, l0);
     free(d0);
     free(d1);
+    /* --force discards the old results and runs the changed config */
+    char fdir[512];
+    snprintf(fdir, sizeof fdir, "%s/res-force", g_dir);
+    assert_int_equal(run_cfg(NULL, "cls", fdir, NULL), 0);
+    assert_int_equal(run_cfg(NULL, "cls", fdir, "-o 'sweep.qp=[44]'"), 2);
+    assert_int_equal(run_cfg(NULL, "cls", fdir, "-o 'sweep.qp=[44]' --force"), 0);
+    snprintf(p, sizeof p, "%s/points.csv", fdir);
+    FrCsv *fc = NULL;
+    assert_int_equal(fr_csv_read(p, &fc, NULL), 0);
+    assert_int_equal(fr_csv_nrows(fc), 3);
+    assert_string_equal(fr_csv_get(fc, 1, fr_csv_col(fc, "qp")), "44");
+    fr_csv_destroy(&fc);
     /* bad --shard */
     assert_int_equal(run_cfg(&out, "det", ref, "--shard 3/3"), 2);
     free(out);
