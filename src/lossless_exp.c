@@ -223,7 +223,7 @@ static int write_csv(const char *path, const FrText *rows, FrError *err)
 static void fmt_volume(char *buf, size_t cap, double bytes)
 {
     /* the paper's units: 12.25M, 1568K, 4000 (binary multiples) */
-    if (bytes >= 4 * 1048576.0)
+    if (bytes >= 2 * 1048576.0)
         snprintf(buf, cap, "%gM", bytes / 1048576.0);
     else if (bytes >= 16384)
         snprintf(buf, cap, "%gK", bytes / 1024.0);

@@ -129,6 +129,8 @@ static void test_table_layout(void **state)
              "8208000,2.016,0.345,0.1,0.01\n"
              "3,conv_3,conv1,conv,64,224,224,float32,1000,12845056,0.685,0.021,zlib,0.641,0.044,"
              "8233000,0.521,0.040,0.1,0.01\n"
+             "6,max_6,pool1,max,64,112,112,float32,1000,3211264,0.815,0.023,gzip,0.752,0.055,"
+             "2400000,0.345,0.050,0.1,0.01\n"
              "30,connected_30,fc1,connected,4096,1,1,float32,1000,16384,0.248,0.046,gzip,0.304,"
              "0.047,4980,0.005204,0.000662,0.001,0.0001\n"
              "30,connected_30,fc1,connected,4096,1,1,float32,1000,16384,0.248,0.046,zlib,0.307,"
@@ -147,6 +149,7 @@ static void test_table_layout(void **state)
     tu_assert_contains(t, "0.639±0.044");
     tu_assert_contains(t, "2.016±0.345");
     tu_assert_contains(t, "0.521±0.040");
+    tu_assert_contains(t, "3.0625M"); /* as the paper: M from 2 MiB, K below */
     tu_assert_contains(t, "4096 x 1");
     tu_assert_contains(t, "16K");
     tu_assert_contains(t, "5.204m±0.662m");
