@@ -2,6 +2,7 @@
  * (PNG and SVG) of DIR/points.csv: task metric vs KBPI. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -14,7 +15,10 @@ int fr_cmd_plot(int argc, char **argv)
                    "Writes RESULTS_DIR/rd_<metric>.png and .svg (task metric vs KBPI, one\n"
                    "curve per split and bit depth, lossless points per split, the cloud-only\n"
                    "anchors in black, the uncompressed network dotted) with gnuplot and\n"
-                   "PLOTS_DIR/rd.gp (default: plots/ of the source tree).\n");
+                   "PLOTS_DIR/rd.gp (default: plots/ of the source tree). A directory of a\n"
+                   "lossless experiment (lossless.csv) gets the Fig. 4 bar chart\n"
+                   "(plots/lossless.gp); one of a model experiment (modelcomp.csv) the\n"
+                   "ratio-vs-precision plot (plots/modelcomp.gp).\n");
             return 0;
         }
         if (!strcmp(argv[i], "--scripts")) {
@@ -33,7 +37,20 @@ int fr_cmd_plot(int argc, char **argv)
     if (!dir)
         return fr_cli_fail("plot", FR_E_USAGE, "need RESULTS_DIR (featrd plot --help)");
     FrError err = {0};
-    int rc = fr_results_plot(dir, scripts, &err);
+    /* The three experiment kinds write different result files; plot
+     * whichever this directory holds. */
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/lossless.csv", dir);
+    int (*plot)(const char *, const char *, FrError *) = fr_results_plot;
+    if (stat(path, &st) == 0) {
+        plot = fr_lossless_plot;
+    } else {
+        snprintf(path, sizeof path, "%s/modelcomp.csv", dir);
+        if (stat(path, &st) == 0)
+            plot = fr_modelcomp_plot;
+    }
+    int rc = plot(dir, scripts, &err);
     if (rc)
         return fr_cli_fail("plot", rc, "%s", err.msg);
     return 0;
