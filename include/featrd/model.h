@@ -40,11 +40,14 @@ typedef struct FrModelSettings {
 
 void fr_model_defaults(FrModelSettings *s);
 
-/* Opens a network. Errors: FR_E_NOENT (cfg or weights missing), FR_E_FORMAT
- * (cfg unreadable by darknet, weights file shorter/longer than the cfg's
- * parameter count or with a bad header), FR_E_MISMATCH (weights saved for a
- * different cfg: size differs), FR_E_USAGE (bad settings). Never exits. On
- * error *m is NULL. Close with fr_model_close. */
+/* Opens a network. Errors: FR_E_NOENT (cfg, weights or a file the cfg names
+ * missing), FR_E_FORMAT (cfg darknet cannot build, with file:line where
+ * known, including darknet's own aborts at a bad input size; weights shorter
+ * than the cfg needs or with a bad header), FR_E_MISMATCH (weights longer
+ * than the cfg needs: saved for another cfg), FR_E_USAGE (bad settings, an
+ * input size that leaves a layer empty). Never exits. On error *m is NULL.
+ * Close with fr_model_close. Opening holds a process-wide lock while darknet
+ * parses and points fd 2 away for that moment. */
 int fr_model_open(FrModel **m, const FrModelSettings *s, FrError *err);
 /* Frees the network and sets *m to NULL; safe on NULL. */
 void fr_model_close(FrModel **m);
@@ -68,15 +71,20 @@ void fr_model_input_size(const FrModel *m, int *c, int *h, int *w);
 /* The cfg path the model was opened with. */
 const char *fr_model_cfg_path(const FrModel *m);
 
-/* Resolves a layer name: darknet name ("max_11"), bare index ("11") or stage
- * alias ("pool2"). Unknown → FR_E_USAGE with a message listing valid names. */
+/* Resolves a layer name: darknet name ("max_11", also with the long section
+ * name "maxpool_11"), bare index ("11") or stage alias ("pool2"); case and
+ * surrounding spaces ignored. Unknown → FR_E_USAGE with a message listing
+ * what valid names look like. */
 int fr_model_find_layer(const FrModel *m, const char *name, int *index, FrError *err);
 
 /* The stage alias rule (one paragraph of text), for `featrd layers` and docs. */
 const char *fr_model_alias_rule(void);
 
 /* Cut set of a split after layer `split`: the indices of every layer whose
- * output is produced at or before split and read by a layer after it, in
+ * output is produced at or before split and read by a layer after it (the
+ * next layer's input, route inputs, shortcut `from`; a dropout's input for
+ * the dropout, whose buffer it shares), plus detection layers at or before
+ * split (yolov3's earlier yolo layers: the box decoder reads them), in
  * increasing order. Writes up to max indices into layers and the count into *n.
  * Errors: FR_E_USAGE if split is not in 0..count-2 (a split after the last
  * layer leaves no back half) or max is too small. */
