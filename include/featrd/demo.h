@@ -138,7 +138,10 @@ void fr_train_defaults(FrTrainSettings *s);
  * every save_every batches (atomically) and writing the final weights.
  * A run killed and started again resumes from the checkpoint. Errors:
  * FR_E_USAGE, FR_E_NOENT (cfg, list, labels), FR_E_FORMAT (list empty, a path
- * matching not exactly one label, wrong last layer), FR_E_IO. */
+ * matching not exactly one label, wrong last layer), FR_E_MISMATCH (weights or
+ * labels of another cfg), FR_E_MODEL (loss became NaN), FR_E_IO. Not thread
+ * safe: darknet's rand() state is process-wide. For detectors it replaces the
+ * region layer's CPU backward, which darknet 2018 leaves empty. */
 int fr_train_run(const FrTrainSettings *s, FrError *err);
 
 #ifdef __cplusplus
