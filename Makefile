@@ -101,7 +101,7 @@ run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@tools/demo.sh
 
-# Retrains the demo models from scratch (~1.5 h on 2 cores; see models/README.md).
+# Retrains the demo models from scratch (~45 min on 2 idle cores; see models/README.md).
 train-models: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@FEATRD_BIN=$(abspath $(BIN)) tools/train_models.sh
