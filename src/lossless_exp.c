@@ -415,24 +415,12 @@ static int write_table_file(const char *csv_path, const char *repr, const char *
 
 int fr_lossless_plot(const char *dir, const char *scripts_dir, FrError *err)
 {
-    char script[4096], cmd[8192];
+    char script[4096], vars[4200];
     snprintf(script, sizeof script, "%s/lossless.gp", scripts_dir ? scripts_dir : "plots");
-    if (access(script, R_OK) != 0)
-        return fr_error(err, FR_E_NOENT, "%s: plot script not found (run from the repository root)",
-                        script);
-    snprintf(cmd, sizeof cmd, "gnuplot -e \"dir='%s'\" '%s' 2>&1", dir, script);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return fr_error(err, FR_E_IO, "cannot start gnuplot");
-    char line[512], first[512] = "";
-    while (fgets(line, sizeof line, p))
-        if (!*first)
-            snprintf(first, sizeof first, "%s", line);
-    int st = pclose(p);
-    if (st != 0)
-        return fr_error(err, FR_E_IO, "gnuplot %s failed (is gnuplot installed?): %s", script,
-                        first);
-    return 0;
+    if (strpbrk(dir, "'\"\\$`"))
+        return fr_error(err, FR_E_USAGE, "%s: quotes, '$' or '`' in a results path cannot be passed to gnuplot", dir);
+    snprintf(vars, sizeof vars, "dir='%s'", dir);
+    return fr_gnuplot_run(script, vars, err);
 }
 
 /* ---------------- the run ---------------- */

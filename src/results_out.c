@@ -312,9 +312,6 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     snprintf(gp, sizeof gp, "%s/rd.gp", scripts);
     int rc = fr_text_write_atomic(&t, dat, err);
     fr_text_free(&t);
-    if (!rc && access(gp, R_OK))
-        rc = fr_error(err, FR_E_NOENT, "%s: gnuplot script missing (run from the featrd source "
-                      "tree, or pass the plots directory)", gp);
     if (rc) {
         fr_text_free(&colors);
         fr_text_free(&dashes);
@@ -333,29 +330,41 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
         snprintf(refs, sizeof refs, "%.17g", ref);
     else
         snprintf(refs, sizeof refs, "NaN");
-    FrText cmd = {0};
-    fr_text_printf(&cmd,
-                   "gnuplot -e \"title='%s'; datafile='%s'; outbase='%s'; nfeat=%d; nanch=%d; "
-                   "colors='%s'; dashes='%s'; lossless='%s'; ylabel='%s'; ref=%s\" '%s' 2>&1",
+    FrText vars = {0};
+    fr_text_printf(&vars,
+                   "title='%s'; datafile='%s'; outbase='%s'; nfeat=%d; nanch=%d; "
+                   "colors='%s'; dashes='%s'; lossless='%s'; ylabel='%s'; ref=%s",
                    title, dat, out, ng, nanch, colors.s ? colors.s : "", dashes.s ? dashes.s : "",
-                   lossless.s ? lossless.s : "", metric_label(col), refs, gp);
+                   lossless.s ? lossless.s : "", metric_label(col), refs);
     fr_text_free(&colors);
     fr_text_free(&dashes);
     fr_text_free(&lossless);
+    rc = vars.s ? fr_gnuplot_run(gp, vars.s, err) : fr_error(err, FR_E_NOMEM, "out of memory");
+    fr_text_free(&vars);
+    return rc;
+}
+
+int fr_gnuplot_run(const char *script, const char *vars, FrError *err)
+{
+    if (access(script, R_OK))
+        return fr_error(err, FR_E_NOENT, "%s: gnuplot script missing (run from the featrd source "
+                        "tree, or pass the plots directory)", script);
+    FrText cmd = {0};
+    fr_text_printf(&cmd, "gnuplot -e \"%s\" '%s' 2>&1", vars, script);
     FILE *p = cmd.s ? popen(cmd.s, "r") : NULL;
-    if (!p) {
-        fr_text_free(&cmd);
+    fr_text_free(&cmd);
+    if (!p)
         return fr_error(err, FR_E_IO, "cannot run gnuplot (install gnuplot-nox)");
-    }
     char buf[2048];
     size_t n = fread(buf, 1, sizeof buf - 1, p);
     buf[n] = 0;
+    while (fread((char[512]){0}, 1, 512, p) > 0)
+        ; /* drain, so gnuplot never blocks on a full pipe */
     int st = pclose(p);
-    fr_text_free(&cmd);
     if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
         return fr_error(err, FR_E_NOENT, "gnuplot not found: install gnuplot-nox (make deps)");
     if (WEXITSTATUS(st))
-        return fr_error(err, FR_E_IO, "gnuplot failed on %s: %s", gp, buf);
+        return fr_error(err, FR_E_IO, "gnuplot failed on %s: %s", script, buf);
     return 0;
 }
 

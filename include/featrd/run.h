@@ -265,6 +265,11 @@ int fr_results_write_bd(const char *dir, const struct FrExperiment *e, FrError *
  * .gp files are; NULL = "plots"): DIR/rd_<metric>.png and .svg for each task
  * metric present. FR_E_NOENT when gnuplot or the scripts are missing. */
 int fr_results_plot(const char *dir, const char *scripts_dir, FrError *err);
+/* Runs gnuplot on script with `-e "vars"` (gnuplot assignments, e.g.
+ * "dir='results/x'"; the caller keeps double quotes out of them). FR_E_NOENT
+ * when the script or gnuplot is missing, FR_E_IO with gnuplot's first output
+ * when it fails. Shared by every experiment kind's plots. */
+int fr_gnuplot_run(const char *script, const char *vars, FrError *err);
 
 #ifdef __cplusplus
 }
