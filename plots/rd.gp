@@ -7,7 +7,8 @@
 #               colors='1 1 2 ..'; dashes='1 2 ..'; lossless='0 1 ..';
 #               ylabel='...'; ref=0.61" plots/rd.gp
 # Colour = split, dash = bit depth (8 solid, 10 dashed, 12 dotted), lossless
-# points = open squares, anchors = thick black/grey lines with filled
+# points = open squares, sensitivity-aware QP curves = filled triangles
+# (uniform QP: filled circles); `lossless` holds that marker code 0/1/2; anchors = thick black/grey lines with filled
 # circles, the uncompressed network = a horizontal dotted line.
 set datafile commentschars "#"
 set key outside right top vertical Left reverse noenhanced spacing 1.1 font ",9"
@@ -36,7 +37,7 @@ do for [term_i = 1:2] {
     plot \
       for [i=1:nfeat] datafile index (i-1) using 1:2 title columnheader(1) \
           with linespoints lw 2 dt int(word(dashes, i)) lc rgb splitcol(i) \
-          pt (int(word(lossless, i)) ? 4 : 7) ps (int(word(lossless, i)) ? 1.3 : 0.8), \
+          pt int(word("7 4 9", int(word(lossless, i)) + 1)) ps (int(word(lossless, i)) == 1 ? 1.3 : (int(word(lossless, i)) == 2 ? 1.1 : 0.8)), \
       for [a=1:nanch] datafile index (nfeat + a - 1) using 1:2 title columnheader(1) \
           with linespoints lw 3 dt 1 lc rgb anchcol(a) pt 5 ps 0.9, \
       (ref == ref ? ref : 1/0) title "uncompressed" with lines lw 1 dt 3 lc rgb "#444444"

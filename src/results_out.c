@@ -166,6 +166,7 @@ typedef struct Group {
     char title[256];
     int split_no;
     int lossless;
+    int sensitivity; /* alloc other than uniform: drawn with its own marker */
     int bits;
 } Group;
 
@@ -264,6 +265,7 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
             snprintf(g[gi].key, sizeof g[gi].key, "%s", key);
             g[gi].split_no = sn;
             g[gi].lossless = lossless;
+            g[gi].sensitivity = *al && strcmp(al, "uniform") != 0;
             g[gi].bits = atoi(fr_csv_get(csv, r, bc));
             if (lossless)
                 snprintf(g[gi].title, sizeof g[gi].title, "%s %s%s (one point per bit depth)", split,
@@ -292,7 +294,9 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
         /* colour by split; dash by bit depth; lossless groups as open points only */
         fr_text_printf(&colors, "%s%d", k ? " " : "", g[k].split_no + 1);
         fr_text_printf(&dashes, "%s%d", k ? " " : "", g[k].lossless ? 1 : (g[k].bits - 8) / 2 + 1);
-        fr_text_printf(&lossless, "%s%d", k ? " " : "", g[k].lossless);
+        /* marker: 0 filled circle (uniform QP), 1 open square (lossless),
+         * 2 filled triangle (per-channel QP allocation) */
+        fr_text_printf(&lossless, "%s%d", k ? " " : "", g[k].lossless ? 1 : g[k].sensitivity ? 2 : 0);
     }
     for (int a = 0; a < nanch; a++) {
         fr_text_printf(&t, "\"%s (cloud-only)\" \"%s\"\n", anchors[a], col);
