@@ -336,6 +336,10 @@ static void test_train_repeat_resume(void **state)
 static void test_classifier_accuracy(void **state)
 {
     (void)state;
+    /* Hundreds of forwards take tens of minutes under valgrind; `make test`
+     * and `make sanitize` run this in full. */
+    if (getenv("FEATRD_VALGRIND"))
+        skip();
     char dir[300];
     snprintf(dir, sizeof dir, "%s", tu_tmpdir());
     FrDemoDataSettings s;
@@ -389,6 +393,10 @@ static void test_classifier_accuracy(void **state)
 static void test_detector_map(void **state)
 {
     (void)state;
+    /* Hundreds of forwards take tens of minutes under valgrind; `make test`
+     * and `make sanitize` run this in full. */
+    if (getenv("FEATRD_VALGRIND"))
+        skip();
     char dir[300];
     snprintf(dir, sizeof dir, "%s", tu_tmpdir());
     FrDemoDataSettings s;
