@@ -333,33 +333,47 @@ static void test_train_repeat_resume(void **state)
     assert_int_equal(fr_train_run(&s, &err), FR_E_USAGE);
 }
 
-static void test_classifier_accuracy(void **state)
+/* The shipped-weights tests: generates a small demo subset (cls_test
+ * classification items or det_test scenes, seed 1) into a fresh directory
+ * and opens models/<name>.cfg with its shipped weights. Skipped under
+ * valgrind: hundreds of forwards take tens of minutes there; `make test` and
+ * `make sanitize` run them in full. */
+static FrModel *shipped_model_on_subset(const char *name, int cls_test, int det_test, char *dir,
+                                        size_t dir_size)
 {
-    (void)state;
-    /* Hundreds of forwards take tens of minutes under valgrind; `make test`
-     * and `make sanitize` run this in full. */
     if (getenv("FEATRD_VALGRIND"))
         skip();
-    char dir[300];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    snprintf(dir, dir_size, "%s", tu_tmpdir());
     FrDemoDataSettings s;
     fr_demo_data_defaults(&s);
     s.out_dir = dir;
-    s.det_train = s.det_test = s.cls_train = 0;
-    s.cls_test = 300;
+    s.det_train = s.cls_train = 0;
+    s.cls_test = cls_test;
+    s.det_test = det_test;
     s.quiet = 1;
     FrError err = {0};
     assert_int_equal(fr_demo_data_generate(&s, &err), 0);
 
+    char cfg[256], weights[256];
+    snprintf(cfg, sizeof cfg, "models/%s.cfg", name);
+    snprintf(weights, sizeof weights, "models/%s.weights", name);
     FrModelSettings ms;
     fr_model_defaults(&ms);
-    ms.cfg = "models/fmnist-vgg.cfg";
-    ms.weights = "models/fmnist-vgg.weights";
+    ms.cfg = cfg;
+    ms.weights = weights;
     ms.quiet = 1;
     FrModel *m = NULL;
-    int rc = fr_model_open(&m, &ms, &err);
-    if (rc)
+    if (fr_model_open(&m, &ms, &err))
         fail_msg("%s", err.msg);
+    return m;
+}
+
+static void test_classifier_accuracy(void **state)
+{
+    (void)state;
+    char dir[300];
+    FrModel *m = shipped_model_on_subset("fmnist-vgg", 300, 0, dir, sizeof dir);
+    FrError err = {0};
     assert_int_equal(fr_model_classes(m), 10);
     FrFmnist *te = NULL;
     assert_int_equal(fr_fmnist_open(&te, NULL, "test", NULL), 0);
@@ -374,11 +388,7 @@ static void test_classifier_accuracy(void **state)
         assert_int_equal(fr_model_forward(m, &in, &err), 0);
         assert_int_equal(fr_model_output(m, &out), 0);
         assert_int_equal(fr_tensor_size(&out), 10);
-        int best = 0;
-        for (int k = 1; k < 10; k++)
-            if (out.data[k] > out.data[best])
-                best = k;
-        hits += best == fr_fmnist_label(te, i);
+        hits += fr_argmax(out.data, 10) == fr_fmnist_label(te, i);
         fr_tensor_free(&rgb);
         fr_tensor_free(&in);
         fr_tensor_free(&out);
@@ -393,30 +403,9 @@ static void test_classifier_accuracy(void **state)
 static void test_detector_map(void **state)
 {
     (void)state;
-    /* Hundreds of forwards take tens of minutes under valgrind; `make test`
-     * and `make sanitize` run this in full. */
-    if (getenv("FEATRD_VALGRIND"))
-        skip();
     char dir[300];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    FrDemoDataSettings s;
-    fr_demo_data_defaults(&s);
-    s.out_dir = dir;
-    s.det_train = s.cls_train = s.cls_test = 0;
-    s.det_test = 150;
-    s.quiet = 1;
+    FrModel *m = shipped_model_on_subset("fmnist-yolo", 0, 150, dir, sizeof dir);
     FrError err = {0};
-    assert_int_equal(fr_demo_data_generate(&s, &err), 0);
-
-    FrModelSettings ms;
-    fr_model_defaults(&ms);
-    ms.cfg = "models/fmnist-yolo.cfg";
-    ms.weights = "models/fmnist-yolo.weights";
-    ms.quiet = 1;
-    FrModel *m = NULL;
-    int rc = fr_model_open(&m, &ms, &err);
-    if (rc)
-        fail_msg("%s", err.msg);
     assert_int_equal(fr_model_task(m), FR_TASK_DETECTION);
     FrMapSettings mps;
     fr_map_defaults(&mps);
