@@ -38,10 +38,17 @@ static int buf_add(Buf *b, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int add_nals(Buf *b, const x265_nal *nal, uint32_t nnal)
+/* Appends NAL units; with skip_ps, parameter sets (VPS/SPS/PPS) are left
+ * out: x265 emits them again with an IDR when keyint is 1, after
+ * encoder_headers() already wrote them, and a second copy costs ~624 bits
+ * a picture for nothing (the decoder output is identical without it). */
+static int add_nals(Buf *b, const x265_nal *nal, uint32_t nnal, int skip_ps)
 {
     for (uint32_t i = 0; i < nnal; i++)
-        if (buf_add(b, nal[i].payload, nal[i].sizeBytes))
+        if (skip_ps && (nal[i].type == NAL_UNIT_VPS || nal[i].type == NAL_UNIT_SPS ||
+                        nal[i].type == NAL_UNIT_PPS))
+            continue;
+        else if (buf_add(b, nal[i].payload, nal[i].sizeBytes))
             return FR_E_NOMEM;
     return 0;
 }
@@ -211,7 +218,7 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
     }
     x265_nal *nal;
     uint32_t nnal;
-    if (api->encoder_headers(e, &nal, &nnal) < 0 || add_nals(&b, nal, nnal)) {
+    if (api->encoder_headers(e, &nal, &nnal) < 0 || add_nals(&b, nal, nnal, 0)) {
         rc = fr_error(err, FR_E_CODEC, "hevc: x265 could not write the parameter sets");
         goto error;
     }
@@ -275,7 +282,7 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
                 goto error;
             }
             if (r > 0) {
-                if (add_nals(&b, nal, nnal)) {
+                if (add_nals(&b, nal, nnal, 1)) {
                     rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
                     goto error;
                 }
@@ -346,7 +353,7 @@ int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, in
     }
     x265_nal *nal;
     uint32_t nnal;
-    if (api->encoder_headers(e, &nal, &nnal) < 0 || add_nals(&b, nal, nnal)) {
+    if (api->encoder_headers(e, &nal, &nnal) < 0 || add_nals(&b, nal, nnal, 0)) {
         rc = fr_error(err, FR_E_CODEC, "hevc: x265 could not write the parameter sets");
         goto error;
     }
@@ -368,7 +375,7 @@ int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, in
         }
         if (r > 0) {
             got++;
-            if (add_nals(&b, nal, nnal)) {
+            if (add_nals(&b, nal, nnal, 1)) {
                 rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
                 goto error;
             }

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <pthread.h>
 
+#include "codec_internal.h"
+
 static uint32_t lcg(uint32_t *s)
 {
     *s = *s * 1664525u + 1013904223u;
@@ -365,6 +367,99 @@ static void test_rgb_anchor(void **st)
     fr_tensor_free(&img);
 }
 
+/* NAL unit types of an Annex-B stream, in order (start codes 00 00 01). */
+static int nal_types(const uint8_t *b, size_t n, int *types, int cap)
+{
+    int k = 0;
+    for (size_t i = 0; i + 3 < n; i++)
+        if (b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 1) {
+            if (k < cap)
+                types[k] = (b[i + 3] >> 1) & 0x3f;
+            k++;
+            i += 2;
+        }
+    return k;
+}
+
+static int count_type(const int *t, int n, int type)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += t[i] == type;
+    return c;
+}
+
+/* Exactly one VPS (32), SPS (33) and PPS (34) per stream, before the first
+ * slice, for one picture, a frame per channel, lossless and the RGB anchor;
+ * and the stream sizes recorded before the duplicate was dropped, less the
+ * duplicate's 78 bytes (624 bits) at 8-bit, 79 (632 bits) at 10/12-bit. */
+static void test_hevc_parameter_sets_once(void **st)
+{
+    (void)st;
+    /* before: bytes with the duplicate (recorded); dup: the duplicate's size */
+    struct { int bits, frames, lossless, qp; size_t before, dup; } cases[] = {
+        {8, 1, 0, 32, 576, 78}, {10, 1, 0, 32, 576, 79}, {12, 1, 0, 27, 759, 79},
+        {8, 1, 1, 0, 3201, 78}, {8, 4, 0, 32, 318, 0},
+    };
+    size_t ncases = sizeof cases / sizeof cases[0];
+    for (size_t c = 0; c < ncases; c++) {
+        FrPicture pic;
+        FrPackLayout l;
+        feature_picture(cases[c].frames > 1 ? 1 : 16, 24, 24, cases[c].bits, 0, &pic, &l);
+        if (cases[c].frames > 1) {
+            /* frames: the same channel picture repeated, one frame each */
+            FrPicture fr;
+            assert_int_equal(fr_picture_alloc(&fr, pic.width, pic.height, cases[c].frames, pic.bit_depth), 0);
+            for (int f = 0; f < cases[c].frames; f++)
+                memcpy(fr.samples + (size_t)f * pic.width * pic.height, pic.samples,
+                       (size_t)pic.width * pic.height * sizeof *pic.samples);
+            fr_picture_free(&pic);
+            pic = fr;
+        }
+        FrQpMap q = {cases[c].qp, NULL, NULL};
+        uint8_t *code;
+        size_t n;
+        FrPicture dec;
+        assert_int_equal(fr_picture_encode(cases[c].lossless ? FR_CODEC_HEVC_LOSSLESS : FR_CODEC_HEVC,
+                                           &pic, &q, NULL, &code, &n, NULL, NULL), 0);
+        int t[64];
+        int nt = nal_types(code, n, t, 64);
+        print_message("case %zu: %zu bytes, %d NAL units\n", c, n, nt);
+        assert_int_equal(count_type(t, nt, 32), 1);
+        assert_int_equal(count_type(t, nt, 33), 1);
+        assert_int_equal(count_type(t, nt, 34), 1);
+        assert_int_equal(t[0], 32);
+        assert_int_equal(t[1], 33);
+        assert_int_equal(t[2], 34);
+        assert_int_equal(fr_picture_decode(cases[c].lossless ? FR_CODEC_HEVC_LOSSLESS : FR_CODEC_HEVC,
+                                           code, n, pic.width, pic.height, pic.frames,
+                                           pic.bit_depth, &dec, NULL), 0);
+        if (cases[c].lossless)
+            assert_memory_equal(dec.samples, pic.samples,
+                                (size_t)pic.width * pic.height * pic.frames * sizeof *pic.samples);
+        assert_int_equal(n, cases[c].before - cases[c].dup);
+        fr_picture_free(&dec);
+        fr_picture_free(&pic);
+        free(code);
+    }
+    /* the cloud-only anchor's 4:2:0 stream: 8-bit, keyint 1 */
+    uint8_t y[32 * 32], u[16 * 16], v[16 * 16];
+    for (int i = 0; i < 32 * 32; i++)
+        y[i] = (uint8_t)(16 + (i * 7) % 200);
+    memset(u, 128, sizeof u);
+    memset(v, 120, sizeof v);
+    uint8_t *code;
+    size_t n;
+    assert_int_equal(fr_x265_encode_i420(y, u, v, 32, 32, 30, &code, &n, NULL), 0);
+    int t[16];
+    int nt = nal_types(code, n, t, 16);
+    assert_int_equal(nt, 4);
+    assert_int_equal(t[0], 32);
+    assert_int_equal(t[1], 33);
+    assert_int_equal(t[2], 34);
+    free(code);
+}
+
 typedef struct Job {
     const FrPicture *pic;
     FrCodecKind k;
@@ -456,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_hevc_per_tile_qp),
         cmocka_unit_test(test_hevc_per_frame_qp),
         cmocka_unit_test(test_rgb_anchor),
+        cmocka_unit_test(test_hevc_parameter_sets_once),
         cmocka_unit_test(test_parallel_calls),
         cmocka_unit_test(test_c_kernels_equal_simd),
     };
