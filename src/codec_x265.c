@@ -99,6 +99,25 @@ static int common_params(const x265_api *api, x265_param *p, int w, int h, FrErr
     return 0;
 }
 
+/* The FrHevcSettings every featrd HEVC encode honours, features and
+ * anchors alike (ctu may be reduced by the caller to fit the picture). */
+static int hevc_params(const x265_api *api, x265_param *p, const FrHevcSettings *s, int ctu,
+                       FrError *err)
+{
+    int rc;
+    int min_cu = s->min_cu < ctu ? s->min_cu : ctu;
+    if ((rc = seti(api, p, "ctu", ctu, err)) || (rc = seti(api, p, "min-cu-size", min_cu, err)) ||
+        (rc = seti(api, p, "rdoq-level", s->rdoq, err)) ||
+        (rc = set(api, p, "psy-rd", s->psy ? "2.0" : "0", err)) ||
+        (rc = set(api, p, "psy-rdoq", s->psy ? "1.0" : "0", err)))
+        return rc;
+    p->bEnableWavefront = s->wpp;
+    p->bEnableSAO = s->sao;
+    p->bEnableLoopFilter = s->deblock;
+    p->bEnableTransformSkip = s->tskip;
+    return 0;
+}
+
 /* Opens the encoder; very large pictures with small CTUs exceed every HEVC
  * level, so a refused open is retried with allow-non-conformance
  * (libde265 decodes such streams). */
@@ -172,15 +191,8 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         goto error;
     }
     if ((rc = common_params(api, p, EW, EH, err)) || (rc = set(api, p, "input-csp", "i400", err)) ||
-        (rc = seti(api, p, "ctu", s->ctu, err)) || (rc = seti(api, p, "min-cu-size", s->min_cu, err)) ||
-        (rc = seti(api, p, "rdoq-level", s->rdoq, err)) ||
-        (rc = set(api, p, "psy-rd", s->psy ? "2.0" : "0", err)) ||
-        (rc = set(api, p, "psy-rdoq", s->psy ? "1.0" : "0", err)))
+        (rc = hevc_params(api, p, s, s->ctu, err)))
         goto error;
-    p->bEnableWavefront = s->wpp;
-    p->bEnableSAO = s->sao;
-    p->bEnableLoopFilter = s->deblock;
-    p->bEnableTransformSkip = s->tskip;
     p->totalFrames = F;
     /* All-intra without keyint=1: one IDR then forced I frames, so the
      * parameter sets are sent once instead of per channel frame. */
@@ -323,8 +335,13 @@ error:
 }
 
 int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, int w, int h, int qp,
-                        uint8_t **out, size_t *out_n, FrError *err)
+                        const FrHevcSettings *hs, uint8_t **out, size_t *out_n, FrError *err)
 {
+    FrHevcSettings defs;
+    if (!hs) {
+        fr_hevc_defaults(&defs);
+        hs = &defs;
+    }
     *out = NULL;
     *out_n = 0;
     const x265_api *api = x265_api_get(8);
@@ -339,11 +356,15 @@ int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, in
         rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
         goto error;
     }
-    api->param_default_preset(p, "medium", NULL);
-    /* The largest CTU the picture holds (x265 needs at least one). */
-    int ctu = w >= 64 && h >= 64 ? 64 : w >= 32 && h >= 32 ? 32 : 16;
+    if (api->param_default_preset(p, hs->preset, NULL) < 0) {
+        rc = fr_error(err, FR_E_USAGE, "hevc: unknown x265 preset '%s'", hs->preset);
+        goto error;
+    }
+    /* The configured CTU, or the largest the picture holds (x265 needs one). */
+    int fit = w >= 64 && h >= 64 ? 64 : w >= 32 && h >= 32 ? 32 : 16;
+    int ctu = hs->ctu < fit ? hs->ctu : fit;
     if ((rc = common_params(api, p, w, h, err)) || (rc = set(api, p, "input-csp", "i420", err)) ||
-        (rc = seti(api, p, "ctu", ctu, err)) ||
+        (rc = hevc_params(api, p, hs, ctu, err)) ||
         (rc = seti(api, p, "qp", qp, err)) || (rc = set(api, p, "keyint", "1", err)))
         goto error;
     e = open_encoder(api, p);

@@ -401,6 +401,12 @@ static void test_cli(void **state)
     assert_int_equal(st, 0);
     tu_assert_contains(out, "BD-rate: -10.0000 %");
     tu_assert_contains(out, "method pchip, rate kbpi, quality map");
+    tu_assert_contains(out, "pchip -10.0000 % / cubic -10.0000 %");
+    free(out);
+    /* a glob, as in configs: every matching curve but the anchor */
+    st = tu_sh(&out, "%s bd %s --anchor jpeg --test 'm*'", tu_bin(), path);
+    assert_int_equal(st, 0);
+    tu_assert_contains(out, "test max_17");
     free(out);
     st = tu_sh(&out, "%s bd %s --anchor jpeg --test max_17 --method cubic --rate kbpi --quality map",
                tu_bin(), path);

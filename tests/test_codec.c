@@ -450,7 +450,7 @@ static void test_hevc_parameter_sets_once(void **st)
     memset(v, 120, sizeof v);
     uint8_t *code;
     size_t n;
-    assert_int_equal(fr_x265_encode_i420(y, u, v, 32, 32, 30, &code, &n, NULL), 0);
+    assert_int_equal(fr_x265_encode_i420(y, u, v, 32, 32, 30, NULL, &code, &n, NULL), 0);
     int t[16];
     int nt = nal_types(code, n, t, 16);
     assert_int_equal(nt, 4);
