@@ -559,6 +559,36 @@ static void test_report(void **st)
     assert_false(rep.valid);
     assert_true(rep.reason[0] != 0);
 
+    /* recorded: the demo's packing ablation at max_7 (tile vs frames,
+     * 8-bit, QP 22..47, 300 scenes). Frames costs more bits at every QP
+     * (x1.8 to x6.2), so the BD-rate must be large and positive; the cubic
+     * fit through the saturated, non-monotone raw curves said -91 %. pchip
+     * on the envelope is positive, and the row is flagged (methods
+     * disagree, curves not monotone), never bare. */
+    double pt_r[6] = {15.97744, 12.315173333333334, 8.66624, 5.450693333333334,
+                      2.9378133333333336, 1.5377333333333334};
+    double pt_q[6] = {0.696388679028024, 0.6977589252985864, 0.6949165895735826,
+                      0.6829749857408847, 0.5571364213863492, 0.12336774513484987};
+    double pf_r[6] = {28.214, 23.954053333333334, 19.488, 15.540026666666666, 11.619813333333333,
+                      9.475093333333334};
+    double pf_q[6] = {0.6966742980796958, 0.693829522816963, 0.6965471527355215,
+                      0.6681752265982632, 0.47865068791807025, 0.1277916554360629};
+    FrBdCurve ptile = curve(pt_r, pt_q, 6), pfr = curve(pf_r, pf_q, 6);
+    assert_int_equal(fr_bd_report(&ptile, &pfr, NULL, "packing", &rep, NULL), 0);
+    print_message("packing ablation max_7 frames vs tile: pchip %.1f%%, cubic %.1f%%: %s\n",
+                  rep.pchip_rate_pct, rep.cubic_rate_pct, rep.reason);
+    assert_true(rep.pchip_rate_pct > 100);
+    assert_false(rep.valid);
+    tu_assert_contains(rep.reason, "not monotone");
+    FrBdOptions raw;
+    fr_bd_options_defaults(&raw);
+    raw.monotone = 0;
+    raw.method = FR_BD_CUBIC;
+    assert_int_equal(fr_bd_report(&ptile, &pfr, &raw, "packing", &rep, NULL), 0);
+    assert_true(rep.cubic_rate_pct < 0); /* the artefact the verdict exists for */
+    assert_false(rep.valid);
+    tu_assert_contains(rep.reason, "pchip:"); /* pchip refuses the raw curves */
+
     /* too few points, no overlap: reasons, no error */
     double r2[2] = {1, 2}, q2[2] = {0.1, 0.2}, r3[2] = {5, 6}, q3[2] = {0.5, 0.6};
     FrBdCurve c2 = curve(r2, q2, 2), c3 = curve(r3, q3, 2);

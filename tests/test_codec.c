@@ -364,6 +364,44 @@ static void test_rgb_anchor(void **st)
     fr_tensor_free(&dec);
     assert_int_equal(fr_hevc_code_rgb(&img, 37, &b37, NULL, NULL), 0);
     assert_true(b37 < b22);
+    /* conversion alone (reference-yuv): no bits, and coding at QP 0 comes
+     * close to it; luma only: a grey image, a 4:0:0 stream smaller than
+     * 4:2:0 at the same QP */
+    FrRgbCoding cs;
+    fr_rgb_coding_defaults(&cs);
+    cs.code = 0;
+    size_t b0 = 99;
+    FrTensor conv, q0;
+    assert_int_equal(fr_rgb_code(&img, &cs, &b0, &conv, NULL), 0);
+    assert_int_equal(b0, 0);
+    cs.code = 1;
+    cs.qp = 0;
+    assert_int_equal(fr_rgb_code(&img, &cs, &b0, &q0, NULL), 0);
+    double sc = 0, sq = 0;
+    for (size_t i = 0; i < fr_tensor_size(&img); i++) {
+        sc += (conv.data[i] - img.data[i]) * (conv.data[i] - img.data[i]);
+        sq += (q0.data[i] - conv.data[i]) * (q0.data[i] - conv.data[i]);
+    }
+    print_message("conversion alone: PSNR %.2f dB; QP 0 vs conversion %.2f dB\n",
+                  10 * log10(fr_tensor_size(&img) / sc), 10 * log10(fr_tensor_size(&img) / sq));
+    assert_true(sc > 0 && 10 * log10(fr_tensor_size(&img) / sc) > 30);
+    assert_true(sq < sc);
+    fr_tensor_free(&conv);
+    fr_tensor_free(&q0);
+    cs.qp = 22;
+    cs.chroma = 400;
+    size_t b400;
+    FrTensor grey;
+    assert_int_equal(fr_rgb_code(&img, &cs, &b400, &grey, NULL), 0);
+    assert_true(b400 > 0 && b400 < b22);
+    size_t hw = (size_t)37 * 45;
+    for (size_t i = 0; i < hw; i++) {
+        assert_true(grey.data[i] == grey.data[hw + i]);
+        assert_true(grey.data[i] == grey.data[2 * hw + i]);
+    }
+    fr_tensor_free(&grey);
+    cs.chroma = 411;
+    assert_int_equal(fr_rgb_code(&img, &cs, &b400, NULL, NULL), FR_E_USAGE);
     fr_tensor_free(&img);
 }
 

@@ -247,7 +247,7 @@ static void test_anchor_accounting(void **state)
 static void test_values_match_library(void **state)
 {
     (void)state;
-    char dir[512], path[600];
+    char dir[512], path[1200];
     snprintf(dir, sizeof dir, "%s/res-cls", g_dir);
     char *out = NULL;
     int rc = run_cfg(&out, "cls", dir, "-o output.images_csv=true");
@@ -382,9 +382,24 @@ static void test_values_match_library(void **state)
     }
     fr_csv_destroy(&im);
     fr_csv_destroy(&csv);
-    /* Every column is documented next to the CSV. */
+    /* Every column is documented next to the CSV, and in docs/run.md. */
     snprintf(path, sizeof path, "%s/points.columns.txt", dir);
     assert_int_equal(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/docs/run.md", g_root);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char doc[1 << 17];
+    size_t nd = fread(doc, 1, sizeof doc - 1, f);
+    doc[nd] = 0;
+    fclose(f);
+    int nc;
+    const FrColumnDoc *cols = fr_points_columns(&nc);
+    for (int k = 0; k < nc; k++) {
+        char cell[80];
+        snprintf(cell, sizeof cell, "| `%s` |", cols[k].name);
+        if (!strstr(doc, cell))
+            fail_msg("docs/run.md has no row for points.csv column '%s'", cols[k].name);
+    }
 }
 
 /* ---------------- kill -9 and resume ---------------- */
