@@ -397,10 +397,11 @@ int fr_train_run(FrTrainSettings *s, FrError *err)
         if ((rc = check_weights(net, init, err)))
             goto done;
         load_weights(net, (char *)init);
-        fprintf(stderr, "featrd train: starting from %s (batch %zu)\n", init, get_current_batch(net));
+        if (init == s->weights && s->reset_batches)
+            *net->seen = 0; /* fine-tuning: the cfg's schedule from its start */
+        fprintf(stderr, "featrd train: starting from %s (batch %zu%s)\n", init, get_current_batch(net),
+                init == s->weights && s->reset_batches ? ", fine-tuning" : "");
     }
-    if (init && init == s->weights && s->reset_batches)
-        *net->seen = 0; /* fine-tuning: the cfg's schedule from its start */
     if (s->max_batches > 0)
         net->max_batches = s->max_batches;
     if (s->augment_split) {
