@@ -237,8 +237,10 @@ struct Run {
     FrImageList list;
     ImgInfo *info;
     FrTask task;
-    int nclasses;
-    FrNames names; /* model.names, read once for VOC XML ground truth */
+    int nclasses;  /* detection: the classes scored (the data set's) */
+    FrNames names; /* the data set's class names (dataset.names, else model.names) */
+    int *cmap;     /* model class -> scored class or -1; NULL: the same index */
+    int nmodel_classes;
     char dir[4096];
     char csv_path[4200], journal_path[4200], manifest_path[4200];
     FrJournal *journal;
@@ -351,6 +353,17 @@ static int take_output(Run *r, FrModel *m, size_t img, ImgRes *res, FrError *err
         if (rc)
             return fr_error(err, rc, "%s: detections failed (%s)", r->list.items[img].path,
                             fr_strerror(rc));
+        if (r->cmap) { /* dataset.class_map: rename, drop the unmapped */
+            int k = 0;
+            for (int i = 0; i < res->ndet; i++) {
+                int c = res->dets[i].cls;
+                if (c < 0 || c >= r->nmodel_classes || r->cmap[c] < 0)
+                    continue;
+                res->dets[k] = res->dets[i];
+                res->dets[k++].cls = r->cmap[c];
+            }
+            res->ndet = k;
+        }
         return 0;
     }
     int rc = fr_model_output(m, &res->out);
@@ -404,6 +417,83 @@ static int read_gt(Run *r, size_t img, FrError *err)
         return rc;
     }
     return 0;
+}
+
+/* err's message again, prefixed with the config location of key. */
+static int at_key(const FrExperiment *e, FrError *err, int rc, const char *key, const char *tail)
+{
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+    return fr_experiment_error(e, err, rc, key, "%s%s", msg, tail);
+}
+
+/* The classes a detection run scores: the model's names (model.names) are
+ * checked against the network and against the data set's (dataset.names),
+ * or mapped onto them by dataset.class_map; r->names, r->nclasses and
+ * r->cmap are set. Without names files, ids are used as they are. */
+static int detection_classes(Run *r, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    r->nmodel_classes = r->nclasses;
+    int rc = 0;
+    if (e->dataset.labels == FR_LABELS_DARKNET_TXT) {
+        /* voc_label.py drops difficult objects from the label files (and
+         * the VOC07 devkit ignores detections of them), so the score comes
+         * out lower than the devkit's */
+        for (size_t i = 0; i < r->list.n; i++)
+            if (strstr(r->list.items[i].path, "JPEGImages/") ||
+                strstr(r->list.items[i].path, "VOC20")) {
+                fprintf(stderr,
+                        "featrd run: warning: %s: VOC images with darknet label files: those "
+                        "carry no 'difficult' flags (voc_label.py leaves difficult objects "
+                        "out), so difficult objects cannot be ignored: detections of them count "
+                        "as false positives and mAP comes out lower than the VOC devkit's. Use "
+                        "-o dataset.labels=voc-xml -o dataset.annotations=.../Annotations\n",
+                        e->dataset.images);
+                break;
+            }
+    }
+    if (!e->model.names) {
+        if (e->dataset.labels == FR_LABELS_VOC_XML)
+            return fr_experiment_error(e, err, FR_E_CONFIG, "model.names",
+                                       "VOC XML labels need the class names file: set "
+                                       "model.names (and dataset.names if the data set's "
+                                       "classes differ)");
+        return 0;
+    }
+    FrNames mn = {0};
+    if ((rc = fr_names_read_model(e->model.names, &mn, err)))
+        return at_key(e, err, rc, "model.names", "");
+    if (mn.n != r->nclasses) {
+        rc = fr_experiment_error(e, err, FR_E_MISMATCH, "model.names",
+                                 "'%s' has %d class names but the network (%s) outputs %d "
+                                 "classes: give this model's names file", e->model.names, mn.n,
+                                 e->model.cfg, r->nclasses);
+        goto done;
+    }
+    const char *dpath = e->dataset.names ? e->dataset.names : e->model.names;
+    if ((rc = fr_names_read(dpath, &r->names, err))) {
+        rc = at_key(e, err, rc, e->dataset.names ? "dataset.names" : "model.names",
+                    e->dataset.names ? ""
+                                     : " (a model whose names repeat needs dataset.names and "
+                                       "dataset.class_map)");
+        goto done;
+    }
+    if (e->dataset.names || e->dataset.class_map) {
+        int *map = NULL;
+        rc = fr_class_map_build(&mn, e->model.names, &r->names, dpath, e->dataset.class_map,
+                                &map, err);
+        if (rc) {
+            rc = at_key(e, err, rc, e->dataset.class_map ? "dataset.class_map" : "dataset.names",
+                        "");
+            goto done;
+        }
+        r->cmap = map;
+        r->nclasses = r->names.n;
+    }
+done:
+    fr_names_free(&mn);
+    return rc;
 }
 
 static int ref_image(Run *r, int worker, size_t img, void *arg, FrError *err)
@@ -1314,6 +1404,7 @@ static void run_free(Run *r)
     fr_progress_destroy(&r->prog);
     fr_image_list_free(&r->list);
     fr_names_free(&r->names);
+    free(r->cmap);
     fr_plan_free(&r->plan);
     pthread_mutex_destroy(&r->mu);
 }
@@ -1398,14 +1489,8 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
         goto out;
     r.task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r.models[0]);
     r.nclasses = fr_model_classes(r.models[0]);
-    if (r.task == FR_TASK_DETECTION && e->dataset.labels == FR_LABELS_VOC_XML) {
-        rc = e->model.names ? fr_names_read(e->model.names, &r.names, err)
-                            : fr_experiment_error(e, err, FR_E_CONFIG, "model.names",
-                                                  "VOC XML labels need the class names file: "
-                                                  "set model.names");
-        if (rc)
-            goto out;
-    }
+    if (r.task == FR_TASK_DETECTION && (rc = detection_classes(&r, err)))
+        goto out;
     /* Resolve every split before anything is written, so a typo fails fast. */
     for (int s = 0; s < e->sweep.n_split && !rc; s++) {
         int li, cut[FR_MODEL_MAX_CUTS], nc;
