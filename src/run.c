@@ -952,6 +952,26 @@ static int point_channel_qps(Run *r, int worker, size_t img, PointArg *pa, const
                               NULL, secs, err);
 }
 
+/* output.keep_streams: the image's container as streams/<point id>/<NNNNNN>_<image
+ * name>.frd (NNNNNN: its 0-based position in the (subset) list), readable by
+ * featrd decode and featrd frd extract. */
+static int keep_stream(Run *r, const FrPoint *pt, size_t img, const uint8_t *frd, size_t len,
+                       FrError *err)
+{
+    char dir[4500], path[4800];
+    snprintf(dir, sizeof dir, "%s/streams", r->dir);
+    mkdir(dir, 0777);
+    snprintf(dir, sizeof dir, "%s/streams/%s", r->dir, pt->id);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return fr_error(err, FR_E_IO, "%s: cannot create (%s)", dir, strerror(errno));
+    const char *p = r->list.items[img].path, *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    const char *dot = strrchr(base, '.');
+    int bl = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(path, sizeof path, "%s/%06zu_%.*s.frd", dir, img, bl, base);
+    return fr_write_file_atomic(path, frd, len, err);
+}
+
 static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err)
 {
     PointArg *pa = arg;
@@ -979,6 +999,8 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     if (rc)
         goto done;
     res->t_enc = fr_now() - t0;
+    if (r->e->output.keep_streams && (rc = keep_stream(r, pa->pt, img, frd, len, err)))
+        goto done;
     res->bits = (double)bs.total_bits;
     res->payload = (double)bs.payload_bits;
     res->side = (double)bs.side_bits;
