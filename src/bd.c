@@ -19,6 +19,8 @@
 #include "featrd.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +51,10 @@ void fr_bd_curve_free(FrBdCurve *c)
     free(c->rate);
     free(c->quality);
     free(c->line);
+    free(c->q_lo);
+    free(c->q_hi);
+    free(c->rep_rate);
+    free(c->rep_quality);
     memset(c, 0, sizeof *c);
 }
 
@@ -506,4 +512,380 @@ int fr_bd_curve_from_csv(const FrCsv *csv, const char *curve_col, const char *na
         c->n++;
     }
     return 0;
+}
+
+/* ---------------- monotone curves, verdicts, bootstrap ---------------- */
+
+void fr_bd_options_defaults(FrBdOptions *o)
+{
+    o->method = FR_BD_PCHIP;
+    o->monotone = 1;
+    o->min_points = 4;
+    o->min_overlap = SMALL_OVERLAP;
+    o->max_disagree_pp = 1.0;
+    o->min_span = -1;
+    o->level = 0.95;
+}
+
+int fr_bd_direction(const FrBdCurve *c)
+{
+    size_t lo = 0, hi = 0;
+    for (size_t i = 1; i < c->n; i++) {
+        if (c->rate[i] < c->rate[lo])
+            lo = i;
+        if (c->rate[i] > c->rate[hi])
+            hi = i;
+    }
+    return c->n && c->quality[hi] >= c->quality[lo] ? 1 : -1;
+}
+
+static int cmp_dbl(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+void fr_ci_percentile(const double *v, size_t n, double level, double *lo, double *hi)
+{
+    *lo = *hi = NAN;
+    double *s = malloc((n ? n : 1) * sizeof *s);
+    if (!s)
+        return;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            s[m++] = v[i];
+    if (m) {
+        qsort(s, m, sizeof *s, cmp_dbl);
+        double q[2] = {(1 - level) / 2, (1 + level) / 2}, *out[2] = {lo, hi};
+        for (int k = 0; k < 2; k++) {
+            double h = (double)(m - 1) * q[k];
+            size_t f = (size_t)floor(h), c = f + 1 < m ? f + 1 : f;
+            *out[k] = s[f] + (h - (double)f) * (s[c] - s[f]);
+        }
+    }
+    free(s);
+}
+
+/* Rate order of a curve's points (stable). */
+static size_t *rate_order(const FrBdCurve *c)
+{
+    Pt *p = malloc((c->n ? c->n : 1) * sizeof *p);
+    size_t *ord = malloc((c->n ? c->n : 1) * sizeof *ord);
+    if (!p || !ord) {
+        free(p);
+        free(ord);
+        return NULL;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        p[i] = (Pt){0, c->rate[i], c->quality[i], 0, i};
+    qsort(p, c->n, sizeof *p, cmp_rate);
+    for (size_t i = 0; i < c->n; i++)
+        ord[i] = p[i].idx;
+    free(p);
+    return ord;
+}
+
+int fr_bd_envelope(const FrBdCurve *in, int dir, FrBdCurve *out, size_t *dropped, FrError *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = in->n, *ord = rate_order(in);
+    size_t *keep = malloc((n ? n : 1) * sizeof *keep);
+    if (!ord || !keep) {
+        free(ord);
+        free(keep);
+        return fr_error(err, FR_E_NOMEM, "BD: out of memory");
+    }
+    /* Up by rate with a running best: each group of equal rates offers its
+     * best quality, kept only if it beats every lower rate's. */
+    size_t m = 0;
+    double best = -INFINITY;
+    for (size_t k = 0; k < n;) {
+        size_t g = k, pick = n;
+        for (; g < n && in->rate[ord[g]] == in->rate[ord[k]]; g++) {
+            size_t i = ord[g];
+            if (isfinite(in->quality[i]) && in->rate[i] > 0 &&
+                (pick == n || dir * in->quality[i] > dir * in->quality[pick]))
+                pick = i;
+        }
+        if (pick != n && dir * in->quality[pick] > best) {
+            keep[m++] = pick;
+            best = dir * in->quality[pick];
+        }
+        k = g;
+    }
+    free(ord);
+    out->n = m;
+    int rc = 0;
+    out->rate = malloc((m ? m : 1) * sizeof *out->rate);
+    out->quality = malloc((m ? m : 1) * sizeof *out->quality);
+    if (!out->rate || !out->quality)
+        rc = FR_E_NOMEM;
+    if (!rc && in->line && !(out->line = malloc((m ? m : 1) * sizeof *out->line)))
+        rc = FR_E_NOMEM;
+    if (!rc && in->q_lo && in->q_hi &&
+        (!(out->q_lo = malloc((m ? m : 1) * sizeof *out->q_lo)) ||
+         !(out->q_hi = malloc((m ? m : 1) * sizeof *out->q_hi))))
+        rc = FR_E_NOMEM;
+    if (!rc && in->nrep > 0 && in->rep_rate && in->rep_quality) {
+        size_t r = (size_t)in->nrep;
+        out->nrep = in->nrep;
+        if (!(out->rep_rate = malloc((m ? m : 1) * r * sizeof *out->rep_rate)) ||
+            !(out->rep_quality = malloc((m ? m : 1) * r * sizeof *out->rep_quality)))
+            rc = FR_E_NOMEM;
+    }
+    if (rc) {
+        free(keep);
+        fr_bd_curve_free(out);
+        return fr_error(err, FR_E_NOMEM, "BD: out of memory");
+    }
+    for (size_t k = 0; k < m; k++) {
+        size_t i = keep[k];
+        out->rate[k] = in->rate[i];
+        out->quality[k] = in->quality[i];
+        if (out->line)
+            out->line[k] = in->line[i];
+        if (out->q_lo) {
+            out->q_lo[k] = in->q_lo[i];
+            out->q_hi[k] = in->q_hi[i];
+        }
+        if (out->nrep) {
+            size_t r = (size_t)in->nrep;
+            memcpy(out->rep_rate + k * r, in->rep_rate + i * r, r * sizeof *out->rep_rate);
+            memcpy(out->rep_quality + k * r, in->rep_quality + i * r, r * sizeof *out->rep_quality);
+        }
+    }
+    free(keep);
+    if (dropped)
+        *dropped = n - m;
+    return 0;
+}
+
+static void reason(FrBdReport *rep, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void reason(FrBdReport *rep, const char *fmt, ...)
+{
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    add_warning(rep->reason, sizeof rep->reason, buf);
+    rep->valid = 0;
+}
+
+static void qrange(const FrBdCurve *c, double *lo, double *hi)
+{
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t i = 0; i < c->n; i++) {
+        *lo = fmin(*lo, c->quality[i]);
+        *hi = fmax(*hi, c->quality[i]);
+    }
+}
+
+static void lrange(const FrBdCurve *c, double *lo, double *hi)
+{
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t i = 0; i < c->n; i++) {
+        *lo = fmin(*lo, log10(c->rate[i]));
+        *hi = fmax(*hi, log10(c->rate[i]));
+    }
+}
+
+static double overlap_of(double alo, double ahi, double tlo, double thi)
+{
+    double lo = fmax(alo, tlo), hi = fmin(ahi, thi), small = fmin(ahi - alo, thi - tlo);
+    if (!(hi > lo))
+        return 0;
+    return small > 0 ? (hi - lo) / small : 0;
+}
+
+/* One replicate: curves made of replicate b of every point. */
+static int replicate_curve(const FrBdCurve *c, int b, int dir, int monotone, FrBdCurve *out)
+{
+    FrBdCurve raw = {0};
+    size_t r = (size_t)c->nrep;
+    raw.rate = malloc((c->n ? c->n : 1) * sizeof *raw.rate);
+    raw.quality = malloc((c->n ? c->n : 1) * sizeof *raw.quality);
+    if (!raw.rate || !raw.quality) {
+        fr_bd_curve_free(&raw);
+        return FR_E_NOMEM;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        double rr = c->rep_rate[i * r + (size_t)b], qq = c->rep_quality[i * r + (size_t)b];
+        if (isfinite(rr) && rr > 0 && isfinite(qq)) {
+            raw.rate[raw.n] = rr;
+            raw.quality[raw.n] = qq;
+            raw.n++;
+        }
+    }
+    if (!monotone) {
+        *out = raw;
+        return 0;
+    }
+    int rc = fr_bd_envelope(&raw, dir, out, NULL, NULL);
+    fr_bd_curve_free(&raw);
+    return rc;
+}
+
+int fr_bd_report(const FrBdCurve *anchor, const FrBdCurve *test, const FrBdOptions *opt,
+                 const char *what, FrBdReport *rep, FrError *err)
+{
+    FrBdOptions defo;
+    if (!opt) {
+        fr_bd_options_defaults(&defo);
+        opt = &defo;
+    }
+    if (!what)
+        what = "BD";
+    memset(rep, 0, sizeof *rep);
+    rep->valid = 1;
+    rep->rate_pct = rep->quality = rep->pchip_rate_pct = rep->pchip_quality = NAN;
+    rep->cubic_rate_pct = rep->cubic_quality = NAN;
+    rep->rate_lo = rep->rate_hi = rep->quality_lo = rep->quality_hi = NAN;
+    rep->quality_span = rep->span_threshold = NAN;
+    if (!anchor || !anchor->n || !test || !test->n)
+        return fr_error(err, FR_E_USAGE, "%s: the %s curve has no points", what,
+                        !anchor || !anchor->n ? "anchor" : "test");
+    rep->anchor_points = anchor->n;
+    rep->test_points = test->n;
+    int dir = fr_bd_direction(anchor);
+    if (fr_bd_direction(test) != dir)
+        reason(rep, "quality %s with rate on the anchor but %s on the test",
+               dir > 0 ? "rises" : "falls", dir > 0 ? "falls" : "rises");
+    FrBdCurve ea = {0}, et = {0};
+    const FrBdCurve *a = anchor, *t = test;
+    int rc = 0;
+    if (opt->monotone) {
+        size_t da = 0, dt = 0;
+        if ((rc = fr_bd_envelope(anchor, dir, &ea, &da, err)) ||
+            (rc = fr_bd_envelope(test, dir, &et, &dt, err)))
+            goto done;
+        a = &ea;
+        t = &et;
+        if (da)
+            reason(rep, "anchor not monotone: %zu of %zu points dropped by the upper envelope", da,
+                   anchor->n);
+        if (dt)
+            reason(rep, "test not monotone: %zu of %zu points dropped by the upper envelope", dt,
+                   test->n);
+    }
+    rep->anchor_used = a->n;
+    rep->test_used = t->n;
+    if ((int)a->n < opt->min_points || (int)t->n < opt->min_points)
+        reason(rep, "fewer than %d points (anchor %zu, test %zu)", opt->min_points, a->n, t->n);
+    double aql, aqh, tql, tqh, alr, ahr, tlr, thr;
+    qrange(a, &aql, &aqh);
+    qrange(t, &tql, &tqh);
+    lrange(a, &alr, &ahr);
+    lrange(t, &tlr, &thr);
+    rep->quality_overlap = overlap_of(aql, aqh, tql, tqh);
+    rep->rate_overlap = overlap_of(alr, ahr, tlr, thr);
+    if (rep->quality_overlap < opt->min_overlap)
+        reason(rep, "quality ranges overlap on %.0f%% (< %.0f%%)", 100 * rep->quality_overlap,
+               100 * opt->min_overlap);
+    if (rep->rate_overlap < opt->min_overlap)
+        reason(rep, "rate ranges overlap on %.0f%% (< %.0f%%)", 100 * rep->rate_overlap,
+               100 * opt->min_overlap);
+    /* saturation: how much quality the common interval spans vs the noise */
+    rep->quality_span = fmax(0, fmin(aqh, tqh) - fmax(aql, tql));
+    if (opt->min_span >= 0) {
+        rep->span_threshold = opt->min_span;
+    } else if (a->q_lo && a->q_hi && t->q_lo && t->q_hi) {
+        size_t m = 0;
+        double *hw = malloc((a->n + t->n) * sizeof *hw);
+        if (!hw) {
+            rc = fr_error(err, FR_E_NOMEM, "%s: out of memory", what);
+            goto done;
+        }
+        for (size_t i = 0; i < a->n; i++)
+            hw[m++] = (a->q_hi[i] - a->q_lo[i]) / 2;
+        for (size_t i = 0; i < t->n; i++)
+            hw[m++] = (t->q_hi[i] - t->q_lo[i]) / 2;
+        double lo, hi;
+        fr_ci_percentile(hw, m, 0, &lo, &hi); /* level 0: both are the median */
+        free(hw);
+        rep->span_threshold = isfinite(lo) ? 2 * lo : 0;
+    } else {
+        rep->span_threshold = 0.01 * fmax(fmax(fabs(aql), fabs(aqh)), fmax(fabs(tql), fabs(tqh)));
+    }
+    if (rep->quality_span < rep->span_threshold)
+        reason(rep, "saturated: the common quality interval spans %.3g, under %.3g", rep->quality_span,
+               rep->span_threshold);
+    FrBdMethod ms[2] = {FR_BD_PCHIP, FR_BD_CUBIC};
+    double *rp[2] = {&rep->pchip_rate_pct, &rep->cubic_rate_pct};
+    double *qp[2] = {&rep->pchip_quality, &rep->cubic_quality};
+    for (int k = 0; k < 2; k++) {
+        FrBdResult res;
+        FrError e2 = {0};
+        if (fr_bd(a, t, ms[k], what, &res, &e2) == 0) {
+            *rp[k] = res.rate_pct;
+            *qp[k] = res.quality;
+        } else {
+            const char *m = e2.msg;
+            size_t wl = strlen(what);
+            if (!strncmp(m, what, wl) && !strncmp(m + wl, ": ", 2))
+                m += wl + 2;
+            reason(rep, "%s: %s", fr_bd_method_name(ms[k]), m);
+        }
+    }
+    rep->rate_pct = opt->method == FR_BD_CUBIC ? rep->cubic_rate_pct : rep->pchip_rate_pct;
+    rep->quality = opt->method == FR_BD_CUBIC ? rep->cubic_quality : rep->pchip_quality;
+    if (isfinite(rep->pchip_rate_pct) && isfinite(rep->cubic_rate_pct) &&
+        fabs(rep->pchip_rate_pct - rep->cubic_rate_pct) > opt->max_disagree_pp)
+        reason(rep, "pchip and cubic BD-rates differ by %.2f points (> %g)",
+               fabs(rep->pchip_rate_pct - rep->cubic_rate_pct), opt->max_disagree_pp);
+    /* bootstrap: replicate b of both curves comes from the same resampled
+     * images, so the interval is that of the paired difference */
+    if (anchor->nrep > 0 && anchor->nrep == test->nrep && anchor->rep_rate && test->rep_rate &&
+        anchor->rep_quality && test->rep_quality) {
+        int B = anchor->nrep;
+        double *br = malloc((size_t)B * sizeof *br), *bq = malloc((size_t)B * sizeof *bq);
+        if (!br || !bq) {
+            free(br);
+            free(bq);
+            rc = fr_error(err, FR_E_NOMEM, "%s: out of memory", what);
+            goto done;
+        }
+        rep->boot_total = B;
+        for (int b = 0; b < B; b++) {
+            FrBdCurve ra = {0}, rt = {0};
+            br[b] = bq[b] = NAN;
+            if (replicate_curve(anchor, b, dir, opt->monotone, &ra) ||
+                replicate_curve(test, b, dir, opt->monotone, &rt)) {
+                fr_bd_curve_free(&ra);
+                fr_bd_curve_free(&rt);
+                free(br);
+                free(bq);
+                rc = fr_error(err, FR_E_NOMEM, "%s: out of memory", what);
+                goto done;
+            }
+            double x, y;
+            if (delta(&ra, &rt, opt->method, what, 1, &x, NULL, NULL, 0, NULL) == 0 &&
+                delta(&ra, &rt, opt->method, what, 0, &y, NULL, NULL, 0, NULL) == 0) {
+                br[b] = x;
+                bq[b] = y;
+                rep->boot_ok++;
+            }
+            fr_bd_curve_free(&ra);
+            fr_bd_curve_free(&rt);
+        }
+        fr_ci_percentile(br, (size_t)B, opt->level, &rep->rate_lo, &rep->rate_hi);
+        fr_ci_percentile(bq, (size_t)B, opt->level, &rep->quality_lo, &rep->quality_hi);
+        free(br);
+        free(bq);
+        rep->significant = rep->rate_lo > 0 || rep->rate_hi < 0;
+        if (rep->boot_ok < B - B / 20)
+            reason(rep, "%d of %d bootstrap replicates give no BD", B - rep->boot_ok, B);
+    }
+done:
+    fr_bd_curve_free(&ea);
+    fr_bd_curve_free(&et);
+    return rc;
 }

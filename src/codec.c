@@ -306,7 +306,25 @@ static uint8_t clip8(double v)
     return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)lrint(v);
 }
 
+void fr_rgb_coding_defaults(FrRgbCoding *s)
+{
+    memset(s, 0, sizeof *s);
+    s->qp = 32;
+    s->chroma = 420;
+    s->code = 1;
+    fr_hevc_defaults(&s->hevc);
+}
+
 int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decoded, FrError *err)
+{
+    FrRgbCoding s;
+    fr_rgb_coding_defaults(&s);
+    s.qp = qp;
+    return fr_rgb_code(rgb, &s, bytes, decoded, err);
+}
+
+int fr_rgb_code(const FrTensor *rgb, const FrRgbCoding *s, size_t *bytes, FrTensor *decoded,
+                FrError *err)
 {
     if (decoded)
         memset(decoded, 0, sizeof *decoded);
@@ -314,8 +332,14 @@ int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decod
         *bytes = 0;
     if (!rgb || !rgb->data || rgb->c != 3 || rgb->h <= 0 || rgb->w <= 0)
         return fr_error(err, FR_E_USAGE, "hevc anchor: the image must be 3xHxW RGB");
-    if (qp < 0 || qp > 51)
-        return fr_error(err, FR_E_USAGE, "hevc anchor: qp %d is out of range: use 0..51", qp);
+    if (s->code && (s->qp < 0 || s->qp > 51))
+        return fr_error(err, FR_E_USAGE, "hevc anchor: qp %d is out of range: use 0..51", s->qp);
+    if (s->chroma != 420 && s->chroma != 400)
+        return fr_error(err, FR_E_USAGE, "hevc anchor: chroma %d: use 420 or 400", s->chroma);
+    int rc = fr_hevc_validate(&s->hevc, err);
+    if (rc)
+        return rc;
+    int luma_only = s->chroma == 400;
     int H = rgb->h, W = rgb->w;
     /* 4:2:0 and x265's minimum CU need a multiple of 8; pad by repetition. */
     int PW = (W + 7) / 8 * 8, PH = (H + 7) / 8 * 8;
@@ -326,7 +350,7 @@ int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decod
     uint8_t *y = calloc(ny + 128, 1), *u = calloc(nc + 128, 1), *v = calloc(nc + 128, 1);
     uint8_t *code = NULL;
     size_t ncode = 0;
-    int rc = 0;
+    FrPicture pic = {0}, dec = {0};
     if (!y || !u || !v) {
         rc = fr_error(err, FR_E_NOMEM, "hevc anchor: out of memory");
         goto done;
@@ -335,33 +359,60 @@ int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decod
     /* BT.601 limited range (studio swing), as ffmpeg's default for SD. */
     for (int yy = 0; yy < PH; yy++)
         for (int xx = 0; xx < PW; xx++) {
-            size_t s = (size_t)(yy < H ? yy : H - 1) * W + (xx < W ? xx : W - 1);
-            double r = R[s], g = G[s], b = B[s];
+            size_t p = (size_t)(yy < H ? yy : H - 1) * W + (xx < W ? xx : W - 1);
+            double r = R[p], g = G[p], b = B[p];
             y[(size_t)yy * PW + xx] = clip8(16 + 219 * (0.299 * r + 0.587 * g + 0.114 * b));
         }
-    for (int yy = 0; yy < PH / 2; yy++)
-        for (int xx = 0; xx < PW / 2; xx++) {
-            double cb = 0, cr = 0;
-            for (int dy = 0; dy < 2; dy++)
-                for (int dx = 0; dx < 2; dx++) {
-                    int sy = 2 * yy + dy, sx = 2 * xx + dx;
-                    size_t s = (size_t)(sy < H ? sy : H - 1) * W + (sx < W ? sx : W - 1);
-                    double r = R[s], g = G[s], b = B[s];
-                    cb += -0.168736 * r - 0.331264 * g + 0.5 * b;
-                    cr += 0.5 * r - 0.418688 * g - 0.081312 * b;
-                }
-            u[(size_t)yy * (PW / 2) + xx] = clip8(128 + 224 * cb / 4);
-            v[(size_t)yy * (PW / 2) + xx] = clip8(128 + 224 * cr / 4);
+    if (!luma_only)
+        for (int yy = 0; yy < PH / 2; yy++)
+            for (int xx = 0; xx < PW / 2; xx++) {
+                double cb = 0, cr = 0;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        int sy = 2 * yy + dy, sx = 2 * xx + dx;
+                        size_t p = (size_t)(sy < H ? sy : H - 1) * W + (sx < W ? sx : W - 1);
+                        double r = R[p], g = G[p], b = B[p];
+                        cb += -0.168736 * r - 0.331264 * g + 0.5 * b;
+                        cr += 0.5 * r - 0.418688 * g - 0.081312 * b;
+                    }
+                u[(size_t)yy * (PW / 2) + xx] = clip8(128 + 224 * cb / 4);
+                v[(size_t)yy * (PW / 2) + xx] = clip8(128 + 224 * cr / 4);
+            }
+    else {
+        memset(u, 128, nc);
+        memset(v, 128, nc);
+    }
+    if (s->code && !luma_only) {
+        if ((rc = fr_x265_encode_i420(y, u, v, PW, PH, s->qp, &s->hevc, &code, &ncode, err)))
+            goto done;
+        if (decoded && (rc = fr_de265_decode_i420(code, ncode, PW, PH, y, u, v, err)))
+            goto done;
+    } else if (s->code) {
+        if ((rc = fr_picture_alloc(&pic, PW, PH, 1, 8))) {
+            rc = fr_error(err, FR_E_NOMEM, "hevc anchor: out of memory");
+            goto done;
         }
-    rc = fr_x265_encode_i420(y, u, v, PW, PH, qp, &code, &ncode, err);
-    if (rc)
-        goto done;
+        for (size_t i = 0; i < ny; i++)
+            pic.samples[i] = y[i];
+        FrQpMap q = {s->qp, NULL, NULL};
+        FrHevcSettings hs = s->hevc;
+        int fit = PW >= 64 && PH >= 64 ? 64 : PW >= 32 && PH >= 32 ? 32 : 16;
+        if (hs.ctu > fit)
+            hs.ctu = fit;
+        if (hs.min_cu > hs.ctu)
+            hs.min_cu = hs.ctu;
+        if ((rc = fr_x265_encode_mono(&pic, &q, &hs, 0, &code, &ncode, NULL, err)))
+            goto done;
+        if (decoded) {
+            if ((rc = fr_de265_decode_mono(code, ncode, PW, PH, 1, 8, &dec, err)))
+                goto done;
+            for (size_t i = 0; i < ny; i++)
+                y[i] = (uint8_t)dec.samples[i];
+        }
+    }
     if (bytes)
         *bytes = ncode;
     if (decoded) {
-        rc = fr_de265_decode_i420(code, ncode, PW, PH, y, u, v, err);
-        if (rc)
-            goto done;
         if ((rc = fr_tensor_alloc(decoded, 3, H, W))) {
             rc = fr_error(err, FR_E_NOMEM, "hevc anchor: out of memory");
             goto done;
@@ -373,13 +424,15 @@ int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decod
                 double Cb = (u[(size_t)(yy / 2) * (PW / 2) + xx / 2] - 128) / 224.0;
                 double Cr = (v[(size_t)(yy / 2) * (PW / 2) + xx / 2] - 128) / 224.0;
                 double r = Y + 1.402 * Cr, g = Y - 0.344136 * Cb - 0.714136 * Cr, b = Y + 1.772 * Cb;
-                size_t s = (size_t)yy * W + xx;
-                dR[s] = (float)(r < 0 ? 0 : r > 1 ? 1 : r);
-                dG[s] = (float)(g < 0 ? 0 : g > 1 ? 1 : g);
-                dB[s] = (float)(b < 0 ? 0 : b > 1 ? 1 : b);
+                size_t p = (size_t)yy * W + xx;
+                dR[p] = (float)(r < 0 ? 0 : r > 1 ? 1 : r);
+                dG[p] = (float)(g < 0 ? 0 : g > 1 ? 1 : g);
+                dB[p] = (float)(b < 0 ? 0 : b > 1 ? 1 : b);
             }
     }
 done:
+    fr_picture_free(&pic);
+    fr_picture_free(&dec);
     free(y);
     free(u);
     free(v);

@@ -14,9 +14,10 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
                         int lossless, uint8_t **out, size_t *out_n, FrPicture *recon,
                         FrError *err);
 /* x265: one 8-bit 4:2:0 picture (y: w×h, u/v: (w/2)×(h/2); w, h even),
- * all-intra at constant qp with x265's medium defaults otherwise. */
+ * intra at constant qp with the settings s (NULL: fr_hevc_defaults), the
+ * CTU reduced to the largest the picture holds. */
 int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, int w, int h, int qp,
-                        uint8_t **out, size_t *out_n, FrError *err);
+                        const FrHevcSettings *s, uint8_t **out, size_t *out_n, FrError *err);
 
 /* libde265: decodes a 4:0:0 stream that must hold exactly `frames` pictures
  * of width×height at a bit depth that holds bit_depth; samples above

@@ -38,10 +38,17 @@ static int buf_add(Buf *b, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int add_nals(Buf *b, const x265_nal *nal, uint32_t nnal)
+/* Appends NAL units; with skip_ps, parameter sets (VPS/SPS/PPS) are left
+ * out: x265 emits them again with an IDR when keyint is 1, after
+ * encoder_headers() already wrote them, and a second copy costs ~624 bits
+ * a picture for nothing (the decoder output is identical without it). */
+static int add_nals(Buf *b, const x265_nal *nal, uint32_t nnal, int skip_ps)
 {
     for (uint32_t i = 0; i < nnal; i++)
-        if (buf_add(b, nal[i].payload, nal[i].sizeBytes))
+        if (skip_ps && (nal[i].type == NAL_UNIT_VPS || nal[i].type == NAL_UNIT_SPS ||
+                        nal[i].type == NAL_UNIT_PPS))
+            continue;
+        else if (buf_add(b, nal[i].payload, nal[i].sizeBytes))
             return FR_E_NOMEM;
     return 0;
 }
@@ -89,6 +96,25 @@ static int common_params(const x265_api *api, x265_param *p, int w, int h, FrErr
     if ((rc = set(api, p, "pools", "none", err)) || (rc = set(api, p, "frame-threads", "1", err)) ||
         (rc = set(api, p, "ipratio", "1", err)))
         return rc;
+    return 0;
+}
+
+/* The FrHevcSettings every featrd HEVC encode honours, features and
+ * anchors alike (ctu may be reduced by the caller to fit the picture). */
+static int hevc_params(const x265_api *api, x265_param *p, const FrHevcSettings *s, int ctu,
+                       FrError *err)
+{
+    int rc;
+    int min_cu = s->min_cu < ctu ? s->min_cu : ctu;
+    if ((rc = seti(api, p, "ctu", ctu, err)) || (rc = seti(api, p, "min-cu-size", min_cu, err)) ||
+        (rc = seti(api, p, "rdoq-level", s->rdoq, err)) ||
+        (rc = set(api, p, "psy-rd", s->psy ? "2.0" : "0", err)) ||
+        (rc = set(api, p, "psy-rdoq", s->psy ? "1.0" : "0", err)))
+        return rc;
+    p->bEnableWavefront = s->wpp;
+    p->bEnableSAO = s->sao;
+    p->bEnableLoopFilter = s->deblock;
+    p->bEnableTransformSkip = s->tskip;
     return 0;
 }
 
@@ -165,15 +191,8 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
         goto error;
     }
     if ((rc = common_params(api, p, EW, EH, err)) || (rc = set(api, p, "input-csp", "i400", err)) ||
-        (rc = seti(api, p, "ctu", s->ctu, err)) || (rc = seti(api, p, "min-cu-size", s->min_cu, err)) ||
-        (rc = seti(api, p, "rdoq-level", s->rdoq, err)) ||
-        (rc = set(api, p, "psy-rd", s->psy ? "2.0" : "0", err)) ||
-        (rc = set(api, p, "psy-rdoq", s->psy ? "1.0" : "0", err)))
+        (rc = hevc_params(api, p, s, s->ctu, err)))
         goto error;
-    p->bEnableWavefront = s->wpp;
-    p->bEnableSAO = s->sao;
-    p->bEnableLoopFilter = s->deblock;
-    p->bEnableTransformSkip = s->tskip;
     p->totalFrames = F;
     /* All-intra without keyint=1: one IDR then forced I frames, so the
      * parameter sets are sent once instead of per channel frame. */
@@ -211,7 +230,7 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
     }
     x265_nal *nal;
     uint32_t nnal;
-    if (api->encoder_headers(e, &nal, &nnal) < 0 || add_nals(&b, nal, nnal)) {
+    if (api->encoder_headers(e, &nal, &nnal) < 0 || add_nals(&b, nal, nnal, 0)) {
         rc = fr_error(err, FR_E_CODEC, "hevc: x265 could not write the parameter sets");
         goto error;
     }
@@ -275,7 +294,7 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
                 goto error;
             }
             if (r > 0) {
-                if (add_nals(&b, nal, nnal)) {
+                if (add_nals(&b, nal, nnal, 1)) {
                     rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
                     goto error;
                 }
@@ -316,8 +335,13 @@ error:
 }
 
 int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, int w, int h, int qp,
-                        uint8_t **out, size_t *out_n, FrError *err)
+                        const FrHevcSettings *hs, uint8_t **out, size_t *out_n, FrError *err)
 {
+    FrHevcSettings defs;
+    if (!hs) {
+        fr_hevc_defaults(&defs);
+        hs = &defs;
+    }
     *out = NULL;
     *out_n = 0;
     const x265_api *api = x265_api_get(8);
@@ -332,11 +356,15 @@ int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, in
         rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
         goto error;
     }
-    api->param_default_preset(p, "medium", NULL);
-    /* The largest CTU the picture holds (x265 needs at least one). */
-    int ctu = w >= 64 && h >= 64 ? 64 : w >= 32 && h >= 32 ? 32 : 16;
+    if (api->param_default_preset(p, hs->preset, NULL) < 0) {
+        rc = fr_error(err, FR_E_USAGE, "hevc: unknown x265 preset '%s'", hs->preset);
+        goto error;
+    }
+    /* The configured CTU, or the largest the picture holds (x265 needs one). */
+    int fit = w >= 64 && h >= 64 ? 64 : w >= 32 && h >= 32 ? 32 : 16;
+    int ctu = hs->ctu < fit ? hs->ctu : fit;
     if ((rc = common_params(api, p, w, h, err)) || (rc = set(api, p, "input-csp", "i420", err)) ||
-        (rc = seti(api, p, "ctu", ctu, err)) ||
+        (rc = hevc_params(api, p, hs, ctu, err)) ||
         (rc = seti(api, p, "qp", qp, err)) || (rc = set(api, p, "keyint", "1", err)))
         goto error;
     e = open_encoder(api, p);
@@ -346,7 +374,7 @@ int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, in
     }
     x265_nal *nal;
     uint32_t nnal;
-    if (api->encoder_headers(e, &nal, &nnal) < 0 || add_nals(&b, nal, nnal)) {
+    if (api->encoder_headers(e, &nal, &nnal) < 0 || add_nals(&b, nal, nnal, 0)) {
         rc = fr_error(err, FR_E_CODEC, "hevc: x265 could not write the parameter sets");
         goto error;
     }
@@ -368,7 +396,7 @@ int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, in
         }
         if (r > 0) {
             got++;
-            if (add_nals(&b, nal, nnal)) {
+            if (add_nals(&b, nal, nnal, 1)) {
                 rc = fr_error(err, FR_E_NOMEM, "hevc: out of memory");
                 goto error;
             }

@@ -1375,7 +1375,7 @@ static int check_map(Cx *c, const Node *n, const char *path, const char *const *
 
 static const char *const TOP_KEYS[] = {"name", "kind", "model", "dataset", "sweep", "anchors",
                                        "metrics", "map_iou", "det_thresh", "nms", "bd",
-                                       "output", "jobs", "quiet", "lossless",
+                                       "bootstrap", "output", "jobs", "quiet", "lossless",
                                        "model_compression", "include", NULL};
 static const char *const MODEL_KEYS[] = {"cfg", "weights", "task", "input",
                                          "names", "seed", "gemm", NULL};
@@ -1387,8 +1387,11 @@ static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", 
 static const char *const CODEC_KEYS[] = {"name", "qp", "ctu", "min_cu", "rdoq",
                                          "sao", "preset", "level", "split", NULL};
 static const char *const SENS_KEYS[] = {"layer", "scope", "calibration_images", NULL};
-static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", NULL};
-static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality", NULL};
+static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "ctu", "min_cu",
+                                          "rdoq", "sao", "preset", "chroma", NULL};
+static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality",
+                                      "monotone", "min_span", NULL};
+static const char *const BOOT_KEYS[] = {"replicates", "seed", "level", NULL};
 static const char *const OUTPUT_KEYS[] = {"dir", "images_csv", "plots", "keep_streams", NULL};
 static const char *const LOSSLESS_KEYS[] = {"layers", "coders", "quantized_bits", "repeats", NULL};
 static const char *const MC_KEYS[] = {"precision", "coder", "rounding", "dom", NULL};
@@ -1772,6 +1775,7 @@ static void anchors_free(FrAnchorSpec *a, int n)
         free(a[i].name);
         free(a[i].qp);
         free(a[i].quality);
+        free(a[i].preset);
     }
     free(a);
 }
@@ -1784,7 +1788,9 @@ static int parse_anchor(Cx *c, const Node *m, const char *path, FrAnchorSpec *a)
     if (m->type != N_MAP || map_find(m, "name") < 0)
         return loc_err(c->err, FR_E_CONFIG, m->loc, path,
                        "missing key 'name' (the anchor's curve name, e.g. cloud-hevc)");
-    int has_qp = 0, has_q = 0;
+    int has_qp = 0, has_q = 0, has_hevc = 0;
+    a->ctu = a->min_cu = a->rdoq = a->sao = -1;
+    a->chroma = 420;
     for (int i = 0; !rc && i < m->n; i++) {
         const char *k = m->keys[i];
         const Node *v = m->kids[i];
@@ -1805,6 +1811,35 @@ static int parse_anchor(Cx *c, const Node *m, const char *path, FrAnchorSpec *a)
             has_q = i + 1;
             rc = get_int_list(c, v, p, 1, 100, NULL, "an integer JPEG quality from 1 to 100", 0,
                               &a->quality, &a->n_quality);
+        } else if (!strcmp(k, "ctu") || !strcmp(k, "min_cu")) {
+            const int *allowed = !strcmp(k, "ctu") ? CTU_ALLOWED : MINCU_ALLOWED;
+            long long val;
+            int ok = v->type == N_SCALAR && !parse_ll(v, &val), hit = 0;
+            for (int j = 0; ok && allowed[j] != INT_MIN; j++)
+                hit |= allowed[j] == val;
+            if (!hit)
+                rc = expected(c, v, p, !strcmp(k, "ctu") ? "16, 32 or 64" : "8, 16 or 32");
+            else
+                *(!strcmp(k, "ctu") ? &a->ctu : &a->min_cu) = (int)val;
+            has_hevc = i + 1;
+        } else if (!strcmp(k, "rdoq") || !strcmp(k, "sao")) {
+            rc = get_bool(c, v, p, !strcmp(k, "rdoq") ? &a->rdoq : &a->sao);
+            has_hevc = i + 1;
+        } else if (!strcmp(k, "preset")) {
+            int t = 0;
+            if (!(rc = get_enum(c, v, p, PRESET_NAMES, &t))) {
+                free(a->preset);
+                if (!(a->preset = xstrdup(PRESET_NAMES[t])))
+                    rc = FR_E_NOMEM;
+            }
+            has_hevc = i + 1;
+        } else if (!strcmp(k, "chroma")) {
+            long long val;
+            if (v->type != N_SCALAR || parse_ll(v, &val) || (val != 420 && val != 400))
+                rc = expected(c, v, p, "420 (YCbCr 4:2:0) or 400 (luma only)");
+            else
+                a->chroma = (int)val;
+            has_hevc = i + 1;
         }
     }
     if (rc)
@@ -1814,6 +1849,11 @@ static int parse_anchor(Cx *c, const Node *m, const char *path, FrAnchorSpec *a)
         join(p, sizeof p, path, "quality");
         return loc_err(c->err, FR_E_CONFIG, m->kloc[has_q - 1], p,
                        "only for codec: jpeg (hevc anchors take qp)");
+    }
+    if (a->codec == FR_ANCHOR_JPEG && has_hevc) {
+        join(p, sizeof p, path, m->keys[has_hevc - 1]);
+        return loc_err(c->err, FR_E_CONFIG, m->kloc[has_hevc - 1], p,
+                       "only for codec: hevc (x265 settings of the anchor)");
     }
     if (a->codec == FR_ANCHOR_JPEG && has_qp) {
         join(p, sizeof p, path, "qp");
@@ -1890,6 +1930,8 @@ static int parse_bd_entry(Cx *c, const Node *m, const char *path, FrBdSpec *b)
         return rc;
     if (!(b->rate = xstrdup("kbpi")))
         return FR_E_NOMEM;
+    b->monotone = 1;
+    b->min_span = -1;
     for (int i = 0; !rc && i < m->n; i++) {
         const char *k = m->keys[i];
         const Node *v = m->kids[i];
@@ -1910,15 +1952,29 @@ static int parse_bd_entry(Cx *c, const Node *m, const char *path, FrBdSpec *b)
                 for (const char *q = b->rate; *q && !rc; q++)
                     if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_')
                         rc = expected(c, v, p, "a points.csv column name such as kbpi");
+        } else if (!strcmp(k, "monotone")) {
+            rc = get_bool(c, v, p, &b->monotone);
+        } else if (!strcmp(k, "min_span")) {
+            if (is_null(v) || (v->type == N_SCALAR && !strcmp(v->s, "auto")))
+                b->min_span = -1;
+            else
+                rc = get_double(c, v, p, 0, 1e300, 0, &b->min_span);
         } else if (!strcmp(k, "quality")) {
             int t;
             if (is_null(v)) {
                 free(b->quality);
                 b->quality = NULL;
-            } else if (!(rc = get_enum(c, v, p, METRIC_NAMES, &t))) {
+            } else if (v->type == N_SCALAR && fr_metric_from_name(v->s) >= 0) {
+                t = fr_metric_from_name(v->s);
                 free(b->quality);
                 if (!(b->quality = xstrdup(METRIC_NAMES[t])))
                     rc = FR_E_NOMEM;
+            } else if (!(rc = get_str(c, v, p, 0, &b->quality))) {
+                /* any points.csv column (psnr_nbit, mse, ...) */
+                for (const char *q = b->quality; *q && !rc; q++)
+                    if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_')
+                        rc = expected(c, v, p, "a metric (map07, top1, ...) or a points.csv "
+                                      "column name such as psnr_nbit");
             }
         }
     }
@@ -1957,6 +2013,32 @@ static int parse_bd(Cx *c, const Node *v)
     c->e->bd = b;
     c->e->n_bd = k;
     return 0;
+}
+
+static int parse_bootstrap(Cx *c, const Node *m)
+{
+    FrBootstrapSpec *s = &c->e->bootstrap;
+    int rc = check_map(c, m, "bootstrap", BOOT_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        join(p, sizeof p, "bootstrap", k);
+        if ((rc = rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "replicates")) {
+            rc = get_int(c, v, p, 0, 100000, &s->replicates);
+        } else if (!strcmp(k, "seed")) {
+            int sd = 0;
+            rc = get_int(c, v, p, 0, INT_MAX, &sd);
+            s->seed = (uint64_t)sd;
+        } else if (!strcmp(k, "level")) {
+            rc = get_double(c, v, p, 0, 1, 1, &s->level);
+            if (!rc && !(s->level < 1))
+                rc = expected(c, v, p, "a confidence level between 0 and 1, e.g. 0.95");
+        }
+    }
+    return rc;
 }
 
 static int parse_output(Cx *c, const Node *m, int *dir_set)
@@ -2098,6 +2180,9 @@ static int set_defaults(FrExperiment *e)
     s->qp_range = 5;
     s->sensitivity.calibration_images = 16;
     e->map_iou = 0.5;
+    e->bootstrap.replicates = 1000;
+    e->bootstrap.seed = 1;
+    e->bootstrap.level = 0.95;
     e->det_thresh = 0.005;
     e->nms = 0.45;
     e->output.dir = xstrdup("results/experiment");
@@ -2294,6 +2379,8 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
             rc = get_double(c, v, k, 0, 1, 0, &e->nms);
         else if (!strcmp(k, "output"))
             rc = parse_output(c, v, dir_set);
+        else if (!strcmp(k, "bootstrap"))
+            rc = e->kind != FR_KIND_RD ? section_kind_err(c, kl, k, "rd") : parse_bootstrap(c, v);
         else if (!strcmp(k, "jobs"))
             rc = get_int(c, v, k, 1, 1024, &e->jobs);
         else if (!strcmp(k, "quiet"))
@@ -2309,6 +2396,30 @@ static int validate(Cx *c)
 {
     FrExperiment *e = c->e;
     FrError *err = c->err;
+    /* anchors take the features' x265 settings unless they name their own */
+    const FrCodecSpec *fh = NULL;
+    for (int k = 0; k < e->sweep.n_codec && !fh; k++)
+        if (!strcmp(e->sweep.codec[k].name, "hevc"))
+            fh = &e->sweep.codec[k];
+    for (int k = 0; k < e->n_anchors; k++) {
+        FrAnchorSpec *a = &e->anchors[k];
+        if (a->codec != FR_ANCHOR_HEVC)
+            continue;
+        /* without an hevc entry: the defaults of one (codec_init) */
+        if (a->ctu < 0)
+            a->ctu = fh ? fh->ctu : 16;
+        if (a->min_cu < 0)
+            a->min_cu = fh ? fh->min_cu : 8;
+        if (a->rdoq < 0)
+            a->rdoq = fh ? fh->rdoq : 0;
+        if (a->sao < 0)
+            a->sao = fh ? fh->sao : 1;
+        if (!a->preset && !(a->preset = xstrdup(fh && fh->preset ? fh->preset : "medium")))
+            return FR_E_NOMEM;
+        if (a->min_cu > a->ctu)
+            return fr_experiment_error(e, err, FR_E_CONFIG, "anchors", "anchor '%s': min_cu %d "
+                                       "exceeds ctu %d", a->name, a->min_cu, a->ctu);
+    }
     if (!e->model.cfg)
         return fr_experiment_error(e, err, FR_E_CONFIG, "model.cfg",
                                    "required: the darknet .cfg of the network "
@@ -2662,6 +2773,9 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
             if (a->codec == FR_ANCHOR_HEVC) {
                 fputs("qp: ", f);
                 put_ints(f, a->qp, a->n_qp);
+                fprintf(f, ", ctu: %d, min_cu: %d, rdoq: %s, sao: %s, preset: %s, chroma: %d",
+                        a->ctu, a->min_cu, bool_s(a->rdoq), bool_s(a->sao),
+                        a->preset ? a->preset : "medium", a->chroma);
             } else {
                 fputs("quality: ", f);
                 put_ints(f, a->quality, a->n_quality);
@@ -2673,6 +2787,12 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
     put_enums(f, (const int *)e->metrics, e->n_metrics, METRIC_NAMES);
     fputs("\nmap_iou: ", f);
     put_double(f, e->map_iou);
+    if (e->kind == FR_KIND_RD) {
+        fprintf(f, "\nbootstrap: {replicates: %d, seed: %llu, level: ", e->bootstrap.replicates,
+                (unsigned long long)e->bootstrap.seed);
+        put_double(f, e->bootstrap.level);
+        fputc('}', f);
+    }
     fputs("\ndet_thresh: ", f);
     put_double(f, e->det_thresh);
     fputs("\nnms: ", f);
@@ -2690,6 +2810,11 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
             put_str(f, b->rate);
             fputs(", quality: ", f);
             put_str(f, b->quality);
+            fprintf(f, ", monotone: %s, min_span: ", bool_s(b->monotone));
+            if (b->min_span < 0)
+                fputs("auto", f);
+            else
+                put_double(f, b->min_span);
             fputs("}\n", f);
         }
     }

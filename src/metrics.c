@@ -139,9 +139,14 @@ double fr_box_iou(const FrBox *a, const FrBox *b, int plus_one)
     return ua > 0 ? inter / ua : 0.0;
 }
 
-/* Precision/recall after each ranked detection; returns 0 or -1 (memory). */
-static int pr_curve(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos, double **rec,
-                    double **prec)
+/* Precision/recall after each ranked detection, each counted w[i] times
+ * (w NULL: once); returns 0 or -1 (memory). With duplicated images (a
+ * bootstrap replicate) the copies of a detection tie in score and sit
+ * together; one PR point at the end of the run gives the same interpolated
+ * AP as one point per copy (precision rises along a run of TPs and the
+ * envelope takes the run's end; a run of FPs adds no recall). */
+static int pr_curve_w(const uint8_t *tp, const uint8_t *fp, const uint32_t *w, size_t n,
+                      double npos, double **rec, double **prec)
 {
     *rec = malloc((n ? n : 1) * sizeof **rec);
     *prec = malloc((n ? n : 1) * sizeof **prec);
@@ -152,22 +157,18 @@ static int pr_curve(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos,
     }
     double ctp = 0, cfp = 0;
     for (size_t i = 0; i < n; i++) {
-        ctp += tp[i];
-        cfp += fp[i];
-        (*rec)[i] = ctp / (double)npos;
+        double k = w ? (double)w[i] : 1.0;
+        ctp += k * tp[i];
+        cfp += k * fp[i];
+        (*rec)[i] = ctp / npos;
         /* the devkit guards tp+fp == 0 (a run of ignored detections) with eps */
         (*prec)[i] = ctp / fmax(ctp + cfp, 2.220446049250313e-16);
     }
     return 0;
 }
 
-double fr_ap_voc07(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
+static double ap07_from_pr(const double *rec, const double *prec, size_t n)
 {
-    if (npos == 0)
-        return NAN;
-    double *rec, *prec;
-    if (pr_curve(tp, fp, n, npos, &rec, &prec))
-        return NAN;
     double ap = 0;
     /* Thresholds exactly as the python devkit's voc_eval.py (py-faster-rcnn,
      * darknet's reval_voc.py), which the published VOC07 numbers come from:
@@ -183,7 +184,33 @@ double fr_ap_voc07(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
                 p = prec[i];
         ap += p;
     }
-    ap /= 11.0; /* one division, so a perfect list gives exactly 1 */
+    return ap / 11.0; /* one division, so a perfect list gives exactly 1 */
+}
+
+/* VOC2010+: precision made monotone from the right, area under the steps
+ * (prec is modified). */
+static double apall_from_pr(const double *rec, double *prec, size_t n)
+{
+    for (size_t i = n; i-- > 1;)
+        if (prec[i] > prec[i - 1])
+            prec[i - 1] = prec[i];
+    double ap = 0, prev_r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rec[i] != prev_r)
+            ap += (rec[i] - prev_r) * prec[i];
+        prev_r = rec[i];
+    }
+    return ap;
+}
+
+double fr_ap_voc07(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
+{
+    if (npos == 0)
+        return NAN;
+    double *rec, *prec;
+    if (pr_curve_w(tp, fp, NULL, n, (double)npos, &rec, &prec))
+        return NAN;
+    double ap = ap07_from_pr(rec, prec, n);
     free(rec);
     free(prec);
     return ap;
@@ -194,18 +221,9 @@ double fr_ap_allpoint(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npo
     if (npos == 0)
         return NAN;
     double *rec, *prec;
-    if (pr_curve(tp, fp, n, npos, &rec, &prec))
+    if (pr_curve_w(tp, fp, NULL, n, (double)npos, &rec, &prec))
         return NAN;
-    /* VOC2010+: precision made monotone from the right, area under the steps */
-    for (size_t i = n; i-- > 1;)
-        if (prec[i] > prec[i - 1])
-            prec[i - 1] = prec[i];
-    double ap = 0, prev_r = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rec[i] != prev_r)
-            ap += (rec[i] - prev_r) * prec[i];
-        prev_r = rec[i];
-    }
+    double ap = apall_from_pr(rec, prec, n);
     free(rec);
     free(prec);
     return ap;
@@ -230,38 +248,70 @@ void fr_map_result_free(FrMapResult *res)
     memset(res, 0, sizeof *res);
 }
 
-int fr_map_finish(const FrMapAcc *acc, FrMapResult *res, FrError *err)
+/* The matching is done once: a detection's TP/FP/ignored status depends only
+ * on the detections of its own image ranked above it, so it holds for every
+ * resampling of images; what a replicate changes is only how often each
+ * image counts. */
+struct FrMapRanked {
+    int nclasses;
+    size_t nimages;
+    size_t *start;      /* [nclasses + 1]: class c's detections at start[c]..start[c+1] */
+    size_t *image;      /* [ndet] image of each ranked detection */
+    uint8_t *tp, *fp;   /* [ndet] */
+    size_t *npos;       /* [nimages * nclasses] non-difficult gt per image and class */
+};
+
+void fr_map_ranked_destroy(FrMapRanked **r)
 {
+    if (!r || !*r)
+        return;
+    free((*r)->start);
+    free((*r)->image);
+    free((*r)->tp);
+    free((*r)->fp);
+    free((*r)->npos);
+    free(*r);
+    *r = NULL;
+}
+
+size_t fr_map_ranked_nimages(const FrMapRanked *r) { return r->nimages; }
+
+int fr_map_rank(const FrMapAcc *acc, FrMapRanked **out, FrError *err)
+{
+    *out = NULL;
     int nc = acc->s.nclasses;
-    memset(res, 0, sizeof *res);
-    res->nclasses = nc;
-    res->ap07 = calloc((size_t)nc, sizeof *res->ap07);
-    res->ap = calloc((size_t)nc, sizeof *res->ap);
-    res->npos = calloc((size_t)nc, sizeof *res->npos);
-    res->ndet = calloc((size_t)nc, sizeof *res->ndet);
-    const Det **order = malloc((acc->ndet ? acc->ndet : 1) * sizeof *order);
+    size_t nd = acc->ndet ? acc->ndet : 1;
+    FrMapRanked *r = calloc(1, sizeof *r);
+    const Det **order = malloc(nd * sizeof *order);
     uint8_t *used = calloc(acc->ngt ? acc->ngt : 1, 1);
-    uint8_t *tp = malloc(acc->ndet ? acc->ndet : 1);
-    uint8_t *fp = malloc(acc->ndet ? acc->ndet : 1);
     int rc = 0;
-    if (!res->ap07 || !res->ap || !res->npos || !res->ndet || !order || !used || !tp || !fp) {
+    if (r) {
+        r->nclasses = nc;
+        r->nimages = acc->nimages;
+        r->start = calloc((size_t)nc + 1, sizeof *r->start);
+        r->image = malloc(nd * sizeof *r->image);
+        r->tp = malloc(nd);
+        r->fp = malloc(nd);
+        r->npos = calloc((acc->nimages ? acc->nimages : 1) * (size_t)nc, sizeof *r->npos);
+    }
+    if (!r || !order || !used || !r->start || !r->image || !r->tp || !r->fp || !r->npos) {
         rc = fr_error(err, FR_E_NOMEM, "mAP: out of memory");
         goto done;
     }
-    for (size_t g = 0; g < acc->ngt; g++)
-        if (!acc->gt[g].difficult)
-            res->npos[acc->gt[g].cls]++;
-    double sum07 = 0, sum = 0;
+    for (size_t im = 0; im < acc->nimages; im++)
+        for (size_t g = acc->gt_start[im]; g < acc->gt_start[im + 1]; g++)
+            if (!acc->gt[g].difficult)
+                r->npos[im * (size_t)nc + (size_t)acc->gt[g].cls]++;
+    size_t pos = 0;
     for (int c = 0; c < nc; c++) {
         size_t n = 0;
         for (size_t i = 0; i < acc->ndet; i++)
             if (acc->det[i].cls == c)
                 order[n++] = &acc->det[i];
-        res->ndet[c] = n;
         qsort(order, n, sizeof *order, cmp_det);
-        for (size_t g = 0; g < acc->ngt; g++)
-            used[g] = 0;
-        for (size_t k = 0; k < n; k++) {
+        memset(used, 0, acc->ngt ? acc->ngt : 1);
+        r->start[c] = pos;
+        for (size_t k = 0; k < n; k++, pos++) {
             const Det *d = order[k];
             double ovmax = -1;
             size_t jmax = 0;
@@ -274,46 +324,155 @@ int fr_map_finish(const FrMapAcc *acc, FrMapResult *res, FrError *err)
                     jmax = g;
                 }
             }
-            tp[k] = fp[k] = 0;
+            r->image[pos] = d->image;
+            r->tp[pos] = r->fp[pos] = 0;
             /* VOCevaldet.m: ovmax >= minoverlap; a hit on a difficult box
              * counts as neither; a second hit on a matched box is a FP */
             if (ovmax >= acc->s.iou) {
                 if (!acc->gt[jmax].difficult) {
                     if (!used[jmax]) {
-                        tp[k] = 1;
+                        r->tp[pos] = 1;
                         used[jmax] = 1;
                     } else {
-                        fp[k] = 1;
+                        r->fp[pos] = 1;
                     }
                 }
             } else {
-                fp[k] = 1;
+                r->fp[pos] = 1;
             }
         }
-        if (res->npos[c] == 0) {
-            res->ap07[c] = res->ap[c] = NAN;
-            continue;
-        }
-        res->ap07[c] = fr_ap_voc07(tp, fp, n, res->npos[c]);
-        res->ap[c] = fr_ap_allpoint(tp, fp, n, res->npos[c]);
-        if (isnan(res->ap07[c]) || isnan(res->ap[c])) {
-            rc = fr_error(err, FR_E_NOMEM, "mAP: out of memory");
-            goto done;
-        }
-        sum07 += res->ap07[c];
-        sum += res->ap[c];
-        res->nclasses_with_gt++;
     }
-    res->map07 = res->nclasses_with_gt ? sum07 / res->nclasses_with_gt : NAN;
-    res->map = res->nclasses_with_gt ? sum / res->nclasses_with_gt : NAN;
+    r->start[nc] = pos;
+    *out = r;
+    r = NULL;
 done:
     free(order);
     free(used);
-    free(tp);
-    free(fp);
+    fr_map_ranked_destroy(&r);
+    return rc;
+}
+
+/* AP per class with image weights w (NULL: each image once); res arrays
+ * filled when given. Returns 0 or FR_E_NOMEM. */
+static int ranked_eval(const FrMapRanked *r, const uint32_t *w, FrMapResult *res, double *map07,
+                       double *map)
+{
+    int nc = r->nclasses;
+    size_t maxn = 1;
+    for (int c = 0; c < nc; c++)
+        if (r->start[c + 1] - r->start[c] > maxn)
+            maxn = r->start[c + 1] - r->start[c];
+    uint32_t *dw = w ? malloc(maxn * sizeof *dw) : NULL;
+    if (w && !dw)
+        return FR_E_NOMEM;
+    double sum07 = 0, sum = 0;
+    int with_gt = 0, rc = 0;
+    for (int c = 0; c < nc && !rc; c++) {
+        double npos = 0;
+        for (size_t im = 0; im < r->nimages; im++)
+            npos += (double)(w ? w[im] : 1) * (double)r->npos[im * (size_t)nc + (size_t)c];
+        size_t a = r->start[c], n = r->start[c + 1] - a;
+        if (res) {
+            res->npos[c] = (size_t)npos;
+            res->ndet[c] = n;
+        }
+        if (npos == 0) {
+            if (res)
+                res->ap07[c] = res->ap[c] = NAN;
+            continue;
+        }
+        if (w)
+            for (size_t k = 0; k < n; k++)
+                dw[k] = w[r->image[a + k]];
+        double *rec, *prec;
+        if (pr_curve_w(r->tp + a, r->fp + a, w ? dw : NULL, n, npos, &rec, &prec)) {
+            rc = FR_E_NOMEM;
+            break;
+        }
+        double ap07 = ap07_from_pr(rec, prec, n), ap = apall_from_pr(rec, prec, n);
+        free(rec);
+        free(prec);
+        if (res) {
+            res->ap07[c] = ap07;
+            res->ap[c] = ap;
+        }
+        sum07 += ap07;
+        sum += ap;
+        with_gt++;
+    }
+    free(dw);
+    if (res)
+        res->nclasses_with_gt = with_gt;
+    *map07 = with_gt ? sum07 / with_gt : NAN;
+    *map = with_gt ? sum / with_gt : NAN;
+    return rc;
+}
+
+void fr_map_ranked_eval(const FrMapRanked *r, const uint32_t *w, double *map07, double *map)
+{
+    if (ranked_eval(r, w, NULL, map07, map))
+        *map07 = *map = NAN;
+}
+
+int fr_map_finish(const FrMapAcc *acc, FrMapResult *res, FrError *err)
+{
+    int nc = acc->s.nclasses;
+    memset(res, 0, sizeof *res);
+    res->nclasses = nc;
+    res->ap07 = calloc((size_t)nc, sizeof *res->ap07);
+    res->ap = calloc((size_t)nc, sizeof *res->ap);
+    res->npos = calloc((size_t)nc, sizeof *res->npos);
+    res->ndet = calloc((size_t)nc, sizeof *res->ndet);
+    if (!res->ap07 || !res->ap || !res->npos || !res->ndet) {
+        fr_map_result_free(res);
+        return fr_error(err, FR_E_NOMEM, "mAP: out of memory");
+    }
+    FrMapRanked *r = NULL;
+    int rc = fr_map_rank(acc, &r, err);
+    if (!rc && ranked_eval(r, NULL, res, &res->map07, &res->map))
+        rc = fr_error(err, FR_E_NOMEM, "mAP: out of memory");
+    fr_map_ranked_destroy(&r);
     if (rc)
         fr_map_result_free(res);
     return rc;
+}
+
+/* ---------------- bootstrap over images ---------------- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void fr_boot_counts(uint64_t seed, int b, size_t n, uint32_t *w)
+{
+    memset(w, 0, n * sizeof *w);
+    uint64_t x = seed * 0x2545F4914F6CDD1Dull + (uint64_t)b;
+    splitmix64(&x);
+    for (size_t i = 0; i < n; i++) {
+        /* 53 random bits → [0, 1) → an index; bias < n / 2^53 */
+        double u = (double)(splitmix64(&x) >> 11) * 0x1.0p-53;
+        size_t k = (size_t)(u * (double)n);
+        w[k < n ? k : n - 1]++;
+    }
+}
+
+double fr_boot_mean(const double *v, const uint32_t *w, size_t n)
+{
+    double s = 0, cnt = 0;
+    for (size_t i = 0; i < n; i++) {
+        double k = w ? (double)w[i] : 1.0;
+        if (k == 0)
+            continue;
+        if (!isfinite(v[i]))
+            return NAN;
+        s += k * v[i];
+        cnt += k;
+    }
+    return cnt ? s / cnt : NAN;
 }
 
 /* ---------------- classification and dense ---------------- */

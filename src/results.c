@@ -528,8 +528,9 @@ void fr_journal_lines_free(char ***lines, size_t n)
 static const FrColumnDoc columns[] = {
     {"ordinal", "0-based position of the point in the sweep expansion (stable for a config)"},
     {"id", "p<ordinal>-<8 hex digits of FNV-1a of desc>: stable point id"},
-    {"kind", "reference (uncompressed network), feature (coded feature at a split) or anchor "
-             "(cloud-only: the input image coded)"},
+    {"kind", "reference (uncompressed network), feature (coded feature at a split), anchor "
+             "(cloud-only: the input image coded) or reference-yuv (an HEVC anchor's colour "
+             "conversion alone, no coding)"},
     {"curve", "RD curve name: split=..,bits=..,range=..,packing=..,codec=..,alloc=.. for "
               "features; the anchor's name for anchors; 'reference'"},
     {"desc", "canonical description of the point: curve plus ,qp=N or ,quality=N"},
@@ -539,16 +540,16 @@ static const FrColumnDoc columns[] = {
     {"bits", "Q-layer bit depth n (0 for anchor/reference)"},
     {"range", "Q-layer range mode: tensor or channel"},
     {"packing", "tile, quilt or frames"},
-    {"codec", "inner codec (hevc, hevc-lossless, zlib, ...); anchors: hevc-420 or jpeg; "
-              "reference: none"},
+    {"codec", "inner codec (hevc, hevc-lossless, zlib, ...); anchors: hevc-420, hevc-400 "
+              "(luma only) or jpeg; reference-yuv: yuv-420 / yuv-400; reference: none"},
     {"alloc", "QP allocation: uniform or sensitivity"},
     {"qp", "HEVC QP (uniform) or QP_base (sensitivity); -1 when none"},
     {"quality", "JPEG quality of a JPEG anchor; -1 otherwise"},
     {"images", "number of images evaluated"},
     {"elements", "feature elements per image (sum over the cut set); anchors: 3*W*H input "
                  "samples of the original image (mean)"},
-    {"bits_mean", "mean coded bits per image (container: payload + side info; anchors: the "
-                  "coded image file)"},
+    {"bits_mean", "mean coded bits per image (container: payload + side info; HEVC anchors: "
+                  "the stream + 248 bits of header/shape, JPEG anchors: the file)"},
     {"bits_std", "standard deviation of bits per image (population)"},
     {"kbpi", "kilobits per image = bits_mean / 1000"},
     {"payload_bits", "mean bits of the coded sample streams per image"},
@@ -571,6 +572,22 @@ static const FrColumnDoc columns[] = {
     {"back_s", "timing: back-half (anchors: whole network) seconds per image"},
     {"sens_s", "timing: sensitivity measurement seconds per image (allocation: sensitivity; "
                "the cached figure when the sensitivities came from the cache)"},
+    {"kbpi_paper", "kilobits per image by seed 001's rule: payload + 32 bits per min/max float "
+                   "(64 per tensor-range cut); anchors: the stream alone"},
+    {"kbpi_lo", "bootstrap CI of kbpi over images (bootstrap.level, default 95%; percentile)"},
+    {"kbpi_hi", "upper end of the kbpi CI"},
+    {"map07_lo", "bootstrap CI of map07 (images resampled, detections kept by image)"},
+    {"map07_hi", "upper end of the map07 CI"},
+    {"map_lo", "bootstrap CI of map"},
+    {"map_hi", "upper end of the map CI"},
+    {"top1_lo", "bootstrap CI of top1"},
+    {"top1_hi", "upper end of the top1 CI"},
+    {"top5_lo", "bootstrap CI of top5"},
+    {"top5_hi", "upper end of the top5 CI"},
+    {"fidelity_lo", "bootstrap CI of fidelity"},
+    {"fidelity_hi", "upper end of the fidelity CI"},
+    {"psnr_nbit_lo", "bootstrap CI of psnr_nbit (features)"},
+    {"psnr_nbit_hi", "upper end of the psnr_nbit CI"},
 };
 
 static const FrColumnDoc image_columns[] = {

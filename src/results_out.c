@@ -74,6 +74,119 @@ static int curve_names(const FrCsv *csv, const char *kind, char ***names, int *n
     return 0;
 }
 
+const char *fr_results_default_quality(const FrCsv *csv)
+{
+    for (int k = 0; k < N_TASK_COLS; k++)
+        if (col_has_value(csv, fr_csv_col(csv, task_cols[k])))
+            return task_cols[k];
+    return NULL;
+}
+
+/* The replicates of one point: column col of dir/boot/<id>.csv into
+ * out[0..B); returns B, or -1 when the file is missing or unreadable. */
+static int boot_column(const char *dir, const char *id, const char *col, double *out, int cap)
+{
+    char path[4500];
+    snprintf(path, sizeof path, "%s/boot/%s.csv", dir, id);
+    FrCsv *b = NULL;
+    if (fr_csv_read(path, &b, NULL))
+        return -1;
+    int c = fr_csv_col(b, col), n = (int)fr_csv_nrows(b);
+    if (c < 0 || n > cap || n == 0) {
+        fr_csv_destroy(&b);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (fr_csv_get_double_nf(b, (size_t)i, c, &out[i], NULL))
+            out[i] = NAN;
+    fr_csv_destroy(&b);
+    return n;
+}
+
+int fr_results_bd_curve(const char *dir, const FrCsv *csv, const char *name, const char *rate,
+                        const char *quality, FrBdCurve *c, FrError *err)
+{
+    int rc = fr_bd_curve_from_csv(csv, "curve", name, rate, quality, c, err);
+    if (rc)
+        return rc;
+    char lo[80], hi[80];
+    snprintf(lo, sizeof lo, "%s_lo", quality);
+    snprintf(hi, sizeof hi, "%s_hi", quality);
+    int cc = fr_csv_col(csv, "curve"), lc = fr_csv_col(csv, lo), hc = fr_csv_col(csv, hi),
+        ic = fr_csv_col(csv, "id");
+    size_t nr = fr_csv_nrows(csv);
+    if (lc >= 0 && hc >= 0) {
+        c->q_lo = malloc(c->n * sizeof *c->q_lo);
+        c->q_hi = malloc(c->n * sizeof *c->q_hi);
+        if (!c->q_lo || !c->q_hi) {
+            fr_bd_curve_free(c);
+            return fr_error(err, FR_E_NOMEM, "out of memory");
+        }
+        size_t k = 0;
+        int ok = 1;
+        for (size_t r = 0; r < nr && k < c->n; r++) {
+            if (strcmp(fr_csv_get(csv, r, cc), name))
+                continue;
+            if (fr_csv_get_double_nf(csv, r, lc, &c->q_lo[k], NULL) ||
+                fr_csv_get_double_nf(csv, r, hc, &c->q_hi[k], NULL) || !isfinite(c->q_lo[k]) ||
+                !isfinite(c->q_hi[k]))
+                ok = 0;
+            k++;
+        }
+        if (!ok) {
+            free(c->q_lo);
+            free(c->q_hi);
+            c->q_lo = c->q_hi = NULL;
+        }
+    }
+    if (!dir || ic < 0 || strcmp(rate, "kbpi"))
+        return 0;
+    enum { CAP = 100000 };
+    double *tmp = malloc(CAP * sizeof *tmp);
+    if (!tmp)
+        return 0;
+    int B = 0;
+    size_t k = 0;
+    for (size_t r = 0; r < nr && k < c->n; r++) {
+        if (strcmp(fr_csv_get(csv, r, cc), name))
+            continue;
+        const char *id = fr_csv_get(csv, r, ic);
+        int nb = boot_column(dir, id, "kbpi", tmp, CAP);
+        if (nb <= 0 || (B && nb != B))
+            goto none;
+        if (!B) {
+            B = nb;
+            c->rep_rate = malloc(c->n * (size_t)B * sizeof *c->rep_rate);
+            c->rep_quality = malloc(c->n * (size_t)B * sizeof *c->rep_quality);
+            if (!c->rep_rate || !c->rep_quality)
+                goto none;
+        }
+        memcpy(c->rep_rate + k * (size_t)B, tmp, (size_t)B * sizeof *tmp);
+        if (boot_column(dir, id, quality, tmp, CAP) != B)
+            goto none;
+        memcpy(c->rep_quality + k * (size_t)B, tmp, (size_t)B * sizeof *tmp);
+        k++;
+    }
+    c->nrep = B;
+    free(tmp);
+    return 0;
+none:
+    free(tmp);
+    free(c->rep_rate);
+    free(c->rep_quality);
+    c->rep_rate = c->rep_quality = NULL;
+    c->nrep = 0;
+    return 0;
+}
+
+const char *fr_bd_csv_header(void)
+{
+    return "anchor,test,method,rate,quality,anchor_points,test_points,anchor_used,test_used,"
+           "bd_rate_pct,bd_rate_lo,bd_rate_hi,bd_quality,bd_quality_lo,bd_quality_hi,"
+           "pchip_rate_pct,cubic_rate_pct,pchip_quality,cubic_quality,quality_overlap,"
+           "rate_overlap,quality_span,span_threshold,replicates,significant,valid,reason";
+}
+
 int fr_results_write_bd(const char *dir, const FrExperiment *e, FrError *err)
 {
     char path[4400];
@@ -83,8 +196,7 @@ int fr_results_write_bd(const char *dir, const FrExperiment *e, FrError *err)
     if (rc)
         return rc;
     FrText t = {0};
-    fr_text_printf(&t, "anchor,test,method,rate,quality,anchor_points,test_points,bd_rate_pct,"
-                       "bd_quality,quality_overlap,rate_overlap,warning\n");
+    fr_text_printf(&t, "%s\n", fr_bd_csv_header());
     char **curves = NULL;
     int ncurves = 0;
     rc = curve_names(csv, NULL, &curves, &ncurves);
@@ -92,17 +204,24 @@ int fr_results_write_bd(const char *dir, const FrExperiment *e, FrError *err)
         const FrBdSpec *s = &e->bd[b];
         const char *rate = s->rate ? s->rate : "kbpi";
         const char *qual = s->quality;
+        if (qual && fr_metric_from_name(qual) >= 0) /* a metric: its points.csv column */
+            qual = metric_column(fr_metric_from_name(qual));
         if (!qual && e->n_metrics)
             qual = metric_column(e->metrics[0]);
-        for (int k = 0; !qual && k < N_TASK_COLS; k++)
-            if (col_has_value(csv, fr_csv_col(csv, task_cols[k])))
-                qual = task_cols[k];
+        if (!qual)
+            qual = fr_results_default_quality(csv);
         if (!qual) {
             rc = fr_error(err, FR_E_FORMAT, "%s: no task metric column with values for bd", path);
             break;
         }
+        FrBdOptions o;
+        fr_bd_options_defaults(&o);
+        o.method = s->method;
+        o.monotone = s->monotone;
+        o.min_span = s->min_span;
+        o.level = e->bootstrap.level;
         FrBdCurve anchor = {0};
-        rc = fr_bd_curve_from_csv(csv, "curve", s->anchor, rate, qual, &anchor, err);
+        rc = fr_results_bd_curve(dir, csv, s->anchor, rate, qual, &anchor, err);
         if (rc) {
             char msg[1100];
             snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
@@ -113,32 +232,43 @@ int fr_results_write_bd(const char *dir, const FrExperiment *e, FrError *err)
         for (int c = 0; c < ncurves && !rc; c++) {
             if (strcmp(curves[c], s->test) && fnmatch(s->test, curves[c], 0))
                 continue;
-            if (!strcmp(curves[c], s->anchor) || !strcmp(curves[c], "reference"))
+            if (!strcmp(curves[c], s->anchor) || !strcmp(curves[c], "reference") ||
+                strstr(curves[c], ":reference-yuv"))
                 continue;
             matched++;
             FrBdCurve test = {0};
-            FrBdResult res;
-            memset(&res, 0, sizeof res);
+            FrBdReport rep;
+            memset(&rep, 0, sizeof rep);
             FrError e2 = {0};
-            int r2 = fr_bd_curve_from_csv(csv, "curve", curves[c], rate, qual, &test, &e2);
+            int r2 = fr_results_bd_curve(dir, csv, curves[c], rate, qual, &test, &e2);
             if (!r2)
-                r2 = fr_bd(&anchor, &test, s->method, curves[c], &res, &e2);
+                r2 = fr_bd_report(&anchor, &test, &o, curves[c], &rep, &e2);
+            if (r2) {
+                rep.valid = 0;
+                snprintf(rep.reason, sizeof rep.reason, "%.700s", e2.msg);
+                rep.rate_pct = rep.quality = rep.rate_lo = rep.rate_hi = NAN;
+                rep.quality_lo = rep.quality_hi = rep.pchip_rate_pct = rep.cubic_rate_pct = NAN;
+                rep.pchip_quality = rep.cubic_quality = rep.quality_overlap = NAN;
+                rep.rate_overlap = rep.quality_span = rep.span_threshold = NAN;
+            }
             fr_text_csv_field(&t, s->anchor, ',');
             fr_text_csv_field(&t, curves[c], ',');
             fr_text_csv_field(&t, fr_bd_method_name(s->method), ',');
             fr_text_csv_field(&t, rate, ',');
             fr_text_csv_field(&t, qual, ',');
-            fr_text_printf(&t, "%zu,%zu,", anchor.n, test.n);
-            if (r2) {
-                fr_text_printf(&t, "nan,nan,nan,nan,");
-                fr_text_csv_field(&t, e2.msg, '\n');
-            } else {
-                fr_text_csv_double(&t, res.rate_pct, ',');
-                fr_text_csv_double(&t, res.quality, ',');
-                fr_text_csv_double(&t, res.quality_overlap, ',');
-                fr_text_csv_double(&t, res.rate_overlap, ',');
-                fr_text_csv_field(&t, res.warning, '\n');
-            }
+            fr_text_printf(&t, "%zu,%zu,%zu,%zu,", anchor.n, test.n, rep.anchor_used,
+                           rep.test_used);
+            double v[] = {rep.rate_pct,       rep.rate_lo,        rep.rate_hi,
+                          rep.quality,        rep.quality_lo,     rep.quality_hi,
+                          rep.pchip_rate_pct, rep.cubic_rate_pct, rep.pchip_quality,
+                          rep.cubic_quality,  rep.quality_overlap, rep.rate_overlap,
+                          rep.quality_span,   rep.span_threshold};
+            for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+                fr_text_csv_double(&t, v[k], ',');
+            fr_text_printf(&t, "%d,%s,%s,", rep.boot_total,
+                           rep.boot_total ? (rep.significant ? "yes" : "no") : "",
+                           rep.valid ? "yes" : "no");
+            fr_text_csv_field(&t, rep.reason, '\n');
             fr_bd_curve_free(&test);
         }
         fr_bd_curve_free(&anchor);
@@ -158,44 +288,71 @@ int fr_results_write_bd(const char *dir, const FrExperiment *e, FrError *err)
 
 /* ---------------- plots ---------------- */
 
-/* A plotted group: lossy points of one curve, or the lossless points of one
- * (split, codec, packing, alloc) across bit depths (one-point curves would
- * flood the legend). */
-typedef struct Group {
-    char key[512];
-    char title[256];
-    int split_no;
-    int lossless;
-    int sensitivity; /* alloc other than uniform: drawn with its own marker */
-    int bits;
-} Group;
+/* ---- curve names as key=value lists ---- */
+
+#define MAX_AXES 24
+
+typedef struct Axes {
+    int n;
+    char key[MAX_AXES][32];
+    char val[MAX_AXES][96];
+} Axes;
+
+static void parse_axes(const char *curve, Axes *a)
+{
+    a->n = 0;
+    const char *p = curve;
+    while (p && *p && a->n < MAX_AXES) {
+        const char *eq = strchr(p, '='), *end = strchr(p, ',');
+        if (!eq || (end && eq > end))
+            break;
+        size_t kl = (size_t)(eq - p), vl = end ? (size_t)(end - eq - 1) : strlen(eq + 1);
+        snprintf(a->key[a->n], sizeof a->key[0], "%.*s", (int)(kl < 31 ? kl : 31), p);
+        snprintf(a->val[a->n], sizeof a->val[0], "%.*s", (int)(vl < 95 ? vl : 95), eq + 1);
+        a->n++;
+        p = end ? end + 1 : NULL;
+    }
+}
+
+static const char *axis_val(const Axes *a, const char *key)
+{
+    for (int i = 0; i < a->n; i++)
+        if (!strcmp(a->key[i], key))
+            return a->val[i];
+    return NULL;
+}
 
 static int is_lossless_codec(const char *c)
 {
     return strcmp(c, "hevc") != 0;
 }
 
-/* Value of "key=" in a curve name, copied into buf. */
-static void curve_axis(const char *curve, const char *key, char *buf, size_t cap)
+/* One legend label part: "max_5", "10-bit", "quilt", "alloc=sensitivity". */
+static void label_part(FrText *t, const char *key, const char *val)
 {
-    buf[0] = 0;
-    size_t kl = strlen(key);
-    const char *p = curve;
-    while (p && *p) {
-        if (!strncmp(p, key, kl) && p[kl] == '=') {
-            const char *v = p + kl + 1, *end = strchr(v, ',');
-            size_t n = end ? (size_t)(end - v) : strlen(v);
-            if (n >= cap)
-                n = cap - 1;
-            memcpy(buf, v, n);
-            buf[n] = 0;
-            return;
-        }
-        p = strchr(p, ',');
-        if (p)
-            p++;
-    }
+    if (t->len)
+        fr_text_printf(t, " ");
+    if (!strcmp(key, "split") || !strcmp(key, "packing") || !strcmp(key, "codec"))
+        fr_text_printf(t, "%s", val);
+    else if (!strcmp(key, "bits"))
+        fr_text_printf(t, "%s-bit", val);
+    else if (!strcmp(key, "range"))
+        fr_text_printf(t, "%s-range", val);
+    else if (!strcmp(key, "alloc"))
+        fr_text_printf(t, "%s QP", val);
+    else
+        fr_text_printf(t, "%s=%s", key, val);
 }
+
+/* A plotted group: the lossy points of one curve, or the lossless points of
+ * one curve less its bit depth (labelled by bit depth, not joined). */
+typedef struct Group {
+    char key[1024];
+    char title[256];
+    int split_no;
+    int lossless;
+    int dash;
+} Group;
 
 static const char *metric_label(const char *col)
 {
@@ -210,36 +367,86 @@ static const char *metric_label(const char *col)
     return "fidelity";
 }
 
+static void put_val(FrText *t, const FrCsv *csv, size_t r, int col, char end)
+{
+    double v;
+    if (col >= 0 && !fr_csv_get_double_nf(csv, r, col, &v, NULL) && isfinite(v))
+        fr_text_printf(t, "%.17g%c", v, end);
+    else
+        fr_text_printf(t, "NaN%c", end);
+}
+
 static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, const char *col,
                        FrError *err)
 {
+    char lo_name[64], hi_name[64];
+    snprintf(lo_name, sizeof lo_name, "%s_lo", col);
+    snprintf(hi_name, sizeof hi_name, "%s_hi", col);
     int mc = fr_csv_col(csv, col), kc = fr_csv_col(csv, "kind"), cc = fr_csv_col(csv, "curve"),
-        rc_ = fr_csv_col(csv, "kbpi"), sc = fr_csv_col(csv, "split"), bc = fr_csv_col(csv, "bits"),
-        cdc = fr_csv_col(csv, "codec"), qc = fr_csv_col(csv, "qp");
+        rc_ = fr_csv_col(csv, "kbpi"), bc = fr_csv_col(csv, "bits"), cdc = fr_csv_col(csv, "codec"),
+        qc = fr_csv_col(csv, "qp"), loc = fr_csv_col(csv, lo_name), hic = fr_csv_col(csv, hi_name),
+        anc = fr_csv_col(csv, "quality");
     size_t nr = fr_csv_nrows(csv);
     Group *g = calloc(nr + 1, sizeof *g);
     int *grp_of = calloc(nr + 1, sizeof *grp_of);
-    char splits[32][64];
+    Axes *ax = calloc(nr + 1, sizeof *ax);
+    char splits[32][96];
     int nsplits = 0, ng = 0;
-    double ref = NAN;
-    if (!g || !grp_of) {
+    double ref = NAN, xmin = INFINITY, xmax = -INFINITY;
+    if (!g || !grp_of || !ax) {
         free(g);
         free(grp_of);
+        free(ax);
         return fr_error(err, FR_E_NOMEM, "out of memory");
     }
+    /* Which axes vary between the feature curves: those, and only those,
+     * name the curves (a packing ablation is labelled by packing). */
+    Axes all = {0};
+    int varies[MAX_AXES] = {0};
     for (size_t r = 0; r < nr; r++) {
         grp_of[r] = -1;
-        const char *kind = fr_csv_get(csv, r, kc);
+        if (strcmp(fr_csv_get(csv, r, kc), "feature"))
+            continue;
+        parse_axes(fr_csv_get(csv, r, cc), &ax[r]);
+        for (int i = 0; i < ax[r].n; i++) {
+            const char *k = ax[r].key[i];
+            int j = 0;
+            while (j < all.n && strcmp(all.key[j], k))
+                j++;
+            if (j == all.n && all.n < MAX_AXES) {
+                snprintf(all.key[j], sizeof all.key[0], "%s", k);
+                snprintf(all.val[j], sizeof all.val[0], "%s", ax[r].val[i]);
+                all.n++;
+            } else if (j < all.n && strcmp(all.val[j], ax[r].val[i])) {
+                varies[j] = 1;
+            }
+        }
+    }
+    /* lossy curves' distinct bit depths give dash patterns */
+    char bitvals[8][16];
+    int nbits = 0;
+    for (size_t r = 0; r < nr; r++) {
         double v;
-        if (!strcmp(kind, "reference")) {
+        if (!strcmp(fr_csv_get(csv, r, kc), "reference")) {
             if (!fr_csv_get_double_nf(csv, r, mc, &v, NULL))
                 ref = v;
             continue;
         }
-        if (strcmp(kind, "feature"))
+        if (strcmp(fr_csv_get(csv, r, kc), "feature") && strcmp(fr_csv_get(csv, r, kc), "anchor"))
             continue;
-        const char *curve = fr_csv_get(csv, r, cc), *split = fr_csv_get(csv, r, sc),
-                   *codec = fr_csv_get(csv, r, cdc);
+        if (!fr_csv_get_double_nf(csv, r, rc_, &v, NULL) && v > 0 && isfinite(v)) {
+            double y;
+            if (!fr_csv_get_double_nf(csv, r, mc, &y, NULL) && isfinite(y)) {
+                xmin = fmin(xmin, v);
+                xmax = fmax(xmax, v);
+            }
+        }
+        if (strcmp(fr_csv_get(csv, r, kc), "feature"))
+            continue;
+        const char *codec = fr_csv_get(csv, r, cdc);
+        const char *split = axis_val(&ax[r], "split");
+        if (!split)
+            split = "";
         int sn = -1;
         for (int k = 0; k < nsplits; k++)
             if (!strcmp(splits[k], split))
@@ -248,80 +455,126 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
             snprintf(splits[nsplits], sizeof splits[0], "%s", split);
             sn = nsplits++;
         }
-        char key[512], pk[64], al[64];
         int lossless = is_lossless_codec(codec);
-        curve_axis(curve, "packing", pk, sizeof pk);
-        curve_axis(curve, "alloc", al, sizeof al);
+        const char *bits = axis_val(&ax[r], "bits");
+        int bn = 0;
+        if (!lossless && bits) {
+            while (bn < nbits && strcmp(bitvals[bn], bits))
+                bn++;
+            if (bn == nbits && nbits < 8)
+                snprintf(bitvals[nbits++], sizeof bitvals[0], "%s", bits);
+        }
+        /* group key and label from the varying axes (bits left out of
+         * lossless groups: their points carry it) */
+        FrText key = {0}, title = {0};
+        fr_text_printf(&key, "%c", lossless ? 'L' : 'C');
+        for (int i = 0; i < ax[r].n; i++) {
+            int j = 0;
+            while (j < all.n && strcmp(all.key[j], ax[r].key[i]))
+                j++;
+            int is_bits = !strcmp(ax[r].key[i], "bits");
+            if (!(lossless && is_bits))
+                fr_text_printf(&key, "|%s=%s", ax[r].key[i], ax[r].val[i]);
+            /* the split always (the primary axis), then what varies */
+            if ((j < all.n && varies[j] && !(lossless && is_bits)) ||
+                !strcmp(ax[r].key[i], "split"))
+                label_part(&title, ax[r].key[i], ax[r].val[i]);
+        }
+        if (!title.len)
+            label_part(&title, "split", split);
+        if (lossless && !strstr(title.s ? title.s : "", "lossless"))
+            fr_text_printf(&title, " lossless");
         if (lossless)
-            snprintf(key, sizeof key, "L|%s|%s|%s|%s", split, codec, pk, al);
-        else
-            snprintf(key, sizeof key, "C|%s", curve);
+            fr_text_printf(&title, " (points: bit depth)");
         int gi = -1;
         for (int k = 0; k < ng; k++)
-            if (!strcmp(g[k].key, key))
+            if (key.s && !strcmp(g[k].key, key.s))
                 gi = k;
-        if (gi < 0) {
+        if (gi < 0 && key.s && title.s) {
             gi = ng++;
-            snprintf(g[gi].key, sizeof g[gi].key, "%s", key);
+            snprintf(g[gi].key, sizeof g[gi].key, "%s", key.s);
+            snprintf(g[gi].title, sizeof g[gi].title, "%s", title.s);
             g[gi].split_no = sn;
             g[gi].lossless = lossless;
-            g[gi].sensitivity = *al && strcmp(al, "uniform") != 0;
-            g[gi].bits = atoi(fr_csv_get(csv, r, bc));
-            if (lossless)
-                snprintf(g[gi].title, sizeof g[gi].title, "%s %s%s (one point per bit depth)", split,
-                         codec, strstr(codec, "lossless") ? "" : " lossless");
-            else
-                snprintf(g[gi].title, sizeof g[gi].title, "%s %d-bit %s%s%s", split, g[gi].bits,
-                         codec, strcmp(al, "uniform") && *al ? " " : "",
-                         strcmp(al, "uniform") && *al ? al : "");
+            g[gi].dash = lossless ? 1 : bn + 1;
         }
+        fr_text_free(&key);
+        fr_text_free(&title);
         grp_of[r] = gi;
     }
-    /* One data file: feature groups first (one index block each), then anchors. */
-    char **anchors = NULL;
-    int nanch = 0;
+    /* One data file: feature groups first (one index block each), then
+     * anchors, then reference-yuv levels. Columns: kbpi, metric, lo, hi, label. */
+    char **anchors = NULL, **yuvs = NULL;
+    int nanch = 0, nyuv = 0;
     curve_names(csv, "anchor", &anchors, &nanch);
-    FrText t = {0}, colors = {0}, dashes = {0}, lossless = {0};
+    curve_names(csv, "reference-yuv", &yuvs, &nyuv);
+    FrText t = {0}, colors = {0}, dashes = {0}, points = {0};
+    /* Okabe-Ito (colour-blind safe), black kept for anchors */
+    static const char *palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00",
+                                    "#56B4E9", "#8C6D1F"};
+    /* lossless points: Paul Tol's muted set, apart from the lossy curves' */
+    static const char *palette_ll[] = {"#332288", "#882255", "#117733", "#44AA99", "#AA4499",
+                                       "#999933"};
+    static const int filled[] = {7, 9, 5, 13, 11, 15}, open[] = {6, 8, 4, 12, 10, 14};
+    int nlossy = 0, nblk = 0;
+    for (int pass = 0; pass < 2; pass++)
     for (int k = 0; k < ng; k++) {
-        fr_text_printf(&t, "\"%s\" \"%s\"\n", g[k].title, col);
+        if (g[k].lossless != pass)
+            continue;
+        fr_text_printf(&t, "\"%s\" \"%s\" x x x\n", g[k].title, col);
         for (size_t r = 0; r < nr; r++) {
             if (grp_of[r] != k)
                 continue;
-            fr_text_printf(&t, "%s %s %s\n", fr_csv_get(csv, r, rc_), fr_csv_get(csv, r, mc),
-                           g[k].lossless ? fr_csv_get(csv, r, bc) : fr_csv_get(csv, r, qc));
+            put_val(&t, csv, r, rc_, ' ');
+            put_val(&t, csv, r, mc, ' ');
+            put_val(&t, csv, r, loc, ' ');
+            put_val(&t, csv, r, hic, ' ');
+            fr_text_printf(&t, "%s\n", g[k].lossless ? fr_csv_get(csv, r, bc) : fr_csv_get(csv, r, qc));
         }
         fr_text_printf(&t, "\n\n");
-        /* colour by split; dash by bit depth; lossless groups as open points only */
-        fr_text_printf(&colors, "%s%d", k ? " " : "", g[k].split_no + 1);
-        fr_text_printf(&dashes, "%s%d", k ? " " : "", g[k].lossless ? 1 : (g[k].bits - 8) / 2 + 1);
-        /* marker: 0 filled circle (uniform QP), 1 open square (lossless),
-         * 2 filled triangle (per-channel QP allocation) */
-        fr_text_printf(&lossless, "%s%d", k ? " " : "", g[k].lossless ? 1 : g[k].sensitivity ? 2 : 0);
+        int ci = g[k].lossless ? g[k].split_no : nlossy++;
+        const char *sep = nblk++ ? " " : "";
+        fr_text_printf(&colors, "%s%s", sep, g[k].lossless ? palette_ll[ci % 6] : palette[ci % 7]);
+        fr_text_printf(&dashes, "%s%d", sep, g[k].dash);
+        fr_text_printf(&points, "%s%d", sep,
+                       g[k].lossless ? open[g[k].split_no % 6] : filled[g[k].split_no % 6]);
     }
     for (int a = 0; a < nanch; a++) {
-        fr_text_printf(&t, "\"%s (cloud-only)\" \"%s\"\n", anchors[a], col);
+        fr_text_printf(&t, "\"%s (cloud-only)\" \"%s\" x x x\n", anchors[a], col);
         for (size_t r = 0; r < nr; r++)
             if (!strcmp(fr_csv_get(csv, r, kc), "anchor") &&
-                !strcmp(fr_csv_get(csv, r, cc), anchors[a]))
-                fr_text_printf(&t, "%s %s %s\n", fr_csv_get(csv, r, rc_), fr_csv_get(csv, r, mc),
-                               fr_csv_get(csv, r, qc));
+                !strcmp(fr_csv_get(csv, r, cc), anchors[a])) {
+                put_val(&t, csv, r, rc_, ' ');
+                put_val(&t, csv, r, mc, ' ');
+                put_val(&t, csv, r, loc, ' ');
+                put_val(&t, csv, r, hic, ' ');
+                const char *q = fr_csv_get(csv, r, qc);
+                fr_text_printf(&t, "%s\n", strcmp(q, "-1") ? q : fr_csv_get(csv, r, anc));
+            }
         fr_text_printf(&t, "\n\n");
     }
+    FrText yuvlev = {0}, yuvtit = {0};
+    for (int a = 0; a < nyuv; a++)
+        for (size_t r = 0; r < nr; r++)
+            if (!strcmp(fr_csv_get(csv, r, cc), yuvs[a])) {
+                double v;
+                if (fr_csv_get_double_nf(csv, r, mc, &v, NULL) || !isfinite(v))
+                    continue;
+                fr_text_printf(&yuvlev, "%s%.17g", yuvlev.len ? " " : "", v);
+                fr_text_printf(&yuvtit, "%s%s", yuvtit.len ? "|" : "", yuvs[a]);
+                break;
+            }
     free(anchors);
+    free(yuvs);
     free(g);
     free(grp_of);
+    free(ax);
     char dat[4400], out[4400], gp[4400];
     snprintf(dat, sizeof dat, "%s/plot_%s.dat", dir, col);
     snprintf(out, sizeof out, "%s/rd_%s", dir, col);
     snprintf(gp, sizeof gp, "%s/rd.gp", scripts);
     int rc = fr_text_write_atomic(&t, dat, err);
     fr_text_free(&t);
-    if (rc) {
-        fr_text_free(&colors);
-        fr_text_free(&dashes);
-        fr_text_free(&lossless);
-        return rc;
-    }
     /* The directory's name titles the plot; quotes would end the -e string. */
     char title[256];
     const char *base = strrchr(dir, '/');
@@ -329,21 +582,37 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     for (char *q = title; *q; q++)
         if (*q == '\'' || *q == '"' || *q == '\\' || *q == '$' || *q == '`')
             *q = '_';
+    for (char *q = yuvtit.s; q && *q; q++)
+        if (*q == '\'' || *q == '"' || *q == '\\' || *q == '$' || *q == '`')
+            *q = '_';
     char refs[64];
     if (isfinite(ref))
         snprintf(refs, sizeof refs, "%.17g", ref);
     else
         snprintf(refs, sizeof refs, "NaN");
+    if (!(xmin > 0 && isfinite(xmax))) {
+        xmin = 1;
+        xmax = 1000;
+    }
+    /* legend below the plot, two columns: the canvas grows with it */
+    int entries = ng + nanch + nyuv + 1, height = 520 + 19 * ((entries + 1) / 2);
     FrText vars = {0};
-    fr_text_printf(&vars,
-                   "title='%s'; datafile='%s'; outbase='%s'; nfeat=%d; nanch=%d; "
-                   "colors='%s'; dashes='%s'; lossless='%s'; ylabel='%s'; ref=%s",
-                   title, dat, out, ng, nanch, colors.s ? colors.s : "", dashes.s ? dashes.s : "",
-                   lossless.s ? lossless.s : "", metric_label(col), refs);
+    if (!rc)
+        fr_text_printf(&vars,
+                       "title='%s'; datafile='%s'; outbase='%s'; nfeat=%d; nanch=%d; "
+                       "colors='%s'; dashes='%s'; points='%s'; nlossy=%d; ylabel='%s'; ref=%s; "
+                       "xmin=%.6g; xmax=%.6g; height=%d; yuvlev='%s'; yuvtit='%s'",
+                       title, dat, out, ng, nanch, colors.s ? colors.s : "",
+                       dashes.s ? dashes.s : "", points.s ? points.s : "",
+                       nlossy, metric_label(col), refs, xmin / 1.25, xmax * 1.25,
+                       height, yuvlev.s ? yuvlev.s : "", yuvtit.s ? yuvtit.s : "");
     fr_text_free(&colors);
     fr_text_free(&dashes);
-    fr_text_free(&lossless);
-    rc = vars.s ? fr_gnuplot_run(gp, vars.s, err) : fr_error(err, FR_E_NOMEM, "out of memory");
+    fr_text_free(&points);
+    fr_text_free(&yuvlev);
+    fr_text_free(&yuvtit);
+    if (!rc)
+        rc = vars.s ? fr_gnuplot_run(gp, vars.s, err) : fr_error(err, FR_E_NOMEM, "out of memory");
     fr_text_free(&vars);
     return rc;
 }

@@ -157,12 +157,25 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
         const FrAnchorSpec *as = &e->anchors[a];
         int jpeg = as->codec == FR_ANCHOR_JPEG;
         int nq = jpeg ? as->n_quality : as->n_qp;
+        if (!jpeg) {
+            /* the conversion to YCbCr and back alone, so its cost is seen */
+            if (!(pt = plan_add(plan, &cap)))
+                goto oom;
+            pt->kind = FR_POINT_REFERENCE_YUV;
+            pt->curve = plan_str(plan, "%s:reference-yuv", as->name);
+            pt->desc = pt->curve;
+            pt->codec = as->chroma == 400 ? "yuv-400" : "yuv-420";
+            pt->anchor = a;
+            if (!pt->curve)
+                goto oom;
+            plan_id(pt);
+        }
         for (int q = 0; q < nq; q++) {
             if (!(pt = plan_add(plan, &cap)))
                 goto oom;
             pt->kind = FR_POINT_ANCHOR;
             pt->curve = as->name;
-            pt->codec = jpeg ? "jpeg" : "hevc-420";
+            pt->codec = jpeg ? "jpeg" : as->chroma == 400 ? "hevc-400" : "hevc-420";
             pt->anchor = a;
             pt->bits = 0;
             if (jpeg)
@@ -201,6 +214,7 @@ void fr_plan_free(FrPlan *plan)
 /* One image's result for one point. */
 typedef struct ImgRes {
     double bits, payload, side, elements;
+    double paper; /* seed 001's rule: payload + 32 bits per min/max float */
     double mse, psnr, mse_nbit;
     double t_front, t_enc, t_dec, t_back, t_sens;
     FrDetection *dets;
@@ -600,12 +614,78 @@ static int read_labels(Run *r, FrError *err)
 
 /* ---------------- aggregation and commit ---------------- */
 
+/* Quantities with a bootstrap interval, in boot file column order. */
+enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_N };
+static const char *const boot_cols[B_N] = {"kbpi", "map07", "map",      "top1",
+                                           "top5", "fidelity", "psnr_nbit"};
+
 typedef struct Agg {
-    double bits_mean, bits_std, payload, side, elements;
+    double bits_mean, bits_std, payload, side, elements, paper;
     double map07, map, top1, top5, fidelity;
+    double lo[B_N], hi[B_N]; /* bootstrap CI (NaN without) */
     double mse, psnr, mse_nbit, psnr_nbit;
     double front, enc, dec, back, sens;
 } Agg;
+
+/* B replicates of the point over resampled images (fr_boot_counts, the
+ * same draws at every point, shard and rerun): boot/<id>.csv holds them
+ * (one row per replicate, the columns of boot_cols; written before the
+ * point's journal record, so a committed point has its file), and the
+ * percentile intervals go into a->lo / a->hi. Quantities a point does not
+ * have are NaN in every replicate. */
+static int bootstrap_point(Run *r, const FrPoint *pt, double *const v[B_N], const FrMapRanked *rk,
+                           int B, Agg *a, FrError *err)
+{
+    size_t n = r->list.n;
+    uint32_t *w = malloc(n * sizeof *w);
+    double *rep = malloc((size_t)B * B_N * sizeof *rep), *col = malloc((size_t)B * sizeof *col);
+    FrText t = {0};
+    int rc = 0;
+    if (!w || !rep || !col) {
+        rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        goto done;
+    }
+    int have[B_N];
+    for (int k = 0; k < B_N; k++) {
+        have[k] = 0;
+        for (size_t i = 0; i < n && !have[k]; i++)
+            have[k] = !isnan(v[k][i]);
+    }
+    for (int b = 0; b < B; b++) {
+        double *row = rep + (size_t)b * B_N;
+        fr_boot_counts(r->e->bootstrap.seed, b, n, w);
+        for (int k = 0; k < B_N; k++)
+            row[k] = have[k] ? fr_boot_mean(v[k], w, n) : NAN;
+        if (have[B_PSNR_NBIT])
+            row[B_PSNR_NBIT] = fr_psnr_nbit(row[B_PSNR_NBIT], pt->bits);
+        if (rk)
+            fr_map_ranked_eval(rk, w, &row[B_MAP07], &row[B_MAP]);
+    }
+    for (int k = 0; k < B_N; k++) {
+        for (int b = 0; b < B; b++)
+            col[b] = rep[(size_t)b * B_N + k];
+        fr_ci_percentile(col, (size_t)B, r->e->bootstrap.level, &a->lo[k], &a->hi[k]);
+    }
+    for (int k = 0; k < B_N; k++)
+        fr_text_printf(&t, "%s%c", boot_cols[k], k + 1 < B_N ? ',' : '\n');
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < B_N; k++)
+            fr_text_csv_double(&t, rep[(size_t)b * B_N + k], k + 1 < B_N ? ',' : '\n');
+    char path[4500];
+    snprintf(path, sizeof path, "%s/boot", r->dir);
+    if (mkdir(path, 0777) && errno != EEXIST) {
+        rc = fr_error(err, FR_E_IO, "%s: cannot create the directory (%s)", path, strerror(errno));
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/boot/%s.csv", r->dir, pt->id);
+    rc = fr_text_write_atomic(&t, path, err);
+done:
+    fr_text_free(&t);
+    free(w);
+    free(rep);
+    free(col);
+    return rc;
+}
 
 static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *err)
 {
@@ -616,6 +696,7 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
         s1 += res[i].bits;
         a->payload += res[i].payload;
         a->side += res[i].side;
+        a->paper += res[i].paper;
         a->elements += res[i].elements;
         a->mse += res[i].mse;
         a->psnr += res[i].psnr;
@@ -633,6 +714,7 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->bits_std = sqrt(s2 / dn);
     a->payload /= dn;
     a->side /= dn;
+    a->paper /= dn;
     a->elements /= dn;
     a->mse /= dn;
     a->psnr /= dn;
@@ -645,55 +727,77 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->psnr_nbit = pt->kind == FR_POINT_FEATURE ? fr_psnr_nbit(a->mse_nbit, pt->bits) : NAN;
     if (pt->kind != FR_POINT_FEATURE) {
         a->mse = a->psnr = a->mse_nbit = NAN;
-        if (pt->kind == FR_POINT_REFERENCE)
-            a->bits_mean = a->bits_std = a->payload = a->side = NAN;
+        if (pt->kind == FR_POINT_REFERENCE || pt->kind == FR_POINT_REFERENCE_YUV)
+            a->bits_mean = a->bits_std = a->payload = a->side = a->paper = NAN;
     }
     a->map07 = a->map = a->top1 = a->top5 = a->fidelity = NAN;
+    for (int k = 0; k < B_N; k++)
+        a->lo[k] = a->hi[k] = NAN;
+    int rc = 0, B = r->e->bootstrap.replicates;
+    int rated = pt->kind == FR_POINT_FEATURE || pt->kind == FR_POINT_ANCHOR;
+    /* per-image values of every mean-type quantity (NaN: not measured) */
+    double *v[B_N] = {0};
+    for (int k = 0; k < B_N; k++)
+        if (!(v[k] = malloc((n ? n : 1) * sizeof *v[k])))
+            rc = fr_error(err, FR_E_NOMEM, "out of memory");
+    FrMapRanked *rk = NULL;
+    for (size_t i = 0; i < n && !rc; i++) {
+        v[B_KBPI][i] = rated ? res[i].bits / FR_KBIT : NAN;
+        for (int k = B_MAP07; k < B_N; k++)
+            v[k][i] = NAN;
+        /* the n-bit MSE; replicates turn its mean into PSNR as psnr_nbit is */
+        if (pt->kind == FR_POINT_FEATURE)
+            v[B_PSNR_NBIT][i] = res[i].mse_nbit;
+    }
+    if (rc)
+        goto done;
     if (r->task == FR_TASK_DETECTION) {
         FrMapSettings ms;
         fr_map_defaults(&ms);
         ms.nclasses = r->nclasses;
         ms.iou = r->e->map_iou;
         FrMapAcc *acc = NULL;
-        int rc = fr_map_create(&acc, &ms, err);
+        rc = fr_map_create(&acc, &ms, err);
         for (size_t i = 0; i < n && !rc; i++)
             rc = fr_map_add_image(acc, r->info[i].gt, r->info[i].ngt, res[i].dets,
                                   (size_t)res[i].ndet, err);
-        FrMapResult mr;
-        memset(&mr, 0, sizeof mr);
         if (!rc)
-            rc = fr_map_finish(acc, &mr, err);
-        if (!rc) {
-            a->map07 = mr.map07;
-            a->map = mr.map;
-        }
-        fr_map_result_free(&mr);
+            rc = fr_map_rank(acc, &rk, err);
         fr_map_destroy(&acc);
-        return rc;
-    }
-    if (r->task == FR_TASK_CLASSIFICATION) {
+        if (rc)
+            goto done;
+        fr_map_ranked_eval(rk, NULL, &a->map07, &a->map);
+    } else if (r->task == FR_TASK_CLASSIFICATION) {
         FrClsAcc ca;
         fr_cls_acc_init(&ca);
         for (size_t i = 0; i < n; i++) {
             const FrTensor *ref = &r->info[i].ref;
-            fr_cls_acc_add(&ca, res[i].out.data, ref->data, fr_tensor_size(&res[i].out),
-                           r->info[i].label);
+            size_t no = fr_tensor_size(&res[i].out);
+            fr_cls_acc_add(&ca, res[i].out.data, ref->data, no, r->info[i].label);
+            FrClsAcc one; /* the same rule on this image alone */
+            fr_cls_acc_init(&one);
+            fr_cls_acc_add(&one, res[i].out.data, ref->data, no, r->info[i].label);
+            v[B_TOP1][i] = fr_cls_top1(&one);
+            v[B_TOP5][i] = fr_cls_top5(&one);
+            v[B_FID][i] = fr_cls_fidelity(&one);
         }
         a->top1 = fr_cls_top1(&ca);
         a->top5 = fr_cls_top5(&ca);
         a->fidelity = fr_cls_fidelity(&ca);
-        return 0;
-    }
-    double fsum = 0;
-    for (size_t i = 0; i < n; i++) {
-        double f;
-        int rc = fr_dense_fidelity(&res[i].out, &r->info[i].ref, &f, err);
+    } else {
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = fr_dense_fidelity(&res[i].out, &r->info[i].ref, &v[B_FID][i], err);
         if (rc)
-            return rc;
-        fsum += f;
+            goto done;
+        a->fidelity = fr_boot_mean(v[B_FID], NULL, n);
     }
-    a->fidelity = fsum / dn;
-    return 0;
+    if (B > 0 && n > 0)
+        rc = bootstrap_point(r, pt, v, rk, B, a, err);
+done:
+    fr_map_ranked_destroy(&rk);
+    for (int k = 0; k < B_N; k++)
+        free(v[k]);
+    return rc;
 }
 
 static char *point_row(Run *r, const FrPoint *pt, const Agg *a)
@@ -701,7 +805,7 @@ static char *point_row(Run *r, const FrPoint *pt, const Agg *a)
     FrText t = {0};
     fr_text_printf(&t, "%d,", pt->ordinal);
     fr_text_csv_field(&t, pt->id, ',');
-    static const char *kinds[] = {"reference", "feature", "anchor"};
+    static const char *kinds[] = {"reference", "feature", "anchor", "reference-yuv"};
     fr_text_csv_field(&t, kinds[pt->kind], ',');
     fr_text_csv_field(&t, pt->curve, ',');
     fr_text_csv_field(&t, pt->desc, ',');
@@ -719,7 +823,11 @@ static char *point_row(Run *r, const FrPoint *pt, const Agg *a)
     double vals[] = {a->elements, a->bits_mean, a->bits_std, a->bits_mean / FR_KBIT,
                      a->payload, a->side, a->bits_mean / a->elements, a->map07, a->map,
                      a->top1, a->top5, a->fidelity, a->mse, a->psnr, a->mse_nbit, a->psnr_nbit,
-                     a->front, a->enc, a->dec, a->back, a->sens};
+                     a->front, a->enc, a->dec, a->back, a->sens, a->paper / FR_KBIT,
+                     a->lo[B_KBPI], a->hi[B_KBPI], a->lo[B_MAP07], a->hi[B_MAP07],
+                     a->lo[B_MAP], a->hi[B_MAP], a->lo[B_TOP1], a->hi[B_TOP1],
+                     a->lo[B_TOP5], a->hi[B_TOP5], a->lo[B_FID], a->hi[B_FID],
+                     a->lo[B_PSNR_NBIT], a->hi[B_PSNR_NBIT]};
     size_t nv = sizeof vals / sizeof vals[0];
     for (size_t k = 0; k < nv; k++)
         fr_text_csv_double(&t, vals[k], k + 1 < nv ? ',' : '\n');
@@ -1004,6 +1112,11 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     res->bits = (double)bs.total_bits;
     res->payload = (double)bs.payload_bits;
     res->side = (double)bs.side_bits;
+    res->paper = res->payload;
+    if (fs.bits != FR_BITS_FLOAT)
+        for (int k = 0; k < ncuts; k++)
+            res->paper += 32.0 * (fs.relu_min0 ? 1 : 2) *
+                          (fs.range == FR_RANGE_CHANNEL ? cuts[k].c : 1);
     t0 = fr_now();
     rc = fr_feature_decode(frd, len, &rec, &nrec, NULL, err);
     if (rc)
@@ -1058,16 +1171,29 @@ static int anchor_image(Run *r, int worker, size_t img, void *arg, FrError *err)
 {
     PointArg *pa = arg;
     ImgRes *res = &pa->res[img];
+    const FrAnchorSpec *as = &r->e->anchors[pa->pt->anchor];
     FrTensor rgb = {0}, dec = {0}, input = {0};
     size_t bytes = 0;
     int rc = load_input(r, worker, img, &rgb, NULL, err);
     if (rc)
         return rc;
     double t0 = fr_now();
-    if (pa->pt->quality >= 0)
+    if (pa->pt->quality >= 0) {
         rc = fr_image_jpeg_code(&rgb, pa->pt->quality, &bytes, &dec, err);
-    else
-        rc = fr_hevc_code_rgb(&rgb, pa->pt->qp, &bytes, &dec, err);
+    } else {
+        /* the features' x265 settings (resolved by the config) */
+        FrRgbCoding cs;
+        fr_rgb_coding_defaults(&cs);
+        cs.qp = pa->pt->qp;
+        cs.code = pa->pt->kind == FR_POINT_ANCHOR;
+        cs.chroma = as->chroma;
+        cs.hevc.ctu = as->ctu;
+        cs.hevc.min_cu = as->min_cu;
+        cs.hevc.rdoq = as->rdoq;
+        cs.hevc.sao = as->sao;
+        snprintf(cs.hevc.preset, sizeof cs.hevc.preset, "%s", as->preset ? as->preset : "medium");
+        rc = fr_rgb_code(&rgb, &cs, &bytes, &dec, err);
+    }
     res->t_enc = fr_now() - t0;
     if (!rc)
         rc = fr_model_prepare_input(r->models[worker], &dec, &input);
@@ -1078,9 +1204,12 @@ static int anchor_image(Run *r, int worker, size_t img, void *arg, FrError *err)
             rc = take_output(r, r->models[worker], img, res, err);
         res->t_back = fr_now() - t0;
     }
-    res->bits = 8.0 * (double)bytes;
-    res->payload = res->bits;
-    res->side = 0;
+    /* the stream plus the side information a receiver needs, as features
+     * pay their container; a JPEG file carries its own header */
+    res->payload = 8.0 * (double)bytes;
+    res->side = pa->pt->quality >= 0 ? 0 : FR_ANCHOR_SIDE_BITS;
+    res->bits = res->payload + res->side;
+    res->paper = res->payload;
     res->elements = 3.0 * rgb.w * rgb.h;
     fr_tensor_free(&rgb);
     fr_tensor_free(&dec);
@@ -1384,7 +1513,7 @@ static int run_rd(Run *r, FrError *err)
         rc = run_feature_points(r, s, err);
     for (int i = 0; i < r->plan.n && !rc; i++) {
         const FrPoint *pt = &r->plan.points[i];
-        if (pt->kind != FR_POINT_ANCHOR || !todo(r, pt))
+        if ((pt->kind != FR_POINT_ANCHOR && pt->kind != FR_POINT_REFERENCE_YUV) || !todo(r, pt))
             continue;
         PointArg pa;
         memset(&pa, 0, sizeof pa);

@@ -7,7 +7,7 @@
 
 static FrBdCurve curve(const double *r, const double *q, size_t n)
 {
-    FrBdCurve c = {n, (double *)r, (double *)q, NULL};
+    FrBdCurve c = {.n = n, .rate = (double *)r, .quality = (double *)q};
     return c;
 }
 
@@ -313,7 +313,7 @@ static void test_errors(void **state)
     /* pchip: non-monotonic curve, named by CSV line */
     const double rb[5] = {10, 20, 40, 80, 160}, qb[5] = {0.6, 0.8, 0.9, 0.89, 0.95};
     int lines[5] = {2, 4, 6, 8, 10};
-    FrBdCurve b = {5, (double *)rb, (double *)qb, lines};
+    FrBdCurve b = {.n = 5, .rate = (double *)rb, .quality = (double *)qb, .line = lines};
     assert_int_equal(fr_bd(&a5, &b, FR_BD_PCHIP, NULL, &r, &err), FR_E_USAGE);
     tu_assert_contains(err.msg, "test curve is not monotonic");
     tu_assert_contains(err.msg, "line 6 (rate 40, quality 0.9) and line 8 (rate 80, quality 0.89)");
@@ -401,6 +401,12 @@ static void test_cli(void **state)
     assert_int_equal(st, 0);
     tu_assert_contains(out, "BD-rate: -10.0000 %");
     tu_assert_contains(out, "method pchip, rate kbpi, quality map");
+    tu_assert_contains(out, "pchip -10.0000 % / cubic -10.0000 %");
+    free(out);
+    /* a glob, as in configs: every matching curve but the anchor */
+    st = tu_sh(&out, "%s bd %s --anchor jpeg --test 'm*'", tu_bin(), path);
+    assert_int_equal(st, 0);
+    tu_assert_contains(out, "test max_17");
     free(out);
     st = tu_sh(&out, "%s bd %s --anchor jpeg --test max_17 --method cubic --rate kbpi --quality map",
                tu_bin(), path);
@@ -447,6 +453,184 @@ static void test_cli(void **state)
     free(out);
 }
 
+/* ---------- the report: monotone fitting, verdicts, bootstrap ---------- */
+
+static uint64_t xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static double unif(uint64_t *x) { return (double)(xs(x) >> 11) * 0x1.0p-53; }
+
+/* An RD curve measured on n images: at rate r_j (kbit) image i scores a
+ * Bernoulli outcome with p = pmax (1 - exp(-r/4)), its own rate r_j (1 +
+ * noise). Replicates from fr_boot_counts(seed 3), as the runner makes them. */
+static void measured_curve(FrBdCurve *c, size_t n, const double *r, int m, double pmax,
+                           double rate_scale, uint64_t seed, int B)
+{
+    memset(c, 0, sizeof *c);
+    c->n = (size_t)m;
+    c->rate = calloc((size_t)m, sizeof(double));
+    c->quality = calloc((size_t)m, sizeof(double));
+    c->q_lo = calloc((size_t)m, sizeof(double));
+    c->q_hi = calloc((size_t)m, sizeof(double));
+    c->nrep = B;
+    c->rep_rate = calloc((size_t)m * (size_t)B, sizeof(double));
+    c->rep_quality = calloc((size_t)m * (size_t)B, sizeof(double));
+    double *qi = malloc(n * sizeof *qi), *ri = malloc(n * sizeof *ri), *v = malloc((size_t)B * sizeof *v);
+    uint32_t *w = malloc(n * sizeof *w);
+    for (int j = 0; j < m; j++) {
+        double p = pmax * (1 - exp(-r[j] / 4));
+        for (size_t i = 0; i < n; i++) {
+            qi[i] = unif(&seed) < p;
+            ri[i] = rate_scale * r[j] * (0.8 + 0.4 * unif(&seed));
+        }
+        c->rate[j] = fr_boot_mean(ri, NULL, n);
+        c->quality[j] = fr_boot_mean(qi, NULL, n);
+        for (int b = 0; b < B; b++) {
+            fr_boot_counts(3, b, n, w);
+            c->rep_rate[(size_t)j * B + b] = fr_boot_mean(ri, w, n);
+            c->rep_quality[(size_t)j * B + b] = v[b] = fr_boot_mean(qi, w, n);
+        }
+        fr_ci_percentile(v, (size_t)B, 0.95, &c->q_lo[j], &c->q_hi[j]);
+    }
+    free(qi);
+    free(ri);
+    free(v);
+    free(w);
+}
+
+static void test_report(void **st)
+{
+    (void)st;
+    /* rates x0.9 at equal quality: -10% by both methods, valid */
+    double r[5] = {10, 20, 40, 80, 160}, q[5] = {30, 33, 35.5, 37.5, 39};
+    double r9[5];
+    for (int i = 0; i < 5; i++)
+        r9[i] = 0.9 * r[i];
+    FrBdCurve a = curve(r, q, 5), t = curve(r9, q, 5);
+    FrBdReport rep;
+    assert_int_equal(fr_bd_report(&a, &t, NULL, "x", &rep, NULL), 0);
+    tu_assert_near(rep.rate_pct, -10.0, 1e-9);
+    tu_assert_near(rep.pchip_rate_pct, -10.0, 1e-9);
+    tu_assert_near(rep.cubic_rate_pct, -10.0, 1e-9);
+    assert_true(rep.valid);
+    assert_string_equal(rep.reason, "");
+    assert_true(isnan(rep.rate_lo));
+
+    /* non-monotone: the dip at 40 and the lower-quality point at 160 go;
+     * flagged, and the BD is that of the envelope */
+    double rn[6] = {10, 20, 40, 60, 80, 160}, qn[6] = {30, 33, 32, 35.5, 37.5, 37};
+    double rt[6];
+    for (int i = 0; i < 6; i++)
+        rt[i] = 0.8 * rn[i];
+    FrBdCurve an = curve(rn, qn, 6), tn = curve(rt, qn, 6), env = {0};
+    size_t dropped = 9;
+    assert_int_equal(fr_bd_envelope(&an, 1, &env, &dropped, NULL), 0);
+    assert_int_equal(dropped, 2);
+    assert_int_equal(env.n, 4);
+    double want_r[4] = {10, 20, 60, 80};
+    for (int i = 0; i < 4; i++)
+        tu_assert_near(env.rate[i], want_r[i], 0);
+    fr_bd_curve_free(&env);
+    assert_int_equal(fr_bd_report(&an, &tn, NULL, "x", &rep, NULL), 0);
+    tu_assert_near(rep.rate_pct, -20.0, 1e-9);
+    assert_false(rep.valid);
+    tu_assert_contains(rep.reason, "anchor not monotone: 2 of 6 points dropped");
+    assert_int_equal(rep.anchor_used, 4);
+    /* lower is better (MSE): the envelope keeps falling qualities */
+    double qm[4] = {9, 4, 5, 1}, rm[4] = {1, 2, 3, 4};
+    FrBdCurve cm = curve(rm, qm, 4);
+    assert_int_equal(fr_bd_direction(&cm), -1);
+    assert_int_equal(fr_bd_envelope(&cm, -1, &env, &dropped, NULL), 0);
+    assert_int_equal(env.n, 3);
+    tu_assert_near(env.quality[2], 1, 0);
+    fr_bd_curve_free(&env);
+
+    /* saturated, partly overlapping curves (the packing-ablation artefact:
+     * cubic on non-monotone data ran to -100%): flagged, never bare */
+    double ra[5] = {3, 5, 8, 12, 20}, qa[5] = {0.60, 0.66, 0.69, 0.695, 0.696};
+    double rb[5] = {4, 6, 9, 14, 24}, qb[5] = {0.65, 0.69, 0.693, 0.696, 0.6955};
+    FrBdCurve sa = curve(ra, qa, 5), sb = curve(rb, qb, 5);
+    assert_int_equal(fr_bd_report(&sa, &sb, NULL, "x", &rep, NULL), 0);
+    assert_false(rep.valid);
+    assert_true(rep.reason[0] != 0);
+
+    /* recorded: the demo's packing ablation at max_7 (tile vs frames,
+     * 8-bit, QP 22..47, 300 scenes). Frames costs more bits at every QP
+     * (x1.8 to x6.2), so the BD-rate must be large and positive; the cubic
+     * fit through the saturated, non-monotone raw curves said -91 %. pchip
+     * on the envelope is positive, and the row is flagged (methods
+     * disagree, curves not monotone), never bare. */
+    double pt_r[6] = {15.97744, 12.315173333333334, 8.66624, 5.450693333333334,
+                      2.9378133333333336, 1.5377333333333334};
+    double pt_q[6] = {0.696388679028024, 0.6977589252985864, 0.6949165895735826,
+                      0.6829749857408847, 0.5571364213863492, 0.12336774513484987};
+    double pf_r[6] = {28.214, 23.954053333333334, 19.488, 15.540026666666666, 11.619813333333333,
+                      9.475093333333334};
+    double pf_q[6] = {0.6966742980796958, 0.693829522816963, 0.6965471527355215,
+                      0.6681752265982632, 0.47865068791807025, 0.1277916554360629};
+    FrBdCurve ptile = curve(pt_r, pt_q, 6), pfr = curve(pf_r, pf_q, 6);
+    assert_int_equal(fr_bd_report(&ptile, &pfr, NULL, "packing", &rep, NULL), 0);
+    print_message("packing ablation max_7 frames vs tile: pchip %.1f%%, cubic %.1f%%: %s\n",
+                  rep.pchip_rate_pct, rep.cubic_rate_pct, rep.reason);
+    assert_true(rep.pchip_rate_pct > 100);
+    assert_false(rep.valid);
+    tu_assert_contains(rep.reason, "not monotone");
+    FrBdOptions raw;
+    fr_bd_options_defaults(&raw);
+    raw.monotone = 0;
+    raw.method = FR_BD_CUBIC;
+    assert_int_equal(fr_bd_report(&ptile, &pfr, &raw, "packing", &rep, NULL), 0);
+    assert_true(rep.cubic_rate_pct < 0); /* the artefact the verdict exists for */
+    assert_false(rep.valid);
+    tu_assert_contains(rep.reason, "pchip:"); /* pchip refuses the raw curves */
+
+    /* too few points, no overlap: reasons, no error */
+    double r2[2] = {1, 2}, q2[2] = {0.1, 0.2}, r3[2] = {5, 6}, q3[2] = {0.5, 0.6};
+    FrBdCurve c2 = curve(r2, q2, 2), c3 = curve(r3, q3, 2);
+    assert_int_equal(fr_bd_report(&c2, &c3, NULL, "x", &rep, NULL), 0);
+    assert_false(rep.valid);
+    tu_assert_contains(rep.reason, "fewer than 4 points");
+    tu_assert_contains(rep.reason, "overlap on 0%");
+    assert_true(isnan(rep.rate_pct));
+
+    /* noise only: two curves of the same detector measured on different
+     * draws of 400 images; the 95% CI of BD-rate contains 0. The same with
+     * rates x0.85: the CI contains -15% and excludes 0. 4x the images:
+     * the CI narrows ~2x. */
+    double rr[6] = {1, 2, 4, 7, 11, 16};
+    FrBdCurve m1, m2, m3, b1, b2;
+    measured_curve(&m1, 400, rr, 6, 0.9, 1.0, 11, 300);
+    measured_curve(&m2, 400, rr, 6, 0.9, 1.0, 12, 300);
+    measured_curve(&m3, 400, rr, 6, 0.9, 0.85, 12, 300);
+    assert_int_equal(fr_bd_report(&m1, &m2, NULL, "noise", &rep, NULL), 0);
+    print_message("noise only: BD-rate %.2f%% [%.2f, %.2f], %s %s\n", rep.rate_pct, rep.rate_lo,
+                  rep.rate_hi, rep.valid ? "valid" : "invalid:", rep.reason);
+    assert_int_equal(rep.boot_total, 300);
+    assert_true(rep.rate_lo < 0 && rep.rate_hi > 0);
+    assert_false(rep.significant);
+    double w400 = rep.rate_hi - rep.rate_lo;
+    assert_int_equal(fr_bd_report(&m1, &m3, NULL, "scaled", &rep, NULL), 0);
+    print_message("rates x0.85: BD-rate %.2f%% [%.2f, %.2f]\n", rep.rate_pct, rep.rate_lo, rep.rate_hi);
+    assert_true(rep.rate_lo < -15 && rep.rate_hi > -15 && rep.rate_hi < 0);
+    assert_true(rep.significant);
+    measured_curve(&b1, 1600, rr, 6, 0.9, 1.0, 11, 300);
+    measured_curve(&b2, 1600, rr, 6, 0.9, 1.0, 12, 300);
+    assert_int_equal(fr_bd_report(&b1, &b2, NULL, "noise", &rep, NULL), 0);
+    double w1600 = rep.rate_hi - rep.rate_lo;
+    print_message("CI width: 400 images %.2f, 1600 images %.2f\n", w400, w1600);
+    assert_true(w1600 < w400 / 1.5 && w1600 > w400 / 3);
+    fr_bd_curve_free(&m1);
+    fr_bd_curve_free(&m2);
+    fr_bd_curve_free(&m3);
+    fr_bd_curve_free(&b1);
+    fr_bd_curve_free(&b2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_csv_curves),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

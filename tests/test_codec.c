@@ -7,6 +7,8 @@
 #include <math.h>
 #include <pthread.h>
 
+#include "codec_internal.h"
+
 static uint32_t lcg(uint32_t *s)
 {
     *s = *s * 1664525u + 1013904223u;
@@ -362,7 +364,138 @@ static void test_rgb_anchor(void **st)
     fr_tensor_free(&dec);
     assert_int_equal(fr_hevc_code_rgb(&img, 37, &b37, NULL, NULL), 0);
     assert_true(b37 < b22);
+    /* conversion alone (reference-yuv): no bits, and coding at QP 0 comes
+     * close to it; luma only: a grey image, a 4:0:0 stream smaller than
+     * 4:2:0 at the same QP */
+    FrRgbCoding cs;
+    fr_rgb_coding_defaults(&cs);
+    cs.code = 0;
+    size_t b0 = 99;
+    FrTensor conv, q0;
+    assert_int_equal(fr_rgb_code(&img, &cs, &b0, &conv, NULL), 0);
+    assert_int_equal(b0, 0);
+    cs.code = 1;
+    cs.qp = 0;
+    assert_int_equal(fr_rgb_code(&img, &cs, &b0, &q0, NULL), 0);
+    double sc = 0, sq = 0;
+    for (size_t i = 0; i < fr_tensor_size(&img); i++) {
+        sc += (conv.data[i] - img.data[i]) * (conv.data[i] - img.data[i]);
+        sq += (q0.data[i] - conv.data[i]) * (q0.data[i] - conv.data[i]);
+    }
+    print_message("conversion alone: PSNR %.2f dB; QP 0 vs conversion %.2f dB\n",
+                  10 * log10(fr_tensor_size(&img) / sc), 10 * log10(fr_tensor_size(&img) / sq));
+    assert_true(sc > 0 && 10 * log10(fr_tensor_size(&img) / sc) > 30);
+    assert_true(sq < sc);
+    fr_tensor_free(&conv);
+    fr_tensor_free(&q0);
+    cs.qp = 22;
+    cs.chroma = 400;
+    size_t b400;
+    FrTensor grey;
+    assert_int_equal(fr_rgb_code(&img, &cs, &b400, &grey, NULL), 0);
+    assert_true(b400 > 0 && b400 < b22);
+    size_t hw = (size_t)37 * 45;
+    for (size_t i = 0; i < hw; i++) {
+        assert_true(grey.data[i] == grey.data[hw + i]);
+        assert_true(grey.data[i] == grey.data[2 * hw + i]);
+    }
+    fr_tensor_free(&grey);
+    cs.chroma = 411;
+    assert_int_equal(fr_rgb_code(&img, &cs, &b400, NULL, NULL), FR_E_USAGE);
     fr_tensor_free(&img);
+}
+
+/* NAL unit types of an Annex-B stream, in order (start codes 00 00 01). */
+static int nal_types(const uint8_t *b, size_t n, int *types, int cap)
+{
+    int k = 0;
+    for (size_t i = 0; i + 3 < n; i++)
+        if (b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 1) {
+            if (k < cap)
+                types[k] = (b[i + 3] >> 1) & 0x3f;
+            k++;
+            i += 2;
+        }
+    return k;
+}
+
+static int count_type(const int *t, int n, int type)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += t[i] == type;
+    return c;
+}
+
+/* Exactly one VPS (32), SPS (33) and PPS (34) per stream, before the first
+ * slice, for one picture, a frame per channel, lossless and the RGB anchor;
+ * and the stream sizes recorded before the duplicate was dropped, less the
+ * duplicate's 78 bytes (624 bits) at 8-bit, 79 (632 bits) at 10/12-bit. */
+static void test_hevc_parameter_sets_once(void **st)
+{
+    (void)st;
+    /* before: bytes with the duplicate (recorded); dup: the duplicate's size */
+    struct { int bits, frames, lossless, qp; size_t before, dup; } cases[] = {
+        {8, 1, 0, 32, 576, 78}, {10, 1, 0, 32, 576, 79}, {12, 1, 0, 27, 759, 79},
+        {8, 1, 1, 0, 3201, 78}, {8, 4, 0, 32, 318, 0},
+    };
+    size_t ncases = sizeof cases / sizeof cases[0];
+    for (size_t c = 0; c < ncases; c++) {
+        FrPicture pic;
+        FrPackLayout l;
+        feature_picture(cases[c].frames > 1 ? 1 : 16, 24, 24, cases[c].bits, 0, &pic, &l);
+        if (cases[c].frames > 1) {
+            /* frames: the same channel picture repeated, one frame each */
+            FrPicture fr;
+            assert_int_equal(fr_picture_alloc(&fr, pic.width, pic.height, cases[c].frames, pic.bit_depth), 0);
+            for (int f = 0; f < cases[c].frames; f++)
+                memcpy(fr.samples + (size_t)f * pic.width * pic.height, pic.samples,
+                       (size_t)pic.width * pic.height * sizeof *pic.samples);
+            fr_picture_free(&pic);
+            pic = fr;
+        }
+        FrQpMap q = {cases[c].qp, NULL, NULL};
+        uint8_t *code;
+        size_t n;
+        FrPicture dec;
+        assert_int_equal(fr_picture_encode(cases[c].lossless ? FR_CODEC_HEVC_LOSSLESS : FR_CODEC_HEVC,
+                                           &pic, &q, NULL, &code, &n, NULL, NULL), 0);
+        int t[64];
+        int nt = nal_types(code, n, t, 64);
+        print_message("case %zu: %zu bytes, %d NAL units\n", c, n, nt);
+        assert_int_equal(count_type(t, nt, 32), 1);
+        assert_int_equal(count_type(t, nt, 33), 1);
+        assert_int_equal(count_type(t, nt, 34), 1);
+        assert_int_equal(t[0], 32);
+        assert_int_equal(t[1], 33);
+        assert_int_equal(t[2], 34);
+        assert_int_equal(fr_picture_decode(cases[c].lossless ? FR_CODEC_HEVC_LOSSLESS : FR_CODEC_HEVC,
+                                           code, n, pic.width, pic.height, pic.frames,
+                                           pic.bit_depth, &dec, NULL), 0);
+        if (cases[c].lossless)
+            assert_memory_equal(dec.samples, pic.samples,
+                                (size_t)pic.width * pic.height * pic.frames * sizeof *pic.samples);
+        assert_int_equal(n, cases[c].before - cases[c].dup);
+        fr_picture_free(&dec);
+        fr_picture_free(&pic);
+        free(code);
+    }
+    /* the cloud-only anchor's 4:2:0 stream: 8-bit, keyint 1 */
+    uint8_t y[32 * 32], u[16 * 16], v[16 * 16];
+    for (int i = 0; i < 32 * 32; i++)
+        y[i] = (uint8_t)(16 + (i * 7) % 200);
+    memset(u, 128, sizeof u);
+    memset(v, 120, sizeof v);
+    uint8_t *code;
+    size_t n;
+    assert_int_equal(fr_x265_encode_i420(y, u, v, 32, 32, 30, NULL, &code, &n, NULL), 0);
+    int t[16];
+    int nt = nal_types(code, n, t, 16);
+    assert_int_equal(nt, 4);
+    assert_int_equal(t[0], 32);
+    assert_int_equal(t[1], 33);
+    assert_int_equal(t[2], 34);
+    free(code);
 }
 
 typedef struct Job {
@@ -456,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_hevc_per_tile_qp),
         cmocka_unit_test(test_hevc_per_frame_qp),
         cmocka_unit_test(test_rgb_anchor),
+        cmocka_unit_test(test_hevc_parameter_sets_once),
         cmocka_unit_test(test_parallel_calls),
         cmocka_unit_test(test_c_kernels_equal_simd),
     };

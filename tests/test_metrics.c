@@ -233,6 +233,137 @@ static void test_bad_input(void **state)
     fr_map_destroy(&a);
 }
 
+/* A synthetic detector on n images: 1-3 objects each of 3 classes; per
+ * object a detection that hits (jittered) or misses, plus clutter, scores
+ * from a fixed LCG (distinct). */
+static uint32_t rnd(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+typedef struct Synth {
+    size_t n;
+    FrGtBox gt[1000][3];
+    size_t ngt[1000];
+    FrDetection d[1000][6];
+    size_t nd[1000];
+} Synth;
+
+static void synth(Synth *S, size_t n, uint32_t seed)
+{
+    S->n = n;
+    for (size_t i = 0; i < n; i++) {
+        S->ngt[i] = 1 + rnd(&seed) % 3;
+        S->nd[i] = 0;
+        for (size_t g = 0; g < S->ngt[i]; g++) {
+            int c = (int)(rnd(&seed) % 3);
+            double x = 10 + (double)(rnd(&seed) % 200), y = 10 + (double)(rnd(&seed) % 200);
+            S->gt[i][g] = gtb(c, rnd(&seed) % 10 == 0, x, y, x + 40, y + 40);
+            double sc = (rnd(&seed) % 100000) / 100000.0;
+            if (rnd(&seed) % 4)
+                S->d[i][S->nd[i]++] = det(c, sc, x + 3, y - 2, x + 41, y + 39);
+            else
+                S->d[i][S->nd[i]++] = det(c, sc * 0.5, x + 30, y + 30, x + 70, y + 70);
+        }
+        if (rnd(&seed) % 2)
+            S->d[i][S->nd[i]++] = det((int)(rnd(&seed) % 3), (rnd(&seed) % 100000) / 200000.0, 300,
+                                      300, 330, 330);
+    }
+}
+
+static FrMapAcc *synth_acc(const Synth *S, const uint32_t *w)
+{
+    FrMapAcc *a = acc_new(3);
+    for (size_t i = 0; i < S->n; i++)
+        for (uint32_t k = 0; k < (w ? w[i] : 1); k++)
+            assert_int_equal(fr_map_add_image(a, S->gt[i], S->ngt[i], S->d[i], S->nd[i], NULL), 0);
+    return a;
+}
+
+/* Bootstrap: the weighted evaluation of the ranked detections equals the
+ * mAP of the data set with every image really repeated w[i] times, for 40
+ * replicates; unweighted equals fr_map_finish exactly; the percentile CI
+ * computed from the repeated data sets equals the fast one; the interval
+ * narrows as the image count grows (~1/sqrt(n)). */
+static void test_bootstrap(void **state)
+{
+    (void)state;
+    static Synth S;
+    synth(&S, 120, 7u);
+    FrMapAcc *a = synth_acc(&S, NULL);
+    FrMapResult mr;
+    assert_int_equal(fr_map_finish(a, &mr, NULL), 0);
+    FrMapRanked *r = NULL;
+    assert_int_equal(fr_map_rank(a, &r, NULL), 0);
+    double m07, m;
+    fr_map_ranked_eval(r, NULL, &m07, &m);
+    assert_true(m07 == mr.map07 && m == mr.map);
+    assert_true(mr.map07 > 0.3 && mr.map07 < 0.95);
+    fr_map_result_free(&mr);
+    uint32_t w[1000], w2[1000];
+    enum { B = 40 };
+    double fast[B], slow[B];
+    for (int b = 0; b < B; b++) {
+        fr_boot_counts(99, b, S.n, w);
+        fr_boot_counts(99, b, S.n, w2);
+        assert_memory_equal(w, w2, S.n * sizeof *w);
+        uint32_t tot = 0;
+        for (size_t i = 0; i < S.n; i++)
+            tot += w[i];
+        assert_int_equal(tot, S.n);
+        fr_map_ranked_eval(r, w, &fast[b], &m);
+        FrMapAcc *ab = synth_acc(&S, w);
+        FrMapResult rb;
+        assert_int_equal(fr_map_finish(ab, &rb, NULL), 0);
+        slow[b] = rb.map07;
+        tu_assert_near(fast[b], rb.map07, 1e-12);
+        tu_assert_near(m, rb.map, 1e-12);
+        fr_map_result_free(&rb);
+        fr_map_destroy(&ab);
+    }
+    fr_boot_counts(99, 1, S.n, w2);
+    fr_boot_counts(99, 0, S.n, w);
+    assert_true(memcmp(w, w2, S.n * sizeof *w) != 0);
+    double lo1, hi1, lo2, hi2;
+    fr_ci_percentile(fast, B, 0.95, &lo1, &hi1);
+    fr_ci_percentile(slow, B, 0.95, &lo2, &hi2);
+    tu_assert_near(lo1, lo2, 1e-12);
+    tu_assert_near(hi1, hi2, 1e-12);
+    assert_true(lo1 < m07 && m07 < hi1);
+    fr_map_ranked_destroy(&r);
+    fr_map_destroy(&a);
+    /* width vs n: 60 and 960 images from the same detector */
+    double width[2];
+    size_t ns[2] = {60, 960};
+    for (int k = 0; k < 2; k++) {
+        synth(&S, ns[k], 11u);
+        a = synth_acc(&S, NULL);
+        assert_int_equal(fr_map_rank(a, &r, NULL), 0);
+        double v[200];
+        for (int b = 0; b < 200; b++) {
+            fr_boot_counts(5, b, S.n, w);
+            fr_map_ranked_eval(r, w, &v[b], &m);
+        }
+        double lo, hi;
+        fr_ci_percentile(v, 200, 0.95, &lo, &hi);
+        width[k] = hi - lo;
+        fr_map_ranked_destroy(&r);
+        fr_map_destroy(&a);
+    }
+    print_message("95%% CI width of mAP07: %zu images %.4f, %zu images %.4f\n", ns[0], width[0],
+                  ns[1], width[1]);
+    assert_true(width[1] < width[0] / 2.5 && width[1] > width[0] / 6);
+    /* percentile rule: numpy's linear interpolation */
+    double v5[5] = {5, 1, 3, NAN, 2}, lo, hi;
+    fr_ci_percentile(v5, 5, 0.5, &lo, &hi);
+    tu_assert_near(lo, 1.75, 1e-15); /* np.percentile([1,2,3,5], 25) */
+    tu_assert_near(hi, 3.5, 1e-15);  /* np.percentile([1,2,3,5], 75) */
+    double wv[3] = {1, 2, 4};
+    uint32_t ww[3] = {2, 0, 1};
+    tu_assert_near(fr_boot_mean(wv, ww, 3), 2.0, 1e-15);
+}
+
 static void test_classification(void **state)
 {
     (void)state;
@@ -331,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_hand_worked),
         cmocka_unit_test(test_devkit_thresholds),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_bootstrap),
         cmocka_unit_test(test_classification),
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_rate_and_distortion),

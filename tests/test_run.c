@@ -167,10 +167,87 @@ static double csv_num(const FrCsv *csv, size_t row, const char *col)
     return v;
 }
 
-static void test_values_match_library(void **state)
+/* The cloud-only anchor: a reference-yuv point (conversion alone, no rate)
+ * before its QP points; HEVC anchors pay 248 bits of header/shape like the
+ * features pay their container, and the stream is what x265 makes with the
+ * features' settings for the same image (checked through the library on
+ * image 0 via the per-image rows); bd.csv rows carry a verdict. */
+static void test_anchor_accounting(void **state)
 {
     (void)state;
     char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/res-anchor", g_dir);
+    char *out = NULL;
+    int rc = run_cfg(&out, "det", dir, "-o output.images_csv=true");
+    if (rc)
+        print_error("%s\n", out);
+    free(out);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s/points.csv", dir);
+    FrCsv *csv = NULL;
+    FrError err = {0};
+    assert_int_equal(fr_csv_read(path, &csv, &err), 0);
+    size_t n = fr_csv_nrows(csv), yuv = n, a30 = n;
+    int kc = fr_csv_col(csv, "kind"), dc = fr_csv_col(csv, "desc");
+    for (size_t r = 0; r < n; r++) {
+        if (!strcmp(fr_csv_get(csv, r, kc), "reference-yuv"))
+            yuv = r;
+        if (!strcmp(fr_csv_get(csv, r, dc), "cloud-hevc,qp=30"))
+            a30 = r;
+    }
+    assert_true(yuv < n && a30 == yuv + 1);
+    assert_string_equal(fr_csv_get(csv, yuv, fr_csv_col(csv, "curve")), "cloud-hevc:reference-yuv");
+    assert_true(isnan(csv_num(csv, yuv, "kbpi")));
+    assert_close(csv_num(csv, a30, "side_bits"), 248, 0);
+    assert_close(csv_num(csv, a30, "bits_mean"), csv_num(csv, a30, "payload_bits") + 248, 1e-9);
+    assert_close(csv_num(csv, a30, "kbpi_paper"), csv_num(csv, a30, "payload_bits") / 1000, 1e-12);
+    /* image 0's stream, coded here with the same settings */
+    FrCsv *im = NULL;
+    snprintf(path, sizeof path, "%s/images.csv", dir);
+    assert_int_equal(fr_csv_read(path, &im, &err), 0);
+    double ibits = NAN;
+    int oc = fr_csv_col(im, "ordinal"), ic = fr_csv_col(im, "image");
+    for (size_t r = 0; r < fr_csv_nrows(im); r++)
+        if (atoi(fr_csv_get(im, r, oc)) == (int)csv_num(csv, a30, "ordinal") &&
+            !strcmp(fr_csv_get(im, r, ic), "0"))
+            ibits = csv_num(im, r, "bits");
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    char cfg[1200], img[600];
+    snprintf(cfg, sizeof cfg, "%s/tests/data/run/det.cfg", g_root);
+    ms.cfg = cfg;
+    ms.seed = 7;
+    ms.quiet = 1;
+    FrModel *m = NULL;
+    assert_int_equal(fr_model_open(&m, &ms, &err), 0);
+    snprintf(img, sizeof img, "%s/images/im0.ppm", g_dir);
+    FrTensor rgb = {0};
+    assert_int_equal(fr_model_load_image(m, img, &rgb, &err), 0);
+    FrRgbCoding cs;
+    fr_rgb_coding_defaults(&cs);
+    cs.qp = 30;
+    size_t bytes = 0;
+    assert_int_equal(fr_rgb_code(&rgb, &cs, &bytes, NULL, &err), 0);
+    assert_close(ibits, 8.0 * bytes + 248, 0);
+    fr_tensor_free(&rgb);
+    fr_model_close(&m);
+    fr_csv_destroy(&im);
+    fr_csv_destroy(&csv);
+    snprintf(path, sizeof path, "%s/bd.csv", dir);
+    assert_int_equal(fr_csv_read(path, &csv, &err), 0);
+    assert_true(fr_csv_nrows(csv) >= 1);
+    const char *v = fr_csv_get(csv, 0, fr_csv_col(csv, "valid"));
+    assert_true(!strcmp(v, "yes") || !strcmp(v, "no"));
+    if (!strcmp(v, "no"))
+        assert_true(strlen(fr_csv_get(csv, 0, fr_csv_col(csv, "reason"))) > 0);
+    assert_true(fr_csv_col(csv, "bd_rate_lo") >= 0 && fr_csv_col(csv, "cubic_rate_pct") >= 0);
+    fr_csv_destroy(&csv);
+}
+
+static void test_values_match_library(void **state)
+{
+    (void)state;
+    char dir[512], path[1200];
     snprintf(dir, sizeof dir, "%s/res-cls", g_dir);
     char *out = NULL;
     int rc = run_cfg(&out, "cls", dir, "-o output.images_csv=true");
@@ -272,11 +349,57 @@ static void test_values_match_library(void **state)
     assert_close(ib / NIMG, bits / NIMG, 1e-9);
     assert_close(imse / NIMG, mse / NIMG, 1e-12 + 1e-6 * mse);
     assert_close(agree / NIMG, fr_cls_fidelity(&acc), 1e-12);
+    /* Bootstrap: the CIs of points.csv equal the percentile intervals of
+     * the per-image values of images.csv resampled with the documented
+     * draws (fr_boot_counts, seed 1, 1000 replicates); boot/<id>.csv holds
+     * the replicates themselves. */
+    {
+        double vb[NIMG], va[NIMG], rb[1000], ra[1000], lo, hi;
+        uint32_t w[NIMG];
+        for (int i = 0; i < NIMG; i++) {
+            vb[i] = csv_num(im, (size_t)NIMG + (size_t)i, "bits") / 1000.0;
+            va[i] = csv_num(im, (size_t)NIMG + (size_t)i, "agree");
+        }
+        for (int b = 0; b < 1000; b++) {
+            fr_boot_counts(1, b, NIMG, w);
+            rb[b] = fr_boot_mean(vb, w, NIMG);
+            ra[b] = fr_boot_mean(va, w, NIMG);
+        }
+        fr_ci_percentile(rb, 1000, 0.95, &lo, &hi);
+        assert_close(csv_num(csv, 1, "kbpi_lo"), lo, 1e-12);
+        assert_close(csv_num(csv, 1, "kbpi_hi"), hi, 1e-12);
+        assert_true(lo < csv_num(csv, 1, "kbpi") && csv_num(csv, 1, "kbpi") < hi);
+        fr_ci_percentile(ra, 1000, 0.95, &lo, &hi);
+        assert_close(csv_num(csv, 1, "fidelity_lo"), lo, 1e-12);
+        assert_close(csv_num(csv, 1, "fidelity_hi"), hi, 1e-12);
+        FrCsv *bt = NULL;
+        snprintf(path, sizeof path, "%s/boot/%s.csv", dir, fr_csv_get(csv, 1, fr_csv_col(csv, "id")));
+        assert_int_equal(fr_csv_read(path, &bt, &err), 0);
+        assert_int_equal(fr_csv_nrows(bt), 1000);
+        assert_close(csv_num(bt, 17, "kbpi"), rb[17], 1e-12);
+        assert_close(csv_num(bt, 17, "fidelity"), ra[17], 1e-12);
+        fr_csv_destroy(&bt);
+    }
     fr_csv_destroy(&im);
     fr_csv_destroy(&csv);
-    /* Every column is documented next to the CSV. */
+    /* Every column is documented next to the CSV, and in docs/run.md. */
     snprintf(path, sizeof path, "%s/points.columns.txt", dir);
     assert_int_equal(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/docs/run.md", g_root);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char doc[1 << 17];
+    size_t nd = fread(doc, 1, sizeof doc - 1, f);
+    doc[nd] = 0;
+    fclose(f);
+    int nc;
+    const FrColumnDoc *cols = fr_points_columns(&nc);
+    for (int k = 0; k < nc; k++) {
+        char cell[80];
+        snprintf(cell, sizeof cell, "| `%s` |", cols[k].name);
+        if (!strstr(doc, cell))
+            fail_msg("docs/run.md has no row for points.csv column '%s'", cols[k].name);
+    }
 }
 
 /* ---------------- kill -9 and resume ---------------- */
@@ -404,7 +527,7 @@ static void test_shards_and_jobs(void **state)
     rc = tu_sh(&out, "'%s' run '%s/det.yaml' -o output.dir='%s' --no-plots", tu_bin(), g_dir, dir);
     assert_int_equal(rc, 0);
     tu_assert_contains(out, "0 points in");
-    tu_assert_contains(out, "15 done earlier");
+    tu_assert_contains(out, "16 done earlier");
     free(out);
     snprintf(b, sizeof b, "%s/points.csv", dir);
     assert_same_points(a, b);
@@ -497,6 +620,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_match_library),
+        cmocka_unit_test(test_anchor_accounting),
         cmocka_unit_test(test_kill_resume),
         cmocka_unit_test(test_shards_and_jobs),
         cmocka_unit_test(test_bad_inputs),

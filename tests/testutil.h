@@ -14,11 +14,21 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <math.h>
 #include <cmocka.h>
 
 #include "featrd.h"
 
 /* A fresh scratch directory under build/tmp (or $TMPDIR), one per call. */
+/* |a - b| <= tol, printing both on failure (cmocka 1.1 has no double assert). */
+#define tu_assert_near(a, b, tol)                                                         \
+    do {                                                                                   \
+        double tu_a_ = (a), tu_b_ = (b);                                                   \
+        if (!(fabs(tu_a_ - tu_b_) <= (tol)))                                               \
+            fail_msg("%s = %.17g, %s = %.17g: differ by more than %g", #a, tu_a_, #b, tu_b_, \
+                     (double)(tol));                                                       \
+    } while (0)
+
 static inline const char *tu_tmpdir(void)
 {
     static char dirs[16][256];

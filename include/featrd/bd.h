@@ -31,9 +31,14 @@ typedef struct FrBdCurve {
     double *rate;
     double *quality;
     int *line;      /* CSV line of each point for messages, or NULL */
+    /* Optional uncertainty (fr_bd_report uses it when present): */
+    double *q_lo, *q_hi; /* confidence interval of each quality, or NULL */
+    int nrep;            /* bootstrap replicates per point; 0: none */
+    double *rep_rate;    /* [n * nrep]: point i, replicate b at i * nrep + b */
+    double *rep_quality; /* [n * nrep], same layout; a replicate may be NaN */
 } FrBdCurve;
 
-/* Frees the arrays and zeroes the curve. */
+/* Frees every array and zeroes the curve. */
 void fr_bd_curve_free(FrBdCurve *c);
 
 /* Collects the rows of csv whose column `curve_col` equals `name`: rate from
@@ -70,6 +75,68 @@ int fr_bd_rate(const FrBdCurve *anchor, const FrBdCurve *test, FrBdMethod m,
                double *pct, char *warning, size_t warn_cap, FrError *err);
 int fr_bd_quality(const FrBdCurve *anchor, const FrBdCurve *test, FrBdMethod m,
                   double *dq, char *warning, size_t warn_cap, FrError *err);
+
+/* ---------------- BD that says when it cannot be trusted ----------------
+ *
+ * fr_bd_report computes both methods on the same (by default monotone) data,
+ * the overlaps, a bootstrap confidence interval when both curves carry
+ * replicates, and a verdict: valid = 0 with every reason found when
+ *   - a raw curve is not monotone (points dropped by the upper envelope),
+ *   - a curve has fewer than min_points points after the envelope,
+ *   - the overlap on either axis is under min_overlap,
+ *   - the quality span of the common interval is under the saturation
+ *     threshold (min_span; auto: 2 × the median CI half-width of the points
+ *     when the curves carry CIs, else 1 % of the largest |quality|),
+ *   - pchip and cubic BD-rates differ by more than max_disagree_pp points,
+ *     or either method cannot be computed,
+ *   - more than 5 % of the bootstrap replicates give no BD. */
+
+typedef struct FrBdOptions {
+    FrBdMethod method;        /* the reported (primary) method: FR_BD_PCHIP */
+    int monotone;             /* 1: fit the upper envelope of each curve (default) */
+    int min_points;           /* 4 */
+    double min_overlap;       /* 0.5 (share of the smaller range, on each axis) */
+    double max_disagree_pp;   /* 1.0 percentage point of BD-rate */
+    double min_span;          /* < 0: auto (see above); else the quality span threshold */
+    double level;             /* CI level 0.95 */
+} FrBdOptions;
+
+void fr_bd_options_defaults(FrBdOptions *o);
+
+typedef struct FrBdReport {
+    size_t anchor_points, test_points; /* raw */
+    size_t anchor_used, test_used;     /* after the envelope */
+    double rate_pct, quality;          /* the primary method's deltas (NaN if it failed) */
+    double pchip_rate_pct, pchip_quality, cubic_rate_pct, cubic_quality; /* NaN if failed */
+    double quality_overlap, rate_overlap;
+    double quality_span, span_threshold; /* common quality interval and its threshold */
+    double rate_lo, rate_hi, quality_lo, quality_hi; /* bootstrap CI; NaN without replicates */
+    int boot_ok, boot_total;           /* replicates that gave a BD / replicates */
+    int significant;                   /* the BD-rate CI excludes 0 (0 without CI) */
+    int valid;
+    char reason[768];                  /* "; "-separated; empty when valid */
+} FrBdReport;
+
+/* Never fails on the data: whatever cannot be computed is NaN and a reason.
+ * Errors only for no memory or a curve with no points (FR_E_USAGE). */
+int fr_bd_report(const FrBdCurve *anchor, const FrBdCurve *test, const FrBdOptions *o,
+                 const char *what, FrBdReport *rep, FrError *err);
+
+/* The upper envelope (Pareto front) of a curve: sorted by rate, a point is
+ * kept only if its quality beats every point of lower or equal rate (dir > 0:
+ * higher is better; dir < 0: lower is better, e.g. MSE), so the result is
+ * strictly monotone on both axes. out owns new arrays (rate, quality, line,
+ * CIs and replicates follow their points). *dropped = points left out. */
+int fr_bd_envelope(const FrBdCurve *in, int dir, FrBdCurve *out, size_t *dropped, FrError *err);
+
+/* The quality direction of a curve: +1 if quality at its highest rate
+ * exceeds that at its lowest, else -1. */
+int fr_bd_direction(const FrBdCurve *c);
+
+/* Percentile interval of the finite values of v (numpy's default linear
+ * interpolation between order statistics): lo at (1-level)/2, hi at
+ * (1+level)/2. NaN when no value is finite. v is not modified. */
+void fr_ci_percentile(const double *v, size_t n, double level, double *lo, double *hi);
 
 #ifdef __cplusplus
 }

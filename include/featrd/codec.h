@@ -87,13 +87,34 @@ int fr_lossless_encode(FrCodecKind k, const void *in, size_t n, uint8_t **out, s
 int fr_lossless_decode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,
                        FrError *err);
 
-/* Cloud-only anchor: codes an RGB image (3×H×W floats in [0,1]) as HEVC
- * 4:2:0 8-bit at constant QP, all-intra, CTU 64 (x265 medium defaults
- * otherwise), decodes it with libde265 and converts back to RGB in decoded
- * (allocated here, 3×H×W, caller frees). Colour: BT.601 limited range
- * (Y 16..235, Cb/Cr 16..240). Odd sizes are padded by edge repetition and
- * cropped back. *bytes is the stream size (headers included). */
+/* Cloud-only anchor: codes an RGB image (3×H×W floats in [0,1]) with x265
+ * at constant QP, one intra picture, 8-bit, decodes it with libde265 and
+ * converts back to RGB in decoded (allocated here, 3×H×W, caller frees).
+ * Colour: BT.601 limited range (Y 16..235, Cb/Cr 16..240); 4:2:0 (chroma =
+ * 2×2 mean, replicated back) or 4:0:0 (luma only: the decoded image is
+ * grey). Sizes are padded by edge repetition to a multiple of 8 (at least
+ * 16) and cropped back. *bytes is the HEVC stream size (headers included;
+ * the side information a receiver also needs is FR_ANCHOR_SIDE_BITS).
+ * code = 0 skips x265: the image is only converted to YCbCr and back (the
+ * `reference-yuv` point: what the conversion alone costs); *bytes is 0. */
+typedef struct FrRgbCoding {
+    int qp;              /* 0..51; default 32 */
+    int chroma;          /* 420 (default) or 400 */
+    int code;            /* 1 (default): code; 0: conversion only */
+    FrHevcSettings hevc; /* default fr_hevc_defaults(): the features' settings */
+} FrRgbCoding;
+
+void fr_rgb_coding_defaults(FrRgbCoding *s);
+int fr_rgb_code(const FrTensor *rgb, const FrRgbCoding *s, size_t *bytes, FrTensor *decoded,
+                FrError *err);
+/* fr_rgb_code with the defaults and this QP. */
 int fr_hevc_code_rgb(const FrTensor *rgb, int qp, size_t *bytes, FrTensor *decoded, FrError *err);
+
+/* Side information of one anchor image, counted by the rule the features'
+ * .frd follows (everything a receiver needs besides the stream): magic 4,
+ * version 2, flags 2, codec 1, chroma format 1, QP 1, C/H/W 4+4+4, stream
+ * length 4, CRC-32 4 = 31 bytes. */
+#define FR_ANCHOR_SIDE_BITS (31 * 8)
 
 #ifdef __cplusplus
 }

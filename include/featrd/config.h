@@ -219,8 +219,22 @@ typedef struct FrAnchorSpec {
     int n_qp;
     int *quality;        /* jpeg: quality list (1..100), required for jpeg */
     int n_quality;
+    /* hevc: x265 settings. Unset in the YAML, each is taken from the first
+     * hevc entry of sweep.codec (else the feature defaults), so the anchor
+     * is coded as the features are; psy is off as for features. Resolved
+     * values after loading. */
+    int ctu, min_cu, rdoq, sao;
+    char *preset;
+    int chroma;          /* 420 (default: YCbCr 4:2:0) or 400 (luma only) */
     FrSrcLoc loc;
 } FrAnchorSpec;
+
+/* bootstrap: confidence intervals over images (kind rd). */
+typedef struct FrBootstrapSpec {
+    int replicates;      /* 1000; 0 = no intervals */
+    uint64_t seed;       /* 1 */
+    double level;        /* 0.95 */
+} FrBootstrapSpec;
 
 /* bd[]: one Bjontegaard comparison. */
 typedef struct FrBdSpec {
@@ -229,6 +243,8 @@ typedef struct FrBdSpec {
     FrBdMethod method; /* FR_BD_PCHIP */
     char *rate;        /* points.csv rate column: "kbpi" */
     char *quality;     /* quality column: NULL = the first of metrics */
+    int monotone;      /* 1: fit the upper envelope of each curve (fr_bd_report) */
+    double min_span;   /* saturation threshold; -1 = auto (from the CIs) */
     FrSrcLoc loc;
 } FrBdSpec;
 
@@ -278,6 +294,7 @@ typedef struct FrExperiment {
     double nms;            /* 0.45 */
     FrBdSpec *bd;          /* [] */
     int n_bd;
+    FrBootstrapSpec bootstrap;
     FrOutputSpec output;
     int jobs;              /* 1 (>= 1) */
     int quiet;             /* 0 */

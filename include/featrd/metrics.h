@@ -83,6 +83,28 @@ typedef struct FrMapResult {
 int fr_map_finish(const FrMapAcc *acc, FrMapResult *res, FrError *err);
 void fr_map_result_free(FrMapResult *res);
 
+/* The matched, ranked detections of an accumulator (matching done once),
+ * for evaluating many image weightings, as a bootstrap does. Independent of
+ * acc once made. Free with fr_map_ranked_destroy. */
+typedef struct FrMapRanked FrMapRanked;
+int fr_map_rank(const FrMapAcc *acc, FrMapRanked **out, FrError *err);
+void fr_map_ranked_destroy(FrMapRanked **r);
+size_t fr_map_ranked_nimages(const FrMapRanked *r);
+/* mAP (11-point and all-point) with image i counted w[i] times (w NULL:
+ * once each) — exactly the mAP of the data set in which image i appears w[i]
+ * times; with w NULL equal to fr_map_finish. NaN when no class has gt. */
+void fr_map_ranked_eval(const FrMapRanked *r, const uint32_t *w, double *map07, double *map);
+
+/* ---------------- bootstrap over images ----------------
+ * Replicate b of n images draws n images with replacement; w[i] = times
+ * image i is drawn. Deterministic in (seed, b, n) on every machine
+ * (splitmix64, 53-bit uniforms), so every point of a run, every shard and
+ * every rerun uses the same replicates: BD replicates pair the curves. */
+void fr_boot_counts(uint64_t seed, int b, size_t n, uint32_t *w);
+/* Weighted mean of v (w NULL: plain mean); NaN if a counted value is not
+ * finite or nothing is counted. */
+double fr_boot_mean(const double *v, const uint32_t *w, size_t n);
+
 /* AP of one ranked list, exposed for tests and other tools: tp[i], fp[i] are
  * 0/1 flags of the i-th detection in descending score order, npos the number
  * of positives. Returns NaN when npos == 0. */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "featrd/bd.h"
 #include "featrd/common.h"
 
 #ifdef __cplusplus
@@ -107,6 +108,7 @@ typedef enum FrPointKind {
     FR_POINT_REFERENCE = 0, /* the uncompressed network (no coding, rate 0) */
     FR_POINT_FEATURE,       /* a coded feature at a split */
     FR_POINT_ANCHOR,        /* cloud-only: the input image coded (HEVC or JPEG) */
+    FR_POINT_REFERENCE_YUV, /* an HEVC anchor's colour conversion alone, no coding (rate 0) */
 } FrPointKind;
 
 typedef struct FrPoint {
@@ -257,6 +259,21 @@ int fr_results_images_csv(const char *dir, int total, FrError *err);
  * missing or extra shards, mixed N or config hashes, a point in two shards,
  * or points missing from the union. */
 int fr_results_merge(const char *dir, FrError *err);
+
+/* Curve `name` of a points.csv (csv, read from dir) for BD: rate and
+ * quality columns, the quality's CI (<quality>_lo/_hi columns) when present,
+ * and the bootstrap replicates from dir/boot/<id>.csv when every point of
+ * the curve has them and rate is kbpi. Errors as fr_bd_curve_from_csv. */
+int fr_results_bd_curve(const char *dir, const FrCsv *csv, const char *name, const char *rate,
+                        const char *quality, FrBdCurve *c, FrError *err);
+
+/* The quality column BD uses when none is named: the first of map07, map,
+ * top1, top5, fidelity with a value in csv; NULL if none. The same rule for
+ * bd.csv and `featrd bd`. */
+const char *fr_results_default_quality(const FrCsv *csv);
+
+/* The header line (without newline) of bd.csv and the row of one report. */
+const char *fr_bd_csv_header(void);
 
 /* Writes DIR/bd.csv for e's bd: entries from DIR/points.csv. */
 int fr_results_write_bd(const char *dir, const struct FrExperiment *e, FrError *err);
