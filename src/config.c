@@ -2445,6 +2445,14 @@ static int validate(Cx *c)
         return fr_experiment_error(e, err, FR_E_CONFIG, "dataset.labels_file",
                                    "only used with labels: class-list (labels is %s)",
                                    LABEL_NAMES[e->dataset.labels]);
+    if ((e->dataset.names || e->dataset.class_map || e->output.keep_streams) &&
+        e->kind != FR_KIND_RD)
+        return fr_experiment_error(e, err, FR_E_CONFIG,
+                                   e->dataset.names       ? "dataset.names"
+                                   : e->dataset.class_map ? "dataset.class_map"
+                                                          : "output.keep_streams",
+                                   "only used with kind: rd (this experiment is kind: %s); "
+                                   "remove it", KIND_NAMES[e->kind]);
     if ((e->dataset.names || e->dataset.class_map) && !e->model.names)
         return fr_experiment_error(e, err, FR_E_CONFIG,
                                    e->dataset.names ? "dataset.names" : "dataset.class_map",

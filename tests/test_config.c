@@ -83,6 +83,8 @@ static const BadCase bad_cases[] = {
     {"../good.yaml", "include=other.yaml", FR_E_CONFIG, "-o include=other.yaml: ", "include", "cannot be overridden"},
     {"../model.yaml", "model_compression.rounding=round", FR_E_CONFIG, "-o model_compression.rounding=round: ", "model_compression.rounding", "expected truncate or nearest, got round"},
     {"../minimal.yaml", "dataset.names=voc.names", FR_E_CONFIG, "", "dataset.names", "needs model.names"},
+    {"../model.yaml", "output.keep_streams=true", FR_E_CONFIG, "", "output.keep_streams", "only used with kind: rd"},
+    {"../lossless.yaml", "dataset.class_map=m.map", FR_E_CONFIG, "", "dataset.class_map", "only used with kind: rd (this experiment is kind: lossless)"},
     {"../good.yaml", "dataset.class_map=9k-voc.map", FR_E_CONFIG, "", "dataset.class_map", "needs dataset.names"},
 };
 
