@@ -1383,7 +1383,7 @@ static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "l
                                            "names", "class_map", "limit", "seed", NULL};
 static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", "packing",
                                          "tile_pad", "qp", "codec", "allocation", "qp_base",
-                                         "qp_range", "sensitivity", NULL};
+                                         "qp_range", "sensitivity", "weights", NULL};
 static const char *const CODEC_KEYS[] = {"name", "qp", "ctu", "min_cu", "rdoq",
                                          "sao", "preset", "level", "split", NULL};
 static const char *const SENS_KEYS[] = {"layer", "scope", "calibration_images", NULL};
@@ -1718,6 +1718,9 @@ static int parse_sweep(Cx *c, const Node *m)
         if (!strcmp(k, "split"))
             rc = get_str_list(c, v, p, NULL, "layer names (max_11), indices (11) or aliases (pool2)",
                               0, &s->split, &s->n_split);
+        else if (!strcmp(k, "weights"))
+            rc = get_str_list(c, v, p, NULL, "darknet .weights files of model.cfg", 0, &s->weights,
+                              &s->n_weights);
         else if (!strcmp(k, "bits"))
             rc = get_int_list(c, v, p, 8, 12, BITS_ALLOWED, "8, 10 or 12", 0, &s->bits, &s->n_bits);
         else if (!strcmp(k, "range")) {
@@ -2221,6 +2224,7 @@ void fr_experiment_free(FrExperiment **ep)
     free(e->dataset.class_map);
     FrSweepSpec *s = &e->sweep;
     free_strs(s->split, s->n_split);
+    free_strs(s->weights, s->n_weights);
     free(s->bits);
     free(s->packing);
     free(s->qp);
@@ -2396,6 +2400,19 @@ static int validate(Cx *c)
 {
     FrExperiment *e = c->e;
     FrError *err = c->err;
+    for (int k = 0; k < e->sweep.n_weights; k++) {
+        for (int j = 0; j < k; j++)
+            if (!strcmp(e->sweep.weights[j], e->sweep.weights[k]))
+                return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.weights",
+                                           "'%s' is listed twice", e->sweep.weights[k]);
+        for (int a = 0; a < e->sweep.n_allocation; a++)
+            if (e->sweep.allocation[a] != FR_ALLOC_UNIFORM)
+                return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.weights",
+                                           "several weights with allocation %s are not supported "
+                                           "(sensitivities are cached per image, not per weights): "
+                                           "run one config per weights file",
+                                           fr_allocation_name(e->sweep.allocation[a]));
+    }
     /* anchors take the features' x265 settings unless they name their own */
     const FrCodecSpec *fh = NULL;
     for (int k = 0; k < e->sweep.n_codec && !fh; k++)
@@ -2732,6 +2749,10 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
         const FrSweepSpec *s = &e->sweep;
         fputs("sweep:\n  split: ", f);
         put_strs(f, s->split, s->n_split);
+        if (s->n_weights) {
+            fputs("\n  weights: ", f);
+            put_strs(f, s->weights, s->n_weights);
+        }
         fputs("\n  bits: ", f);
         put_ints(f, s->bits, s->n_bits);
         fprintf(f, "\n  range: %s\n  relu_min0: %s\n  packing: ", RANGE_NAMES[s->range],
@@ -2910,6 +2931,23 @@ uint64_t fr_experiment_hash(const FrExperiment *e)
 /* Files the experiment names. */
 
 static int check_one(const FrExperiment *e, FrError *err, const char *key, const char *path,
+                     int want_dir, const char *advice);
+
+static int check_sweep_weights(const FrExperiment *e, FrError *err)
+{
+    for (int i = 0; i < e->sweep.n_weights; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "sweep.weights[%d]", i);
+        int rc = check_one(e, err, key, e->sweep.weights[i], 0,
+                           "a darknet .weights file of model.cfg (e.g. from featrd train "
+                           "--augment; tools/train_augmented.sh makes the demo's)");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_one(const FrExperiment *e, FrError *err, const char *key, const char *path,
                      int want_dir, const char *advice)
 {
     if (!path)
@@ -2942,6 +2980,7 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err)
                         "put the weights file there (the README says where to get them; none "
                         "can be downloaded here) or remove model.weights to run with seeded "
                         "random weights")) ||
+        (rc = check_sweep_weights(e, err)) ||
         (rc = check_one(e, err, "model.names", e->model.names, 0,
                         "a text file with one class name per line")) ||
         (rc = check_one(e, err, "dataset.images", e->dataset.images, 0,

@@ -77,6 +77,7 @@ static FrPoint *plan_add(FrPlan *p, int *cap)
     pt->qp = -1;
     pt->quality = -1;
     pt->anchor = -1;
+    pt->weights = -1;
     return pt;
 }
 
@@ -109,6 +110,8 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
     pt->codec = "none";
     plan_id(pt);
     const char *range = fr_range_name(sw->range);
+    int nw = sw->n_weights ? sw->n_weights : 1;
+    for (int wi = 0; wi < nw; wi++)
     for (int s = 0; s < sw->n_split; s++)
         for (int b = 0; b < sw->n_bits; b++)
             for (int k = 0; k < sw->n_packing; k++)
@@ -124,10 +127,19 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                         int alloc = sw->allocation[a];
                         if (!lossy && alloc != FR_ALLOC_UNIFORM)
                             continue; /* nothing to allocate without a QP */
+                        /* a weights axis names the file (no dir, no .weights) */
+                        char wname[256] = "";
+                        if (sw->n_weights) {
+                            const char *wb = strrchr(sw->weights[wi], '/');
+                            snprintf(wname, sizeof wname, ",weights=%s", wb ? wb + 1 : sw->weights[wi]);
+                            char *dot = strstr(wname, ".weights");
+                            if (dot && !dot[8])
+                                *dot = 0;
+                        }
                         const char *curve = plan_str(
-                            plan, "split=%s,bits=%d,range=%s,packing=%s,codec=%s,alloc=%s",
+                            plan, "split=%s,bits=%d,range=%s,packing=%s,codec=%s,alloc=%s%s",
                             sw->split[s], sw->bits[b], range, fr_packing_name(sw->packing[k]),
-                            cs->name, fr_allocation_name(alloc));
+                            cs->name, fr_allocation_name(alloc), wname);
                         if (!curve)
                             goto oom;
                         const int *qps = alloc == FR_ALLOC_UNIFORM ? cs->qp : sw->qp_base;
@@ -146,6 +158,7 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                             pt->codec = cs->name;
                             pt->allocation = alloc;
                             pt->qp = lossy ? qps[q] : -1;
+                            pt->weights = sw->n_weights ? wi : -1;
                             pt->desc = lossy ? plan_str(plan, "%s,qp=%d", curve, pt->qp) : curve;
                             if (!pt->desc)
                                 goto oom;
@@ -243,6 +256,7 @@ typedef struct Run Run;
 typedef int (*ImgFn)(Run *r, int worker, size_t img, void *arg, FrError *err);
 
 struct Run {
+    int cur_weights; /* weights the worker models hold: -1 model.weights, else sweep.weights[i] */
     const FrExperiment *e;
     FrRunOptions o;
     FrPlan plan;
@@ -1316,16 +1330,51 @@ static int adopt_merged_rows(Run *r, FrError *err)
     return rc;
 }
 
-static int run_feature_points(Run *r, int s, FrError *err)
+/* Opens worker w's model with model.weights (wi -1) or sweep.weights[wi]. */
+static int open_worker_model(Run *r, int w, int wi, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = e->model.cfg;
+    ms.weights = wi < 0 ? e->model.weights : e->sweep.weights[wi];
+    ms.seed = e->model.seed;
+    ms.width = e->model.input_w;
+    ms.height = e->model.input_h;
+    ms.gemm = e->model.gemm;
+    ms.quiet = w > 0 || r->o.progress == FR_PROGRESS_NONE;
+    return fr_model_open(&r->models[w], &ms, err);
+}
+
+/* The worker models hold weights wi (reopened when they hold others). */
+static int use_weights(Run *r, int wi, FrError *err)
+{
+    if (r->cur_weights == wi)
+        return 0;
+    for (int w = 0; w < r->jobs; w++)
+        fr_model_close(&r->models[w]);
+    r->cur_weights = wi;
+    int rc = 0;
+    for (int w = 0; w < r->jobs && !rc; w++)
+        rc = open_worker_model(r, w, wi, err);
+    if (!rc && wi >= 0)
+        fr_progress_note(r->prog, "weights %s", r->e->sweep.weights[wi]);
+    return rc;
+}
+
+static int run_feature_points(Run *r, int s, int wi, FrError *err)
 {
     const FrExperiment *e = r->e;
     int any = 0;
     for (int i = 0; i < r->plan.n; i++)
         if (r->plan.points[i].kind == FR_POINT_FEATURE && r->plan.points[i].split_index == s &&
-            todo(r, &r->plan.points[i]))
+            r->plan.points[i].weights == wi && todo(r, &r->plan.points[i]))
             any = 1;
     if (!any)
         return 0;
+    int rc0 = use_weights(r, wi, err);
+    if (rc0)
+        return rc0;
     r->split_name = e->sweep.split[s];
     int rc = fr_model_find_layer(r->models[0], r->split_name, &r->split_layer, err);
     if (rc) {
@@ -1383,7 +1432,8 @@ static int run_feature_points(Run *r, int s, FrError *err)
         r->tot_front += r->cache[i].t_front;
     for (int i = 0; i < r->plan.n && !rc; i++) {
         const FrPoint *pt = &r->plan.points[i];
-        if (pt->kind != FR_POINT_FEATURE || pt->split_index != s || !todo(r, pt))
+        if (pt->kind != FR_POINT_FEATURE || pt->split_index != s || pt->weights != wi ||
+            !todo(r, pt))
             continue;
         PointArg pa;
         memset(&pa, 0, sizeof pa);
@@ -1509,8 +1559,12 @@ static int run_rd(Run *r, FrError *err)
     if (!rc && todo(r, ref))
         rc = commit_point(r, ref, ra.res, err);
     res_free(r, &ra.res);
-    for (int s = 0; s < e->sweep.n_split && !rc; s++)
-        rc = run_feature_points(r, s, err);
+    for (int wi = e->sweep.n_weights ? 0 : -1; wi < e->sweep.n_weights && !rc; wi++)
+        for (int s = 0; s < e->sweep.n_split && !rc; s++)
+            rc = run_feature_points(r, s, wi, err);
+    /* anchors run the network as shipped */
+    if (!rc)
+        rc = use_weights(r, -1, err);
     for (int i = 0; i < r->plan.n && !rc; i++) {
         const FrPoint *pt = &r->plan.points[i];
         if ((pt->kind != FR_POINT_ANCHOR && pt->kind != FR_POINT_REFERENCE_YUV) || !todo(r, pt))
@@ -1624,18 +1678,9 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
         rc = fr_error(err, FR_E_NOMEM, "out of memory");
         goto out;
     }
-    for (int w = 0; w < r.jobs && !rc; w++) {
-        FrModelSettings ms;
-        fr_model_defaults(&ms);
-        ms.cfg = e->model.cfg;
-        ms.weights = e->model.weights;
-        ms.seed = e->model.seed;
-        ms.width = e->model.input_w;
-        ms.height = e->model.input_h;
-        ms.gemm = e->model.gemm;
-        ms.quiet = w > 0 || r.o.progress == FR_PROGRESS_NONE;
-        rc = fr_model_open(&r.models[w], &ms, err);
-    }
+    r.cur_weights = -1;
+    for (int w = 0; w < r.jobs && !rc; w++)
+        rc = open_worker_model(&r, w, -1, err);
     if (rc)
         goto out;
     r.task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r.models[0]);

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 
 #include <darknet.h>
 
+#include "featrd/codec.h"
+#include "featrd/container.h"
 #include "featrd/demo.h"
 
 int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err)
@@ -51,6 +54,102 @@ void fr_train_defaults(FrTrainSettings *s)
     s->out_dir = "build/train";
     s->seed = 1;
     s->save_every = 100;
+    s->augment_prob = 1;
+    fr_feature_defaults(&s->augment);
+}
+
+/* ---------------- compression-augmented training ---------------- */
+
+int fr_train_code_feature(float *data, int c, int h, int w, const FrFeatureSettings *fs, int qp,
+                          uint64_t *bits, FrError *err)
+{
+    FrTensor t = {c, h, w, data};
+    FrFeatureSettings s = *fs;
+    s.qp = qp;
+    uint8_t *frd = NULL;
+    size_t len = 0;
+    FrBitStats bs;
+    FrTensor *rec = NULL;
+    int nrec = 0;
+    int rc = fr_feature_encode(&t, 1, NULL, &s, &frd, &len, &bs, err);
+    if (!rc)
+        rc = fr_feature_decode(frd, len, &rec, &nrec, NULL, err);
+    if (!rc && (nrec != 1 || rec[0].c != c || rec[0].h != h || rec[0].w != w))
+        rc = fr_error(err, FR_E_INTERNAL, "augment: decoded feature has another shape");
+    if (!rc)
+        memcpy(data, rec[0].data, (size_t)c * h * w * sizeof *data);
+    if (!rc && bits)
+        *bits = bs.total_bits;
+    for (int k = 0; k < nrec; k++)
+        fr_tensor_free(&rec[k]);
+    free(rec);
+    free(frd);
+    return rc;
+}
+
+/* darknet's forward has no user pointer; training is one process-wide
+ * activity anyway (rand()), so the augmentation state is too. */
+static struct {
+    void (*forward)(struct layer, struct network);
+    FrTrainSettings *s;
+    int failed;
+    FrError err;
+} aug;
+
+static void augment_forward(layer l, network net)
+{
+    aug.forward(l, net);
+    if (!net.train || aug.failed)
+        return;
+    if (!(aug.s->augment_prob > 0)) { /* draws nothing: darknet's step exactly */
+        aug.s->passed += l.batch;
+        return;
+    }
+    for (int b = 0; b < l.batch; b++) {
+        /* one coin and one QP per image, drawn in image order */
+        double u = (double)rand() / ((double)RAND_MAX + 1.0);
+        int qp = aug.s->augment_qp[rand() % aug.s->n_augment_qp];
+        if (!(u < aug.s->augment_prob)) {
+            aug.s->passed++;
+            continue;
+        }
+        if (fr_train_code_feature(l.output + (size_t)b * l.outputs, l.out_c, l.out_h, l.out_w,
+                                  &aug.s->augment, qp, NULL, &aug.err)) {
+            aug.failed = 1;
+            return;
+        }
+        aug.s->coded++;
+    }
+}
+
+/* "max_7", "7" -> 7; the cut set must be this layer's output alone. */
+static int augment_layer(const network *net, const char *name, int *out, FrError *err)
+{
+    const char *us = strrchr(name, '_'), *num = us ? us + 1 : name;
+    char *end;
+    long v = strtol(num, &end, 10);
+    if (!*num || *end || v < 0 || v >= net->n - 1)
+        return fr_error(err, FR_E_USAGE,
+                        "--augment '%s': expected a layer name such as max_7 or an index below %d "
+                        "(featrd layers CFG lists them)", name, net->n - 1);
+    int s = (int)v;
+    for (int j = s + 1; j < net->n; j++) {
+        const layer *l = &net->layers[j];
+        int early = -1;
+        if (l->type == ROUTE)
+            for (int k = 0; k < l->n; k++)
+                if (l->input_layers[k] < s)
+                    early = l->input_layers[k];
+        if (l->type == SHORTCUT && l->index < s)
+            early = l->index;
+        if (early >= 0)
+            return fr_error(err, FR_E_USAGE,
+                            "--augment '%s': layer %d reads layer %d's output across the split, so "
+                            "the cut is more than one tensor; augment at a split with a one-tensor "
+                            "cut set (featrd layers CFG --split NAME shows it)", name, j, early);
+    }
+    *out = s;
+    return 0;
 }
 
 static int file_exists(const char *p)
@@ -200,12 +299,29 @@ static void free_lines(char **v, int n)
     free(v);
 }
 
-int fr_train_run(const FrTrainSettings *s, FrError *err)
+int fr_train_run(FrTrainSettings *s, FrError *err)
 {
     if (!s || !s->cfg || !s->train_list)
         return fr_error(err, FR_E_USAGE, "training needs a cfg and a train list");
     if (s->kind == FR_TRAIN_CLASSIFIER && !s->labels)
         return fr_error(err, FR_E_USAGE, "training a classifier needs a labels file");
+    s->first_loss = s->last_avg_loss = NAN;
+    s->coded = s->passed = 0;
+    if (s->augment_split) {
+        if (!s->augment_qp || s->n_augment_qp <= 0)
+            return fr_error(err, FR_E_USAGE, "--augment needs --augment-qp (e.g. 32,37,42)");
+        for (int k = 0; k < s->n_augment_qp; k++)
+            if (s->augment_qp[k] < 0 || s->augment_qp[k] > 51)
+                return fr_error(err, FR_E_USAGE, "--augment-qp %d: QPs are 0..51", s->augment_qp[k]);
+        if (!(s->augment_prob >= 0 && s->augment_prob <= 1))
+            return fr_error(err, FR_E_USAGE, "--augment-prob %g: a probability 0..1", s->augment_prob);
+        if (s->augment.codec != FR_CODEC_HEVC)
+            return fr_error(err, FR_E_USAGE, "--augment-codec: augmentation codes with lossy hevc "
+                            "(a lossless coder would change nothing)");
+        int rc0 = fr_feature_validate(&s->augment, err);
+        if (rc0)
+            return rc0;
+    }
     if (!file_exists(s->cfg))
         return fr_error(err, FR_E_NOENT, "%s: no such cfg file", s->cfg);
     int rc = mkdir_p(s->out_dir ? s->out_dir : "build/train", err);
@@ -274,15 +390,33 @@ int fr_train_run(const FrTrainSettings *s, FrError *err)
     }
     if (s->kind == FR_TRAIN_DETECTOR)
         net->layers[net->n - 1].backward = region_backward;
-    const char *init = s->weights ? s->weights : (file_exists(backup) ? backup : NULL);
+    /* A checkpoint in out_dir wins, so a killed run (fine-tuning included)
+     * resumes; else the given weights; else a seeded initialisation. */
+    const char *init = file_exists(backup) ? backup : s->weights;
     if (init) {
         if ((rc = check_weights(net, init, err)))
             goto done;
         load_weights(net, (char *)init);
         fprintf(stderr, "featrd train: starting from %s (batch %zu)\n", init, get_current_batch(net));
     }
+    if (init && init == s->weights && s->reset_batches)
+        *net->seen = 0; /* fine-tuning: the cfg's schedule from its start */
     if (s->max_batches > 0)
         net->max_batches = s->max_batches;
+    if (s->augment_split) {
+        int sl = 0;
+        if ((rc = augment_layer(net, s->augment_split, &sl, err)))
+            goto done;
+        memset(&aug, 0, sizeof aug);
+        aug.forward = net->layers[sl].forward;
+        aug.s = s;
+        net->layers[sl].forward = augment_forward;
+        if (!s->quiet)
+            fprintf(stderr, "featrd train: coding layer %d's output (%dx%dx%d) with %s, %d-bit, QP "
+                    "from %d values, probability %g\n", sl, net->layers[sl].out_c,
+                    net->layers[sl].out_h, net->layers[sl].out_w, fr_codec_name(s->augment.codec),
+                    s->augment.bits, s->n_augment_qp, s->augment_prob);
+    }
 
     int imgs = net->batch * net->subdivisions;
     load_args args = get_base_args(net);
@@ -316,6 +450,13 @@ int fr_train_run(const FrTrainSettings *s, FrError *err)
         load_data_blocking(args);
         float loss = train_network(net, d);
         free_data(d);
+        if (s->augment_split && aug.failed) {
+            *err = aug.err;
+            rc = aug.err.code ? aug.err.code : FR_E_CODEC;
+            goto done;
+        }
+        if (isnan(s->first_loss))
+            s->first_loss = loss;
         if (loss != loss) {
             rc = fr_error(err, FR_E_MODEL,
                           "%s: loss became NaN at batch %zu; lower learning_rate or raise burn_in",
@@ -323,6 +464,7 @@ int fr_train_run(const FrTrainSettings *s, FrError *err)
             goto done;
         }
         avg = avg < 0 ? loss : avg * 0.9f + loss * 0.1f;
+        s->last_avg_loss = avg;
         size_t now = get_current_batch(net);
         if (!s->quiet) {
             double el = fr_now() - t0;

@@ -438,6 +438,77 @@ static void test_overrides(void **state)
     fr_experiment_free(&e);
 }
 
+/* The trust keys: anchors take the features' x265 settings unless they
+ * name their own; bootstrap and bd options parse, dump and reload; errors
+ * name the key. */
+static void test_anchor_and_bootstrap_keys(void **state)
+{
+    (void)state;
+    FrExperiment *e = NULL;
+    FrError err = {0};
+    const char *base = "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep:\n  split: [max_1]\n"
+                       "  codec: [{name: hevc, ctu: 32, min_cu: 16, rdoq: true}]\n";
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%sanchors:\n  - {name: a1}\n  - {name: a2, ctu: 64, chroma: 400}\n"
+             "bootstrap: {replicates: 200, seed: 9, level: 0.9}\n"
+             "bd:\n  - {anchor: a1, test: 'split=*', monotone: false, min_span: 0.02}\n", base);
+    assert_int_equal(fr_config_load_string(buf, "t.yaml", NULL, 0, &e, &err), 0);
+    assert_int_equal(e->anchors[0].ctu, 32);
+    assert_int_equal(e->anchors[0].min_cu, 16);
+    assert_int_equal(e->anchors[0].rdoq, 1);
+    assert_int_equal(e->anchors[0].sao, 1);
+    assert_int_equal(e->anchors[0].chroma, 420);
+    assert_int_equal(e->anchors[1].ctu, 64);
+    assert_int_equal(e->anchors[1].min_cu, 16);
+    assert_int_equal(e->anchors[1].chroma, 400);
+    assert_int_equal(e->bootstrap.replicates, 200);
+    assert_true(e->bootstrap.seed == 9);
+    tu_assert_near(e->bootstrap.level, 0.9, 0);
+    assert_int_equal(e->bd[0].monotone, 0);
+    tu_assert_near(e->bd[0].min_span, 0.02, 0);
+    /* the dump holds the resolved values and reloads to the same dump */
+    char *d1 = fr_experiment_dump_string(e);
+    tu_assert_contains(d1, "ctu: 32, min_cu: 16, rdoq: true, sao: true, preset: medium, chroma: 420");
+    tu_assert_contains(d1, "bootstrap: {replicates: 200, seed: 9, level: 0.9}");
+    FrExperiment *f = NULL;
+    assert_int_equal(fr_config_load_string(d1, "dump.yaml", NULL, 0, &f, &err), 0);
+    char *d2 = fr_experiment_dump_string(f);
+    assert_string_equal(d1, d2);
+    assert_true(fr_experiment_hash(e) == fr_experiment_hash(f));
+    /* replicates change the results (CIs): part of the hash */
+    f->bootstrap.replicates = 100;
+    assert_true(fr_experiment_hash(e) != fr_experiment_hash(f));
+    free(d1);
+    free(d2);
+    fr_experiment_free(&f);
+    fr_experiment_free(&e);
+    /* defaults */
+    snprintf(buf, sizeof buf, "%s", "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep: {split: [x]}\n"
+             "anchors: [{name: a}]\n");
+    assert_int_equal(fr_config_load_string(buf, "t.yaml", NULL, 0, &e, &err), 0);
+    assert_int_equal(e->anchors[0].ctu, 16);
+    assert_int_equal(e->anchors[0].rdoq, 0);
+    assert_int_equal(e->bootstrap.replicates, 1000);
+    fr_experiment_free(&e);
+    /* errors */
+    struct { const char *yaml, *msg; } bad[] = {
+        {"anchors: [{name: a, chroma: 422}]\n", "anchors[0].chroma: expected 420 (YCbCr 4:2:0) or 400"},
+        {"anchors: [{name: a, codec: jpeg, quality: [50], ctu: 32}]\n", "anchors[0].ctu: only for codec: hevc"},
+        {"anchors: [{name: a, ctu: 16, min_cu: 32}]\n", "min_cu 32 exceeds ctu 16"},
+        {"bootstrap: {replicates: -1}\n", "bootstrap.replicates"},
+        {"bootstrap: {level: 1}\n", "bootstrap.level"},
+        {"bootstrap: {reps: 3}\n", "bootstrap.reps"},
+        {"bd: [{anchor: a, test: b, min_span: -2}]\n", "bd[0].min_span"},
+        {"bd: [{anchor: a, test: b, quality: 'PSNR!'}]\n", "bd[0].quality"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(buf, sizeof buf, "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep: {split: [x]}\n%s",
+                 bad[i].yaml);
+        assert_int_equal(fr_config_load_string(buf, "t.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+        tu_assert_contains(err.msg, bad[i].msg);
+    }
+}
+
 static void test_load_string(void **state)
 {
     (void)state;
@@ -715,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_other_kinds),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_load_string),
+        cmocka_unit_test(test_anchor_and_bootstrap_keys),
         cmocka_unit_test(test_check_files),
         cmocka_unit_test(test_dump_roundtrip),
         cmocka_unit_test(test_hash),

@@ -333,6 +333,124 @@ static void test_train_repeat_resume(void **state)
     assert_int_equal(fr_train_run(&s, &err), FR_E_USAGE);
 }
 
+/* Compression-augmented training: with probability 0 the wrapped split
+ * layer trains exactly as darknet does (byte-identical weights); the
+ * in-place coding equals fr_feature_encode + fr_feature_decode; with
+ * probability 1 every image's feature is coded (and the weights differ);
+ * the loss falls over 40 augmented batches; bad options are refused. */
+static void test_train_augment(void **state)
+{
+    (void)state;
+    char dir[300], cfg[400], lst[400], lab[400], o[4][400], w[4][500];
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    FrDemoDataSettings ds;
+    fr_demo_data_defaults(&ds);
+    ds.out_dir = dir;
+    ds.det_train = ds.det_test = ds.cls_test = 0;
+    ds.cls_train = 40;
+    ds.quiet = 1;
+    FrError err = {0};
+    assert_int_equal(fr_demo_data_generate(&ds, &err), 0);
+    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", dir);
+    tu_write(cfg, tiny_cfg);
+    snprintf(lst, sizeof lst, "%s/fmnist-cls/train.list", dir);
+    snprintf(lab, sizeof lab, "%s/fmnist-cls/labels.txt", dir);
+    int qps[2] = {37, 42};
+    FrTrainSettings s[4];
+    for (int k = 0; k < 4; k++) {
+        snprintf(o[k], sizeof o[k], "%s/run%d", dir, k);
+        snprintf(w[k], sizeof w[k], "%.400s/tiny.weights", o[k]);
+        fr_train_defaults(&s[k]);
+        s[k].kind = FR_TRAIN_CLASSIFIER;
+        s[k].cfg = cfg;
+        s[k].train_list = lst;
+        s[k].labels = lab;
+        s[k].seed = 3;
+        s[k].quiet = 1;
+        s[k].out_dir = o[k];
+        s[k].max_batches = 4;
+        if (k) {
+            s[k].augment_split = "max_1";
+            s[k].augment_qp = qps;
+            s[k].n_augment_qp = 2;
+            s[k].augment_prob = k == 1 ? 0.0 : 1.0;
+        }
+    }
+    s[3].max_batches = 40;
+    for (int k = 0; k < 4; k++) {
+        int rc = fr_train_run(&s[k], &err);
+        if (rc)
+            fail_msg("run %d: %s", k, err.msg);
+    }
+    uint8_t *a, *b, *c;
+    size_t la, lb, lc;
+    assert_int_equal(fr_read_file(w[0], &a, &la, NULL), 0);
+    assert_int_equal(fr_read_file(w[1], &b, &lb, NULL), 0);
+    assert_int_equal(fr_read_file(w[2], &c, &lc, NULL), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    assert_int_equal(s[1].coded, 0);
+    assert_int_equal(s[1].passed, 4 * 8);
+    assert_int_equal(s[2].coded, 4 * 8);
+    assert_int_equal(s[2].passed, 0);
+    assert_int_equal(la, lc);
+    assert_true(memcmp(a + 20, c + 20, la - 20) != 0);
+    free(a);
+    free(b);
+    free(c);
+    print_message("augmented training: loss %.4f at batch 1, running average %.4f at batch 40\n",
+                  s[3].first_loss, s[3].last_avg_loss);
+    assert_true(s[3].last_avg_loss < 0.8 * s[3].first_loss);
+
+    /* the in-place coding is the sweep's encode + decode */
+    FrTensor t, ref;
+    assert_int_equal(fr_tensor_alloc(&t, 4, 8, 8), 0);
+    for (size_t i = 0; i < fr_tensor_size(&t); i++)
+        t.data[i] = (float)((i * 37) % 101) / 25.0f;
+    assert_int_equal(fr_tensor_alloc(&ref, 4, 8, 8), 0);
+    memcpy(ref.data, t.data, fr_tensor_size(&t) * sizeof(float));
+    FrFeatureSettings fs;
+    fr_feature_defaults(&fs);
+    fs.qp = 42;
+    uint8_t *frd;
+    size_t len;
+    FrTensor *rec;
+    int nrec;
+    assert_int_equal(fr_feature_encode(&ref, 1, NULL, &fs, &frd, &len, NULL, &err), 0);
+    assert_int_equal(fr_feature_decode(frd, len, &rec, &nrec, NULL, &err), 0);
+    uint64_t bits = 0;
+    fs.qp = 0; /* the qp argument wins */
+    assert_int_equal(fr_train_code_feature(t.data, 4, 8, 8, &fs, 42, &bits, &err), 0);
+    assert_int_equal(bits, 8 * (uint64_t)len);
+    assert_memory_equal(t.data, rec[0].data, fr_tensor_size(&t) * sizeof(float));
+    assert_true(memcmp(t.data, ref.data, fr_tensor_size(&t) * sizeof(float)) != 0);
+    fr_tensor_free(&rec[0]);
+    free(rec);
+    free(frd);
+    fr_tensor_free(&t);
+    fr_tensor_free(&ref);
+
+    /* refused: no QPs, a bad QP, a lossless codec, a layer that is not there */
+    FrTrainSettings bad = s[2];
+    bad.n_augment_qp = 0;
+    assert_int_equal(fr_train_run(&bad, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "--augment-qp");
+    bad = s[2];
+    int q99 = 99;
+    bad.augment_qp = &q99;
+    bad.n_augment_qp = 1;
+    assert_int_equal(fr_train_run(&bad, &err), FR_E_USAGE);
+    bad = s[2];
+    bad.augment.codec = FR_CODEC_ZLIB;
+    assert_int_equal(fr_train_run(&bad, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "lossy hevc");
+    bad = s[2];
+    bad.augment_split = "max_9";
+    bad.out_dir = o[1]; /* a finished run: parsing happens before any batch */
+    assert_int_equal(fr_train_run(&bad, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "max_9");
+}
+
 /* The shipped-weights tests: generates a small demo subset (cls_test
  * classification items or det_test scenes, seed 1) into a fresh directory
  * and opens models/<name>.cfg with its shipped weights. Skipped under
@@ -456,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_scene_labels),
         cmocka_unit_test(test_generate_deterministic),
         cmocka_unit_test(test_train_repeat_resume),
+        cmocka_unit_test(test_train_augment),
         cmocka_unit_test(test_classifier_accuracy),
         cmocka_unit_test(test_detector_map),
     };

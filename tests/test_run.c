@@ -244,6 +244,78 @@ static void test_anchor_accounting(void **state)
     fr_csv_destroy(&csv);
 }
 
+/* sweep.weights: one feature curve set per weights file. Weights saved from
+ * the config's own seeded net (seed 7) reproduce the run without the axis
+ * exactly; seed 8's differ; anchors and the reference use model.weights. */
+static void test_weights_axis(void **state)
+{
+    (void)state;
+    char wa[600], wb[600], dir1[512], dir2[512], args[2400];
+    FrError err = {0};
+    for (int k = 0; k < 2; k++) {
+        FrModelSettings ms;
+        fr_model_defaults(&ms);
+        char cfg[1200];
+        snprintf(cfg, sizeof cfg, "%s/tests/data/run/det.cfg", g_root);
+        ms.cfg = cfg;
+        ms.seed = 7 + (uint64_t)k;
+        ms.quiet = 1;
+        FrModel *m = NULL;
+        assert_int_equal(fr_model_open(&m, &ms, &err), 0);
+        snprintf(k ? wb : wa, sizeof wa, "%s/seed%d.weights", g_dir, 7 + k);
+        assert_int_equal(fr_model_save_weights(m, k ? wb : wa, &err), 0);
+        fr_model_close(&m);
+    }
+    snprintf(dir1, sizeof dir1, "%s/res-w1", g_dir);
+    snprintf(dir2, sizeof dir2, "%s/res-w2", g_dir);
+    const char *common = "-o sweep.split=[max_1] -o sweep.bits=[8] -o 'sweep.codec=[hevc]' "
+                         "-o sweep.qp=[22,37] -o bootstrap.replicates=0";
+    char *out = NULL;
+    assert_int_equal(run_cfg(&out, "det", dir1, common), 0);
+    free(out);
+    snprintf(args, sizeof args, "%s -o 'sweep.weights=[\"%s\", \"%s\"]'", common, wa, wb);
+    int rc = run_cfg(&out, "det", dir2, args);
+    if (rc)
+        print_error("%s\n", out);
+    free(out);
+    assert_int_equal(rc, 0);
+    char p1[700], p2[700];
+    snprintf(p1, sizeof p1, "%s/points.csv", dir1);
+    snprintf(p2, sizeof p2, "%s/points.csv", dir2);
+    FrCsv *c1 = NULL, *c2 = NULL;
+    assert_int_equal(fr_csv_read(p1, &c1, &err), 0);
+    assert_int_equal(fr_csv_read(p2, &c2, &err), 0);
+    /* reference, 2 feature points, (yuv + 2 anchors) vs reference, 2 x 2, yuv + 2 */
+    assert_int_equal(fr_csv_nrows(c1), 6);
+    assert_int_equal(fr_csv_nrows(c2), 8);
+    int cc = fr_csv_col(c2, "curve");
+    assert_string_equal(fr_csv_get(c2, 1, cc),
+                        "split=max_1,bits=8,range=tensor,packing=tile,codec=hevc,alloc=uniform,"
+                        "weights=seed7");
+    assert_string_equal(fr_csv_get(c2, 3, cc),
+                        "split=max_1,bits=8,range=tensor,packing=tile,codec=hevc,alloc=uniform,"
+                        "weights=seed8");
+    const char *cols[] = {"bits_mean", "map07", "map", "mse"};
+    for (int k = 0; k < 4; k++) {
+        for (size_t r = 1; r <= 2; r++)
+            assert_close(csv_num(c2, r, cols[k]), csv_num(c1, r, cols[k]), 0);
+        for (size_t r = 3; r <= 5; r++) /* anchors: the same net */
+            if (strcmp(cols[k], "mse") && !isnan(csv_num(c1, r, cols[k])))
+                assert_close(csv_num(c2, r + 2, cols[k]), csv_num(c1, r, cols[k]), 0);
+    }
+    assert_true(csv_num(c2, 3, "mse") != csv_num(c2, 1, "mse"));
+    fr_csv_destroy(&c1);
+    fr_csv_destroy(&c2);
+    /* listed twice */
+    snprintf(args, sizeof args, "%s -o 'sweep.weights=[\"%s\", \"%s\"]'", common, wa, wa);
+    rc = run_cfg(&out, "det", dir2, args);
+    if (rc != 2)
+        print_error("%s\n", out);
+    assert_int_equal(rc, 2);
+    tu_assert_contains(out, "sweep.weights: duplicate value");
+    free(out);
+}
+
 static void test_values_match_library(void **state)
 {
     (void)state;
@@ -621,6 +693,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_match_library),
         cmocka_unit_test(test_anchor_accounting),
+        cmocka_unit_test(test_weights_axis),
         cmocka_unit_test(test_kill_resume),
         cmocka_unit_test(test_shards_and_jobs),
         cmocka_unit_test(test_bad_inputs),

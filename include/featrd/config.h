@@ -209,6 +209,12 @@ typedef struct FrSweepSpec {
     int n_qp_base;
     int qp_range;           /* 5 */
     FrSensitivity sensitivity;
+    char **weights;         /* []: model.weights only. Else each feature curve is run once per
+                               weights file (same cfg), e.g. default and compression-augmented
+                               weights side by side (seed 001 Table 1); curve names gain
+                               ",weights=<file name without .weights>"; the reference, the
+                               anchors and fidelity's uncompressed outputs use model.weights */
+    int n_weights;
 } FrSweepSpec;
 
 /* anchors[]: cloud-only coding of the input image. */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "featrd/common.h"
+#include "featrd/container.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -122,14 +123,34 @@ typedef struct FrTrainSettings {
     const char *cfg;        /* darknet cfg; required */
     const char *train_list; /* file with one image path per line; required */
     const char *labels;     /* classifier: class names, one per line; required for classifiers */
-    const char *weights;    /* initial weights, or NULL: resume from out_dir's checkpoint if
-                             * present, else a seeded random initialisation. Default NULL. */
+    const char *weights;    /* initial weights (fine-tuning), or NULL: a seeded random
+                             * initialisation. out_dir's checkpoint, when present, wins over
+                             * both, so a killed run resumes. Default NULL. */
     const char *out_dir;    /* checkpoints <cfg base>.backup and final <cfg base>.weights; default "build/train" */
     unsigned seed;          /* seeds darknet's rand(): initial weights, batch sampling and
                              * augmentation (reseeded per batch, so runs repeat exactly). Default 1. */
     int max_batches;        /* 0 = the cfg's max_batches. Default 0. */
     int save_every;         /* checkpoint every N batches, default 100 */
     int quiet;              /* 1: no per-batch log line on stderr; default 0 */
+    /* Compression-augmented training (seed 001 §3.3): the output of layer
+     * augment_split ("max_7" or "7"; its cut set must be that one tensor)
+     * is, for each training image with probability augment_prob, quantized
+     * to augment.bits, packed and coded with augment.codec at a QP drawn
+     * from augment_qp, decoded and written back in place before the forward
+     * continues (fr_feature_encode/decode: the sweep's own path and bits).
+     * The backward treats the coding as identity (straight-through). QPs and
+     * coin flips come from darknet's rand(), reseeded per batch, so runs
+     * repeat and resume exactly. NULL: no augmentation. */
+    const char *augment_split;
+    const int *augment_qp;  /* n_augment_qp QPs 0..51 (lossy hevc) */
+    int n_augment_qp;
+    double augment_prob;    /* default 1 */
+    FrFeatureSettings augment; /* bits, packing, codec, hevc settings; default fr_feature_defaults */
+    int reset_batches;      /* 1: start the batch counter (and so the cfg's lr schedule) at 0
+                               after loading weights: fine-tuning; default 0 */
+    /* Filled by fr_train_run (may be read after it returns): */
+    double first_loss, last_avg_loss; /* first batch's loss; running average at the end */
+    long long coded, passed;          /* features coded / left as they were (augmentation) */
 } FrTrainSettings;
 
 void fr_train_defaults(FrTrainSettings *s);
@@ -142,7 +163,13 @@ void fr_train_defaults(FrTrainSettings *s);
  * labels of another cfg), FR_E_MODEL (loss became NaN), FR_E_IO. Not thread
  * safe: darknet's rand() state is process-wide. For detectors it replaces the
  * region layer's CPU backward, which darknet 2018 leaves empty. */
-int fr_train_run(const FrTrainSettings *s, FrError *err);
+int fr_train_run(FrTrainSettings *s, FrError *err);
+
+/* The augmentation of one feature, in place: C×H×W floats coded with fs at
+ * qp and replaced by the decoded values (what the back half sees in
+ * training). *bits, if not NULL, receives the coded size. */
+int fr_train_code_feature(float *data, int c, int h, int w, const FrFeatureSettings *fs, int qp,
+                          uint64_t *bits, FrError *err);
 
 #ifdef __cplusplus
 }

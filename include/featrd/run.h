@@ -127,6 +127,7 @@ typedef struct FrPoint {
     int qp;                /* hevc QP or qp_base; -1 when none */
     int quality;           /* JPEG quality of an anchor; -1 when none */
     int anchor;            /* index in e->anchors, -1 otherwise */
+    int weights;           /* feature points: index in e->sweep.weights, -1 = model.weights */
 } FrPoint;
 
 typedef struct FrPlan {
