@@ -15,7 +15,7 @@ PKGS        := x265 libde265 gsl yaml-0.1
 
 DEB_PKGS := darknet libx265-dev libde265-dev libgsl-dev libyaml-dev zlib1g-dev \
             libbz2-dev liblzma-dev libzstd-dev libopenblas-dev gnuplot-nox \
-            dataset-fashion-mnist pkg-config libcmocka-dev valgrind
+            dataset-fashion-mnist pkg-config libcmocka-dev valgrind libde265-examples
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))

@@ -949,6 +949,7 @@ static const char *const METRIC_NAMES[] = {"map07", "map", "top1", "top5", "fide
 static const char *const BD_NAMES[] = {"pchip", "cubic", NULL};
 static const char *const ANCHOR_CODEC_NAMES[] = {"hevc", "jpeg", NULL};
 static const char *const MODEL_CODER_NAMES[] = {"lzma", "zstd", NULL};
+static const char *const ROUNDING_NAMES[] = {"truncate", "nearest", NULL};
 static const char *const CODEC_NAMES[] = {"hevc", "hevc-lossless", "zlib", "gzip",
                                           "bzip2", "lzma", "zstd", NULL};
 static const char *const LOSSLESS_CODER_NAMES[] = {"gzip", "zlib", "bzip2", "lzma",
@@ -1379,7 +1380,7 @@ static const char *const TOP_KEYS[] = {"name", "kind", "model", "dataset", "swee
 static const char *const MODEL_KEYS[] = {"cfg", "weights", "task", "input",
                                          "names", "seed", "gemm", NULL};
 static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "labels_file",
-                                           "limit", "seed", NULL};
+                                           "names", "class_map", "limit", "seed", NULL};
 static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", "packing",
                                          "tile_pad", "qp", "codec", "allocation", "qp_base",
                                          "qp_range", "sensitivity", "weights", NULL};
@@ -1391,9 +1392,9 @@ static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "ctu
 static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality",
                                       "monotone", "min_span", NULL};
 static const char *const BOOT_KEYS[] = {"replicates", "seed", "level", NULL};
-static const char *const OUTPUT_KEYS[] = {"dir", "images_csv", "plots", NULL};
+static const char *const OUTPUT_KEYS[] = {"dir", "images_csv", "plots", "keep_streams", NULL};
 static const char *const LOSSLESS_KEYS[] = {"layers", "coders", "quantized_bits", "repeats", NULL};
-static const char *const MC_KEYS[] = {"precision", "coder", "dom", NULL};
+static const char *const MC_KEYS[] = {"precision", "coder", "rounding", "dom", NULL};
 static const char *const DOM_KEYS[] = {"base", "target", NULL};
 
 static const int BITS_ALLOWED[] = {8, 10, 12, INT_MIN};
@@ -1477,6 +1478,10 @@ static int parse_dataset(Cx *c, const Node *m)
             rc = get_str(c, v, p, 1, &s->annotations);
         else if (!strcmp(k, "labels_file"))
             rc = get_str(c, v, p, 1, &s->labels_file);
+        else if (!strcmp(k, "names"))
+            rc = get_str(c, v, p, 1, &s->names);
+        else if (!strcmp(k, "class_map"))
+            rc = get_str(c, v, p, 1, &s->class_map);
         else if (!strcmp(k, "limit"))
             rc = get_int(c, v, p, 0, INT_MAX, &s->limit);
         else if (!strcmp(k, "seed"))
@@ -2057,6 +2062,8 @@ static int parse_output(Cx *c, const Node *m, int *dir_set)
             rc = get_bool(c, v, p, &s->images_csv);
         else if (!strcmp(k, "plots"))
             rc = get_bool(c, v, p, &s->plots);
+        else if (!strcmp(k, "keep_streams"))
+            rc = get_bool(c, v, p, &s->keep_streams);
     }
     return rc;
 }
@@ -2112,6 +2119,10 @@ static int parse_model_compression(Cx *c, const Node *m)
             int t = 0;
             rc = get_enum(c, v, p, MODEL_CODER_NAMES, &t);
             s->coder = (FrModelCoder)t;
+        } else if (!strcmp(k, "rounding")) {
+            int t = 0;
+            rc = get_enum(c, v, p, ROUNDING_NAMES, &t);
+            s->rounding = (FrModelRounding)t;
         } else if (!strcmp(k, "dom")) {
             if ((rc = check_map(c, v, p, DOM_KEYS)))
                 break;
@@ -2209,6 +2220,8 @@ void fr_experiment_free(FrExperiment **ep)
     free(e->dataset.images);
     free(e->dataset.annotations);
     free(e->dataset.labels_file);
+    free(e->dataset.names);
+    free(e->dataset.class_map);
     FrSweepSpec *s = &e->sweep;
     free_strs(s->split, s->n_split);
     free_strs(s->weights, s->n_weights);
@@ -2449,6 +2462,23 @@ static int validate(Cx *c)
         return fr_experiment_error(e, err, FR_E_CONFIG, "dataset.labels_file",
                                    "only used with labels: class-list (labels is %s)",
                                    LABEL_NAMES[e->dataset.labels]);
+    if ((e->dataset.names || e->dataset.class_map || e->output.keep_streams) &&
+        e->kind != FR_KIND_RD)
+        return fr_experiment_error(e, err, FR_E_CONFIG,
+                                   e->dataset.names       ? "dataset.names"
+                                   : e->dataset.class_map ? "dataset.class_map"
+                                                          : "output.keep_streams",
+                                   "only used with kind: rd (this experiment is kind: %s); "
+                                   "remove it", KIND_NAMES[e->kind]);
+    if ((e->dataset.names || e->dataset.class_map) && !e->model.names)
+        return fr_experiment_error(e, err, FR_E_CONFIG,
+                                   e->dataset.names ? "dataset.names" : "dataset.class_map",
+                                   "needs model.names (the model's class names, one per "
+                                   "output class) to compare or map the classes");
+    if (e->dataset.class_map && !e->dataset.names)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "dataset.class_map",
+                                   "needs dataset.names (the class names the map's second "
+                                   "column uses)");
     if (e->kind == FR_KIND_RD) {
         FrSweepSpec *s = &e->sweep;
         if (!s->n_split)
@@ -2705,6 +2735,15 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
     put_str(f, d->annotations);
     fputs("\n  labels_file: ", f);
     put_str(f, d->labels_file);
+    /* printed in the hash form only when set, so earlier results keep their hash */
+    if (!for_hash || d->names) {
+        fputs("\n  names: ", f);
+        put_str(f, d->names);
+    }
+    if (!for_hash || d->class_map) {
+        fputs("\n  class_map: ", f);
+        put_str(f, d->class_map);
+    }
     fprintf(f, "\n  limit: %d\n  seed: %llu\n", d->limit, (unsigned long long)d->seed);
     if (e->kind == FR_KIND_RD) {
         const FrSweepSpec *s = &e->sweep;
@@ -2827,7 +2866,7 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
         put_str(f, mc->dom_base);
         fputs(", target: ", f);
         put_str(f, mc->dom_target);
-        fputs("}\n", f);
+        fprintf(f, "}\n  rounding: %s\n", ROUNDING_NAMES[mc->rounding]);
     }
     fputs("output:\n", f);
     if (!for_hash) {
@@ -2837,7 +2876,8 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
     }
     fprintf(f, "  images_csv: %s\n", bool_s(e->output.images_csv));
     if (!for_hash)
-        fprintf(f, "  plots: %s\njobs: %d\nquiet: %s\n", bool_s(e->output.plots), e->jobs,
+        fprintf(f, "  plots: %s\n  keep_streams: %s\njobs: %d\nquiet: %s\n",
+                bool_s(e->output.plots), bool_s(e->output.keep_streams), e->jobs,
                 bool_s(e->quiet));
 }
 
@@ -2949,7 +2989,13 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err)
         (rc = check_one(e, err, "dataset.annotations", e->dataset.annotations, 1,
                         "the VOC Annotations directory with one .xml per image")) ||
         (rc = check_one(e, err, "dataset.labels_file", e->dataset.labels_file, 0,
-                        "a text file with one class id per image line")))
+                        "a text file with one class id per image line")) ||
+        (rc = check_one(e, err, "dataset.names", e->dataset.names, 0,
+                        "a text file with the data set's class names, one per line (VOC: "
+                        "/usr/share/darknet/data/voc.names)")) ||
+        (rc = check_one(e, err, "dataset.class_map", e->dataset.class_map, 0,
+                        "a text file of 'MODEL<TAB>DATASET' class pairs (configs/9k-voc.map "
+                        "maps YOLO9000's WordTree classes to VOC)")))
         return rc;
     if (e->kind == FR_KIND_MODEL &&
         ((rc = check_one(e, err, "model_compression.dom.base", e->model_compression.dom_base, 0,

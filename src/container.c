@@ -592,6 +592,44 @@ int fr_feature_decode(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncut
     return 0;
 }
 
+int fr_feature_streams(const uint8_t *frd, size_t len, FrFeatureInfo *info,
+                       FrFeatureStream *streams, FrError *err)
+{
+    Rd r = {frd, len, 0, NULL};
+    int rc = read_header(&r, info, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < info->ncuts; i++) {
+        CutHdr ch;
+        if ((rc = read_cut(&r, info, &ch, err)))
+            return rc;
+        FrFeatureStream *s = &streams[i];
+        memset(s, 0, sizeof *s);
+        info->c[i] = s->c = ch.c;
+        info->h[i] = s->h = ch.h;
+        info->w[i] = s->w = ch.w;
+        s->payload = frd + ch.payload_at;
+        s->payload_n = ch.payload_n;
+        s->min = s->max = NAN;
+        if (info->bits == FR_BITS_FLOAT)
+            continue;
+        FrError e2;
+        if (fr_pack_layout(info->packing, ch.c, ch.h, ch.w, info->tile_pad, &s->layout, &e2))
+            return fr_error(err, FR_E_FORMAT, ".frd: %s", e2.msg);
+        if (info->range == FR_RANGE_TENSOR) {
+            Rd q = {frd, ch.qps_at, ch.ranges_at, NULL};
+            s->min = 0;
+            if ((!info->relu_min0 && (rc = rd_f32(&q, "minimum", &s->min, err))) ||
+                (rc = rd_f32(&q, "maximum", &s->max, err)))
+                return rc;
+        }
+    }
+    if (r.pos != r.n)
+        return fr_error(err, FR_E_FORMAT, ".frd: %zu unexpected bytes after the last cut tensor",
+                        r.n - r.pos);
+    return 0;
+}
+
 double fr_feature_mse_nbit(const FrTensor *a, const FrTensor *b, int bits)
 {
     if (!a || !b || a->c != b->c || a->h != b->h || a->w != b->w || bits < 1 || bits > 16 ||

@@ -68,6 +68,7 @@ typedef struct NamesCtx {
     int cap;
     const char *path;
     FrError *err;
+    int allow_dups;
 } NamesCtx;
 
 static int names_line(char *line, int lineno, void *vctx)
@@ -75,7 +76,7 @@ static int names_line(char *line, int lineno, void *vctx)
     NamesCtx *c = vctx;
     if (!*line)
         return 0;
-    if (fr_names_find(c->names, line) >= 0)
+    if (!c->allow_dups && fr_names_find(c->names, line) >= 0)
         return fr_error(c->err, FR_E_FORMAT, "%s:%d: class name '%s' appears twice", c->path, lineno, line);
     if (c->names->n == c->cap) {
         int nc = c->cap ? c->cap * 2 : 32;
@@ -91,7 +92,7 @@ static int names_line(char *line, int lineno, void *vctx)
     return 0;
 }
 
-int fr_names_read(const char *path, FrNames *out, FrError *err)
+static int names_read(const char *path, int allow_dups, FrNames *out, FrError *err)
 {
     memset(out, 0, sizeof *out);
     char *text;
@@ -99,7 +100,7 @@ int fr_names_read(const char *path, FrNames *out, FrError *err)
     int rc = read_text(path, &text, &len, err);
     if (rc)
         return rc;
-    NamesCtx c = {out, 0, path, err};
+    NamesCtx c = {out, 0, path, err, allow_dups};
     rc = for_lines(text, len, names_line, &c);
     free(text);
     if (!rc && out->n == 0)
@@ -107,6 +108,16 @@ int fr_names_read(const char *path, FrNames *out, FrError *err)
     if (rc)
         fr_names_free(out);
     return rc;
+}
+
+int fr_names_read(const char *path, FrNames *out, FrError *err)
+{
+    return names_read(path, 0, out, err);
+}
+
+int fr_names_read_model(const char *path, FrNames *out, FrError *err)
+{
+    return names_read(path, 1, out, err);
 }
 
 void fr_names_free(FrNames *names)
@@ -656,5 +667,145 @@ int fr_image_label(const FrImageList *list, size_t i, const FrNames *labels, lon
                         list->list_path, e->line, count ? "several" : "none", count ? "" : "s",
                         e->given);
     *label = found;
+    return 0;
+}
+
+/* ---------------- model classes -> data set classes ---------------- */
+
+typedef struct MapCtx {
+    const FrNames *model, *dataset;
+    const char *path;
+    int *to;
+    FrError *err;
+} MapCtx;
+
+static int count_name(const FrNames *n, const char *name, int *first, int *second)
+{
+    int k = 0;
+    *first = *second = -1;
+    for (int i = 0; i < n->n; i++)
+        if (!strcmp(n->names[i], name)) {
+            if (k == 0)
+                *first = i;
+            else if (k == 1)
+                *second = i;
+            k++;
+        }
+    return k;
+}
+
+static int map_line(char *line, int lineno, void *vctx)
+{
+    MapCtx *c = vctx;
+    while (*line == ' ')
+        line++;
+    if (!*line || *line == '#')
+        return 0;
+    char *tab = strchr(line, '\t');
+    if (!tab)
+        return fr_error(c->err, FR_E_FORMAT,
+                        "%s:%d: expected 'MODEL<TAB>DATASET' (a model class, a tab, a data set "
+                        "class), got '%s'", c->path, lineno, line);
+    *tab = 0;
+    char *ds = tab + 1;
+    while (*ds == '\t' || *ds == ' ')
+        ds++;
+    size_t ml = strlen(line);
+    while (ml && line[ml - 1] == ' ')
+        line[--ml] = 0;
+    int mi = -1;
+    if (line[0] == '@') {
+        /* @N or @N:name: a 0-based index into the model's names, for names that
+         * occur more than once (WordTree's 9k.names has three "car"s); the name,
+         * when given, must be the one at N, so a different names file is caught */
+        char *end;
+        long v = strtol(line + 1, &end, 10);
+        if (end == line + 1 || v < 0 || v >= c->model->n || (*end && *end != ':'))
+            return fr_error(c->err, FR_E_FORMAT,
+                            "%s:%d: '%s': expected @INDEX or @INDEX:NAME with INDEX 0..%d (the "
+                            "0-based line of the model's names file)", c->path, lineno, line,
+                            c->model->n - 1);
+        mi = (int)v;
+        if (*end == ':' && strcmp(end + 1, c->model->names[mi]))
+            return fr_error(c->err, FR_E_MISMATCH,
+                            "%s:%d: model class %d is '%s', not '%s': the map was written for "
+                            "another names file", c->path, lineno, mi, c->model->names[mi], end + 1);
+    } else {
+        int second;
+        int k = count_name(c->model, line, &mi, &second);
+        if (k == 0)
+            return fr_error(c->err, FR_E_FORMAT,
+                            "%s:%d: '%s' is not a class of the model's names file", c->path,
+                            lineno, line);
+        if (k > 1)
+            return fr_error(c->err, FR_E_FORMAT,
+                            "%s:%d: '%s' names %d model classes (%d, %d, ...): write @INDEX:%s "
+                            "to say which", c->path, lineno, line, k, mi, second, line);
+    }
+    int di = fr_names_find(c->dataset, ds);
+    if (di < 0)
+        return fr_error(c->err, FR_E_FORMAT,
+                        "%s:%d: '%s' is not a class of the data set's names file", c->path, lineno,
+                        ds);
+    if (c->to[mi] >= 0)
+        return fr_error(c->err, FR_E_FORMAT, "%s:%d: model class %d ('%s') is mapped twice",
+                        c->path, lineno, mi, c->model->names[mi]);
+    c->to[mi] = di;
+    return 0;
+}
+
+int fr_class_map_build(const FrNames *model, const char *model_path, const FrNames *dataset,
+                       const char *dataset_path, const char *map_path, int **to_dataset,
+                       FrError *err)
+{
+    *to_dataset = NULL;
+    int *to = malloc((size_t)(model->n ? model->n : 1) * sizeof *to);
+    if (!to)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    for (int i = 0; i < model->n; i++)
+        to[i] = -1;
+    int rc = 0;
+    if (!map_path) {
+        int n = model->n < dataset->n ? model->n : dataset->n;
+        for (int i = 0; i < n && !rc; i++)
+            if (strcmp(model->names[i], dataset->names[i]))
+                rc = fr_error(err, FR_E_MISMATCH,
+                              "class %d of the model is '%s' (%s) but class %d of the data set "
+                              "is '%s' (%s): the detections would be scored against the wrong "
+                              "classes. Use the names file the model was trained with for both, "
+                              "or set dataset.class_map to a file mapping the model's classes "
+                              "to the data set's (configs/9k-voc.map does it for YOLO9000 on VOC)",
+                              i, model->names[i], model_path, i, dataset->names[i], dataset_path);
+        if (!rc && model->n != dataset->n)
+            rc = fr_error(err, FR_E_MISMATCH,
+                          "the model has %d classes (%s) but the data set has %d (%s); the first "
+                          "%d agree, then '%s' is only in the %s. Use the same names file for "
+                          "both, or set dataset.class_map", model->n, model_path, dataset->n,
+                          dataset_path, n,
+                          model->n > n ? model->names[n] : dataset->names[n],
+                          model->n > n ? "model's" : "data set's");
+        for (int i = 0; i < n && !rc; i++)
+            to[i] = i;
+    } else {
+        char *text;
+        size_t len;
+        rc = read_text(map_path, &text, &len, err);
+        if (!rc) {
+            MapCtx c = {model, dataset, map_path, to, err};
+            rc = for_lines(text, len, map_line, &c);
+            free(text);
+        }
+        int mapped = 0;
+        for (int i = 0; i < model->n; i++)
+            mapped += to[i] >= 0;
+        if (!rc && !mapped)
+            rc = fr_error(err, FR_E_FORMAT, "%s: maps no class (expected MODEL<TAB>DATASET lines)",
+                          map_path);
+    }
+    if (rc) {
+        free(to);
+        return rc;
+    }
+    *to_dataset = to;
     return 0;
 }

@@ -170,10 +170,15 @@ static int pr_curve_w(const uint8_t *tp, const uint8_t *fp, const uint32_t *w, s
 static double ap07_from_pr(const double *rec, const double *prec, size_t n)
 {
     double ap = 0;
-    /* thresholds k/10 exactly: numpy's arange(0, 1.1, 0.1) gives
-     * 0.30000000000000004 and so misses a recall of exactly 3/10 */
+    /* Thresholds exactly as the python devkit's voc_eval.py (py-faster-rcnn,
+     * darknet's reval_voc.py), which the published VOC07 numbers come from:
+     * np.arange(0., 1.1, 0.1) fills k * 0.1 in double, so t is
+     * 0.30000000000000004, 0.6000000000000001, 0.7000000000000001 for k = 3,
+     * 6, 7 and a recall of exactly 3/10, 6/10 or 7/10 misses that threshold
+     * (k / 10.0 would not). MATLAB's VOCevaldet.m (0:0.1:1) builds its colon
+     * vector differently; featrd follows the python one. */
     for (int k = 0; k <= 10; k++) {
-        double t = k / 10.0, p = 0;
+        double t = k * 0.1, p = 0;
         for (size_t i = 0; i < n; i++)
             if (rec[i] >= t && prec[i] > p)
                 p = prec[i];

@@ -574,6 +574,7 @@ int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *e
     FrRpSettings s;
     fr_rp_defaults(&s);
     s.coder = mc->coder == FR_MODEL_CODER_ZSTD ? FR_CODEC_ZSTD : FR_CODEC_LZMA;
+    s.rounding = mc->rounding == FR_MODEL_ROUND_NEAREST ? FR_RP_NEAREST : FR_RP_TRUNC;
     if (e->dataset.images) {
         have_ctx = 1;
         if ((rc = eval_ctx_init(&ctx, e, err)))

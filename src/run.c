@@ -265,8 +265,10 @@ struct Run {
     FrImageList list;
     ImgInfo *info;
     FrTask task;
-    int nclasses;
-    FrNames names; /* model.names, read once for VOC XML ground truth */
+    int nclasses;  /* detection: the classes scored (the data set's) */
+    FrNames names; /* the data set's class names (dataset.names, else model.names) */
+    int *cmap;     /* model class -> scored class or -1; NULL: the same index */
+    int nmodel_classes;
     char dir[4096];
     char csv_path[4200], journal_path[4200], manifest_path[4200];
     FrJournal *journal;
@@ -379,6 +381,17 @@ static int take_output(Run *r, FrModel *m, size_t img, ImgRes *res, FrError *err
         if (rc)
             return fr_error(err, rc, "%s: detections failed (%s)", r->list.items[img].path,
                             fr_strerror(rc));
+        if (r->cmap) { /* dataset.class_map: rename, drop the unmapped */
+            int k = 0;
+            for (int i = 0; i < res->ndet; i++) {
+                int c = res->dets[i].cls;
+                if (c < 0 || c >= r->nmodel_classes || r->cmap[c] < 0)
+                    continue;
+                res->dets[k] = res->dets[i];
+                res->dets[k++].cls = r->cmap[c];
+            }
+            res->ndet = k;
+        }
         return 0;
     }
     int rc = fr_model_output(m, &res->out);
@@ -432,6 +445,83 @@ static int read_gt(Run *r, size_t img, FrError *err)
         return rc;
     }
     return 0;
+}
+
+/* err's message again, prefixed with the config location of key. */
+static int at_key(const FrExperiment *e, FrError *err, int rc, const char *key, const char *tail)
+{
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+    return fr_experiment_error(e, err, rc, key, "%s%s", msg, tail);
+}
+
+/* The classes a detection run scores: the model's names (model.names) are
+ * checked against the network and against the data set's (dataset.names),
+ * or mapped onto them by dataset.class_map; r->names, r->nclasses and
+ * r->cmap are set. Without names files, ids are used as they are. */
+static int detection_classes(Run *r, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    r->nmodel_classes = r->nclasses;
+    int rc = 0;
+    if (e->dataset.labels == FR_LABELS_DARKNET_TXT) {
+        /* voc_label.py drops difficult objects from the label files (and
+         * the VOC07 devkit ignores detections of them), so the score comes
+         * out lower than the devkit's */
+        for (size_t i = 0; i < r->list.n; i++)
+            if (strstr(r->list.items[i].path, "JPEGImages/") ||
+                strstr(r->list.items[i].path, "VOC20")) {
+                fprintf(stderr,
+                        "featrd run: warning: %s: VOC images with darknet label files: those "
+                        "carry no 'difficult' flags (voc_label.py leaves difficult objects "
+                        "out), so difficult objects cannot be ignored: detections of them count "
+                        "as false positives and mAP comes out lower than the VOC devkit's. Use "
+                        "-o dataset.labels=voc-xml -o dataset.annotations=.../Annotations\n",
+                        e->dataset.images);
+                break;
+            }
+    }
+    if (!e->model.names) {
+        if (e->dataset.labels == FR_LABELS_VOC_XML)
+            return fr_experiment_error(e, err, FR_E_CONFIG, "model.names",
+                                       "VOC XML labels need the class names file: set "
+                                       "model.names (and dataset.names if the data set's "
+                                       "classes differ)");
+        return 0;
+    }
+    FrNames mn = {0};
+    if ((rc = fr_names_read_model(e->model.names, &mn, err)))
+        return at_key(e, err, rc, "model.names", "");
+    if (mn.n != r->nclasses) {
+        rc = fr_experiment_error(e, err, FR_E_MISMATCH, "model.names",
+                                 "'%s' has %d class names but the network (%s) outputs %d "
+                                 "classes: give this model's names file", e->model.names, mn.n,
+                                 e->model.cfg, r->nclasses);
+        goto done;
+    }
+    const char *dpath = e->dataset.names ? e->dataset.names : e->model.names;
+    if ((rc = fr_names_read(dpath, &r->names, err))) {
+        rc = at_key(e, err, rc, e->dataset.names ? "dataset.names" : "model.names",
+                    e->dataset.names ? ""
+                                     : " (a model whose names repeat needs dataset.names and "
+                                       "dataset.class_map)");
+        goto done;
+    }
+    if (e->dataset.names || e->dataset.class_map) {
+        int *map = NULL;
+        rc = fr_class_map_build(&mn, e->model.names, &r->names, dpath, e->dataset.class_map,
+                                &map, err);
+        if (rc) {
+            rc = at_key(e, err, rc, e->dataset.class_map ? "dataset.class_map" : "dataset.names",
+                        "");
+            goto done;
+        }
+        r->cmap = map;
+        r->nclasses = r->names.n;
+    }
+done:
+    fr_names_free(&mn);
+    return rc;
 }
 
 static int ref_image(Run *r, int worker, size_t img, void *arg, FrError *err)
@@ -984,6 +1074,26 @@ static int point_channel_qps(Run *r, int worker, size_t img, PointArg *pa, const
                               NULL, secs, err);
 }
 
+/* output.keep_streams: the image's container as streams/<point id>/<NNNNNN>_<image
+ * name>.frd (NNNNNN: its 0-based position in the (subset) list), readable by
+ * featrd decode and featrd frd extract. */
+static int keep_stream(Run *r, const FrPoint *pt, size_t img, const uint8_t *frd, size_t len,
+                       FrError *err)
+{
+    char dir[4500], path[4800];
+    snprintf(dir, sizeof dir, "%s/streams", r->dir);
+    mkdir(dir, 0777);
+    snprintf(dir, sizeof dir, "%s/streams/%s", r->dir, pt->id);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return fr_error(err, FR_E_IO, "%s: cannot create (%s)", dir, strerror(errno));
+    const char *p = r->list.items[img].path, *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    const char *dot = strrchr(base, '.');
+    int bl = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(path, sizeof path, "%s/%06zu_%.*s.frd", dir, img, bl, base);
+    return fr_write_file_atomic(path, frd, len, err);
+}
+
 static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err)
 {
     PointArg *pa = arg;
@@ -1011,6 +1121,8 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     if (rc)
         goto done;
     res->t_enc = fr_now() - t0;
+    if (r->e->output.keep_streams && (rc = keep_stream(r, pa->pt, img, frd, len, err)))
+        goto done;
     res->bits = (double)bs.total_bits;
     res->payload = (double)bs.payload_bits;
     res->side = (double)bs.side_bits;
@@ -1497,6 +1609,7 @@ static void run_free(Run *r)
     fr_progress_destroy(&r->prog);
     fr_image_list_free(&r->list);
     fr_names_free(&r->names);
+    free(r->cmap);
     fr_plan_free(&r->plan);
     pthread_mutex_destroy(&r->mu);
 }
@@ -1572,14 +1685,8 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
         goto out;
     r.task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r.models[0]);
     r.nclasses = fr_model_classes(r.models[0]);
-    if (r.task == FR_TASK_DETECTION && e->dataset.labels == FR_LABELS_VOC_XML) {
-        rc = e->model.names ? fr_names_read(e->model.names, &r.names, err)
-                            : fr_experiment_error(e, err, FR_E_CONFIG, "model.names",
-                                                  "VOC XML labels need the class names file: "
-                                                  "set model.names");
-        if (rc)
-            goto out;
-    }
+    if (r.task == FR_TASK_DETECTION && (rc = detection_classes(&r, err)))
+        goto out;
     /* Resolve every split before anything is written, so a typo fails fast. */
     for (int s = 0; s < e->sweep.n_split && !rc; s++) {
         int li, cut[FR_MODEL_MAX_CUTS], nc;

@@ -175,23 +175,23 @@ void fr_rp_defaults(FrRpSettings *s)
 {
     s->precision = 6;
     s->coder = FR_CODEC_LZMA;
-    s->rounding = FR_RP_NEAREST;
+    s->rounding = FR_RP_TRUNC;
     s->binarization = FR_RP_INT64;
 }
 
 const char *fr_rp_rounding_name(FrRpRounding r)
 {
-    return r == FR_RP_TRUNC ? "trunc" : r == FR_RP_NEAREST ? "nearest" : "?";
+    return r == FR_RP_TRUNC ? "truncate" : r == FR_RP_NEAREST ? "nearest" : "?";
 }
 
 int fr_rp_rounding_from_name(const char *s, FrRpRounding *out, FrError *err)
 {
     if (s && !strcmp(s, "nearest"))
         *out = FR_RP_NEAREST;
-    else if (s && !strcmp(s, "trunc"))
+    else if (s && (!strcmp(s, "truncate") || !strcmp(s, "trunc")))
         *out = FR_RP_TRUNC;
     else
-        return fr_error(err, FR_E_USAGE, "unknown RP rounding '%s' (use nearest or trunc)",
+        return fr_error(err, FR_E_USAGE, "unknown RP rounding '%s' (use truncate or nearest)",
                         s ? s : "");
     return 0;
 }

@@ -81,6 +81,11 @@ static const BadCase bad_cases[] = {
     {"../good.yaml", "sweep.codec[7].qp=[22]", FR_E_CONFIG, "-o sweep.codec[7].qp=[22]: ", "sweep.codec", "index 7 is past the end"},
     {"../good.yaml", "jobs.x=1", FR_E_CONFIG, "-o jobs.x=1: ", "jobs", "cannot set a key inside 2"},
     {"../good.yaml", "include=other.yaml", FR_E_CONFIG, "-o include=other.yaml: ", "include", "cannot be overridden"},
+    {"../model.yaml", "model_compression.rounding=round", FR_E_CONFIG, "-o model_compression.rounding=round: ", "model_compression.rounding", "expected truncate or nearest, got round"},
+    {"../minimal.yaml", "dataset.names=voc.names", FR_E_CONFIG, "", "dataset.names", "needs model.names"},
+    {"../model.yaml", "output.keep_streams=true", FR_E_CONFIG, "", "output.keep_streams", "only used with kind: rd"},
+    {"../lossless.yaml", "dataset.class_map=m.map", FR_E_CONFIG, "", "dataset.class_map", "only used with kind: rd (this experiment is kind: lossless)"},
+    {"../good.yaml", "dataset.class_map=9k-voc.map", FR_E_CONFIG, "", "dataset.class_map", "needs dataset.names"},
 };
 
 static void test_bad_configs(void **state)
@@ -352,6 +357,16 @@ static void test_other_kinds(void **state)
     assert_int_equal(e->model_compression.coder, FR_MODEL_CODER_ZSTD);
     assert_string_equal(e->model_compression.dom_base, "a.weights");
     assert_string_equal(e->model_compression.dom_target, "b.weights");
+    /* seed 002's int64(w·10^p) truncates: the default, in the dump and the hash */
+    assert_int_equal(e->model_compression.rounding, FR_MODEL_ROUND_TRUNCATE);
+    char *dump = fr_experiment_dump_string(e);
+    tu_assert_contains(dump, "  rounding: truncate\n");
+    free(dump);
+    const char *nearest = "model_compression.rounding=nearest";
+    FrExperiment *en = load_ok(DIR "model.yaml", &nearest, 1);
+    assert_int_equal(en->model_compression.rounding, FR_MODEL_ROUND_NEAREST);
+    assert_true(fr_experiment_hash(en) != fr_experiment_hash(e));
+    fr_experiment_free(&en);
     fr_experiment_free(&e);
 
     e = load_ok(DIR "anchors_aliases.yaml", NULL, 0);
@@ -631,8 +646,8 @@ static void test_hash(void **state)
     (void)state;
     FrExperiment *a = load_ok(DIR "good.yaml", NULL, 0);
     const char *same[] = {"jobs=7", "output.dir=/tmp/elsewhere", "quiet=false", "name=x",
-                          "bd=[]", "output.plots=false"};
-    FrExperiment *b = load_ok(DIR "good.yaml", same, 6);
+                          "bd=[]", "output.plots=false", "output.keep_streams=true"};
+    FrExperiment *b = load_ok(DIR "good.yaml", same, 7);
     assert_true(fr_experiment_hash(a) == fr_experiment_hash(b));
     char *da = fr_experiment_dump_string(a), *db = fr_experiment_dump_string(b);
     assert_string_not_equal(da, db); /* the dump still records them */
@@ -641,8 +656,8 @@ static void test_hash(void **state)
     fr_experiment_free(&b);
     const char *changes[] = {"sweep.bits=[8]", "dataset.limit=21", "model.seed=8",
                              "sweep.codec[1].rdoq=false", "output.images_csv=false",
-                             "map_iou=0.5"};
-    for (int i = 0; i < 6; i++) {
+                             "map_iou=0.5", "dataset.names=/usr/share/darknet/data/voc.names"};
+    for (int i = 0; i < 7; i++) {
         b = load_ok(DIR "good.yaml", &changes[i], 1);
         if (fr_experiment_hash(a) == fr_experiment_hash(b)) {
             print_error("-o %s did not change the hash\n", changes[i]);

@@ -449,6 +449,158 @@ static void test_cli(void **st)
     fr_tensor_free(&t);
 }
 
+/* The n-bit picture featrd codes for t (tensor range): quantize and pack. */
+static void packed_samples(const FrTensor *t, int bits, float mn, float mx, FrPicture *pic)
+{
+    uint16_t *q = malloc(fr_tensor_size(t) * 2);
+    assert_int_equal(fr_quantize(t, bits, FR_RANGE_TENSOR, &mn, &mx, q, NULL), 0);
+    FrPackLayout l;
+    assert_int_equal(fr_pack_layout(FR_PACK_TILE, t->c, t->h, t->w, 0, &l, NULL), 0);
+    assert_int_equal(fr_pack(q, &l, bits, pic, NULL), 0);
+    free(q);
+}
+
+/* Decodes an extracted .hevc (width × height × frames at bits) with featrd's
+ * own libde265 path into *got and, when it is installed (Debian
+ * libde265-examples), with libde265's dec265 tool, which must give the same
+ * samples. */
+static void decode_hevc_file(const char *path, int width, int height, int frames, int bits,
+                             FrPicture *got)
+{
+    size_t fsz = (size_t)width * height * frames;
+    uint8_t *d;
+    size_t n;
+    assert_int_equal(fr_read_file(path, &d, &n, NULL), 0);
+    memset(got, 0, sizeof *got);
+    assert_int_equal(fr_picture_decode(FR_CODEC_HEVC, d, n, width, height, frames, bits, got, NULL),
+                     0);
+    free(d);
+    const char *tool = NULL;
+    if (tu_sh(NULL, "command -v libde265-dec265") == 0)
+        tool = "libde265-dec265";
+    else if (tu_sh(NULL, "command -v dec265") == 0)
+        tool = "dec265";
+    if (!tool) {
+        printf("dec265 not installed (apt-get install libde265-examples): checked %s with "
+               "featrd's libde265 path only\n", path);
+        return;
+    }
+    char yuv[600];
+    snprintf(yuv, sizeof yuv, "%s.yuv", path);
+    char *o = NULL;
+    assert_int_equal(tu_sh(&o, "%s -q -o '%s' '%s'", tool, yuv, path), 0);
+    free(o);
+    assert_int_equal(fr_read_file(yuv, &d, &n, NULL), 0);
+    size_t bps = bits > 8 ? 2 : 1;
+    assert_int_equal(n, fsz * bps); /* 4:0:0: the luma plane only */
+    for (size_t i = 0; i < fsz; i++) {
+        unsigned v = bps == 2 ? (unsigned)(d[2 * i] | d[2 * i + 1] << 8) : d[i];
+        if (v != got->samples[i])
+            fail_msg("%s: sample %zu is %u, featrd's libde265 path gives %u", tool, i, v,
+                     got->samples[i]);
+    }
+    free(d);
+}
+
+/* `featrd frd extract` and `featrd encode --hevc-out`: the raw Annex-B
+ * stream, its printed geometry, and an independent decoder's output equal
+ * to featrd's samples (lossless: the input's; lossy: featrd's decode). */
+static void test_extract_hevc(void **st)
+{
+    (void)st;
+    const char *dir = tu_tmpdir();
+    char in[512], frd[512], h1[512], h2[512], out[512], p[600];
+    snprintf(in, sizeof in, "%s/f.npy", dir);
+    snprintf(frd, sizeof frd, "%s/f.frd", dir);
+    snprintf(h1, sizeof h1, "%s/enc.hevc", dir);
+    snprintf(h2, sizeof h2, "%s/ext.hevc", dir);
+    snprintf(out, sizeof out, "%s/g.npy", dir);
+    FrTensor t;
+    assert_int_equal(fr_tensor_alloc(&t, 24, 20, 18), 0); /* 5x5 grid of 18x20: 96x104 */
+    feature_like(&t, 77u);
+    assert_int_equal(fr_npy_write(in, &t, NULL), 0);
+    float mn, mx;
+    assert_int_equal(fr_quant_ranges(&t, FR_RANGE_TENSOR, 0, &mn, &mx, NULL), 0);
+    const char *bin = tu_bin();
+    char *o = NULL;
+    /* lossless 10-bit: the stream decodes to the input's packed samples */
+    assert_int_equal(tu_sh(&o, "%s encode %s %s --codec hevc-lossless --bits 10 --hevc-out %s",
+                           bin, in, frd, h1), 0);
+    tu_assert_contains(o, "4:0:0 10-bit, 1 frame of 96x104");
+    tu_assert_contains(o, "grid 5 rows x 5 columns of 18x20 cells");
+    tu_assert_contains(o, "padded by 6 columns and 4 rows");
+    free(o);
+    assert_int_equal(tu_sh(&o, "%s frd extract %s %s", bin, frd, h2), 0);
+    char want_range[128];
+    snprintf(want_range, sizeof want_range, "min %.9g max %.9g", (double)mn, (double)mx);
+    tu_assert_contains(o, want_range);
+    free(o);
+    uint8_t *a, *b, *c;
+    size_t na, nb, nc;
+    assert_int_equal(fr_read_file(h1, &a, &na, NULL), 0);
+    assert_int_equal(fr_read_file(h2, &b, &nb, NULL), 0);
+    assert_int_equal(fr_read_file(frd, &c, &nc, NULL), 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    /* the stream is the container's payload: Annex-B start code, inside it */
+    assert_true(na > 4 && na < nc && a[0] == 0 && a[1] == 0 && (a[2] == 1 || a[3] == 1));
+    assert_non_null(memmem(c, nc, a, na));
+    free(a);
+    free(b);
+    free(c);
+    FrPicture want = {0}, got;
+    packed_samples(&t, 10, mn, mx, &want);
+    assert_int_equal(want.width, 96);
+    assert_int_equal(want.height, 104);
+    decode_hevc_file(h2, 96, 104, 1, 10, &got);
+    assert_memory_equal(got.samples, want.samples, (size_t)96 * 104 * 2);
+    fr_picture_free(&got);
+    fr_picture_free(&want);
+
+    /* lossy 8-bit, two cuts: OUT.hevc and OUT.1.hevc decode to what featrd
+     * decodes (re-quantized with the container's range) */
+    assert_int_equal(tu_sh(&o, "%s encode %s %s %s --qp 32", bin, in, in, frd), 0);
+    free(o);
+    assert_int_equal(tu_sh(&o, "%s frd extract %s %s", bin, frd, h2), 0);
+    tu_assert_contains(o, "cut 1 of 2");
+    free(o);
+    assert_int_equal(tu_sh(&o, "%s decode %s %s", bin, frd, out), 0);
+    free(o);
+    for (int k = 0; k < 2; k++) {
+        FrTensor g;
+        snprintf(p, sizeof p, k ? "%s/g.1.npy" : "%s/g.npy", dir);
+        assert_int_equal(fr_npy_read(p, &g, NULL), 0);
+        /* the picture's content (lossy: the padding is the coder's) */
+        packed_samples(&g, 8, mn, mx, &want);
+        snprintf(p, sizeof p, k ? "%s/ext.1.hevc" : "%s/ext.hevc", dir);
+        decode_hevc_file(p, 96, 104, 1, 8, &got);
+        FrPackLayout l;
+        assert_int_equal(fr_pack_layout(FR_PACK_TILE, 24, 20, 18, 0, &l, NULL), 0);
+        uint16_t *q1 = malloc(fr_tensor_size(&g) * 2), *q2 = malloc(fr_tensor_size(&g) * 2);
+        assert_int_equal(fr_unpack(&got, &l, q1, NULL), 0);
+        assert_int_equal(fr_unpack(&want, &l, q2, NULL), 0);
+        assert_memory_equal(q1, q2, fr_tensor_size(&g) * 2);
+        free(q1);
+        free(q2);
+        fr_picture_free(&got);
+        fr_picture_free(&want);
+        fr_tensor_free(&g);
+    }
+    /* a container without an HEVC stream, a missing file: exit 2 */
+    assert_int_equal(tu_sh(&o, "%s encode %s %s --codec zlib", bin, in, frd), 0);
+    free(o);
+    assert_int_equal(tu_sh(&o, "%s frd extract %s %s/z.hevc", bin, frd, dir), 2);
+    tu_assert_contains(o, "not HEVC");
+    free(o);
+    assert_int_equal(tu_sh(&o, "%s encode %s %s --codec zlib --hevc-out %s", bin, in, frd, h1), 2);
+    tu_assert_contains(o, "--hevc-out");
+    free(o);
+    assert_int_equal(tu_sh(&o, "%s frd extract %s/none.frd %s", bin, dir, h2), 2);
+    tu_assert_contains(o, "none.frd");
+    free(o);
+    fr_tensor_free(&t);
+}
+
 int main(void)
 {
     /* Under valgrind (make valgrind), x265's C kernels: its SIMD entropy
@@ -464,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_mse_nbit),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_extract_hevc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

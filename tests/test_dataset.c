@@ -279,6 +279,92 @@ static void test_voc_xml(void **state)
     fr_names_free(&names);
 }
 
+/* Model classes -> data set classes: the shipped YOLO9000 -> VOC map on the
+ * real 9k.names (names repeat: read as a model's), identity and mismatch. */
+static void test_class_map(void **state)
+{
+    (void)state;
+    FrNames k9 = {0}, voc = {0}, two = {0};
+    FrError err = {0};
+    const char *k9p = "/usr/share/darknet/data/9k.names", *vocp = "/usr/share/darknet/data/voc.names";
+    assert_int_equal(fr_names_read(k9p, &k9, &err), FR_E_FORMAT); /* "car" twice */
+    assert_int_equal(fr_names_read_model(k9p, &k9, &err), 0);
+    assert_int_equal(k9.n, 9418);
+    assert_int_equal(fr_names_read(vocp, &voc, &err), 0);
+    assert_int_equal(voc.n, 20);
+    int *to = NULL;
+    if (fr_class_map_build(&k9, k9p, &voc, vocp, "configs/9k-voc.map", &to, &err))
+        fail_msg("%s", err.msg);
+    int mapped = 0, hit[20] = {0};
+    for (int i = 0; i < k9.n; i++)
+        if (to[i] >= 0) {
+            mapped++;
+            hit[to[i]]++;
+        }
+    assert_int_equal(mapped, 20);
+    for (int c = 0; c < 20; c++)
+        assert_int_equal(hit[c], 1); /* every VOC class from exactly one WordTree class */
+    /* darknet's coco9k.map indices: airplane, motorcycle, dining table, display */
+    assert_int_equal(to[4107], fr_names_find(&voc, "aeroplane"));
+    assert_string_equal(k9.names[4107], "airplane");
+    assert_int_equal(to[3800], fr_names_find(&voc, "motorbike"));
+    assert_int_equal(to[2505], fr_names_find(&voc, "diningtable"));
+    assert_int_equal(to[3499], fr_names_find(&voc, "tvmonitor"));
+    assert_int_equal(to[0], -1); /* "thing" */
+    free(to);
+
+    /* no map: the lists must agree name by name */
+    assert_int_equal(fr_class_map_build(&voc, "a.names", &voc, "b.names", NULL, &to, &err), 0);
+    for (int c = 0; c < 20; c++)
+        assert_int_equal(to[c], c);
+    free(to);
+    assert_int_equal(fr_class_map_build(&k9, k9p, &voc, vocp, NULL, &to, &err), FR_E_MISMATCH);
+    assert_null(to);
+    tu_assert_contains(err.msg, "class 0 of the model is 'thing'");
+    tu_assert_contains(err.msg, "'aeroplane'");
+    tu_assert_contains(err.msg, "dataset.class_map");
+    /* same first names, different lengths */
+    const char *d = tu_tmpdir();
+    char p2[512], pm[512];
+    snprintf(p2, sizeof p2, "%s/two.names", d);
+    tu_write(p2, "aeroplane\nbicycle\n");
+    assert_int_equal(fr_names_read(p2, &two, &err), 0);
+    assert_int_equal(fr_class_map_build(&two, p2, &voc, vocp, NULL, &to, &err), FR_E_MISMATCH);
+    tu_assert_contains(err.msg, "the model has 2 classes");
+    tu_assert_contains(err.msg, "'bird' is only in the data set's");
+    /* bad maps name file:line */
+    snprintf(pm, sizeof pm, "%s/x.map", d);
+    static const struct {
+        const char *text, *want;
+        int code;
+    } bad[] = {
+        {"aeroplane bird\n", "x.map:1: expected 'MODEL<TAB>DATASET'", FR_E_FORMAT},
+        {"# c\n\n@4107:car\taeroplane\n", "x.map:3: model class 4107 is 'airplane', not 'car'",
+         FR_E_MISMATCH},
+        {"@9418\taeroplane\n", "x.map:1: '@9418': expected @INDEX", FR_E_FORMAT},
+        {"car\tcar\n", "'car' names 3 model classes", FR_E_FORMAT},
+        {"airplane\tplane\n", "x.map:1: 'plane' is not a class of the data set", FR_E_FORMAT},
+        {"nothere\tcar\n", "'nothere' is not a class of the model", FR_E_FORMAT},
+        {"airplane\taeroplane\n@4107\tbird\n", "x.map:2: model class 4107 ('airplane') is mapped twice",
+         FR_E_FORMAT},
+        {"# nothing\n", "maps no class", FR_E_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tu_write(pm, bad[i].text);
+        assert_int_equal(fr_class_map_build(&k9, k9p, &voc, vocp, pm, &to, &err), bad[i].code);
+        assert_null(to);
+        tu_assert_contains(err.msg, bad[i].want);
+    }
+    /* names with spaces map by name */
+    tu_write(pm, "dining table\tdiningtable\n");
+    assert_int_equal(fr_class_map_build(&k9, k9p, &voc, vocp, pm, &to, &err), 0);
+    assert_int_equal(to[2505], fr_names_find(&voc, "diningtable"));
+    free(to);
+    fr_names_free(&k9);
+    fr_names_free(&voc);
+    fr_names_free(&two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_darknet_labels),
         cmocka_unit_test(test_voc_xml),
+        cmocka_unit_test(test_class_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,6 +188,33 @@ static void test_hand_worked(void **state)
     fr_map_destroy(&a);
 }
 
+/* Recall exactly 0.7 (49 of 70): the python devkit's threshold for k = 7 is
+ * np.arange(0., 1.1, 0.1)[7] = 0.7000000000000001, which 49/70 = 0.7 misses,
+ * so the precision-1 prefix counts for 7 thresholds, not 8 (k / 10.0). */
+static void test_devkit_thresholds(void **state)
+{
+    (void)state;
+    enum { N = 49 + 51 + 21 };
+    uint8_t tp[N], fp[N];
+    for (int i = 0; i < N; i++) {
+        tp[i] = i < 49 || i >= 100;
+        fp[i] = !tp[i];
+    }
+    /* after the 51 false positives precision climbs to 70/121 at recall 1 */
+    double devkit = (7.0 + 4.0 * 70.0 / 121.0) / 11.0;
+    double k10 = (8.0 + 3.0 * 70.0 / 121.0) / 11.0;
+    double ap = fr_ap_voc07(tp, fp, N, 70);
+    assert_true(fabs(ap - devkit) < EPS);
+    assert_true(fabs(ap - k10) > 0.03);
+    /* a recall just above 0.7 (50 of 70 first) keeps the eighth threshold */
+    uint8_t tp2[N], fp2[N];
+    for (int i = 0; i < N; i++) {
+        tp2[i] = i < 50 || i >= 101;
+        fp2[i] = !tp2[i];
+    }
+    assert_true(fabs(fr_ap_voc07(tp2, fp2, N, 70) - (8.0 + 3.0 * 70.0 / 121.0) / 11.0) < EPS);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -433,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_difficult),
         cmocka_unit_test(test_hand_worked),
+        cmocka_unit_test(test_devkit_thresholds),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_bootstrap),
         cmocka_unit_test(test_classification),

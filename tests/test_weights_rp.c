@@ -337,8 +337,9 @@ static void test_corrupt(void **state)
     assert_int_equal(fr_weights_read(out, &r, &err), 0);
     assert_memory_equal(r.header, w.header, 16);
     assert_int_equal(r.count, w.count);
+    /* the CLI's default rounding truncates, as seed 002: error below 10^-5 */
     for (size_t i = 0; i < w.count; i++)
-        assert_true(fabs((double)r.params[i] - (double)w.params[i]) <= 0.5e-5 + 1e-7);
+        assert_true(fabs((double)r.params[i] - (double)w.params[i]) <= 1e-5 + 1e-7);
     fr_weights_free(&r);
     st = tu_sh(&o, "%s weights decode %s/none.frw %s", tu_bin(), dir, out);
     assert_int_equal(st, 2);
@@ -355,10 +356,12 @@ static const char *TINY_CFG =
     "[softmax]\n";
 
 /* A whole `kind: model` run on a tiny random net: rows, ratios ordered by p,
- * DoM beating RP on a small update, fidelity 1 at p=6, and resume. */
-static void test_modelcomp_run(void **state)
+ * DoM beating RP on a small update, fidelity 1 at p=6, and resume.
+ * rounding NULL: the default (truncate, seed 002); the decoded error bound
+ * and the CSV's rounding column must follow it. Returns the RP ratio of
+ * model.weights at p = 2. */
+static double modelcomp_run(const char *rounding)
 {
-    (void)state;
     const char *d = tu_tmpdir();
     char cfg[512], list[512], yaml[512], text[4096], wa[512], wb[512], csvp[512];
     snprintf(cfg, sizeof cfg, "%s/tiny.cfg", d);
@@ -389,10 +392,12 @@ static void test_modelcomp_run(void **state)
     fr_weights_free(&w);
     snprintf(text, sizeof text,
              "kind: model\nmodel:\n  cfg: %s\n  weights: %s\ndataset:\n  images: %s\n"
-             "model_compression:\n  precision: [2, 6]\n  coder: lzma\n"
+             "model_compression:\n  precision: [2, 6]\n  coder: lzma\n%s%s%s"
              "  dom:\n    base: %s\n    target: %s\n"
              "output:\n  dir: %s/out\n  plots: false\nquiet: true\n",
-             cfg, wa, list, wa, wb, d);
+             cfg, wa, list, rounding ? "  rounding: " : "", rounding ? rounding : "",
+             rounding ? "\n" : "", wa, wb, d);
+    int nearest = rounding && !strcmp(rounding, "nearest");
     tu_write(yaml, text);
     FrExperiment *e = NULL;
     assert_int_equal(fr_config_load(yaml, NULL, 0, &e, &err), 0);
@@ -408,8 +413,9 @@ static void test_modelcomp_run(void **state)
     int cm = fr_csv_col(csv, "model"), cmode = fr_csv_col(csv, "mode");
     int cp = fr_csv_col(csv, "precision"), cr = fr_csv_col(csv, "ratio");
     int cf = fr_csv_col(csv, "fidelity"), ce = fr_csv_col(csv, "max_abs_err");
+    int cround = fr_csv_col(csv, "rounding");
     double ratio[2][3] = {{0}}; /* [model/target][rp p2, rp p6, dom p6] */
-    double dom2 = 0;
+    double dom2 = 0, emax2 = 0;
     for (size_t r = 0; r < fr_csv_nrows(csv); r++) {
         long p;
         double ra, fid, e_max;
@@ -425,8 +431,12 @@ static void test_modelcomp_run(void **state)
             assert_true(fid == 1.0);
             continue;
         }
-        /* the decoded error bound of round-to-nearest at p */
-        assert_true(e_max <= 0.5 * pow(10.0, (double)-p) + 1e-6 * (p == 2 ? 1 : 0.1));
+        /* the decoded error bound of the rounding at p */
+        assert_string_equal(fr_csv_get(csv, r, cround), nearest ? "nearest" : "truncate");
+        assert_true(e_max <= (nearest ? 0.5 : 1.0) * pow(10.0, (double)-p) +
+                                 1e-6 * (p == 2 ? 1 : 0.1));
+        if (p == 2 && !strcmp(mode, "rp") && !t)
+            emax2 = e_max;
         if (p == 6)
             assert_true(fid == 1.0);
         if (!strcmp(mode, "rp"))
@@ -439,6 +449,10 @@ static void test_modelcomp_run(void **state)
     assert_true(ratio[0][0] > ratio[0][1] && ratio[0][1] > 1.0);
     assert_true(ratio[1][2] > ratio[1][1]); /* DoM beats RP of the target */
     assert_true(dom2 > ratio[1][2]);
+    /* truncation errs by more than half a step on some of the thousands of
+     * parameters; nearest never does */
+    if (!nearest)
+        assert_true(emax2 > 0.6e-2);
     fr_csv_destroy(&csv);
     char tbl[600];
     snprintf(tbl, sizeof tbl, "%s/out/modelcomp_table.txt", d);
@@ -462,6 +476,18 @@ static void test_modelcomp_run(void **state)
     free(before);
     free(after);
     fr_experiment_free(&e);
+    return ratio[0][0];
+}
+
+static void test_modelcomp_run(void **state)
+{
+    (void)state;
+    double trunc2 = modelcomp_run(NULL);
+    double near2 = modelcomp_run("nearest");
+    double trunc2b = modelcomp_run("truncate");
+    /* same default and explicit truncate; nearest codes other integers */
+    assert_true(trunc2 == trunc2b);
+    assert_true(trunc2 != near2);
 }
 
 int main(void)

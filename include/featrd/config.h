@@ -124,6 +124,12 @@ typedef enum FrModelCoder {
     FR_MODEL_CODER_ZSTD,
 } FrModelCoder;
 
+/* model_compression.rounding: how w·10^p becomes an integer. */
+typedef enum FrModelRounding {
+    FR_MODEL_ROUND_TRUNCATE = 0, /* toward zero, seed 002's int64(w·10^p) */
+    FR_MODEL_ROUND_NEAREST,      /* llround: half the error at the same rate */
+} FrModelRounding;
+
 /* model: */
 typedef struct FrModelSpec {
     char *cfg;        /* darknet .cfg; required (error when missing) */
@@ -143,6 +149,13 @@ typedef struct FrDatasetSpec {
     FrLabelFormat labels;/* FR_LABELS_DARKNET_TXT */
     char *annotations;   /* directory of VOC xml files; required with voc-xml */
     char *labels_file;   /* required with class-list */
+    char *names;         /* class names the ground truth uses (voc.names for VOC), one
+                            per line; NULL: the model's (model.names). Checked against
+                            model.names at run time: a mismatch is refused unless
+                            class_map maps one to the other */
+    char *class_map;     /* file mapping model classes to data set classes
+                            ("MODEL<TAB>DATASET" lines, docs/metrics.md); NULL: none.
+                            Model classes it does not name are not scored */
     int limit;           /* 0: every image; else the first `limit` after shuffling */
     uint64_t seed;       /* 0: keep the list order; else shuffle with this seed */
 } FrDatasetSpec;
@@ -246,6 +259,8 @@ typedef struct FrOutputSpec {
     char *dir;      /* "results/<name>" */
     int images_csv; /* 0: 1 also writes images.csv (per image and point) */
     int plots;      /* 1 */
+    int keep_streams; /* 0: 1 keeps every point's coded features as .frd files under
+                         streams/ in the results directory */
 } FrOutputSpec;
 
 /* lossless: (kind lossless, seed 000) */
@@ -266,6 +281,7 @@ typedef struct FrModelCompressionSpec {
     FrModelCoder coder; /* FR_MODEL_CODER_LZMA */
     char *dom_base;     /* dom.base: weights of the base model, NULL: no DoM */
     char *dom_target;   /* dom.target: weights of the fine-tuned model; both or neither */
+    FrModelRounding rounding; /* FR_MODEL_ROUND_TRUNCATE (seed 002) */
 } FrModelCompressionSpec;
 
 typedef struct FrExperiment {

@@ -82,6 +82,27 @@ int fr_feature_decode(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncut
 /* Reads just the header (no decoding) of a container. */
 int fr_feature_probe(const uint8_t *frd, size_t len, FrFeatureInfo *info, FrError *err);
 
+/* One cut tensor's coded stream inside a container, found without decoding:
+ * for HEVC codecs the payload is a plain Annex-B stream that any HEVC
+ * decoder (ffmpeg, dec265) decodes to layout.frames 4:0:0 pictures of
+ * layout.width × layout.height at info.bits. (Pictures narrower or lower
+ * than one CTU are coded padded to one CTU: such a decoder's output is to be
+ * cropped to the top-left width × height.) The samples are the Q-layer
+ * output; layout says where each channel sits. */
+typedef struct FrFeatureStream {
+    int c, h, w;
+    FrPackLayout layout;    /* zeroed for bits 32 */
+    float min, max;         /* the tensor's range (range tensor; min 0 with relu_min0);
+                               NaN for range channel and bits 32 */
+    const uint8_t *payload; /* points into the container: valid while it is */
+    size_t payload_n;
+} FrFeatureStream;
+
+/* Fills info and streams[0 .. info->ncuts - 1] (streams has room for
+ * FR_MAX_CUTS). Corrupt input: FR_E_FORMAT, as fr_feature_probe. */
+int fr_feature_streams(const uint8_t *frd, size_t len, FrFeatureInfo *info,
+                       FrFeatureStream *streams, FrError *err);
+
 /* Mean squared error between the n-bit quantized samples of a and b, each
  * quantized with a's tensor-wide range at `bits` (the "8-bit domain"
  * distortion of the feature-coding papers when bits = 8). */

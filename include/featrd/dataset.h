@@ -26,8 +26,29 @@ typedef struct FrNames {
 /* Errors: FR_E_NOENT, FR_E_FORMAT (empty file, duplicate name: file:line). */
 int fr_names_read(const char *path, FrNames *out, FrError *err);
 void fr_names_free(FrNames *names);
-/* Index of the name, or -1. */
+/* The same, but a name may occur more than once: a model's output classes
+ * (WordTree's 9k.names has three "car"s), where the index is what counts. */
+int fr_names_read_model(const char *path, FrNames *out, FrError *err);
+/* Index of the (first) name, or -1. */
 int fr_names_find(const FrNames *names, const char *name);
+
+/* Which data set class each model class is scored as. to_dataset[i] is the
+ * data set class of model class i, or -1 (its detections are not scored).
+ * model_path / dataset_path name the files in messages.
+ * - map_path NULL: the two lists must be the same, name by name. Otherwise
+ *   FR_E_MISMATCH naming the first class that differs (index, both names and
+ *   files) and what to do.
+ * - map_path: a text file, one `MODEL<TAB>DATASET` pair a line ('#' lines
+ *   and blank lines skipped). MODEL is a model class name that occurs once,
+ *   `@N` (0-based index into the model's names) or `@N:NAME` (index, checked
+ *   to be NAME: FR_E_MISMATCH if not); DATASET is a data set class name.
+ *   Several model classes may map to one data set class; a model class
+ *   mapped twice, an unknown name or a map that maps nothing is FR_E_FORMAT
+ *   naming file:line.
+ * *to_dataset is malloc'ed [model->n] (caller frees). */
+int fr_class_map_build(const FrNames *model, const char *model_path, const FrNames *dataset,
+                       const char *dataset_path, const char *map_path, int **to_dataset,
+                       FrError *err);
 
 /* ---------------- image lists ---------------- */
 

@@ -80,12 +80,12 @@ typedef struct FrRpSettings {
     int precision;                 /* p, 0..12; default 6 (seed 002 Table 2) */
     FrCodecKind coder;             /* FR_CODEC_LZMA (default, the paper) or any general
                                     * lossless coder (FR_CODEC_ZSTD, ...) */
-    FrRpRounding rounding;         /* default FR_RP_NEAREST */
+    FrRpRounding rounding;         /* default FR_RP_TRUNC (seed 002's int64(w·10^p)) */
     FrRpBinarization binarization; /* default FR_RP_INT64 */
 } FrRpSettings;
 
 void fr_rp_defaults(FrRpSettings *s);
-const char *fr_rp_rounding_name(FrRpRounding r);             /* "nearest", "trunc" */
+const char *fr_rp_rounding_name(FrRpRounding r);             /* "nearest", "truncate" (also reads "trunc") */
 int fr_rp_rounding_from_name(const char *s, FrRpRounding *out, FrError *err);
 const char *fr_rp_binarization_name(FrRpBinarization b);     /* "int64", "varint" */
 int fr_rp_binarization_from_name(const char *s, FrRpBinarization *out, FrError *err);

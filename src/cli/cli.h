@@ -18,6 +18,14 @@ int fr_cmd_train(int argc, char **argv);
 int fr_cmd_data(int argc, char **argv);
 int fr_cmd_version(int argc, char **argv);
 int fr_cmd_weights(int argc, char **argv);
+int fr_cmd_frd(int argc, char **argv);
+int fr_cmd_features(int argc, char **argv);
+
+/* Writes the HEVC Annex-B stream of each cut tensor of the container
+ * frd[len] (named src in messages) to out (then out.1.hevc, ...) and prints
+ * the geometry; a container of another codec is FR_E_USAGE. In cmd_frd.c. */
+int fr_cli_write_hevc(const uint8_t *frd, size_t len, const char *src, const char *out,
+                      FrError *err);
 
 /* Prints "featrd <cmd>: <message>" to stderr and returns fr_exit_status(code). */
 int fr_cli_fail(const char *cmd, int code, const char *fmt, ...)

@@ -24,6 +24,7 @@ static void usage(FILE *f)
             "  --min-cu N      HEVC minimum CU 8 | 16 | 32 [8]\n"
             "  --no-sao        HEVC without SAO\n"
             "  --split NAME    split name stored in the container\n"
+            "  --hevc-out F    also write the raw HEVC Annex-B stream to F (featrd frd extract)\n"
             "Prints the bits: total (container bytes × 8), payload, side information.\n");
 }
 
@@ -43,7 +44,7 @@ int fr_cmd_encode(int argc, char **argv)
     fr_feature_defaults(&s);
     const char *paths[FR_MAX_CUTS + 1];
     int npaths = 0;
-    const char *split = NULL;
+    const char *split = NULL, *hevc_out = NULL;
     FrError err = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -92,6 +93,8 @@ int fr_cmd_encode(int argc, char **argv)
                 rc = fr_error(&err, FR_E_USAGE, "--min-cu %s: use 8, 16 or 32", v);
         } else if (!strcmp(a, "--split")) {
             split = v;
+        } else if (!strcmp(a, "--hevc-out")) {
+            hevc_out = v;
         } else {
             rc = fr_error(&err, FR_E_USAGE, "unknown option %s (see featrd encode --help)", a);
         }
@@ -104,6 +107,9 @@ int fr_cmd_encode(int argc, char **argv)
     int rc = fr_feature_validate(&s, &err);
     if (rc)
         return fr_cli_fail("encode", rc, "%s", err.msg);
+    if (hevc_out && s.codec != FR_CODEC_HEVC && s.codec != FR_CODEC_HEVC_LOSSLESS)
+        return fr_cli_fail("encode", FR_E_USAGE, "--hevc-out needs --codec hevc or hevc-lossless "
+                           "(%s has no Annex-B stream)", fr_codec_name(s.codec));
     int ncuts = npaths - 1;
     const char *out = paths[ncuts];
     FrTensor cuts[FR_MAX_CUTS];
@@ -120,6 +126,8 @@ int fr_cmd_encode(int argc, char **argv)
         rc = fr_feature_encode(cuts, ncuts, split, &s, &frd, &len, &bits, &err);
     if (!rc)
         rc = fr_write_file_atomic(out, frd, len, &err);
+    if (!rc && hevc_out)
+        rc = fr_cli_write_hevc(frd, len, out, hevc_out, &err);
     for (int i = 0; i < ncuts; i++)
         fr_tensor_free(&cuts[i]);
     free(frd);

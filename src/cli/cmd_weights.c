@@ -11,7 +11,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage:\n"
             "  featrd weights encode IN.weights OUT.frw [--base BASE.weights] [--precision P]\n"
-            "                        [--coder lzma|zstd|...] [--rounding nearest|trunc]\n"
+            "                        [--coder lzma|zstd|...] [--rounding truncate|nearest]\n"
             "                        [--binarization int64|varint]\n"
             "  featrd weights decode IN.frw OUT.weights [--base BASE.weights]\n"
             "  featrd weights apply  BASE.weights IN.frw OUT.weights   (decode a DoM)\n"

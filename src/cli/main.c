@@ -14,6 +14,8 @@ static const struct {
     {"layers", fr_cmd_layers, "list a model's layers: names, shapes, bytes, cut sets"},
     {"encode", fr_cmd_encode, "code a feature .npy into a .frd file"},
     {"decode", fr_cmd_decode, "decode a .frd file back to .npy"},
+    {"features", fr_cmd_features, "write a split's cut tensors of every image as .npy"},
+    {"frd", fr_cmd_frd, "frd extract: the raw HEVC Annex-B stream of a .frd file"},
     {"bd", fr_cmd_bd, "Bjontegaard deltas between two curves of a CSV"},
     {"plot", fr_cmd_plot, "plot a results directory with gnuplot (PNG + SVG)"},
     {"merge", fr_cmd_merge, "join shard outputs into one points.csv"},
