@@ -1392,7 +1392,8 @@ static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "ctu
 static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality",
                                       "monotone", "min_span", NULL};
 static const char *const BOOT_KEYS[] = {"replicates", "seed", "level", NULL};
-static const char *const OUTPUT_KEYS[] = {"dir", "images_csv", "plots", "keep_streams", NULL};
+static const char *const OUTPUT_KEYS[] = {"dir", "images_csv", "plots", "keep_streams",
+                                          "detections", NULL};
 static const char *const LOSSLESS_KEYS[] = {"layers", "coders", "quantized_bits", "repeats", NULL};
 static const char *const MC_KEYS[] = {"precision", "coder", "rounding", "dom", NULL};
 static const char *const DOM_KEYS[] = {"base", "target", NULL};
@@ -2064,6 +2065,8 @@ static int parse_output(Cx *c, const Node *m, int *dir_set)
             rc = get_bool(c, v, p, &s->plots);
         else if (!strcmp(k, "keep_streams"))
             rc = get_bool(c, v, p, &s->keep_streams);
+        else if (!strcmp(k, "detections"))
+            rc = get_bool(c, v, p, &s->detections);
     }
     return rc;
 }
@@ -2462,12 +2465,14 @@ static int validate(Cx *c)
         return fr_experiment_error(e, err, FR_E_CONFIG, "dataset.labels_file",
                                    "only used with labels: class-list (labels is %s)",
                                    LABEL_NAMES[e->dataset.labels]);
-    if ((e->dataset.names || e->dataset.class_map || e->output.keep_streams) &&
+    if ((e->dataset.names || e->dataset.class_map || e->output.keep_streams ||
+         e->output.detections) &&
         e->kind != FR_KIND_RD)
         return fr_experiment_error(e, err, FR_E_CONFIG,
-                                   e->dataset.names       ? "dataset.names"
-                                   : e->dataset.class_map ? "dataset.class_map"
-                                                          : "output.keep_streams",
+                                   e->dataset.names         ? "dataset.names"
+                                   : e->dataset.class_map   ? "dataset.class_map"
+                                   : e->output.keep_streams ? "output.keep_streams"
+                                                            : "output.detections",
                                    "only used with kind: rd (this experiment is kind: %s); "
                                    "remove it", KIND_NAMES[e->kind]);
     if ((e->dataset.names || e->dataset.class_map) && !e->model.names)
@@ -2874,7 +2879,8 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
         put_str(f, e->output.dir);
         fputc('\n', f);
     }
-    fprintf(f, "  images_csv: %s\n", bool_s(e->output.images_csv));
+    fprintf(f, "  images_csv: %s\n  detections: %s\n", bool_s(e->output.images_csv),
+            bool_s(e->output.detections));
     if (!for_hash)
         fprintf(f, "  plots: %s\n  keep_streams: %s\njobs: %d\nquiet: %s\n",
                 bool_s(e->output.plots), bool_s(e->output.keep_streams), e->jobs,

@@ -914,6 +914,43 @@ static int write_image_rows(Run *r, const FrPoint *pt, const ImgRes *res, FrErro
     return rc;
 }
 
+/* detections/<id>.csv: every detection of every image of the point, as
+ * scored (after dataset.class_map, in image pixels, the box convention of
+ * the ground truth), written before the point's journal record. */
+static int write_detections(Run *r, const FrPoint *pt, const ImgRes *res, FrError *err)
+{
+    FrText t = {0};
+    fr_text_printf(&t, "image,image_id,class,name,score,x1,y1,x2,y2\n");
+    for (size_t i = 0; i < r->list.n; i++) {
+        const char *p = r->list.items[i].path, *b = strrchr(p, '/');
+        b = b ? b + 1 : p;
+        const char *dot = strrchr(b, '.');
+        int bl = dot && dot != b ? (int)(dot - b) : (int)strlen(b);
+        for (int k = 0; k < res[i].ndet; k++) {
+            const FrDetection *d = &res[i].dets[k];
+            char id[300];
+            snprintf(id, sizeof id, "%.*s", bl, b);
+            fr_text_printf(&t, "%zu,", i);
+            fr_text_csv_field(&t, id, ',');
+            fr_text_printf(&t, "%d,", d->cls);
+            fr_text_csv_field(&t, d->cls >= 0 && d->cls < r->names.n ? r->names.names[d->cls] : "",
+                              ',');
+            /* %.9g: every float reads back exactly */
+            fr_text_printf(&t, "%.9g,%.9g,%.9g,%.9g,%.9g\n", d->score, d->x1, d->y1, d->x2, d->y2);
+        }
+    }
+    char path[4500];
+    snprintf(path, sizeof path, "%s/detections", r->dir);
+    if (mkdir(path, 0777) && errno != EEXIST) {
+        fr_text_free(&t);
+        return fr_error(err, FR_E_IO, "%s: cannot create the directory (%s)", path, strerror(errno));
+    }
+    snprintf(path, sizeof path, "%s/detections/%s.csv", r->dir, pt->id);
+    int rc = fr_text_write_atomic(&t, path, err);
+    fr_text_free(&t);
+    return rc;
+}
+
 static int commit_point(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
 {
     Agg a;
@@ -921,6 +958,9 @@ static int commit_point(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
     if (rc)
         return rc;
     if (r->e->output.images_csv && (rc = write_image_rows(r, pt, res, err)))
+        return rc;
+    if (r->e->output.detections && r->task == FR_TASK_DETECTION &&
+        (rc = write_detections(r, pt, res, err)))
         return rc;
     char *row = point_row(r, pt, &a);
     if (!row)

@@ -306,6 +306,8 @@ static int teardown(void **state)
     return 0;
 }
 
+static const char *g_out_extra = ""; /* more output: keys for run() */
+
 /* featrd run of the demo detector on LIST with extra config text; returns
  * the exit status, *out the output; map07/map of the reference point. */
 static int run(const char *tag, const char *list, const char *extra, char **out, double *map07,
@@ -320,8 +322,8 @@ static int run(const char *tag, const char *list, const char *extra, char **out,
              "dataset:\n  images: '%s/%s'\n%s"
              "sweep: {split: [max_7], bits: [8], codec: [zlib]}\n"
              "metrics: [map07, map]\n"
-             "output: {plots: false, dir: '%s'}\n",
-             g_names, g_dir, list, extra, dir);
+             "output: {plots: false, dir: '%s'%s}\n",
+             g_names, g_dir, list, extra, dir, g_out_extra);
     tu_write(cfg, text);
     int st = tu_sh(out, "'%s' run '%s' --quiet 2>&1", tu_bin(), cfg);
     if (st == 0 && map07) {
@@ -383,6 +385,86 @@ static void test_difficult(void **state)
     /* without the difficult objects in the labels their detections are
      * false positives */
     assert_true(xml07 > txt07 + 0.005);
+}
+
+/* output.detections: the exported file holds exactly the detections featrd
+ * scored, and the independent voc_eval-style reference of this file scores
+ * them to the run's map07 / map. */
+static void test_detections_export(void **state)
+{
+    (void)state;
+    if (getenv("FEATRD_VALGRIND"))
+        skip();
+    char *out = NULL, extra[900];
+    double m07, m;
+    snprintf(extra, sizeof extra,
+             "  labels: voc-xml\n  annotations: '%s/VOC2007/Annotations'\n"
+             "bootstrap: {replicates: 0}\n", g_dir);
+    g_out_extra = ", detections: true";
+    int st = run("detx", "VOC2007/test.list", extra, &out, &m07, &m);
+    g_out_extra = "";
+    if (st)
+        fail_msg("%s", out);
+    free(out);
+    char p[800];
+    snprintf(p, sizeof p, "%s/res-detx/points.csv", g_dir);
+    FrCsv *pts = NULL, *d = NULL;
+    FrError err = {0};
+    assert_int_equal(fr_csv_read(p, &pts, &err), 0);
+    snprintf(p, sizeof p, "%s/res-detx/detections/%s.csv", g_dir,
+             fr_csv_get(pts, 0, fr_csv_col(pts, "id")));
+    assert_int_equal(fr_csv_read(p, &d, &err), 0);
+    FrDetection *mine[NIMG];
+    int nmine[NIMG] = {0};
+    for (int i = 0; i < NIMG; i++)
+        mine[i] = calloc(4096, sizeof **mine);
+    int ci = fr_csv_col(d, "image"), cc = fr_csv_col(d, "class"), cs = fr_csv_col(d, "score"),
+        cx1 = fr_csv_col(d, "x1"), cy1 = fr_csv_col(d, "y1"), cx2 = fr_csv_col(d, "x2"),
+        cy2 = fr_csv_col(d, "y2"), cid = fr_csv_col(d, "image_id");
+    for (size_t r = 0; r < fr_csv_nrows(d); r++) {
+        int i = atoi(fr_csv_get(d, r, ci));
+        assert_true(i >= 0 && i < NIMG && nmine[i] < 4096);
+        char want[16];
+        snprintf(want, sizeof want, "%06d", i);
+        assert_string_equal(fr_csv_get(d, r, cid), want);
+        FrDetection *x = &mine[i][nmine[i]++];
+        x->cls = atoi(fr_csv_get(d, r, cc));
+        x->score = strtof(fr_csv_get(d, r, cs), NULL);
+        x->x1 = strtof(fr_csv_get(d, r, cx1), NULL);
+        x->y1 = strtof(fr_csv_get(d, r, cy1), NULL);
+        x->x2 = strtof(fr_csv_get(d, r, cx2), NULL);
+        x->y2 = strtof(fr_csv_get(d, r, cy2), NULL);
+    }
+    /* the uncompressed network's detections, float for float */
+    for (int i = 0; i < NIMG; i++) {
+        assert_int_equal(nmine[i], g_ndet[i]);
+        for (int k = 0; k < g_ndet[i]; k++) {
+            assert_int_equal(mine[i][k].cls, g_det[i][k].cls);
+            assert_true(mine[i][k].score == g_det[i][k].score);
+            assert_true(mine[i][k].x1 == g_det[i][k].x1 && mine[i][k].y2 == g_det[i][k].y2);
+        }
+    }
+    /* scored by the reference from the file alone */
+    FrDetection *keep[NIMG];
+    int nkeep[NIMG];
+    for (int i = 0; i < NIMG; i++) {
+        keep[i] = g_det[i];
+        nkeep[i] = g_ndet[i];
+        g_det[i] = mine[i];
+        g_ndet[i] = nmine[i];
+    }
+    double ref_all, ref07 = ref_map07(DIFF_IGNORED, NULL, &ref_all);
+    for (int i = 0; i < NIMG; i++) {
+        g_det[i] = keep[i];
+        g_ndet[i] = nkeep[i];
+        free(mine[i]);
+    }
+    printf("exported detections scored independently: map07 %.6f (featrd %.6f), map %.6f (%.6f)\n",
+           ref07, m07, ref_all, m);
+    assert_close(ref07, m07, 1e-9);
+    assert_close(ref_all, m, 1e-9);
+    fr_csv_destroy(&d);
+    fr_csv_destroy(&pts);
 }
 
 static void test_class_names(void **state)
@@ -555,6 +637,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_difficult),
+        cmocka_unit_test(test_detections_export),
         cmocka_unit_test(test_class_names),
         cmocka_unit_test(test_shipped_configs),
     };

@@ -261,6 +261,8 @@ typedef struct FrOutputSpec {
     int plots;      /* 1 */
     int keep_streams; /* 0: 1 keeps every point's coded features as .frd files under
                          streams/ in the results directory */
+    int detections;   /* 0: 1 writes every point's per-image detections to
+                         detections/<point id>.csv (detection tasks) */
 } FrOutputSpec;
 
 /* lossless: (kind lossless, seed 000) */
