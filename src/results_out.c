@@ -516,7 +516,7 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     static const char *palette_ll[] = {"#332288", "#882255", "#117733", "#44AA99", "#AA4499",
                                        "#999933"};
     static const int filled[] = {7, 9, 5, 13, 11, 15}, open[] = {6, 8, 4, 12, 10, 14};
-    int nlossy = 0, nblk = 0;
+    int nlossy = 0, nblk = 0, nll = 0;
     for (int pass = 0; pass < 2; pass++)
     for (int k = 0; k < ng; k++) {
         if (g[k].lossless != pass)
@@ -532,7 +532,7 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
             fr_text_printf(&t, "%s\n", g[k].lossless ? fr_csv_get(csv, r, bc) : fr_csv_get(csv, r, qc));
         }
         fr_text_printf(&t, "\n\n");
-        int ci = g[k].lossless ? g[k].split_no : nlossy++;
+        int ci = g[k].lossless ? nll++ : nlossy++; /* every group its own colour */
         const char *sep = nblk++ ? " " : "";
         fr_text_printf(&colors, "%s%s", sep, g[k].lossless ? palette_ll[ci % 6] : palette[ci % 7]);
         fr_text_printf(&dashes, "%s%d", sep, g[k].dash);
