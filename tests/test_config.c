@@ -423,6 +423,30 @@ static void test_overrides(void **state)
     fr_experiment_free(&e);
 }
 
+/* 50,000 keys in one mapping (issue 23: quadratic before, 13 s at 40k):
+ * the duplicate at the very end is found, at its line, naming the first. */
+static void test_many_keys(void **state)
+{
+    (void)state;
+    enum { N = 50000 };
+    size_t cap = (size_t)N * 24 + 256, k = 0;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    k += (size_t)snprintf(t + k, cap - k, "model:\n");
+    for (int i = 0; i < N; i++)
+        k += (size_t)snprintf(t + k, cap - k, "  k%d: %d\n", i, i);
+    k += (size_t)snprintf(t + k, cap - k, "  k%d: again\n", 31337);
+    FrExperiment *e = NULL;
+    FrError err;
+    assert_int_equal(fr_config_load_string(t, "keys.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    char want[128];
+    snprintf(want, sizeof want, "keys.yaml:%d:3: model.k31337: duplicate key (first set at line %d)",
+             N + 2, 31337 + 2);
+    assert_string_equal(err.msg, want);
+    assert_null(e);
+    free(t);
+}
+
 static void test_load_string(void **state)
 {
     (void)state;
@@ -700,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_other_kinds),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_load_string),
+        cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_check_files),
         cmocka_unit_test(test_dump_roundtrip),
         cmocka_unit_test(test_hash),
