@@ -885,8 +885,11 @@ static int check_weights(const FrModel *m, const char *path, FrError *err)
     if (got != 3 || st.st_size < 16)
         return fr_error(err, FR_E_FORMAT, "%s: %lld bytes, too short for a darknet weights header (truncated?)", path, (long long)st.st_size);
     int major = hdr[0], minor = hdr[1];
-    /* load_weights reads `seen` as a size_t from version 0.2 on, else an int */
-    long long header = 12 + (((major * 10 + minor) >= 2 && major < 1000 && minor < 1000) ? 8 : 4);
+    /* load_weights reads `seen` as a size_t from version 0.2 on, else an int
+     * (its major*10+minor overflows for huge majors: no real file has one) */
+    if (major < 0 || minor < 0 || hdr[2] < 0 || major >= 1000 || minor >= 1000)
+        return fr_error(err, FR_E_FORMAT, "%s: bad darknet weights header (version %d.%d.%d): corrupt, or not darknet weights", path, major, minor, hdr[2]);
+    long long header = 12 + ((major * 10 + minor) >= 2 ? 8 : 4);
     if (major < 0 || minor < 0 || hdr[2] < 0)
         return fr_error(err, FR_E_FORMAT, "%s: bad darknet weights header (version %d.%d.%d)", path, major, minor, hdr[2]);
     int bad = -1;
