@@ -1449,7 +1449,7 @@ static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "l
                                            "limit", "seed", NULL};
 static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", "packing",
                                          "tile_pad", "qp", "codec", "allocation", "qp_base",
-                                         "qp_range", "sensitivity", NULL};
+                                         "qp_range", "sensitivity", "max_points", NULL};
 static const char *const CODEC_KEYS[] = {"name", "qp", "ctu", "min_cu", "rdoq",
                                          "sao", "preset", "level", "split", NULL};
 static const char *const SENS_KEYS[] = {"layer", "scope", "calibration_images", NULL};
@@ -1805,8 +1805,49 @@ static int parse_sweep(Cx *c, const Node *m)
             rc = get_int(c, v, p, 0, 51, &s->qp_range);
         else if (!strcmp(k, "sensitivity"))
             rc = parse_sensitivity(c, v, p);
+        else if (!strcmp(k, "max_points")) {
+            int x = 0;
+            rc = get_int(c, v, p, 1, 1000000000, &x);
+            s->max_points = x;
+        }
     }
     return rc;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* The points fr_plan_build would make, counted without expanding (the
+ * same rules: a codec entry's own splits, no allocation without a QP),
+ * saturating instead of overflowing. */
+static uint64_t sweep_points(const FrExperiment *e)
+{
+    const FrSweepSpec *s = &e->sweep;
+    uint64_t per = 0, n = 1;
+    for (int c = 0; c < s->n_codec; c++) {
+        const FrCodecSpec *cs = &s->codec[c];
+        int lossy = !strcmp(cs->name, "hevc");
+        uint64_t q = 0;
+        for (int a = 0; a < s->n_allocation; a++) {
+            if (!lossy)
+                q = sat_add(q, s->allocation[a] == FR_ALLOC_UNIFORM);
+            else
+                q = sat_add(q, (uint64_t)(s->allocation[a] == FR_ALLOC_UNIFORM ? cs->n_qp : s->n_qp_base));
+        }
+        per = sat_add(per, sat_mul((uint64_t)(cs->n_split ? cs->n_split : s->n_split), q));
+    }
+    n = sat_add(n, sat_mul(sat_mul(per, (uint64_t)s->n_bits), (uint64_t)s->n_packing));
+    for (int a = 0; a < e->n_anchors; a++)
+        n = sat_add(n, (uint64_t)(e->anchors[a].codec == FR_ANCHOR_JPEG ? e->anchors[a].n_quality
+                                                                        : e->anchors[a].n_qp));
+    return n;
 }
 
 /* hevc entries without their own QP list take sweep.qp. */
@@ -2152,6 +2193,7 @@ static int set_defaults(FrExperiment *e)
     s->allocation[0] = FR_ALLOC_UNIFORM;
     s->n_allocation = 1;
     s->qp_range = 5;
+    s->max_points = 100000;
     s->sensitivity.calibration_images = 16;
     e->map_iou = 0.5;
     e->det_thresh = 0.005;
@@ -2425,6 +2467,15 @@ static int validate(Cx *c)
         if (s->sensitivity.layer == FR_SENS_NAMED && !sens)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.sensitivity.layer",
                                        "only used with allocation: sensitivity");
+        uint64_t np = sweep_points(e);
+        if (np > (uint64_t)s->max_points)
+            return fr_experiment_error(
+                e, err, FR_E_CONFIG, "sweep.split",
+                "the sweep expands to %s%llu points (split %d × bits %d × packing %d × %d codec "
+                "entries × their QPs/allocations %d/%d, plus %d anchors), more than sweep.max_points "
+                "(%lld); shorten the lists, split it into several experiments or raise max_points",
+                np == UINT64_MAX ? "over " : "", (unsigned long long)np, s->n_split, s->n_bits,
+                s->n_packing, s->n_codec, s->n_qp, s->n_allocation, e->n_anchors, s->max_points);
         for (int i = 0; i < s->n_qp_base; i++)
             if (s->qp_base[i] - s->qp_range < 0) {
                 char k[64];
@@ -2682,7 +2733,10 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
         put_enums(f, (const int *)s->allocation, s->n_allocation, ALLOC_NAMES);
         fputs("\n  qp_base: ", f);
         put_ints(f, s->qp_base, s->n_qp_base);
-        fprintf(f, "\n  qp_range: %d\n  sensitivity: {layer: ", s->qp_range);
+        fprintf(f, "\n  qp_range: %d\n", s->qp_range);
+        if (s->max_points != 100000 && !for_hash) /* a limit, not a setting of the results */
+            fprintf(f, "  max_points: %lld\n", s->max_points);
+        fputs("  sensitivity: {layer: ", f);
         if (s->sensitivity.layer == FR_SENS_NAMED)
             put_str(f, s->sensitivity.layer_name);
         else

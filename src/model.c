@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -664,7 +665,11 @@ static _Noreturn void probe_child(const char *tmp, uint64_t seed, int capfd, int
         fclose(f);
     }
     struct rlimit rl;
-    rl.rlim_cur = rl.rlim_max = (rlim_t)(vm * sysconf(_SC_PAGESIZE) + phys_bytes() / 2);
+    long long allow = phys_bytes() / 2;
+    const char *cap = getenv("FEATRD_PROBE_MEM_MB"); /* e.g. 1024 while fuzzing */
+    if (cap && atoll(cap) > 0 && atoll(cap) < allow >> 20)
+        allow = atoll(cap) << 20;
+    rl.rlim_cur = rl.rlim_max = (rlim_t)(vm * sysconf(_SC_PAGESIZE) + allow);
     if (vm > 0)
         setrlimit(RLIMIT_AS, &rl);
     srand((unsigned)(seed ^ (seed >> 32)));
@@ -1114,10 +1119,18 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     m->quiet = s->quiet;
     m->seed = s->seed;
 
-    const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    /* darknet parses a path: an anonymous memory file (/proc/self/fd/N)
+     * leaves nothing behind when the process is killed; a file in TMPDIR
+     * only where memfd_create is missing */
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/featrd-cfg-XXXXXX", tmpdir);
-    int fd = mkstemp(tmp);
+    int fd = memfd_create("featrd-cfg", MFD_CLOEXEC), memfd = fd >= 0;
+    if (memfd) {
+        snprintf(tmp, sizeof tmp, "/proc/self/fd/%d", fd);
+    } else {
+        const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+        snprintf(tmp, sizeof tmp, "%s/featrd-cfg-XXXXXX", tmpdir);
+        fd = mkstemp(tmp);
+    }
     if (fd < 0) {
         rc = fr_error(err, FR_E_IO, "%s: cannot create a temporary cfg: %s", tmp, strerror(errno));
         goto error;
@@ -1127,16 +1140,21 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
         ssize_t k = write(fd, text.p + off, text.n - off);
         if (k <= 0) {
             close(fd);
-            unlink(tmp);
+            if (!memfd)
+                unlink(tmp);
             rc = fr_error(err, FR_E_IO, "%s: cannot write a temporary cfg: %s", tmp, strerror(errno));
             goto error;
         }
         off += (size_t)k;
     }
-    close(fd);
+    if (!memfd)
+        close(fd);
 
     m->net = checked_parse(tmp, &text, &ci, s, err, &rc);
-    unlink(tmp);
+    if (memfd)
+        close(fd);
+    else
+        unlink(tmp);
     if (rc != FR_OK)
         goto error;
     if (!m->net || m->net->n != ci.nlayers) {

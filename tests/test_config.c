@@ -447,6 +447,38 @@ static void test_many_keys(void **state)
     free(t);
 }
 
+/* The sweep's size is checked before it is expanded (issue 23: ~10^9 points
+ * grew to 4.6 GB): 400 splits × 3 bits × 3 packings × 52 QPs + the reference
+ * = 187,201 points > the default max_points of 100,000. */
+static void test_sweep_cap(void **state)
+{
+    (void)state;
+    size_t cap = 64 * 1024, k = 0;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    k += (size_t)snprintf(t + k, cap - k, "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep:\n  split: [");
+    for (int i = 0; i < 400; i++)
+        k += (size_t)snprintf(t + k, cap - k, "%sl%d", i ? ", " : "", i);
+    k += (size_t)snprintf(t + k, cap - k, "]\n  bits: [8, 10, 12]\n  packing: [tile, quilt, frames]\n  qp: [");
+    for (int i = 0; i < 52; i++)
+        k += (size_t)snprintf(t + k, cap - k, "%s%d", i ? ", " : "", i);
+    k += (size_t)snprintf(t + k, cap - k, "]\n");
+    FrExperiment *e = NULL;
+    FrError err;
+    assert_int_equal(fr_config_load_string(t, "big.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "big.yaml:4:");
+    tu_assert_contains(err.msg, "expands to 187201 points (split 400 × bits 3 × packing 3");
+    tu_assert_contains(err.msg, "max_points (100000)");
+    assert_null(e);
+    const char *ov[] = {"sweep.max_points=200000"};
+    assert_int_equal(fr_config_load_string(t, "big.yaml", ov, 1, &e, &err), 0);
+    assert_int_equal(e->sweep.max_points, 200000);
+    fr_experiment_free(&e);
+    const char *ov2[] = {"sweep.max_points=187200"};
+    assert_int_equal(fr_config_load_string(t, "big.yaml", ov2, 1, &e, &err), FR_E_CONFIG);
+    free(t);
+}
+
 static void test_load_string(void **state)
 {
     (void)state;
@@ -725,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_load_string),
         cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_sweep_cap),
         cmocka_unit_test(test_check_files),
         cmocka_unit_test(test_dump_roundtrip),
         cmocka_unit_test(test_hash),

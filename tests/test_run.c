@@ -358,6 +358,78 @@ static void test_kill_resume(void **state)
     assert_same_points(a, b);
 }
 
+/* SIGTERM during a run (issue 23): exit 143, the manifest says interrupted,
+ * no temporary file is left; while it runs, a second run on the same
+ * directory is refused naming the first one's pid. */
+static void test_signal_and_lock(void **state)
+{
+    (void)state;
+    char dir[512], jp[600], odir[600], cfg[600], mp[600], errp[600];
+    snprintf(dir, sizeof dir, "%s/res-signal", g_dir);
+    snprintf(jp, sizeof jp, "%s/points.journal", dir);
+    snprintf(mp, sizeof mp, "%s/manifest.yaml", dir);
+    snprintf(errp, sizeof errp, "%s/signal.err", g_dir);
+    snprintf(odir, sizeof odir, "output.dir=%s", dir);
+    snprintf(cfg, sizeof cfg, "%s/det.yaml", g_dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(fd, 2);
+        /* more QPs than the shared config, so the run outlasts the checks */
+        execl(tu_bin(), tu_bin(), "run", cfg, "-o", odir, "-o", "sweep.qp=[22, 25, 28, 31, 34, 37, 40, 43]",
+              "--quiet", "--cache-mem", "0", "--jobs", "1", (char *)NULL);
+        _exit(127);
+    }
+    /* wait for the first committed point */
+    int st = 0;
+    for (;;) {
+        assert_int_equal(waitpid(pid, &st, WNOHANG), 0); /* still running */
+        char **lines = NULL;
+        size_t n = 0;
+        if (access(jp, F_OK) == 0) {
+            assert_int_equal(fr_journal_read(jp, &lines, &n, NULL), 0);
+            fr_journal_lines_free(&lines, n);
+        }
+        if (n > 0)
+            break;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    char *out = NULL;
+    char want[128];
+    snprintf(want, sizeof want, "is in use by another featrd run (pid %ld)", (long)pid);
+    assert_int_equal(tu_sh(&out, "'%s' run '%s' -o '%s' -o 'sweep.qp=[22, 25, 28, 31, 34, 37, 40, 43]' --quiet",
+                           tu_bin(), cfg, odir), 2);
+    tu_assert_contains(out, want);
+    free(out);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 143);
+    uint8_t *m = NULL;
+    size_t ml = 0;
+    assert_int_equal(fr_read_file(mp, &m, &ml, NULL), 0);
+    m = realloc(m, ml + 1);
+    m[ml] = 0;
+    tu_assert_contains((char *)m, "state: interrupted");
+    free(m);
+    assert_int_equal(tu_sh(&out, "ls -a '%s' | grep -c tmp", dir), 1); /* grep found none */
+    free(out);
+    assert_int_equal(tu_sh(&out, "cat '%s'", errp), 0);
+    tu_assert_contains(out, "interrupted by Terminated");
+    free(out);
+    /* running again resumes and finishes */
+    assert_int_equal(tu_sh(&out, "'%s' run '%s' -o '%s' -o 'sweep.qp=[22, 25, 28, 31, 34, 37, 40, 43]' --quiet",
+                           tu_bin(), cfg, odir), 0);
+    free(out);
+    assert_int_equal(fr_read_file(mp, &m, &ml, NULL), 0);
+    m = realloc(m, ml + 1);
+    m[ml] = 0;
+    tu_assert_contains((char *)m, "state: done");
+    free(m);
+}
+
 /* ---------------- shards, merge, jobs ---------------- */
 
 static void test_shards_and_jobs(void **state)
@@ -454,6 +526,21 @@ static void test_bad_inputs(void **state)
     assert_int_equal(run_cfg(&out, "det", dir, "-o 'sweep.split=[max_99]'"), 2);
     tu_assert_contains(out, "max_99");
     free(out);
+    /* one layer under two spellings: refused before any work, both named */
+    char dsp[512];
+    snprintf(dsp, sizeof dsp, "%s/res-dupsplit", g_dir);
+    assert_int_equal(run_cfg(&out, "det", dsp, "-o \"sweep.split=[max_1, '1']\""), 2);
+    tu_assert_contains(out, "sweep.split[1]: '1' is layer 1 (max_1), already listed as sweep.split[0] 'max_1'");
+    free(out);
+    assert_int_not_equal(access(dsp, F_OK), 0);
+    /* a darknet cfg that used to crash `featrd run` (49 GB workspace): exit 2,
+     * no results directory */
+    char hv[1200];
+    snprintf(hv, sizeof hv, "-o model.cfg='%s/tests/data/model/hostile/conv-size-2001.cfg'", g_root);
+    assert_int_equal(run_cfg(&out, "det", dsp, hv), 2);
+    tu_assert_contains(out, "size=2001 is outside 1..64");
+    free(out);
+    assert_int_not_equal(access(dsp, F_OK), 0);
     /* unwritable results directory (a path through a regular file) */
     snprintf(p, sizeof p, "%s/afile", g_dir);
     tu_write(p, "x");
@@ -499,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_values_match_library),
         cmocka_unit_test(test_kill_resume),
         cmocka_unit_test(test_shards_and_jobs),
+        cmocka_unit_test(test_signal_and_lock),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

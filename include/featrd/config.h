@@ -196,6 +196,7 @@ typedef struct FrSweepSpec {
     int n_qp_base;
     int qp_range;           /* 5 */
     FrSensitivity sensitivity;
+    long long max_points;   /* 100000: a sweep expanding to more points is refused */
 } FrSweepSpec;
 
 /* anchors[]: cloud-only coding of the input image. */
