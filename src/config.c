@@ -389,6 +389,8 @@ typedef struct Reader {
     Anchor *anchors;
     int n_anchors, cap_anchors;
     long alias_nodes; /* nodes copied for aliases so far ("billion laughs" guard) */
+    const char *text; /* the input, for the position of reader errors */
+    size_t len;
 } Reader;
 
 #define MAX_ALIAS_NODES 100000
@@ -411,6 +413,24 @@ static int syntax_err(Reader *r)
 {
     yaml_parser_t *p = &r->parser;
     FrSrcLoc l = mark_loc(r, p->problem_mark);
+    if (p->error == YAML_READER_ERROR && r->text) {
+        /* libyaml gives a byte offset, not a mark, for bad bytes (invalid
+         * UTF-8, NUL, control characters) */
+        size_t off = p->problem_offset < r->len ? p->problem_offset : r->len;
+        l.line = 1;
+        l.col = 1;
+        for (size_t i = 0; i < off; i++) {
+            if (r->text[i] == '\n') {
+                l.line++;
+                l.col = 1;
+            } else if (((unsigned char)r->text[i] & 0xC0) != 0x80) {
+                l.col++;
+            }
+        }
+        return loc_err(r->err, FR_E_CONFIG, l, NULL, "%s (byte 0x%02x); save the file as UTF-8 text",
+                       p->problem ? p->problem : "bad character",
+                       off < r->len ? (unsigned)(unsigned char)r->text[off] : 0u);
+    }
     if (p->error == YAML_MEMORY_ERROR)
         return fr_error(r->err, FR_E_NOMEM, "%s: out of memory reading YAML", r->file);
     if (p->context)
@@ -612,6 +632,8 @@ static int read_yaml(const char *text, size_t len, const char *file, FrError *er
     memset(&r, 0, sizeof r);
     r.file = file;
     r.err = err;
+    r.text = text;
+    r.len = len;
     if (yaml_parser_initialize(&r.parser) != 1)
         return fr_error(err, FR_E_NOMEM, "%s: cannot start the YAML parser", file);
     yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
@@ -880,6 +902,9 @@ static int apply_override(Loader *L, Node *root, const char *ov)
         return fr_error(L->err, FR_E_CONFIG, "%s: key path too long", file);
     memcpy(key, ov, klen);
     key[klen] = 0;
+    if (key[0] == '.' || key[klen - 1] == '.' || strstr(key, ".."))
+        return fr_error(L->err, FR_E_CONFIG, "%s: key path '%s' has an empty part (e.g. -o sweep.bits=[8,10])",
+                        file, key);
     if (!strcmp(key, "include") || !strncmp(key, "include.", 8) || !strncmp(key, "include[", 8))
         return fr_error(L->err, FR_E_CONFIG, "%s: include: cannot be overridden; name the base "
                                              "file in the YAML",
@@ -2361,6 +2386,9 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
                         rc = expected(c, v, "name",
                                       "letters, digits and . _ - + = , only (it names the "
                                       "results directory)");
+                if (!rc && strlen(e->name) > 128)
+                    rc = expected(c, v, "name",
+                                  "at most 128 characters (it names the results directory)");
                 *name_set = 1;
             }
         } else if (!strcmp(k, "model"))
@@ -2461,6 +2489,12 @@ static int validate(Cx *c)
         if (sens && !lossy)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.allocation",
                                        "sensitivity needs a lossy hevc entry in sweep.codec");
+        for (int i = 0; sens && i < s->n_packing; i++)
+            if (s->packing[i] == FR_PACK_QUILT)
+                return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.packing",
+                                           "allocation sensitivity (a QP per channel) needs "
+                                           "packing tile or frames: quilt mixes channels within a "
+                                           "block");
         if (!sens && s->n_qp_base)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.qp_base",
                                        "only used with allocation: sensitivity");

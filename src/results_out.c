@@ -210,6 +210,52 @@ static const char *metric_label(const char *col)
     return "fidelity";
 }
 
+/* A PNG ends with its IEND chunk, an SVG with </svg>: anything else is a
+ * write gnuplot did not finish (disk full) even when it exits 0. */
+static int plot_complete(const char *path, int png)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char tail[64] = {0};
+    long n = 0;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 12) {
+        long k = n < (long)sizeof tail - 1 ? n : (long)sizeof tail - 1;
+        if (fseek(f, -k, SEEK_END) != 0 || fread(tail, 1, (size_t)k, f) != (size_t)k)
+            n = 0;
+        tail[k] = 0;
+        if (png)
+            n = n && !memcmp(tail + k - 12, "\0\0\0\0IEND\xae\x42\x60\x82", 12);
+        else
+            n = n && strstr(tail, "</svg>") != NULL;
+    } else {
+        n = 0;
+    }
+    fclose(f);
+    return n != 0;
+}
+
+static int commit_plots(const char *tmp, const char *final, FrError *err)
+{
+    static const char *ext[2] = {"png", "svg"};
+    char a[2][4600], b[4600];
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        snprintf(a[i], sizeof a[i], "%s.%s", tmp, ext[i]);
+        if (!rc && !plot_complete(a[i], i == 0))
+            rc = fr_error(err, FR_E_IO, "%s.%s: gnuplot did not write it completely (disk full?); "
+                          "the previous plot is kept", final, ext[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(b, sizeof b, "%s.%s", final, ext[i]);
+        if (!rc && rename(a[i], b) != 0)
+            rc = fr_error(err, FR_E_IO, "%s: cannot write it (%s)", b, strerror(errno));
+        if (rc)
+            unlink(a[i]);
+    }
+    return rc;
+}
+
 static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, const char *col,
                        FrError *err)
 {
@@ -312,7 +358,11 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     free(grp_of);
     char dat[4400], out[4400], gp[4400];
     snprintf(dat, sizeof dat, "%s/plot_%s.dat", dir, col);
-    snprintf(out, sizeof out, "%s/rd_%s", dir, col);
+    /* gnuplot writes NAME.tmp.PID.{png,svg}; they replace NAME.{png,svg}
+     * only once complete (a full disk leaves a truncated PNG and exit 0) */
+    char final[4300];
+    snprintf(final, sizeof final, "%s/rd_%.200s", dir, col);
+    snprintf(out, sizeof out, "%s.tmp.%ld", final, (long)getpid());
     snprintf(gp, sizeof gp, "%s/rd.gp", scripts);
     int rc = fr_text_write_atomic(&t, dat, err);
     fr_text_free(&t);
@@ -345,6 +395,15 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     fr_text_free(&lossless);
     rc = vars.s ? fr_gnuplot_run(gp, vars.s, err) : fr_error(err, FR_E_NOMEM, "out of memory");
     fr_text_free(&vars);
+    if (!rc) {
+        rc = commit_plots(out, final, err);
+    } else {
+        char t[4500];
+        snprintf(t, sizeof t, "%s.png", out);
+        unlink(t);
+        snprintf(t, sizeof t, "%s.svg", out);
+        unlink(t);
+    }
     return rc;
 }
 

@@ -8,6 +8,7 @@
  * Workers are pthreads over images; results do not depend on their number. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -181,6 +182,38 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
 oom:
     fr_plan_free(plan);
     return fr_error(err, FR_E_NOMEM, "out of memory expanding the sweep");
+}
+
+/* bd entries name curves of this sweep: a typo is refused before the sweep
+ * runs, not after it. */
+static int check_bd_names(const FrExperiment *e, const FrPlan *plan, FrError *err)
+{
+    for (int b = 0; b < e->n_bd; b++) {
+        const FrBdSpec *s = &e->bd[b];
+        int anchor = 0, test = 0;
+        for (int i = 0; i < plan->n; i++) {
+            const char *c = plan->points[i].curve;
+            if (!c || !strcmp(c, "reference"))
+                continue;
+            anchor |= !strcmp(c, s->anchor);
+            test |= strcmp(c, s->anchor) && (!strcmp(c, s->test) || !fnmatch(s->test, c, 0));
+        }
+        if (anchor && test)
+            continue;
+        char key[48], names[600] = "";
+        snprintf(key, sizeof key, "bd[%d].%s", b, anchor ? "test" : "anchor");
+        size_t k = 0;
+        for (int i = 0; i < plan->n && k < sizeof names - 80; i++) {
+            const char *c = plan->points[i].curve;
+            if (!c || !strcmp(c, "reference") || (i > 0 && plan->points[i - 1].curve == c))
+                continue;
+            k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", k ? ", " : "", c);
+        }
+        return fr_experiment_error(e, err, FR_E_CONFIG, key,
+                                   "'%s' %s no curve of this sweep; curves: %s", anchor ? s->test : s->anchor,
+                                   anchor ? "matches" : "is", names);
+    }
+    return 0;
 }
 
 void fr_plan_free(FrPlan *plan)
@@ -1409,6 +1442,8 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     if (!rc)
         rc = fr_plan_build(e, &r.plan, err);
     if (!rc)
+        rc = check_bd_names(e, &r.plan, err);
+    if (!rc)
         rc = fr_image_list_read(e->dataset.images, &r.list, err);
     if (!rc && e->dataset.limit > 0)
         rc = fr_image_list_subset(&r.list, (size_t)e->dataset.limit, e->dataset.seed, err);
@@ -1436,6 +1471,14 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     if (rc)
         goto out;
     r.task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r.models[0]);
+    if (fr_model_task(r.models[0]) == FR_TASK_DETECTION && r.task != FR_TASK_DETECTION) {
+        /* a detector's output is boxes: scoring it as a class vector would
+         * report fidelity 1 whatever the coding did */
+        rc = fr_experiment_error(e, err, FR_E_CONFIG, "model.task",
+                                 "%s ends in a detection layer; use task detection (or auto)",
+                                 e->model.cfg);
+        goto out;
+    }
     r.nclasses = fr_model_classes(r.models[0]);
     if (r.task == FR_TASK_DETECTION && e->dataset.labels == FR_LABELS_VOC_XML) {
         rc = e->model.names ? fr_names_read(e->model.names, &r.names, err)
@@ -1575,7 +1618,10 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
         int plots = r.o.plots >= 0 ? r.o.plots : e->output.plots;
         if (!rc && plots) {
             FrError pe = {0};
-            if (fr_results_plot(r.dir, NULL, &pe) && r.o.progress != FR_PROGRESS_NONE)
+            int prc = fr_results_plot(r.dir, NULL, &pe);
+            if (prc == FR_E_IO) /* a write that failed is an error; no gnuplot is not */
+                rc = fr_error(err, prc, "%s", pe.msg);
+            else if (prc && r.o.progress != FR_PROGRESS_NONE)
                 fprintf(stderr, "featrd run: plots skipped: %s\n", pe.msg);
         }
     }

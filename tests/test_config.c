@@ -479,6 +479,40 @@ static void test_sweep_cap(void **state)
     free(t);
 }
 
+/* Errors before any work, at the right place (issue 23 defect 8). */
+static void test_early_errors(void **state)
+{
+    (void)state;
+    FrExperiment *e = NULL;
+    FrError err;
+    const char *base = "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep:\n  split: [max_1]\n";
+    char t[512];
+    /* bad bytes: libyaml's reader error at its line and column, not 1:1 */
+    snprintf(t, sizeof t, "%s  bits: [8\xff]\n", base);
+    assert_int_equal(fr_config_load_string(t, "u.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "u.yaml:5:11: invalid leading UTF-8 octet (byte 0xff)");
+    snprintf(t, sizeof t, "%sname: ab\x01" "c\n", base);
+    assert_int_equal(fr_config_load_string(t, "u.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "u.yaml:5:9: control characters are not allowed (byte 0x01)");
+    /* an override with an empty key part */
+    const char *ov[] = {"sweep..bits=10"};
+    assert_int_equal(fr_config_load_string(base, "u.yaml", ov, 1, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "-o sweep..bits=10: key path 'sweep..bits' has an empty part");
+    /* a 300-character name is the name's error, not output.dir's */
+    char nm[400];
+    memset(nm, 'a', 300);
+    nm[300] = 0;
+    snprintf(t, sizeof t, "%sname: %s\n", base, nm);
+    assert_int_equal(fr_config_load_string(t, "u.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "u.yaml:5:7: name: expected at most 128 characters");
+    /* sensitivity with quilt packing: refused at load, naming the key */
+    snprintf(t, sizeof t, "%s  packing: [tile, quilt]\n  allocation: [sensitivity]\n  qp_base: [40]\n", base);
+    assert_int_equal(fr_config_load_string(t, "u.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "u.yaml:5:");
+    tu_assert_contains(err.msg, "sweep.packing: allocation sensitivity (a QP per channel) needs packing tile or frames");
+    assert_null(e);
+}
+
 static void test_load_string(void **state)
 {
     (void)state;
@@ -758,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_load_string),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_sweep_cap),
+        cmocka_unit_test(test_early_errors),
         cmocka_unit_test(test_check_files),
         cmocka_unit_test(test_dump_roundtrip),
         cmocka_unit_test(test_hash),

@@ -430,6 +430,53 @@ static void test_signal_and_lock(void **state)
     free(m);
 }
 
+/* A plot that cannot be written completely (here: gnuplot's output file is
+ * /dev/full) is an I/O error naming it, exit 1, and the previous plot is
+ * kept (issue 23 defect 7: disk full gave exit 0 and a truncated PNG). */
+static void test_plot_disk_full(void **state)
+{
+    (void)state;
+    const char *ref = ref_dir();
+    char *out = NULL;
+    assert_int_equal(tu_sh(&out, "'%s' plot '%s'", tu_bin(), ref), 0);
+    free(out);
+    char png[600];
+    snprintf(png, sizeof png, "%s/rd_map07.png", ref);
+    uint8_t *before = NULL, *after = NULL;
+    size_t lb = 0, la = 0;
+    assert_int_equal(fr_read_file(png, &before, &lb, NULL), 0);
+    assert_true(lb > 1000);
+    char errp[600];
+    snprintf(errp, sizeof errp, "%s/plot-full.err", g_dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char lnk[700];
+        snprintf(lnk, sizeof lnk, "%s/rd_map07.tmp.%ld.png", ref, (long)getpid());
+        if (symlink("/dev/full", lnk) != 0)
+            _exit(120);
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(fd, 2);
+        dup2(fd, 1);
+        execl(tu_bin(), tu_bin(), "plot", ref, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_int_equal(tu_sh(&out, "cat '%s'", errp), 0);
+    tu_assert_contains(out, "rd_map07.png: gnuplot did not write it completely (disk full?)");
+    free(out);
+    assert_int_equal(fr_read_file(png, &after, &la, NULL), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
+    free(before);
+    free(after);
+    assert_int_equal(tu_sh(&out, "ls -a '%s' | grep -c tmp", ref), 1); /* none left */
+    free(out);
+}
+
 /* ---------------- shards, merge, jobs ---------------- */
 
 static void test_shards_and_jobs(void **state)
@@ -526,6 +573,23 @@ static void test_bad_inputs(void **state)
     assert_int_equal(run_cfg(&out, "det", dir, "-o 'sweep.split=[max_99]'"), 2);
     tu_assert_contains(out, "max_99");
     free(out);
+    /* a typo in a bd curve name, and a detector run as a classifier:
+     * refused before any work */
+    char dbd[512];
+    snprintf(dbd, sizeof dbd, "%s/res-bdtypo", g_dir);
+    assert_int_equal(run_cfg(&out, "det", dbd, "-o 'bd=[{anchor: cloud-hevcc, test: \"*codec=hevc*\"}]'"), 2);
+    tu_assert_contains(out, "bd[0].anchor: 'cloud-hevcc' is no curve of this sweep; curves: ");
+    tu_assert_contains(out, "cloud-hevc");
+    free(out);
+    assert_int_not_equal(access(dbd, F_OK), 0);
+    assert_int_equal(run_cfg(&out, "det", dbd, "-o 'bd=[{anchor: cloud-hevc, test: \"*codec=hevcx*\"}]'"), 2);
+    tu_assert_contains(out, "bd[0].test: '*codec=hevcx*' matches no curve of this sweep");
+    free(out);
+    assert_int_equal(run_cfg(&out, "det", dbd, "-o model.task=classification -o metrics=[fidelity]"), 2);
+    tu_assert_contains(out, "model.task: ");
+    tu_assert_contains(out, "ends in a detection layer; use task detection");
+    free(out);
+    assert_int_not_equal(access(dbd, F_OK), 0);
     /* one layer under two spellings: refused before any work, both named */
     char dsp[512];
     snprintf(dsp, sizeof dsp, "%s/res-dupsplit", g_dir);
@@ -587,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_kill_resume),
         cmocka_unit_test(test_shards_and_jobs),
         cmocka_unit_test(test_signal_and_lock),
+        cmocka_unit_test(test_plot_disk_full),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
