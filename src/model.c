@@ -651,6 +651,11 @@ static long long phys_bytes(void)
 
 static _Noreturn void probe_child(const char *tmp, uint64_t seed, int capfd, int resfd)
 {
+    /* the child's fate is its default one: handlers inherited from the
+     * caller (a fuzzer's, a runner's) must not catch darknet's abort */
+    static const int fatal[] = {SIGABRT, SIGSEGV, SIGFPE, SIGBUS, SIGILL, SIGINT, SIGTERM};
+    for (size_t k = 0; k < sizeof fatal / sizeof fatal[0]; k++)
+        signal(fatal[k], SIG_DFL);
     dup2(capfd, 2);
     int nul = open("/dev/null", O_WRONLY);
     if (nul >= 0)

@@ -1,0 +1,37 @@
+/* fuzz_cfg.c: darknet cfg text → fr_model_open: featrd's range checks, then
+ * darknet's parser in the probe child and, when that survives, here. A
+ * crash or hang of darknet must be reported as an error by the probe, never
+ * reach this process. Slow (a fork per input): run with -max_len=4096. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "featrd.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 8192)
+        return 0;
+    int fd = memfd_create("fuzz-cfg", MFD_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (write(fd, data, size) == (ssize_t)size) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        FrModelSettings s;
+        fr_model_defaults(&s);
+        s.cfg = path;
+        s.quiet = 1;
+        FrModel *m = NULL;
+        FrError err;
+        if (fr_model_open(&m, &s, &err) == 0)
+            fr_model_close(&m);
+    }
+    close(fd);
+    return 0;
+}
