@@ -569,7 +569,14 @@ static void test_hostile_cfgs(void **state)
         if (rc != 2)
             print_error("%s: exit %d: %s\n", cases[k].file, rc, out);
         assert_int_equal(rc, 2);
-        tu_assert_contains(out, cases[k].want);
+        if (getenv("FEATRD_SANITIZE") && strstr(cases[k].file, "workspace")) {
+            /* ASan refuses the 12 TB calloc itself (allocation-size-too-big)
+             * in the probe child: still exit 2, and its report is passed on */
+            tu_assert_contains(out, "AddressSanitizer");
+            tu_assert_contains(out, "workspace-huge.cfg: darknet stopped building the network");
+        } else {
+            tu_assert_contains(out, cases[k].want);
+        }
         free(out);
     }
     /* in process: darknet's abort happens in the probe child; this process
