@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -412,18 +414,47 @@ int fr_gnuplot_run(const char *script, const char *vars, FrError *err)
     if (access(script, R_OK))
         return fr_error(err, FR_E_NOENT, "%s: gnuplot script missing (run from the featrd source "
                         "tree, or pass the plots directory)", script);
-    FrText cmd = {0};
-    fr_text_printf(&cmd, "gnuplot -e \"%s\" '%s' 2>&1", vars, script);
-    FILE *p = cmd.s ? popen(cmd.s, "r") : NULL;
-    fr_text_free(&cmd);
-    if (!p)
-        return fr_error(err, FR_E_IO, "cannot run gnuplot (install gnuplot-nox)");
-    char buf[2048];
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    /* fork + exec, no shell: gnuplot gets SIGKILL if featrd dies first (a
+     * killed run or merge left it plotting on its own) */
+    int fds[2];
+    if (pipe(fds) != 0)
+        return fr_error(err, FR_E_IO, "cannot run gnuplot: pipe: %s", strerror(errno));
+    pid_t parent = getpid(), pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return fr_error(err, FR_E_IO, "cannot run gnuplot: fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execlp("gnuplot", "gnuplot", "-e", vars, script, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[2048], junk[512];
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = n < sizeof buf - 1 ? read(fds[0], buf + n, sizeof buf - 1 - n)
+                                       : read(fds[0], junk, sizeof junk);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break; /* drained, so gnuplot never blocks on a full pipe */
+        if (n < sizeof buf - 1)
+            n += (size_t)k;
+    }
     buf[n] = 0;
-    while (fread((char[512]){0}, 1, 512, p) > 0)
-        ; /* drain, so gnuplot never blocks on a full pipe */
-    int st = pclose(p);
+    close(fds[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
     if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
         return fr_error(err, FR_E_NOENT, "gnuplot not found: install gnuplot-nox (make deps)");
     if (WEXITSTATUS(st))
