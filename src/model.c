@@ -679,7 +679,11 @@ static _Noreturn void probe_child(const char *tmp, uint64_t seed, int capfd, int
         setrlimit(RLIMIT_AS, &rl);
     srand((unsigned)(seed ^ (seed >> 32)));
     network *net = parse_network_cfg((char *)tmp);
-    ProbeResult r = {0x46524450, net ? net->n : -1, -1, -1, 0, 0};
+    ProbeResult r;
+    memset(&r, 0, sizeof r); /* padding included: the bytes go through a pipe */
+    r.magic = 0x46524450;
+    r.nlayers = net ? net->n : -1;
+    r.ws_layer = r.null_layer = -1;
     for (int i = 0; net && i < net->n; i++) {
         const layer *l = &net->layers[i];
         if ((long long)l->workspace_size > r.ws) {
@@ -1661,6 +1665,10 @@ int fr_model_load_image(FrModel *m, const char *path, FrTensor *rgb, FrError *er
     int w = 0, h = 0, c = 0;
     if (!stbi_info(path, &w, &h, &c) || w <= 0 || h <= 0)
         return fr_error(err, FR_E_FORMAT, "%s: not an image darknet can read (%s); use JPEG, PNG, BMP, GIF, TGA, PSD or PNM", path, stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
+    /* the header's size is allocated as 3 floats per pixel before any pixel
+     * is read: a 100-byte file may claim 60000×60000 */
+    if ((int64_t)w * h > ((int64_t)1 << 26))
+        return fr_error(err, FR_E_FORMAT, "%s: corrupt or too large: the header says %dx%d pixels (at most 2^26, e.g. 8192x8192); scale it down first", path, w, h);
     image im = load_image_color((char *)path, 0, 0);
     if (!im.data || im.w != w || im.h != h || im.c != 3) {
         free_image(im);

@@ -595,6 +595,23 @@ static void test_hostile_cfgs(void **state)
     fr_model_close(&good);
 }
 
+/* An image header claiming 60000×60000 pixels in a 20-byte PNM: refused
+ * before darknet's loader allocates 43 GB of floats for it. */
+static void test_hostile_image(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s/huge.ppm", tu_tmpdir());
+    tu_write(p, "P6\n60000 60000\n255\nxyz");
+    FrModel *m = open_model(DATA "tiny-cls.cfg", NULL, 0, 1);
+    FrTensor rgb;
+    FrError err;
+    assert_int_equal(fr_model_load_image(m, p, &rgb, &err), FR_E_FORMAT);
+    tu_assert_contains(err.msg, "huge.ppm: corrupt or too large: the header says 60000x60000 pixels");
+    assert_null(rgb.data);
+    fr_model_close(&m);
+}
+
 static void test_weights_round_trip(void **state)
 {
     (void)state;
@@ -977,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_weights_errors),
         cmocka_unit_test(test_cfg_errors),
         cmocka_unit_test(test_hostile_cfgs),
+        cmocka_unit_test(test_hostile_image),
         cmocka_unit_test(test_weights_round_trip),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_detections_reference),
