@@ -209,6 +209,22 @@ int fr_results_lock(const char *dir, int shard_index, int shard_count, int *fd, 
     return 0;
 }
 
+/* 1 (and the holder's pid in pid) when a run holds the lock of shard i/n. */
+static int shard_running(const char *dir, int i, int n, char *pid, size_t cap)
+{
+    char path[4300];
+    fr_results_name(path, sizeof path, dir, ".featrd-run", "lock", i, n);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ssize_t k = busy ? pread(fd, pid, cap - 1, 0) : 0;
+    pid[k > 0 ? k : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    close(fd);
+    return busy;
+}
+
 void fr_results_unlock(int *fd)
 {
     if (fd && *fd >= 0) {
@@ -848,6 +864,12 @@ int fr_results_merge(const char *dir, FrError *err)
             rc = mr < 0 ? mr
                         : fr_error(err, FR_E_MISMATCH, "%s: missing: shard %d of %d did not start",
                                    man, i, nshards);
+            break;
+        }
+        char pid[32];
+        if (shard_running(dir, i, nshards, pid, sizeof pid)) {
+            rc = fr_error(err, FR_E_USAGE, "%s: shard %d of %d is still running (pid %s); merge "
+                          "when it has finished", dir, i, nshards, pid[0] ? pid : "?");
             break;
         }
         long tot = manifest_long(man, "points_total");

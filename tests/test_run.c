@@ -499,6 +499,15 @@ static void test_shards_and_jobs(void **state)
         }
     }
     char *out = NULL;
+    /* a shard still running (its lock held) is not merged */
+    int lk = -1;
+    assert_int_equal(fr_results_lock(dir, 1, 3, &lk, NULL), 0);
+    assert_int_equal(tu_sh(&out, "'%s' merge '%s' --no-plots", tu_bin(), dir), 2);
+    char want[96];
+    snprintf(want, sizeof want, "shard 1 of 3 is still running (pid %ld)", (long)getpid());
+    tu_assert_contains(out, want);
+    free(out);
+    fr_results_unlock(&lk);
     int rc = tu_sh(&out, "'%s' merge '%s' --no-plots", tu_bin(), dir);
     if (rc)
         print_error("%s\n", out);
