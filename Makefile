@@ -5,6 +5,7 @@
 #   make sanitize  the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind  the fast tests under valgrind memcheck
 #   make bench     speed figures, measured side by side in one run
+#   make fuzz      libFuzzer targets (clang, ASan+UBSan) for every reader, FUZZ_SECONDS each
 #   make run       the built-in demo: data, models, sweep, results/demo/
 
 DARKNET_DIR ?= /usr/lib/darknet
@@ -38,7 +39,7 @@ BIN      := bin/featrd
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test sanitize valgrind bench run clean demo-data models help train-models
+.PHONY: all deps test sanitize valgrind bench run clean demo-data models help train-models fuzz fuzz-build
 all: $(BIN)
 
 help:
@@ -93,6 +94,28 @@ valgrind: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
 	@FEATRD_BIN=$(abspath $(BIN)) FEATRD_VALGRIND=1 tests/run_tests.sh $(TESTS)
 
+# libFuzzer targets (fuzz/fuzz_*.c) against the library built with clang and
+# ASan+UBSan; tools/fuzz.sh seeds each corpus from shipped files and prints
+# executions and coverage per target (docs/reliability.md).
+FUZZ_SECONDS ?= 10
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build-fuzz/fuzz/%)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+# test_fuzz replays the targets' inputs (it includes fuzz/*.c)
+$(BUILD)/tests/test_fuzz: $(FUZZ_SRC)
+
+build-fuzz/fuzz/%: fuzz/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
+	  EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" EXTRA_LDFLAGS="$(FUZZ_SAN)" $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz.sh $(FUZZ_BIN)
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
@@ -107,4 +130,4 @@ train-models: deps
 	@FEATRD_BIN=$(abspath $(BIN)) tools/train_models.sh
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin

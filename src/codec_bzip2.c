@@ -5,6 +5,7 @@
 #include <bzlib.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 int fr_bzip2_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err)
 {
@@ -27,15 +28,32 @@ int fr_bzip2_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, F
     return 0;
 }
 
-int fr_bzip2_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err)
+int fr_bzip2_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err)
 {
-    if (n > UINT_MAX || out_n > UINT_MAX)
+    if (n > UINT_MAX)
         return fr_error(err, FR_E_FORMAT, "bzip2: stream of %zu bytes is too large", n);
-    unsigned int got = (unsigned int)out_n;
-    int rc = BZ2_bzBuffToBuffDecompress((char *)out, &got, (char *)in, (unsigned int)n, 0, 0);
-    if (rc != BZ_OK || got != out_n)
+    bz_stream z;
+    memset(&z, 0, sizeof z);
+    if (BZ2_bzDecompressInit(&z, 0, 0) != BZ_OK)
+        return fr_error(err, FR_E_CODEC, "bzip2: BZ2_bzDecompressInit failed");
+    z.next_in = (char *)in;
+    z.avail_in = (unsigned int)n;
+    int rc = BZ_OK, room;
+    while (rc == BZ_OK && (room = fr_sink_room(out)) == 0) {
+        size_t k = out->cap - out->n > UINT_MAX ? UINT_MAX : out->cap - out->n;
+        z.next_out = (char *)out->p + out->n;
+        z.avail_out = (unsigned int)k;
+        rc = BZ2_bzDecompress(&z);
+        out->n += k - z.avail_out;
+        if (rc == BZ_OK && z.avail_in == 0 && z.avail_out > 0)
+            break; /* input used up before the end of the stream */
+    }
+    BZ2_bzDecompressEnd(&z);
+    if (room == FR_E_NOMEM)
+        return fr_error(err, FR_E_NOMEM, "bzip2: out of memory");
+    if (rc != BZ_STREAM_END || out->n != out->want)
         return fr_error(err, FR_E_FORMAT,
-                        "bzip2: the coded stream is corrupt or truncated (%d, %u of %zu bytes)", rc,
-                        got, out_n);
+                        "bzip2: the coded stream is corrupt or truncated (%d, %s%zu of %zu bytes)", rc,
+                        out->n > out->want ? "more than " : "", out->n > out->want ? out->want : out->n, out->want);
     return 0;
 }

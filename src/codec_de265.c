@@ -135,11 +135,18 @@ static int take_mono(const struct de265_image *img, int index, void *vctx, FrErr
         !size_ok(de265_get_image_height(img, 0), p->height) ||
         de265_get_bits_per_pixel(img, 0) != depth)
         return fr_error(err, FR_E_FORMAT,
-                        "hevc: picture %d is %dx%d %d-bit (chroma %d), expected %dx%d %d-bit 4:0:0",
+                        "hevc: corrupt: picture %d is %dx%d %d-bit (chroma %d), the header declares %dx%d %d-bit 4:0:0",
                         index, de265_get_image_width(img, 0), de265_get_image_height(img, 0),
                         de265_get_bits_per_pixel(img, 0), (int)de265_get_chroma_format(img),
                         p->width, p->height, depth);
     size_t fsz = (size_t)p->width * p->height;
+    if (!p->samples) { /* allocated once libde265 has decoded a picture of the declared size */
+        FrPicture tmp;
+        if (fr_picture_alloc(&tmp, p->width, p->height, p->frames, p->bit_depth))
+            return fr_error(err, FR_E_NOMEM, "hevc: out of memory for %dx%dx%d pictures", p->width,
+                            p->height, p->frames);
+        p->samples = tmp.samples;
+    }
     uint16_t *d = p->samples + (size_t)index * fsz;
     copy_plane(img, 0, p->width, p->height, d, NULL);
     uint16_t top = (uint16_t)((1u << p->bit_depth) - 1u);
@@ -151,14 +158,38 @@ static int take_mono(const struct de265_image *img, int index, void *vctx, FrErr
     return 0;
 }
 
+/* VCL NAL units (slices) in an Annex-B stream: every picture needs one. */
+static long count_slices(const uint8_t *in, size_t n)
+{
+    long k = 0;
+    for (size_t i = 0; i + 3 < n; i++)
+        if (in[i] == 0 && in[i + 1] == 0 && in[i + 2] == 1) {
+            if (((in[i + 3] >> 1) & 0x3f) < 32)
+                k++;
+            i += 2;
+        }
+    return k;
+}
+
 int fr_de265_decode_mono(const uint8_t *in, size_t n, int width, int height, int frames,
                          int bit_depth, FrPicture *out, FrError *err)
 {
-    int rc = fr_picture_alloc(out, width, height, frames, bit_depth);
-    if (rc)
-        return fr_error(err, rc == FR_E_NOMEM ? rc : FR_E_FORMAT,
-                        "hevc: cannot hold %dx%dx%d %d-bit pictures", width, height, frames,
-                        bit_depth);
+    memset(out, 0, sizeof *out);
+    /* the declared frame count must be there before its buffers are
+     * allocated; the size is libde265's own picture size (take_mono) */
+    long slices = count_slices(in, n);
+    if (frames < 1 || frames > slices)
+        return fr_error(err, FR_E_FORMAT,
+                        "hevc: corrupt: %d pictures declared, the %zu-byte stream has %ld slices",
+                        frames, n, slices);
+    if (width <= 0 || height <= 0 || bit_depth < 1 || bit_depth > 16)
+        return fr_error(err, FR_E_FORMAT, "hevc: cannot hold %dx%dx%d %d-bit pictures", width,
+                        height, frames, bit_depth);
+    out->width = width;
+    out->height = height;
+    out->frames = frames;
+    out->bit_depth = bit_depth;
+    int rc;
     MonoCtx ctx = {out};
     int count;
     rc = decode_all(in, n, take_mono, &ctx, &count, err);

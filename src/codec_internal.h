@@ -28,18 +28,31 @@ int fr_de265_decode_mono(const uint8_t *in, size_t n, int width, int height, int
 int fr_de265_decode_i420(const uint8_t *in, size_t n, int w, int h, uint8_t *y, uint8_t *u,
                          uint8_t *v, FrError *err);
 
-/* General coders. encode allocates *out; decode fills exactly out_n bytes
- * into the caller's buffer and fails (FR_E_FORMAT) on any other length. */
+/* Where a general decoder writes: the buffer grows as bytes come out (so a
+ * corrupt or hostile header cannot make featrd allocate more than the
+ * stream really holds), never past want + 1 (the spare byte tells a stream
+ * that is too long). */
+typedef struct FrSink {
+    uint8_t *p;
+    size_t n, cap, want;
+} FrSink;
+
+/* Makes room after p[n]: 0, 1 when want + 1 bytes are there already, or
+ * FR_E_NOMEM. */
+int fr_sink_room(FrSink *s);
+
+/* General coders. encode allocates *out; decode appends to the sink and
+ * fails (FR_E_FORMAT) unless exactly want bytes come out. */
 int fr_zlib_encode(int gzip, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,
                    FrError *err);
-int fr_zlib_decode(int gzip, const uint8_t *in, size_t n, uint8_t *out, size_t out_n,
+int fr_zlib_decode(int gzip, const uint8_t *in, size_t n, FrSink *out,
                    FrError *err);
 int fr_bzip2_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
-int fr_bzip2_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
+int fr_bzip2_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err);
 int fr_lzma_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
-int fr_lzma_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
+int fr_lzma_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err);
 int fr_zstd_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
-int fr_zstd_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
+int fr_zstd_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err);
 
 /* CRC-32 (zlib's polynomial), for the container. */
 uint32_t fr_zlib_crc32(const uint8_t *p, size_t n);

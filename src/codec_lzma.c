@@ -24,14 +24,34 @@ int fr_lzma_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, Fr
     return 0;
 }
 
-int fr_lzma_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err)
+/* xz's presets use dictionaries of at most 64 MiB; a header asking the
+ * decoder for more is refused rather than allocated. */
+#define LZMA_MEMLIMIT ((uint64_t)160 << 20)
+
+int fr_lzma_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err)
 {
-    uint64_t memlimit = UINT64_MAX;
-    size_t in_pos = 0, out_pos = 0;
-    lzma_ret rc = lzma_stream_buffer_decode(&memlimit, 0, NULL, in, &in_pos, n, out, &out_pos, out_n);
-    if (rc != LZMA_OK || out_pos != out_n || in_pos != n)
+    lzma_stream z = LZMA_STREAM_INIT;
+    if (lzma_stream_decoder(&z, LZMA_MEMLIMIT, 0) != LZMA_OK)
+        return fr_error(err, FR_E_CODEC, "lzma: lzma_stream_decoder failed");
+    z.next_in = in;
+    z.avail_in = n;
+    lzma_ret rc = LZMA_OK;
+    int room;
+    while (rc == LZMA_OK && (room = fr_sink_room(out)) == 0) {
+        size_t k = out->cap - out->n;
+        z.next_out = out->p + out->n;
+        z.avail_out = k;
+        rc = lzma_code(&z, LZMA_FINISH);
+        out->n += k - z.avail_out;
+    }
+    size_t left = z.avail_in;
+    lzma_end(&z);
+    if (room == FR_E_NOMEM)
+        return fr_error(err, FR_E_NOMEM, "lzma: out of memory");
+    if (rc != LZMA_STREAM_END || out->n != out->want || left)
         return fr_error(err, FR_E_FORMAT,
-                        "lzma: the coded stream is corrupt or truncated (%d, %zu of %zu bytes)",
-                        (int)rc, out_pos, out_n);
+                        "lzma: the coded stream is corrupt or truncated (%d%s, %s%zu of %zu bytes)",
+                        (int)rc, rc == LZMA_MEMLIMIT_ERROR ? ": asks for too much decoder memory" : "",
+                        out->n > out->want ? "more than " : "", out->n > out->want ? out->want : out->n, out->want);
     return 0;
 }

@@ -54,11 +54,10 @@ int fr_zlib_encode(int gzip, const uint8_t *in, size_t n, uint8_t **out, size_t 
     return 0;
 }
 
-int fr_zlib_decode(int gzip, const uint8_t *in, size_t n, uint8_t *out, size_t out_n,
-                   FrError *err)
+int fr_zlib_decode(int gzip, const uint8_t *in, size_t n, FrSink *out, FrError *err)
 {
     const char *name = gzip ? "gzip" : "zlib";
-    if (n > UINT_MAX || out_n > UINT_MAX)
+    if (n > UINT_MAX)
         return fr_error(err, FR_E_FORMAT, "%s: stream of %zu bytes is too large", name, n);
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -66,15 +65,23 @@ int fr_zlib_decode(int gzip, const uint8_t *in, size_t n, uint8_t *out, size_t o
         return fr_error(err, FR_E_CODEC, "%s: inflateInit2 failed", name);
     z.next_in = (Bytef *)in;
     z.avail_in = (uInt)n;
-    z.next_out = out;
-    z.avail_out = (uInt)out_n;
-    int rc = inflate(&z, Z_FINISH);
-    size_t got = out_n - z.avail_out;
+    int rc = Z_OK, room;
+    while (rc == Z_OK && (room = fr_sink_room(out)) == 0) {
+        size_t k = out->cap - out->n > UINT_MAX ? UINT_MAX : out->cap - out->n;
+        z.next_out = out->p + out->n;
+        z.avail_out = (uInt)k;
+        rc = inflate(&z, Z_NO_FLUSH);
+        out->n += k - z.avail_out;
+        if (rc == Z_BUF_ERROR && z.avail_out == 0)
+            rc = Z_OK; /* only out of room */
+    }
     inflateEnd(&z);
-    if (rc != Z_STREAM_END || got != out_n)
+    if (room == FR_E_NOMEM)
+        return fr_error(err, FR_E_NOMEM, "%s: out of memory", name);
+    if (rc != Z_STREAM_END || out->n != out->want)
         return fr_error(err, FR_E_FORMAT,
-                        "%s: the coded stream is corrupt or truncated (inflate %d, %zu of %zu "
+                        "%s: the coded stream is corrupt or truncated (inflate %d, %s%zu of %zu "
                         "bytes)",
-                        name, rc, got, out_n);
+                        name, rc, out->n > out->want ? "more than " : "", out->n > out->want ? out->want : out->n, out->want);
     return 0;
 }

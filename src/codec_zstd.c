@@ -23,11 +23,30 @@ int fr_zstd_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, Fr
     return 0;
 }
 
-int fr_zstd_decode(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err)
+int fr_zstd_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err)
 {
-    size_t got = ZSTD_decompress(out, out_n, in, n);
-    if (ZSTD_isError(got) || got != out_n)
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    if (!d)
+        return fr_error(err, FR_E_NOMEM, "zstd: out of memory");
+    /* a frame asking for a window above 2^25 (level 3 uses at most 2^21)
+     * is refused rather than allocated */
+    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 25);
+    ZSTD_inBuffer ib = {in, n, 0};
+    size_t ret = 1;
+    int room = 0;
+    while (!ZSTD_isError(ret) && (ret != 0 || ib.pos < ib.size) && (room = fr_sink_room(out)) == 0) {
+        ZSTD_outBuffer ob = {out->p + out->n, out->cap - out->n, 0};
+        size_t in_before = ib.pos;
+        ret = ZSTD_decompressStream(d, &ob, &ib);
+        out->n += ob.pos;
+        if (!ZSTD_isError(ret) && ob.pos == 0 && ib.pos == in_before && ob.size > 0)
+            break; /* no progress: the input ends inside a frame */
+    }
+    ZSTD_freeDCtx(d);
+    if (room == FR_E_NOMEM)
+        return fr_error(err, FR_E_NOMEM, "zstd: out of memory");
+    if (ZSTD_isError(ret) || ret != 0 || ib.pos != ib.size || out->n != out->want)
         return fr_error(err, FR_E_FORMAT, "zstd: the coded stream is corrupt or truncated (%s)",
-                        ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length");
+                        ZSTD_isError(ret) ? ZSTD_getErrorName(ret) : "wrong length");
     return 0;
 }

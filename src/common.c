@@ -54,7 +54,7 @@ int fr_error(FrError *err, int code, const char *fmt, ...)
 int fr_tensor_alloc(FrTensor *t, int c, int h, int w)
 {
     memset(t, 0, sizeof *t);
-    if (c <= 0 || h <= 0 || w <= 0)
+    if (c <= 0 || h <= 0 || w <= 0 || (uint64_t)c * (uint64_t)h > ((uint64_t)1 << 40) / (uint64_t)w)
         return FR_E_USAGE;
     t->data = calloc((size_t)c * (size_t)h * (size_t)w, sizeof(float));
     if (!t->data)
@@ -237,9 +237,16 @@ int fr_npy_read(const char *path, FrTensor *out, FrError *err)
     if (nd == 3) { c = dims[0]; h = dims[1]; w = dims[2]; }
     else if (nd == 2) { h = dims[0]; w = dims[1]; }
     else { w = dims[0]; }
-    size_t n = (size_t)c * h * w;
-    if (len - hoff - hlen != n * 4) {
-        fr_error(err, rc, "%s: data is %zu bytes, shape needs %zu", path, len - hoff - hlen, n * 4);
+    /* each dimension is below 2^30, so the product can pass 64 bits: bound
+     * it before multiplying, then compare with the bytes present */
+    uint64_t ch = (uint64_t)c * (uint64_t)h, data = len - hoff - hlen;
+    if (ch > ((uint64_t)1 << 31) / (uint64_t)w) {
+        fr_error(err, rc, "%s: corrupt: shape %dx%dx%d has over 2^31 elements (%zu data bytes present)", path, c, h, w, (size_t)data);
+        goto error;
+    }
+    size_t n = (size_t)(ch * (uint64_t)w);
+    if (data != n * 4) {
+        fr_error(err, rc, "%s: corrupt: data is %zu bytes, shape needs %zu", path, (size_t)data, n * 4);
         goto error;
     }
     rc = fr_tensor_alloc(out, c, h, w);

@@ -281,6 +281,66 @@ static int map_find(const Node *n, const char *key)
     return -1;
 }
 
+/* Index of the keys of a mapping being read (open addressing over
+ * n->keys): duplicate detection stays linear in the number of keys where a
+ * scan per key was quadratic (200,000 keys took over 10 minutes). */
+typedef struct KeySet {
+    int *slot; /* key index + 1; 0 = empty */
+    size_t cap;
+} KeySet;
+
+static size_t key_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The index of key in n, or -1. */
+static int keyset_find(const KeySet *ks, const Node *n, const char *key)
+{
+    if (!ks->cap)
+        return map_find(n, key);
+    for (size_t i = key_hash(key) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
+        int j = ks->slot[i];
+        if (!j)
+            return -1;
+        if (!strcmp(n->keys[j - 1], key))
+            return j - 1;
+    }
+}
+
+/* Records n's last key (from 16 keys on; shorter maps are scanned). */
+static int keyset_add(KeySet *ks, const Node *n)
+{
+    if (n->n < 16)
+        return 0;
+    if ((size_t)n->n * 2 > ks->cap) {
+        size_t cap = ks->cap ? ks->cap * 2 : 64;
+        while ((size_t)n->n * 2 > cap)
+            cap *= 2;
+        int *slot = calloc(cap, sizeof *slot);
+        if (!slot)
+            return FR_E_NOMEM;
+        free(ks->slot);
+        ks->slot = slot;
+        ks->cap = cap;
+        for (int j = 0; j < n->n; j++) {
+            size_t i = key_hash(n->keys[j]) & (cap - 1);
+            while (slot[i])
+                i = (i + 1) & (cap - 1);
+            slot[i] = j + 1;
+        }
+        return 0;
+    }
+    size_t i = key_hash(n->keys[n->n - 1]) & (ks->cap - 1);
+    while (ks->slot[i])
+        i = (i + 1) & (ks->cap - 1);
+    ks->slot[i] = n->n;
+    return 0;
+}
+
 static void map_remove(Node *n, int i)
 {
     node_free(n->kids[i]);
@@ -329,6 +389,8 @@ typedef struct Reader {
     Anchor *anchors;
     int n_anchors, cap_anchors;
     long alias_nodes; /* nodes copied for aliases so far ("billion laughs" guard) */
+    const char *text; /* the input, for the position of reader errors */
+    size_t len;
 } Reader;
 
 #define MAX_ALIAS_NODES 100000
@@ -351,6 +413,24 @@ static int syntax_err(Reader *r)
 {
     yaml_parser_t *p = &r->parser;
     FrSrcLoc l = mark_loc(r, p->problem_mark);
+    if (p->error == YAML_READER_ERROR && r->text) {
+        /* libyaml gives a byte offset, not a mark, for bad bytes (invalid
+         * UTF-8, NUL, control characters) */
+        size_t off = p->problem_offset < r->len ? p->problem_offset : r->len;
+        l.line = 1;
+        l.col = 1;
+        for (size_t i = 0; i < off; i++) {
+            if (r->text[i] == '\n') {
+                l.line++;
+                l.col = 1;
+            } else if (((unsigned char)r->text[i] & 0xC0) != 0x80) {
+                l.col++;
+            }
+        }
+        return loc_err(r->err, FR_E_CONFIG, l, NULL, "%s (byte 0x%02x); save the file as UTF-8 text",
+                       p->problem ? p->problem : "bad character",
+                       off < r->len ? (unsigned)(unsigned char)r->text[off] : 0u);
+    }
     if (p->error == YAML_MEMORY_ERROR)
         return fr_error(r->err, FR_E_NOMEM, "%s: out of memory reading YAML", r->file);
     if (p->context)
@@ -458,6 +538,7 @@ static int read_node(Reader *r, yaml_event_t *ev, const char *path, int depth, N
             free(anchor_name);
             return FR_E_NOMEM;
         }
+        KeySet ks = {NULL, 0};
         for (;;) {
             yaml_event_t e;
             if ((rc = next_event(r, &e)))
@@ -481,8 +562,9 @@ static int read_node(Reader *r, yaml_event_t *ev, const char *path, int depth, N
                 key = k->s;
                 k->s = NULL;
                 node_free(k);
-                if (map_find(n, key) >= 0) {
-                    FrSrcLoc first = n->kloc[map_find(n, key)];
+                int dup = keyset_find(&ks, n, key);
+                if (dup >= 0) {
+                    FrSrcLoc first = n->kloc[dup];
                     char kp[300];
                     if (*path)
                         pathf(kp, sizeof kp, "%s.%s", path, key);
@@ -512,9 +594,13 @@ static int read_node(Reader *r, yaml_event_t *ev, const char *path, int depth, N
             }
             rc = node_add(n, key, kloc, v);
             free(key);
+            if (!rc && is_map)
+                rc = keyset_add(&ks, n);
             if (rc)
                 goto fail;
         }
+        free(ks.slot);
+        ks.slot = NULL;
         if (anchor_name) {
             rc = remember_anchor(r, (const yaml_char_t *)anchor_name, n);
             free(anchor_name);
@@ -525,6 +611,7 @@ static int read_node(Reader *r, yaml_event_t *ev, const char *path, int depth, N
         *out = n;
         return 0;
     fail:
+        free(ks.slot);
         free(anchor_name);
         node_free(n);
         return rc;
@@ -545,6 +632,8 @@ static int read_yaml(const char *text, size_t len, const char *file, FrError *er
     memset(&r, 0, sizeof r);
     r.file = file;
     r.err = err;
+    r.text = text;
+    r.len = len;
     if (yaml_parser_initialize(&r.parser) != 1)
         return fr_error(err, FR_E_NOMEM, "%s: cannot start the YAML parser", file);
     yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
@@ -813,6 +902,9 @@ static int apply_override(Loader *L, Node *root, const char *ov)
         return fr_error(L->err, FR_E_CONFIG, "%s: key path too long", file);
     memcpy(key, ov, klen);
     key[klen] = 0;
+    if (key[0] == '.' || key[klen - 1] == '.' || strstr(key, ".."))
+        return fr_error(L->err, FR_E_CONFIG, "%s: key path '%s' has an empty part (e.g. -o sweep.bits=[8,10])",
+                        file, key);
     if (!strcmp(key, "include") || !strncmp(key, "include.", 8) || !strncmp(key, "include[", 8))
         return fr_error(L->err, FR_E_CONFIG, "%s: include: cannot be overridden; name the base "
                                              "file in the YAML",
@@ -1383,7 +1475,8 @@ static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "l
                                            "names", "class_map", "limit", "seed", NULL};
 static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", "packing",
                                          "tile_pad", "qp", "codec", "allocation", "qp_base",
-                                         "qp_range", "sensitivity", "weights", NULL};
+                                         "qp_range", "sensitivity", "weights", "max_points",
+                                         NULL};
 static const char *const CODEC_KEYS[] = {"name", "qp", "ctu", "min_cu", "rdoq",
                                          "sao", "preset", "level", "split", NULL};
 static const char *const SENS_KEYS[] = {"layer", "scope", "calibration_images", NULL};
@@ -1750,8 +1843,49 @@ static int parse_sweep(Cx *c, const Node *m)
             rc = get_int(c, v, p, 0, 51, &s->qp_range);
         else if (!strcmp(k, "sensitivity"))
             rc = parse_sensitivity(c, v, p);
+        else if (!strcmp(k, "max_points")) {
+            int x = 0;
+            rc = get_int(c, v, p, 1, 1000000000, &x);
+            s->max_points = x;
+        }
     }
     return rc;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    return a && b > UINT64_MAX / a ? UINT64_MAX : a * b;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* The points fr_plan_build would make, counted without expanding (the
+ * same rules: a codec entry's own splits, no allocation without a QP),
+ * saturating instead of overflowing. */
+static uint64_t sweep_points(const FrExperiment *e)
+{
+    const FrSweepSpec *s = &e->sweep;
+    uint64_t per = 0, n = 1;
+    for (int c = 0; c < s->n_codec; c++) {
+        const FrCodecSpec *cs = &s->codec[c];
+        int lossy = !strcmp(cs->name, "hevc");
+        uint64_t q = 0;
+        for (int a = 0; a < s->n_allocation; a++) {
+            if (!lossy)
+                q = sat_add(q, s->allocation[a] == FR_ALLOC_UNIFORM);
+            else
+                q = sat_add(q, (uint64_t)(s->allocation[a] == FR_ALLOC_UNIFORM ? cs->n_qp : s->n_qp_base));
+        }
+        per = sat_add(per, sat_mul((uint64_t)(cs->n_split ? cs->n_split : s->n_split), q));
+    }
+    n = sat_add(n, sat_mul(sat_mul(per, (uint64_t)s->n_bits), (uint64_t)s->n_packing));
+    for (int a = 0; a < e->n_anchors; a++)
+        n = sat_add(n, (uint64_t)(e->anchors[a].codec == FR_ANCHOR_JPEG ? e->anchors[a].n_quality
+                                                                        : e->anchors[a].n_qp));
+    return n;
 }
 
 /* hevc entries without their own QP list take sweep.qp. */
@@ -2184,6 +2318,7 @@ static int set_defaults(FrExperiment *e)
     s->allocation[0] = FR_ALLOC_UNIFORM;
     s->n_allocation = 1;
     s->qp_range = 5;
+    s->max_points = 100000;
     s->sensitivity.calibration_images = 16;
     e->map_iou = 0.5;
     e->bootstrap.replicates = 1000;
@@ -2357,6 +2492,9 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
                         rc = expected(c, v, "name",
                                       "letters, digits and . _ - + = , only (it names the "
                                       "results directory)");
+                if (!rc && strlen(e->name) > 128)
+                    rc = expected(c, v, "name",
+                                  "at most 128 characters (it names the results directory)");
                 *name_set = 1;
             }
         } else if (!strcmp(k, "model"))
@@ -2515,12 +2653,27 @@ static int validate(Cx *c)
         if (sens && !lossy)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.allocation",
                                        "sensitivity needs a lossy hevc entry in sweep.codec");
+        for (int i = 0; sens && i < s->n_packing; i++)
+            if (s->packing[i] == FR_PACK_QUILT)
+                return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.packing",
+                                           "allocation sensitivity (a QP per channel) needs "
+                                           "packing tile or frames: quilt mixes channels within a "
+                                           "block");
         if (!sens && s->n_qp_base)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.qp_base",
                                        "only used with allocation: sensitivity");
         if (s->sensitivity.layer == FR_SENS_NAMED && !sens)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.sensitivity.layer",
                                        "only used with allocation: sensitivity");
+        uint64_t np = sweep_points(e);
+        if (np > (uint64_t)s->max_points)
+            return fr_experiment_error(
+                e, err, FR_E_CONFIG, "sweep.split",
+                "the sweep expands to %s%llu points (split %d × bits %d × packing %d × %d codec "
+                "entries × their QPs/allocations %d/%d, plus %d anchors), more than sweep.max_points "
+                "(%lld); shorten the lists, split it into several experiments or raise max_points",
+                np == UINT64_MAX ? "over " : "", (unsigned long long)np, s->n_split, s->n_bits,
+                s->n_packing, s->n_codec, s->n_qp, s->n_allocation, e->n_anchors, s->max_points);
         for (int i = 0; i < s->n_qp_base; i++)
             if (s->qp_base[i] - s->qp_range < 0) {
                 char k[64];
@@ -2791,7 +2944,10 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
         put_enums(f, (const int *)s->allocation, s->n_allocation, ALLOC_NAMES);
         fputs("\n  qp_base: ", f);
         put_ints(f, s->qp_base, s->n_qp_base);
-        fprintf(f, "\n  qp_range: %d\n  sensitivity: {layer: ", s->qp_range);
+        fprintf(f, "\n  qp_range: %d\n", s->qp_range);
+        if (s->max_points != 100000 && !for_hash) /* a limit, not a setting of the results */
+            fprintf(f, "  max_points: %lld\n", s->max_points);
+        fputs("  sensitivity: {layer: ", f);
         if (s->sensitivity.layer == FR_SENS_NAMED)
             put_str(f, s->sensitivity.layer_name);
         else

@@ -475,10 +475,11 @@ int fr_feature_probe(const uint8_t *frd, size_t len, FrFeatureInfo *info, FrErro
 static int decode_cut(const uint8_t *frd, const FrFeatureInfo *info, const CutHdr *ch, FrTensor *t,
                       FrError *err)
 {
-    int rc = fr_tensor_alloc(t, ch->c, ch->h, ch->w);
-    if (rc)
-        return fr_error(err, rc, "decode: out of memory for a %dx%dx%d tensor", ch->c, ch->h, ch->w);
-    size_t ns = fr_tensor_size(t);
+    /* the payload is decoded before the tensor is allocated: a shape the
+     * payload does not hold is refused without allocating it */
+    int rc = 0;
+    memset(t, 0, sizeof *t);
+    size_t ns = (size_t)ch->c * (size_t)ch->h * (size_t)ch->w;
     const uint8_t *pay = frd + ch->payload_at;
     if (info->bits == FR_BITS_FLOAT) {
         uint8_t *raw = NULL;
@@ -487,8 +488,13 @@ static int decode_cut(const uint8_t *frd, const FrFeatureInfo *info, const CutHd
             goto fail;
         if (nraw != ns * 4) {
             free(raw);
-            rc = fr_error(err, FR_E_FORMAT, ".frd: float payload holds %zu bytes, expected %zu", nraw,
-                          ns * 4);
+            rc = fr_error(err, FR_E_FORMAT, ".frd: corrupt: the float payload holds %zu bytes, the shape %dx%dx%d (fields channels, height, width) needs %zu", nraw,
+                          ch->c, ch->h, ch->w, ns * 4);
+            goto fail;
+        }
+        if ((rc = fr_tensor_alloc(t, ch->c, ch->h, ch->w))) {
+            free(raw);
+            rc = fr_error(err, rc, "decode: out of memory for a %dx%dx%d tensor", ch->c, ch->h, ch->w);
             goto fail;
         }
         for (size_t i = 0; i < ns; i++) {
@@ -512,9 +518,9 @@ static int decode_cut(const uint8_t *frd, const FrFeatureInfo *info, const CutHd
     }
     int nr = fr_quant_nranges(info->range, ch->c);
     float *mins = malloc((size_t)nr * sizeof *mins), *maxs = malloc((size_t)nr * sizeof *maxs);
-    uint16_t *q = malloc(ns * sizeof *q);
+    uint16_t *q = NULL;
     FrPicture pic = {0};
-    if (!mins || !maxs || !q) {
+    if (!mins || !maxs) {
         rc = fr_error(err, FR_E_NOMEM, "decode: out of memory");
         goto done;
     }
@@ -531,8 +537,13 @@ static int decode_cut(const uint8_t *frd, const FrFeatureInfo *info, const CutHd
     if (rc)
         goto done;
     if ((rc = fr_picture_decode(info->codec, pay, ch->payload_n, l.width, l.height, l.frames,
-                                info->bits, &pic, err)) ||
-        (rc = fr_unpack(&pic, &l, q, err)) ||
+                                info->bits, &pic, err)))
+        goto done;
+    if (!(q = malloc(ns * sizeof *q)) || fr_tensor_alloc(t, ch->c, ch->h, ch->w)) {
+        rc = fr_error(err, FR_E_NOMEM, "decode: out of memory for a %dx%dx%d tensor", ch->c, ch->h, ch->w);
+        goto done;
+    }
+    if ((rc = fr_unpack(&pic, &l, q, err)) ||
         (rc = fr_dequantize(q, info->bits, info->range, mins, maxs, t, err)))
         goto done;
 done:

@@ -7,8 +7,13 @@
  *
  * darknet global state met here, and how it is handled:
  * - stderr: parse_network_cfg / load_weights / save_weights print tables and
- *   notes; fd 2 is pointed at /dev/null around them, under parse_lock (other
+ *   notes; the stdio stream stderr (not fd 2, so sanitizer reports still
+ *   show) is pointed at /dev/null around them, under parse_lock (other
  *   threads' stderr is lost for that moment).
+ * - crashes: darknet trusts its cfg (anchors vs num, kernel sizes, calloc
+ *   results). The cfg's layer options are range-checked first, then each
+ *   distinct cfg text is parsed once in a forked child whose fate decides
+ *   whether this process parses it; no signal handler is ever installed.
  * - rand(): the parser's random init (rand_normal keeps a static spare) and
  *   the crop layer call it. Parsing runs under parse_lock after srand(seed),
  *   and the weights are then re-initialised from a per-model generator, so
@@ -25,16 +30,20 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -236,6 +245,145 @@ static int resolve_data_file(const char *cfg, const char *val, char *out, size_t
     return file_exists(out);
 }
 
+/* Layer options darknet trusts: a kernel of 2001 makes it ask for a 49 GB
+ * workspace and use the NULL it gets back; more anchors than 2×num overflow
+ * its bias array (glibc then aborts inside malloc); stride 0 divides by
+ * zero, a negative stride gives negative shapes. Each section's first
+ * occurrence of a key is the one darknet reads (option_find). */
+enum { OPT_SIZE, OPT_STRIDE, OPT_PAD, OPT_PADDING, OPT_FILTERS, OPT_GROUPS, OPT_OUTPUT,
+       OPT_NUM, OPT_CLASSES, OPT_COORDS, OPT_SIDE, OPT_ANCHORS, OPT_MASK, OPT_N };
+static const char *const opt_keys[OPT_N] = {"size", "stride", "pad", "padding", "filters",
+    "groups", "output", "num", "classes", "coords", "side", "anchors", "mask"};
+
+typedef struct SecOpts {
+    char section[64];
+    int layer, sec_line;
+    int set[OPT_N];
+    int line[OPT_N];
+    long long v[OPT_N];   /* numeric keys; list keys: the number of values */
+    long long mask_min, mask_max;
+    int bad[OPT_N];       /* not an integer (numeric) or an empty value (lists) */
+} SecOpts;
+
+/* "1,2, 3" → 3 values, min/max of their integer parts. */
+static long long count_list(const char *v, long long *mn, long long *mx)
+{
+    long long n = 0;
+    *mn = LLONG_MAX;
+    *mx = LLONG_MIN;
+    for (const char *t = v; *t;) {
+        char *end;
+        long long x = strtoll(t, &end, 10);
+        if (end == t)
+            x = 0;
+        if (x < *mn)
+            *mn = x;
+        if (x > *mx)
+            *mx = x;
+        n++;
+        const char *c = strchr(t, ',');
+        if (!c)
+            break;
+        t = c + 1;
+    }
+    return n;
+}
+
+static void sec_note(SecOpts *so, const char *key, const char *val, int lineno)
+{
+    for (int k = 0; k < OPT_N; k++) {
+        if (strcmp(key, opt_keys[k]) || so->set[k])
+            continue;
+        so->set[k] = 1;
+        so->line[k] = lineno;
+        if (k == OPT_ANCHORS || k == OPT_MASK) {
+            long long mn, mx;
+            so->v[k] = count_list(val, &mn, &mx);
+            so->bad[k] = !val[0];
+            if (k == OPT_MASK) {
+                so->mask_min = mn;
+                so->mask_max = mx;
+            }
+        } else {
+            char *end;
+            errno = 0;
+            so->v[k] = strtoll(val, &end, 10);
+            so->bad[k] = end == val || errno == ERANGE || so->v[k] > INT_MAX || so->v[k] < INT_MIN;
+        }
+    }
+}
+
+/* A key's value (or darknet's default) outside lo..hi is refused. */
+static int sec_range(const SecOpts *so, int k, long long def, long long lo, long long hi,
+                     const char *path, const char *why, FrError *err, long long *out)
+{
+    long long v = so->set[k] ? so->v[k] : def;
+    if (so->set[k] && so->bad[k])
+        return fr_error(err, FR_E_FORMAT, "%s:%d: [%s] (layer %d): %s= is not an integer", path, so->line[k], so->section, so->layer, opt_keys[k]);
+    if (v < lo || v > hi)
+        return fr_error(err, FR_E_FORMAT, "%s:%d: [%s] (layer %d): %s=%lld is outside %lld..%lld%s", path, so->set[k] ? so->line[k] : so->sec_line, so->section, so->layer, opt_keys[k], v, lo, hi, why);
+    if (out)
+        *out = v;
+    return FR_OK;
+}
+
+#define FR_CFG_MAX_KERNEL 64
+#define FR_CFG_MAX_STRIDE 64
+#define FR_CFG_MAX_FILTERS 65536
+#define FR_CFG_MAX_OUTPUT (1 << 20)
+#define FR_CFG_MAX_ANCHORS 4096
+#define FR_CFG_MAX_CLASSES 100000
+
+static int check_section(const SecOpts *so, const char *path, FrError *err)
+{
+    const char *s = so->section;
+    int rc = FR_OK;
+    long long v = 0, num = 0;
+    if (so->layer < 0)
+        return FR_OK;
+    if (!strcmp(s, "conv") || !strcmp(s, "convolutional") || !strcmp(s, "local") ||
+        !strcmp(s, "deconv") || !strcmp(s, "deconvolutional")) {
+        long long size = 1, filters = 1;
+        if ((rc = sec_range(so, OPT_SIZE, 1, 1, FR_CFG_MAX_KERNEL, path, " (darknet would allocate a size²-sized workspace per output pixel)", err, &size)) ||
+            (rc = sec_range(so, OPT_STRIDE, 1, 1, FR_CFG_MAX_STRIDE, path, "", err, NULL)) ||
+            (rc = sec_range(so, OPT_PAD, 0, 0, 1, path, "", err, NULL)) ||
+            (rc = sec_range(so, OPT_PADDING, 0, 0, size, path, " (at most size=)", err, NULL)) ||
+            (rc = sec_range(so, OPT_FILTERS, 1, 1, FR_CFG_MAX_FILTERS, path, "", err, &filters)) ||
+            (rc = sec_range(so, OPT_GROUPS, 1, 1, filters, path, " (at most filters=)", err, NULL)))
+            return rc;
+    } else if (!strcmp(s, "max") || !strcmp(s, "maxpool")) {
+        long long size = 1, stride = 1;
+        if ((rc = sec_range(so, OPT_STRIDE, 1, 1, FR_CFG_MAX_STRIDE, path, "", err, &stride)) ||
+            (rc = sec_range(so, OPT_SIZE, stride, 1, FR_CFG_MAX_KERNEL, path, "", err, &size)) ||
+            (rc = sec_range(so, OPT_PADDING, size - 1, 0, 2 * size, path, " (at most 2×size=)", err, NULL)))
+            return rc;
+    } else if (!strcmp(s, "reorg")) {
+        if ((rc = sec_range(so, OPT_STRIDE, 1, 1, FR_CFG_MAX_STRIDE, path, "", err, NULL)))
+            return rc;
+    } else if (!strcmp(s, "upsample")) {
+        if ((rc = sec_range(so, OPT_STRIDE, 2, -FR_CFG_MAX_STRIDE, FR_CFG_MAX_STRIDE, path, "", err, &v)))
+            return rc;
+        if (v == 0)
+            return fr_error(err, FR_E_FORMAT, "%s:%d: [upsample] (layer %d): stride=0 (darknet divides by it); use a positive factor to upsample, a negative one to downsample", path, so->line[OPT_STRIDE], so->layer);
+    } else if (!strcmp(s, "conn") || !strcmp(s, "connected")) {
+        if ((rc = sec_range(so, OPT_OUTPUT, 1, 1, FR_CFG_MAX_OUTPUT, path, "", err, NULL)))
+            return rc;
+    } else if (!strcmp(s, "region") || !strcmp(s, "yolo") || !strcmp(s, "detection")) {
+        if ((rc = sec_range(so, OPT_NUM, 1, 1, FR_CFG_MAX_ANCHORS, path, "", err, &num)) ||
+            (rc = sec_range(so, OPT_CLASSES, 20, 1, FR_CFG_MAX_CLASSES, path, "", err, NULL)) ||
+            (rc = sec_range(so, OPT_COORDS, 4, 0, 64, path, "", err, NULL)) ||
+            (rc = sec_range(so, OPT_SIDE, 7, 1, 4096, path, "", err, NULL)))
+            return rc;
+        if (so->set[OPT_ANCHORS] && so->v[OPT_ANCHORS] > 2 * num)
+            return fr_error(err, FR_E_FORMAT, "%s:%d: [%s] (layer %d): anchors= has %lld values but num=%lld allows at most %lld (a width,height pair per anchor); fix num= or the anchor list", path, so->line[OPT_ANCHORS], s, so->layer, so->v[OPT_ANCHORS], num, 2 * num);
+        if (!strcmp(s, "yolo") && so->set[OPT_MASK]) {
+            if (so->bad[OPT_MASK] || so->v[OPT_MASK] > num || so->mask_min < 0 || so->mask_max >= num)
+                return fr_error(err, FR_E_FORMAT, "%s:%d: [yolo] (layer %d): mask= must list at most num=%lld anchor indices, each in 0..%lld", path, so->line[OPT_MASK], so->layer, num, num - 1);
+        }
+    }
+    return FR_OK;
+}
+
 typedef struct CfgInfo {
     int nlayers;
     int *line; /* section line per layer */
@@ -269,6 +417,7 @@ static int rewrite_cfg(const char *path, int in_w, int in_h, Buf *out, CfgInfo *
 
     int nsec = 0, lineno = 0, cap = 0, net_w = 0, net_h = 0, net_c = 0, net_inputs = 0;
     char section[64] = "";
+    SecOpts so = {.layer = -1};
     int *lines = NULL;
     char *p = text;
     int layer = -1;
@@ -297,8 +446,14 @@ static int rewrite_cfg(const char *path, int in_w, int in_h, Buf *out, CfgInfo *
                 rc = fr_error(err, FR_E_FORMAT, "%s:%d: bad section header '%s'", path, lineno, orig);
                 break;
             }
+            if ((rc = check_section(&so, path, err)) != FR_OK)
+                break;
             memcpy(section, line + 1, (size_t)(close - line - 1));
             section[close - line - 1] = 0;
+            memset(&so, 0, sizeof so);
+            snprintf(so.section, sizeof so.section, "%s", section);
+            so.layer = nsec - 1;
+            so.sec_line = lineno;
             if (nsec == 0 && strcmp(section, "net") && strcmp(section, "network")) {
                 rc = fr_error(err, FR_E_FORMAT, "%s:%d: the first section must be [net], not [%s]", path, lineno, section);
                 break;
@@ -340,6 +495,7 @@ static int rewrite_cfg(const char *path, int in_w, int in_h, Buf *out, CfgInfo *
         }
         *eq = 0;
         const char *key = line, *val = eq + 1;
+        sec_note(&so, key, val, lineno);
         if (nsec == 1) {
             if (!strcmp(key, "batch") || !strcmp(key, "subdivisions"))
                 continue;
@@ -408,10 +564,14 @@ static int rewrite_cfg(const char *path, int in_w, int in_h, Buf *out, CfgInfo *
         buf_add(out, "%s=%s\n", key, val);
     }
     free(text);
+    if (rc == FR_OK)
+        rc = check_section(&so, path, err);
     if (rc == FR_OK && nsec == 0)
         rc = fr_error(err, FR_E_FORMAT, "%s: no sections; not a darknet cfg", path);
     if (rc == FR_OK && nsec == 1)
         rc = fr_error(err, FR_E_FORMAT, "%s: [net] but no layers", path);
+    if (rc == FR_OK && (net_w < 0 || net_w > 16384 || net_h < 0 || net_h > 16384 || net_c < 0 || net_c > 4096 || net_inputs < 0 || net_inputs > FR_CFG_MAX_OUTPUT))
+        rc = fr_error(err, FR_E_FORMAT, "%s: [net] width=%d height=%d channels=%d inputs=%d: width and height must be 1..16384, channels 1..4096, inputs 1..%d", path, net_w, net_h, net_c, net_inputs, FR_CFG_MAX_OUTPUT);
     if (rc == FR_OK && !net_inputs && !(net_w > 0 && net_h > 0 && net_c > 0))
         rc = fr_error(err, FR_E_FORMAT, "%s: [net] needs width, height and channels (or inputs)", path);
     if (rc == FR_OK && !out->p)
@@ -427,94 +587,251 @@ static int rewrite_cfg(const char *path, int in_w, int in_h, Buf *out, CfgInfo *
 
 /* ------------------------------------------------------ quiet darknet -- */
 
-static int quiet_begin(void)
+/* darknet prints its tables through the stdio stream `stderr`; pointing that
+ * stream (not fd 2) at /dev/null hides them while sanitizer reports, which
+ * write to fd 2 directly, still show. Other threads' stderr is lost for that
+ * moment. */
+static FILE *quiet_begin(void)
 {
     fflush(stderr);
-    int saved = dup(2);
-    int nul = open("/dev/null", O_WRONLY);
-    if (nul >= 0) {
-        dup2(nul, 2);
-        close(nul);
-    }
+    FILE *nul = fopen("/dev/null", "w");
+    if (!nul)
+        return NULL;
+    FILE *saved = stderr;
+    stderr = nul;
     return saved;
 }
 
-static void quiet_end(int saved)
+static void quiet_end(FILE *saved)
 {
-    fflush(stderr);
-    if (saved >= 0) {
-        dup2(saved, 2);
-        close(saved);
-    }
+    if (!saved)
+        return;
+    FILE *nul = stderr;
+    stderr = saved;
+    fclose(nul);
 }
 
-/* darknet's parser reports bad layer parameters with error() → assert(0) →
- * abort(), and some input sizes divide by zero. While parse_lock is held,
- * those signals raised in the parsing thread jump back to fr_model_open;
- * anywhere else they keep their default action. glibc's abort() releases
- * its lock before raising, so jumping out of the handler is safe. */
-static sigjmp_buf parse_jmp;
-static pthread_t parse_thread;
-static volatile sig_atomic_t parse_active;
-static const int parse_signals[3] = {SIGABRT, SIGFPE, SIGSEGV};
+/* ---------------------------------------------------- probe in a child -- */
 
-static void parse_signal(int sig)
+/* darknet's parser aborts (error() → assert), divides by zero, overflows its
+ * heap or uses a NULL it got from calloc on cfgs featrd's checks above do not
+ * foresee. None of that can be caught safely in this process (an abort raised
+ * inside malloc leaves its lock held), so each distinct cfg text is first
+ * parsed in a forked child with an address-space limit and a deadline; its
+ * fate (signal, exit, allocation it could not get, workspace size) decides
+ * whether this process parses it. Successes are remembered per process. */
+#define PROBE_SECONDS 300
+#define PROBE_CACHE 64
+
+typedef struct ProbeResult {
+    int magic;
+    int nlayers;
+    int ws_layer;       /* layer with the largest workspace */
+    int null_layer;     /* first layer whose output darknet could not allocate */
+    int null_ws;        /* the shared workspace could not be allocated */
+    long long ws;       /* largest workspace, bytes */
+} ProbeResult;
+
+static uint64_t probed[PROBE_CACHE];
+static int nprobed;
+
+static uint64_t fnv1a(const char *p, size_t n)
 {
-    if (parse_active && pthread_equal(pthread_self(), parse_thread))
-        siglongjmp(parse_jmp, sig);
-    signal(sig, SIG_DFL);
-    raise(sig);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
 }
 
-/* Parses under parse_lock with stderr captured; on a darknet abort returns
- * NULL, the signal in *sig and darknet's last message in msg. */
-static network *guarded_parse(const char *path, uint64_t seed, int *sig, char *msg, size_t cap)
+static long long phys_bytes(void)
 {
-    struct sigaction sa, old[3];
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = parse_signal;
-    sigemptyset(&sa.sa_mask);
-    msg[0] = 0;
-    pthread_mutex_lock(&parse_lock);
-    fflush(stderr);
-    int saved = dup(2);
-    FILE *cap_f = tmpfile();
-    if (cap_f)
-        dup2(fileno(cap_f), 2);
-    for (int k = 0; k < 3; k++)
-        sigaction(parse_signals[k], &sa, &old[k]);
-    network *volatile net = NULL;
-    parse_thread = pthread_self();
-    int got = sigsetjmp(parse_jmp, 1);
-    if (got == 0) {
-        parse_active = 1;
-        srand((unsigned)(seed ^ (seed >> 32)));
-        net = parse_network_cfg((char *)path);
+    long pg = sysconf(_SC_PHYS_PAGES), sz = sysconf(_SC_PAGESIZE);
+    return pg > 0 && sz > 0 ? (long long)pg * sz : 8LL << 30;
+}
+
+static _Noreturn void probe_child(const char *tmp, uint64_t seed, int capfd, int resfd)
+{
+    /* the child's fate is its default one: handlers inherited from the
+     * caller (a fuzzer's, a runner's) must not catch darknet's abort */
+    static const int fatal[] = {SIGABRT, SIGSEGV, SIGFPE, SIGBUS, SIGILL, SIGINT, SIGTERM};
+    for (size_t k = 0; k < sizeof fatal / sizeof fatal[0]; k++)
+        signal(fatal[k], SIG_DFL);
+    dup2(capfd, 2);
+    int nul = open("/dev/null", O_WRONLY);
+    if (nul >= 0)
+        dup2(nul, 1);
+    /* what is mapped already (sanitizer shadow, valgrind) plus half the RAM:
+     * a huge calloc then returns NULL instead of swapping the machine */
+    long long vm = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lld", &vm) != 1)
+            vm = 0;
+        fclose(f);
     }
-    parse_active = 0;
-    for (int k = 0; k < 3; k++)
-        sigaction(parse_signals[k], &old[k], NULL);
-    quiet_end(saved);
-    if (got && cap_f) {
-        /* the line before assert's "Assertion `0' failed" is error()'s perror */
-        char line[512], last[512] = "";
-        rewind(cap_f);
-        while (fgets(line, sizeof line, cap_f)) {
-            line[strcspn(line, "\n")] = 0;
-            char *t = line + strspn(line, " 0123456789"); /* the table's "%5d " prefix */
-            char *colon = strrchr(t, ':');
-            if (colon && colon[1] == ' ' && !strstr(t, "Assertion")) {
-                *colon = 0; /* perror's ": <strerror>" says nothing here */
-                snprintf(last, sizeof last, "%s", t);
-            }
+    struct rlimit rl;
+    long long allow = phys_bytes() / 2;
+    const char *cap = getenv("FEATRD_PROBE_MEM_MB"); /* e.g. 1024 while fuzzing */
+    if (cap && atoll(cap) > 0 && atoll(cap) < allow >> 20)
+        allow = atoll(cap) << 20;
+    rl.rlim_cur = rl.rlim_max = (rlim_t)(vm * sysconf(_SC_PAGESIZE) + allow);
+    if (vm > 0)
+        setrlimit(RLIMIT_AS, &rl);
+    srand((unsigned)(seed ^ (seed >> 32)));
+    network *net = parse_network_cfg((char *)tmp);
+    ProbeResult r;
+    memset(&r, 0, sizeof r); /* padding included: the bytes go through a pipe */
+    r.magic = 0x46524450;
+    r.nlayers = net ? net->n : -1;
+    r.ws_layer = r.null_layer = -1;
+    for (int i = 0; net && i < net->n; i++) {
+        const layer *l = &net->layers[i];
+        if ((long long)l->workspace_size > r.ws) {
+            r.ws = (long long)l->workspace_size;
+            r.ws_layer = i;
         }
-        snprintf(msg, cap, "%s", last);
+        if (l->outputs > 0 && !l->output && r.null_layer < 0)
+            r.null_layer = i;
     }
-    if (cap_f)
-        fclose(cap_f);
+    r.null_ws = net && r.ws > 0 && !net->workspace;
+    if (write(resfd, &r, sizeof r) != (ssize_t)sizeof r)
+        _exit(3);
+    _exit(0);
+}
+
+/* darknet's last complaint in the child's stderr: the line before assert's
+ * "Assertion `0' failed" is error()'s perror. Sanitizer reports are passed
+ * on to this process's stderr. */
+static void probe_message(FILE *cap, char *msg, size_t msgcap)
+{
+    char line[512], last[512] = "";
+    int relay = 0;
+    rewind(cap);
+    while (fgets(line, sizeof line, cap)) {
+        if (strstr(line, "Sanitizer") || strstr(line, "runtime error:"))
+            relay = 1;
+        if (relay)
+            fputs(line, stderr);
+        line[strcspn(line, "\n")] = 0;
+        char *as = strstr(line, ": Assertion `");
+        if (as && !relay && strncmp(as, ": Assertion `0'", 15)) {
+            /* "file.c:360: parse_region: Assertion `l.outputs == params.inputs' failed." */
+            char *q = strchr(as + 13, '\'');
+            *as = 0;
+            char *fn = strrchr(line, ' ');
+            if (q)
+                *q = 0;
+            snprintf(last, sizeof last, "%.200s: %.200s does not hold", fn ? fn + 1 : line, as + 13);
+            continue;
+        }
+        char *t = line + strspn(line, " 0123456789"); /* the table's "%5d " prefix */
+        char *colon = strrchr(t, ':');
+        if (colon && colon[1] == ' ' && !strstr(t, "Assertion") && !strstr(t, "Using default") && !relay) {
+            *colon = 0; /* perror's ": <strerror>" says nothing here */
+            snprintf(last, sizeof last, "%s", t);
+        }
+    }
+    snprintf(msg, msgcap, "%s", last);
+}
+
+/* Called under parse_lock. cfg and lines name the user's file for messages. */
+static int probe_cfg(const char *tmp, const Buf *text, const CfgInfo *ci, const FrModelSettings *s,
+                     FrError *err)
+{
+    uint64_t h = fnv1a(text->p, text->n);
+    for (int k = 0; k < nprobed; k++)
+        if (probed[k] == h)
+            return FR_OK;
+    int res[2];
+    FILE *cap = tmpfile();
+    if (!cap || pipe(res) != 0) {
+        if (cap)
+            fclose(cap);
+        return fr_error(err, FR_E_IO, "%s: cannot set up the cfg check: %s", s->cfg, strerror(errno));
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        fclose(cap);
+        close(res[0]);
+        close(res[1]);
+        return fr_error(err, FR_E_IO, "%s: cannot fork to check the cfg: %s", s->cfg, strerror(e));
+    }
+    if (pid == 0)
+        probe_child(tmp, s->seed, fileno(cap), res[1]);
+    close(res[1]);
+    int st = 0, waited = 0;
+    struct timespec t0, now, nap = {0, 2000000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR) {
+            st = -1;
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= PROBE_SECONDS) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            waited = 1;
+            break;
+        }
+        nanosleep(&nap, NULL);
+        if (nap.tv_nsec < 50000000)
+            nap.tv_nsec *= 2;
+    }
+    ProbeResult r = {0};
+    ssize_t got = read(res[0], &r, sizeof r);
+    close(res[0]);
+    char dnmsg[512] = "";
+    probe_message(cap, dnmsg, sizeof dnmsg);
+    fclose(cap);
+    const char *hint = s->width ? ", or choose an input size the network divides evenly (multiples of 32 for YOLO)" : "";
+    if (waited)
+        return fr_error(err, FR_E_FORMAT, "%s: darknet did not finish building the network in %d s (stopped); check the layer sizes%s", s->cfg, PROBE_SECONDS, hint);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || got != (ssize_t)sizeof r || r.magic != 0x46524450) {
+        char fate[96];
+        if (st != -1 && WIFSIGNALED(st))
+            snprintf(fate, sizeof fate, "%s", strsignal(WTERMSIG(st)));
+        else if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0)
+            snprintf(fate, sizeof fate, "exit status %d", WEXITSTATUS(st));
+        else
+            snprintf(fate, sizeof fate, "it exited without a network");
+        return fr_error(err, FR_E_FORMAT, "%s: darknet stopped building the network (%s%s%s); check the layer parameters%s", s->cfg, fate, dnmsg[0] ? ": " : "", dnmsg, hint);
+    }
+    if (r.nlayers != ci->nlayers)
+        return fr_error(err, FR_E_MODEL, "%s: darknet could not build the network", s->cfg);
+    long long lim = phys_bytes() / 2;
+    if (r.ws_layer >= 0 && (r.ws > lim || r.null_ws))
+        return fr_error(err, FR_E_FORMAT, "%s:%d: layer %d needs a %.2f GiB convolution workspace, more than half of this machine's %.1f GiB%s; use a smaller kernel, fewer channels or a smaller input", s->cfg, ci->line[r.ws_layer], r.ws_layer, r.ws / 1073741824.0, phys_bytes() / 1073741824.0, r.null_ws ? " (darknet could not allocate it)" : "");
+    if (r.null_layer >= 0)
+        return fr_error(err, FR_E_NOMEM, "%s:%d: darknet could not allocate the output of layer %d (too large for this machine); use a smaller input or fewer channels", s->cfg, ci->line[r.null_layer], r.null_layer);
+    if (nprobed < PROBE_CACHE)
+        probed[nprobed++] = h;
+    return FR_OK;
+}
+
+/* Probes the cfg in a child, then parses it here under parse_lock with
+ * darknet's printing hidden. */
+static network *checked_parse(const char *tmp, const Buf *text, const CfgInfo *ci,
+                              const FrModelSettings *s, FrError *err, int *rc)
+{
+    network *net = NULL;
+    pthread_mutex_lock(&parse_lock);
+    *rc = probe_cfg(tmp, text, ci, s, err);
+    if (*rc == FR_OK) {
+        FILE *saved = quiet_begin();
+        srand((unsigned)(s->seed ^ (s->seed >> 32)));
+        net = parse_network_cfg((char *)tmp);
+        quiet_end(saved);
+    }
     pthread_mutex_unlock(&parse_lock);
-    *sig = got;
-    return got ? NULL : net;
+    return net;
 }
 
 /* ------------------------------------------------------ weights sizes -- */
@@ -582,8 +899,11 @@ static int check_weights(const FrModel *m, const char *path, FrError *err)
     if (got != 3 || st.st_size < 16)
         return fr_error(err, FR_E_FORMAT, "%s: %lld bytes, too short for a darknet weights header (truncated?)", path, (long long)st.st_size);
     int major = hdr[0], minor = hdr[1];
-    /* load_weights reads `seen` as a size_t from version 0.2 on, else an int */
-    long long header = 12 + (((major * 10 + minor) >= 2 && major < 1000 && minor < 1000) ? 8 : 4);
+    /* load_weights reads `seen` as a size_t from version 0.2 on, else an int
+     * (its major*10+minor overflows for huge majors: no real file has one) */
+    if (major < 0 || minor < 0 || hdr[2] < 0 || major >= 1000 || minor >= 1000)
+        return fr_error(err, FR_E_FORMAT, "%s: bad darknet weights header (version %d.%d.%d): corrupt, or not darknet weights", path, major, minor, hdr[2]);
+    long long header = 12 + ((major * 10 + minor) >= 2 ? 8 : 4);
     if (major < 0 || minor < 0 || hdr[2] < 0)
         return fr_error(err, FR_E_FORMAT, "%s: bad darknet weights header (version %d.%d.%d)", path, major, minor, hdr[2]);
     int bad = -1;
@@ -808,10 +1128,18 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     m->quiet = s->quiet;
     m->seed = s->seed;
 
-    const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    /* darknet parses a path: an anonymous memory file (/proc/self/fd/N)
+     * leaves nothing behind when the process is killed; a file in TMPDIR
+     * only where memfd_create is missing */
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/featrd-cfg-XXXXXX", tmpdir);
-    int fd = mkstemp(tmp);
+    int fd = memfd_create("featrd-cfg", MFD_CLOEXEC), memfd = fd >= 0;
+    if (memfd) {
+        snprintf(tmp, sizeof tmp, "/proc/self/fd/%d", fd);
+    } else {
+        const char *tmpdir = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+        snprintf(tmp, sizeof tmp, "%s/featrd-cfg-XXXXXX", tmpdir);
+        fd = mkstemp(tmp);
+    }
     if (fd < 0) {
         rc = fr_error(err, FR_E_IO, "%s: cannot create a temporary cfg: %s", tmp, strerror(errno));
         goto error;
@@ -821,27 +1149,28 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
         ssize_t k = write(fd, text.p + off, text.n - off);
         if (k <= 0) {
             close(fd);
-            unlink(tmp);
+            if (!memfd)
+                unlink(tmp);
             rc = fr_error(err, FR_E_IO, "%s: cannot write a temporary cfg: %s", tmp, strerror(errno));
             goto error;
         }
         off += (size_t)k;
     }
-    close(fd);
+    if (!memfd)
+        close(fd);
 
-    int sig = 0;
-    char dnmsg[512];
-    m->net = guarded_parse(tmp, s->seed, &sig, dnmsg, sizeof dnmsg);
-    unlink(tmp);
-    if (sig) {
-        rc = fr_error(err, FR_E_FORMAT, "%s: darknet stopped building the network (%s%s%s); check the layer parameters%s", s->cfg, strsignal(sig), dnmsg[0] ? ": " : "", dnmsg, s->width ? ", or choose an input size the network divides evenly (multiples of 32 for YOLO)" : "");
+    m->net = checked_parse(tmp, &text, &ci, s, err, &rc);
+    if (memfd)
+        close(fd);
+    else
+        unlink(tmp);
+    if (rc != FR_OK)
         goto error;
-    }
     if (!m->net || m->net->n != ci.nlayers) {
         rc = fr_error(err, FR_E_MODEL, "%s: darknet could not build the network", s->cfg);
         goto error;
     }
-    int saved;
+    FILE *saved;
     network *net = m->net;
     m->n = net->n;
     net->train = 0;
@@ -869,6 +1198,10 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
                         (l->w % l->stride || l->h % l->stride);
         if (l->outputs <= 0 || bad_reorg) {
             rc = fr_error(err, FR_E_USAGE, "%s:%d: layer %d (%s) %s at input %dx%d; choose an input size the network divides evenly (multiples of 32 for YOLO)", s->cfg, m->cfg_line[i], i, m->names[i], bad_reorg ? "cannot reorganise its odd-sized input" : "gets inputs of different sizes", net->w, net->h);
+            goto error;
+        }
+        if (!l->output || (l->workspace_size > 0 && !net->workspace)) {
+            rc = fr_error(err, FR_E_NOMEM, "%s:%d: darknet could not allocate layer %d (%s) at input %dx%d; use a smaller input or fewer channels", s->cfg, m->cfg_line[i], i, m->names[i], net->w, net->h);
             goto error;
         }
         if (!l->forward) {
@@ -1332,6 +1665,10 @@ int fr_model_load_image(FrModel *m, const char *path, FrTensor *rgb, FrError *er
     int w = 0, h = 0, c = 0;
     if (!stbi_info(path, &w, &h, &c) || w <= 0 || h <= 0)
         return fr_error(err, FR_E_FORMAT, "%s: not an image darknet can read (%s); use JPEG, PNG, BMP, GIF, TGA, PSD or PNM", path, stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
+    /* the header's size is allocated as 3 floats per pixel before any pixel
+     * is read: a 100-byte file may claim 60000×60000 */
+    if ((int64_t)w * h > ((int64_t)1 << 26))
+        return fr_error(err, FR_E_FORMAT, "%s: corrupt or too large: the header says %dx%d pixels (at most 2^26, e.g. 8192x8192); scale it down first", path, w, h);
     image im = load_image_color((char *)path, 0, 0);
     if (!im.data || im.w != w || im.h != h || im.c != 3) {
         free_image(im);
@@ -1433,7 +1770,7 @@ int fr_model_save_weights(FrModel *m, const char *path, FrError *err)
         return fr_error(err, FR_E_IO, "%s: cannot write: %s", tmp, strerror(errno));
     fclose(f);
     pthread_mutex_lock(&parse_lock);
-    int saved = quiet_begin();
+    FILE *saved = quiet_begin();
     save_weights(m->net, tmp);
     quiet_end(saved);
     pthread_mutex_unlock(&parse_lock);

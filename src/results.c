@@ -6,10 +6,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
@@ -154,6 +156,81 @@ int fr_results_dir_prepare(const char *dir, FrError *err)
     close(fd);
     unlink(probe);
     return 0;
+}
+
+int fr_results_lock(const char *dir, int shard_index, int shard_count, int *fd, FrError *err)
+{
+    char path[4300];
+    fr_results_name(path, sizeof path, dir, ".featrd-run", "lock", shard_index, shard_count);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (*fd < 0)
+        return fr_error(err, FR_E_IO, "%s: cannot open the run lock (%s)", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t k = pread(*fd, pid, sizeof pid - 1, 0);
+        pid[k > 0 ? k : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        close(*fd);
+        *fd = -1;
+        if (e == EWOULDBLOCK)
+            return fr_error(err, FR_E_USAGE,
+                            "output.dir '%s' is in use by another featrd run (pid %s); wait for "
+                            "it to finish or choose another output.dir",
+                            dir, pid[0] ? pid : "?");
+        return fr_error(err, FR_E_IO, "%s: cannot lock (%s)", path, strerror(e));
+    }
+    /* Holding the lock, remove what killed runs left: NAME.tmp.PID[.K]
+     * files of processes that no longer exist. */
+    DIR *d = opendir(dir);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        if (!t)
+            continue;
+        char *end;
+        long op = strtol(t + 5, &end, 10);
+        if (op <= 0 || end == t + 5 || (*end && *end != '.'))
+            continue;
+        if (kill((pid_t)op, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or not ours to judge) */
+        char stale[4600];
+        if (snprintf(stale, sizeof stale, "%s/%s", dir, de->d_name) < (int)sizeof stale)
+            unlink(stale);
+    }
+    if (d)
+        closedir(d);
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, (size_t)n, 0) != n) {
+        int e = errno;
+        fr_results_unlock(fd);
+        return fr_error(err, FR_E_IO, "%s: cannot write the run lock (%s)", path, strerror(e));
+    }
+    return 0;
+}
+
+/* 1 (and the holder's pid in pid) when a run holds the lock of shard i/n. */
+static int shard_running(const char *dir, int i, int n, char *pid, size_t cap)
+{
+    char path[4300];
+    fr_results_name(path, sizeof path, dir, ".featrd-run", "lock", i, n);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ssize_t k = busy ? pread(fd, pid, cap - 1, 0) : 0;
+    pid[k > 0 ? k : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    close(fd);
+    return busy;
+}
+
+void fr_results_unlock(int *fd)
+{
+    if (fd && *fd >= 0) {
+        close(*fd); /* releases the flock */
+        *fd = -1;
+    }
 }
 
 void fr_results_name(char *buf, size_t cap, const char *dir, const char *base, const char *ext,
@@ -386,7 +463,8 @@ struct FrJournal {
 int fr_journal_open(FrJournal **out, const char *path, FrError *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDWR | O_CREAT, 0666);
+    /* O_APPEND: every record lands at the end whatever else writes the file */
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (fd < 0)
         return fr_error(err, FR_E_IO, "%s: cannot open the journal (%s)", path, strerror(errno));
     /* Cut a torn tail (a line without its '\n') so the next record starts clean. */
@@ -429,10 +507,6 @@ int fr_journal_append(FrJournal *j, const char *payload, FrError *err)
     memcpy(line + 9, payload, n);
     line[9 + n] = '\n';
     size_t len = n + 10, off = 0;
-    if (lseek(j->fd, 0, SEEK_END) < 0) {
-        free(line);
-        return fr_error(err, FR_E_IO, "%s: seek failed (%s)", j->path, strerror(errno));
-    }
     while (off < len) {
         ssize_t w = write(j->fd, line + off, len - off);
         if (w < 0) {
@@ -807,6 +881,12 @@ int fr_results_merge(const char *dir, FrError *err)
             rc = mr < 0 ? mr
                         : fr_error(err, FR_E_MISMATCH, "%s: missing: shard %d of %d did not start",
                                    man, i, nshards);
+            break;
+        }
+        char pid[32];
+        if (shard_running(dir, i, nshards, pid, sizeof pid)) {
+            rc = fr_error(err, FR_E_USAGE, "%s: shard %d of %d is still running (pid %s); merge "
+                          "when it has finished", dir, i, nshards, pid[0] ? pid : "?");
             break;
         }
         long tot = manifest_long(man, "points_total");

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -376,6 +378,52 @@ static void put_val(FrText *t, const FrCsv *csv, size_t r, int col, char end)
         fr_text_printf(t, "NaN%c", end);
 }
 
+/* A PNG ends with its IEND chunk, an SVG with </svg>: anything else is a
+ * write gnuplot did not finish (disk full) even when it exits 0. */
+static int plot_complete(const char *path, int png)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    char tail[64] = {0};
+    long n = 0;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 12) {
+        long k = n < (long)sizeof tail - 1 ? n : (long)sizeof tail - 1;
+        if (fseek(f, -k, SEEK_END) != 0 || fread(tail, 1, (size_t)k, f) != (size_t)k)
+            n = 0;
+        tail[k] = 0;
+        if (png)
+            n = n && !memcmp(tail + k - 12, "\0\0\0\0IEND\xae\x42\x60\x82", 12);
+        else
+            n = n && strstr(tail, "</svg>") != NULL;
+    } else {
+        n = 0;
+    }
+    fclose(f);
+    return n != 0;
+}
+
+static int commit_plots(const char *tmp, const char *final, FrError *err)
+{
+    static const char *ext[2] = {"png", "svg"};
+    char a[2][4600], b[4600];
+    int rc = 0;
+    for (int i = 0; i < 2; i++) {
+        snprintf(a[i], sizeof a[i], "%s.%s", tmp, ext[i]);
+        if (!rc && !plot_complete(a[i], i == 0))
+            rc = fr_error(err, FR_E_IO, "%s.%s: gnuplot did not write it completely (disk full?); "
+                          "the previous plot is kept", final, ext[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(b, sizeof b, "%s.%s", final, ext[i]);
+        if (!rc && rename(a[i], b) != 0)
+            rc = fr_error(err, FR_E_IO, "%s: cannot write it (%s)", b, strerror(errno));
+        if (rc)
+            unlink(a[i]);
+    }
+    return rc;
+}
+
 static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, const char *col,
                        FrError *err)
 {
@@ -571,7 +619,11 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     free(ax);
     char dat[4400], out[4400], gp[4400];
     snprintf(dat, sizeof dat, "%s/plot_%s.dat", dir, col);
-    snprintf(out, sizeof out, "%s/rd_%s", dir, col);
+    /* gnuplot writes NAME.tmp.PID.{png,svg}; they replace NAME.{png,svg}
+     * only once complete (a full disk leaves a truncated PNG and exit 0) */
+    char final[4300];
+    snprintf(final, sizeof final, "%s/rd_%.200s", dir, col);
+    snprintf(out, sizeof out, "%s.tmp.%ld", final, (long)getpid());
     snprintf(gp, sizeof gp, "%s/rd.gp", scripts);
     int rc = fr_text_write_atomic(&t, dat, err);
     fr_text_free(&t);
@@ -614,6 +666,15 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     if (!rc)
         rc = vars.s ? fr_gnuplot_run(gp, vars.s, err) : fr_error(err, FR_E_NOMEM, "out of memory");
     fr_text_free(&vars);
+    if (!rc) {
+        rc = commit_plots(out, final, err);
+    } else {
+        char t[4500];
+        snprintf(t, sizeof t, "%s.png", out);
+        unlink(t);
+        snprintf(t, sizeof t, "%s.svg", out);
+        unlink(t);
+    }
     return rc;
 }
 
@@ -622,18 +683,47 @@ int fr_gnuplot_run(const char *script, const char *vars, FrError *err)
     if (access(script, R_OK))
         return fr_error(err, FR_E_NOENT, "%s: gnuplot script missing (run from the featrd source "
                         "tree, or pass the plots directory)", script);
-    FrText cmd = {0};
-    fr_text_printf(&cmd, "gnuplot -e \"%s\" '%s' 2>&1", vars, script);
-    FILE *p = cmd.s ? popen(cmd.s, "r") : NULL;
-    fr_text_free(&cmd);
-    if (!p)
-        return fr_error(err, FR_E_IO, "cannot run gnuplot (install gnuplot-nox)");
-    char buf[2048];
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
+    /* fork + exec, no shell: gnuplot gets SIGKILL if featrd dies first (a
+     * killed run or merge left it plotting on its own) */
+    int fds[2];
+    if (pipe(fds) != 0)
+        return fr_error(err, FR_E_IO, "cannot run gnuplot: pipe: %s", strerror(errno));
+    pid_t parent = getpid(), pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return fr_error(err, FR_E_IO, "cannot run gnuplot: fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(126);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execlp("gnuplot", "gnuplot", "-e", vars, script, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[2048], junk[512];
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = n < sizeof buf - 1 ? read(fds[0], buf + n, sizeof buf - 1 - n)
+                                       : read(fds[0], junk, sizeof junk);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break; /* drained, so gnuplot never blocks on a full pipe */
+        if (n < sizeof buf - 1)
+            n += (size_t)k;
+    }
     buf[n] = 0;
-    while (fread((char[512]){0}, 1, 512, p) > 0)
-        ; /* drain, so gnuplot never blocks on a full pipe */
-    int st = pclose(p);
+    close(fds[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
     if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
         return fr_error(err, FR_E_NOENT, "gnuplot not found: install gnuplot-nox (make deps)");
     if (WEXITSTATUS(st))

@@ -8,8 +8,10 @@
  * Workers are pthreads over images; results do not depend on their number. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +210,38 @@ oom:
     return fr_error(err, FR_E_NOMEM, "out of memory expanding the sweep");
 }
 
+/* bd entries name curves of this sweep: a typo is refused before the sweep
+ * runs, not after it. */
+static int check_bd_names(const FrExperiment *e, const FrPlan *plan, FrError *err)
+{
+    for (int b = 0; b < e->n_bd; b++) {
+        const FrBdSpec *s = &e->bd[b];
+        int anchor = 0, test = 0;
+        for (int i = 0; i < plan->n; i++) {
+            const char *c = plan->points[i].curve;
+            if (!c || !strcmp(c, "reference"))
+                continue;
+            anchor |= !strcmp(c, s->anchor);
+            test |= strcmp(c, s->anchor) && (!strcmp(c, s->test) || !fnmatch(s->test, c, 0));
+        }
+        if (anchor && test)
+            continue;
+        char key[48], names[600] = "";
+        snprintf(key, sizeof key, "bd[%d].%s", b, anchor ? "test" : "anchor");
+        size_t k = 0;
+        for (int i = 0; i < plan->n && k < sizeof names - 80; i++) {
+            const char *c = plan->points[i].curve;
+            if (!c || !strcmp(c, "reference") || (i > 0 && plan->points[i - 1].curve == c))
+                continue;
+            k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", k ? ", " : "", c);
+        }
+        return fr_experiment_error(e, err, FR_E_CONFIG, key,
+                                   "'%s' %s no curve of this sweep; curves: %s", anchor ? s->test : s->anchor,
+                                   anchor ? "matches" : "is", names);
+    }
+    return 0;
+}
+
 void fr_plan_free(FrPlan *plan)
 {
     if (!plan)
@@ -299,6 +333,28 @@ typedef struct WorkerArg {
     int worker;
 } WorkerArg;
 
+/* SIGINT / SIGTERM during fr_run: the workers stop after their current
+ * image, the journal keeps what is committed, the manifest says
+ * "interrupted" and the CLI exits 128 + the signal. A second signal ends
+ * the process at once. */
+static volatile sig_atomic_t run_signal;
+static int last_signal;
+
+static void on_run_signal(int sig)
+{
+    if (run_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    run_signal = sig;
+}
+
+int fr_run_interrupt_signal(void)
+{
+    return last_signal;
+}
+
 static void *worker_main(void *p)
 {
     WorkerArg *wa = p;
@@ -308,6 +364,12 @@ static void *worker_main(void *p)
         pthread_mutex_lock(&r->mu);
         size_t i = r->next++;
         int stop = r->failed;
+        if (!stop && run_signal && i < r->nimg) {
+            r->failed = stop = 1;
+            r->fail_rc = fr_error(&r->fail_err, FR_E_INTERRUPTED, "interrupted by %s; the points "
+                                  "finished so far are saved, run again to resume",
+                                  strsignal(run_signal));
+        }
         pthread_mutex_unlock(&r->mu);
         if (stop || i >= r->nimg)
             break;
@@ -1691,6 +1753,16 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     Run r;
     memset(&r, 0, sizeof r);
     pthread_mutex_init(&r.mu, NULL);
+    int lock_fd = -1, manifest_running = 0;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_run_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    run_signal = 0;
+    last_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     r.e = e;
     if (opt)
         r.o = *opt;
@@ -1705,6 +1777,8 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     int rc = fr_experiment_check_files(e, err);
     if (!rc)
         rc = fr_plan_build(e, &r.plan, err);
+    if (!rc)
+        rc = check_bd_names(e, &r.plan, err);
     if (!rc)
         rc = fr_image_list_read(e->dataset.images, &r.list, err);
     if (!rc && e->dataset.limit > 0)
@@ -1724,10 +1798,22 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     if (rc)
         goto out;
     r.task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r.models[0]);
+    if (fr_model_task(r.models[0]) == FR_TASK_DETECTION && r.task != FR_TASK_DETECTION) {
+        /* a detector's output is boxes: scoring it as a class vector would
+         * report fidelity 1 whatever the coding did */
+        rc = fr_experiment_error(e, err, FR_E_CONFIG, "model.task",
+                                 "%s ends in a detection layer; use task detection (or auto)",
+                                 e->model.cfg);
+        goto out;
+    }
     r.nclasses = fr_model_classes(r.models[0]);
     if (r.task == FR_TASK_DETECTION && (rc = detection_classes(&r, err)))
         goto out;
-    /* Resolve every split before anything is written, so a typo fails fast. */
+    /* Resolve every split before anything is written, so a typo fails fast;
+     * two spellings of one layer (max_5 and 5) would run its points twice. */
+    int *split_of = calloc((size_t)fr_model_layer_count(r.models[0]) + 1, sizeof *split_of);
+    if (!split_of)
+        rc = fr_error(err, FR_E_NOMEM, "out of memory");
     for (int s = 0; s < e->sweep.n_split && !rc; s++) {
         int li, cut[FR_MODEL_MAX_CUTS], nc;
         char key[64];
@@ -1739,10 +1825,23 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
             rc = fr_experiment_error(e, err, FR_E_USAGE, key, "%s", msg);
+        } else if (split_of[li]) {
+            FrLayerInfo info;
+            fr_model_layer_info(r.models[0], li, &info);
+            rc = fr_experiment_error(e, err, FR_E_USAGE, key,
+                                     "'%s' is layer %d (%s), already listed as sweep.split[%d] "
+                                     "'%s'; list each layer once",
+                                     e->sweep.split[s], li, info.name, split_of[li] - 1,
+                                     e->sweep.split[split_of[li] - 1]);
+        } else {
+            split_of[li] = s + 1;
         }
     }
+    free(split_of);
     if (!rc)
         rc = fr_results_dir_prepare(r.dir, err);
+    if (!rc)
+        rc = fr_results_lock(r.dir, r.o.shard_index, r.o.shard_count, &lock_fd, err);
     if (!rc)
         rc = fr_results_check_config(r.dir, e, r.o.force, err);
     if (rc)
@@ -1778,6 +1877,7 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     r.done_mine = already;
     if (!rc)
         rc = write_manifest(&r, "running", err);
+    manifest_running = !rc;
     if (!rc)
         rc = write_points_csv(&r, err);
     if (rc)
@@ -1839,11 +1939,24 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
         int plots = r.o.plots >= 0 ? r.o.plots : e->output.plots;
         if (!rc && plots) {
             FrError pe = {0};
-            if (fr_results_plot(r.dir, NULL, &pe) && r.o.progress != FR_PROGRESS_NONE)
+            int prc = fr_results_plot(r.dir, NULL, &pe);
+            if (prc == FR_E_IO) /* a write that failed is an error; no gnuplot is not */
+                rc = fr_error(err, prc, "%s", pe.msg);
+            else if (prc && r.o.progress != FR_PROGRESS_NONE)
                 fprintf(stderr, "featrd run: plots skipped: %s\n", pe.msg);
         }
     }
 out:
+    if (rc && manifest_running) {
+        /* the manifest must not stay "running" after a failure or a signal */
+        FrError me = {0};
+        write_manifest(&r, rc == FR_E_INTERRUPTED ? "interrupted" : "failed", &me);
+    }
+    if (rc == FR_E_INTERRUPTED)
+        last_signal = run_signal;
     run_free(&r);
+    fr_results_unlock(&lock_fd);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     return rc;
 }

@@ -84,8 +84,12 @@ int fr_weights_parse(const uint8_t *data, size_t len, const char *name, FrWeight
     int32_t major = (int32_t)get_u32(data), minor = (int32_t)get_u32(data + 4);
     int32_t revision = (int32_t)get_u32(data + 8);
     /* darknet's load_weights rule for the width of `seen` */
-    int hl = ((major * 10 + minor) >= 2 && major < 1000 && minor < 1000) ? 20 : 16;
-    if (major < 0 || minor < 0 || len < (size_t)hl)
+    if (major < 0 || minor < 0 || major >= 1000 || minor >= 1000)
+        return fr_error(err, FR_E_FORMAT,
+                        "%s: bad darknet weights header (version %d.%d.%d): corrupt, or not a "
+                        "weights file", name, (int)major, (int)minor, (int)revision);
+    int hl = (major * 10 + minor) >= 2 ? 20 : 16;
+    if (len < (size_t)hl)
         return fr_error(err, FR_E_FORMAT,
                         "%s: bad darknet weights header (version %d.%d.%d, %zu bytes); "
                         "is it a weights file?", name, (int)major, (int)minor, (int)revision, len);
@@ -426,6 +430,11 @@ int fr_rp_info(const uint8_t *in, size_t n, const char *name, FrRpInfo *info, Fr
         info->payload_bytes != n - CONTAINER_FIXED - info->header_len - 4)
         return fr_error(err, FR_E_FORMAT, "%s: lengths in the header do not match the file size",
                         name);
+    /* the decoded integers: 8 bytes each, or 1..10 as varints */
+    if (info->binarization == FR_RP_INT64 ? info->raw_bytes != 8 * info->count
+                                          : info->raw_bytes < info->count || info->raw_bytes > 10 * info->count)
+        return fr_error(err, FR_E_FORMAT, "%s: corrupt: count %llu does not fit %llu decoded bytes (field count)",
+                        name, (unsigned long long)info->count, (unsigned long long)info->raw_bytes);
     return 0;
 }
 
@@ -454,9 +463,9 @@ int fr_rp_decode(const uint8_t *in, size_t n, const char *name, const FrWeights 
     size_t cnt = (size_t)info.count, hl = (size_t)info.header_len;
     uint8_t *raw = NULL;
     size_t raw_n = 0;
-    int64_t *q = malloc((cnt ? cnt : 1) * sizeof *q);
-    if (!q)
-        return fr_error(err, FR_E_NOMEM, "%s: out of memory", name);
+    int64_t *q = NULL;
+    /* decode first: what is allocated below is bounded by the bytes that
+     * actually came out, not by the header's count */
     rc = fr_lossless_decode(info.coder, in + CONTAINER_FIXED + hl, (size_t)info.payload_bytes, &raw,
                             &raw_n, err);
     if (rc) {
@@ -470,6 +479,10 @@ int fr_rp_decode(const uint8_t *in, size_t n, const char *name, const FrWeights 
     }
     if (raw_n != info.raw_bytes || crc32_of(raw, raw_n) != get_u32(in + 44)) {
         rc = fr_error(err, FR_E_FORMAT, "%s: decoded integers fail their checksum: corrupt", name);
+        goto error;
+    }
+    if (!(q = malloc((cnt ? cnt : 1) * sizeof *q))) {
+        rc = fr_error(err, FR_E_NOMEM, "%s: out of memory", name);
         goto error;
     }
     if ((rc = debinarize(raw, raw_n, info.binarization, q, cnt, name, err)))

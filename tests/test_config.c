@@ -509,6 +509,96 @@ static void test_anchor_and_bootstrap_keys(void **state)
     }
 }
 
+/* 50,000 keys in one mapping (issue 23: quadratic before, 13 s at 40k):
+ * the duplicate at the very end is found, at its line, naming the first. */
+static void test_many_keys(void **state)
+{
+    (void)state;
+    enum { N = 50000 };
+    size_t cap = (size_t)N * 24 + 256, k = 0;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    k += (size_t)snprintf(t + k, cap - k, "model:\n");
+    for (int i = 0; i < N; i++)
+        k += (size_t)snprintf(t + k, cap - k, "  k%d: %d\n", i, i);
+    k += (size_t)snprintf(t + k, cap - k, "  k%d: again\n", 31337);
+    FrExperiment *e = NULL;
+    FrError err;
+    assert_int_equal(fr_config_load_string(t, "keys.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    char want[128];
+    snprintf(want, sizeof want, "keys.yaml:%d:3: model.k31337: duplicate key (first set at line %d)",
+             N + 2, 31337 + 2);
+    assert_string_equal(err.msg, want);
+    assert_null(e);
+    free(t);
+}
+
+/* The sweep's size is checked before it is expanded (issue 23: ~10^9 points
+ * grew to 4.6 GB): 400 splits × 3 bits × 3 packings × 52 QPs + the reference
+ * = 187,201 points > the default max_points of 100,000. */
+static void test_sweep_cap(void **state)
+{
+    (void)state;
+    size_t cap = 64 * 1024, k = 0;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    k += (size_t)snprintf(t + k, cap - k, "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep:\n  split: [");
+    for (int i = 0; i < 400; i++)
+        k += (size_t)snprintf(t + k, cap - k, "%sl%d", i ? ", " : "", i);
+    k += (size_t)snprintf(t + k, cap - k, "]\n  bits: [8, 10, 12]\n  packing: [tile, quilt, frames]\n  qp: [");
+    for (int i = 0; i < 52; i++)
+        k += (size_t)snprintf(t + k, cap - k, "%s%d", i ? ", " : "", i);
+    k += (size_t)snprintf(t + k, cap - k, "]\n");
+    FrExperiment *e = NULL;
+    FrError err;
+    assert_int_equal(fr_config_load_string(t, "big.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "big.yaml:4:");
+    tu_assert_contains(err.msg, "expands to 187201 points (split 400 × bits 3 × packing 3");
+    tu_assert_contains(err.msg, "max_points (100000)");
+    assert_null(e);
+    const char *ov[] = {"sweep.max_points=200000"};
+    assert_int_equal(fr_config_load_string(t, "big.yaml", ov, 1, &e, &err), 0);
+    assert_int_equal(e->sweep.max_points, 200000);
+    fr_experiment_free(&e);
+    const char *ov2[] = {"sweep.max_points=187200"};
+    assert_int_equal(fr_config_load_string(t, "big.yaml", ov2, 1, &e, &err), FR_E_CONFIG);
+    free(t);
+}
+
+/* Errors before any work, at the right place (issue 23 defect 8). */
+static void test_early_errors(void **state)
+{
+    (void)state;
+    FrExperiment *e = NULL;
+    FrError err;
+    const char *base = "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep:\n  split: [max_1]\n";
+    char t[512];
+    /* bad bytes: libyaml's reader error at its line and column, not 1:1 */
+    snprintf(t, sizeof t, "%s  bits: [8\xff]\n", base);
+    assert_int_equal(fr_config_load_string(t, "u.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "u.yaml:5:11: invalid leading UTF-8 octet (byte 0xff)");
+    snprintf(t, sizeof t, "%sname: ab\x01" "c\n", base);
+    assert_int_equal(fr_config_load_string(t, "u.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "u.yaml:5:9: control characters are not allowed (byte 0x01)");
+    /* an override with an empty key part */
+    const char *ov[] = {"sweep..bits=10"};
+    assert_int_equal(fr_config_load_string(base, "u.yaml", ov, 1, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "-o sweep..bits=10: key path 'sweep..bits' has an empty part");
+    /* a 300-character name is the name's error, not output.dir's */
+    char nm[400];
+    memset(nm, 'a', 300);
+    nm[300] = 0;
+    snprintf(t, sizeof t, "%sname: %s\n", base, nm);
+    assert_int_equal(fr_config_load_string(t, "u.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "u.yaml:5:7: name: expected at most 128 characters");
+    /* sensitivity with quilt packing: refused at load, naming the key */
+    snprintf(t, sizeof t, "%s  packing: [tile, quilt]\n  allocation: [sensitivity]\n  qp_base: [40]\n", base);
+    assert_int_equal(fr_config_load_string(t, "u.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "u.yaml:5:");
+    tu_assert_contains(err.msg, "sweep.packing: allocation sensitivity (a QP per channel) needs packing tile or frames");
+    assert_null(e);
+}
+
 static void test_load_string(void **state)
 {
     (void)state;
@@ -787,6 +877,9 @@ int main(void)
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_load_string),
         cmocka_unit_test(test_anchor_and_bootstrap_keys),
+        cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_sweep_cap),
+        cmocka_unit_test(test_early_errors),
         cmocka_unit_test(test_check_files),
         cmocka_unit_test(test_dump_roundtrip),
         cmocka_unit_test(test_hash),

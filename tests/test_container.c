@@ -339,6 +339,112 @@ static void test_corruption(void **st)
     corruption_case(FR_CODEC_BZIP2, 8);
 }
 
+/* Hostile sizes (issue 23): a container whose CRC is right but whose shape
+ * claims far more than its payload holds is refused as corrupt without the
+ * large allocation (run under a 256 MiB address-space allowance). */
+typedef struct Hostile {
+    const uint8_t *p;
+    size_t n;
+    FrError e;
+} Hostile;
+
+static int decode_hostile(void *arg)
+{
+    Hostile *h = arg;
+    FrTensor *d = NULL;
+    int nd = 0;
+    int rc = fr_feature_decode(h->p, h->n, &d, &nd, NULL, &h->e);
+    if (rc == FR_E_FORMAT && strstr(h->e.msg, "corrupt"))
+        return 0;
+    fprintf(stderr, "decode_hostile: rc %d: %s\n", rc, h->e.msg);
+    return rc == FR_E_NOMEM ? 2 : 1;
+}
+
+static int lossless_hostile(void *arg)
+{
+    Hostile *h = arg;
+    uint8_t *o = NULL;
+    size_t on = 0;
+    int rc = fr_lossless_decode(FR_CODEC_BZIP2, h->p, h->n, &o, &on, &h->e);
+    free(o);
+    return rc == FR_E_FORMAT ? 0 : rc == FR_E_NOMEM ? 2 : 1;
+}
+
+static void test_hostile_sizes(void **st)
+{
+    (void)st;
+    static const struct {
+        FrCodecKind codec;
+        int bits;
+        FrPacking packing;
+    } cases[] = {
+        {FR_CODEC_ZLIB, FR_BITS_FLOAT, FR_PACK_TILE},
+        {FR_CODEC_BZIP2, 8, FR_PACK_TILE},
+        {FR_CODEC_LZMA, 10, FR_PACK_FRAMES},
+        {FR_CODEC_ZSTD, FR_BITS_FLOAT, FR_PACK_TILE},
+        {FR_CODEC_HEVC, 8, FR_PACK_TILE},
+        {FR_CODEC_HEVC, 8, FR_PACK_FRAMES},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        FrTensor t;
+        assert_int_equal(fr_tensor_alloc(&t, 4, 16, 16), 0);
+        feature_like(&t, 3);
+        FrFeatureSettings s;
+        fr_feature_defaults(&s);
+        s.codec = cases[k].codec;
+        s.bits = cases[k].bits;
+        s.packing = cases[k].packing;
+        uint8_t *frd = NULL;
+        size_t n = 0;
+        FrError e;
+        int rc = fr_feature_encode(&t, 1, "max_3", &s, &frd, &n, NULL, &e);
+        if (rc)
+            print_error("encode: %s\n", e.msg);
+        assert_int_equal(rc, 0);
+        /* the shape follows the header: magic, version, flags, name, 9 bytes */
+        size_t at = 4 + 2 + 2 + 1 + strlen("max_3") + 9;
+        assert_int_equal(frd[at], 4); /* channels, little-endian */
+        /* 2^31 or 2^30 samples: an 8 or 4 GiB tensor (the most a tile picture
+         * can hold), from a file of a few hundred bytes */
+        int tile = s.bits != FR_BITS_FLOAT && s.packing == FR_PACK_TILE;
+        uint32_t c = tile ? 1u << 12 : 1u << 15, hw = tile ? 1u << 9 : 1u << 8;
+        for (int i = 0; i < 4; i++) {
+            frd[at + i] = (uint8_t)(c >> (8 * i));
+            frd[at + 4 + i] = (uint8_t)(hw >> (8 * i));
+            frd[at + 8 + i] = (uint8_t)(hw >> (8 * i));
+        }
+        /* the grid rows/columns must match the new shape to reach the coder */
+        if (s.bits != FR_BITS_FLOAT) {
+            FrPackLayout l;
+            assert_int_equal(fr_pack_layout(s.packing, (int)c, (int)hw, (int)hw, s.tile_pad, &l, NULL), 0);
+            frd[at + 12] = (uint8_t)l.grid_rows;
+            frd[at + 13] = (uint8_t)(l.grid_rows >> 8);
+            frd[at + 14] = (uint8_t)l.grid_cols;
+            frd[at + 15] = (uint8_t)(l.grid_cols >> 8);
+        }
+        fix_crc(frd, n);
+        Hostile h = {frd, n, {0}};
+        assert_int_equal(tu_run_limited((size_t)256 << 20, decode_hostile, &h), 0);
+        free(frd);
+        fr_tensor_free(&t);
+    }
+    /* a length prefix claiming 60 GiB in front of a 14-byte bzip2 stream */
+    uint8_t *z = NULL;
+    size_t zn = 0;
+    assert_int_equal(fr_lossless_encode(FR_CODEC_BZIP2, "hello", 5, &z, &zn, NULL), 0);
+    uint64_t big = (uint64_t)60 << 30;
+    for (int i = 0; i < 8; i++)
+        z[i] = (uint8_t)(big >> (8 * i));
+    Hostile h = {z, zn, {0}};
+    assert_int_equal(tu_run_limited((size_t)256 << 20, lossless_hostile, &h), 0);
+    FrError e;
+    uint8_t *o = NULL;
+    size_t on = 0;
+    assert_int_equal(fr_lossless_decode(FR_CODEC_BZIP2, z, zn, &o, &on, &e), FR_E_FORMAT);
+    tu_assert_contains(e.msg, "corrupt");
+    free(z);
+}
+
 static void test_mse_nbit(void **st)
 {
     (void)st;
@@ -614,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_channel_qp),
         cmocka_unit_test(test_settings_errors),
         cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_hostile_sizes),
         cmocka_unit_test(test_mse_nbit),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_extract_hevc),

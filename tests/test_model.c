@@ -546,6 +546,72 @@ static void test_cfg_errors(void **state)
     assert_null(m);
 }
 
+/* Reproducers of hostile cfgs (issue 23): each is refused with exit 2 and a
+ * message naming the file, under a kill timeout so a hang fails the test
+ * instead of stalling it (anchors-over-num used to deadlock in malloc,
+ * conv-size-2001 to segfault in `featrd run` and pass `featrd layers`). */
+static void test_hostile_cfgs(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *want;
+    } cases[] = {
+        {"anchors-over-num.cfg", "anchors-over-num.cfg:13: [region] (layer 1): anchors= has 146 values but num=5"},
+        {"conv-size-2001.cfg", "conv-size-2001.cfg:8: [convolutional] (layer 0): size=2001 is outside 1..64"},
+        {"conv-stride-negative.cfg", ":9: [convolutional] (layer 0): stride=-1 is outside 1..64"},
+        {"yolo-mask-range.cfg", ":12: [yolo] (layer 1): mask= must list"},
+        {"region-input-mismatch.cfg", "darknet stopped building the network (Aborted: parse_region: l.outputs == params.inputs"},
+        {"workspace-huge.cfg", "workspace-huge.cfg:6: layer 0 needs a 12289.50 GiB convolution workspace"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *out = NULL;
+        int rc = tu_sh(&out, "timeout -s KILL 120 %s layers " DATA "hostile/%s", tu_bin(), cases[k].file);
+        if (rc != 2)
+            print_error("%s: exit %d: %s\n", cases[k].file, rc, out);
+        assert_int_equal(rc, 2);
+        if (getenv("FEATRD_SANITIZE") && strstr(cases[k].file, "workspace")) {
+            /* ASan refuses the 12 TB calloc itself (allocation-size-too-big)
+             * in the probe child: still exit 2, and its report is passed on */
+            tu_assert_contains(out, "AddressSanitizer");
+            tu_assert_contains(out, "workspace-huge.cfg: darknet stopped building the network");
+        } else {
+            tu_assert_contains(out, cases[k].want);
+        }
+        free(out);
+    }
+    /* in process: darknet's abort happens in the probe child; this process
+     * goes on and opens a good cfg */
+    FrModelSettings s;
+    fr_model_defaults(&s);
+    s.quiet = 1;
+    s.cfg = DATA "hostile/region-input-mismatch.cfg";
+    FrModel *m = NULL;
+    FrError err = {0};
+    assert_int_equal(fr_model_open(&m, &s, &err), FR_E_FORMAT);
+    tu_assert_contains(err.msg, "l.outputs == params.inputs");
+    assert_null(m);
+    FrModel *good = open_model(DATA "tiny-det.cfg", NULL, 0, 1);
+    assert_int_equal(fr_model_layer_count(good), 12);
+    fr_model_close(&good);
+}
+
+/* An image header claiming 60000×60000 pixels in a 20-byte PNM: refused
+ * before darknet's loader allocates 43 GB of floats for it. */
+static void test_hostile_image(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s/huge.ppm", tu_tmpdir());
+    tu_write(p, "P6\n60000 60000\n255\nxyz");
+    FrModel *m = open_model(DATA "tiny-cls.cfg", NULL, 0, 1);
+    FrTensor rgb;
+    FrError err;
+    assert_int_equal(fr_model_load_image(m, p, &rgb, &err), FR_E_FORMAT);
+    tu_assert_contains(err.msg, "huge.ppm: corrupt or too large: the header says 60000x60000 pixels");
+    assert_null(rgb.data);
+    fr_model_close(&m);
+}
+
 static void test_weights_round_trip(void **state)
 {
     (void)state;
@@ -927,6 +993,8 @@ int main(void)
         cmocka_unit_test(test_gemm_openblas_vs_darknet),
         cmocka_unit_test(test_weights_errors),
         cmocka_unit_test(test_cfg_errors),
+        cmocka_unit_test(test_hostile_cfgs),
+        cmocka_unit_test(test_hostile_image),
         cmocka_unit_test(test_weights_round_trip),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_detections_reference),

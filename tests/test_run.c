@@ -553,6 +553,125 @@ static void test_kill_resume(void **state)
     assert_same_points(a, b);
 }
 
+/* SIGTERM during a run (issue 23): exit 143, the manifest says interrupted,
+ * no temporary file is left; while it runs, a second run on the same
+ * directory is refused naming the first one's pid. */
+static void test_signal_and_lock(void **state)
+{
+    (void)state;
+    char dir[512], jp[600], odir[600], cfg[600], mp[600], errp[600];
+    snprintf(dir, sizeof dir, "%s/res-signal", g_dir);
+    snprintf(jp, sizeof jp, "%s/points.journal", dir);
+    snprintf(mp, sizeof mp, "%s/manifest.yaml", dir);
+    snprintf(errp, sizeof errp, "%s/signal.err", g_dir);
+    snprintf(odir, sizeof odir, "output.dir=%s", dir);
+    snprintf(cfg, sizeof cfg, "%s/det.yaml", g_dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(fd, 2);
+        /* more QPs than the shared config, so the run outlasts the checks */
+        execl(tu_bin(), tu_bin(), "run", cfg, "-o", odir, "-o", "sweep.qp=[22, 25, 28, 31, 34, 37, 40, 43]",
+              "--quiet", "--cache-mem", "0", "--jobs", "1", (char *)NULL);
+        _exit(127);
+    }
+    /* wait for the first committed point */
+    int st = 0;
+    for (;;) {
+        assert_int_equal(waitpid(pid, &st, WNOHANG), 0); /* still running */
+        char **lines = NULL;
+        size_t n = 0;
+        if (access(jp, F_OK) == 0) {
+            assert_int_equal(fr_journal_read(jp, &lines, &n, NULL), 0);
+            fr_journal_lines_free(&lines, n);
+        }
+        if (n > 0)
+            break;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    char *out = NULL;
+    char want[128];
+    snprintf(want, sizeof want, "is in use by another featrd run (pid %ld)", (long)pid);
+    assert_int_equal(tu_sh(&out, "'%s' run '%s' -o '%s' -o 'sweep.qp=[22, 25, 28, 31, 34, 37, 40, 43]' --quiet",
+                           tu_bin(), cfg, odir), 2);
+    tu_assert_contains(out, want);
+    free(out);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 143);
+    uint8_t *m = NULL;
+    size_t ml = 0;
+    assert_int_equal(fr_read_file(mp, &m, &ml, NULL), 0);
+    m = realloc(m, ml + 1);
+    m[ml] = 0;
+    tu_assert_contains((char *)m, "state: interrupted");
+    free(m);
+    assert_int_equal(tu_sh(&out, "ls -a '%s' | grep -c tmp", dir), 1); /* grep found none */
+    free(out);
+    assert_int_equal(tu_sh(&out, "cat '%s'", errp), 0);
+    tu_assert_contains(out, "interrupted by Terminated");
+    free(out);
+    /* running again resumes and finishes */
+    assert_int_equal(tu_sh(&out, "'%s' run '%s' -o '%s' -o 'sweep.qp=[22, 25, 28, 31, 34, 37, 40, 43]' --quiet",
+                           tu_bin(), cfg, odir), 0);
+    free(out);
+    assert_int_equal(fr_read_file(mp, &m, &ml, NULL), 0);
+    m = realloc(m, ml + 1);
+    m[ml] = 0;
+    tu_assert_contains((char *)m, "state: done");
+    free(m);
+}
+
+/* A plot that cannot be written completely (here: gnuplot's output file is
+ * /dev/full) is an I/O error naming it, exit 1, and the previous plot is
+ * kept (issue 23 defect 7: disk full gave exit 0 and a truncated PNG). */
+static void test_plot_disk_full(void **state)
+{
+    (void)state;
+    const char *ref = ref_dir();
+    char *out = NULL;
+    assert_int_equal(tu_sh(&out, "'%s' plot '%s'", tu_bin(), ref), 0);
+    free(out);
+    char png[600];
+    snprintf(png, sizeof png, "%s/rd_map07.png", ref);
+    uint8_t *before = NULL, *after = NULL;
+    size_t lb = 0, la = 0;
+    assert_int_equal(fr_read_file(png, &before, &lb, NULL), 0);
+    assert_true(lb > 1000);
+    char errp[600];
+    snprintf(errp, sizeof errp, "%s/plot-full.err", g_dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char lnk[700];
+        snprintf(lnk, sizeof lnk, "%s/rd_map07.tmp.%ld.png", ref, (long)getpid());
+        if (symlink("/dev/full", lnk) != 0)
+            _exit(120);
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(fd, 2);
+        dup2(fd, 1);
+        execl(tu_bin(), tu_bin(), "plot", ref, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_int_equal(tu_sh(&out, "cat '%s'", errp), 0);
+    tu_assert_contains(out, "rd_map07.png: gnuplot did not write it completely (disk full?)");
+    free(out);
+    assert_int_equal(fr_read_file(png, &after, &la, NULL), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(after, before, lb);
+    free(before);
+    free(after);
+    assert_int_equal(tu_sh(&out, "ls -a '%s' | grep -c tmp", ref), 1); /* none left */
+    free(out);
+}
+
 /* ---------------- shards, merge, jobs ---------------- */
 
 static void test_shards_and_jobs(void **state)
@@ -575,6 +694,15 @@ static void test_shards_and_jobs(void **state)
         }
     }
     char *out = NULL;
+    /* a shard still running (its lock held) is not merged */
+    int lk = -1;
+    assert_int_equal(fr_results_lock(dir, 1, 3, &lk, NULL), 0);
+    assert_int_equal(tu_sh(&out, "'%s' merge '%s' --no-plots", tu_bin(), dir), 2);
+    char want[96];
+    snprintf(want, sizeof want, "shard 1 of 3 is still running (pid %ld)", (long)getpid());
+    tu_assert_contains(out, want);
+    free(out);
+    fr_results_unlock(&lk);
     int rc = tu_sh(&out, "'%s' merge '%s' --no-plots", tu_bin(), dir);
     if (rc)
         print_error("%s\n", out);
@@ -649,6 +777,38 @@ static void test_bad_inputs(void **state)
     assert_int_equal(run_cfg(&out, "det", dir, "-o 'sweep.split=[max_99]'"), 2);
     tu_assert_contains(out, "max_99");
     free(out);
+    /* a typo in a bd curve name, and a detector run as a classifier:
+     * refused before any work */
+    char dbd[512];
+    snprintf(dbd, sizeof dbd, "%s/res-bdtypo", g_dir);
+    assert_int_equal(run_cfg(&out, "det", dbd, "-o 'bd=[{anchor: cloud-hevcc, test: \"*codec=hevc*\"}]'"), 2);
+    tu_assert_contains(out, "bd[0].anchor: 'cloud-hevcc' is no curve of this sweep; curves: ");
+    tu_assert_contains(out, "cloud-hevc");
+    free(out);
+    assert_int_not_equal(access(dbd, F_OK), 0);
+    assert_int_equal(run_cfg(&out, "det", dbd, "-o 'bd=[{anchor: cloud-hevc, test: \"*codec=hevcx*\"}]'"), 2);
+    tu_assert_contains(out, "bd[0].test: '*codec=hevcx*' matches no curve of this sweep");
+    free(out);
+    assert_int_equal(run_cfg(&out, "det", dbd, "-o model.task=classification -o metrics=[fidelity]"), 2);
+    tu_assert_contains(out, "model.task: ");
+    tu_assert_contains(out, "ends in a detection layer; use task detection");
+    free(out);
+    assert_int_not_equal(access(dbd, F_OK), 0);
+    /* one layer under two spellings: refused before any work, both named */
+    char dsp[512];
+    snprintf(dsp, sizeof dsp, "%s/res-dupsplit", g_dir);
+    assert_int_equal(run_cfg(&out, "det", dsp, "-o \"sweep.split=[max_1, '1']\""), 2);
+    tu_assert_contains(out, "sweep.split[1]: '1' is layer 1 (max_1), already listed as sweep.split[0] 'max_1'");
+    free(out);
+    assert_int_not_equal(access(dsp, F_OK), 0);
+    /* a darknet cfg that used to crash `featrd run` (49 GB workspace): exit 2,
+     * no results directory */
+    char hv[1200];
+    snprintf(hv, sizeof hv, "-o model.cfg='%s/tests/data/model/hostile/conv-size-2001.cfg'", g_root);
+    assert_int_equal(run_cfg(&out, "det", dsp, hv), 2);
+    tu_assert_contains(out, "size=2001 is outside 1..64");
+    free(out);
+    assert_int_not_equal(access(dsp, F_OK), 0);
     /* unwritable results directory (a path through a regular file) */
     snprintf(p, sizeof p, "%s/afile", g_dir);
     tu_write(p, "x");
@@ -696,6 +856,8 @@ int main(void)
         cmocka_unit_test(test_weights_axis),
         cmocka_unit_test(test_kill_resume),
         cmocka_unit_test(test_shards_and_jobs),
+        cmocka_unit_test(test_signal_and_lock),
+        cmocka_unit_test(test_plot_disk_full),
         cmocka_unit_test(test_bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -348,6 +348,67 @@ static void test_corrupt(void **state)
     fr_weights_free(&w);
 }
 
+/* Hostile headers (issue 23): a count field claiming 2^39 parameters with a
+ * right CRC is corrupt before anything is allocated (checked under a 256 MiB
+ * address-space allowance); a weights header whose major*10+minor would
+ * overflow int is refused (UBSan aborted here before). */
+typedef struct RpHostile {
+    const uint8_t *p;
+    size_t n;
+} RpHostile;
+
+static int rp_hostile(void *arg)
+{
+    RpHostile *h = arg;
+    FrWeights d;
+    FrError e;
+    FrRpInfo info;
+    if (fr_rp_info(h->p, h->n, "h.frw", &info, &e) != FR_E_FORMAT || !strstr(e.msg, "count"))
+        return 3;
+    int rc = fr_rp_decode(h->p, h->n, "h.frw", NULL, &d, &e);
+    return rc == FR_E_FORMAT && strstr(e.msg, "corrupt") ? 0 : rc == FR_E_NOMEM ? 2 : 1;
+}
+
+static void test_hostile_headers(void **state)
+{
+    (void)state;
+    FrWeights w;
+    FrError err;
+    FrRpSettings s;
+    uint8_t *b;
+    size_t n;
+    make_weights(&w, 1000, 1, 1.0);
+    fr_rp_defaults(&s);
+    assert_int_equal(fr_rp_encode(&w, NULL, &s, &b, &n, &err), 0);
+    uint64_t big = (uint64_t)1 << 39;
+    for (int i = 0; i < 8; i++)
+        b[16 + i] = (uint8_t)(big >> (8 * i));
+    uint32_t c = fr_crc32(b, n - 4);
+    for (int i = 0; i < 4; i++)
+        b[n - 4 + i] = (uint8_t)(c >> (8 * i));
+    RpHostile h = {b, n};
+    assert_int_equal(tu_run_limited((size_t)256 << 20, rp_hostile, &h), 0);
+    free(b);
+
+    uint8_t hdr[20 + 8] = {0};
+    int32_t v[3] = {0x7fffffff, 5, 0};
+    memcpy(hdr, v, 12);
+    FrWeights x;
+    assert_int_equal(fr_weights_parse(hdr, sizeof hdr, "big.weights", &x, &err), FR_E_FORMAT);
+    tu_assert_contains(err.msg, "big.weights");
+    tu_assert_contains(err.msg, "version 2147483647.5");
+    char path[512];
+    snprintf(path, sizeof path, "%s/big.weights", tu_tmpdir());
+    write_raw(path, hdr, sizeof hdr);
+    char *out = NULL;
+    assert_int_equal(tu_sh(&out, "%s layers tests/data/model/tiny-cls.cfg --weights %s", tu_bin(), path), 2);
+    tu_assert_contains(out, "bad darknet weights header (version 2147483647.5.0)");
+    free(out);
+    assert_int_equal(tu_sh(&out, "%s weights info %s", tu_bin(), path), 2);
+    free(out);
+    fr_weights_free(&w);
+}
+
 static const char *TINY_CFG =
     "[net]\nheight=16\nwidth=16\nchannels=3\n\n"
     "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=relu\n\n"
@@ -502,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_dom_rebuild),
         cmocka_unit_test(test_rp_bad_input),
         cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_hostile_headers),
         cmocka_unit_test(test_modelcomp_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,6 +90,34 @@ static inline void tu_write(const char *path, const char *text)
         abort();
     fputs(text, f);
     fclose(f);
+}
+
+/* Runs fn(arg) in a forked child whose address space may grow by at most
+ * `extra` bytes beyond what is mapped now (sanitizer shadow included), and
+ * returns fn's value (the child's exit status; -1 if it was killed). A
+ * decoder that tries a large allocation gets NULL there, so its error code
+ * tells whether it validated before allocating. */
+static inline int tu_run_limited(size_t extra, int (*fn)(void *), void *arg)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        long long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%lld", &pages) != 1)
+            _exit(99);
+        fclose(f);
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + extra;
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(98);
+        _exit(fn(arg) & 0xff);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* Asserts that haystack contains needle, printing both when it does not. */

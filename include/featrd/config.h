@@ -215,6 +215,7 @@ typedef struct FrSweepSpec {
                                ",weights=<file name without .weights>"; the reference, the
                                anchors and fidelity's uncompressed outputs use model.weights */
     int n_weights;
+    long long max_points;   /* 100000: a sweep expanding to more points is refused */
 } FrSweepSpec;
 
 /* anchors[]: cloud-only coding of the input image. */

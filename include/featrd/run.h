@@ -171,6 +171,17 @@ void fr_progress_destroy(FrProgress **p);
  * (a probe file is created and removed). */
 int fr_results_dir_prepare(const char *dir, FrError *err);
 
+/* Takes the advisory lock (flock) of a run on dir: file
+ * .featrd-run[.shard-I-of-N].lock holding the owner's pid, so two runs of
+ * one shard cannot both compute every point. *fd is the lock (release with
+ * fr_results_unlock). FR_E_USAGE naming the other pid when it is held. */
+int fr_results_lock(const char *dir, int shard_index, int shard_count, int *fd, FrError *err);
+void fr_results_unlock(int *fd);
+
+/* The signal (SIGINT, SIGTERM) that stopped the last fr_run with
+ * FR_E_INTERRUPTED, or 0. The CLI exits 128 + it. */
+int fr_run_interrupt_signal(void);
+
 /* Result file names of a run: "points.csv" for an unsharded run,
  * "points.shard-I-of-N.csv" for shard I of N (same for journal, manifest).
  * Writes into buf (cap bytes). */

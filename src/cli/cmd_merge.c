@@ -35,7 +35,10 @@ int fr_cmd_merge(int argc, char **argv)
         return fr_cli_fail("merge", rc, "%s", err.msg);
     if (plots) {
         FrError pe = {0};
-        if (fr_results_plot(dir, NULL, &pe))
+        int prc = fr_results_plot(dir, NULL, &pe);
+        if (prc == FR_E_IO)
+            return fr_cli_fail("merge", prc, "%s", pe.msg);
+        if (prc)
             fprintf(stderr, "featrd merge: plots skipped: %s\n", pe.msg);
     }
     return 0;

@@ -115,6 +115,10 @@ int fr_cmd_run(int argc, char **argv)
         rc = fr_run(e, &o, &err);
     free(ovr);
     fr_experiment_free(&e);
+    if (rc == FR_E_INTERRUPTED && fr_run_interrupt_signal()) {
+        fr_cli_fail("run", rc, "%s", err.msg);
+        return 128 + fr_run_interrupt_signal(); /* 130 for SIGINT, 143 for SIGTERM */
+    }
     if (rc)
         return fr_cli_fail("run", rc, "%s", err.msg[0] ? err.msg : fr_strerror(rc));
     return 0;

@@ -1,0 +1,83 @@
+/* test_fuzz.c: replays the libFuzzer targets' inputs (fuzz/fuzz_*.c) under
+ * make test: every file of tests/data/fuzz/NAME/ (inputs that once crashed
+ * or hung a target: regressions) and of fuzz/seeds/NAME/ goes through the
+ * same entry point as in `make fuzz`. A crash fails the test binary. */
+#include "testutil.h"
+
+#include <dirent.h>
+
+#define LLVMFuzzerTestOneInput fuzz_config_one
+#include "../fuzz/fuzz_config.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_frd_one
+#include "../fuzz/fuzz_frd.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_npy_one
+#include "../fuzz/fuzz_npy.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_csv_one
+#include "../fuzz/fuzz_csv.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_rp_one
+#include "../fuzz/fuzz_rp.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_cfg_one
+#include "../fuzz/fuzz_cfg.c"
+#undef LLVMFuzzerTestOneInput
+
+typedef int (*OneFn)(const uint8_t *, size_t);
+
+/* Feeds every regular file of dir to fn; returns how many. */
+static int replay_dir(const char *dir, OneFn fn)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(p, &st) || !S_ISREG(st.st_mode))
+            continue;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        assert_int_equal(fr_read_file(p, &data, &len, NULL), 0);
+        assert_int_equal(fn(data, len), 0);
+        free(data);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int replay(const char *name, OneFn fn)
+{
+    char a[256], b[256];
+    snprintf(a, sizeof a, "tests/data/fuzz/%s", name);
+    snprintf(b, sizeof b, "fuzz/seeds/%s", name);
+    return replay_dir(a, fn) + replay_dir(b, fn);
+}
+
+static void test_replay_config(void **s) { (void)s; assert_true(replay("config", fuzz_config_one) + replay_dir("tests/data/config/bad", fuzz_config_one) > 10); }
+static void test_replay_frd(void **s) { (void)s; assert_true(replay("frd", fuzz_frd_one) >= 6); }
+static void test_replay_npy(void **s) { (void)s; assert_true(replay("npy", fuzz_npy_one) >= 3); }
+static void test_replay_csv(void **s) { (void)s; assert_true(replay("csv", fuzz_csv_one) >= 1); }
+static void test_replay_rp(void **s) { (void)s; assert_true(replay("rp", fuzz_rp_one) >= 3); }
+static void test_replay_cfg(void **s)
+{
+    (void)s;
+    assert_true(replay("cfg", fuzz_cfg_one) + replay_dir("tests/data/model/hostile", fuzz_cfg_one) >= 6);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_config), cmocka_unit_test(test_replay_frd),
+        cmocka_unit_test(test_replay_npy),    cmocka_unit_test(test_replay_csv),
+        cmocka_unit_test(test_replay_rp),     cmocka_unit_test(test_replay_cfg),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
