@@ -1922,6 +1922,7 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
                  r.plan.n, r.total_mine, r.done_mine, r.list.n, r.jobs, timing);
         rc = fr_manifest_write(r.manifest_path, e, r.o.shard_index, r.o.shard_count, r.o.git_dir,
                                extra, err);
+        manifest_running = rc != 0; /* "done" stays: what fails later is not the points */
     }
     if (!rc && r.o.progress != FR_PROGRESS_NONE)
         fprintf(stderr,
