@@ -6,7 +6,7 @@
 #   gnuplot -e "datafile='...'; outbase='DIR/rd_map07'; nfeat=N; nanch=M;
 #               colors='#0072B2 ..'; dashes='1 2 ..'; points='7 9 ..';
 #               nlossy=K (blocks 1..K lossy curves, K+1..N lossless); ylabel='...'; ref=0.69; xmin=..; xmax=..;
-#               height=..; yuvlev='0.685'; yuvtit='cloud-hevc:reference-yuv'" plots/rd.gp
+#               height=..; yuvlev='0.685'; yuvtit='cloud-hevc:reference-yuv ...'" plots/rd.gp
 # Every feature curve has its own colour (Okabe-Ito, colour-blind safe) and
 # the marker of its split (filled: lossy curves, open: lossless points);
 # dash = bit depth among lossy curves (solid, dashed, dash-dot). Lossless
@@ -36,7 +36,7 @@ col(i) = word(colors, i)
 anchcol(i) = word("#000000 #666666 #999999", (i - 1) % 3 + 1)
 dashpat(i) = int(word(dashes, i)) == 1 ? 1 : (int(word(dashes, i)) == 2 ? 2 : 4)
 nyuv = strlen(yuvlev) > 0 ? words(yuvlev) : 0
-yuvname(i) = sprintf("%s (YUV conversion, no coding)", i <= nyuv ? system("echo '".yuvtit."' | cut -d'|' -f".i) : "")
+yuvname(i) = sprintf("%s (YUV conversion, no coding)", word(yuvtit, i))
 
 # Clauses only for groups that exist: gnuplot evaluates an empty `for`
 # range's clause once with an out-of-range index.

@@ -203,30 +203,28 @@ static double apall_from_pr(const double *rec, double *prec, size_t n)
     return ap;
 }
 
-double fr_ap_voc07(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
+/* AP of one unweighted ranked list: 11-point or all-point. */
+static double ap_of(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos, int allpoint)
 {
     if (npos == 0)
         return NAN;
     double *rec, *prec;
     if (pr_curve_w(tp, fp, NULL, n, (double)npos, &rec, &prec))
         return NAN;
-    double ap = ap07_from_pr(rec, prec, n);
+    double ap = allpoint ? apall_from_pr(rec, prec, n) : ap07_from_pr(rec, prec, n);
     free(rec);
     free(prec);
     return ap;
 }
 
+double fr_ap_voc07(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
+{
+    return ap_of(tp, fp, n, npos, 0);
+}
+
 double fr_ap_allpoint(const uint8_t *tp, const uint8_t *fp, size_t n, size_t npos)
 {
-    if (npos == 0)
-        return NAN;
-    double *rec, *prec;
-    if (pr_curve_w(tp, fp, NULL, n, (double)npos, &rec, &prec))
-        return NAN;
-    double ap = apall_from_pr(rec, prec, n);
-    free(rec);
-    free(prec);
-    return ap;
+    return ap_of(tp, fp, n, npos, 1);
 }
 
 static int cmp_det(const void *pa, const void *pb)

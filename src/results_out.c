@@ -609,7 +609,11 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
                 if (fr_csv_get_double_nf(csv, r, mc, &v, NULL) || !isfinite(v))
                     continue;
                 fr_text_printf(&yuvlev, "%s%.17g", yuvlev.len ? " " : "", v);
-                fr_text_printf(&yuvtit, "%s%s", yuvtit.len ? "|" : "", yuvs[a]);
+                size_t at = yuvtit.len + (yuvtit.len ? 1 : 0);
+                fr_text_printf(&yuvtit, "%s%s", yuvtit.len ? " " : "", yuvs[a]);
+                for (size_t q = at; yuvtit.s && q < yuvtit.len; q++)
+                    if (yuvtit.s[q] == ' ' || yuvtit.s[q] == '\t')
+                        yuvtit.s[q] = '_';
                 break;
             }
     free(anchors);
@@ -634,9 +638,11 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     for (char *q = title; *q; q++)
         if (*q == '\'' || *q == '"' || *q == '\\' || *q == '$' || *q == '`')
             *q = '_';
-    for (char *q = yuvtit.s; q && *q; q++)
-        if (*q == '\'' || *q == '"' || *q == '\\' || *q == '$' || *q == '`')
-            *q = '_';
+    /* names are words of one string for gnuplot's word() */
+    for (size_t q = 0; yuvtit.s && q < yuvtit.len; q++)
+        if (yuvtit.s[q] == '\'' || yuvtit.s[q] == '"' || yuvtit.s[q] == '\\' ||
+            yuvtit.s[q] == '$' || yuvtit.s[q] == '`')
+            yuvtit.s[q] = '_';
     char refs[64];
     if (isfinite(ref))
         snprintf(refs, sizeof refs, "%.17g", ref);

@@ -267,11 +267,11 @@ static const char tiny_cfg[] =
     "[maxpool]\nsize=4\nstride=4\n\n"
     "[connected]\noutput=10\nactivation=linear\n\n[softmax]\ngroups=1\n";
 
-static void test_train_repeat_resume(void **state)
+/* 40 classification items and the tiny cfg in a fresh directory: dir, and
+ * the cfg, train list and labels paths (buffers of 300/400 bytes). */
+static void tiny_training_set(char *dir, char *cfg, char *lst, char *lab)
 {
-    (void)state;
-    char dir[300], cfg[400], o1[400], o2[400], w1[500], w2[500], lst[400], lab[400];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    snprintf(dir, 300, "%s", tu_tmpdir());
     FrDemoDataSettings ds;
     fr_demo_data_defaults(&ds);
     ds.out_dir = dir;
@@ -280,10 +280,18 @@ static void test_train_repeat_resume(void **state)
     ds.quiet = 1;
     FrError err = {0};
     assert_int_equal(fr_demo_data_generate(&ds, &err), 0);
-    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", dir);
+    snprintf(cfg, 400, "%s/tiny.cfg", dir);
     tu_write(cfg, tiny_cfg);
-    snprintf(lst, sizeof lst, "%s/fmnist-cls/train.list", dir);
-    snprintf(lab, sizeof lab, "%s/fmnist-cls/labels.txt", dir);
+    snprintf(lst, 400, "%s/fmnist-cls/train.list", dir);
+    snprintf(lab, 400, "%s/fmnist-cls/labels.txt", dir);
+}
+
+static void test_train_repeat_resume(void **state)
+{
+    (void)state;
+    char dir[300], cfg[400], o1[400], o2[400], w1[500], w2[500], lst[400], lab[400];
+    tiny_training_set(dir, cfg, lst, lab);
+    FrError err = {0};
     snprintf(o1, sizeof o1, "%s/a", dir);
     snprintf(o2, sizeof o2, "%s/b", dir);
     FrTrainSettings s;
@@ -342,19 +350,8 @@ static void test_train_augment(void **state)
 {
     (void)state;
     char dir[300], cfg[400], lst[400], lab[400], o[4][400], w[4][500];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    FrDemoDataSettings ds;
-    fr_demo_data_defaults(&ds);
-    ds.out_dir = dir;
-    ds.det_train = ds.det_test = ds.cls_test = 0;
-    ds.cls_train = 40;
-    ds.quiet = 1;
+    tiny_training_set(dir, cfg, lst, lab);
     FrError err = {0};
-    assert_int_equal(fr_demo_data_generate(&ds, &err), 0);
-    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", dir);
-    tu_write(cfg, tiny_cfg);
-    snprintf(lst, sizeof lst, "%s/fmnist-cls/train.list", dir);
-    snprintf(lab, sizeof lab, "%s/fmnist-cls/labels.txt", dir);
     int qps[2] = {37, 42};
     FrTrainSettings s[4];
     for (int k = 0; k < 4; k++) {

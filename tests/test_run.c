@@ -156,6 +156,23 @@ static const char *ref_dir(void)
     return dir;
 }
 
+/* featrd run of CFG into DIR with ARGS, which must succeed; returns its
+ * points.csv (caller destroys). */
+static FrCsv *run_ok(const char *cfg, const char *dir, const char *args)
+{
+    char *out = NULL, path[1200];
+    int rc = run_cfg(&out, cfg, dir, args);
+    if (rc)
+        print_error("%s\n", out);
+    free(out);
+    assert_int_equal(rc, 0);
+    snprintf(path, sizeof path, "%s/points.csv", dir);
+    FrCsv *csv = NULL;
+    FrError err = {0};
+    assert_int_equal(fr_csv_read(path, &csv, &err), 0);
+    return csv;
+}
+
 /* ---------------- values against the library ---------------- */
 
 static double csv_num(const FrCsv *csv, size_t row, const char *col)
@@ -177,16 +194,8 @@ static void test_anchor_accounting(void **state)
     (void)state;
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/res-anchor", g_dir);
-    char *out = NULL;
-    int rc = run_cfg(&out, "det", dir, "-o output.images_csv=true");
-    if (rc)
-        print_error("%s\n", out);
-    free(out);
-    assert_int_equal(rc, 0);
-    snprintf(path, sizeof path, "%s/points.csv", dir);
-    FrCsv *csv = NULL;
+    FrCsv *csv = run_ok("det", dir, "-o output.images_csv=true");
     FrError err = {0};
-    assert_int_equal(fr_csv_read(path, &csv, &err), 0);
     size_t n = fr_csv_nrows(csv), yuv = n, a30 = n;
     int kc = fr_csv_col(csv, "kind"), dc = fr_csv_col(csv, "desc");
     for (size_t r = 0; r < n; r++) {
@@ -271,20 +280,10 @@ static void test_weights_axis(void **state)
     const char *common = "-o sweep.split=[max_1] -o sweep.bits=[8] -o 'sweep.codec=[hevc]' "
                          "-o sweep.qp=[22,37] -o bootstrap.replicates=0";
     char *out = NULL;
-    assert_int_equal(run_cfg(&out, "det", dir1, common), 0);
-    free(out);
+    FrCsv *c1 = run_ok("det", dir1, common);
     snprintf(args, sizeof args, "%s -o 'sweep.weights=[\"%s\", \"%s\"]'", common, wa, wb);
-    int rc = run_cfg(&out, "det", dir2, args);
-    if (rc)
-        print_error("%s\n", out);
-    free(out);
-    assert_int_equal(rc, 0);
-    char p1[700], p2[700];
-    snprintf(p1, sizeof p1, "%s/points.csv", dir1);
-    snprintf(p2, sizeof p2, "%s/points.csv", dir2);
-    FrCsv *c1 = NULL, *c2 = NULL;
-    assert_int_equal(fr_csv_read(p1, &c1, &err), 0);
-    assert_int_equal(fr_csv_read(p2, &c2, &err), 0);
+    FrCsv *c2 = run_ok("det", dir2, args);
+    int rc;
     /* reference, 2 feature points, (yuv + 2 anchors) vs reference, 2 x 2, yuv + 2 */
     assert_int_equal(fr_csv_nrows(c1), 6);
     assert_int_equal(fr_csv_nrows(c2), 8);
@@ -321,16 +320,8 @@ static void test_values_match_library(void **state)
     (void)state;
     char dir[512], path[1200];
     snprintf(dir, sizeof dir, "%s/res-cls", g_dir);
-    char *out = NULL;
-    int rc = run_cfg(&out, "cls", dir, "-o output.images_csv=true");
-    if (rc)
-        print_error("%s\n", out);
-    free(out);
-    assert_int_equal(rc, 0);
-    snprintf(path, sizeof path, "%s/points.csv", dir);
-    FrCsv *csv = NULL;
+    FrCsv *csv = run_ok("cls", dir, "-o output.images_csv=true");
     FrError err = {0};
-    assert_int_equal(fr_csv_read(path, &csv, &err), 0);
     /* reference, hevc qp 30, zlib */
     assert_int_equal(fr_csv_nrows(csv), 3);
     assert_string_equal(fr_csv_get(csv, 1, fr_csv_col(csv, "codec")), "hevc");
