@@ -403,6 +403,22 @@ static void test_cli(void **state)
     tu_assert_contains(out, "method pchip, rate kbpi, quality map");
     tu_assert_contains(out, "pchip -10.0000 % / cubic -10.0000 %");
     free(out);
+    /* --csv: bd.csv's header and rows, readable as CSV */
+    char csvout[600];
+    snprintf(csvout, sizeof csvout, "%s/bdrows.csv", d);
+    st = tu_sh(&out, "%s bd %s --anchor jpeg --test max_17 --csv > %s", tu_bin(), path, csvout);
+    assert_int_equal(st, 0);
+    free(out);
+    FrCsv *rows = NULL;
+    FrError e2 = {0};
+    assert_int_equal(fr_csv_read(csvout, &rows, &e2), 0);
+    assert_int_equal(fr_csv_nrows(rows), 1);
+    assert_string_equal(fr_csv_get(rows, 0, fr_csv_col(rows, "test")), "max_17");
+    double bdv;
+    assert_int_equal(fr_csv_get_double(rows, 0, fr_csv_col(rows, "bd_rate_pct"), &bdv, &e2), 0);
+    tu_assert_near(bdv, -10.0, 1e-9);
+    assert_string_equal(fr_csv_get(rows, 0, fr_csv_col(rows, "valid")), "yes");
+    fr_csv_destroy(&rows);
     /* a glob, as in configs: every matching curve but the anchor */
     st = tu_sh(&out, "%s bd %s --anchor jpeg --test 'm*'", tu_bin(), path);
     assert_int_equal(st, 0);

@@ -154,15 +154,26 @@ int fr_cmd_bd(int argc, char **argv)
             break;
         }
         if (as_csv) {
-            printf("%s,%s,%s,%s,%s,%zu,%zu,%zu,%zu,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,"
-                   "%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%d,%s,%s,\"%s\"\n",
-                   anchor, name, fr_bd_method_name(o.method), rate_col, quality_col, ca.n, ct.n,
-                   rep.anchor_used, rep.test_used, rep.rate_pct, rep.rate_lo, rep.rate_hi,
-                   rep.quality, rep.quality_lo, rep.quality_hi, rep.pchip_rate_pct,
-                   rep.cubic_rate_pct, rep.pchip_quality, rep.cubic_quality, rep.quality_overlap,
-                   rep.rate_overlap, rep.quality_span, rep.span_threshold, rep.boot_total,
-                   rep.boot_total ? (rep.significant ? "yes" : "no") : "", rep.valid ? "yes" : "no",
-                   rep.reason);
+            const char *head[] = {anchor, name, fr_bd_method_name(o.method), rate_col, quality_col};
+            for (int k = 0; k < 5; k++) {
+                fr_csv_write_field(stdout, head[k]);
+                fputc(',', stdout);
+            }
+            printf("%zu,%zu,%zu,%zu,", ca.n, ct.n, rep.anchor_used, rep.test_used);
+            double v[] = {rep.rate_pct,       rep.rate_lo,        rep.rate_hi,
+                          rep.quality,        rep.quality_lo,     rep.quality_hi,
+                          rep.pchip_rate_pct, rep.cubic_rate_pct, rep.pchip_quality,
+                          rep.cubic_quality,  rep.quality_overlap, rep.rate_overlap,
+                          rep.quality_span,   rep.span_threshold};
+            for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+                char num[40];
+                fr_csv_fmt_double(num, sizeof num, v[k]);
+                printf("%s,", num);
+            }
+            printf("%d,%s,%s,", rep.boot_total,
+                   rep.boot_total ? (rep.significant ? "yes" : "no") : "", rep.valid ? "yes" : "no");
+            fr_csv_write_field(stdout, rep.reason);
+            fputc('\n', stdout);
         } else {
             printf("anchor %s (%zu points, %zu used), test %s (%zu points, %zu used)\n", anchor,
                    ca.n, rep.anchor_used, name, ct.n, rep.test_used);
