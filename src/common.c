@@ -159,7 +159,9 @@ int fr_write_file_atomic(const char *path, const void *data, size_t len, FrError
 
 /* --- .npy ---------------------------------------------------------------- */
 
-static int parse_shape(const char *hdr, int dims[3], int *nd)
+#define NPY_MAX_DIMS 8
+
+static int parse_shape(const char *hdr, long dims[NPY_MAX_DIMS], int *nd)
 {
     const char *s = strstr(hdr, "'shape'");
     if (!s)
@@ -176,17 +178,84 @@ static int parse_shape(const char *hdr, int dims[3], int *nd)
             break;
         char *end;
         long v = strtol(s, &end, 10);
-        if (end == s || v <= 0 || v > (1L << 30) || *nd >= 3)
+        if (end == s || v <= 0 || v > (1L << 30) || *nd >= NPY_MAX_DIMS)
             return -1;
-        dims[(*nd)++] = (int)v;
+        dims[(*nd)++] = v;
         s = end;
     }
     return *s == ')' ? 0 : -1;
 }
 
+/* The value of 'descr' ('<f4', '>f8', '<f2', '|f1'...) into d (cap 8). */
+static int parse_descr(const char *hdr, char *d, size_t cap)
+{
+    const char *s = strstr(hdr, "'descr'");
+    if (!s || !(s = strchr(s + 7, '\'')))
+        return -1;
+    const char *e = strchr(s + 1, '\'');
+    if (!e || (size_t)(e - s - 1) >= cap)
+        return -1;
+    memcpy(d, s + 1, (size_t)(e - s - 1));
+    d[e - s - 1] = 0;
+    return 0;
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (ex == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13); /* inf, NaN */
+    } else if (ex) {
+        bits = sign | ((ex + 112) << 23) | (man << 13);
+    } else if (man) { /* subnormal: normalise */
+        int e = -1;
+        do {
+            e++;
+            man <<= 1;
+        } while (!(man & 0x400));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
+    } else {
+        bits = sign;
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Element i of raw data of the given type (size 2/4/8, byte order). */
+static float npy_value(const uint8_t *p, int size, int big)
+{
+    uint8_t b[8];
+    for (int k = 0; k < size; k++)
+        b[k] = big ? p[size - 1 - k] : p[k]; /* to little-endian */
+    if (size == 2) {
+        uint16_t h = (uint16_t)(b[0] | (b[1] << 8));
+        return half_to_float(h);
+    }
+    uint64_t u = 0;
+    for (int k = size - 1; k >= 0; k--)
+        u = (u << 8) | b[k];
+    if (size == 4) {
+        uint32_t v = (uint32_t)u;
+        float f;
+        memcpy(&f, &v, sizeof f);
+        return f;
+    }
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return (float)d;
+}
+
 int fr_npy_read(const char *path, FrTensor *out, FrError *err)
 {
+    return fr_npy_read_ex(path, out, NULL, err);
+}
+
+int fr_npy_read_ex(const char *path, FrTensor *out, FrNpyInfo *info, FrError *err)
+{
     memset(out, 0, sizeof *out);
+    if (info)
+        memset(info, 0, sizeof *info);
     uint8_t *buf;
     size_t len;
     int rc = fr_read_file(path, &buf, &len, err);
@@ -220,41 +289,77 @@ int fr_npy_read(const char *path, FrTensor *out, FrError *err)
     char hdr[65537];
     memcpy(hdr, buf + hoff, hlen);
     hdr[hlen] = 0;
-    if (!strstr(hdr, "'<f4'")) {
-        fr_error(err, rc, "%s: dtype must be little-endian float32 ('<f4'); convert with arr.astype(np.float32)", path);
+    /* numpy writes float16/32/64 in either byte order; featrd keeps float32 */
+    char descr[8];
+    int size = 0, big = 0;
+    if (!parse_descr(hdr, descr, sizeof descr) && (descr[0] == '<' || descr[0] == '>' ||
+                                                     descr[0] == '=' || descr[0] == '|') &&
+        descr[1] == 'f' && !descr[3]) {
+        size = descr[2] == '2' ? 2 : descr[2] == '4' ? 4 : descr[2] == '8' ? 8 : 0;
+        big = descr[0] == '>';
+    }
+    if (!size) {
+        fr_error(err, rc, "%s: dtype %s: featrd reads float16, float32 or float64 (either byte "
+                 "order); convert with arr.astype(np.float32)", path,
+                 parse_descr(hdr, descr, sizeof descr) ? "(unreadable)" : descr);
         goto error;
     }
-    if (strstr(hdr, "'fortran_order': True")) {
-        fr_error(err, rc, "%s: Fortran order is not supported; save with np.ascontiguousarray", path);
-        goto error;
-    }
-    int dims[3], nd;
+    int fortran = strstr(hdr, "'fortran_order': True") != NULL;
+    long dims[NPY_MAX_DIMS];
+    int nd;
     if (parse_shape(hdr, dims, &nd) != 0 || nd < 1) {
-        fr_error(err, rc, "%s: shape must have 1 to 3 positive dimensions (C, H, W)", path);
+        fr_error(err, rc, "%s: shape must have 1 to %d positive dimensions", path, NPY_MAX_DIMS);
         goto error;
     }
-    int c = 1, h = 1, w = 1;
-    if (nd == 3) { c = dims[0]; h = dims[1]; w = dims[2]; }
-    else if (nd == 2) { h = dims[0]; w = dims[1]; }
-    else { w = dims[0]; }
+    /* leading singleton dimensions (a batch of one: 1xCxHxW) are squeezed */
+    int lead = 0;
+    while (nd - lead > 3 && dims[lead] == 1)
+        lead++;
+    if (nd - lead > 3) {
+        fr_error(err, rc, "%s: shape has %d dimensions after dropping leading 1s; featrd reads "
+                 "C x H x W (one image's tensor: save t.squeeze(0))", path, nd - lead);
+        goto error;
+    }
+    long c = 1, h = 1, w = 1;
+    const long *d = dims + lead;
+    int k3 = nd - lead;
+    if (k3 == 3) { c = d[0]; h = d[1]; w = d[2]; }
+    else if (k3 == 2) { h = d[0]; w = d[1]; }
+    else { w = d[0]; }
     /* each dimension is below 2^30, so the product can pass 64 bits: bound
      * it before multiplying, then compare with the bytes present */
     uint64_t ch = (uint64_t)c * (uint64_t)h, data = len - hoff - hlen;
     if (ch > ((uint64_t)1 << 31) / (uint64_t)w) {
-        fr_error(err, rc, "%s: corrupt: shape %dx%dx%d has over 2^31 elements (%zu data bytes present)", path, c, h, w, (size_t)data);
+        fr_error(err, rc, "%s: corrupt: shape %ldx%ldx%ld has over 2^31 elements (%zu data bytes present)", path, c, h, w, (size_t)data);
         goto error;
     }
     size_t n = (size_t)(ch * (uint64_t)w);
-    if (data != n * 4) {
-        fr_error(err, rc, "%s: corrupt: data is %zu bytes, shape needs %zu", path, (size_t)data, n * 4);
+    if (data != n * (size_t)size) {
+        fr_error(err, rc, "%s: corrupt: data is %zu bytes, shape and dtype %s need %zu", path,
+                 (size_t)data, descr, n * (size_t)size);
         goto error;
     }
-    rc = fr_tensor_alloc(out, c, h, w);
+    rc = fr_tensor_alloc(out, (int)c, (int)h, (int)w);
     if (rc) {
         fr_error(err, rc, "%s: out of memory", path);
         goto error;
     }
-    memcpy(out->data, buf + hoff + hlen, n * 4);
+    const uint8_t *src = buf + hoff + hlen;
+    for (size_t i = 0; i < n; i++) {
+        /* C-order index i = (ci, hi, wi); Fortran order stores wi slowest */
+        size_t j = i;
+        if (fortran) {
+            size_t wi = i % (size_t)w, hi = (i / (size_t)w) % (size_t)h, ci = i / ((size_t)w * (size_t)h);
+            j = ci + (size_t)c * (hi + (size_t)h * wi);
+        }
+        out->data[i] = npy_value(src + j * (size_t)size, size, big);
+    }
+    if (info) {
+        snprintf(info->dtype, sizeof info->dtype, "%s", descr);
+        info->fortran = fortran;
+        info->squeezed = lead;
+        info->converted = size != 4 || big;
+    }
     free(buf);
     return FR_OK;
 error:

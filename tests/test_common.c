@@ -51,7 +51,7 @@ static void test_npy_truncated(void **state)
     stat(path, &st);
     assert_int_equal(truncate(path, st.st_size - 46), 0); /* 50 of 96 data bytes left */
     assert_int_equal(fr_npy_read(path, &u, &err), FR_E_FORMAT);
-    tu_assert_contains(err.msg, "shape needs 96");
+    tu_assert_contains(err.msg, "need 96");
     assert_null(u.data);
     assert_int_equal(fr_npy_read("/nonexistent/x.npy", &u, &err), FR_E_NOENT);
     tu_assert_contains(err.msg, "/nonexistent/x.npy");
@@ -93,6 +93,94 @@ static void test_npy_hostile_shape(void **state)
     }
 }
 
+/* Writes a .npy with header text hdr and raw data (numpy's layout). */
+static void write_npy(const char *path, const char *dict, const void *data, size_t n)
+{
+    char hdr[256];
+    int hl = snprintf(hdr, sizeof hdr, "%s", dict);
+    while ((10 + hl + 1) % 64)
+        hdr[hl++] = ' ';
+    hdr[hl++] = '\n';
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(hl & 0xff, f);
+    fputc(hl >> 8, f);
+    fwrite(hdr, 1, (size_t)hl, f);
+    fwrite(data, 1, n, f);
+    fclose(f);
+}
+
+/* What numpy users write: float64 big-endian, float16, Fortran order, a
+ * batch of one (1xCxHxW); each read as the C-order float32 C x H x W they
+ * mean, and the info says what was converted. */
+static void test_npy_numpy_variants(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/v.npy", tu_tmpdir());
+    FrTensor u;
+    FrNpyInfo info;
+    FrError err;
+    /* 2x3 float64 big-endian: 0.5, -1.25, 3, 1e-3, 7, 65504.5 */
+    double v8[6] = {0.5, -1.25, 3, 1e-3, 7, 65504.5};
+    uint8_t be[48];
+    for (int i = 0; i < 6; i++) {
+        uint64_t b;
+        memcpy(&b, &v8[i], 8);
+        for (int k = 0; k < 8; k++)
+            be[i * 8 + k] = (uint8_t)(b >> (56 - 8 * k));
+    }
+    write_npy(path, "{'descr': '>f8', 'fortran_order': False, 'shape': (2, 3), }", be, sizeof be);
+    assert_int_equal(fr_npy_read_ex(path, &u, &info, &err), 0);
+    assert_int_equal(u.c, 1);
+    assert_int_equal(u.h, 2);
+    assert_int_equal(u.w, 3);
+    for (int i = 0; i < 6; i++)
+        assert_true(u.data[i] == (float)v8[i]);
+    assert_string_equal(info.dtype, ">f8");
+    assert_int_equal(info.converted, 1);
+    fr_tensor_free(&u);
+    /* float16: 1.0 (0x3c00), -2.0 (0xc000), 65504 (0x7bff), 2^-24 (0x0001, subnormal), -0 */
+    uint16_t h[5] = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000};
+    write_npy(path, "{'descr': '<f2', 'fortran_order': False, 'shape': (5,), }", h, sizeof h);
+    assert_int_equal(fr_npy_read_ex(path, &u, &info, &err), 0);
+    assert_true(u.data[0] == 1.0f && u.data[1] == -2.0f && u.data[2] == 65504.0f);
+    assert_true(u.data[3] == 0x1.0p-24f);
+    assert_true(u.data[4] == 0.0f && signbit(u.data[4]));
+    fr_tensor_free(&u);
+    /* Fortran order, shape (2, 2, 3): element (c, y, x) stored at c + 2 (y + 2 x) */
+    float fo[12], want[12];
+    for (int c = 0; c < 2; c++)
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 3; x++) {
+                float val = (float)(100 * c + 10 * y + x);
+                want[(c * 2 + y) * 3 + x] = val;
+                fo[c + 2 * (y + 2 * x)] = val;
+            }
+    write_npy(path, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2, 3), }", fo, sizeof fo);
+    assert_int_equal(fr_npy_read_ex(path, &u, &info, &err), 0);
+    assert_memory_equal(u.data, want, sizeof want);
+    assert_int_equal(info.fortran, 1);
+    assert_int_equal(info.converted, 0);
+    fr_tensor_free(&u);
+    /* a batch of one: 1x2x2x3 reads as 2x2x3; 2x2x2x3 is refused */
+    write_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 2, 3), }", want, sizeof want);
+    assert_int_equal(fr_npy_read_ex(path, &u, &info, &err), 0);
+    assert_int_equal(u.c, 2);
+    assert_int_equal(info.squeezed, 1);
+    assert_memory_equal(u.data, want, sizeof want);
+    fr_tensor_free(&u);
+    write_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 2, 3), }", want, sizeof want);
+    assert_int_equal(fr_npy_read(path, &u, &err), FR_E_FORMAT);
+    tu_assert_contains(err.msg, "4 dimensions");
+    /* integers are refused with what to do */
+    write_npy(path, "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", want, 12);
+    assert_int_equal(fr_npy_read(path, &u, &err), FR_E_FORMAT);
+    tu_assert_contains(err.msg, "dtype <i4");
+    tu_assert_contains(err.msg, "astype(np.float32)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_npy_roundtrip),
         cmocka_unit_test(test_npy_truncated),
         cmocka_unit_test(test_npy_hostile_shape),
+        cmocka_unit_test(test_npy_numpy_variants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,9 +71,20 @@ static inline size_t fr_tensor_size(const FrTensor *t)
     return (size_t)t->c * (size_t)t->h * (size_t)t->w;
 }
 
-/* .npy I/O: float32, little-endian, C order, 1 to 3 dimensions (missing
- * leading dimensions read as 1). Reads check every length. */
+/* .npy I/O. Reading takes what numpy writes: float16, float32 or float64 in
+ * either byte order (converted to float32), C or Fortran order, 1 to 8
+ * dimensions of which leading 1s are dropped down to C×H×W (1×C×H×W from a
+ * batch of one; missing leading dimensions read as 1). Reads check every
+ * length. Writing: C-order little-endian float32, C×H×W. */
+typedef struct FrNpyInfo {
+    char dtype[8];  /* as in the file, e.g. "<f8" */
+    int converted;  /* 1: not little-endian float32 in the file */
+    int fortran;    /* 1: the file was in Fortran order */
+    int squeezed;   /* leading singleton dimensions dropped */
+} FrNpyInfo;
 int fr_npy_read(const char *path, FrTensor *out, FrError *err);
+/* The same; info (may be NULL) says what was converted, for a note. */
+int fr_npy_read_ex(const char *path, FrTensor *out, FrNpyInfo *info, FrError *err);
 int fr_npy_write(const char *path, const FrTensor *t, FrError *err);
 
 /* Writes a file atomically: data goes to PATH.tmp.<pid>, is fsync'ed and

@@ -119,8 +119,14 @@ int fr_cmd_encode(int argc, char **argv)
     FrBitStats bits;
     size_t elems = 0;
     for (int i = 0; i < ncuts && !rc; i++) {
-        rc = fr_npy_read(paths[i], &cuts[i], &err);
+        FrNpyInfo ni;
+        rc = fr_npy_read_ex(paths[i], &cuts[i], &ni, &err);
         elems += rc ? 0 : fr_tensor_size(&cuts[i]);
+        if (!rc && (ni.converted || ni.fortran || ni.squeezed))
+            fprintf(stderr, "featrd encode: note: %s: %s%s%s%s%sread as C-order float32 %dx%dx%d\n",
+                    paths[i], ni.converted ? "dtype " : "", ni.converted ? ni.dtype : "",
+                    ni.converted ? " converted, " : "", ni.fortran ? "Fortran order, " : "",
+                    ni.squeezed ? "leading 1s dropped, " : "", cuts[i].c, cuts[i].h, cuts[i].w);
     }
     if (!rc)
         rc = fr_feature_encode(cuts, ncuts, split, &s, &frd, &len, &bits, &err);
