@@ -22,6 +22,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 
 CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Iinclude -Isrc -I$(DARKNET_DIR)/include \
+           -DFR_PLOTS_DIR='"$(abspath plots)"' \
            -I/usr/include/x86_64-linux-gnu/openblas-pthread $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  += -L$(DARKNET_DIR) -Wl,-rpath,$(DARKNET_DIR) -ldarknet $(PKG_LIBS) \
            -lopenblas -lz -lbz2 -llzma -lzstd -lpthread -lm $(EXTRA_LDLIBS)

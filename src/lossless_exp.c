@@ -416,7 +416,7 @@ static int write_table_file(const char *csv_path, const char *repr, const char *
 int fr_lossless_plot(const char *dir, const char *scripts_dir, FrError *err)
 {
     char script[4096], vars[4200];
-    snprintf(script, sizeof script, "%s/lossless.gp", scripts_dir ? scripts_dir : "plots");
+    snprintf(script, sizeof script, "%s/lossless.gp", scripts_dir ? scripts_dir : fr_plots_dir());
     if (strpbrk(dir, "'\"\\$`"))
         return fr_error(err, FR_E_USAGE, "%s: quotes, '$' or '`' in a results path cannot be passed to gnuplot", dir);
     snprintf(vars, sizeof vars, "dir='%s'", dir);

@@ -485,7 +485,7 @@ static int write_dat(const char *dir, const char *csv_path, FrError *err)
 int fr_modelcomp_plot(const char *dir, const char *scripts_dir, FrError *err)
 {
     char script[4096], vars[4200];
-    snprintf(script, sizeof script, "%s/modelcomp.gp", scripts_dir ? scripts_dir : "plots");
+    snprintf(script, sizeof script, "%s/modelcomp.gp", scripts_dir ? scripts_dir : fr_plots_dir());
     if (strpbrk(dir, "'\"\\$`"))
         return fr_error(err, FR_E_USAGE, "%s: quotes, '$' or '`' in a results path cannot be passed to gnuplot", dir);
     snprintf(vars, sizeof vars, "dir='%s'", dir);

@@ -684,11 +684,46 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     return rc;
 }
 
+const char *fr_plots_dir(void)
+{
+    /* the first that holds rd.gp: $FEATRD_PLOTS, ./plots, <binary>/../plots,
+     * the source tree featrd was built in */
+    static char found[4200];
+    char path[4300];
+    const char *env = getenv("FEATRD_PLOTS");
+    if (env && *env)
+        return env;
+    if (access("plots/rd.gp", R_OK) == 0)
+        return "plots";
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(found, sizeof found, "%s/../plots", exe);
+            snprintf(path, sizeof path, "%s/rd.gp", found);
+            if (access(path, R_OK) == 0)
+                return found;
+            snprintf(found, sizeof found, "%s/../share/featrd/plots", exe);
+            snprintf(path, sizeof path, "%s/rd.gp", found);
+            if (access(path, R_OK) == 0)
+                return found;
+        }
+    }
+#ifdef FR_PLOTS_DIR
+    return FR_PLOTS_DIR;
+#else
+    return "plots";
+#endif
+}
+
 int fr_gnuplot_run(const char *script, const char *vars, FrError *err)
 {
     if (access(script, R_OK))
-        return fr_error(err, FR_E_NOENT, "%s: gnuplot script missing (run from the featrd source "
-                        "tree, or pass the plots directory)", script);
+        return fr_error(err, FR_E_NOENT, "%s: gnuplot script missing (set FEATRD_PLOTS to featrd's "
+                        "plots/ directory, or pass it: featrd plot DIR PLOTS_DIR)", script);
     /* fork + exec, no shell: gnuplot gets SIGKILL if featrd dies first (a
      * killed run or merge left it plotting on its own) */
     int fds[2];
@@ -759,7 +794,7 @@ int fr_results_plot(const char *dir, const char *scripts_dir, FrError *err)
     for (int k = 0; k < N_TASK_COLS && !rc; k++) {
         if (!col_has_value(csv, fr_csv_col(csv, task_cols[k])))
             continue;
-        rc = plot_metric(csv, dir, scripts_dir ? scripts_dir : "plots", task_cols[k], err);
+        rc = plot_metric(csv, dir, scripts_dir ? scripts_dir : fr_plots_dir(), task_cols[k], err);
         plotted++;
     }
     if (!rc && !plotted)

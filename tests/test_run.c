@@ -713,6 +713,24 @@ static void test_shards_and_jobs(void **state)
     assert_int_equal(access(b, R_OK), 0);
     snprintf(b, sizeof b, "%s/rd_map07.svg", dir);
     assert_int_equal(access(b, R_OK), 0);
+    /* from another working directory: the scripts are found next to the binary */
+    snprintf(b, sizeof b, "%s/rd_map07.png", dir);
+    unlink(b);
+    rc = tu_sh(&out, "cd / && '%s' plot '%s'", tu_bin(), dir);
+    if (rc)
+        print_error("%s\n", out);
+    free(out);
+    assert_int_equal(rc, 0);
+    assert_int_equal(access(b, R_OK), 0);
+    /* featrd help [COMMAND] */
+    assert_int_equal(tu_sh(&out, "'%s' help", tu_bin()), 0);
+    tu_assert_contains(out, "usage: featrd <command>");
+    free(out);
+    assert_int_equal(tu_sh(&out, "'%s' help plot", tu_bin()), 0);
+    tu_assert_contains(out, "featrd plot");
+    free(out);
+    assert_int_equal(tu_sh(&out, "'%s' help nosuch", tu_bin()), 2);
+    free(out);
 
     /* An unsharded run in the merged directory finds every point done. */
     rc = tu_sh(&out, "'%s' run '%s/det.yaml' -o output.dir='%s' --no-plots", tu_bin(), g_dir, dir);

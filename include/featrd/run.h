@@ -287,6 +287,11 @@ const char *fr_results_default_quality(const FrCsv *csv);
 /* The header line (without newline) of bd.csv and the row of one report. */
 const char *fr_bd_csv_header(void);
 
+/* Where featrd's gnuplot scripts are: $FEATRD_PLOTS, ./plots, the plots/
+ * (or share/featrd/plots) next to the binary's directory, else the source
+ * tree it was built in. */
+const char *fr_plots_dir(void);
+
 /* Writes DIR/bd.csv for e's bd: entries from DIR/points.csv. */
 int fr_results_write_bd(const char *dir, const struct FrExperiment *e, FrError *err);
 

@@ -56,6 +56,19 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version"))
         return fr_cmd_version(1, argv + 1);
+    if (!strcmp(argv[1], "help")) { /* featrd help [COMMAND] */
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        char *sub[] = {argv[2], "--help", NULL};
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (!strcmp(argv[2], commands[i].name))
+                return commands[i].fn(2, sub);
+        fprintf(stderr, "featrd help: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return 2;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
