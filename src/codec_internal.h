@@ -41,6 +41,10 @@ typedef struct FrSink {
  * FR_E_NOMEM. */
 int fr_sink_room(FrSink *s);
 
+/* Raw deflate (a ZIP member, as in numpy's .npz) into exactly out_n bytes;
+ * anything else is FR_E_FORMAT. */
+int fr_zlib_inflate_raw(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
+
 /* General coders. encode allocates *out; decode appends to the sink and
  * fails (FR_E_FORMAT) unless exactly want bytes come out. */
 int fr_zlib_encode(int gzip, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,

@@ -85,3 +85,23 @@ int fr_zlib_decode(int gzip, const uint8_t *in, size_t n, FrSink *out, FrError *
                         name, rc, out->n > out->want ? "more than " : "", out->n > out->want ? out->want : out->n, out->want);
     return 0;
 }
+
+int fr_zlib_inflate_raw(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err)
+{
+    if (n > UINT_MAX || out_n > UINT_MAX)
+        return fr_error(err, FR_E_FORMAT, "deflate member of %zu bytes is too large", n);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, -15) != Z_OK) /* raw deflate, as in ZIP members */
+        return fr_error(err, FR_E_CODEC, "zlib: inflateInit2 failed");
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)out_n;
+    int st = inflate(&z, Z_FINISH);
+    size_t got = out_n - z.avail_out;
+    inflateEnd(&z);
+    if (st != Z_STREAM_END || got != out_n)
+        return fr_error(err, FR_E_FORMAT, "corrupt deflate data (%zu of %zu bytes)", got, out_n);
+    return 0;
+}

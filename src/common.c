@@ -1,6 +1,7 @@
 /* common.c: error codes and messages, tensors, .npy files, atomic writes. */
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
+#include "codec_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -251,16 +252,11 @@ int fr_npy_read(const char *path, FrTensor *out, FrError *err)
     return fr_npy_read_ex(path, out, NULL, err);
 }
 
-int fr_npy_read_ex(const char *path, FrTensor *out, FrNpyInfo *info, FrError *err)
+/* Parses a whole .npy held in buf (owned, freed here). */
+static int npy_parse(const char *path, uint8_t *buf, size_t len, FrTensor *out, FrNpyInfo *info,
+                     FrError *err)
 {
-    memset(out, 0, sizeof *out);
-    if (info)
-        memset(info, 0, sizeof *info);
-    uint8_t *buf;
-    size_t len;
-    int rc = fr_read_file(path, &buf, &len, err);
-    if (rc)
-        return rc;
+    int rc;
     rc = FR_E_FORMAT;
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
         fr_error(err, rc, "%s: not a .npy file (bad magic)", path);
@@ -365,6 +361,149 @@ int fr_npy_read_ex(const char *path, FrTensor *out, FrNpyInfo *info, FrError *er
 error:
     free(buf);
     return rc;
+}
+
+/* --- .npz (numpy's savez / savez_compressed: a ZIP of .npy members) ----- */
+
+static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static uint32_t le32(const uint8_t *p) { return le16(p) | (le16(p + 2) << 16); }
+static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32); }
+
+/* Member `key` (or key.npy; NULL: the only member) of the ZIP in z[0..n)
+ * into *out (malloc'ed). Every offset and size is checked against n. */
+static int npz_member(const char *path, const uint8_t *z, size_t n, const char *key, uint8_t **out,
+                      size_t *out_n, FrError *err)
+{
+    *out = NULL;
+    size_t e = 0;
+    int found = 0;
+    if (n >= 22)
+        for (size_t i = n - 22, stop = n > 65557 ? n - 65557 : 0;; i--) {
+            if (!memcmp(z + i, "PK\5\6", 4)) {
+                e = i;
+                found = 1;
+                break;
+            }
+            if (i == stop)
+                break;
+        }
+    if (!found)
+        return fr_error(err, FR_E_FORMAT, "%s: not a .npz (no ZIP end record)", path);
+    uint64_t entries = le16(z + e + 10), cd_off = le32(z + e + 16), cd_size = le32(z + e + 12);
+    if ((entries == 0xffff || cd_off == 0xffffffffu || cd_size == 0xffffffffu) && e >= 20 &&
+        !memcmp(z + e - 20, "PK\6\7", 4)) { /* zip64, as numpy writes (force_zip64) */
+        uint64_t o = le64(z + e - 20 + 8);
+        if (o > n || n - o < 56 || memcmp(z + o, "PK\6\6", 4))
+            return fr_error(err, FR_E_FORMAT, "%s: corrupt .npz (zip64 end record)", path);
+        entries = le64(z + o + 32);
+        cd_size = le64(z + o + 40);
+        cd_off = le64(z + o + 48);
+    }
+    if (cd_off > n || cd_size > n - cd_off || entries > cd_size / 46)
+        return fr_error(err, FR_E_FORMAT, "%s: corrupt .npz (central directory outside the file)",
+                        path);
+    char names[512] = "";
+    size_t nl = 0, p = (size_t)cd_off, end = (size_t)(cd_off + cd_size);
+    for (uint64_t k = 0; k < entries; k++) {
+        if (end - p < 46 || memcmp(z + p, "PK\1\2", 4))
+            return fr_error(err, FR_E_FORMAT, "%s: corrupt .npz (directory entry %llu)", path,
+                            (unsigned long long)k);
+        uint32_t method = le16(z + p + 10), crc = le32(z + p + 16);
+        uint64_t csize = le32(z + p + 20), usize = le32(z + p + 24), lho = le32(z + p + 42);
+        size_t nlen = le16(z + p + 28), xlen = le16(z + p + 30), clen = le16(z + p + 32);
+        if (end - p - 46 < nlen + xlen + clen)
+            return fr_error(err, FR_E_FORMAT, "%s: corrupt .npz (directory entry %llu)", path,
+                            (unsigned long long)k);
+        const char *name = (const char *)z + p + 46;
+        /* zip64 extra: the 8-byte values of the fields set to 0xffffffff, in order */
+        for (size_t x = p + 46 + nlen, xe = x + xlen; x + 4 <= xe;) {
+            uint32_t id = le16(z + x), sz = le16(z + x + 2);
+            if (x + 4 + sz > xe)
+                break;
+            if (id == 1) {
+                size_t q = x + 4, qe = q + sz;
+                if (usize == 0xffffffffu && q + 8 <= qe) { usize = le64(z + q); q += 8; }
+                if (csize == 0xffffffffu && q + 8 <= qe) { csize = le64(z + q); q += 8; }
+                if (lho == 0xffffffffu && q + 8 <= qe) { lho = le64(z + q); q += 8; }
+            }
+            x += 4 + sz;
+        }
+        size_t kl = key ? strlen(key) : 0;
+        int match = key ? ((nlen == kl && !memcmp(name, key, kl)) ||
+                           (nlen == kl + 4 && !memcmp(name, key, kl) && !memcmp(name + kl, ".npy", 4)))
+                        : entries == 1;
+        if (nl + nlen + 8 < sizeof names)
+            nl += (size_t)snprintf(names + nl, sizeof names - nl, "%s%.*s", nl ? ", " : "",
+                                   (int)(nlen > 4 && !memcmp(name + nlen - 4, ".npy", 4) ? nlen - 4 : nlen),
+                                   name);
+        p += 46 + nlen + xlen + clen;
+        if (!match)
+            continue;
+        if (lho > n || n - lho < 30 || memcmp(z + lho, "PK\3\4", 4))
+            return fr_error(err, FR_E_FORMAT, "%s: corrupt .npz (member %.*s)", path, (int)nlen, name);
+        uint64_t data = lho + 30 + le16(z + lho + 26) + le16(z + lho + 28);
+        if (data > n || csize > n - data || usize > ((uint64_t)1 << 33) ||
+            (method == 0 && usize != csize) || (method == 8 && usize > 1032 * csize + 1024) ||
+            (method != 0 && method != 8))
+            return fr_error(err, FR_E_FORMAT, "%s: corrupt or unsupported .npz member %.*s (method "
+                            "%u, %llu -> %llu bytes)", path, (int)nlen, name, method,
+                            (unsigned long long)csize, (unsigned long long)usize);
+        uint8_t *buf = malloc(usize ? (size_t)usize : 1);
+        if (!buf)
+            return fr_error(err, FR_E_NOMEM, "%s: out of memory", path);
+        int rc = 0;
+        if (method == 0)
+            memcpy(buf, z + data, (size_t)usize);
+        else
+            rc = fr_zlib_inflate_raw(z + data, (size_t)csize, buf, (size_t)usize, err);
+        if (!rc && fr_zlib_crc32(buf, (size_t)usize) != crc)
+            rc = fr_error(err, FR_E_FORMAT, "%s: corrupt .npz member %.*s (CRC)", path, (int)nlen, name);
+        if (rc) {
+            free(buf);
+            return rc == FR_E_FORMAT ? fr_error(err, rc, "%s: member %.*s: %s", path, (int)nlen, name,
+                                                err ? err->msg : "") : rc;
+        }
+        *out = buf;
+        *out_n = (size_t)usize;
+        return 0;
+    }
+    if (!key)
+        return fr_error(err, FR_E_USAGE, "%s: holds %llu arrays (%s): name one as %s:KEY", path,
+                        (unsigned long long)entries, names, path);
+    return fr_error(err, FR_E_NOENT, "%s: no array '%s' (arrays: %s)", path, key, names);
+}
+
+int fr_npy_read_ex(const char *path, FrTensor *out, FrNpyInfo *info, FrError *err)
+{
+    memset(out, 0, sizeof *out);
+    if (info)
+        memset(info, 0, sizeof *info);
+    /* "file.npz:key" or "file.npz" (one array) */
+    const char *colon = strrchr(path, ':');
+    size_t pl = colon ? (size_t)(colon - path) : strlen(path);
+    if (pl >= 4 && !strncmp(path + pl - 4, ".npz", 4)) {
+        char zpath[4096];
+        if (pl >= sizeof zpath)
+            return fr_error(err, FR_E_USAGE, "%.200s...: path too long", path);
+        memcpy(zpath, path, pl);
+        zpath[pl] = 0;
+        uint8_t *z, *m = NULL;
+        size_t zn, mn = 0;
+        int rc = fr_read_file(zpath, &z, &zn, err);
+        if (rc)
+            return rc;
+        rc = npz_member(zpath, z, zn, colon ? colon + 1 : NULL, &m, &mn, err);
+        free(z);
+        if (rc)
+            return rc;
+        return npy_parse(path, m, mn, out, info, err);
+    }
+    uint8_t *buf;
+    size_t len;
+    int rc = fr_read_file(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    return npy_parse(path, buf, len, out, info, err);
 }
 
 int fr_npy_write(const char *path, const FrTensor *t, FrError *err)

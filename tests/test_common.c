@@ -181,6 +181,59 @@ static void test_npy_numpy_variants(void **state)
     tu_assert_contains(err.msg, "astype(np.float32)");
 }
 
+/* .npz as numpy's savez / savez_compressed write it (ZIP, zip64 headers;
+ * tests/data/{stored,deflated,single}.npz made with Python's zipfile the
+ * way numpy does): members by name, the only member without one, errors
+ * listing the arrays, and a flipped byte caught by the CRC. */
+static void test_npz(void **state)
+{
+    (void)state;
+    FrTensor u;
+    FrNpyInfo info;
+    FrError err;
+    const char *files[] = {"tests/data/stored.npz", "tests/data/deflated.npz"};
+    for (int k = 0; k < 2; k++) {
+        char p[256];
+        snprintf(p, sizeof p, "%s:feat", files[k]);
+        assert_int_equal(fr_npy_read_ex(p, &u, &info, &err), 0);
+        assert_int_equal(u.c, 2);
+        assert_int_equal(u.h, 2);
+        assert_int_equal(u.w, 3);
+        for (int i = 0; i < 12; i++)
+            assert_true(u.data[i] == 0.5f * (float)i);
+        fr_tensor_free(&u);
+        snprintf(p, sizeof p, "%s:other.npy", files[k]);
+        assert_int_equal(fr_npy_read_ex(p, &u, &info, &err), 0);
+        assert_true(u.c == 1 && u.h == 1 && u.w == 3 && u.data[2] == 3.0f);
+        assert_string_equal(info.dtype, "<f8");
+        fr_tensor_free(&u);
+        assert_int_equal(fr_npy_read(files[k], &u, &err), FR_E_USAGE);
+        tu_assert_contains(err.msg, "holds 2 arrays (feat, other)");
+        snprintf(p, sizeof p, "%s:nope", files[k]);
+        assert_int_equal(fr_npy_read(p, &u, &err), FR_E_NOENT);
+        tu_assert_contains(err.msg, "no array 'nope' (arrays: feat, other)");
+    }
+    assert_int_equal(fr_npy_read("tests/data/single.npz", &u, &err), 0);
+    assert_true(u.w == 4 && u.data[3] == 4.0f);
+    fr_tensor_free(&u);
+    /* a flipped payload byte, and a truncated file */
+    uint8_t *z;
+    size_t n;
+    assert_int_equal(fr_read_file("tests/data/stored.npz", &z, &n, &err), 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/bad.npz", tu_tmpdir());
+    z[200] ^= 0x40; /* inside the first member's data */
+    assert_int_equal(fr_write_file_atomic(p, z, n, &err), 0);
+    char pk[600];
+    snprintf(pk, sizeof pk, "%s:feat", p);
+    assert_int_equal(fr_npy_read(pk, &u, &err), FR_E_FORMAT);
+    tu_assert_contains(err.msg, "bad.npz");
+    assert_int_equal(fr_write_file_atomic(p, z, n / 2, &err), 0);
+    assert_int_equal(fr_npy_read(pk, &u, &err), FR_E_FORMAT);
+    tu_assert_contains(err.msg, "not a .npz");
+    free(z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_npy_truncated),
         cmocka_unit_test(test_npy_hostile_shape),
         cmocka_unit_test(test_npy_numpy_variants),
+        cmocka_unit_test(test_npz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
