@@ -128,8 +128,9 @@ int fr_write_file_atomic(const char *path, const void *data, size_t len, FrError
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return fr_error(err, FR_E_USAGE, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return fr_error(err, FR_E_IO, "%s: cannot create (%s); check the directory exists and is writable",
+    if (fd < 0) /* a directory that is not there is the caller's path: exit 2 */
+        return fr_error(err, errno == ENOENT || errno == ENOTDIR ? FR_E_NOENT : FR_E_IO,
+                        "%s: cannot create (%s); check the directory exists and is writable",
                         path, strerror(errno));
     const uint8_t *p = data;
     size_t left = len;

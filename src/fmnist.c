@@ -465,8 +465,11 @@ static void progress(const FrDemoDataSettings *s, const char *what, int i, int n
 {
     if (s->quiet)
         return;
-    if (i + 1 == n || (i + 1) % 500 == 0)
-        fprintf(stderr, "\rfeatrd data: %s %d/%d%s", what, i + 1, n, i + 1 == n ? "\n" : "");
+    /* redrawn in place on a terminal; whole lines into a file or pipe */
+    int tty = isatty(2);
+    if (i + 1 == n || (i + 1) % (tty ? 500 : 5000) == 0)
+        fprintf(stderr, "%sfeatrd data: %s %d/%d%s", tty ? "\r" : "", what, i + 1, n,
+                i + 1 == n || !tty ? "\n" : "");
 }
 
 static int gen_det(const FrDemoDataSettings *s, const char *root, const FrFmnist *ds,

@@ -1924,6 +1924,9 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
                                extra, err);
         manifest_running = rc != 0; /* "done" stays: what fails later is not the points */
     }
+    if (!rc && r.o.progress != FR_PROGRESS_NONE && r.done_mine == already && already > 0)
+        fprintf(stderr, "%s: nothing to do: all %zu points are done in %s (bd.csv and plots are "
+                "rewritten; --force recomputes)\n", name, already, r.dir);
     if (!rc && r.o.progress != FR_PROGRESS_NONE)
         fprintf(stderr,
                 "%s: %zu points in %.1f s (%.1f points/min), %zu done earlier; front %.1f s, "

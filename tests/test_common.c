@@ -174,6 +174,12 @@ static void test_npy_numpy_variants(void **state)
     write_npy(path, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 2, 3), }", want, sizeof want);
     assert_int_equal(fr_npy_read(path, &u, &err), FR_E_FORMAT);
     tu_assert_contains(err.msg, "4 dimensions");
+    /* encode into a directory that is not there: exit 2, naming it */
+    char *out = NULL;
+    assert_int_equal(tu_sh(&out, "%s encode tests/data/single.npz /nonexistent/dir/o.frd --codec zlib",
+                           tu_bin()), 2);
+    tu_assert_contains(out, "/nonexistent/dir/o.frd: cannot create");
+    free(out);
     /* integers are refused with what to do */
     write_npy(path, "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", want, 12);
     assert_int_equal(fr_npy_read(path, &u, &err), FR_E_FORMAT);

@@ -719,6 +719,8 @@ static void test_shards_and_jobs(void **state)
     rc = tu_sh(&out, "cd / && '%s' plot '%s'", tu_bin(), dir);
     if (rc)
         print_error("%s\n", out);
+    tu_assert_contains(out, "featrd plot: wrote");
+    tu_assert_contains(out, "rd_map07.png");
     free(out);
     assert_int_equal(rc, 0);
     assert_int_equal(access(b, R_OK), 0);
@@ -737,6 +739,7 @@ static void test_shards_and_jobs(void **state)
     assert_int_equal(rc, 0);
     tu_assert_contains(out, "0 points in");
     tu_assert_contains(out, "16 done earlier");
+    tu_assert_contains(out, "nothing to do: all 16 points are done");
     free(out);
     snprintf(b, sizeof b, "%s/points.csv", dir);
     assert_same_points(a, b);

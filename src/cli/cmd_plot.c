@@ -1,5 +1,6 @@
 /* cmd_plot.c: `featrd plot RESULTS_DIR [--scripts DIR]`: gnuplot figures
  * (PNG and SVG) of DIR/points.csv: task metric vs KBPI. */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,8 +51,25 @@ int fr_cmd_plot(int argc, char **argv)
         if (stat(path, &st) == 0)
             plot = fr_modelcomp_plot;
     }
+    double t0 = fr_now();
     int rc = plot(dir, scripts, &err);
     if (rc)
         return fr_cli_fail("plot", rc, "%s", err.msg);
+    /* say what was written: the plots newer than the call */
+    DIR *dd = opendir(dir);
+    int n = 0;
+    for (struct dirent *de; dd && (de = readdir(dd));) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || (strcmp(de->d_name + l - 4, ".png") && strcmp(de->d_name + l - 4, ".svg")))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) == 0 && (double)st.st_mtime >= (double)(long)t0 - 1) {
+            fprintf(stderr, "%s %s", n++ ? "," : "featrd plot: wrote", path);
+        }
+    }
+    if (dd)
+        closedir(dd);
+    if (n)
+        fputc('\n', stderr);
     return 0;
 }
