@@ -44,7 +44,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 all: $(BIN)
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,/^$$/p' Makefile | sed '$$d'
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -55,6 +55,15 @@ deps:
 	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get) to install:$$missing" >&2; exit 1; fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
+
+# A fresh machine without the -dev packages: say what to do instead of a
+# compiler error about a missing header.
+.PHONY: depcheck
+depcheck:
+	@pkg-config --exists $(PKGS) 2>/dev/null && [ -f $(DARKNET_DIR)/include/darknet.h ] || \
+	  { echo "featrd: build dependencies are missing: run 'make deps' (as root) first" >&2; exit 2; }
+
+$(LIB_OBJ) $(CLI_OBJ): | depcheck
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h include/featrd/*.h src/*.h)
 	@mkdir -p $(dir $@)
