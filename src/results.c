@@ -386,6 +386,91 @@ static void remove_tree(const char *path)
     }
 }
 
+/* The key path of each line of a canonical dump ("sweep.qp", "sweep.codec",
+ * "anchors"): section and sub carry the open blocks between lines. */
+static void dump_key(const char *line, size_t len, char *section, char *sub, size_t scap,
+                     char *key, size_t kcap)
+{
+    size_t i = 0;
+    while (i < len && line[i] == ' ')
+        i++;
+    size_t colon = i;
+    while (colon < len && line[colon] != ':')
+        colon++;
+    int item = i + 1 < len && line[i] == '-' && line[i + 1] == ' ';
+    if (i == 0) {
+        snprintf(key, kcap, "%.*s", (int)(colon - i), line);
+        /* "sweep:" opens a section; "name: x" does not */
+        snprintf(section, scap, "%.120s", colon + 1 >= len ? key : "");
+        sub[0] = 0;
+    } else if (i > 2 || item) {
+        snprintf(key, kcap, "%s", *sub ? sub : section);
+    } else {
+        snprintf(key, kcap, "%.120s.%.*s", section, (int)(colon - i), line + i);
+        snprintf(sub, scap, "%.250s", colon + 1 >= len ? key : "");
+    }
+}
+
+/* The keys whose lines differ between dir/config.yaml and e's dump, the
+ * keys that do not enter the hash left out; "" when unknown. */
+static void changed_keys(const char *dir, const FrExperiment *e, char *out, size_t cap)
+{
+    out[0] = 0;
+    char path[4400];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    uint8_t *old = NULL;
+    size_t on = 0;
+    char *now = fr_experiment_dump_string(e);
+    if (!now || fr_read_file(path, &old, &on, NULL)) {
+        free(now);
+        return;
+    }
+    static const char *skip[] = {"name", "jobs", "quiet", "output.dir", "output.plots",
+                                 "output.keep_streams", "bd", "sweep.max_points"};
+    const char *txt[2] = {(const char *)old, now};
+    size_t tlen[2] = {on, strlen(now)};
+    size_t used = 0;
+    for (int side = 0; side < 2; side++) {
+        char section[256] = "", sub[256] = "";
+        for (size_t p = 0; p < tlen[side];) {
+            size_t q = p;
+            while (q < tlen[side] && txt[side][q] != '\n')
+                q++;
+            const char *line = txt[side] + p;
+            size_t len = q - p;
+            char key[256];
+            dump_key(line, len, section, sub, sizeof section, key, sizeof key);
+            /* is this exact line in the other text? */
+            int found = 0;
+            const char *o = txt[!side];
+            for (size_t a = 0; a < tlen[!side] && !found;) {
+                size_t b = a;
+                while (b < tlen[!side] && o[b] != '\n')
+                    b++;
+                found = b - a == len && !memcmp(o + a, line, len);
+                a = b + 1;
+            }
+            int skipped = !len || line[0] == '#';
+            for (size_t k = 0; k < sizeof skip / sizeof skip[0] && !skipped; k++)
+                skipped = !strcmp(key, skip[k]) || (!strncmp(key, skip[k], strlen(skip[k])) &&
+                                                    key[strlen(skip[k])] == '.');
+            char pat[260];
+            snprintf(pat, sizeof pat, "%s,", key);
+            if (!found && !skipped && !strstr(out, pat) && used + strlen(pat) + 2 < cap) {
+                used += (size_t)snprintf(out + used, cap - used, "%s", pat);
+            }
+            p = q + 1;
+        }
+    }
+    if (used)
+        out[used - 1] = 0; /* the last comma */
+    for (char *c = out; *c; c++)
+        if (*c == ',' && c[1])
+            *c = ' ';
+    free(old);
+    free(now);
+}
+
 int fr_results_check_config(const char *dir, const FrExperiment *e, int force, FrError *err)
 {
     DIR *d = opendir(dir);
@@ -413,12 +498,16 @@ int fr_results_check_config(const char *dir, const FrExperiment *e, int force, F
     closedir(d);
     if (!differs)
         return 0;
-    if (!force)
+    if (!force) {
+        char changed[600];
+        changed_keys(dir, e, changed, sizeof changed);
         return fr_error(err, FR_E_MISMATCH,
                         "%s/%s: this directory holds results of a different config (hash %016llx, "
-                        "this config %016llx); use --force to discard them, or a new output.dir "
+                        "this config %016llx%s%s); use --force to discard them, or a new output.dir "
                         "(-o output.dir=PATH)",
-                        dir, which, (unsigned long long)got, (unsigned long long)want);
+                        dir, which, (unsigned long long)got, (unsigned long long)want,
+                        changed[0] ? "; changed: " : "", changed);
+    }
     d = opendir(dir);
     if (!d)
         return 0;
