@@ -426,7 +426,8 @@ int fr_rp_info(const uint8_t *in, size_t n, const char *name, FrRpInfo *info, Fr
         info->binarization > FR_RP_VARINT || (int)info->coder >= FR_CODEC_COUNT ||
         !fr_codec_is_general(info->coder) || (info->header_len != 16 && info->header_len != 20))
         return fr_error(err, FR_E_FORMAT, "%s: bad field in the container header", name);
-    if (info->count > (uint64_t)1 << 40 ||
+    /* n may be shorter than a 20-byte header needs: compare before subtracting */
+    if (info->count > (uint64_t)1 << 40 || n < CONTAINER_FIXED + (size_t)info->header_len + 4 ||
         info->payload_bytes != n - CONTAINER_FIXED - info->header_len - 4)
         return fr_error(err, FR_E_FORMAT, "%s: lengths in the header do not match the file size",
                         name);
