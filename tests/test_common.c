@@ -58,41 +58,6 @@ static void test_npy_truncated(void **state)
     fr_tensor_free(&t);
 }
 
-/* A shape whose product overflows 64 bits (2^90 elements) with no data, and
- * one that asks for 2^40 floats from a 130-byte file: corrupt, exit 2. */
-static void test_npy_hostile_shape(void **state)
-{
-    (void)state;
-    static const char *shapes[] = {"(1073741824, 1073741824, 1073741824)", "(1024, 1024, 1048576)",
-                                   "(1073741824, 1073741824, 16)"};
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
-        char hdr[128], path[512];
-        int hl = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shapes[k]);
-        while ((10 + hl + 1) % 64)
-            hdr[hl++] = ' ';
-        hdr[hl++] = '\n';
-        snprintf(path, sizeof path, "%s/h.npy", tu_tmpdir());
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-        fputc(hl & 0xff, f);
-        fputc(hl >> 8, f);
-        fwrite(hdr, 1, (size_t)hl, f);
-        fwrite("\0\0\0\0\0\0\0\0", 1, k == 1 ? 8 : 0, f);
-        fclose(f);
-        FrTensor u;
-        FrError err;
-        assert_int_equal(fr_npy_read(path, &u, &err), FR_E_FORMAT);
-        tu_assert_contains(err.msg, "corrupt");
-        tu_assert_contains(err.msg, "h.npy");
-        assert_null(u.data);
-        char *out = NULL;
-        assert_int_equal(tu_sh(&out, "%s encode %s %s/o.frd", tu_bin(), path, tu_tmpdir()), 2);
-        tu_assert_contains(out, "corrupt");
-        free(out);
-    }
-}
-
 /* Writes a .npy with header text hdr and raw data (numpy's layout). */
 static void write_npy(const char *path, const char *dict, const void *data, size_t n)
 {
@@ -109,6 +74,31 @@ static void write_npy(const char *path, const char *dict, const void *data, size
     fwrite(hdr, 1, (size_t)hl, f);
     fwrite(data, 1, n, f);
     fclose(f);
+}
+
+/* A shape whose product overflows 64 bits (2^90 elements) with no data, and
+ * one that asks for 2^40 floats from a 130-byte file: corrupt, exit 2. */
+static void test_npy_hostile_shape(void **state)
+{
+    (void)state;
+    static const char *shapes[] = {"(1073741824, 1073741824, 1073741824)", "(1024, 1024, 1048576)",
+                                   "(1073741824, 1073741824, 16)"};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        char dict[128], path[512];
+        snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shapes[k]);
+        snprintf(path, sizeof path, "%s/h.npy", tu_tmpdir());
+        write_npy(path, dict, "\0\0\0\0\0\0\0\0", k == 1 ? 8 : 0);
+        FrTensor u;
+        FrError err;
+        assert_int_equal(fr_npy_read(path, &u, &err), FR_E_FORMAT);
+        tu_assert_contains(err.msg, "corrupt");
+        tu_assert_contains(err.msg, "h.npy");
+        assert_null(u.data);
+        char *out = NULL;
+        assert_int_equal(tu_sh(&out, "%s encode %s %s/o.frd", tu_bin(), path, tu_tmpdir()), 2);
+        tu_assert_contains(out, "corrupt");
+        free(out);
+    }
 }
 
 /* What numpy users write: float64 big-endian, float16, Fortran order, a
