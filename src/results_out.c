@@ -84,23 +84,28 @@ const char *fr_results_default_quality(const FrCsv *csv)
     return NULL;
 }
 
-/* The replicates of one point: column col of dir/boot/<id>.csv into
- * out[0..B); returns B, or -1 when the file is missing or unreadable. */
-static int boot_column(const char *dir, const char *id, const char *col, double *out, int cap)
+/* The replicates of one point: columns rcol and qcol of dir/boot/<id>.csv
+ * into r[0..B) and q[0..B) (the file read once); returns B, or -1 when the
+ * file is missing, unreadable or lacks a column. */
+static int boot_columns(const char *dir, const char *id, const char *rcol, const char *qcol,
+                        double *r, double *q, int cap)
 {
     char path[4500];
     snprintf(path, sizeof path, "%s/boot/%s.csv", dir, id);
     FrCsv *b = NULL;
     if (fr_csv_read(path, &b, NULL))
         return -1;
-    int c = fr_csv_col(b, col), n = (int)fr_csv_nrows(b);
-    if (c < 0 || n > cap || n == 0) {
+    int rc = fr_csv_col(b, rcol), qc = fr_csv_col(b, qcol), n = (int)fr_csv_nrows(b);
+    if (rc < 0 || qc < 0 || n > cap || n == 0) {
         fr_csv_destroy(&b);
         return -1;
     }
-    for (int i = 0; i < n; i++)
-        if (fr_csv_get_double_nf(b, (size_t)i, c, &out[i], NULL))
-            out[i] = NAN;
+    for (int i = 0; i < n; i++) {
+        if (fr_csv_get_double_nf(b, (size_t)i, rc, &r[i], NULL))
+            r[i] = NAN;
+        if (fr_csv_get_double_nf(b, (size_t)i, qc, &q[i], NULL))
+            q[i] = NAN;
+    }
     fr_csv_destroy(&b);
     return n;
 }
@@ -144,16 +149,18 @@ int fr_results_bd_curve(const char *dir, const FrCsv *csv, const char *name, con
     if (!dir || ic < 0 || strcmp(rate, "kbpi"))
         return 0;
     enum { CAP = 100000 };
-    double *tmp = malloc(CAP * sizeof *tmp);
-    if (!tmp)
+    double *tr = malloc(CAP * sizeof *tr), *tq = malloc(CAP * sizeof *tq);
+    if (!tr || !tq) {
+        free(tr);
+        free(tq);
         return 0;
+    }
     int B = 0;
     size_t k = 0;
     for (size_t r = 0; r < nr && k < c->n; r++) {
         if (strcmp(fr_csv_get(csv, r, cc), name))
             continue;
-        const char *id = fr_csv_get(csv, r, ic);
-        int nb = boot_column(dir, id, "kbpi", tmp, CAP);
+        int nb = boot_columns(dir, fr_csv_get(csv, r, ic), "kbpi", quality, tr, tq, CAP);
         if (nb <= 0 || (B && nb != B))
             goto none;
         if (!B) {
@@ -163,17 +170,17 @@ int fr_results_bd_curve(const char *dir, const FrCsv *csv, const char *name, con
             if (!c->rep_rate || !c->rep_quality)
                 goto none;
         }
-        memcpy(c->rep_rate + k * (size_t)B, tmp, (size_t)B * sizeof *tmp);
-        if (boot_column(dir, id, quality, tmp, CAP) != B)
-            goto none;
-        memcpy(c->rep_quality + k * (size_t)B, tmp, (size_t)B * sizeof *tmp);
+        memcpy(c->rep_rate + k * (size_t)B, tr, (size_t)B * sizeof *tr);
+        memcpy(c->rep_quality + k * (size_t)B, tq, (size_t)B * sizeof *tq);
         k++;
     }
     c->nrep = B;
-    free(tmp);
+    free(tr);
+    free(tq);
     return 0;
 none:
-    free(tmp);
+    free(tr);
+    free(tq);
     free(c->rep_rate);
     free(c->rep_quality);
     c->rep_rate = c->rep_quality = NULL;
