@@ -5,27 +5,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "featrd.h"
+#include "fuzz_crc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
-        return 0;
-    size_t n = size - 1;
-    uint8_t *buf = malloc(n + 4);
+    size_t n;
+    uint8_t *buf = fuzz_with_crc(data, size, &n);
     if (!buf)
         return 0;
-    memcpy(buf, data + 1, n);
-    if (data[0] & 1) {
-        uLong c = crc32(0L, buf, (uInt)n);
-        for (int i = 0; i < 4; i++)
-            buf[n + i] = (uint8_t)(c >> (8 * i));
-        n += 4;
-    }
     FrFeatureInfo info;
     FrError err;
     (void)fr_feature_probe(buf, n, &info, &err);
