@@ -28,8 +28,9 @@ LDLIBS  += -L$(DARKNET_DIR) -Wl,-rpath,$(DARKNET_DIR) -ldarknet $(PKG_LIBS) \
            -lopenblas -lz -lbz2 -llzma -lzstd -lpthread -lm $(EXTRA_LDLIBS)
 LDFLAGS += $(EXTRA_LDFLAGS)
 
-LIB_SRC  ?= $(sort $(wildcard src/*.c))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+# find, not wildcard: the library may grow subdirectories (src/*/); the CLI is src/cli/.
+LIB_SRC  ?= $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI_SRC  := $(sort $(shell find src/cli -name '*.c'))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/bench_*.c))
 
@@ -65,9 +66,20 @@ depcheck:
 
 $(LIB_OBJ) $(CLI_OBJ): | depcheck
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h include/featrd/*.h src/*.h)
+# Header dependencies: every compile writes <target>.d (the headers it read,
+# from gcc/clang -MMD; -MP keeps a deleted header from stopping the build), and
+# the .d files of this BUILD are included below, so touching one header
+# rebuilds only what includes it. A target without its .d (built before the
+# .d files existed) is rebuilt once: nothing says which headers it read.
+DEPFLAGS = -MMD -MP -MF $@.d -MT $@
+NODEP    = $$(if $$(wildcard $$@.d),,FORCE)
+.PHONY: FORCE
+FORCE:
+.SECONDEXPANSION:
+
+$(BUILD)/%.o: %.c $(NODEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -81,13 +93,13 @@ $(BIN): $(CLI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(CLI_OBJ) $(WHOLE) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
+$(BUILD)/tests/%: tests/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/bench/%: bench/%.c $(LIB)
+$(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
@@ -112,12 +124,9 @@ FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build-fuzz/fuzz/%)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-# test_fuzz replays the targets' inputs (it includes fuzz/*.c)
-$(BUILD)/tests/test_fuzz: $(FUZZ_SRC)
-
-build-fuzz/fuzz/%: fuzz/%.c $(LIB)
+build-fuzz/fuzz/%: fuzz/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
 fuzz-build: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
@@ -141,3 +150,6 @@ train-models: deps
 
 clean:
 	rm -rf build build-san build-fuzz bin
+
+# test_fuzz includes fuzz/*.c: its .d names them like any header.
+-include $(wildcard $(LIB_OBJ:=.d) $(CLI_OBJ:=.d) $(TESTS:=.d) $(BENCHES:=.d) $(FUZZ_BIN:=.d))
