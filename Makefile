@@ -1,7 +1,8 @@
 # featrd — one Makefile for the library, the CLI, tests, sanitizers and benchmarks.
 #   make deps      install missing Debian packages (apt-get), < 1 s when all present
 #   make           build build/libfeatrd.a and bin/featrd
-#   make test      build and run every test (closing line: "N passed, N failed")
+#   make test      build and run every test, then the fast ones again built with -DNDEBUG
+#                  (build-ndebug/); closing line, over both: "N passed, N failed"
 #   make sanitize  the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make valgrind  the fast tests under valgrind memcheck
 #   make bench     speed figures, measured side by side in one run
@@ -101,9 +102,20 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
+# make test also builds the library, the CLI and the tests with -DNDEBUG, as
+# jsmn runs its tests under each compile-time option: that build has no
+# assert() and no debug decode-after-encode check in fr_picture_encode, and
+# must give the same results. Only the fast tests run there (the four slow
+# end-to-end ones are the same code paths at ~2 min).
+SLOW_TESTS   := test_export test_model test_run test_voc
+NDEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-ndebug/tests/%),$(TESTS:$(BUILD)/%=build-ndebug/%))
+
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
-	@FEATRD_BIN=$(abspath $(BIN)) tests/run_tests.sh $(TESTS)
+	@$(MAKE) --no-print-directory BUILD=build-ndebug EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DNDEBUG" \
+	  BIN=build-ndebug/featrd build-ndebug/featrd $(NDEBUG_TESTS)
+	@tests/run_tests.sh FEATRD_BIN=$(abspath $(BIN)) $(TESTS) \
+	  FEATRD_BIN=$(abspath build-ndebug/featrd) $(NDEBUG_TESTS)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 sanitize: deps
@@ -149,7 +161,7 @@ train-models: deps
 	@FEATRD_BIN=$(abspath $(BIN)) tools/train_models.sh
 
 clean:
-	rm -rf build build-san build-fuzz bin
+	rm -rf build build-san build-fuzz build-ndebug build-cov bin
 
 # test_fuzz includes fuzz/*.c: its .d names them like any header.
 -include $(wildcard $(LIB_OBJ:=.d) $(CLI_OBJ:=.d) $(TESTS:=.d) $(BENCHES:=.d) $(FUZZ_BIN:=.d))
