@@ -4,6 +4,7 @@
 #   make test      build and run every test, then the fast ones again built with -DNDEBUG
 #                  (build-ndebug/); closing line, over both: "N passed, N failed"
 #   make sanitize  the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make coverage  the tests on a gcc --coverage build (build-cov/), then line coverage of src/
 #   make valgrind  the fast tests under valgrind memcheck
 #   make bench     speed figures, measured side by side in one run
 #   make fuzz      libFuzzer targets (clang, ASan+UBSan) for every reader, FUZZ_SECONDS each
@@ -42,7 +43,7 @@ BIN      := bin/featrd
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test sanitize valgrind bench run clean demo-data models help train-models fuzz fuzz-build
+.PHONY: all deps test sanitize coverage valgrind bench run clean demo-data models help train-models fuzz fuzz-build
 all: $(BIN)
 
 help:
@@ -123,6 +124,16 @@ sanitize: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1 FEATRD_BIN=$(abspath build-san/featrd) FEATRD_SANITIZE=1 \
 	  tests/run_tests.sh $(TESTS:$(BUILD)/%=build-san/%)
+
+# -O0 so that every line gcov counts is one in the source; the counts of all
+# processes (the tests, the featrd runs they start) add up in build-cov/**/*.gcda,
+# cleared first. Exits with the tests' status after printing the summary.
+COV := --coverage
+coverage: deps
+	@$(MAKE) --no-print-directory BUILD=build-cov OPT="-O0 -g" EXTRA_CFLAGS="$(COV)" EXTRA_LDFLAGS="$(COV)" BIN=build-cov/featrd build-cov/featrd $(TESTS:$(BUILD)/%=build-cov/%)
+	@find build-cov -name '*.gcda' -delete
+	@FEATRD_BIN=$(abspath build-cov/featrd) tests/run_tests.sh $(TESTS:$(BUILD)/%=build-cov/%); rc=$$?; \
+	  tools/coverage.sh build-cov && exit $$rc
 
 valgrind: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
