@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +16,12 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "featrd.h"
+
 
 /* ---------------- options ---------------- */
 
@@ -244,14 +247,75 @@ void fr_results_name(char *buf, size_t cap, const char *dir, const char *base, c
 
 /* ---------------- manifest ---------------- */
 
-static char *run_capture(const char *cmd)
+/* A pipe end at fd 0..2 would be overwritten by the child's own stdin,
+ * stdout or stderr set-up (only when the caller runs with those closed). */
+static int above_std(int fd)
 {
-    FILE *p = popen(cmd, "r");
-    if (!p)
+    if (fd > 2)
+        return fd;
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return d;
+}
+
+/* Runs argv (argv[0] looked up in PATH; no shell, so no quoting of paths)
+ * with stdin and stderr on /dev/null and returns what it wrote to stdout
+ * (first 255 bytes, trailing white space removed; malloc'ed), or NULL when it
+ * cannot start, exits non-zero or prints nothing. The pipe is read to its
+ * end so the child never blocks on it, and the child is reaped. Both pipe
+ * ends are close-on-exec, so a program another thread starts meanwhile does
+ * not inherit them. */
+static char *run_capture(char *const argv[])
+{
+    int fd[2];
+    if (pipe2(fd, O_CLOEXEC))
         return NULL;
-    char buf[256] = {0};
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    pclose(p);
+    fd[0] = above_std(fd[0]);
+    fd[1] = above_std(fd[1]);
+    if (fd[0] < 0 || fd[1] < 0) {
+        if (fd[0] >= 0)
+            close(fd[0]);
+        if (fd[1] >= 0)
+            close(fd[1]);
+        return NULL;
+    }
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (!rc) {
+        /* dup2 clears close-on-exec on the child's stdout only */
+        if (!(rc = posix_spawn_file_actions_adddup2(&fa, fd[1], 1)) &&
+            !(rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) &&
+            !(rc = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)))
+            rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    close(fd[1]);
+    if (rc) {
+        close(fd[0]);
+        return NULL;
+    }
+    char buf[256];
+    size_t n = 0;
+    for (;;) {
+        char chunk[512];
+        ssize_t k = read(fd[0], chunk, sizeof chunk);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        size_t take = (size_t)k < sizeof buf - 1 - n ? (size_t)k : sizeof buf - 1 - n;
+        memcpy(buf + n, chunk, take);
+        n += take;
+    }
+    close(fd[0]);
+    int st = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    /* w < 0: SIGCHLD ignored by the caller, the status is gone; keep the output */
+    if (w == pid && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        return NULL;
     buf[n] = 0;
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         buf[--n] = 0;
@@ -291,12 +355,11 @@ int fr_manifest_write(const char *path, const FrExperiment *e, int shard_index, 
     fr_text_printf(&t, "config_hash: %016llx\n", (unsigned long long)fr_experiment_hash(e));
     fr_text_printf(&t, "shard: %d/%d\n", shard_index, shard_count);
     fr_text_printf(&t, "written: %s\n", when);
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse HEAD 2>/dev/null", git_dir ? git_dir : ".");
-    char *rev = run_capture(cmd);
-    snprintf(cmd, sizeof cmd, "git -C '%s' status --porcelain --untracked-files=no 2>/dev/null",
-             git_dir ? git_dir : ".");
-    char *dirty = rev ? run_capture(cmd) : NULL;
+    char *gd = (char *)(git_dir ? git_dir : ".");
+    char *rev_argv[] = {"git", "-C", gd, "rev-parse", "HEAD", NULL};
+    char *rev = run_capture(rev_argv);
+    char *st_argv[] = {"git", "-C", gd, "status", "--porcelain", "--untracked-files=no", NULL};
+    char *dirty = rev ? run_capture(st_argv) : NULL;
     fr_text_printf(&t, "git_revision: %s%s\n", rev ? rev : "unknown",
                    dirty ? " # working tree has uncommitted changes" : "");
     free(rev);

@@ -4,6 +4,7 @@
  * Nothing here computes results; it only reads points.csv. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
@@ -732,9 +733,10 @@ int fr_gnuplot_run(const char *script, const char *vars, FrError *err)
         return fr_error(err, FR_E_NOENT, "%s: gnuplot script missing (set FEATRD_PLOTS to featrd's "
                         "plots/ directory, or pass it: featrd plot DIR PLOTS_DIR)", script);
     /* fork + exec, no shell: gnuplot gets SIGKILL if featrd dies first (a
-     * killed run or merge left it plotting on its own) */
+     * killed run or merge left it plotting on its own); close-on-exec, so a
+     * program another thread starts meanwhile does not hold the pipe open */
     int fds[2];
-    if (pipe(fds) != 0)
+    if (pipe2(fds, O_CLOEXEC) != 0)
         return fr_error(err, FR_E_IO, "cannot run gnuplot: pipe: %s", strerror(errno));
     pid_t parent = getpid(), pid = fork();
     if (pid < 0) {

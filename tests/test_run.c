@@ -4,6 +4,8 @@
  * tiny random-weight nets of tests/data/run/ and a few images written here. */
 #include "testutil.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -862,6 +864,90 @@ static void test_bad_inputs(void **state)
     free(out);
 }
 
+/* ---------------- manifest ---------------- */
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* The manifest's text read back, NUL-terminated (caller frees). */
+static char *read_text(const char *path)
+{
+    uint8_t *m = NULL;
+    size_t ml = 0;
+    assert_int_equal(fr_read_file(path, &m, &ml, NULL), 0);
+    m = realloc(m, ml + 1);
+    m[ml] = 0;
+    return (char *)m;
+}
+
+/* git runs without a shell for the manifest's revision: a repository whose
+ * path has quotes, spaces and a $(...) is read right and nothing in the name
+ * is executed; a changed tracked file is flagged; outside a repository it is
+ * "unknown"; no descriptor and no child is left behind. */
+static void test_manifest_git(void **state)
+{
+    (void)state;
+    char repo[600], man[700], want[200], *out = NULL;
+    snprintf(repo, sizeof repo, "%s/it's a 'quoted' dir $(touch PWNED)", g_dir);
+    assert_int_equal(mkdir(repo, 0777), 0);
+    setenv("FR_TEST_REPO", repo, 1);
+    assert_int_equal(tu_sh(&out, "cd \"$FR_TEST_REPO\" && git init -q . && echo a > f && git add f && "
+                                 "git -c user.name=t -c user.email=t@t commit -qm init && "
+                                 "git rev-parse HEAD"),
+                     0);
+    out[strcspn(out, "\n")] = 0;
+    assert_int_equal(strlen(out), 40);
+    snprintf(want, sizeof want, "\ngit_revision: %s\n", out);
+    free(out);
+    char cfg[600];
+    snprintf(cfg, sizeof cfg, "%s/cls.yaml", g_dir);
+    FrExperiment *e = NULL;
+    FrError err = {0};
+    if (fr_config_load(cfg, NULL, 0, &e, &err))
+        fail_msg("%s", err.msg);
+    snprintf(man, sizeof man, "%s/manifest.yaml", g_dir);
+    int fds = open_fds();
+    assert_int_equal(fr_manifest_write(man, e, 0, 1, repo, NULL, &err), 0);
+    assert_int_equal(open_fds(), fds);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* every child reaped */
+    assert_int_equal(errno, ECHILD);
+    char *m = read_text(man);
+    tu_assert_contains(m, want);
+    free(m);
+    /* a tracked file changed */
+    assert_int_equal(tu_sh(NULL, "echo b > \"$FR_TEST_REPO/f\""), 0);
+    assert_int_equal(fr_manifest_write(man, e, 0, 1, repo, NULL, &err), 0);
+    m = read_text(man);
+    want[strlen(want) - 1] = 0;
+    tu_assert_contains(m, want);
+    tu_assert_contains(m, " # working tree has uncommitted changes\n");
+    free(m);
+    /* not a repository (and a directory git cannot enter) */
+    snprintf(repo, sizeof repo, "%s/images", g_dir);
+    assert_int_equal(fr_manifest_write(man, e, 0, 1, repo, NULL, &err), 0);
+    m = read_text(man);
+    tu_assert_contains(m, "\ngit_revision: unknown\n");
+    free(m);
+    assert_int_equal(fr_manifest_write(man, e, 0, 1, "/nonexistent/dir", NULL, &err), 0);
+    m = read_text(man);
+    tu_assert_contains(m, "\ngit_revision: unknown\n");
+    free(m);
+    assert_int_equal(open_fds(), fds);
+    assert_int_not_equal(access("PWNED", F_OK), 0);
+    snprintf(repo, sizeof repo, "%s/PWNED", g_dir);
+    assert_int_not_equal(access(repo, F_OK), 0);
+    unsetenv("FR_TEST_REPO");
+    fr_experiment_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -873,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_signal_and_lock),
         cmocka_unit_test(test_plot_disk_full),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_manifest_git),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
