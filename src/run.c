@@ -11,8 +11,8 @@
 #include <fnmatch.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,21 +333,23 @@ typedef struct WorkerArg {
     int worker;
 } WorkerArg;
 
-/* SIGINT / SIGTERM during fr_run: the workers stop after their current
+/* A stop request during fr_run (fr_run_request_stop, typically from the
+ * caller's SIGINT/SIGTERM handler): the workers stop after their current
  * image, the journal keeps what is committed, the manifest says
- * "interrupted" and the CLI exits 128 + the signal. A second signal ends
- * the process at once. */
-static volatile sig_atomic_t run_signal;
+ * "interrupted" and the CLI exits 128 + the signal. The library installs no
+ * signal handler itself. Lock-free atomics, because the request comes from
+ * a signal handler and is read by the worker threads. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "fr_run_request_stop needs lock-free atomics");
+static atomic_int runs_active; /* fr_run (kind rd) calls between start and return */
+static atomic_int run_signal;  /* the pending request's signal; 0 none */
 static int last_signal;
 
-static void on_run_signal(int sig)
+int fr_run_request_stop(int sig)
 {
-    if (run_signal) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    run_signal = sig;
+    int none = 0;
+    if (sig <= 0 || atomic_load(&runs_active) == 0)
+        return 0;
+    return atomic_compare_exchange_strong(&run_signal, &none, sig);
 }
 
 int fr_run_interrupt_signal(void)
@@ -364,11 +366,12 @@ static void *worker_main(void *p)
         pthread_mutex_lock(&r->mu);
         size_t i = r->next++;
         int stop = r->failed;
-        if (!stop && run_signal && i < r->nimg) {
+        int sig = atomic_load(&run_signal);
+        if (!stop && sig && i < r->nimg) {
             r->failed = stop = 1;
             r->fail_rc = fr_error(&r->fail_err, FR_E_INTERRUPTED, "interrupted by %s; the points "
                                   "finished so far are saved, run again to resume",
-                                  strsignal(run_signal));
+                                  strsignal(sig));
         }
         pthread_mutex_unlock(&r->mu);
         if (stop || i >= r->nimg)
@@ -1754,15 +1757,8 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     memset(&r, 0, sizeof r);
     pthread_mutex_init(&r.mu, NULL);
     int lock_fd = -1, manifest_running = 0;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_run_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    run_signal = 0;
     last_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    atomic_fetch_add(&runs_active, 1);
     r.e = e;
     if (opt)
         r.o = *opt;
@@ -1957,10 +1953,11 @@ out:
         write_manifest(&r, rc == FR_E_INTERRUPTED ? "interrupted" : "failed", &me);
     }
     if (rc == FR_E_INTERRUPTED)
-        last_signal = run_signal;
+        last_signal = atomic_load(&run_signal);
     run_free(&r);
     fr_results_unlock(&lock_fd);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    /* the request is spent with the last run it applied to */
+    if (atomic_fetch_sub(&runs_active, 1) == 1)
+        atomic_store(&run_signal, 0);
     return rc;
 }

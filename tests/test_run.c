@@ -546,17 +546,13 @@ static void test_kill_resume(void **state)
     assert_same_points(a, b);
 }
 
-/* SIGTERM during a run (issue 23): exit 143, the manifest says interrupted,
- * no temporary file is left; while it runs, a second run on the same
- * directory is refused naming the first one's pid. */
-static void test_signal_and_lock(void **state)
+/* Starts `featrd run det.yaml` into dir (stderr into errp) with more QPs
+ * than the shared config, so the run outlasts the checks, and returns once
+ * its first point is committed. */
+static pid_t start_long_run(const char *dir, const char *errp)
 {
-    (void)state;
-    char dir[512], jp[600], odir[600], cfg[600], mp[600], errp[600];
-    snprintf(dir, sizeof dir, "%s/res-signal", g_dir);
+    char jp[600], odir[600], cfg[600];
     snprintf(jp, sizeof jp, "%s/points.journal", dir);
-    snprintf(mp, sizeof mp, "%s/manifest.yaml", dir);
-    snprintf(errp, sizeof errp, "%s/signal.err", g_dir);
     snprintf(odir, sizeof odir, "output.dir=%s", dir);
     snprintf(cfg, sizeof cfg, "%s/det.yaml", g_dir);
     pid_t pid = fork();
@@ -564,7 +560,9 @@ static void test_signal_and_lock(void **state)
     if (pid == 0) {
         int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
         dup2(fd, 2);
-        /* more QPs than the shared config, so the run outlasts the checks */
+        /* featrd leaves an ignored signal ignored (make test started with `&`) */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
         execl(tu_bin(), tu_bin(), "run", cfg, "-o", odir, "-o", "sweep.qp=[22, 25, 28, 31, 34, 37, 40, 43]",
               "--quiet", "--cache-mem", "0", "--jobs", "1", (char *)NULL);
         _exit(127);
@@ -584,6 +582,23 @@ static void test_signal_and_lock(void **state)
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    return pid;
+}
+
+/* SIGTERM during a run (issue 23): exit 143, the manifest says interrupted,
+ * no temporary file is left; while it runs, a second run on the same
+ * directory is refused naming the first one's pid. */
+static void test_signal_and_lock(void **state)
+{
+    (void)state;
+    char dir[512], odir[600], cfg[600], mp[600], errp[600];
+    snprintf(dir, sizeof dir, "%s/res-signal", g_dir);
+    snprintf(mp, sizeof mp, "%s/manifest.yaml", dir);
+    snprintf(errp, sizeof errp, "%s/signal.err", g_dir);
+    snprintf(odir, sizeof odir, "output.dir=%s", dir);
+    snprintf(cfg, sizeof cfg, "%s/det.yaml", g_dir);
+    pid_t pid = start_long_run(dir, errp);
+    int st = 0;
     char *out = NULL;
     char want[128];
     snprintf(want, sizeof want, "is in use by another featrd run (pid %ld)", (long)pid);
@@ -948,6 +963,101 @@ static void test_manifest_git(void **state)
     fr_experiment_free(&e);
 }
 
+/* A second signal ends the run at once (the CLI's handler re-raises it
+ * when fr_run_request_stop says a stop is already under way). */
+static void test_second_signal(void **state)
+{
+    (void)state;
+    char dir[512], errp[600];
+    snprintf(dir, sizeof dir, "%s/res-signal2", g_dir);
+    snprintf(errp, sizeof errp, "%s/signal2.err", g_dir);
+    pid_t pid = start_long_run(dir, errp);
+    /* SIGINT is handled first (the lower number; each blocks the other
+     * while its handler runs), so SIGTERM finds the request taken */
+    assert_int_equal(kill(pid, SIGINT), 0);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFSIGNALED(st))
+        fail_msg("featrd run exited %d after SIGINT + SIGTERM, expected death by SIGTERM",
+                 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    assert_int_equal(WTERMSIG(st), SIGTERM);
+}
+
+/* fr_run_request_stop in-process: the library installs no signal handler
+ * (the caller's dispositions stay as they are during the run), a request
+ * outside a run is refused, one during it stops the run as a signal did,
+ * and a second one is refused. */
+typedef struct StopProbe {
+    int events, took, second, handler_kept;
+} StopProbe;
+
+static void stop_on_progress(const FrProgressEvent *ev, void *user)
+{
+    (void)ev;
+    StopProbe *sp = user;
+    struct sigaction a, b;
+    sigaction(SIGINT, NULL, &a);
+    sigaction(SIGTERM, NULL, &b);
+    sp->handler_kept &= a.sa_handler == SIG_IGN && b.sa_handler == SIG_DFL;
+    if (sp->events++ == 0) {
+        sp->took = fr_run_request_stop(SIGTERM);
+        sp->second = fr_run_request_stop(SIGINT);
+    }
+}
+
+static void test_stop_request(void **state)
+{
+    (void)state;
+    char cfg[600], dir[600], mp[700];
+    snprintf(cfg, sizeof cfg, "%s/det.yaml", g_dir);
+    snprintf(dir, sizeof dir, "output.dir=%s/res-stop", g_dir);
+    snprintf(mp, sizeof mp, "%s/res-stop/manifest.yaml", g_dir);
+    const char *ovr[] = {dir};
+    FrExperiment *e = NULL;
+    FrError err = {0};
+    if (fr_config_load(cfg, ovr, 1, &e, &err))
+        fail_msg("%s", err.msg);
+    struct sigaction ign, old_int, old_term;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGTERM, NULL, &old_term);
+    assert_true(old_term.sa_handler == SIG_DFL);
+    assert_int_equal(fr_run_request_stop(SIGINT), 0); /* no run in progress */
+    StopProbe sp = {0, 0, 0, 1};
+    FrRunOptions o;
+    fr_run_options_defaults(&o);
+    o.progress = FR_PROGRESS_NONE;
+    o.jobs = 1;
+    o.on_progress = stop_on_progress;
+    o.progress_user = &sp;
+    int rc = fr_run(e, &o, &err);
+    assert_int_equal(rc, FR_E_INTERRUPTED);
+    tu_assert_contains(err.msg, "interrupted by Terminated");
+    assert_int_equal(fr_run_interrupt_signal(), SIGTERM);
+    assert_int_equal(sp.took, 1);
+    assert_int_equal(sp.second, 0);
+    assert_true(sp.handler_kept);
+    assert_int_equal(sp.events, 1); /* nothing committed after the request */
+    assert_int_equal(fr_run_request_stop(SIGINT), 0); /* the run is over */
+    struct sigaction a;
+    sigaction(SIGINT, NULL, &a);
+    assert_true(a.sa_handler == SIG_IGN);
+    sigaction(SIGINT, &old_int, NULL);
+    char *m = read_text(mp);
+    tu_assert_contains(m, "state: interrupted");
+    free(m);
+    /* the next run is not stopped by the spent request, and resumes */
+    o.on_progress = NULL;
+    assert_int_equal(fr_run(e, &o, &err), 0);
+    assert_int_equal(fr_run_interrupt_signal(), 0);
+    m = read_text(mp);
+    tu_assert_contains(m, "state: done");
+    free(m);
+    fr_experiment_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -960,6 +1070,8 @@ int main(void)
         cmocka_unit_test(test_plot_disk_full),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_manifest_git),
+        cmocka_unit_test(test_second_signal),
+        cmocka_unit_test(test_stop_request),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -2,7 +2,11 @@
  * BD-rate (mean percent rate change at equal quality) and BD-quality (mean
  * quality change at equal rate), by the VCEG-M33 cubic fit or by piecewise
  * cubic Hermite interpolation (pchip). Built on GSL (src/bd.c is the GSL
- * adapter; GSL headers do not leak through this header). */
+ * adapter; GSL headers do not leak through this header).
+ * Side effect on the process: the first cubic fit turns GSL's default error
+ * handler (abort) off for the whole process (gsl_set_error_handler_off), so
+ * that GSL failures become error codes here; a caller that uses GSL itself
+ * and relies on the abort should set its handler again. */
 #ifndef FEATRD_BD_H
 #define FEATRD_BD_H
 

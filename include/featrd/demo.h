@@ -161,8 +161,11 @@ void fr_train_defaults(FrTrainSettings *s);
  * FR_E_USAGE, FR_E_NOENT (cfg, list, labels), FR_E_FORMAT (list empty, a path
  * matching not exactly one label, wrong last layer), FR_E_MISMATCH (weights or
  * labels of another cfg), FR_E_MODEL (loss became NaN), FR_E_IO. Not thread
- * safe: darknet's rand() state is process-wide. For detectors it replaces the
- * region layer's CPU backward, which darknet 2018 leaves empty. */
+ * safe: darknet's rand() state is process-wide. Side effect on the process:
+ * it reseeds the C library's rand() (srand from s->seed at the start and
+ * once per batch), since darknet samples and augments with rand(). For
+ * detectors it replaces the region layer's CPU backward, which darknet 2018
+ * leaves empty. */
 int fr_train_run(FrTrainSettings *s, FrError *err);
 
 /* The augmentation of one feature, in place: C×H×W floats coded with fs at

@@ -31,7 +31,9 @@ typedef struct FrModelSettings {
     const char *weights; /* darknet .weights path, or NULL for a seeded random
                           * initialisation (said on stderr unless quiet).
                           * Default NULL. */
-    uint64_t seed;       /* seed of the random initialisation; default 1 */
+    uint64_t seed;       /* seed of the random initialisation and of the crop
+                          * layers' offsets; default 1. fr_model_open calls
+                          * srand() with it (see there). */
     int width, height;   /* network input size; 0 = the cfg's. Default 0, 0. */
     FrGemm gemm;         /* default FR_GEMM_OPENBLAS */
     int quiet;           /* 1: nothing on stderr (darknet's layer table is always
@@ -47,7 +49,11 @@ void fr_model_defaults(FrModelSettings *s);
  * than the cfg needs: saved for another cfg), FR_E_USAGE (bad settings, an
  * input size that leaves a layer empty). Never exits. On error *m is NULL.
  * Close with fr_model_close. Opening holds a process-wide lock while darknet
- * parses and points fd 2 away for that moment. */
+ * parses and points fd 2 away for that moment.
+ * Side effect on the process: opening reseeds the C library's rand() state
+ * (srand from s->seed), because darknet draws random weights and crop-layer
+ * offsets from rand() and a model must not depend on what ran before; a
+ * caller that uses rand() itself gets a new sequence after each open. */
 int fr_model_open(FrModel **m, const FrModelSettings *s, FrError *err);
 /* Frees the network and sets *m to NULL; safe on NULL. */
 void fr_model_close(FrModel **m);

@@ -178,8 +178,29 @@ int fr_results_dir_prepare(const char *dir, FrError *err);
 int fr_results_lock(const char *dir, int shard_index, int shard_count, int *fd, FrError *err);
 void fr_results_unlock(int *fd);
 
-/* The signal (SIGINT, SIGTERM) that stopped the last fr_run with
- * FR_E_INTERRUPTED, or 0. The CLI exits 128 + it. */
+/* Asks the fr_run in progress in this process to stop: its workers finish
+ * the images they are on, the points committed so far stay in the journal,
+ * the manifest says "interrupted", and fr_run returns FR_E_INTERRUPTED
+ * ("interrupted by <strsignal(sig)>"); running again resumes. sig (> 0) is
+ * what fr_run_interrupt_signal() reports afterwards.
+ *
+ * The library installs no signal handler: a program that wants Ctrl-C to
+ * stop a run cleanly calls this from its own SIGINT/SIGTERM handler (the
+ * featrd CLI does, src/cli/cmd_run.c). Async-signal-safe and thread-safe
+ * (lock-free atomics, no allocation, no locks); it may also be called from
+ * any thread, e.g. the on_progress callback.
+ *
+ * Returns 1 when the request was taken, 0 when nothing will act on it: no
+ * rd run is in progress (kinds lossless and model do not stop early), or a
+ * stop was already requested. On 0 a signal handler should end the process
+ * the default way (restore SIG_DFL and raise the signal), which is how a
+ * second Ctrl-C ends a run at once. A request applies to every fr_run in
+ * progress and is forgotten when the last of them returns. */
+int fr_run_request_stop(int sig);
+
+/* The signal given to fr_run_request_stop that stopped the last fr_run
+ * with FR_E_INTERRUPTED, or 0. The CLI exits 128 + it. Not synchronised:
+ * read it in the thread that called fr_run, after it returned. */
 int fr_run_interrupt_signal(void);
 
 /* Result file names of a run: "points.csv" for an unsharded run,

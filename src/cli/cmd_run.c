@@ -2,6 +2,8 @@
  * [--jobs N] [--quiet] [--force] [--no-plots]`: loads the experiment and
  * hands it to fr_run (featrd/run.h). */
 #define _DEFAULT_SOURCE
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,45 @@ static void usage(FILE *f)
             "  --no-plots    skip the gnuplot figures\n"
             "  --cache-mem M MiB of cut tensors kept in memory per split (default 1024);\n"
             "                beyond it they go to output.dir/cache/ until the split is done\n");
+}
+
+/* SIGINT / SIGTERM during the run: the first asks fr_run to stop after the
+ * images in flight (it saves what is done and marks the manifest
+ * interrupted; exit 128 + the signal); a second one, or one fr_run will not
+ * act on, ends the process at once the default way. */
+static void on_stop_signal(int sig)
+{
+    int e = errno;
+    if (!fr_run_request_stop(sig)) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    errno = e;
+}
+
+static int run_with_stop_signals(const FrExperiment *e, const FrRunOptions *o, FrError *err)
+{
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    /* one handler at a time, so a SIGTERM right after a SIGINT finds the
+     * request already taken and ends the process */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    /* a signal ignored by whoever started featrd (nohup, `cmd &` in a
+     * script) stays ignored */
+    sigaction(SIGINT, NULL, &old_int);
+    sigaction(SIGTERM, NULL, &old_term);
+    if (old_int.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
+    if (old_term.sa_handler != SIG_IGN)
+        sigaction(SIGTERM, &sa, NULL);
+    int rc = fr_run(e, o, err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
 }
 
 int fr_cmd_run(int argc, char **argv)
@@ -112,7 +153,7 @@ int fr_cmd_run(int argc, char **argv)
         /* exec failed: go on with OpenBLAS's own threads */
     }
     if (!rc)
-        rc = fr_run(e, &o, &err);
+        rc = run_with_stop_signals(e, &o, &err);
     free(ovr);
     fr_experiment_free(&e);
     if (rc == FR_E_INTERRUPTED && fr_run_interrupt_signal()) {
