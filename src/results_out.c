@@ -331,9 +331,13 @@ static const char *axis_val(const Axes *a, const char *key)
     return NULL;
 }
 
+/* A codec column value: a registered codec without a QP gives one point,
+ * not a curve (anchors' hevc-420/jpeg and the reference are not codecs
+ * here and never reach this). */
 static int is_lossless_codec(const char *c)
 {
-    return strcmp(c, "hevc") != 0;
+    const FrCodec *k = fr_codec_find(c);
+    return !k || !(k->caps & FR_CODEC_LOSSY);
 }
 
 /* One legend label part: "max_5", "10-bit", "quilt", "alloc=sensitivity". */
