@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "featrd/config.h"
+#include "featrd/metrics.h"
 #include "featrd/version.h"
 
 #define MAX_DEPTH 64
@@ -1036,9 +1037,16 @@ static const char *const RANGE_NAMES[] = {"tensor", "channel", NULL};
 static const char *const PACK_NAMES[] = {"tile", "quilt", "frames", NULL};
 static const char *const ALLOC_NAMES[] = {"uniform", "sensitivity", NULL};
 static const char *const SCOPE_NAMES[] = {"image", "dataset", NULL};
-static const char *const METRIC_NAMES[] = {"map07", "map", "top1", "top5", "fidelity",
-                                           "pixel_agreement", "feature_mse", "feature_psnr",
-                                           NULL};
+/* the metrics registry's names (featrd/metrics.h), NULL-terminated */
+static const char *const *metric_names(void)
+{
+    static const char *names[64];
+    if (!names[0]) /* constant data: a racing first call writes the same values */
+        for (int i = 0; i < fr_metric_count() && i < 63; i++)
+            names[i] = fr_metric_info((FrMetric)i)->name;
+    return names;
+}
+#define METRIC_NAMES (metric_names())
 static const char *const BD_NAMES[] = {"pchip", "cubic", NULL};
 static const char *const ANCHOR_CODEC_NAMES[] = {"hevc", "jpeg", NULL};
 static const char *const MODEL_CODER_NAMES[] = {"lzma", "zstd", NULL};
@@ -2702,12 +2710,7 @@ static int validate(Cx *c)
     if (e->model.task != FR_TASK_AUTO)
         for (int i = 0; i < e->n_metrics; i++) {
             FrMetric m = e->metrics[i];
-            FrTask need = m == FR_METRIC_MAP07 || m == FR_METRIC_MAP ? FR_TASK_DETECTION
-                          : m == FR_METRIC_TOP1 || m == FR_METRIC_TOP5 ||
-                                  m == FR_METRIC_FIDELITY
-                              ? FR_TASK_CLASSIFICATION
-                          : m == FR_METRIC_PIXEL_AGREEMENT ? FR_TASK_DENSE
-                                                           : FR_TASK_AUTO;
+            FrTask need = fr_metric_info(m) ? fr_metric_info(m)->task : FR_TASK_AUTO;
             if (need != FR_TASK_AUTO && need != e->model.task) {
                 char k[64];
                 snprintf(k, sizeof k, "metrics[%d]", i);

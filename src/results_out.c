@@ -19,17 +19,8 @@
 /* points.csv column of a config metric. */
 static const char *metric_column(int m)
 {
-    switch (m) {
-    case FR_METRIC_MAP07: return "map07";
-    case FR_METRIC_MAP: return "map";
-    case FR_METRIC_TOP1: return "top1";
-    case FR_METRIC_TOP5: return "top5";
-    case FR_METRIC_FIDELITY: return "fidelity";
-    case FR_METRIC_PIXEL_AGREEMENT: return "fidelity";
-    case FR_METRIC_FEATURE_MSE: return "mse";
-    case FR_METRIC_FEATURE_PSNR: return "psnr";
-    default: return NULL;
-    }
+    const FrMetricInfo *mi = fr_metric_info((FrMetric)m);
+    return mi ? mi->column : NULL;
 }
 
 /* The task metric columns, in the order plots and bd.csv prefer them. */

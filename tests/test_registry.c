@@ -455,6 +455,43 @@ static void test_adapters_only(void **st)
         fail_msg("outside headers outside their adapters: %s", bad);
 }
 
+/* The metrics registry: ids in order, names round-trip through the config's
+ * spelling, each column is documented in docs/run.md's points.csv table. */
+static void test_metric_registry(void **st)
+{
+    (void)st;
+    uint8_t *doc;
+    size_t n;
+    assert_int_equal(fr_read_file("docs/run.md", &doc, &n, NULL), 0);
+    char *d = malloc(n + 1);
+    memcpy(d, doc, n);
+    d[n] = 0;
+    free(doc);
+    assert_int_equal(fr_metric_count(), FR_METRIC_COUNT_);
+    for (int i = 0; i < fr_metric_count(); i++) {
+        const FrMetricInfo *m = fr_metric_info((FrMetric)i);
+        assert_non_null(m);
+        assert_int_equal((int)m->id, i);
+        assert_ptr_equal(fr_metric_find(m->name), m);
+        assert_int_equal(fr_metric_from_name(m->name), i);
+        assert_string_equal(fr_metric_name(m->id), m->name);
+        char row[64];
+        snprintf(row, sizeof row, "| `%s` |", m->column);
+        if (!strstr(d, row))
+            fail_msg("docs/run.md documents no column %s (metric %s)", m->column, m->name);
+    }
+    free(d);
+    assert_null(fr_metric_find("map50"));
+    /* a metric's task is checked against model.task at load */
+    FrError err;
+    FrExperiment *e = NULL;
+    assert_int_equal(fr_config_load_string("model: {cfg: a.cfg, task: detection}\n"
+                                           "dataset: {images: i.txt}\nsweep: {split: [x]}\n"
+                                           "metrics: [top5]\n", "t.yaml", NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "top5 needs task classification, but model.task is detection");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_one_validation),
         cmocka_unit_test(test_docs_list_codec_keys),
         cmocka_unit_test(test_adapters_only),
+        cmocka_unit_test(test_metric_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
