@@ -1,8 +1,10 @@
 # featrd — one Makefile for the library, the CLI, tests, sanitizers and benchmarks.
 #   make deps      install missing Debian packages (apt-get), < 1 s when all present
 #   make           build build/libfeatrd.a and bin/featrd
-#   make test      build and run every test (closing line: "N passed, N failed")
+#   make test      build and run every test, then the fast ones again built with -DNDEBUG
+#                  (build-ndebug/); closing line, over both: "N passed, N failed"
 #   make sanitize  the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make coverage  the tests on a gcc --coverage build (build-cov/), then line coverage of src/
 #   make valgrind  the fast tests under valgrind memcheck
 #   make bench     speed figures, measured side by side in one run
 #   make fuzz      libFuzzer targets (clang, ASan+UBSan) for every reader, FUZZ_SECONDS each
@@ -28,8 +30,9 @@ LDLIBS  += -L$(DARKNET_DIR) -Wl,-rpath,$(DARKNET_DIR) -ldarknet $(PKG_LIBS) \
            -lopenblas -lz -lbz2 -llzma -lzstd -lpthread -lm $(EXTRA_LDLIBS)
 LDFLAGS += $(EXTRA_LDFLAGS)
 
-LIB_SRC  ?= $(sort $(wildcard src/*.c))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+# find, not wildcard: the library may grow subdirectories (src/*/); the CLI is src/cli/.
+LIB_SRC  ?= $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI_SRC  := $(sort $(shell find src/cli -name '*.c'))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/bench_*.c))
 
@@ -40,7 +43,7 @@ BIN      := bin/featrd
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test sanitize valgrind bench run clean demo-data models help train-models fuzz fuzz-build
+.PHONY: all deps test sanitize coverage valgrind bench run clean demo-data models help train-models fuzz fuzz-build
 all: $(BIN)
 
 help:
@@ -65,9 +68,20 @@ depcheck:
 
 $(LIB_OBJ) $(CLI_OBJ): | depcheck
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h include/featrd/*.h src/*.h)
+# Header dependencies: every compile writes <target>.d (the headers it read,
+# from gcc/clang -MMD; -MP keeps a deleted header from stopping the build), and
+# the .d files of this BUILD are included below, so touching one header
+# rebuilds only what includes it. A target without its .d (built before the
+# .d files existed) is rebuilt once: nothing says which headers it read.
+DEPFLAGS = -MMD -MP -MF $@.d -MT $@
+NODEP    = $$(if $$(wildcard $$@.d),,FORCE)
+.PHONY: FORCE
+FORCE:
+.SECONDEXPANSION:
+
+$(BUILD)/%.o: %.c $(NODEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -81,17 +95,28 @@ $(BIN): $(CLI_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(CLI_OBJ) $(WHOLE) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(LIB)
+$(BUILD)/tests/%: tests/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/bench/%: bench/%.c $(LIB)
+$(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
+
+# make test also builds the library, the CLI and the tests with -DNDEBUG, as
+# jsmn runs its tests under each compile-time option: that build has no
+# assert() and no debug decode-after-encode check in fr_picture_encode, and
+# must give the same results. Only the fast tests run there (the four slow
+# end-to-end ones are the same code paths at ~2 min).
+SLOW_TESTS   := test_export test_model test_run test_voc
+NDEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-ndebug/tests/%),$(TESTS:$(BUILD)/%=build-ndebug/%))
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
-	@FEATRD_BIN=$(abspath $(BIN)) tests/run_tests.sh $(TESTS)
+	@$(MAKE) --no-print-directory BUILD=build-ndebug EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DNDEBUG" \
+	  BIN=build-ndebug/featrd build-ndebug/featrd $(NDEBUG_TESTS)
+	@tests/run_tests.sh FEATRD_BIN=$(abspath $(BIN)) $(TESTS) \
+	  FEATRD_BIN=$(abspath build-ndebug/featrd) $(NDEBUG_TESTS)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 sanitize: deps
@@ -99,6 +124,16 @@ sanitize: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1 FEATRD_BIN=$(abspath build-san/featrd) FEATRD_SANITIZE=1 \
 	  tests/run_tests.sh $(TESTS:$(BUILD)/%=build-san/%)
+
+# -O0 so that every line gcov counts is one in the source; the counts of all
+# processes (the tests, the featrd runs they start) add up in build-cov/**/*.gcda,
+# cleared first. Exits with the tests' status after printing the summary.
+COV := --coverage
+coverage: deps
+	@$(MAKE) --no-print-directory BUILD=build-cov OPT="-O0 -g" EXTRA_CFLAGS="$(COV)" EXTRA_LDFLAGS="$(COV)" BIN=build-cov/featrd build-cov/featrd $(TESTS:$(BUILD)/%=build-cov/%)
+	@find build-cov -name '*.gcda' -delete
+	@FEATRD_BIN=$(abspath build-cov/featrd) tests/run_tests.sh $(TESTS:$(BUILD)/%=build-cov/%); rc=$$?; \
+	  tools/coverage.sh build-cov && exit $$rc
 
 valgrind: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
@@ -112,12 +147,9 @@ FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build-fuzz/fuzz/%)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-# test_fuzz replays the targets' inputs (it includes fuzz/*.c)
-$(BUILD)/tests/test_fuzz: $(FUZZ_SRC)
-
-build-fuzz/fuzz/%: fuzz/%.c $(LIB)
+build-fuzz/fuzz/%: fuzz/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
 fuzz-build: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
@@ -140,4 +172,7 @@ train-models: deps
 	@FEATRD_BIN=$(abspath $(BIN)) tools/train_models.sh
 
 clean:
-	rm -rf build build-san build-fuzz bin
+	rm -rf build build-san build-fuzz build-ndebug build-cov bin
+
+# test_fuzz includes fuzz/*.c: its .d names them like any header.
+-include $(wildcard $(LIB_OBJ:=.d) $(CLI_OBJ:=.d) $(TESTS:=.d) $(BENCHES:=.d) $(FUZZ_BIN:=.d))

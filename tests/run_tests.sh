@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test binary given, sums cmocka's per-binary counts and ends with
 # the line CI reads: "N passed, N failed". A binary that crashes counts as one
-# failure even if cmocka printed nothing.
+# failure even if cmocka printed nothing. An argument VAR=value (as env takes
+# it) is exported for the binaries after it, so one call, and one closing
+# line, covers several builds: run_tests.sh FEATRD_BIN=a build/tests/t FEATRD_BIN=b build-ndebug/tests/t
 set -u
 pass=0; fail=0; bad=()
 export CMOCKA_MESSAGE_OUTPUT=stdout
@@ -13,7 +15,14 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 # them); its C kernels are bit-exact with them (tests/test_codec.c checks).
 [ -n "${FEATRD_VALGRIND:-}" ] && export FR_X265_ASM=0
 for t in "$@"; do
+  v=${t%%=*}
+  if [ "$v" != "$t" ] && [[ "$v" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+    export "$t"; continue
+  fi
   name=$(basename "$t")
+  # the build a binary comes from, when it is not the default one
+  dir=${t%/tests/*}; dir=${dir##*/}
+  [ "$dir" != "$t" ] && [ "$dir" != build ] && name="$name [$dir]"
   log=$(mktemp)
   start=$(date +%s.%N)
   if [ -n "${FEATRD_VALGRIND:-}" ]; then
