@@ -104,9 +104,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
 # make test also builds the library, the CLI and the tests with -DNDEBUG, as
-# jsmn runs its tests under each compile-time option: that build has no
-# assert() and no debug decode-after-encode check in fr_picture_encode, and
-# must give the same results. Only the fast tests run there (the four slow
+# jsmn runs its tests under each compile-time option: whatever assert() or
+# #ifndef NDEBUG code the library and tests gain is compiled out there, and
+# the results must not change. Only the fast tests run there (the four slow
 # end-to-end ones are the same code paths at ~2 min).
 SLOW_TESTS   := test_export test_model test_run test_voc
 NDEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-ndebug/tests/%),$(TESTS:$(BUILD)/%=build-ndebug/%))

@@ -103,12 +103,12 @@ int main(void)
                 s.qp = qps[q];
                 row(shapes[si].name, &t, &s);
             }
-            for (int k = FR_CODEC_HEVC_LOSSLESS; k < FR_CODEC_COUNT; k++) {
+            for (int k = FR_CODEC_HEVC_LOSSLESS; k < 64; k++) if (fr_codec_caps((FrCodecKind)k) & FR_CODEC_LOSSLESS) {
                 s.codec = (FrCodecKind)k;
                 row(shapes[si].name, &t, &s);
             }
         }
-        for (int k = FR_CODEC_ZLIB; k < FR_CODEC_COUNT; k++) {
+        for (int k = 0; k < 64; k++) if (fr_codec_caps((FrCodecKind)k) & FR_CODEC_BYTES) {
             FrFeatureSettings s;
             fr_feature_defaults(&s);
             s.bits = FR_BITS_FLOAT;

@@ -177,7 +177,7 @@ int fr_alloc_sensitivity(FrModel *m, int split, const FrTensor *cuts, int ncuts,
     if (n != nch)
         return fr_error(err, FR_E_USAGE,
                         "sensitivity: %d entries given for %d channels of the cut set", n, nch);
-    if (fs->codec != FR_CODEC_HEVC)
+    if (!(fr_codec_caps(fs->codec) & FR_CODEC_BLOCK_QP))
         return fr_error(err, FR_E_USAGE,
                         "sensitivity allocation needs codec hevc (lossy), not %s: a lossless "
                         "coder degrades no channel", fr_codec_name(fs->codec));
@@ -566,13 +566,22 @@ size_t fr_sens_cache_count(FrSensCache *c)
 size_t fr_alloc_key_extra(char *buf, size_t cap, const FrFeatureSettings *fs, int layer,
                           const char *model_id)
 {
-    const FrHevcSettings *h = &fs->hevc;
-    int len = snprintf(buf, cap,
-                       "range=%d,relu0=%d,pack=%d,pad=%d,ctu=%d,mincu=%d,rdoq=%d,psy=%d,sao=%d,"
-                       "dbk=%d,wpp=%d,intra=%d,tskip=%d,preset=%s,layer=%d,model=%s",
-                       (int)fs->range, fs->relu_min0, (int)fs->packing, fs->tile_pad, h->ctu,
-                       h->min_cu, h->rdoq, h->psy, h->sao, h->deblock, h->wpp, h->intra, h->tskip,
-                       h->preset, layer, model_id ? model_id : "");
+    /* the codec's every setting (the sensitivities depend on how it codes) */
+    char cs[400] = "";
+    const FrCodec *c = fr_codec_by_id((int)fs->codec);
+    if (c) {
+        _Alignas(16) unsigned char def[512];
+        const void *set = fs->codec_settings;
+        if (!set && c->settings->size <= sizeof def) {
+            fr_schema_defaults(c->settings, def);
+            set = def;
+        }
+        if (set)
+            fr_schema_format(c->settings, set, 1, ",", cs, sizeof cs);
+    }
+    int len = snprintf(buf, cap, "range=%d,relu0=%d,pack=%d,pad=%d,codec=%s%s,layer=%d,model=%s",
+                       (int)fs->range, fs->relu_min0, (int)fs->packing, fs->tile_pad,
+                       c ? c->name : "?", cs, layer, model_id ? model_id : "");
     return len < 0 ? 0 : (size_t)len;
 }
 

@@ -26,6 +26,7 @@
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multifit.h>
+#include <gsl/gsl_version.h>
 
 /* Below this share of the smaller curve's range the delta is an
  * extrapolation in disguise; it is computed but flagged. */
@@ -888,4 +889,9 @@ done:
     fr_bd_curve_free(&ea);
     fr_bd_curve_free(&et);
     return rc;
+}
+
+const char *fr_bd_gsl_version(void)
+{
+    return gsl_version;
 }

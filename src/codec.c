@@ -1,96 +1,108 @@
-/* codec.c: the coder interface: names, HEVC settings, picture encode/decode
- * dispatch to the adapters, raw lossless coding of any bytes, and the
+/* codec.c: the coder interface over the registry (codec_registry.c): lookup
+ * by name and id, picture encode/decode dispatch (a byte coder codes the
+ * samples as little-endian bytes), raw lossless coding of any bytes, and the
  * cloud-only RGB anchor. */
 #include "codec_internal.h"
 
-#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const codec_names[FR_CODEC_COUNT] = {
-    "hevc", "hevc-lossless", "zlib", "gzip", "bzip2", "lzma", "zstd",
-};
+const FrCodec *fr_codec_find(const char *name)
+{
+    for (int i = 0; name && i < fr_codec_count(); i++) {
+        const FrCodec *c = fr_codec_at(i);
+        if (!strcmp(name, c->name) || (c->alias && !strcmp(name, c->alias)))
+            return c;
+    }
+    return NULL;
+}
+
+const FrCodec *fr_codec_by_id(int id)
+{
+    for (int i = 0; i < fr_codec_count(); i++)
+        if (fr_codec_at(i)->id == id)
+            return fr_codec_at(i);
+    return NULL;
+}
+
+int fr_codec_lookup(const char *name, const FrCodec **out, FrError *err)
+{
+    if ((*out = fr_codec_find(name)))
+        return 0;
+    char list[400] = "";
+    size_t k = 0;
+    int n = fr_codec_count();
+    for (int i = 0; i < n && k < sizeof list; i++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ",
+                              fr_codec_at(i)->name);
+    return fr_error(err, FR_E_USAGE, "codec '%s' is unknown: use %s", name ? name : "(null)", list);
+}
+
+void *fr_codec_settings_new(const FrCodec *c)
+{
+    void *p = calloc(1, c->settings->size ? c->settings->size : 1);
+    if (p)
+        fr_schema_defaults(c->settings, p);
+    return p;
+}
+
+void fr_codec_label(const FrCodec *c, const void *settings, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", c->name);
+    if (settings)
+        fr_schema_format(c->settings, settings, 0, "+", buf, cap);
+}
 
 const char *fr_codec_name(FrCodecKind k)
 {
-    return (unsigned)k < FR_CODEC_COUNT ? codec_names[k] : NULL;
+    const FrCodec *c = fr_codec_by_id((int)k);
+    return c ? c->name : NULL;
 }
 
 int fr_codec_from_name(const char *name, FrCodecKind *out, FrError *err)
 {
-    for (int i = 0; name && i < FR_CODEC_COUNT; i++)
-        if (!strcmp(name, codec_names[i])) {
-            *out = (FrCodecKind)i;
-            return 0;
-        }
-    if (name && !strcmp(name, "xz")) {
-        *out = FR_CODEC_LZMA;
-        return 0;
-    }
-    return fr_error(err, FR_E_USAGE,
-                    "codec '%s' is unknown: use hevc, hevc-lossless, zlib, gzip, bzip2, lzma or zstd",
-                    name ? name : "(null)");
+    const FrCodec *c;
+    int rc = fr_codec_lookup(name, &c, err);
+    if (!rc)
+        *out = (FrCodecKind)c->id;
+    return rc;
+}
+
+unsigned fr_codec_caps(FrCodecKind k)
+{
+    const FrCodec *c = fr_codec_by_id((int)k);
+    return c ? c->caps : 0;
 }
 
 int fr_codec_is_general(FrCodecKind k)
 {
-    return k >= FR_CODEC_ZLIB && k < FR_CODEC_COUNT;
+    return (fr_codec_caps(k) & FR_CODEC_BYTES) != 0;
 }
 
-void fr_hevc_defaults(FrHevcSettings *s)
+/* The codec's settings, or its defaults in def (which must hold
+ * FR_SETTINGS_MAX bytes). */
+#define FR_SETTINGS_MAX 512
+static const void *settings_or_default(const FrCodec *c, const void *settings, void *def)
 {
-    memset(s, 0, sizeof *s);
-    s->ctu = 16;
-    s->min_cu = 8;
-    s->rdoq = 0;
-    s->psy = 0;
-    s->sao = 1;
-    s->deblock = 1;
-    s->wpp = 0;
-    s->intra = 1;
-    s->tskip = 0;
-    snprintf(s->preset, sizeof s->preset, "medium");
+    if (settings)
+        return settings;
+    if (c->settings->size <= FR_SETTINGS_MAX)
+        fr_schema_defaults(c->settings, def);
+    return def;
 }
 
-int fr_hevc_validate(const FrHevcSettings *s, FrError *err)
+static int general_encode(const FrCodec *c, const void *settings, const uint8_t *in, size_t n,
+                          uint8_t **out, size_t *out_n, FrError *err)
 {
-    if (s->ctu != 16 && s->ctu != 32 && s->ctu != 64)
-        return fr_error(err, FR_E_USAGE, "hevc.ctu is %d: use 16, 32 or 64", s->ctu);
-    if ((s->min_cu != 8 && s->min_cu != 16 && s->min_cu != 32) || s->min_cu > s->ctu)
-        return fr_error(err, FR_E_USAGE, "hevc.min_cu is %d: use 8, 16 or 32, at most hevc.ctu (%d)",
-                        s->min_cu, s->ctu);
-    if (s->rdoq < 0 || s->rdoq > 2)
-        return fr_error(err, FR_E_USAGE, "hevc.rdoq is %d: use 0, 1 or 2", s->rdoq);
-    const struct { const char *k; int v; } flags[] = {
-        {"psy", s->psy}, {"sao", s->sao}, {"deblock", s->deblock},
-        {"wpp", s->wpp}, {"intra", s->intra}, {"tskip", s->tskip},
-    };
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-        if (flags[i].v != 0 && flags[i].v != 1)
-            return fr_error(err, FR_E_USAGE, "hevc.%s is %d: use 0 or 1", flags[i].k, flags[i].v);
-    static const char *presets[] = {"ultrafast", "superfast", "veryfast", "faster", "fast",
-                                    "medium", "slow", "slower", "veryslow", "placebo"};
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-        if (!strcmp(s->preset, presets[i]))
-            return 0;
-    return fr_error(err, FR_E_USAGE, "hevc.preset '%s' is unknown: use an x265 preset such as medium",
-                    s->preset);
-}
-
-static int general_encode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,
-                          FrError *err)
-{
-    switch (k) {
-    case FR_CODEC_ZLIB: return fr_zlib_encode(0, in, n, out, out_n, err);
-    case FR_CODEC_GZIP: return fr_zlib_encode(1, in, n, out, out_n, err);
-    case FR_CODEC_BZIP2: return fr_bzip2_encode(in, n, out, out_n, err);
-    case FR_CODEC_LZMA: return fr_lzma_encode(in, n, out, out_n, err);
-    case FR_CODEC_ZSTD: return fr_zstd_encode(in, n, out, out_n, err);
-    default: break;
-    }
-    return fr_error(err, FR_E_USAGE, "codec %d is not a general lossless coder", (int)k);
+    if (!c || !(c->caps & FR_CODEC_BYTES) || !c->encode_bytes)
+        return fr_error(err, FR_E_USAGE, "codec '%s' is not a general lossless coder",
+                        c ? c->name : "?");
+    _Alignas(16) unsigned char def[FR_SETTINGS_MAX];
+    settings = settings_or_default(c, settings, def);
+    int rc = fr_schema_validate(c->settings, settings, err);
+    return rc ? rc : c->encode_bytes(settings, in, n, out, out_n, err);
 }
 
 int fr_sink_room(FrSink *s)
@@ -112,20 +124,17 @@ int fr_sink_room(FrSink *s)
 
 /* Decodes exactly want bytes into a buffer that grows with the output
  * (*out: malloc'ed, caller frees; NULL on error). */
-static int general_decode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **out, size_t want,
-                          FrError *err)
+static int general_decode(const FrCodec *c, const uint8_t *in, size_t n, uint8_t **out,
+                          size_t want, FrError *err)
 {
     FrSink s = {NULL, 0, 0, want};
     int rc;
     *out = NULL;
-    switch (k) {
-    case FR_CODEC_ZLIB: rc = fr_zlib_decode(0, in, n, &s, err); break;
-    case FR_CODEC_GZIP: rc = fr_zlib_decode(1, in, n, &s, err); break;
-    case FR_CODEC_BZIP2: rc = fr_bzip2_decode(in, n, &s, err); break;
-    case FR_CODEC_LZMA: rc = fr_lzma_decode(in, n, &s, err); break;
-    case FR_CODEC_ZSTD: rc = fr_zstd_decode(in, n, &s, err); break;
-    default: rc = fr_error(err, FR_E_USAGE, "codec %d is not a general lossless coder", (int)k); break;
-    }
+    if (!c || !(c->caps & FR_CODEC_BYTES) || !c->decode_bytes)
+        rc = fr_error(err, FR_E_USAGE, "codec '%s' is not a general lossless coder",
+                      c ? c->name : "?");
+    else
+        rc = c->decode_bytes(in, n, &s, err);
     if (!rc && !s.p && !(s.p = malloc(1)))
         rc = fr_error(err, FR_E_NOMEM, "decode: out of memory");
     if (rc) {
@@ -137,69 +146,27 @@ static int general_decode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **
 }
 
 int fr_picture_encode(FrCodecKind k, const FrPicture *pic, const FrQpMap *qp,
-                      const FrHevcSettings *hevc, uint8_t **out, size_t *out_n, FrPicture *recon,
+                      const void *settings, uint8_t **out, size_t *out_n, FrPicture *recon,
                       FrError *err)
 {
     *out = NULL;
     *out_n = 0;
     if (recon)
         memset(recon, 0, sizeof *recon);
+    const FrCodec *c = fr_codec_by_id((int)k);
+    if (!c)
+        return fr_error(err, FR_E_USAGE, "encode: unknown codec %d", (int)k);
     if (!pic || !pic->samples || pic->width <= 0 || pic->height <= 0 || pic->frames <= 0 ||
         pic->bit_depth < 1 || pic->bit_depth > 16)
         return fr_error(err, FR_E_USAGE, "encode: empty or invalid picture");
-    if (k == FR_CODEC_HEVC || k == FR_CODEC_HEVC_LOSSLESS) {
-        FrHevcSettings def;
-        if (!hevc) {
-            fr_hevc_defaults(&def);
-            hevc = &def;
-        }
-        int rc = fr_hevc_validate(hevc, err);
-        if (rc)
-            return rc;
-        FrQpMap uq = {32, NULL, NULL};
-        if (!qp)
-            qp = &uq;
-        if (k == FR_CODEC_HEVC) {
-            if (qp->qp < 0 || qp->qp > 51)
-                return fr_error(err, FR_E_USAGE, "qp %d is out of range: use 0..51", qp->qp);
-            size_t nb = (size_t)pic->frames * ((pic->width + 15) / 16) * ((pic->height + 15) / 16);
-            for (int f = 0; qp->frame_qp && f < pic->frames; f++)
-                if (qp->frame_qp[f] < 0 || qp->frame_qp[f] > 51)
-                    return fr_error(err, FR_E_USAGE, "qp %d of frame %d is out of range: use 0..51",
-                                    qp->frame_qp[f], f);
-            for (size_t i = 0; qp->block_qp && i < nb; i++)
-                if (qp->block_qp[i] < 0 || qp->block_qp[i] > 51)
-                    return fr_error(err, FR_E_USAGE, "qp %d of block %zu is out of range: use 0..51",
-                                    qp->block_qp[i], i);
-        }
-        FrPicture own = {0};
-        FrPicture *rp = recon;
-#ifndef NDEBUG
-        if (!rp)
-            rp = &own;
-#endif
-        rc = fr_x265_encode_mono(pic, qp, hevc, k == FR_CODEC_HEVC_LOSSLESS, out, out_n, rp, err);
-        if (rc)
-            return rc;
-#ifndef NDEBUG
-        /* Debug builds check the decoder against the encoder on every call. */
-        FrPicture dec;
-        int drc = fr_de265_decode_mono(*out, *out_n, pic->width, pic->height, pic->frames,
-                                       pic->bit_depth, &dec, NULL);
-        assert(drc == 0);
-        if (drc == 0) {
-            size_t ns = (size_t)pic->width * pic->height * pic->frames;
-            assert(memcmp(dec.samples, rp->samples, ns * sizeof(uint16_t)) == 0);
-            if (k == FR_CODEC_HEVC_LOSSLESS)
-                assert(memcmp(dec.samples, pic->samples, ns * sizeof(uint16_t)) == 0);
-            fr_picture_free(&dec);
-        }
-#endif
-        fr_picture_free(&own);
-        return 0;
-    }
-    if (!fr_codec_is_general(k))
-        return fr_error(err, FR_E_USAGE, "encode: unknown codec %d", (int)k);
+    if (pic->bit_depth > c->max_bits)
+        return fr_error(err, FR_E_USAGE, "%s codes at most %d-bit samples, not %d", c->name,
+                        c->max_bits, pic->bit_depth);
+    _Alignas(16) unsigned char def[FR_SETTINGS_MAX];
+    settings = settings_or_default(c, settings, def);
+    if (c->encode)
+        return c->encode(c, settings, pic, qp, out, out_n, recon, err);
+    /* a byte coder: the samples as little-endian bytes */
     size_t ns = (size_t)pic->width * pic->height * pic->frames;
     int wide = pic->bit_depth > 8;
     uint8_t *raw = malloc(ns * (wide ? 2 : 1));
@@ -213,7 +180,7 @@ int fr_picture_encode(FrCodecKind k, const FrPicture *pic, const FrQpMap *qp,
             raw[i] = (uint8_t)pic->samples[i];
         }
     }
-    int rc = general_encode(k, raw, ns * (wide ? 2 : 1), out, out_n, err);
+    int rc = general_encode(c, settings, raw, ns * (wide ? 2 : 1), out, out_n, err);
     if (!rc && recon && (rc = fr_picture_alloc(recon, pic->width, pic->height, pic->frames,
                                                pic->bit_depth)) == 0)
         memcpy(recon->samples, pic->samples, ns * sizeof(uint16_t));
@@ -232,13 +199,11 @@ int fr_picture_decode(FrCodecKind k, const uint8_t *in, size_t n, int width, int
                       int bit_depth, FrPicture *out, FrError *err)
 {
     memset(out, 0, sizeof *out);
-    if (k == FR_CODEC_HEVC || k == FR_CODEC_HEVC_LOSSLESS) {
-        if (bit_depth < 1 || bit_depth > 12)
-            return fr_error(err, FR_E_FORMAT, "hevc: bit depth %d cannot be HEVC-coded", bit_depth);
-        return fr_de265_decode_mono(in, n, width, height, frames, bit_depth, out, err);
-    }
-    if (!fr_codec_is_general(k))
+    const FrCodec *c = fr_codec_by_id((int)k);
+    if (!c)
         return fr_error(err, FR_E_FORMAT, "decode: unknown codec %d", (int)k);
+    if (c->decode)
+        return c->decode(c, in, n, width, height, frames, bit_depth, out, err);
     if (width <= 0 || height <= 0 || frames <= 0 ||
         (uint64_t)width * (uint64_t)height > ((uint64_t)1 << 34) / (uint64_t)frames)
         return fr_error(err, FR_E_FORMAT, "decode: bad picture size %dx%dx%d", width, height, frames);
@@ -246,7 +211,7 @@ int fr_picture_decode(FrCodecKind k, const uint8_t *in, size_t n, int width, int
     int wide = bit_depth > 8;
     /* decoded first, so a shape the payload does not hold allocates nothing */
     uint8_t *raw = NULL;
-    int rc = general_decode(k, in, n, &raw, ns * (wide ? 2 : 1), err);
+    int rc = general_decode(c, in, n, &raw, ns * (wide ? 2 : 1), err);
     if (rc)
         return rc;
     rc = fr_picture_alloc(out, width, height, frames, bit_depth);
@@ -273,15 +238,21 @@ int fr_picture_decode(FrCodecKind k, const uint8_t *in, size_t n, int width, int
 int fr_lossless_encode(FrCodecKind k, const void *in, size_t n, uint8_t **out, size_t *out_n,
                        FrError *err)
 {
+    return fr_lossless_encode_with(k, NULL, in, n, out, out_n, err);
+}
+
+int fr_lossless_encode_with(FrCodecKind k, const void *settings, const void *in, size_t n,
+                            uint8_t **out, size_t *out_n, FrError *err)
+{
     *out = NULL;
     *out_n = 0;
     if (!fr_codec_is_general(k))
         return fr_error(err, FR_E_USAGE,
-                        "codec '%s' cannot code raw bytes: use zlib, gzip, bzip2, lzma or zstd",
+                        "codec '%s' cannot code raw bytes: use a general coder (zlib, gzip, bzip2, lzma, zstd)",
                         fr_codec_name(k) ? fr_codec_name(k) : "?");
     uint8_t *body;
     size_t bn;
-    int rc = general_encode(k, in, n, &body, &bn, err);
+    int rc = general_encode(fr_codec_by_id((int)k), settings, in, n, &body, &bn, err);
     if (rc)
         return rc;
     uint8_t *o = malloc(bn + 8);
@@ -305,7 +276,7 @@ int fr_lossless_decode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **out
     *out_n = 0;
     if (!fr_codec_is_general(k))
         return fr_error(err, FR_E_USAGE,
-                        "codec '%s' cannot code raw bytes: use zlib, gzip, bzip2, lzma or zstd",
+                        "codec '%s' cannot code raw bytes: use a general coder (zlib, gzip, bzip2, lzma, zstd)",
                         fr_codec_name(k) ? fr_codec_name(k) : "?");
     if (n < 8)
         return fr_error(err, FR_E_FORMAT, "%s: stream of %zu bytes is truncated (no length prefix)",
@@ -320,7 +291,7 @@ int fr_lossless_decode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **out
         return fr_error(err, FR_E_FORMAT, "%s: corrupt: the length prefix claims %llu bytes (over 64 GiB)",
                         fr_codec_name(k), (unsigned long long)len);
     uint8_t *o = NULL;
-    int rc = general_decode(k, in + 8, n - 8, &o, (size_t)len, err);
+    int rc = general_decode(fr_codec_by_id((int)k), in + 8, n - 8, &o, (size_t)len, err);
     if (rc)
         return rc;
     *out = o;

@@ -1,14 +1,18 @@
-/* codec_bzip2.c: libbz2 adapter (block size 9, bzip2's default). The only
+/* codec_bzip2.c: the bzip2 coder (libbz2; level = block size, -1 = bzip2's
+ * default 9). The only
  * file that includes bzlib.h. */
 #include "codec_internal.h"
 
 #include <bzlib.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-int fr_bzip2_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err)
+static int bzip2_encode(const void *settings, const uint8_t *in, size_t n, uint8_t **out,
+                        size_t *out_n, FrError *err)
 {
+    int level = settings ? ((const FrLevelSettings *)settings)->level : -1;
     *out = NULL;
     *out_n = 0;
     if (n > UINT_MAX / 2)
@@ -18,7 +22,7 @@ int fr_bzip2_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, F
     uint8_t *buf = malloc(cap);
     if (!buf)
         return fr_error(err, FR_E_NOMEM, "bzip2: out of memory");
-    int rc = BZ2_bzBuffToBuffCompress((char *)buf, &cap, (char *)in, (unsigned int)n, 9, 0, 0);
+    int rc = BZ2_bzBuffToBuffCompress((char *)buf, &cap, (char *)in, (unsigned int)n, level < 0 ? 9 : level, 0, 0);
     if (rc != BZ_OK) {
         free(buf);
         return fr_error(err, FR_E_CODEC, "bzip2: compression failed (%d)", rc);
@@ -28,7 +32,7 @@ int fr_bzip2_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, F
     return 0;
 }
 
-int fr_bzip2_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err)
+static int bzip2_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err)
 {
     if (n > UINT_MAX)
         return fr_error(err, FR_E_FORMAT, "bzip2: stream of %zu bytes is too large", n);
@@ -57,3 +61,28 @@ int fr_bzip2_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err)
                         out->n > out->want ? "more than " : "", out->n > out->want ? out->want : out->n, out->want);
     return 0;
 }
+
+static const FrField bzip2_schema_fields[] = {
+    {.key = "level", .type = FR_FIELD_INT, .offset = offsetof(FrLevelSettings, level), .def = -1,
+     .lo = 1, .hi = 9, .special = -1, .doc = "block size 1..9 (x100 kB); -1: bzip2's default (9)"},
+};
+static const FrSchema bzip2_schema = {"bzip2", sizeof(FrLevelSettings), bzip2_schema_fields, 1, NULL};
+
+static const char *bzip2_version(void)
+{
+    return BZ2_bzlibVersion();
+}
+
+const FrCodec fr_codec_bzip2 = {
+    .name = "bzip2",
+    .alias = NULL,
+    .id = FR_CODEC_BZIP2,
+    .caps = FR_CODEC_LOSSLESS | FR_CODEC_BYTES,
+    .max_bits = 16,
+    .settings = &bzip2_schema,
+    .summary = "bzip2 (libbz2)",
+    .library = "libbz2",
+    .version = bzip2_version,
+    .encode_bytes = bzip2_encode,
+    .decode_bytes = bzip2_decode,
+};

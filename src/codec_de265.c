@@ -230,3 +230,8 @@ int fr_de265_decode_i420(const uint8_t *in, size_t n, int w, int h, uint8_t *y, 
         rc = fr_error(err, FR_E_FORMAT, "hevc: the image stream holds %d pictures, expected 1", count);
     return rc;
 }
+
+const char *fr_de265_version(void)
+{
+    return de265_get_version();
+}

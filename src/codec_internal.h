@@ -1,6 +1,7 @@
 /* codec_internal.h: the adapters behind featrd/codec.h, one file per outside
  * library (codec_x265.c, codec_de265.c, codec_zlib.c, codec_bzip2.c,
- * codec_lzma.c, codec_zstd.c). Only codec.c and container.c call them. All
+ * codec_lzma.c, codec_zstd.c), and what the coders share. Each coder file
+ * defines its FrCodec (featrd/codec.h); codec_registry.c lists them. All
  * are thread-safe; outputs are malloc'ed unless said otherwise. */
 #ifndef FEATRD_CODEC_INTERNAL_H
 #define FEATRD_CODEC_INTERNAL_H
@@ -45,18 +46,19 @@ int fr_sink_room(FrSink *s);
  * anything else is FR_E_FORMAT. */
 int fr_zlib_inflate_raw(const uint8_t *in, size_t n, uint8_t *out, size_t out_n, FrError *err);
 
-/* General coders. encode allocates *out; decode appends to the sink and
- * fails (FR_E_FORMAT) unless exactly want bytes come out. */
-int fr_zlib_encode(int gzip, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,
-                   FrError *err);
-int fr_zlib_decode(int gzip, const uint8_t *in, size_t n, FrSink *out,
-                   FrError *err);
-int fr_bzip2_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
-int fr_bzip2_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err);
-int fr_lzma_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
-int fr_lzma_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err);
-int fr_zstd_encode(const uint8_t *in, size_t n, uint8_t **out, size_t *out_n, FrError *err);
-int fr_zstd_decode(const uint8_t *in, size_t n, FrSink *out, FrError *err);
+/* The settings of the general coders: one compression level (-1: the
+ * library's default); each coder's schema gives its range. */
+typedef struct FrLevelSettings {
+    int level;
+} FrLevelSettings;
+
+/* The libraries' version strings. */
+const char *fr_x265_version(void);
+const char *fr_de265_version(void);
+
+/* zlib: a whole gzip file, decompressed (at most max bytes, else
+ * FR_E_FORMAT); *data malloc'ed. */
+int fr_gzip_read_file(const char *path, size_t max, uint8_t **data, size_t *n, FrError *err);
 
 /* CRC-32 (zlib's polynomial), for the container. */
 uint32_t fr_zlib_crc32(const uint8_t *p, size_t n);

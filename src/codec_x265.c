@@ -422,3 +422,8 @@ error:
     free(b.d);
     return rc;
 }
+
+const char *fr_x265_version(void)
+{
+    return x265_version_str;
+}

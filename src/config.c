@@ -20,6 +20,8 @@
 #include <yaml.h>
 
 #include "featrd/config.h"
+#include "featrd/metrics.h"
+#include "featrd/version.h"
 
 #define MAX_DEPTH 64
 #define MAX_INCLUDE 16
@@ -1035,20 +1037,31 @@ static const char *const RANGE_NAMES[] = {"tensor", "channel", NULL};
 static const char *const PACK_NAMES[] = {"tile", "quilt", "frames", NULL};
 static const char *const ALLOC_NAMES[] = {"uniform", "sensitivity", NULL};
 static const char *const SCOPE_NAMES[] = {"image", "dataset", NULL};
-static const char *const METRIC_NAMES[] = {"map07", "map", "top1", "top5", "fidelity",
-                                           "pixel_agreement", "feature_mse", "feature_psnr",
-                                           NULL};
+/* the metrics registry's names (featrd/metrics.h), NULL-terminated */
+static const char *const *metric_names(void)
+{
+    static const char *names[64];
+    if (!names[0]) /* constant data: a racing first call writes the same values */
+        for (int i = 0; i < fr_metric_count() && i < 63; i++)
+            names[i] = fr_metric_info((FrMetric)i)->name;
+    return names;
+}
+#define METRIC_NAMES (metric_names())
 static const char *const BD_NAMES[] = {"pchip", "cubic", NULL};
 static const char *const ANCHOR_CODEC_NAMES[] = {"hevc", "jpeg", NULL};
 static const char *const MODEL_CODER_NAMES[] = {"lzma", "zstd", NULL};
 static const char *const ROUNDING_NAMES[] = {"truncate", "nearest", NULL};
-static const char *const CODEC_NAMES[] = {"hevc", "hevc-lossless", "zlib", "gzip",
-                                          "bzip2", "lzma", "zstd", NULL};
-static const char *const LOSSLESS_CODER_NAMES[] = {"gzip", "zlib", "bzip2", "lzma",
-                                                   "zstd", "hevc-lossless", NULL};
-static const char *const PRESET_NAMES[] = {"ultrafast", "superfast", "veryfast", "faster",
-                                           "fast", "medium", "slow", "slower",
-                                           "veryslow", "placebo", NULL};
+/* The registered codecs' names (featrd/codec.h) with all of the
+ * capabilities in need, NULL-terminated, into names[cap]. */
+static void codec_names(unsigned need, const char **names, int cap)
+{
+    int k = 0;
+    for (int i = 0; i < fr_codec_count() && k < cap - 1; i++)
+        if ((fr_codec_at(i)->caps & need) == need)
+            names[k++] = fr_codec_at(i)->name;
+    names[k] = NULL;
+}
+#define MAX_CODECS 64
 
 static int count_names(const char *const *names)
 {
@@ -1477,11 +1490,8 @@ static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", 
                                          "tile_pad", "qp", "codec", "allocation", "qp_base",
                                          "qp_range", "sensitivity", "weights", "max_points",
                                          NULL};
-static const char *const CODEC_KEYS[] = {"name", "qp", "ctu", "min_cu", "rdoq",
-                                         "sao", "preset", "level", "split", NULL};
 static const char *const SENS_KEYS[] = {"layer", "scope", "calibration_images", NULL};
-static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "ctu", "min_cu",
-                                          "rdoq", "sao", "preset", "chroma", NULL};
+static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "chroma", NULL};
 static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality",
                                       "monotone", "min_span", NULL};
 static const char *const BOOT_KEYS[] = {"replicates", "seed", "level", NULL};
@@ -1492,8 +1502,6 @@ static const char *const MC_KEYS[] = {"precision", "coder", "rounding", "dom", N
 static const char *const DOM_KEYS[] = {"base", "target", NULL};
 
 static const int BITS_ALLOWED[] = {8, 10, 12, INT_MIN};
-static const int CTU_ALLOWED[] = {16, 32, 64, INT_MIN};
-static const int MINCU_ALLOWED[] = {8, 16, 32, INT_MIN};
 static const int DEFAULT_QP[] = {22, 27, 32, 37};
 
 #define QP_WHAT "an integer QP from 0 to 51"
@@ -1589,9 +1597,48 @@ static int parse_dataset(Cx *c, const Node *m)
     return rc;
 }
 
-static int is_lossless_coder(const char *name)
+/* Keys of a map that may also hold a schema's fields: fixed[] then the
+ * schema's keys, NULL-terminated, into keys[cap]. */
+static void keys_with_schema(const char *const *fixed, const FrSchema *sch, const char **keys,
+                             int cap)
 {
-    return strcmp(name, "hevc") && strcmp(name, "hevc-lossless");
+    int k = 0;
+    for (int i = 0; fixed[i] && k < cap - 1; i++)
+        keys[k++] = fixed[i];
+    for (int i = 0; sch && i < sch->n_fields && k < cap - 1; i++)
+        keys[k++] = sch->fields[i].key;
+    keys[k] = NULL;
+}
+
+/* One field of a settings schema (featrd/schema.h) from a YAML value. An
+ * integer field whose range holds 0 and 1 also takes false/true. */
+static int get_schema_field(Cx *c, const FrSchema *sch, const FrField *f, void *obj,
+                            const Node *x, const char *path)
+{
+    int rc, v = 0;
+    char w[300];
+    FrError e2;
+    if (f->type == FR_FIELD_CHOICE) {
+        if ((rc = get_enum(c, x, path, f->names, &v)))
+            return rc;
+        return fr_schema_set_str(sch, f, obj, f->names[v], &e2) ? expected(c, x, path, "a shorter name")
+                                                                : 0;
+    }
+    if (f->type == FR_FIELD_BOOL) {
+        if ((rc = get_bool(c, x, path, &v)))
+            return rc;
+        return fr_schema_set_int(sch, f, obj, v, &e2);
+    }
+    long long ll;
+    fr_schema_describe(f, w, sizeof w);
+    if (x->type == N_SCALAR && x->plain && (!strcmp(x->s, "true") || !strcmp(x->s, "false")) &&
+        fr_schema_set_int(sch, f, obj, 0, NULL) == 0 && fr_schema_set_int(sch, f, obj, 1, NULL) == 0)
+        ll = !strcmp(x->s, "true");
+    else if (x->type != N_SCALAR || parse_ll(x, &ll))
+        return expected(c, x, path, w);
+    if (fr_schema_set_int(sch, f, obj, ll, &e2))
+        return expected(c, x, path, w);
+    return 0;
 }
 
 static void codec_clear(FrCodecSpec *cs)
@@ -1599,120 +1646,102 @@ static void codec_clear(FrCodecSpec *cs)
     free_strs(cs->split, cs->n_split);
     free(cs->name);
     free(cs->qp);
-    free(cs->preset);
+    free(cs->settings);
     memset(cs, 0, sizeof *cs);
 }
 
-static int codec_init(FrCodecSpec *cs, const char *name)
+static int codec_init(FrCodecSpec *cs, const FrCodec *codec)
 {
     memset(cs, 0, sizeof *cs);
-    cs->name = xstrdup(name);
-    cs->preset = xstrdup("medium");
+    cs->codec = codec;
+    cs->name = xstrdup(codec->name);
+    cs->settings = fr_codec_settings_new(codec);
     cs->n_qp = -1; /* "take sweep.qp", resolved in finish_sweep() */
-    cs->ctu = 16;
-    cs->min_cu = 8;
-    cs->rdoq = 0;
-    cs->sao = 1;
-    cs->level = -1;
-    return cs->name && cs->preset ? 0 : FR_E_NOMEM;
+    return cs->name && cs->settings ? 0 : FR_E_NOMEM;
 }
 
 static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec *cs)
 {
     int rc, t;
+    const char *names[MAX_CODECS];
+    codec_names(0, names, MAX_CODECS);
     if (v->type == N_SCALAR) {
-        if ((rc = get_enum(c, v, path, CODEC_NAMES, &t)))
+        if ((rc = get_enum(c, v, path, names, &t)))
             return rc;
-        if ((rc = codec_init(cs, CODEC_NAMES[t])))
+        if ((rc = codec_init(cs, fr_codec_find(names[t]))))
             return rc;
         cs->loc = v->loc;
         return 0;
     }
     if (v->type != N_MAP)
         return expected(c, v, path, "a codec name or a map {name: hevc, qp: [...], ...}");
-    if ((rc = check_map(c, v, path, CODEC_KEYS)))
-        return rc;
     int ni = map_find(v, "name");
     if (ni < 0) {
-        char w[200];
-        or_list(CODEC_NAMES, w, sizeof w);
+        char w[300];
+        or_list(names, w, sizeof w);
         return loc_err(c->err, FR_E_CONFIG, v->loc, path, "missing key 'name' (%s)", w);
     }
     char p[300];
     join(p, sizeof p, path, "name");
-    if ((rc = get_enum(c, v->kids[ni], p, CODEC_NAMES, &t)))
+    if ((rc = get_enum(c, v->kids[ni], p, names, &t)))
         return rc;
-    if ((rc = codec_init(cs, CODEC_NAMES[t])))
+    const FrCodec *codec = fr_codec_find(names[t]);
+    static const char *const fixed_lossy[] = {"name", "qp", "split", NULL};
+    static const char *const fixed[] = {"name", "split", NULL};
+    const char *keys[64];
+    keys_with_schema(codec->caps & FR_CODEC_LOSSY ? fixed_lossy : fixed, codec->settings, keys, 64);
+    int qi = map_find(v, "qp");
+    if (qi >= 0 && !(codec->caps & FR_CODEC_LOSSY)) {
+        join(p, sizeof p, path, "qp");
+        return loc_err(c->err, FR_E_CONFIG, v->kloc[qi], p,
+                       "%s is lossless and has no QP (use a lossy codec such as hevc for a curve)",
+                       codec->name);
+    }
+    if ((rc = check_map(c, v, path, keys)))
+        return rc;
+    if ((rc = codec_init(cs, codec)))
         return rc;
     cs->loc = v->loc;
-    const char *name = cs->name;
     for (int i = 0; i < v->n; i++) {
         const char *k = v->keys[i];
         const Node *x = v->kids[i];
         join(p, sizeof p, path, k);
         if ((rc = rec(c, p, x->loc)))
             return rc;
-        int hevc_key = strcmp(k, "name") && strcmp(k, "level") && strcmp(k, "split");
-        if (hevc_key && is_lossless_coder(name))
-            return loc_err(c->err, FR_E_CONFIG, v->kloc[i], p, "only for hevc%s, not %s",
-                           strcmp(k, "qp") ? " and hevc-lossless" : "", name);
-        if (!strcmp(k, "qp") && !strcmp(name, "hevc-lossless"))
-            return loc_err(c->err, FR_E_CONFIG, v->kloc[i], p,
-                           "hevc-lossless has no QP (use name: hevc for lossy coding)");
-        if (!strcmp(k, "level") && !is_lossless_coder(name))
-            return loc_err(c->err, FR_E_CONFIG, v->kloc[i], p,
-                           "only for zlib, gzip, bzip2, lzma and zstd, not %s", name);
+        if (!strcmp(k, "name"))
+            continue;
         if (!strcmp(k, "split")) {
             if ((rc = get_str_list(c, x, p, NULL, "split names from sweep.split", 0, &cs->split,
                                    &cs->n_split)))
                 return rc;
         } else if (!strcmp(k, "qp")) {
-            if ((rc = get_int_list(c, x, p, 0, 51, NULL, QP_WHAT, 0, &cs->qp, &cs->n_qp)))
+            if ((rc = get_int_list(c, x, p, codec->qp_lo, codec->qp_hi, NULL, QP_WHAT, 0, &cs->qp,
+                                   &cs->n_qp)))
                 return rc;
-        } else if (!strcmp(k, "ctu") || !strcmp(k, "min_cu")) {
-            const int *allowed = !strcmp(k, "ctu") ? CTU_ALLOWED : MINCU_ALLOWED;
-            const char *what = !strcmp(k, "ctu") ? "16, 32 or 64" : "8, 16 or 32";
-            long long val;
-            int ok = !parse_ll(x, &val);
-            int hit = 0;
-            for (int j = 0; ok && allowed[j] != INT_MIN; j++)
-                hit |= allowed[j] == val;
-            if (!hit)
-                return expected(c, x, p, what);
-            if (!strcmp(k, "ctu"))
-                cs->ctu = (int)val;
-            else
-                cs->min_cu = (int)val;
-        } else if (!strcmp(k, "rdoq")) {
-            if ((rc = get_bool(c, x, p, &cs->rdoq)))
-                return rc;
-        } else if (!strcmp(k, "sao")) {
-            if ((rc = get_bool(c, x, p, &cs->sao)))
-                return rc;
-        } else if (!strcmp(k, "preset")) {
-            if ((rc = get_enum(c, x, p, PRESET_NAMES, &t)))
-                return rc;
-            free(cs->preset);
-            if (!(cs->preset = xstrdup(PRESET_NAMES[t])))
-                return FR_E_NOMEM;
-        } else if (!strcmp(k, "level")) {
-            int lo = 0, hi = 9;
-            if (!strcmp(name, "bzip2"))
-                lo = 1;
-            if (!strcmp(name, "zstd"))
-                lo = 1, hi = 22;
-            char w[96];
-            snprintf(w, sizeof w, "-1 (library default) or an integer from %d to %d", lo, hi);
-            long long val;
-            if (parse_ll(x, &val) || (val != -1 && (val < lo || val > hi)))
-                return expected(c, x, p, w);
-            cs->level = (int)val;
+        } else if ((rc = get_schema_field(c, codec->settings, fr_schema_field(codec->settings, k),
+                                          cs->settings, x, p))) {
+            return rc;
         }
     }
-    if (cs->min_cu > cs->ctu) {
-        join(p, sizeof p, path, "min_cu");
-        return loc_err(c->err, FR_E_CONFIG, v->kids[map_find(v, "min_cu")]->loc, p,
-                       "expected at most ctu (%d), got %d", cs->ctu, cs->min_cu);
+    FrError e2;
+    if (fr_schema_validate(codec->settings, cs->settings, &e2)) {
+        /* "hevc.min_cu is ...": point at that key when the entry names it */
+        size_t sl = strlen(codec->settings->name);
+        const char *msg = e2.msg;
+        int at = -1;
+        if (!strncmp(msg, codec->settings->name, sl) && msg[sl] == '.') {
+            char key[64];
+            size_t k = 0;
+            for (const char *q = msg + sl + 1; *q && *q != ' ' && k < sizeof key - 1; q++)
+                key[k++] = *q;
+            key[k] = 0;
+            at = map_find(v, key);
+        }
+        if (at >= 0) {
+            join(p, sizeof p, path, v->keys[at]);
+            return loc_err(c->err, FR_E_CONFIG, v->kids[at]->loc, p, "%s", msg);
+        }
+        return loc_err(c->err, FR_E_CONFIG, v->loc, path, "%s", msg);
     }
     return 0;
 }
@@ -1731,7 +1760,9 @@ static int parse_codec_list(Cx *c, const Node *v, const char *path)
     Node *one;
     int k, rc;
     char w[300];
-    or_list(CODEC_NAMES, w, sizeof w);
+    const char *names[MAX_CODECS];
+    codec_names(0, names, MAX_CODECS);
+    or_list(names, w, sizeof w);
     if ((rc = list_items(c, v, path, 0, w, &one, &it, &k)))
         return rc;
     FrCodecSpec *cs = calloc((size_t)k, sizeof *cs);
@@ -1871,7 +1902,7 @@ static uint64_t sweep_points(const FrExperiment *e)
     uint64_t per = 0, n = 1;
     for (int c = 0; c < s->n_codec; c++) {
         const FrCodecSpec *cs = &s->codec[c];
-        int lossy = !strcmp(cs->name, "hevc");
+        int lossy = (cs->codec->caps & FR_CODEC_LOSSY) != 0;
         uint64_t q = 0;
         for (int a = 0; a < s->n_allocation; a++) {
             if (!lossy)
@@ -1896,7 +1927,7 @@ static int finish_sweep(FrSweepSpec *s)
         if (cs->n_qp >= 0)
             continue;
         cs->n_qp = 0;
-        if (strcmp(cs->name, "hevc"))
+        if (!(cs->codec->caps & FR_CODEC_LOSSY))
             continue;
         cs->qp = malloc((size_t)s->n_qp * sizeof *cs->qp);
         if (!cs->qp)
@@ -1913,21 +1944,23 @@ static void anchors_free(FrAnchorSpec *a, int n)
         free(a[i].name);
         free(a[i].qp);
         free(a[i].quality);
-        free(a[i].preset);
     }
     free(a);
 }
 
 static int parse_anchor(Cx *c, const Node *m, const char *path, FrAnchorSpec *a)
 {
-    int rc = check_map(c, m, path, ANCHOR_KEYS);
+    const char *keys[64];
+    keys_with_schema(ANCHOR_KEYS, &fr_hevc_schema, keys, 64);
+    int rc = check_map(c, m, path, keys);
     if (rc)
         return rc;
     if (m->type != N_MAP || map_find(m, "name") < 0)
         return loc_err(c->err, FR_E_CONFIG, m->loc, path,
                        "missing key 'name' (the anchor's curve name, e.g. cloud-hevc)");
     int has_qp = 0, has_q = 0, has_hevc = 0;
-    a->ctu = a->min_cu = a->rdoq = a->sao = -1;
+    fr_hevc_defaults(&a->hevc);
+    a->hevc_set = 0;
     a->chroma = 420;
     for (int i = 0; !rc && i < m->n; i++) {
         const char *k = m->keys[i];
@@ -1949,27 +1982,10 @@ static int parse_anchor(Cx *c, const Node *m, const char *path, FrAnchorSpec *a)
             has_q = i + 1;
             rc = get_int_list(c, v, p, 1, 100, NULL, "an integer JPEG quality from 1 to 100", 0,
                               &a->quality, &a->n_quality);
-        } else if (!strcmp(k, "ctu") || !strcmp(k, "min_cu")) {
-            const int *allowed = !strcmp(k, "ctu") ? CTU_ALLOWED : MINCU_ALLOWED;
-            long long val;
-            int ok = v->type == N_SCALAR && !parse_ll(v, &val), hit = 0;
-            for (int j = 0; ok && allowed[j] != INT_MIN; j++)
-                hit |= allowed[j] == val;
-            if (!hit)
-                rc = expected(c, v, p, !strcmp(k, "ctu") ? "16, 32 or 64" : "8, 16 or 32");
-            else
-                *(!strcmp(k, "ctu") ? &a->ctu : &a->min_cu) = (int)val;
-            has_hevc = i + 1;
-        } else if (!strcmp(k, "rdoq") || !strcmp(k, "sao")) {
-            rc = get_bool(c, v, p, !strcmp(k, "rdoq") ? &a->rdoq : &a->sao);
-            has_hevc = i + 1;
-        } else if (!strcmp(k, "preset")) {
-            int t = 0;
-            if (!(rc = get_enum(c, v, p, PRESET_NAMES, &t))) {
-                free(a->preset);
-                if (!(a->preset = xstrdup(PRESET_NAMES[t])))
-                    rc = FR_E_NOMEM;
-            }
+        } else if (fr_schema_field(&fr_hevc_schema, k)) {
+            const FrField *f = fr_schema_field(&fr_hevc_schema, k);
+            rc = get_schema_field(c, &fr_hevc_schema, f, &a->hevc, v, p);
+            a->hevc_set |= 1u << (f - fr_hevc_schema.fields);
             has_hevc = i + 1;
         } else if (!strcmp(k, "chroma")) {
             long long val;
@@ -2208,6 +2224,9 @@ static int parse_output(Cx *c, const Node *m, int *dir_set)
 static int parse_lossless(Cx *c, const Node *m)
 {
     FrLosslessSpec *s = &c->e->lossless;
+    /* coders of any bytes (float32 features); hevc-lossless codes pictures */
+    const char *byte_coders[MAX_CODECS];
+    codec_names(FR_CODEC_BYTES, byte_coders, MAX_CODECS);
     int rc = check_map(c, m, "lossless", LOSSLESS_KEYS);
     for (int i = 0; !rc && i < m->n; i++) {
         const char *k = m->keys[i];
@@ -2228,7 +2247,7 @@ static int parse_lossless(Cx *c, const Node *m)
                 s->all_layers = 0;
             }
         } else if (!strcmp(k, "coders"))
-            rc = get_str_list(c, v, p, LOSSLESS_CODER_NAMES, "coder names", 0, &s->coders,
+            rc = get_str_list(c, v, p, byte_coders, "coder names", 0, &s->coders,
                               &s->n_coders);
         else if (!strcmp(k, "quantized_bits"))
             rc = get_int(c, v, p, 0, 16, &s->quantized_bits);
@@ -2311,7 +2330,7 @@ static int set_defaults(FrExperiment *e)
     if (!(s->codec = calloc(1, sizeof *s->codec)))
         return FR_E_NOMEM;
     s->n_codec = 1;
-    if (codec_init(&s->codec[0], "hevc"))
+    if (codec_init(&s->codec[0], fr_codec_by_id(FR_CODEC_HEVC)))
         return FR_E_NOMEM;
     if (!(s->allocation = calloc(1, sizeof *s->allocation)))
         return FR_E_NOMEM;
@@ -2527,7 +2546,7 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
         else if (!strcmp(k, "bootstrap"))
             rc = e->kind != FR_KIND_RD ? section_kind_err(c, kl, k, "rd") : parse_bootstrap(c, v);
         else if (!strcmp(k, "jobs"))
-            rc = get_int(c, v, k, 1, 1024, &e->jobs);
+            rc = get_int(c, v, k, 1, FR_MAX_JOBS, &e->jobs);
         else if (!strcmp(k, "quiet"))
             rc = get_bool(c, v, k, &e->quiet);
         else if (!strcmp(k, "include"))
@@ -2554,29 +2573,33 @@ static int validate(Cx *c)
                                            "run one config per weights file",
                                            fr_allocation_name(e->sweep.allocation[a]));
     }
-    /* anchors take the features' x265 settings unless they name their own */
+    /* anchors take the features' x265 settings unless they name their own:
+     * those of the first lossy entry coded with the HEVC settings */
     const FrCodecSpec *fh = NULL;
     for (int k = 0; k < e->sweep.n_codec && !fh; k++)
-        if (!strcmp(e->sweep.codec[k].name, "hevc"))
+        if (e->sweep.codec[k].codec->settings == &fr_hevc_schema &&
+            (e->sweep.codec[k].codec->caps & FR_CODEC_LOSSY))
             fh = &e->sweep.codec[k];
     for (int k = 0; k < e->n_anchors; k++) {
         FrAnchorSpec *a = &e->anchors[k];
         if (a->codec != FR_ANCHOR_HEVC)
             continue;
-        /* without an hevc entry: the defaults of one (codec_init) */
-        if (a->ctu < 0)
-            a->ctu = fh ? fh->ctu : 16;
-        if (a->min_cu < 0)
-            a->min_cu = fh ? fh->min_cu : 8;
-        if (a->rdoq < 0)
-            a->rdoq = fh ? fh->rdoq : 0;
-        if (a->sao < 0)
-            a->sao = fh ? fh->sao : 1;
-        if (!a->preset && !(a->preset = xstrdup(fh && fh->preset ? fh->preset : "medium")))
-            return FR_E_NOMEM;
-        if (a->min_cu > a->ctu)
-            return fr_experiment_error(e, err, FR_E_CONFIG, "anchors", "anchor '%s': min_cu %d "
-                                       "exceeds ctu %d", a->name, a->min_cu, a->ctu);
+        FrHevcSettings h;
+        if (fh)
+            h = *(const FrHevcSettings *)fh->settings;
+        else
+            fr_hevc_defaults(&h); /* without an hevc entry: its defaults */
+        for (int f = 0; f < fr_hevc_schema.n_fields; f++)
+            if (a->hevc_set & (1u << f)) {
+                const FrField *fd = &fr_hevc_schema.fields[f];
+                memcpy((char *)&h + fd->offset, (const char *)&a->hevc + fd->offset,
+                       fd->type == FR_FIELD_CHOICE ? fd->size : sizeof(int));
+            }
+        a->hevc = h;
+        FrError e2;
+        if (fr_hevc_validate(&a->hevc, &e2))
+            return fr_experiment_error(e, err, FR_E_CONFIG, "anchors", "anchor '%s': %s", a->name,
+                                       e2.msg);
     }
     if (!e->model.cfg)
         return fr_experiment_error(e, err, FR_E_CONFIG, "model.cfg",
@@ -2645,14 +2668,15 @@ static int validate(Cx *c)
         for (int i = 0; i < s->n_allocation; i++)
             sens |= s->allocation[i] == FR_ALLOC_SENSITIVITY;
         for (int i = 0; i < s->n_codec; i++)
-            lossy |= !strcmp(s->codec[i].name, "hevc");
+            lossy |= (s->codec[i].codec->caps & FR_CODEC_BLOCK_QP) != 0;
         if (sens && !s->n_qp_base)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.allocation",
                                        "sensitivity needs sweep.qp_base (e.g. qp_base: [36, 38, "
                                        "40, 42])");
         if (sens && !lossy)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.allocation",
-                                       "sensitivity needs a lossy hevc entry in sweep.codec");
+                                       "sensitivity needs an entry in sweep.codec whose codec "
+                                       "takes a QP per block (hevc)");
         for (int i = 0; sens && i < s->n_packing; i++)
             if (s->packing[i] == FR_PACK_QUILT)
                 return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.packing",
@@ -2686,12 +2710,7 @@ static int validate(Cx *c)
     if (e->model.task != FR_TASK_AUTO)
         for (int i = 0; i < e->n_metrics; i++) {
             FrMetric m = e->metrics[i];
-            FrTask need = m == FR_METRIC_MAP07 || m == FR_METRIC_MAP ? FR_TASK_DETECTION
-                          : m == FR_METRIC_TOP1 || m == FR_METRIC_TOP5 ||
-                                  m == FR_METRIC_FIDELITY
-                              ? FR_TASK_CLASSIFICATION
-                          : m == FR_METRIC_PIXEL_AGREEMENT ? FR_TASK_DENSE
-                                                           : FR_TASK_AUTO;
+            FrTask need = fr_metric_info(m) ? fr_metric_info(m)->task : FR_TASK_AUTO;
             if (need != FR_TASK_AUTO && need != e->model.task) {
                 char k[64];
                 snprintf(k, sizeof k, "metrics[%d]", i);
@@ -2863,6 +2882,21 @@ static const char *bool_s(int b)
     return b ? "true" : "false";
 }
 
+/* ", key: value" for every field of a settings struct, schema order. */
+static void put_schema(FILE *f, const FrSchema *sch, const void *obj)
+{
+    for (int i = 0; i < sch->n_fields; i++) {
+        const FrField *fd = &sch->fields[i];
+        fprintf(f, ", %s: ", fd->key);
+        if (fd->type == FR_FIELD_CHOICE)
+            put_str(f, fr_schema_get_str(fd, obj));
+        else if (fd->type == FR_FIELD_BOOL)
+            fputs(bool_s(fr_schema_get_int(fd, obj)), f);
+        else
+            fprintf(f, "%d", fr_schema_get_int(fd, obj));
+    }
+}
+
 static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
 {
     fputs("# featrd experiment (canonical form: every key, defaults included)\n", f);
@@ -2923,17 +2957,11 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
             const FrCodecSpec *cs = &s->codec[i];
             fputs("    - {name: ", f);
             put_str(f, cs->name);
-            if (!strcmp(cs->name, "hevc")) {
+            if (cs->codec->caps & FR_CODEC_LOSSY) {
                 fputs(", qp: ", f);
                 put_ints(f, cs->qp, cs->n_qp);
             }
-            if (!is_lossless_coder(cs->name)) {
-                fprintf(f, ", ctu: %d, min_cu: %d, rdoq: %s, sao: %s, preset: ", cs->ctu,
-                        cs->min_cu, bool_s(cs->rdoq), bool_s(cs->sao));
-                put_str(f, cs->preset);
-            } else {
-                fprintf(f, ", level: %d", cs->level);
-            }
+            put_schema(f, cs->codec->settings, cs->settings);
             if (cs->n_split) {
                 fputs(", split: ", f);
                 put_strs(f, cs->split, cs->n_split);
@@ -2963,9 +2991,8 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
             if (a->codec == FR_ANCHOR_HEVC) {
                 fputs("qp: ", f);
                 put_ints(f, a->qp, a->n_qp);
-                fprintf(f, ", ctu: %d, min_cu: %d, rdoq: %s, sao: %s, preset: %s, chroma: %d",
-                        a->ctu, a->min_cu, bool_s(a->rdoq), bool_s(a->sao),
-                        a->preset ? a->preset : "medium", a->chroma);
+                put_schema(f, &fr_hevc_schema, &a->hevc);
+                fprintf(f, ", chroma: %d", a->chroma);
             } else {
                 fputs("quality: ", f);
                 put_ints(f, a->quality, a->n_quality);
@@ -3167,4 +3194,9 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err)
                          "darknet weights of the fine-tuned model"))))
         return rc;
     return 0;
+}
+
+const char *fr_config_yaml_version(void)
+{
+    return yaml_get_version_string();
 }

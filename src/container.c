@@ -22,24 +22,25 @@ void fr_feature_defaults(FrFeatureSettings *s)
     s->tile_pad = 0;
     s->codec = FR_CODEC_HEVC;
     s->qp = 32;
-    fr_hevc_defaults(&s->hevc);
+    s->codec_settings = NULL;
 }
 
 int fr_feature_validate(const FrFeatureSettings *s, FrError *err)
 {
-    if (!fr_codec_name(s->codec))
+    const FrCodec *codec = fr_codec_by_id((int)s->codec);
+    if (!codec)
         return fr_error(err, FR_E_USAGE, "codec %d is unknown", (int)s->codec);
-    int hevc = !fr_codec_is_general(s->codec);
     if (s->bits == FR_BITS_FLOAT) {
-        if (hevc)
+        if (!(codec->caps & FR_CODEC_BYTES))
             return fr_error(err, FR_E_USAGE,
                             "bits 32 (float32, no Q-layer) needs a lossless coder, not %s",
                             fr_codec_name(s->codec));
     } else if (s->bits < 1 || s->bits > 16) {
         return fr_error(err, FR_E_USAGE, "bits is %d: use 1..16 (8, 10, 12 typical) or 32 for float32",
                         s->bits);
-    } else if (hevc && s->bits > 12) {
-        return fr_error(err, FR_E_USAGE, "bits is %d: HEVC (x265) codes at most 12 bits", s->bits);
+    } else if (s->bits > codec->max_bits) {
+        return fr_error(err, FR_E_USAGE, "bits is %d: %s codes at most %d bits", s->bits,
+                        codec->name, codec->max_bits);
     }
     if (!fr_range_name(s->range))
         return fr_error(err, FR_E_USAGE, "range %d is unknown: use tensor or channel", (int)s->range);
@@ -52,15 +53,15 @@ int fr_feature_validate(const FrFeatureSettings *s, FrError *err)
         return fr_error(err, FR_E_USAGE, "relu_min0 is %d: use 0 or 1", s->relu_min0);
     if (s->qp < 0 || s->qp > 51)
         return fr_error(err, FR_E_USAGE, "qp is %d: use 0..51", s->qp);
-    if (hevc) {
-        int rc = fr_hevc_validate(&s->hevc, err);
+    if (s->codec_settings) {
+        int rc = fr_schema_validate(codec->settings, s->codec_settings, err);
         if (rc)
             return rc;
     }
     if (s->channel_qp) {
-        if (s->codec != FR_CODEC_HEVC)
-            return fr_error(err, FR_E_USAGE, "a QP per channel needs codec hevc, not %s",
-                            fr_codec_name(s->codec));
+        if (!(codec->caps & FR_CODEC_BLOCK_QP))
+            return fr_error(err, FR_E_USAGE, "a QP per channel needs a codec with a QP per block "
+                            "(hevc), not %s", codec->name);
         if (s->packing == FR_PACK_QUILT)
             return fr_error(err, FR_E_USAGE,
                             "a QP per channel needs packing tile or frames (quilt mixes channels "
@@ -244,7 +245,7 @@ static int encode_cut(const FrTensor *t, const FrFeatureSettings *s, int tile_pa
         }
         map.block_qp = bq;
     }
-    if ((rc = fr_picture_encode(s->codec, &pic, &map, &s->hevc, &code, &ncode, NULL, err)))
+    if ((rc = fr_picture_encode(s->codec, &pic, &map, s->codec_settings, &code, &ncode, NULL, err)))
         goto done;
 payload:
     wr_uint(w, (uint64_t)ncode, 4);
@@ -290,7 +291,7 @@ int fr_feature_encode(const FrTensor *cuts, int ncuts, const char *split_name,
                         s->n_channel_qp, total_c);
     /* A QP per tile only works when no CTU straddles two channels. */
     int tile_pad = s->packing == FR_PACK_TILE ? (s->channel_qp ? 16 : s->tile_pad) : 0;
-    int lossy = s->codec == FR_CODEC_HEVC;
+    int lossy = (fr_codec_caps(s->codec) & FR_CODEC_LOSSY) != 0;
 
     Wr w = {0};
     wr_bytes(&w, FRD_MAGIC, 4);
@@ -397,7 +398,7 @@ static int read_header(Rd *r, FrFeatureInfo *info, FrError *err)
     FrError e2;
     if (fr_feature_validate(&s, &e2))
         return fr_error(err, FR_E_FORMAT, ".frd: bad header: %s", e2.msg);
-    if (info->has_channel_qp > 1 || (info->has_channel_qp && info->codec != FR_CODEC_HEVC))
+    if (info->has_channel_qp > 1 || (info->has_channel_qp && !(fr_codec_caps(info->codec) & FR_CODEC_BLOCK_QP)))
         return fr_error(err, FR_E_FORMAT, ".frd: bad channel QP flag %d", info->has_channel_qp);
     return 0;
 }

@@ -1,6 +1,6 @@
 /* fmnist.c: Fashion-MNIST reader and the demo data generator (fmnist-det
- * scenes, fmnist-cls images, names and lists). A zlib user for reading only:
- * the gzipped idx files are read with gzopen/gzread; images are written by
+ * scenes, fmnist-cls images, names and lists). The gzipped idx files are
+ * read whole through the zlib adapter (fr_gzip_read_file); images are written by
  * fr_demo_write_png (darknet's stb writer, in train.c). Randomness comes from
  * a private splitmix64 stream, never rand(), so output depends on the seed only. */
 #define _XOPEN_SOURCE 700
@@ -11,9 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "featrd/demo.h"
+
+#include "codec_internal.h"
 
 struct FrFmnist {
     int n;
@@ -48,14 +49,14 @@ static int read_idx(const char *path, int ndim, int *count, uint8_t **data, size
         return fr_error(err, FR_E_NOENT,
                         "%s: no such file (install Debian's dataset-fashion-mnist or pass "
                         "--fmnist DIR)", path);
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return fr_error(err, FR_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    uint8_t hdr[16];
+    uint8_t *raw = NULL;
+    size_t rn = 0;
+    int rc = fr_gzip_read_file(path, (size_t)64 << 20, &raw, &rn, err);
+    if (rc)
+        return rc;
     int hlen = 4 + 4 * ndim;
-    int rc = 0;
-    uint8_t *buf = NULL;
-    if (gzread(f, hdr, (unsigned)hlen) != hlen) {
+    uint8_t *hdr = raw;
+    if (rn < (size_t)hlen) {
         rc = fr_error(err, FR_E_FORMAT, "%s: truncated idx header", path);
         goto done;
     }
@@ -74,29 +75,17 @@ static int read_idx(const char *path, int ndim, int *count, uint8_t **data, size
         goto done;
     }
     size_t len = (size_t)n * per;
-    buf = malloc(len);
-    if (!buf) {
-        rc = fr_error(err, FR_E_NOMEM, "%s: out of memory", path);
+    if (rn - (size_t)hlen < len) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: truncated (%zu of %zu payload bytes)", path,
+                      rn - (size_t)hlen, len);
         goto done;
     }
-    size_t got = 0;
-    while (got < len) {
-        unsigned chunk = len - got > (1u << 30) ? (1u << 30) : (unsigned)(len - got);
-        int r = gzread(f, buf + got, chunk);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    if (got != len) {
-        rc = fr_error(err, FR_E_FORMAT, "%s: truncated (%zu of %zu payload bytes)", path, got, len);
-        goto done;
-    }
+    memmove(raw, raw + hlen, len);
     *count = (int)n;
-    *data = buf;
-    buf = NULL;
+    *data = raw;
+    raw = NULL;
 done:
-    free(buf);
-    gzclose(f);
+    free(raw);
     return rc;
 }
 

@@ -492,8 +492,8 @@ int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *er
         snprintf(key, sizeof key, "lossless.coders[%d]", k);
         if (fr_codec_from_name(ls->coders[k], &coders[k], NULL) || !fr_codec_is_general(coders[k]))
             return fr_experiment_error(e, err, FR_E_CONFIG, key,
-                                       "'%s' is not a general lossless coder (zlib, gzip, bzip2, "
-                                       "lzma, zstd)", ls->coders[k]);
+                                       "'%s' is not a coder of any bytes (see featrd help "
+                                       "codecs)", ls->coders[k]);
         ncoders++;
     }
     int repeats = ls->repeats > 0 ? ls->repeats : 1;

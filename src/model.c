@@ -50,6 +50,7 @@
 #include <darknet.h>
 
 #include "featrd/model.h"
+#include "featrd/version.h"
 
 /* stb_image is compiled into libdarknet.so and exported; darknet.h does not
  * declare it. Used to check an image is readable before darknet's loader,
@@ -1786,4 +1787,18 @@ int fr_model_save_weights(FrModel *m, const char *path, FrError *err)
         return fr_error(err, FR_E_IO, "%s: cannot rename the written weights into place: %s", path, strerror(e));
     }
     return FR_OK;
+}
+
+const char *fr_model_blas_version(void)
+{
+    return openblas_get_config();
+}
+
+const char *fr_model_darknet_path(void)
+{
+    void *sym = dlsym(RTLD_DEFAULT, "parse_network_cfg");
+    Dl_info info;
+    if (sym && dladdr(sym, &info) && info.dli_fname)
+        return info.dli_fname;
+    return "not loaded";
 }

@@ -758,7 +758,8 @@ static const FrColumnDoc columns[] = {
              "(cloud-only: the input image coded) or reference-yuv (an HEVC anchor's colour "
              "conversion alone, no coding)"},
     {"curve", "RD curve name: split=..,bits=..,range=..,packing=..,codec=..,alloc=.. for "
-              "features; the anchor's name for anchors; 'reference'"},
+              "features (codec=<name>+<key>=<value> for each codec setting off its default); "
+              "the anchor's name for anchors; 'reference'"},
     {"desc", "canonical description of the point: curve plus ,qp=N or ,quality=N"},
     {"split", "split as written in the config (empty for anchor/reference)"},
     {"layer", "darknet name of the split layer (<type>_<index>)"},

@@ -20,17 +20,8 @@
 /* points.csv column of a config metric. */
 static const char *metric_column(int m)
 {
-    switch (m) {
-    case FR_METRIC_MAP07: return "map07";
-    case FR_METRIC_MAP: return "map";
-    case FR_METRIC_TOP1: return "top1";
-    case FR_METRIC_TOP5: return "top5";
-    case FR_METRIC_FIDELITY: return "fidelity";
-    case FR_METRIC_PIXEL_AGREEMENT: return "fidelity";
-    case FR_METRIC_FEATURE_MSE: return "mse";
-    case FR_METRIC_FEATURE_PSNR: return "psnr";
-    default: return NULL;
-    }
+    const FrMetricInfo *mi = fr_metric_info((FrMetric)m);
+    return mi ? mi->column : NULL;
 }
 
 /* The task metric columns, in the order plots and bd.csv prefer them. */
@@ -332,9 +323,13 @@ static const char *axis_val(const Axes *a, const char *key)
     return NULL;
 }
 
+/* A codec column value: a registered codec without a QP gives one point,
+ * not a curve (anchors' hevc-420/jpeg and the reference are not codecs
+ * here and never reach this). */
 static int is_lossless_codec(const char *c)
 {
-    return strcmp(c, "hevc") != 0;
+    const FrCodec *k = fr_codec_find(c);
+    return !k || !(k->caps & FR_CODEC_LOSSY);
 }
 
 /* One legend label part: "max_5", "10-bit", "quilt", "alloc=sensitivity". */

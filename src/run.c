@@ -89,6 +89,46 @@ static void plan_id(FrPoint *pt)
              (unsigned)(fnv1a(pt->desc) & 0xffffffffu));
 }
 
+static int cmp_desc(const void *a, const void *b)
+{
+    const FrPoint *const *x = a, *const *y = b;
+    int c = strcmp((*x)->desc, (*y)->desc);
+    return c ? c : (*x)->ordinal - (*y)->ordinal;
+}
+
+/* Two points with one description would be one curve, id and BD row for
+ * two settings (or the same work twice): refused, naming both entries. */
+static int plan_unique(const FrExperiment *e, FrPlan *plan, FrError *err)
+{
+    const FrPoint **v = malloc((size_t)(plan->n ? plan->n : 1) * sizeof *v);
+    if (!v) {
+        fr_plan_free(plan);
+        return fr_error(err, FR_E_NOMEM, "out of memory expanding the sweep");
+    }
+    for (int i = 0; i < plan->n; i++)
+        v[i] = &plan->points[i];
+    qsort(v, (size_t)plan->n, sizeof *v, cmp_desc);
+    int rc = 0;
+    for (int i = 1; i < plan->n && !rc; i++)
+        if (!strcmp(v[i - 1]->desc, v[i]->desc)) {
+            const FrPoint *a = v[i - 1], *b = v[i];
+            char key[64];
+            if (a->codec_entry >= 0)
+                snprintf(key, sizeof key, "sweep.codec[%d]", b->codec_entry);
+            else
+                snprintf(key, sizeof key, "anchors[%d]", b->anchor);
+            rc = fr_experiment_error(e, err, FR_E_CONFIG, key,
+                                     "point '%s' twice (%s%d] and this entry give the same "
+                                     "settings): remove one or change a setting",
+                                     b->desc, a->codec_entry >= 0 ? "sweep.codec[" : "anchors[",
+                                     a->codec_entry >= 0 ? a->codec_entry : a->anchor);
+        }
+    free(v);
+    if (rc)
+        fr_plan_free(plan);
+    return rc;
+}
+
 /* Curve names follow the convention proposed in featrd/config.h (the runner
  * agrees: every axis written, fixed order, the rate axis - QP or QP_base -
  * left out), so bd[] entries and globs written against it match points.csv. */
@@ -119,7 +159,9 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
             for (int k = 0; k < sw->n_packing; k++)
                 for (int c = 0; c < sw->n_codec; c++) {
                     const FrCodecSpec *cs = &sw->codec[c];
-                    int lossy = !strcmp(cs->name, "hevc");
+                    int lossy = (cs->codec->caps & FR_CODEC_LOSSY) != 0;
+                    char clabel[400]; /* the codec and every setting off its default */
+                    fr_codec_label(cs->codec, cs->settings, clabel, sizeof clabel);
                     int here = cs->n_split == 0; /* the entry's own split restriction */
                     for (int k2 = 0; k2 < cs->n_split && !here; k2++)
                         here = !strcmp(cs->split[k2], sw->split[s]);
@@ -141,7 +183,7 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                         const char *curve = plan_str(
                             plan, "split=%s,bits=%d,range=%s,packing=%s,codec=%s,alloc=%s%s",
                             sw->split[s], sw->bits[b], range, fr_packing_name(sw->packing[k]),
-                            cs->name, fr_allocation_name(alloc), wname);
+                            clabel, fr_allocation_name(alloc), wname);
                         if (!curve)
                             goto oom;
                         const int *qps = alloc == FR_ALLOC_UNIFORM ? cs->qp : sw->qp_base;
@@ -204,7 +246,7 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
             plan_id(pt);
         }
     }
-    return 0;
+    return plan_unique(e, plan, err);
 oom:
     fr_plan_free(plan);
     return fr_error(err, FR_E_NOMEM, "out of memory expanding the sweep");
@@ -1306,11 +1348,7 @@ static int anchor_image(Run *r, int worker, size_t img, void *arg, FrError *err)
         cs.qp = pa->pt->qp;
         cs.code = pa->pt->kind == FR_POINT_ANCHOR;
         cs.chroma = as->chroma;
-        cs.hevc.ctu = as->ctu;
-        cs.hevc.min_cu = as->min_cu;
-        cs.hevc.rdoq = as->rdoq;
-        cs.hevc.sao = as->sao;
-        snprintf(cs.hevc.preset, sizeof cs.hevc.preset, "%s", as->preset ? as->preset : "medium");
+        cs.hevc = as->hevc;
         rc = fr_rgb_code(&rgb, &cs, &bytes, &dec, err);
     }
     res->t_enc = fr_now() - t0;
@@ -1550,18 +1588,9 @@ static int run_feature_points(Run *r, int s, int wi, FrError *err)
         pa.fs.relu_min0 = e->sweep.relu_min0;
         pa.fs.packing = pt->packing;
         pa.fs.tile_pad = e->sweep.tile_pad;
-        FrCodecKind ck;
-        rc = fr_codec_from_name(cs->name, &ck, err);
-        if (rc)
-            break;
-        pa.fs.codec = ck;
+        pa.fs.codec = (FrCodecKind)cs->codec->id;
+        pa.fs.codec_settings = cs->settings;
         pa.fs.qp = pt->qp >= 0 ? pt->qp : 0;
-        pa.fs.hevc.ctu = cs->ctu;
-        pa.fs.hevc.min_cu = cs->min_cu;
-        pa.fs.hevc.rdoq = cs->rdoq;
-        pa.fs.hevc.sao = cs->sao;
-        if (cs->preset)
-            snprintf(pa.fs.hevc.preset, sizeof pa.fs.hevc.preset, "%s", cs->preset);
         rc = fr_feature_validate(&pa.fs, err);
         if (rc) {
             char msg[sizeof err->msg], key[64];
@@ -1767,8 +1796,8 @@ int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     if (r.o.shard_count < 1)
         r.o.shard_count = 1;
     r.jobs = r.o.jobs > 0 ? r.o.jobs : (e->jobs > 0 ? e->jobs : 1);
-    if (r.jobs > 64)
-        r.jobs = 64;
+    if (r.jobs > FR_MAX_JOBS) /* the config and the CLI refuse more */
+        r.jobs = FR_MAX_JOBS;
     snprintf(r.dir, sizeof r.dir, "%s", e->output.dir);
     int rc = fr_experiment_check_files(e, err);
     if (!rc)

@@ -315,7 +315,7 @@ int fr_train_run(FrTrainSettings *s, FrError *err)
                 return fr_error(err, FR_E_USAGE, "--augment-qp %d: QPs are 0..51", s->augment_qp[k]);
         if (!(s->augment_prob >= 0 && s->augment_prob <= 1))
             return fr_error(err, FR_E_USAGE, "--augment-prob %g: a probability 0..1", s->augment_prob);
-        if (s->augment.codec != FR_CODEC_HEVC)
+        if (!(fr_codec_caps(s->augment.codec) & FR_CODEC_LOSSY))
             return fr_error(err, FR_E_USAGE, "--augment-codec: augmentation codes with lossy hevc "
                             "(a lossless coder would change nothing)");
         int rc0 = fr_feature_validate(&s->augment, err);

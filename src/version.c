@@ -1,40 +1,32 @@
-/* version.c: asks every linked library for its version. It includes their
- * headers only to call their version functions; all other use of each library
- * stays in that library's adapter. */
-#define _GNU_SOURCE
+/* version.c: the version of featrd and of every linked library, each asked
+ * through the one file that includes that library's header (the codec
+ * registry for the coders, bd.c for GSL, config.c for libyaml, model.c for
+ * darknet and OpenBLAS). */
+#include <string.h>
+
 #include "featrd.h"
 
-#include <bzlib.h>
-#include <cblas.h>
-#include <dlfcn.h>
-#include <gsl/gsl_version.h>
-#include <libde265/de265.h>
-#include <lzma.h>
-#include <x265.h>
-#include <yaml.h>
-#include <zlib.h>
-#include <zstd.h>
-
-static const char *darknet_path(void)
-{
-    void *sym = dlsym(RTLD_DEFAULT, "parse_network_cfg");
-    Dl_info info;
-    if (sym && dladdr(sym, &info) && info.dli_fname)
-        return info.dli_fname;
-    return "not loaded";
-}
+#include "codec_internal.h"
 
 void fr_versions_print(FILE *f, const char *ind)
 {
     fprintf(f, "%sfeatrd: %s\n", ind, FR_VERSION_STRING);
-    fprintf(f, "%sdarknet: %s (Debian darknet, 2018 snapshot; CPU)\n", ind, darknet_path());
-    fprintf(f, "%sx265: %s (bit depths 8/10/12 via x265_api_get)\n", ind, x265_version_str);
-    fprintf(f, "%slibde265: %s\n", ind, de265_get_version());
-    fprintf(f, "%sgsl: %s\n", ind, gsl_version);
-    fprintf(f, "%slibyaml: %s\n", ind, yaml_get_version_string());
-    fprintf(f, "%szlib: %s\n", ind, zlibVersion());
-    fprintf(f, "%sbzip2: %s\n", ind, BZ2_bzlibVersion());
-    fprintf(f, "%sliblzma: %s\n", ind, lzma_version_string());
-    fprintf(f, "%szstd: %s\n", ind, ZSTD_versionString());
-    fprintf(f, "%sopenblas: %s\n", ind, openblas_get_config());
+    fprintf(f, "%sdarknet: %s (Debian darknet, 2018 snapshot; CPU)\n", ind, fr_model_darknet_path());
+    /* one line per library, in registry order (hevc and hevc-lossless share one) */
+    const char *seen[32];
+    int nseen = 0;
+    for (int i = 0; i < fr_codec_count(); i++) {
+        const FrCodec *c = fr_codec_at(i);
+        int dup = 0;
+        for (int k = 0; k < nseen; k++)
+            dup |= !strcmp(seen[k], c->library);
+        if (dup || !c->version)
+            continue;
+        if (nseen < 32)
+            seen[nseen++] = c->library;
+        fprintf(f, "%s%s: %s\n", ind, c->library, c->version());
+    }
+    fprintf(f, "%sgsl: %s\n", ind, fr_bd_gsl_version());
+    fprintf(f, "%slibyaml: %s\n", ind, fr_config_yaml_version());
+    fprintf(f, "%sopenblas: %s\n", ind, fr_model_blas_version());
 }

@@ -244,7 +244,7 @@ static int check_settings(const FrRpSettings *s, FrError *err)
     if (s->precision < 0 || s->precision > RP_MAX_PRECISION)
         return fr_error(err, FR_E_USAGE, "RP precision %d is out of range (0..%d)", s->precision,
                         RP_MAX_PRECISION);
-    if ((int)s->coder < 0 || (int)s->coder >= FR_CODEC_COUNT || !fr_codec_is_general(s->coder))
+    if ((int)s->coder < 0 || !fr_codec_is_general(s->coder))
         return fr_error(err, FR_E_USAGE,
                         "RP coder must be a general lossless coder (lzma, zstd, zlib, gzip, bzip2)");
     if (s->rounding != FR_RP_NEAREST && s->rounding != FR_RP_TRUNC)
@@ -423,7 +423,7 @@ int fr_rp_info(const uint8_t *in, size_t n, const char *name, FrRpInfo *info, Fr
     info->base_crc = get_u32(in + 40);
     info->original_bytes = (uint64_t)info->header_len + 4 * info->count;
     if (info->dom > 1 || info->precision > RP_MAX_PRECISION || info->rounding > FR_RP_TRUNC ||
-        info->binarization > FR_RP_VARINT || (int)info->coder >= FR_CODEC_COUNT ||
+        info->binarization > FR_RP_VARINT || !fr_codec_caps(info->coder) ||
         !fr_codec_is_general(info->coder) || (info->header_len != 16 && info->header_len != 20))
         return fr_error(err, FR_E_FORMAT, "%s: bad field in the container header", name);
     /* n may be shorter than a 20-byte header needs: compare before subtracting */

@@ -7,6 +7,10 @@
 set -u
 pass=0; fail=0; bad=()
 export CMOCKA_MESSAGE_OUTPUT=stdout
+# One OpenBLAS thread, as `featrd run` uses: tests compare the library's
+# in-process outputs with the CLI's float for float, and OpenBLAS's
+# multi-threaded sgemm rounds differently from its single-threaded one.
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 # memcheck misreads x265's SIMD kernels (uninitialised-value reports inside
 # them); its C kernels are bit-exact with them (tests/test_codec.c checks).
 [ -n "${FEATRD_VALGRIND:-}" ] && export FR_X265_ASM=0

@@ -71,7 +71,7 @@ static void test_names(void **st)
 {
     (void)st;
     const char *names[] = {"hevc", "hevc-lossless", "zlib", "gzip", "bzip2", "lzma", "zstd"};
-    for (int i = 0; i < FR_CODEC_COUNT; i++) {
+    for (int i = 0; i < 7; i++) {
         FrCodecKind k;
         assert_int_equal(fr_codec_from_name(names[i], &k, NULL), 0);
         assert_int_equal((int)k, i);
@@ -106,7 +106,7 @@ static void test_lossless_pictures(void **st)
         /* a few extreme samples so every bit of the range is exercised */
         pic.samples[0] = (uint16_t)((1 << depths[d]) - 1);
         pic.samples[1] = 0;
-        for (int k = FR_CODEC_HEVC_LOSSLESS; k < FR_CODEC_COUNT; k++) {
+        for (int k = FR_CODEC_HEVC_LOSSLESS; k < 64; k++) if (fr_codec_caps((FrCodecKind)k) & FR_CODEC_LOSSLESS) {
             uint8_t *code;
             size_t n;
             FrPicture dec;
@@ -169,7 +169,7 @@ static void test_raw_lossless(void **st)
     assert_int_equal(fr_tensor_alloc(&t, 8, 16, 16), 0);
     feature_like(&t, 5u);
     size_t nb = fr_tensor_size(&t) * 4;
-    for (int k = FR_CODEC_ZLIB; k < FR_CODEC_COUNT; k++) {
+    for (int k = 0; k < 64; k++) if (fr_codec_caps((FrCodecKind)k) & FR_CODEC_BYTES) {
         uint8_t *code, *back;
         size_t n, nback;
         assert_int_equal(fr_lossless_encode((FrCodecKind)k, t.data, nb, &code, &n, NULL), 0);

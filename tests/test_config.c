@@ -4,6 +4,10 @@
  * dump round trip and the hash. Fixtures are in tests/data/config/. */
 #include "testutil.h"
 
+/* a codec entry's setting, through its schema */
+#define SETTING(cs, k) fr_schema_get_int(fr_schema_field((cs)->codec->settings, k), (cs)->settings)
+#define SETTING_S(cs, k) fr_schema_get_str(fr_schema_field((cs)->codec->settings, k), (cs)->settings)
+
 #include <glob.h>
 
 #define DIR "tests/data/config/"
@@ -32,7 +36,7 @@ static const BadCase bad_cases[] = {
     {"unknown_far.yaml", NULL, FR_E_CONFIG, BAD "unknown_far.yaml:2:1: ", "frobnicate", "unknown key; known keys here: name, kind"},
     /* wrong types */
     {"bits_map.yaml", NULL, FR_E_CONFIG, BAD "bits_map.yaml:3:9: ", "sweep.bits", "expected a list of 8, 10 or 12, got a map"},
-    {"jobs_word.yaml", NULL, FR_E_CONFIG, BAD "jobs_word.yaml:2:7: ", "jobs", "expected an integer from 1 to 1024, got two"},
+    {"jobs_word.yaml", NULL, FR_E_CONFIG, BAD "jobs_word.yaml:2:7: ", "jobs", "expected an integer from 1 to 64, got two"},
     {"jobs_quoted.yaml", NULL, FR_E_CONFIG, BAD "jobs_quoted.yaml:2:7: ", "jobs", "got \"2\""},
     {"quiet_word.yaml", NULL, FR_E_CONFIG, BAD "quiet_word.yaml:2:8: ", "quiet", "expected true or false, got maybe"},
     {"input_bad.yaml", NULL, FR_E_CONFIG, BAD "input_bad.yaml:3:10: ", "model.input", "expected WxH"},
@@ -45,7 +49,7 @@ static const BadCase bad_cases[] = {
     {"jobs0.yaml", NULL, FR_E_CONFIG, BAD "jobs0.yaml:2:7: ", "jobs", "got 0"},
     {"map_iou.yaml", NULL, FR_E_CONFIG, BAD "map_iou.yaml:2:10: ", "map_iou", "got 1.5"},
     {"precision9.yaml", NULL, FR_E_CONFIG, BAD "precision9.yaml:4:18: ", "model_compression.precision", "from 1 to 8, got 9"},
-    {"min_cu.yaml", NULL, FR_E_CONFIG, BAD "min_cu.yaml:4:37: ", "sweep.codec[0].min_cu", "expected at most ctu (16), got 32"},
+    {"min_cu.yaml", NULL, FR_E_CONFIG, BAD "min_cu.yaml:4:37: ", "sweep.codec[0].min_cu", "hevc.min_cu is 32: use at most hevc.ctu (16)"},
     /* bad enum values (with suggestions for near misses) */
     {"packing_enum.yaml", NULL, FR_E_CONFIG, BAD "packing_enum.yaml:3:19: ", "sweep.packing", "expected tile, quilt or frames, got quilts (did you mean 'quilt'?)"},
     {"kind_enum.yaml", NULL, FR_E_CONFIG, BAD "kind_enum.yaml:2:7: ", "kind", "expected rd, lossless or model, got lossy"},
@@ -63,7 +67,7 @@ static const BadCase bad_cases[] = {
     /* rules across keys */
     {"no_cfg.yaml", NULL, FR_E_CONFIG, BAD "no_cfg.yaml:1:1: ", "model.cfg", "required"},
     {"no_split.yaml", NULL, FR_E_CONFIG, BAD "no_split.yaml:4:3: ", "sweep.split", "required for kind rd"},
-    {"zlib_qp.yaml", NULL, FR_E_CONFIG, BAD "zlib_qp.yaml:4:20: ", "sweep.codec[0].qp", "only for hevc, not zlib"},
+    {"zlib_qp.yaml", NULL, FR_E_CONFIG, BAD "zlib_qp.yaml:4:20: ", "sweep.codec[0].qp", "zlib is lossless and has no QP"},
     {"sens_no_base.yaml", NULL, FR_E_CONFIG, BAD "sens_no_base.yaml:3:15: ", "sweep.allocation", "needs sweep.qp_base"},
     {"jpeg_no_quality.yaml", NULL, FR_E_CONFIG, BAD "jpeg_no_quality.yaml:4:5: ", "anchors[1].quality", "required for codec: jpeg"},
     {"wrong_kind_section.yaml", NULL, FR_E_CONFIG, BAD "wrong_kind_section.yaml:2:1: ", "lossless", "only used with kind: lossless"},
@@ -185,11 +189,11 @@ static void test_good_values(void **state)
     assert_int_equal(c[1].n_qp, 2);
     assert_int_equal(c[1].qp[0], 22);
     assert_int_equal(c[1].qp[1], 37);
-    assert_int_equal(c[1].rdoq, 1);
-    assert_int_equal(c[1].sao, 1);
-    assert_int_equal(c[1].ctu, 32);
-    assert_int_equal(c[1].min_cu, 16);
-    assert_string_equal(c[1].preset, "medium");
+    assert_int_equal(SETTING(&c[1], "rdoq"), 1);
+    assert_int_equal(SETTING(&c[1], "sao"), 1);
+    assert_int_equal(SETTING(&c[1], "ctu"), 32);
+    assert_int_equal(SETTING(&c[1], "min_cu"), 16);
+    assert_string_equal(SETTING_S(&c[1], "preset"), "medium");
     assert_int_equal(c[1].n_split, 1);
     assert_string_equal(c[1].split[0], "conv_6");
     /* a bare "hevc" takes sweep.qp */
@@ -197,10 +201,10 @@ static void test_good_values(void **state)
     assert_int_equal(c[2].n_qp, 2);
     assert_int_equal(c[2].qp[0], 20);
     assert_int_equal(c[2].qp[1], 30);
-    assert_int_equal(c[2].rdoq, 0);
+    assert_int_equal(SETTING(&c[2], "rdoq"), 0);
     assert_int_equal(c[2].n_split, 0);
     assert_string_equal(c[3].name, "zstd");
-    assert_int_equal(c[3].level, 19);
+    assert_int_equal(SETTING(&c[3], "level"), 19);
     assert_int_equal(e->sweep.n_allocation, 2);
     assert_int_equal(e->sweep.allocation[1], FR_ALLOC_SENSITIVITY);
     assert_int_equal(e->sweep.n_qp_base, 2);
@@ -291,10 +295,10 @@ static void test_defaults(void **state)
     assert_int_equal(e->sweep.codec[0].n_qp, 4);
     assert_int_equal(e->sweep.codec[0].qp[0], 22);
     assert_int_equal(e->sweep.codec[0].qp[3], 37);
-    assert_int_equal(e->sweep.codec[0].ctu, 16);
-    assert_int_equal(e->sweep.codec[0].min_cu, 8);
-    assert_int_equal(e->sweep.codec[0].rdoq, 0);
-    assert_int_equal(e->sweep.codec[0].sao, 1);
+    assert_int_equal(SETTING(&e->sweep.codec[0], "ctu"), 16);
+    assert_int_equal(SETTING(&e->sweep.codec[0], "min_cu"), 8);
+    assert_int_equal(SETTING(&e->sweep.codec[0], "rdoq"), 0);
+    assert_int_equal(SETTING(&e->sweep.codec[0], "sao"), 1);
     assert_int_equal(e->sweep.n_allocation, 1);
     assert_int_equal(e->sweep.allocation[0], FR_ALLOC_UNIFORM);
     assert_int_equal(e->sweep.n_qp_base, 0);
@@ -401,7 +405,7 @@ static void test_overrides(void **state)
     assert_int_equal(e->sweep.codec[2].qp[1], 27);
     assert_int_equal(e->sweep.codec[1].n_qp, 1);
     assert_int_equal(e->sweep.codec[1].qp[0], 30);
-    assert_int_equal(e->sweep.codec[1].rdoq, 1); /* only qp was replaced in that entry */
+    assert_int_equal(SETTING(&e->sweep.codec[1], "rdoq"), 1); /* only qp was replaced in that entry */
     assert_int_equal(e->dataset.limit, 10);
     assert_int_equal(e->sweep.n_bits, 1);
     assert_int_equal(e->sweep.bits[0], 12);
@@ -453,13 +457,13 @@ static void test_anchor_and_bootstrap_keys(void **state)
              "bootstrap: {replicates: 200, seed: 9, level: 0.9}\n"
              "bd:\n  - {anchor: a1, test: 'split=*', monotone: false, min_span: 0.02}\n", base);
     assert_int_equal(fr_config_load_string(buf, "t.yaml", NULL, 0, &e, &err), 0);
-    assert_int_equal(e->anchors[0].ctu, 32);
-    assert_int_equal(e->anchors[0].min_cu, 16);
-    assert_int_equal(e->anchors[0].rdoq, 1);
-    assert_int_equal(e->anchors[0].sao, 1);
+    assert_int_equal(e->anchors[0].hevc.ctu, 32);
+    assert_int_equal(e->anchors[0].hevc.min_cu, 16);
+    assert_int_equal(e->anchors[0].hevc.rdoq, 1);
+    assert_int_equal(e->anchors[0].hevc.sao, 1);
     assert_int_equal(e->anchors[0].chroma, 420);
-    assert_int_equal(e->anchors[1].ctu, 64);
-    assert_int_equal(e->anchors[1].min_cu, 16);
+    assert_int_equal(e->anchors[1].hevc.ctu, 64);
+    assert_int_equal(e->anchors[1].hevc.min_cu, 16);
     assert_int_equal(e->anchors[1].chroma, 400);
     assert_int_equal(e->bootstrap.replicates, 200);
     assert_true(e->bootstrap.seed == 9);
@@ -468,7 +472,7 @@ static void test_anchor_and_bootstrap_keys(void **state)
     tu_assert_near(e->bd[0].min_span, 0.02, 0);
     /* the dump holds the resolved values and reloads to the same dump */
     char *d1 = fr_experiment_dump_string(e);
-    tu_assert_contains(d1, "ctu: 32, min_cu: 16, rdoq: true, sao: true, preset: medium, chroma: 420");
+    tu_assert_contains(d1, "ctu: 32, min_cu: 16, rdoq: 1, psy: false, sao: true, deblock: true, wpp: false, intra: true, tskip: false, preset: \"medium\", chroma: 420");
     tu_assert_contains(d1, "bootstrap: {replicates: 200, seed: 9, level: 0.9}");
     FrExperiment *f = NULL;
     assert_int_equal(fr_config_load_string(d1, "dump.yaml", NULL, 0, &f, &err), 0);
@@ -486,15 +490,15 @@ static void test_anchor_and_bootstrap_keys(void **state)
     snprintf(buf, sizeof buf, "%s", "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep: {split: [x]}\n"
              "anchors: [{name: a}]\n");
     assert_int_equal(fr_config_load_string(buf, "t.yaml", NULL, 0, &e, &err), 0);
-    assert_int_equal(e->anchors[0].ctu, 16);
-    assert_int_equal(e->anchors[0].rdoq, 0);
+    assert_int_equal(e->anchors[0].hevc.ctu, 16);
+    assert_int_equal(e->anchors[0].hevc.rdoq, 0);
     assert_int_equal(e->bootstrap.replicates, 1000);
     fr_experiment_free(&e);
     /* errors */
     struct { const char *yaml, *msg; } bad[] = {
         {"anchors: [{name: a, chroma: 422}]\n", "anchors[0].chroma: expected 420 (YCbCr 4:2:0) or 400"},
         {"anchors: [{name: a, codec: jpeg, quality: [50], ctu: 32}]\n", "anchors[0].ctu: only for codec: hevc"},
-        {"anchors: [{name: a, ctu: 16, min_cu: 32}]\n", "min_cu 32 exceeds ctu 16"},
+        {"anchors: [{name: a, ctu: 16, min_cu: 32}]\n", "anchor 'a': hevc.min_cu is 32: use at most hevc.ctu (16)"},
         {"bootstrap: {replicates: -1}\n", "bootstrap.replicates"},
         {"bootstrap: {level: 1}\n", "bootstrap.level"},
         {"bootstrap: {reps: 3}\n", "bootstrap.reps"},

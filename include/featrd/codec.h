@@ -8,28 +8,88 @@
 
 #include "featrd/common.h"
 #include "featrd/pack.h"
+#include "featrd/schema.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* The registry of inner coders. Each coder is one FrCodec, defined in its
+ * own file (src/codec_<name>.c) and listed once in src/codec_registry.c;
+ * nothing else in featrd names a coder: what the runner, the container, the
+ * plots and the config do with it follows from its capabilities and its
+ * settings schema. docs/codec.md shows how to add one.
+ *
+ * Ids are stable: the container (.frd) and the RP weights file store them.
+ * Never renumber or reuse one; a new coder takes the next free id. The
+ * built-in coders' ids: */
 typedef enum FrCodecKind {
     FR_CODEC_HEVC = 0,          /* x265 lossy, constant QP */
     FR_CODEC_HEVC_LOSSLESS = 1, /* x265 --lossless */
-    FR_CODEC_ZLIB = 2,          /* zlib format (RFC 1950), level 6 */
-    FR_CODEC_GZIP = 3,          /* gzip format (RFC 1952), level 6 */
-    FR_CODEC_BZIP2 = 4,         /* bzip2, block size 9 */
-    FR_CODEC_LZMA = 5,          /* xz container, preset 6 */
-    FR_CODEC_ZSTD = 6,          /* zstd frame, level 3 */
+    FR_CODEC_ZLIB = 2,          /* zlib format (RFC 1950) */
+    FR_CODEC_GZIP = 3,          /* gzip format (RFC 1952) */
+    FR_CODEC_BZIP2 = 4,         /* bzip2 */
+    FR_CODEC_LZMA = 5,          /* xz container */
+    FR_CODEC_ZSTD = 6,          /* zstd frame */
 } FrCodecKind;
-#define FR_CODEC_COUNT 7
 
-/* Name <-> enum: hevc, hevc-lossless, zlib, gzip, bzip2, lzma, zstd
- * ("xz" is accepted for lzma). The error lists the valid names. */
+/* Capabilities (FrCodec.caps). */
+#define FR_CODEC_LOSSY    0x01u /* a QP trades rate for distortion (a curve per entry) */
+#define FR_CODEC_LOSSLESS 0x02u /* decodes to exactly what was coded (one point per entry) */
+#define FR_CODEC_BLOCK_QP 0x04u /* QP per frame and per 16x16 block: per-channel allocation */
+#define FR_CODEC_BYTES    0x08u /* codes any bytes (float32 features, model weights) */
+#define FR_CODEC_ANNEXB   0x10u /* its stream is HEVC Annex-B (featrd frd extract) */
+
+typedef struct FrQpMap FrQpMap; /* below */
+struct FrSink; /* where a byte decoder writes (src/codec_internal.h) */
+
+typedef struct FrCodec FrCodec;
+struct FrCodec {
+    const char *name;          /* the YAML / CLI name, e.g. "zstd" */
+    const char *alias;         /* another accepted name ("xz" for lzma), or NULL */
+    int id;                    /* stable, see above */
+    unsigned caps;             /* FR_CODEC_* */
+    int max_bits;              /* deepest picture sample it codes */
+    int qp_lo, qp_hi;          /* FR_CODEC_LOSSY: the QP range */
+    const FrSchema *settings;  /* its settings struct (never NULL; may have no field) */
+    const char *summary;       /* one line for `featrd help codecs` and docs/codec.md */
+    const char *library;       /* the outside library, e.g. "libzstd" */
+    const char *(*version)(void); /* that library's version string */
+    /* Pictures (NULL for a byte coder: the samples are then coded as
+     * little-endian bytes, 1 per sample up to 8 bits, else 2). settings is
+     * the codec's struct; never NULL here. */
+    int (*encode)(const FrCodec *c, const void *settings, const FrPicture *pic, const FrQpMap *qp,
+                  uint8_t **out, size_t *out_n, FrPicture *recon, FrError *err);
+    int (*decode)(const FrCodec *c, const uint8_t *in, size_t n, int width, int height,
+                  int frames, int bit_depth, FrPicture *out, FrError *err);
+    /* Bytes (FR_CODEC_BYTES; NULL otherwise). decode appends to the sink
+     * and fails (FR_E_FORMAT) unless exactly sink->want bytes come out. */
+    int (*encode_bytes)(const void *settings, const uint8_t *in, size_t n, uint8_t **out,
+                        size_t *out_n, FrError *err);
+    int (*decode_bytes)(const uint8_t *in, size_t n, struct FrSink *out, FrError *err);
+};
+
+/* The registered coders: fr_codec_at(0 .. fr_codec_count() - 1). */
+int fr_codec_count(void);
+const FrCodec *fr_codec_at(int i);
+/* By name or alias / by id; NULL when none. */
+const FrCodec *fr_codec_find(const char *name);
+const FrCodec *fr_codec_by_id(int id);
+/* fr_codec_find, or FR_E_USAGE "codec 'x' is unknown: use hevc, ...". */
+int fr_codec_lookup(const char *name, const FrCodec **out, FrError *err);
+/* The codec's settings at their defaults, malloc'ed (caller frees), or NULL. */
+void *fr_codec_settings_new(const FrCodec *c);
+/* "hevc" or, with settings that differ from the defaults, "hevc+ctu=32+rdoq=2"
+ * (every non-default field, schema order): the codec axis of curve names. */
+void fr_codec_label(const FrCodec *c, const void *settings, char *buf, size_t cap);
+
+/* Name <-> id of a registered coder (aliases accepted). */
 const char *fr_codec_name(FrCodecKind k);
 int fr_codec_from_name(const char *name, FrCodecKind *out, FrError *err);
-/* True for the coders that are not HEVC (they code any bytes). */
+/* True for the coders that code any bytes (FR_CODEC_BYTES). */
 int fr_codec_is_general(FrCodecKind k);
+/* The capabilities of a registered id; 0 for an unknown one. */
+unsigned fr_codec_caps(FrCodecKind k);
 
 /* x265 settings for feature pictures. Defaults (fr_hevc_defaults) mimic HM
  * RExt all-intra as used in the feature-coding papers: 4:0:0 input, CTU 16,
@@ -49,6 +109,10 @@ typedef struct FrHevcSettings {
     char preset[16];    /* x265 preset the above override; default "medium" */
 } FrHevcSettings;
 
+/* The HEVC coders' settings schema (FrCodec.settings of hevc and
+ * hevc-lossless); the YAML keys of a sweep.codec entry and of an anchor. */
+extern const FrSchema fr_hevc_schema;
+
 void fr_hevc_defaults(FrHevcSettings *s);
 /* Checks ranges; the error names the field (e.g. "hevc.ctu"). */
 int fr_hevc_validate(const FrHevcSettings *s, FrError *err);
@@ -65,12 +129,13 @@ typedef struct FrQpMap {
 
 /* Codes a picture set. HEVC: an Annex-B stream (headers once, then one
  * access unit per frame); lossless coders: the samples as little-endian
- * bytes (1 byte each up to 8 bits, else 2) through the coder. hevc may be
- * NULL (defaults); qp is ignored by lossless coders. *out is malloc'ed
+ * bytes (1 byte each up to 8 bits, else 2) through the coder. settings is
+ * the codec's settings struct (FrHevcSettings for hevc; see FrCodec.settings),
+ * NULL for its defaults; qp is ignored by lossless coders. *out is malloc'ed
  * (caller frees). recon, if non-NULL, receives the encoder's reconstruction
  * (allocated here; caller frees with fr_picture_free). */
 int fr_picture_encode(FrCodecKind k, const FrPicture *pic, const FrQpMap *qp,
-                      const FrHevcSettings *hevc, uint8_t **out, size_t *out_n, FrPicture *recon,
+                      const void *settings, uint8_t **out, size_t *out_n, FrPicture *recon,
                       FrError *err);
 /* Decodes into out (allocated here) the picture set of the given geometry;
  * a stream that does not match it is FR_E_FORMAT. */
@@ -80,10 +145,12 @@ int fr_picture_decode(FrCodecKind k, const uint8_t *in, size_t n, int width, int
 /* Raw lossless coding of any bytes (seed 000 codes float32 features
  * directly; model compression codes weights). The output stores the
  * original length in an 8-byte little-endian prefix so decode needs no side
- * channel. k must be a general coder. Each library's default level. *out is
- * malloc'ed (caller frees). */
+ * channel. k must be a general coder. settings: the coder's (NULL: its
+ * defaults, each library's default level). *out is malloc'ed (caller frees). */
 int fr_lossless_encode(FrCodecKind k, const void *in, size_t n, uint8_t **out, size_t *out_n,
                        FrError *err);
+int fr_lossless_encode_with(FrCodecKind k, const void *settings, const void *in, size_t n,
+                            uint8_t **out, size_t *out_n, FrError *err);
 int fr_lossless_decode(FrCodecKind k, const uint8_t *in, size_t n, uint8_t **out, size_t *out_n,
                        FrError *err);
 

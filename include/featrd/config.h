@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "featrd/codec.h"
 #include "featrd/common.h"
 
 #ifdef __cplusplus
@@ -160,18 +161,17 @@ typedef struct FrDatasetSpec {
     uint64_t seed;       /* 0: keep the list order; else shuffle with this seed */
 } FrDatasetSpec;
 
-/* One sweep.codec entry: either a bare name ("zlib") or a map. */
+/* One sweep.codec entry: either a bare name ("zlib") or a map of the
+ * generic keys (name, qp for lossy codecs, split) and the codec's settings
+ * (its schema, featrd/codec.h FrCodec.settings: ctu, rdoq, ... for hevc;
+ * level for the general coders). */
 typedef struct FrCodecSpec {
-    char *name;   /* hevc | hevc-lossless | zlib | gzip | bzip2 | lzma | zstd */
-    int *qp;      /* hevc only: this entry's QP list (0..51); when the entry
+    char *name;   /* a registered codec's name (an alias is stored by its name) */
+    const FrCodec *codec; /* the registered codec */
+    void *settings; /* the codec's settings struct (codec->settings), owned */
+    int *qp;      /* lossy codecs only: this entry's QP list; when the entry
                      names none, a copy of sweep.qp. n_qp = 0 for other codecs */
     int n_qp;
-    int ctu;      /* hevc: 16 (16, 32 or 64) */
-    int min_cu;   /* hevc: 8 (8, 16 or 32, <= ctu) */
-    int rdoq;     /* hevc: 0 */
-    int sao;      /* hevc: 1 */
-    char *preset; /* hevc: x265 preset, "medium" */
-    int level;    /* lossless coders: compression level, -1 = library default */
     char **split; /* only at these splits (each one of sweep.split, spelled the
                      same); n_split = 0: at every split */
     int n_split;
@@ -226,12 +226,12 @@ typedef struct FrAnchorSpec {
     int n_qp;
     int *quality;        /* jpeg: quality list (1..100), required for jpeg */
     int n_quality;
-    /* hevc: x265 settings. Unset in the YAML, each is taken from the first
-     * hevc entry of sweep.codec (else the feature defaults), so the anchor
-     * is coded as the features are; psy is off as for features. Resolved
-     * values after loading. */
-    int ctu, min_cu, rdoq, sao;
-    char *preset;
+    /* hevc: x265 settings (the keys of fr_hevc_schema). Unset in the YAML,
+     * each is taken from the first lossy hevc entry of sweep.codec (else the
+     * defaults), so the anchor is coded as the features are. Resolved values
+     * after loading. */
+    FrHevcSettings hevc;
+    unsigned hevc_set;   /* bit i: field i of fr_hevc_schema was set in the YAML */
     int chroma;          /* 420 (default: YCbCr 4:2:0) or 400 (luma only) */
     FrSrcLoc loc;
 } FrAnchorSpec;
@@ -287,6 +287,9 @@ typedef struct FrModelCompressionSpec {
     FrModelRounding rounding; /* FR_MODEL_ROUND_TRUNCATE (seed 002) */
 } FrModelCompressionSpec;
 
+/* The most worker threads a run uses (config `jobs`, `featrd run --jobs`). */
+#define FR_MAX_JOBS 64
+
 typedef struct FrExperiment {
     char *name;            /* default: basename of the top config file without .yaml */
     FrExperimentKind kind; /* FR_KIND_RD */
@@ -305,7 +308,7 @@ typedef struct FrExperiment {
     int n_bd;
     FrBootstrapSpec bootstrap;
     FrOutputSpec output;
-    int jobs;              /* 1 (>= 1) */
+    int jobs;              /* 1 (1..FR_MAX_JOBS) */
     int quiet;             /* 0 */
     FrLosslessSpec lossless;
     FrModelCompressionSpec model_compression;

@@ -25,7 +25,9 @@ typedef struct FrFeatureSettings {
     int tile_pad;          /* 0, 8 or 16; default 0 (forced to 16 with channel_qp + tile) */
     FrCodecKind codec;     /* default FR_CODEC_HEVC */
     int qp;                /* 0..51; default 32 */
-    FrHevcSettings hevc;   /* default fr_hevc_defaults() */
+    const void *codec_settings; /* the codec's settings struct (FrCodec.settings;
+                              FrHevcSettings for hevc), NULL = its defaults;
+                              not owned, must stay valid while s is used */
     /* Optional QP per channel (hevc lossy; tile or frames packing), one per
      * channel of every cut tensor, in cut order; NULL = uniform qp. Not
      * owned; must stay valid during fr_feature_encode. */

@@ -189,6 +189,24 @@ typedef struct FrFeatureDistortion {
 int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec,
                           FrFeatureDistortion *out, FrError *err);
 
+/* The metrics registry: one row per `metrics:` name (FrMetric), saying which
+ * task it scores, which points.csv column holds it and which way is
+ * better. The config, bd.csv and the plots read it; a new metric is one row
+ * here (src/metrics.c) plus its computation. */
+typedef struct FrMetricInfo {
+    FrMetric id;
+    const char *name;   /* the YAML name, e.g. "map07" */
+    const char *column; /* its points.csv column, e.g. "map07" ("fidelity" for pixel_agreement) */
+    FrTask task;        /* the task it needs; FR_TASK_AUTO: any */
+    int higher_better;  /* 1: larger is better (0 for an MSE) */
+    const char *doc;
+} FrMetricInfo;
+
+int fr_metric_count(void);
+/* By id (NULL when out of range) / by YAML name (NULL when unknown). */
+const FrMetricInfo *fr_metric_info(FrMetric m);
+const FrMetricInfo *fr_metric_find(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

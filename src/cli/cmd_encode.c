@@ -18,11 +18,11 @@ static void usage(FILE *f)
             "  --relu-min0     take min = 0 (feature after a ReLU; min not sent)\n"
             "  --packing P     tile | quilt | frames [tile]\n"
             "  --tile-pad N    pad tiles to a multiple of 0, 8 or 16 [0]\n"
-            "  --codec NAME    hevc | hevc-lossless | zlib | gzip | bzip2 | lzma | zstd [hevc]\n"
-            "  --qp N          HEVC QP 0..51 [32]\n"
-            "  --ctu N         HEVC CTU 16 | 32 | 64 [16]\n"
-            "  --min-cu N      HEVC minimum CU 8 | 16 | 32 [8]\n"
-            "  --no-sao        HEVC without SAO\n"
+            "  --codec NAME    a codec of `featrd help codecs` [hevc]\n"
+            "  --qp N          QP of a lossy codec, 0..51 [32]\n"
+            "  --set KEY=VAL   a setting of the codec (its keys: featrd help codecs), e.g.\n"
+            "                  --set ctu=32 --set rdoq=2 (hevc), --set level=19 (zstd)\n"
+            "  --ctu N, --min-cu N, --no-sao   the same as --set ctu=N, min_cu=N, sao=false\n"
             "  --split NAME    split name stored in the container\n"
             "  --hevc-out F    also write the raw HEVC Annex-B stream to F (featrd frd extract)\n"
             "Prints the bits: total (container bytes × 8), payload, side information.\n");
@@ -46,6 +46,9 @@ int fr_cmd_encode(int argc, char **argv)
     int npaths = 0;
     const char *split = NULL, *hevc_out = NULL;
     FrError err = {0};
+    const char *sets[64]; /* codec settings, applied once the codec is known */
+    char setbuf[3][32];
+    int nsets = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (fr_cli_is_help(a)) {
@@ -63,7 +66,8 @@ int fr_cmd_encode(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--no-sao")) {
-            s.hevc.sao = 0;
+            if (nsets < 64)
+                sets[nsets++] = "sao=false";
             continue;
         }
         if (i + 1 >= argc)
@@ -85,12 +89,16 @@ int fr_cmd_encode(int argc, char **argv)
         } else if (!strcmp(a, "--tile-pad")) {
             if (parse_int(v, 0, 16, &s.tile_pad))
                 rc = fr_error(&err, FR_E_USAGE, "--tile-pad %s: use 0, 8 or 16", v);
-        } else if (!strcmp(a, "--ctu")) {
-            if (parse_int(v, 16, 64, &s.hevc.ctu))
-                rc = fr_error(&err, FR_E_USAGE, "--ctu %s: use 16, 32 or 64", v);
-        } else if (!strcmp(a, "--min-cu")) {
-            if (parse_int(v, 8, 32, &s.hevc.min_cu))
-                rc = fr_error(&err, FR_E_USAGE, "--min-cu %s: use 8, 16 or 32", v);
+        } else if (!strcmp(a, "--ctu") || !strcmp(a, "--min-cu")) {
+            int k = a[2] == 'c' ? 0 : 1;
+            snprintf(setbuf[k], sizeof setbuf[k], "%s=%.20s", k ? "min_cu" : "ctu", v);
+            if (nsets < 64)
+                sets[nsets++] = setbuf[k];
+        } else if (!strcmp(a, "--set")) {
+            if (nsets < 64)
+                sets[nsets++] = v;
+            else
+                rc = fr_error(&err, FR_E_USAGE, "at most 64 --set options");
         } else if (!strcmp(a, "--split")) {
             split = v;
         } else if (!strcmp(a, "--hevc-out")) {
@@ -104,12 +112,25 @@ int fr_cmd_encode(int argc, char **argv)
     if (npaths < 2)
         return fr_cli_fail("encode", FR_E_USAGE,
                            "needs IN.npy and OUT.frd (see featrd encode --help)");
-    int rc = fr_feature_validate(&s, &err);
-    if (rc)
+    const FrCodec *codec = fr_codec_by_id((int)s.codec);
+    void *cset = codec ? fr_codec_settings_new(codec) : NULL;
+    if (!cset)
+        return fr_cli_fail("encode", FR_E_NOMEM, "out of memory");
+    int rc = 0;
+    for (int k = 0; k < nsets && !rc; k++)
+        rc = fr_schema_set_text(codec->settings, cset, sets[k], &err);
+    s.codec_settings = cset;
+    if (!rc)
+        rc = fr_feature_validate(&s, &err);
+    if (rc) {
+        free(cset);
         return fr_cli_fail("encode", rc, "%s", err.msg);
-    if (hevc_out && s.codec != FR_CODEC_HEVC && s.codec != FR_CODEC_HEVC_LOSSLESS)
-        return fr_cli_fail("encode", FR_E_USAGE, "--hevc-out needs --codec hevc or hevc-lossless "
-                           "(%s has no Annex-B stream)", fr_codec_name(s.codec));
+    }
+    if (hevc_out && !(codec->caps & FR_CODEC_ANNEXB)) {
+        free(cset);
+        return fr_cli_fail("encode", FR_E_USAGE, "--hevc-out needs an HEVC codec (hevc or "
+                           "hevc-lossless; %s has no Annex-B stream)", codec->name);
+    }
     int ncuts = npaths - 1;
     const char *out = paths[ncuts];
     FrTensor cuts[FR_MAX_CUTS];
@@ -137,6 +158,7 @@ int fr_cmd_encode(int argc, char **argv)
     for (int i = 0; i < ncuts; i++)
         fr_tensor_free(&cuts[i]);
     free(frd);
+    free(cset);
     if (rc)
         return fr_cli_fail("encode", rc, "%s", err.msg);
     printf("%s: %zu elements, bits: total %llu, payload %llu, side info %llu "

@@ -32,7 +32,7 @@ int fr_cli_write_hevc(const uint8_t *frd, size_t len, const char *src, const cha
         snprintf(msg, sizeof msg, "%s", err->msg);
         return fr_error(err, rc, "%s: %s", src, msg);
     }
-    if (info.codec != FR_CODEC_HEVC && info.codec != FR_CODEC_HEVC_LOSSLESS)
+    if (!(fr_codec_caps(info.codec) & FR_CODEC_ANNEXB))
         return fr_error(err, FR_E_USAGE,
                         "%s: the payload is coded with %s, not HEVC: there is no Annex-B stream "
                         "to extract (featrd decode gives the feature)", src,

@@ -41,11 +41,46 @@ int fr_cli_fail(const char *cmd, int code, const char *fmt, ...)
     return fr_exit_status(code);
 }
 
+/* featrd help codecs: the registry, and each codec's settings as the
+ * docs/config.md table rows (tests/test_registry.c checks the docs). */
+static int help_codecs(void)
+{
+    printf("codecs (sweep.codec names; `featrd encode --codec`):\n");
+    for (int i = 0; i < fr_codec_count(); i++) {
+        const FrCodec *c = fr_codec_at(i);
+        printf("  %-14s id %d, %s%s%s%s, up to %d-bit pictures%s%s: %s\n", c->name, c->id,
+               c->caps & FR_CODEC_LOSSY ? "lossy (qp)" : "lossless",
+               c->caps & FR_CODEC_BLOCK_QP ? ", QP per block" : "",
+               c->caps & FR_CODEC_BYTES ? ", any bytes" : "",
+               c->caps & FR_CODEC_ANNEXB ? ", Annex-B" : "", c->max_bits,
+               c->alias ? ", also " : "", c->alias ? c->alias : "", c->summary);
+    }
+    printf("\nsettings (keys of a sweep.codec entry; `featrd encode --set KEY=VALUE`):\n\n"
+           "| codec | key | default | values | meaning |\n| --- | --- | --- | --- | --- |\n");
+    for (int i = 0; i < fr_codec_count(); i++) {
+        const FrCodec *c = fr_codec_at(i);
+        for (int k = 0; k < c->settings->n_fields; k++) {
+            const FrField *f = &c->settings->fields[k];
+            char w[300];
+            fr_schema_describe(f, w, sizeof w);
+            if (f->type == FR_FIELD_CHOICE)
+                printf("| `%s` | `%s` | `%s` | %s | %s |\n", c->name, f->key, f->def_str, w, f->doc);
+            else if (f->type == FR_FIELD_BOOL)
+                printf("| `%s` | `%s` | `%s` | %s | %s |\n", c->name, f->key,
+                       f->def ? "true" : "false", w, f->doc);
+            else
+                printf("| `%s` | `%s` | `%d` | %s | %s |\n", c->name, f->key, f->def, w, f->doc);
+        }
+    }
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: featrd <command> [options]   (featrd <command> --help for each)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  help     featrd help COMMAND; featrd help codecs: the codecs and their settings\n");
 }
 
 int main(int argc, char **argv)
@@ -61,6 +96,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
+        if (!strcmp(argv[2], "codecs"))
+            return help_codecs();
         char *sub[] = {argv[2], "--help", NULL};
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
             if (!strcmp(argv[2], commands[i].name))

@@ -1,0 +1,510 @@
+/* test_registry.c: the codec registry and the settings schemas: stable ids,
+ * consistent capabilities, every setting reaching its coder, curve names that
+ * tell every setting apart, one validation, and each outside library's
+ * header included by its adapter only. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <limits.h>
+
+/* ids are written into .frd and RP files: they must never change */
+static void test_codec_ids_stable(void **st)
+{
+    (void)st;
+    static const struct { const char *name; int id; unsigned caps; } want[] = {
+        {"hevc", 0, FR_CODEC_LOSSY | FR_CODEC_BLOCK_QP | FR_CODEC_ANNEXB},
+        {"hevc-lossless", 1, FR_CODEC_LOSSLESS | FR_CODEC_ANNEXB},
+        {"zlib", 2, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
+        {"gzip", 3, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
+        {"bzip2", 4, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
+        {"lzma", 5, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
+        {"zstd", 6, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const FrCodec *c = fr_codec_find(want[i].name);
+        assert_non_null(c);
+        assert_int_equal(c->id, want[i].id);
+        assert_int_equal(c->caps, want[i].caps);
+        assert_ptr_equal(fr_codec_by_id(want[i].id), c);
+    }
+    assert_ptr_equal(fr_codec_find("xz"), fr_codec_find("lzma"));
+    assert_null(fr_codec_find("h266"));
+    assert_null(fr_codec_by_id(7));
+    /* every registered codec: unique id and names */
+    int n = fr_codec_count();
+    assert_true(n >= 7);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++) {
+            const FrCodec *a = fr_codec_at(i), *b = fr_codec_at(j);
+            assert_int_not_equal(a->id, b->id);
+            assert_string_not_equal(a->name, b->name);
+            if (a->alias)
+                assert_null(fr_codec_find(a->alias) != a ? fr_codec_find(a->alias) : NULL);
+        }
+    FrError e;
+    const FrCodec *c;
+    assert_int_equal(fr_codec_lookup("hevx", &c, &e), FR_E_USAGE);
+    tu_assert_contains(e.msg, "zstd");
+}
+
+/* What each capability promises is there, defaults validate, and each codec
+ * codes a picture at its deepest and at 8 bits: lossless ones back exactly,
+ * lossy ones to what their encoder reconstructed. */
+static void test_codec_contracts(void **st)
+{
+    (void)st;
+    for (int i = 0; i < fr_codec_count(); i++) {
+        const FrCodec *c = fr_codec_at(i);
+        assert_non_null(c->settings);
+        assert_non_null(c->summary);
+        assert_non_null(c->version);
+        assert_true(strlen(c->version()) > 0);
+        assert_true(!(c->caps & FR_CODEC_LOSSY) != !(c->caps & FR_CODEC_LOSSLESS));
+        if (c->caps & FR_CODEC_LOSSY)
+            assert_true(c->qp_lo >= 0 && c->qp_hi > c->qp_lo);
+        if (c->caps & FR_CODEC_BLOCK_QP)
+            assert_true(c->caps & FR_CODEC_LOSSY);
+        if (c->caps & FR_CODEC_BYTES)
+            assert_true(c->encode_bytes && c->decode_bytes);
+        else
+            assert_true(c->encode && c->decode);
+        void *s = fr_codec_settings_new(c);
+        assert_non_null(s);
+        assert_int_equal(fr_schema_validate(c->settings, s, NULL), 0);
+        int depths[] = {8, c->max_bits};
+        for (int d = 0; d < 2; d++) {
+            FrPicture pic, rec, dec;
+            assert_int_equal(fr_picture_alloc(&pic, 40, 24, 2, depths[d]), 0);
+            uint32_t x = 7;
+            for (int k = 0; k < 40 * 24 * 2; k++) {
+                x = x * 1103515245u + 12345u;
+                pic.samples[k] = (uint16_t)(((k % 40) * 5 + (x >> 28)) & ((1u << depths[d]) - 1));
+            }
+            FrQpMap qp = {c->caps & FR_CODEC_LOSSY ? 30 : 0, NULL, NULL};
+            uint8_t *code;
+            size_t nc;
+            FrError e;
+            int rc = fr_picture_encode((FrCodecKind)c->id, &pic, &qp, s, &code, &nc, &rec, &e);
+            if (rc)
+                print_error("%s: %s\n", c->name, e.msg);
+            assert_int_equal(rc, 0);
+            assert_int_equal(fr_picture_decode((FrCodecKind)c->id, code, nc, 40, 24, 2, depths[d],
+                                               &dec, &e),
+                             0);
+            assert_memory_equal(dec.samples, rec.samples, 40 * 24 * 2 * sizeof(uint16_t));
+            if (c->caps & FR_CODEC_LOSSLESS)
+                assert_memory_equal(dec.samples, pic.samples, 40 * 24 * 2 * sizeof(uint16_t));
+            free(code);
+            fr_picture_free(&pic);
+            fr_picture_free(&rec);
+            fr_picture_free(&dec);
+        }
+        free(s);
+    }
+}
+
+/* Bytes with structure (runs, a ramp, noise) so levels make a difference. */
+static uint8_t *sample_bytes(size_t n)
+{
+    uint8_t *p = malloc(n);
+    uint32_t x = 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        p[i] = (i / 64) % 3 == 0 ? 0 : (uint8_t)((i % 251) ^ ((x >> 29) & 3));
+    }
+    return p;
+}
+
+static void set_level(const FrCodec *c, void *s, int level)
+{
+    char kv[32];
+    snprintf(kv, sizeof kv, "level=%d", level);
+    assert_int_equal(fr_schema_set_text(c->settings, s, kv, NULL), 0);
+}
+
+/* `level` reaches every general coder: -1 gives the library's documented
+ * default byte for byte, the lowest level gives another stream, and every
+ * stream decodes back. (The config once parsed, hashed and dumped the level
+ * and never passed it on.) */
+static void test_level_reaches_coder(void **st)
+{
+    (void)st;
+    static const struct { const char *name; int def, lo; } cases[] = {
+        {"zlib", 6, 1}, {"gzip", 6, 1}, {"bzip2", 9, 1}, {"lzma", 6, 0}, {"zstd", 3, 1},
+    };
+    size_t n = 200000;
+    uint8_t *in = sample_bytes(n);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const FrCodec *c = fr_codec_find(cases[i].name);
+        void *s = fr_codec_settings_new(c);
+        uint8_t *o[3], *back;
+        size_t on[3], bn;
+        int levels[3] = {-1, cases[i].def, cases[i].lo};
+        for (int k = 0; k < 3; k++) {
+            set_level(c, s, levels[k]);
+            assert_int_equal(fr_lossless_encode_with((FrCodecKind)c->id, s, in, n, &o[k], &on[k],
+                                                     NULL),
+                             0);
+            assert_int_equal(fr_lossless_decode((FrCodecKind)c->id, o[k], on[k], &back, &bn, NULL), 0);
+            assert_int_equal(bn, n);
+            assert_memory_equal(back, in, n);
+            free(back);
+        }
+        if (on[0] != on[1] || memcmp(o[0], o[1], on[0]))
+            fail_msg("%s: level -1 differs from level %d", c->name, cases[i].def);
+        if (on[0] == on[2] && !memcmp(o[0], o[2], on[0]))
+            fail_msg("%s: level %d gives the default stream: the level did not reach the coder",
+                     c->name, cases[i].lo);
+        FrError e;
+        assert_int_equal(fr_schema_set_text(c->settings, s, "level=99", &e), FR_E_USAGE);
+        tu_assert_contains(e.msg, "level");
+        for (int k = 0; k < 3; k++)
+            free(o[k]);
+        free(s);
+    }
+    free(in);
+}
+
+/* Every HEVC key changes what x265 does (rdoq level 2, deblocking, SAO,
+ * psy, tskip, ctu), and the decoder still reproduces the encoder's
+ * reconstruction exactly. */
+static void test_hevc_settings_reach_x265(void **st)
+{
+    (void)st;
+    FrPicture pic;
+    assert_int_equal(fr_picture_alloc(&pic, 64, 64, 1, 8), 0);
+    uint32_t x = 3;
+    for (int k = 0; k < 64 * 64; k++) {
+        x = x * 1103515245u + 12345u;
+        pic.samples[k] = (uint16_t)((((k % 64) / 8 + (k / 512)) * 20 + (x >> 27)) & 255);
+    }
+    const char *sets[] = {"rdoq=1", "rdoq=2", "deblock=false", "sao=false", "psy=true",
+                          "tskip=true", "ctu=32", "min_cu=16"};
+    FrHevcSettings def;
+    fr_hevc_defaults(&def);
+    FrQpMap qp = {37, NULL, NULL};
+    uint8_t *base;
+    size_t bn;
+    assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &qp, &def, &base, &bn, NULL, NULL), 0);
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+        FrHevcSettings h = def;
+        assert_int_equal(fr_schema_set_text(&fr_hevc_schema, &h, sets[i], NULL), 0);
+        uint8_t *code;
+        size_t n;
+        FrPicture rec, dec;
+        assert_int_equal(fr_picture_encode(FR_CODEC_HEVC, &pic, &qp, &h, &code, &n, &rec, NULL), 0);
+        if (n == bn && !memcmp(code, base, n))
+            fail_msg("hevc %s gives the default stream", sets[i]);
+        assert_int_equal(fr_picture_decode(FR_CODEC_HEVC, code, n, 64, 64, 1, 8, &dec, NULL), 0);
+        assert_memory_equal(dec.samples, rec.samples, 64 * 64 * sizeof(uint16_t));
+        free(code);
+        fr_picture_free(&rec);
+        fr_picture_free(&dec);
+    }
+    free(base);
+    fr_picture_free(&pic);
+    FrError e;
+    FrHevcSettings h = def;
+    assert_int_equal(fr_schema_set_text(&fr_hevc_schema, &h, "rdoq=3", &e), FR_E_USAGE);
+    tu_assert_contains(e.msg, "hevc.rdoq is 3: use 0..2");
+    assert_int_equal(fr_schema_set_text(&fr_hevc_schema, &h, "ctu=24", &e), FR_E_USAGE);
+    tu_assert_contains(e.msg, "16, 32 or 64");
+    assert_int_equal(fr_schema_set_text(&fr_hevc_schema, &h, "cabac=1", &e), FR_E_USAGE);
+    tu_assert_contains(e.msg, "hevc has no setting 'cabac': use ctu, min_cu, rdoq");
+}
+
+static void test_codec_labels(void **st)
+{
+    (void)st;
+    char buf[200];
+    FrHevcSettings h;
+    fr_hevc_defaults(&h);
+    fr_codec_label(fr_codec_find("hevc"), &h, buf, sizeof buf);
+    assert_string_equal(buf, "hevc");
+    h.ctu = 32;
+    h.rdoq = 2;
+    h.sao = 0;
+    snprintf(h.preset, sizeof h.preset, "slow");
+    fr_codec_label(fr_codec_find("hevc"), &h, buf, sizeof buf);
+    assert_string_equal(buf, "hevc+ctu=32+rdoq=2+sao=false+preset=slow");
+    const FrCodec *z = fr_codec_find("zstd");
+    void *s = fr_codec_settings_new(z);
+    fr_codec_label(z, s, buf, sizeof buf);
+    assert_string_equal(buf, "zstd");
+    set_level(z, s, 19);
+    fr_codec_label(z, s, buf, sizeof buf);
+    assert_string_equal(buf, "zstd+level=19");
+    free(s);
+}
+
+static FrExperiment *load(const char *sweep_tail, int want_rc, FrError *err)
+{
+    char y[2048];
+    snprintf(y, sizeof y, "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep:\n  split: [max_1]\n%s",
+             sweep_tail);
+    FrExperiment *e = NULL;
+    int rc = fr_config_load_string(y, "t.yaml", NULL, 0, &e, err);
+    if (rc != want_rc)
+        fail_msg("load gave %d (want %d): %s", rc, want_rc, err->msg);
+    return e;
+}
+
+static int count_curve(const FrPlan *p, const char *curve)
+{
+    int n = 0;
+    for (int i = 0; i < p->n; i++)
+        n += p->points[i].curve && !strcmp(p->points[i].curve, curve);
+    return n;
+}
+
+/* Different settings are different curves and ids; equal settings spelled
+ * twice are refused (they merged silently into one curve before). */
+static void test_curve_names_distinct(void **st)
+{
+    (void)st;
+    FrError err;
+    FrExperiment *e = load("  qp: [30, 40]\n  codec:\n    - {name: hevc, ctu: 16}\n"
+                           "    - {name: hevc, ctu: 64, rdoq: 2}\n    - {name: hevc, deblock: false}\n"
+                           "    - {name: zstd, level: 1}\n    - {name: zstd, level: 19}\n    - zstd\n",
+                           0, &err);
+    FrPlan p;
+    assert_int_equal(fr_plan_build(e, &p, &err), 0);
+    const char *pre = "split=max_1,bits=8,range=tensor,packing=tile,codec=";
+    const char *want[][2] = {{"hevc", "2"}, {"hevc+ctu=64+rdoq=2", "2"}, {"hevc+deblock=false", "2"},
+                             {"zstd+level=1", "1"}, {"zstd+level=19", "1"}, {"zstd", "1"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char c[300];
+        snprintf(c, sizeof c, "%s%s,alloc=uniform", pre, want[i][0]);
+        if (count_curve(&p, c) != atoi(want[i][1]))
+            fail_msg("curve %s: %d points, want %s", c, count_curve(&p, c), want[i][1]);
+    }
+    for (int i = 0; i < p.n; i++)
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(p.points[i].id, p.points[j].id);
+    fr_plan_free(&p);
+    /* the settings reach the dump, and the dump reloads to the same settings */
+    char *d = fr_experiment_dump_string(e);
+    tu_assert_contains(d, "{name: \"zstd\", level: 19}");
+    tu_assert_contains(d, "ctu: 64, min_cu: 8, rdoq: 2, psy: false, sao: true, deblock: true");
+    FrExperiment *f = NULL;
+    assert_int_equal(fr_config_load_string(d, "d.yaml", NULL, 0, &f, &err), 0);
+    assert_true(fr_experiment_hash(e) == fr_experiment_hash(f));
+    free(d);
+    fr_experiment_free(&f);
+    fr_experiment_free(&e);
+
+    e = load("  codec:\n    - hevc\n    - {name: hevc, ctu: 16}\n", 0, &err);
+    assert_int_equal(fr_plan_build(e, &p, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "sweep.codec[1]");
+    tu_assert_contains(err.msg, "twice (sweep.codec[0] and this entry");
+    fr_experiment_free(&e);
+}
+
+/* Validation in one place: what the config accepts the run accepts. */
+static void test_one_validation(void **st)
+{
+    (void)st;
+    FrError err;
+    FrExperiment *e;
+    /* every documented hevc key is a key */
+    e = load("  codec: [{name: hevc, psy: true, deblock: false, intra: false, tskip: true, wpp: true,"
+             " rdoq: 2, preset: fast}]\n", 0, &err);
+    const FrCodecSpec *cs = &e->sweep.codec[0];
+    const FrHevcSettings *h = cs->settings;
+    assert_int_equal(h->psy, 1);
+    assert_int_equal(h->deblock, 0);
+    assert_int_equal(h->intra, 0);
+    assert_int_equal(h->tskip, 1);
+    assert_int_equal(h->wpp, 1);
+    assert_int_equal(h->rdoq, 2);
+    assert_string_equal(h->preset, "fast");
+    fr_experiment_free(&e);
+    /* anchors inherit every field of the first lossy hevc entry */
+    e = load("  codec: [hevc-lossless, {name: hevc, deblock: false, rdoq: 2}]\n"
+             "anchors: [{name: a}, {name: b, rdoq: 0}]\n", 0, &err);
+    assert_int_equal(e->anchors[0].hevc.deblock, 0);
+    assert_int_equal(e->anchors[0].hevc.rdoq, 2);
+    assert_int_equal(e->anchors[1].hevc.deblock, 0);
+    assert_int_equal(e->anchors[1].hevc.rdoq, 0);
+    fr_experiment_free(&e);
+    static const struct { const char *tail, *msg; } bad[] = {
+        {"  codec: [{name: zstd, level: 20}]\n", "sweep.codec[0].level: expected 1..19 or -1"},
+        {"  codec: [{name: zstd, ctu: 32}]\n", "sweep.codec[0].ctu: unknown key; known keys here: name, split, level"},
+        {"  codec: [{name: hevc, rdoq: 3}]\n", "sweep.codec[0].rdoq: expected 0..2"},
+        {"  codec: [{name: hevc-lossless, qp: [22]}]\n", "hevc-lossless is lossless and has no QP"},
+        {"  codec: [{name: hevc, ctu: 16, min_cu: 32}]\n", "sweep.codec[0].min_cu: hevc.min_cu is 32"},
+        {"kind: lossless\nlossless: {coders: [hevc-lossless]}\n", "lossless.coders"},
+        {"jobs: 65\n", "jobs: expected an integer from 1 to 64"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char y[1024];
+        snprintf(y, sizeof y, "model: {cfg: a.cfg}\ndataset: {images: i.txt}\n%s%s",
+                 strncmp(bad[i].tail, "  ", 2) ? "" : "sweep:\n  split: [max_1]\n", bad[i].tail);
+        e = NULL;
+        int rc = fr_config_load_string(y, "t.yaml", NULL, 0, &e, &err);
+        if (rc != FR_E_CONFIG)
+            fail_msg("case %zu: rc %d, want a config error", i, rc);
+        tu_assert_contains(err.msg, bad[i].msg);
+    }
+}
+
+/* docs/config.md lists every key of every codec's settings, with its
+ * default (the table is checked against the schemas). */
+static void test_docs_list_codec_keys(void **st)
+{
+    (void)st;
+    uint8_t *doc;
+    size_t n;
+    assert_int_equal(fr_read_file("docs/config.md", &doc, &n, NULL), 0);
+    char *d = malloc(n + 1);
+    memcpy(d, doc, n);
+    d[n] = 0;
+    free(doc);
+    for (int i = 0; i < fr_codec_count(); i++) {
+        const FrCodec *c = fr_codec_at(i);
+        const FrSchema *s = c->settings;
+        for (int k = 0; k < s->n_fields; k++) {
+            const FrField *f = &s->fields[k];
+            char row[200], dv[64];
+            if (f->type == FR_FIELD_CHOICE)
+                snprintf(dv, sizeof dv, "%s", f->def_str);
+            else if (f->type == FR_FIELD_BOOL)
+                snprintf(dv, sizeof dv, "%s", f->def ? "true" : "false");
+            else
+                snprintf(dv, sizeof dv, "%d", f->def);
+            snprintf(row, sizeof row, "| `%s` | `%s` | `%s` |", c->name, f->key, dv);
+            if (!strstr(d, row))
+                fail_msg("docs/config.md has no row starting \"%s\"", row);
+        }
+    }
+    free(d);
+}
+
+/* Each outside library's header is included by its adapter only. */
+static const struct { const char *header; const char *files; } ADAPTERS[] = {
+    {"<x265.h>", "codec_x265.c"},
+    {"<libde265/", "codec_de265.c"},
+    {"<zlib.h>", "codec_zlib.c"},
+    {"<bzlib.h>", "codec_bzip2.c"},
+    {"<lzma.h>", "codec_lzma.c"},
+    {"<zstd.h>", "codec_zstd.c"},
+    {"<yaml.h>", "config.c"},
+    {"<gsl/", "bd.c"},
+    {"<darknet.h>", "model.c train.c"},
+    {"<cblas.h>", "model.c"},
+};
+
+static int scan(const char *dir, char *bad, size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    int files = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (stat(p, &sb))
+            continue;
+        if (S_ISDIR(sb.st_mode)) {
+            files += scan(p, bad, cap);
+            continue;
+        }
+        size_t l = strlen(de->d_name);
+        if (l < 3 || (strcmp(de->d_name + l - 2, ".c") && strcmp(de->d_name + l - 2, ".h")))
+            continue;
+        files++;
+        FILE *f = fopen(p, "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f)) {
+            if (strncmp(line, "#include", 8))
+                continue;
+            for (size_t k = 0; k < sizeof ADAPTERS / sizeof ADAPTERS[0]; k++) {
+                if (!strstr(line, ADAPTERS[k].header))
+                    continue;
+                char want[64];
+                snprintf(want, sizeof want, "%s", de->d_name);
+                const char *hit = strstr(ADAPTERS[k].files, want);
+                int ok = hit && (hit == ADAPTERS[k].files || hit[-1] == ' ') &&
+                         (hit[l] == 0 || hit[l] == ' ');
+                if (!ok && strlen(bad) + strlen(p) + 64 < cap)
+                    snprintf(bad + strlen(bad), cap - strlen(bad), "%s includes %s; ", p,
+                             ADAPTERS[k].header);
+            }
+        }
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return files;
+}
+
+static void test_adapters_only(void **st)
+{
+    (void)st;
+    char bad[4096] = "";
+    int n = 0;
+    const char *dirs[] = {"src", "include", "tests", "bench", "fuzz"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        n += scan(dirs[i], bad, sizeof bad);
+    assert_true(n > 40); /* it did look at the tree */
+    if (bad[0])
+        fail_msg("outside headers outside their adapters: %s", bad);
+}
+
+/* The metrics registry: ids in order, names round-trip through the config's
+ * spelling, each column is documented in docs/run.md's points.csv table. */
+static void test_metric_registry(void **st)
+{
+    (void)st;
+    uint8_t *doc;
+    size_t n;
+    assert_int_equal(fr_read_file("docs/run.md", &doc, &n, NULL), 0);
+    char *d = malloc(n + 1);
+    memcpy(d, doc, n);
+    d[n] = 0;
+    free(doc);
+    assert_int_equal(fr_metric_count(), FR_METRIC_COUNT_);
+    for (int i = 0; i < fr_metric_count(); i++) {
+        const FrMetricInfo *m = fr_metric_info((FrMetric)i);
+        assert_non_null(m);
+        assert_int_equal((int)m->id, i);
+        assert_ptr_equal(fr_metric_find(m->name), m);
+        assert_int_equal(fr_metric_from_name(m->name), i);
+        assert_string_equal(fr_metric_name(m->id), m->name);
+        char row[64];
+        snprintf(row, sizeof row, "| `%s` |", m->column);
+        if (!strstr(d, row))
+            fail_msg("docs/run.md documents no column %s (metric %s)", m->column, m->name);
+    }
+    free(d);
+    assert_null(fr_metric_find("map50"));
+    /* a metric's task is checked against model.task at load */
+    FrError err;
+    FrExperiment *e = NULL;
+    assert_int_equal(fr_config_load_string("model: {cfg: a.cfg, task: detection}\n"
+                                           "dataset: {images: i.txt}\nsweep: {split: [x]}\n"
+                                           "metrics: [top5]\n", "t.yaml", NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "top5 needs task classification, but model.task is detection");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_codec_ids_stable),
+        cmocka_unit_test(test_codec_contracts),
+        cmocka_unit_test(test_level_reaches_coder),
+        cmocka_unit_test(test_hevc_settings_reach_x265),
+        cmocka_unit_test(test_codec_labels),
+        cmocka_unit_test(test_curve_names_distinct),
+        cmocka_unit_test(test_one_validation),
+        cmocka_unit_test(test_docs_list_codec_keys),
+        cmocka_unit_test(test_adapters_only),
+        cmocka_unit_test(test_metric_registry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
