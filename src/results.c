@@ -749,93 +749,28 @@ void fr_journal_lines_free(char ***lines, size_t n)
     *lines = NULL;
 }
 
-/* ---------------- points.csv columns ---------------- */
+/* points.csv columns: the registry in points_columns.c */
 
-static const FrColumnDoc columns[] = {
-    {"ordinal", "0-based position of the point in the sweep expansion (stable for a config)"},
-    {"id", "p<ordinal>-<8 hex digits of FNV-1a of desc>: stable point id"},
-    {"kind", "reference (uncompressed network), feature (coded feature at a split), anchor "
-             "(cloud-only: the input image coded) or reference-yuv (an HEVC anchor's colour "
-             "conversion alone, no coding)"},
-    {"curve", "RD curve name: split=..,bits=..,range=..,packing=..,codec=..,alloc=.. for "
-              "features (codec=<name>+<key>=<value> for each codec setting off its default); "
-              "the anchor's name for anchors; 'reference'"},
-    {"desc", "canonical description of the point: curve plus ,qp=N or ,quality=N"},
-    {"split", "split as written in the config (empty for anchor/reference)"},
-    {"layer", "darknet name of the split layer (<type>_<index>)"},
-    {"cut", "the cut set: every layer whose output crosses the split, joined by '+'"},
-    {"bits", "Q-layer bit depth n (0 for anchor/reference)"},
-    {"range", "Q-layer range mode: tensor or channel"},
-    {"packing", "tile, quilt or frames"},
-    {"codec", "inner codec (hevc, hevc-lossless, zlib, ...); anchors: hevc-420, hevc-400 "
-              "(luma only) or jpeg; reference-yuv: yuv-420 / yuv-400; reference: none"},
-    {"alloc", "QP allocation: uniform or sensitivity"},
-    {"qp", "HEVC QP (uniform) or QP_base (sensitivity); -1 when none"},
-    {"quality", "JPEG quality of a JPEG anchor; -1 otherwise"},
-    {"images", "number of images evaluated"},
-    {"elements", "feature elements per image (sum over the cut set); anchors: 3*W*H input "
-                 "samples of the original image (mean)"},
-    {"bits_mean", "mean coded bits per image (container: payload + side info; HEVC anchors: "
-                  "the stream + 248 bits of header/shape, JPEG anchors: the file)"},
-    {"bits_std", "standard deviation of bits per image (population)"},
-    {"kbpi", "kilobits per image = bits_mean / 1000"},
-    {"payload_bits", "mean bits of the coded sample streams per image"},
-    {"side_bits", "mean side-information bits per image (header, shapes, min/max, QPs, CRC)"},
-    {"bits_per_element", "bits_mean / elements"},
-    {"map07", "detection: VOC2007 11-point mAP at map_iou (nan for other tasks)"},
-    {"map", "detection: all-point mAP at map_iou (nan for other tasks)"},
-    {"top1", "classification: top-1 accuracy (nan for other tasks or without labels)"},
-    {"top5", "classification: top-5 accuracy"},
-    {"fidelity", "classification: share of images whose argmax equals the uncompressed "
-                 "network's (seed 004 eq. 4); dense: mean pixel agreement (eq. 5)"},
-    {"mse", "feature MSE in the float domain, mean over images (nan for anchors)"},
-    {"psnr", "feature PSNR in dB, peak = max-min of the original feature, mean over images "
-             "(inf when lossless)"},
-    {"mse_nbit", "feature MSE in the n-bit domain (both quantized with the original's range)"},
-    {"psnr_nbit", "feature PSNR in the n-bit domain, peak 2^n-1, from the mean mse_nbit"},
-    {"front_s", "timing: front-half seconds per image (shared by every point of the split)"},
-    {"encode_s", "timing: encode seconds per image (Q-layer, packing, codec, container)"},
-    {"decode_s", "timing: decode seconds per image"},
-    {"back_s", "timing: back-half (anchors: whole network) seconds per image"},
-    {"sens_s", "timing: sensitivity measurement seconds per image (allocation: sensitivity; "
-               "the cached figure when the sensitivities came from the cache)"},
-    {"kbpi_paper", "kilobits per image by seed 001's rule: payload + 32 bits per min/max float "
-                   "(64 per tensor-range cut); anchors: the stream alone"},
-    {"kbpi_lo", "bootstrap CI of kbpi over images (bootstrap.level, default 95%; percentile)"},
-    {"kbpi_hi", "upper end of the kbpi CI"},
-    {"map07_lo", "bootstrap CI of map07 (images resampled, detections kept by image)"},
-    {"map07_hi", "upper end of the map07 CI"},
-    {"map_lo", "bootstrap CI of map"},
-    {"map_hi", "upper end of the map CI"},
-    {"top1_lo", "bootstrap CI of top1"},
-    {"top1_hi", "upper end of the top1 CI"},
-    {"top5_lo", "bootstrap CI of top5"},
-    {"top5_hi", "upper end of the top5 CI"},
-    {"fidelity_lo", "bootstrap CI of fidelity"},
-    {"fidelity_hi", "upper end of the fidelity CI"},
-    {"psnr_nbit_lo", "bootstrap CI of psnr_nbit (features)"},
-    {"psnr_nbit_hi", "upper end of the psnr_nbit CI"},
-};
 
 static const FrColumnDoc image_columns[] = {
-    {"ordinal", "the point's ordinal (as in points.csv)"},
-    {"id", "the point's id"},
-    {"image", "0-based index of the image in the evaluated list (after dataset.limit)"},
-    {"path", "the image file"},
-    {"bits", "coded bits of this image (nan for the reference point)"},
-    {"payload_bits", "bits of the coded sample streams"},
-    {"side_bits", "side-information bits"},
-    {"mse", "feature MSE (float domain) over the cut set"},
-    {"psnr", "feature PSNR in dB, peak = max-min of the original"},
-    {"mse_nbit", "feature MSE in the n-bit domain"},
-    {"detections", "detection: boxes above det_thresh after NMS; else -1"},
-    {"pred", "classification: argmax of the output; else -1"},
-    {"label", "classification: the true class, -1 when unknown"},
+    {"ordinal", "the point's ordinal (as in points.csv)", ""},
+    {"id", "the point's id", ""},
+    {"image", "0-based index of the image in the evaluated list (after dataset.limit)", ""},
+    {"path", "the image file", ""},
+    {"bits", "coded bits of this image (nan for the reference point)", ""},
+    {"payload_bits", "bits of the coded sample streams", ""},
+    {"side_bits", "side-information bits", ""},
+    {"mse", "feature MSE (float domain) over the cut set", ""},
+    {"psnr", "feature PSNR in dB, peak = max-min of the original", ""},
+    {"mse_nbit", "feature MSE in the n-bit domain", ""},
+    {"detections", "detection: boxes above det_thresh after NMS; else -1", ""},
+    {"pred", "classification: argmax of the output; else -1", ""},
+    {"label", "classification: the true class, -1 when unknown", ""},
     {"agree", "classification: 1 when pred equals the uncompressed network's argmax; dense: "
-              "share of agreeing pixels; detection: nan"},
-    {"encode_s", "timing: encode seconds"},
-    {"decode_s", "timing: decode seconds"},
-    {"back_s", "timing: back-half (anchors: whole network) seconds"},
+              "share of agreeing pixels; detection: nan", ""},
+    {"encode_s", "timing: encode seconds", ""},
+    {"decode_s", "timing: decode seconds", ""},
+    {"back_s", "timing: back-half (anchors: whole network) seconds", ""},
 };
 
 const FrColumnDoc *fr_images_columns(int *n)
@@ -877,11 +812,6 @@ int fr_results_images_csv(const char *dir, int total, FrError *err)
     return rc;
 }
 
-const FrColumnDoc *fr_points_columns(int *n)
-{
-    *n = (int)(sizeof columns / sizeof columns[0]);
-    return columns;
-}
 
 /* ---------------- merge ---------------- */
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
+#include "points_internal.h"
 
 /* ---------------- the plan ---------------- */
 
@@ -735,18 +736,10 @@ static int read_labels(Run *r, FrError *err)
 
 /* ---------------- aggregation and commit ---------------- */
 
-/* Quantities with a bootstrap interval, in boot file column order. */
-enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_N };
 static const char *const boot_cols[B_N] = {"kbpi", "map07", "map",      "top1",
                                            "top5", "fidelity", "psnr_nbit"};
 
-typedef struct Agg {
-    double bits_mean, bits_std, payload, side, elements, paper;
-    double map07, map, top1, top5, fidelity;
-    double lo[B_N], hi[B_N]; /* bootstrap CI (NaN without) */
-    double mse, psnr, mse_nbit, psnr_nbit;
-    double front, enc, dec, back, sens;
-} Agg;
+typedef FrPointAgg Agg; /* points_internal.h: what the column registry writes */
 
 /* B replicates of the point over resampled images (fr_boot_counts, the
  * same draws at every point, shard and rerun): boot/<id>.csv holds them
@@ -923,41 +916,8 @@ done:
 
 static char *point_row(Run *r, const FrPoint *pt, const Agg *a)
 {
-    FrText t = {0};
-    fr_text_printf(&t, "%d,", pt->ordinal);
-    fr_text_csv_field(&t, pt->id, ',');
-    static const char *kinds[] = {"reference", "feature", "anchor", "reference-yuv"};
-    fr_text_csv_field(&t, kinds[pt->kind], ',');
-    fr_text_csv_field(&t, pt->curve, ',');
-    fr_text_csv_field(&t, pt->desc, ',');
-    fr_text_csv_field(&t, pt->split, ',');
-    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? r->split_lname : "", ',');
-    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? r->cut_desc : "", ',');
-    fr_text_printf(&t, "%d,", pt->bits);
-    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? fr_range_name(r->e->sweep.range) : "",
-                      ',');
-    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? fr_packing_name(pt->packing) : "", ',');
-    fr_text_csv_field(&t, pt->codec, ',');
-    fr_text_csv_field(&t, pt->kind == FR_POINT_FEATURE ? fr_allocation_name(pt->allocation) : "",
-                      ',');
-    fr_text_printf(&t, "%d,%d,%zu,", pt->qp, pt->quality, r->list.n);
-    double vals[] = {a->elements, a->bits_mean, a->bits_std, a->bits_mean / FR_KBIT,
-                     a->payload, a->side, a->bits_mean / a->elements, a->map07, a->map,
-                     a->top1, a->top5, a->fidelity, a->mse, a->psnr, a->mse_nbit, a->psnr_nbit,
-                     a->front, a->enc, a->dec, a->back, a->sens, a->paper / FR_KBIT,
-                     a->lo[B_KBPI], a->hi[B_KBPI], a->lo[B_MAP07], a->hi[B_MAP07],
-                     a->lo[B_MAP], a->hi[B_MAP], a->lo[B_TOP1], a->hi[B_TOP1],
-                     a->lo[B_TOP5], a->hi[B_TOP5], a->lo[B_FID], a->hi[B_FID],
-                     a->lo[B_PSNR_NBIT], a->hi[B_PSNR_NBIT]};
-    size_t nv = sizeof vals / sizeof vals[0];
-    for (size_t k = 0; k < nv; k++)
-        fr_text_csv_double(&t, vals[k], k + 1 < nv ? ',' : '\n');
-    if (t.oom) {
-        fr_text_free(&t);
-        return NULL;
-    }
-    t.s[--t.len] = 0; /* rows are stored without their '\n' */
-    return t.s;
+    FrPointCtx c = {r->split_lname, r->cut_desc, fr_range_name(r->e->sweep.range), r->list.n};
+    return fr_point_row(&c, pt, a);
 }
 
 static int write_points_csv(Run *r, FrError *err)
@@ -1765,10 +1725,12 @@ static int write_columns_doc(const char *dir, FrError *err)
     int nc;
     const FrColumnDoc *cols = fr_points_columns(&nc);
     fr_text_printf(&t, "# points.csv columns (featrd %s); numbers are nan when not applicable;\n"
-                       "# columns ending in _s are wall-clock timings and differ run to run.\n",
+                       "# columns ending in _s are wall-clock timings and differ run to run.\n"
+                       "# name, unit (- for counts, ratios and text), meaning\n",
                    FR_VERSION_STRING);
     for (int k = 0; k < nc; k++)
-        fr_text_printf(&t, "%-17s %s\n", cols[k].name, cols[k].doc);
+        fr_text_printf(&t, "%-17s %-5s %s\n", cols[k].name,
+                       cols[k].unit && cols[k].unit[0] ? cols[k].unit : "-", cols[k].doc);
     char path[4200];
     snprintf(path, sizeof path, "%s/points.columns.txt", dir);
     int rc = fr_text_write_atomic(&t, path, err);

@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <limits.h>
 
+#include "points_internal.h"
+
 /* ids are written into .frd and RP files: they must never change */
 static void test_codec_ids_stable(void **st)
 {
@@ -425,9 +427,7 @@ static int scan(const char *dir, char *bad, size_t cap)
             for (size_t k = 0; k < sizeof ADAPTERS / sizeof ADAPTERS[0]; k++) {
                 if (!strstr(line, ADAPTERS[k].header))
                     continue;
-                char want[64];
-                snprintf(want, sizeof want, "%s", de->d_name);
-                const char *hit = strstr(ADAPTERS[k].files, want);
+                const char *hit = strstr(ADAPTERS[k].files, de->d_name);
                 int ok = hit && (hit == ADAPTERS[k].files || hit[-1] == ' ') &&
                          (hit[l] == 0 || hit[l] == ' ');
                 if (!ok && strlen(bad) + strlen(p) + 64 < cap)
@@ -492,6 +492,81 @@ static void test_metric_registry(void **st)
     tu_assert_contains(err.msg, "top5 needs task classification, but model.task is detection");
 }
 
+/* points.csv: the header and each row come from one column registry, so
+ * every value lands under its own name (a row was once positional against a
+ * list of names in another file). */
+static void test_points_columns(void **st)
+{
+    (void)st;
+    FrPoint pt;
+    memset(&pt, 0, sizeof pt);
+    pt.ordinal = 7;
+    snprintf(pt.id, sizeof pt.id, "p0007-deadbeef");
+    pt.kind = FR_POINT_FEATURE;
+    pt.curve = "split=max_5,bits=10,range=tensor,packing=tile,codec=hevc,alloc=uniform";
+    pt.desc = "split=max_5,bits=10,range=tensor,packing=tile,codec=hevc,alloc=uniform,qp=37";
+    pt.split = "max_5";
+    pt.bits = 10;
+    pt.packing = FR_PACK_QUILT;
+    pt.codec = "hevc";
+    pt.allocation = FR_ALLOC_UNIFORM;
+    pt.qp = 37;
+    pt.quality = -1;
+    FrPointAgg a;
+    double *v = (double *)&a;
+    for (size_t k = 0; k < sizeof a / sizeof(double); k++)
+        v[k] = 1000.0 + (double)k; /* every field its own value */
+    FrPointCtx c = {"max_5", "max_5", "tensor", 300};
+    char *row = fr_point_row(&c, &pt, &a);
+    assert_non_null(row);
+    int nc;
+    const FrColumnDoc *cols = fr_points_columns(&nc);
+    char text[8192] = "";
+    size_t k = 0;
+    for (int i = 0; i < nc; i++)
+        k += (size_t)snprintf(text + k, sizeof text - k, "%s%c", cols[i].name, i + 1 < nc ? ',' : '\n');
+    snprintf(text + k, sizeof text - k, "%s\n", row);
+    free(row);
+    FrCsv *csv = NULL;
+    assert_int_equal(fr_csv_parse(text, strlen(text), "row", &csv, NULL), 0);
+    assert_int_equal(fr_csv_ncols(csv), nc);
+    static const struct { const char *col; double want; } num[] = {
+        {"ordinal", 7}, {"bits", 10}, {"qp", 37}, {"quality", -1}, {"images", 300},
+    };
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++) {
+        double x;
+        assert_int_equal(fr_csv_get_double(csv, 0, fr_csv_col(csv, num[i].col), &x, NULL), 0);
+        tu_assert_near(x, num[i].want, 0);
+    }
+    const struct { const char *col; double want; } agg[] = {
+        {"elements", a.elements}, {"bits_mean", a.bits_mean}, {"bits_std", a.bits_std},
+        {"kbpi", a.bits_mean / 1000}, {"payload_bits", a.payload}, {"side_bits", a.side},
+        {"bits_per_element", a.bits_mean / a.elements}, {"map07", a.map07}, {"map", a.map},
+        {"top1", a.top1}, {"top5", a.top5}, {"fidelity", a.fidelity}, {"mse", a.mse},
+        {"psnr", a.psnr}, {"mse_nbit", a.mse_nbit}, {"psnr_nbit", a.psnr_nbit},
+        {"front_s", a.front}, {"encode_s", a.enc}, {"decode_s", a.dec}, {"back_s", a.back},
+        {"sens_s", a.sens}, {"kbpi_paper", a.paper / 1000}, {"kbpi_lo", a.lo[B_KBPI]},
+        {"kbpi_hi", a.hi[B_KBPI]}, {"map07_lo", a.lo[B_MAP07]}, {"map_hi", a.hi[B_MAP]},
+        {"top5_lo", a.lo[B_TOP5]}, {"fidelity_hi", a.hi[B_FID]},
+        {"psnr_nbit_lo", a.lo[B_PSNR_NBIT]}, {"psnr_nbit_hi", a.hi[B_PSNR_NBIT]},
+    };
+    for (size_t i = 0; i < sizeof agg / sizeof agg[0]; i++) {
+        double x;
+        int ci = fr_csv_col(csv, agg[i].col);
+        assert_true(ci >= 0);
+        assert_int_equal(fr_csv_get_double(csv, 0, ci, &x, NULL), 0);
+        if (fabs(x - agg[i].want) > 1e-9 * fabs(agg[i].want))
+            fail_msg("column %s holds %.17g, want %.17g", agg[i].col, x, agg[i].want);
+    }
+    assert_string_equal(fr_csv_get(csv, 0, fr_csv_col(csv, "packing")), "quilt");
+    assert_string_equal(fr_csv_get(csv, 0, fr_csv_col(csv, "kind")), "feature");
+    assert_string_equal(fr_csv_get(csv, 0, fr_csv_col(csv, "range")), "tensor");
+    for (int i = 0; i < nc; i++)
+        assert_non_null(cols[i].unit);
+    tu_assert_near(strcmp(cols[fr_csv_col(csv, "encode_s")].unit, "s"), 0, 0);
+    fr_csv_destroy(&csv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_docs_list_codec_keys),
         cmocka_unit_test(test_adapters_only),
         cmocka_unit_test(test_metric_registry),
+        cmocka_unit_test(test_points_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,6 +275,7 @@ int fr_text_write_atomic(const FrText *t, const char *path, FrError *err);
 typedef struct FrColumnDoc {
     const char *name;
     const char *doc;
+    const char *unit; /* "bit", "kbit", "s", "dB" or "" (a count, a ratio or text) */
 } FrColumnDoc;
 const FrColumnDoc *fr_points_columns(int *n);
 

@@ -1,0 +1,32 @@
+/* points_internal.h: what the runner (run.c) hands the points.csv column
+ * registry (points_columns.c): one point's aggregates and context. */
+#ifndef FEATRD_POINTS_INTERNAL_H
+#define FEATRD_POINTS_INTERNAL_H
+
+#include "featrd.h"
+
+/* Quantities with a bootstrap interval, in boot file column order. */
+enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_N };
+
+/* One point over the image list (NaN where the point has no such value). */
+typedef struct FrPointAgg {
+    double bits_mean, bits_std, payload, side, elements, paper;
+    double map07, map, top1, top5, fidelity;
+    double lo[B_N], hi[B_N]; /* bootstrap CI (NaN without) */
+    double mse, psnr, mse_nbit, psnr_nbit;
+    double front, enc, dec, back, sens;
+} FrPointAgg;
+
+/* What a row needs from the run besides the point. */
+typedef struct FrPointCtx {
+    const char *layer; /* darknet name of the split layer (feature points) */
+    const char *cut;   /* the cut set, joined by '+' (feature points) */
+    const char *range; /* sweep.range's name */
+    size_t images;     /* images evaluated */
+} FrPointCtx;
+
+/* The point's points.csv row without its '\n', every column of the
+ * registry in order (malloc'ed; NULL on no memory). */
+char *fr_point_row(const FrPointCtx *c, const FrPoint *pt, const FrPointAgg *a);
+
+#endif
