@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "featrd/config.h"
+#include "featrd/experiments.h"
 #include "featrd/metrics.h"
 #include "featrd/version.h"
 
@@ -1029,7 +1030,16 @@ static int apply_override(Loader *L, Node *root, const char *ov)
 /* ------------------------------------------------------------------ */
 /* Enum spellings. */
 
-static const char *const KIND_NAMES[] = {"rd", "lossless", "model", NULL};
+/* the kinds registry's names (featrd/experiments.h), NULL-terminated */
+static const char *const *kind_names(void)
+{
+    static const char *names[32];
+    if (!names[0]) /* constant data: a racing first call writes the same values */
+        for (int i = 0; i < fr_kind_count() && i < 31; i++)
+            names[i] = fr_kind_info((FrExperimentKind)i)->name;
+    return names;
+}
+#define KIND_NAMES (kind_names())
 static const char *const TASK_NAMES[] = {"auto", "detection", "classification", "dense", NULL};
 static const char *const GEMM_NAMES[] = {"openblas", "darknet", NULL};
 static const char *const LABEL_NAMES[] = {"darknet-txt", "voc-xml", "class-list", NULL};
@@ -2477,11 +2487,15 @@ int fr_experiment_error(const FrExperiment *e, FrError *err, int code, const cha
 /* ------------------------------------------------------------------ */
 /* Top level and cross-key validation. */
 
-static int section_kind_err(Cx *c, FrSrcLoc kloc, const char *key, const char *need)
+/* A section another kind owns (featrd/experiments.h: the kinds registry). */
+static int section_kind_err(Cx *c, FrSrcLoc kloc, const char *key)
 {
+    const FrKindInfo *owner = fr_kind_of_section(key);
+    if (!owner || owner->id == c->e->kind)
+        return 0;
     return loc_err(c->err, FR_E_CONFIG, kloc, key,
                    "only used with kind: %s (this experiment is kind: %s); remove it or set kind",
-                   need, KIND_NAMES[c->e->kind]);
+                   owner->name, KIND_NAMES[c->e->kind]);
 }
 
 static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
@@ -2521,17 +2535,15 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
         else if (!strcmp(k, "dataset"))
             rc = parse_dataset(c, v);
         else if (!strcmp(k, "sweep"))
-            rc = e->kind != FR_KIND_RD ? section_kind_err(c, kl, k, "rd") : parse_sweep(c, v);
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_sweep(c, v);
         else if (!strcmp(k, "anchors"))
-            rc = e->kind != FR_KIND_RD ? section_kind_err(c, kl, k, "rd") : parse_anchors(c, v);
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_anchors(c, v);
         else if (!strcmp(k, "bd"))
-            rc = e->kind != FR_KIND_RD ? section_kind_err(c, kl, k, "rd") : parse_bd(c, v);
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_bd(c, v);
         else if (!strcmp(k, "lossless"))
-            rc = e->kind != FR_KIND_LOSSLESS ? section_kind_err(c, kl, k, "lossless")
-                                             : parse_lossless(c, v);
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_lossless(c, v);
         else if (!strcmp(k, "model_compression"))
-            rc = e->kind != FR_KIND_MODEL ? section_kind_err(c, kl, k, "model")
-                                          : parse_model_compression(c, v);
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_model_compression(c, v);
         else if (!strcmp(k, "metrics"))
             rc = get_enum_list(c, v, "metrics", METRIC_NAMES, 1, (int **)&e->metrics,
                                &e->n_metrics);
@@ -2544,7 +2556,7 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
         else if (!strcmp(k, "output"))
             rc = parse_output(c, v, dir_set);
         else if (!strcmp(k, "bootstrap"))
-            rc = e->kind != FR_KIND_RD ? section_kind_err(c, kl, k, "rd") : parse_bootstrap(c, v);
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_bootstrap(c, v);
         else if (!strcmp(k, "jobs"))
             rc = get_int(c, v, k, 1, FR_MAX_JOBS, &e->jobs);
         else if (!strcmp(k, "quiet"))
@@ -2605,7 +2617,7 @@ static int validate(Cx *c)
         return fr_experiment_error(e, err, FR_E_CONFIG, "model.cfg",
                                    "required: the darknet .cfg of the network "
                                    "(e.g. model: {cfg: /usr/share/darknet/cfg/yolo9000.cfg})");
-    if (!e->dataset.images && e->kind != FR_KIND_MODEL)
+    if (!e->dataset.images && fr_kind_info(e->kind)->needs_images)
         return fr_experiment_error(e, err, FR_E_CONFIG, "dataset.images",
                                    "required for kind %s: a text file listing one image "
                                    "path per line",

@@ -1738,12 +1738,8 @@ static int write_columns_doc(const char *dir, FrError *err)
     return rc;
 }
 
-int fr_run(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
+int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
 {
-    if (e->kind == FR_KIND_LOSSLESS)
-        return fr_run_lossless(e, opt, err);
-    if (e->kind == FR_KIND_MODEL)
-        return fr_run_modelcomp(e, opt, err);
     Run r;
     memset(&r, 0, sizeof r);
     pthread_mutex_init(&r.mu, NULL);

@@ -567,6 +567,50 @@ static void test_points_columns(void **st)
     fr_csv_destroy(&csv);
 }
 
+/* The kinds registry: names, the sections each owns, the image list rule
+ * and the run function come from one row per kind. */
+static void test_kind_registry(void **st)
+{
+    (void)st;
+    static const char *const names[] = {"rd", "lossless", "model"};
+    assert_int_equal(fr_kind_count(), 3);
+    for (int i = 0; i < 3; i++) {
+        const FrKindInfo *k = fr_kind_info((FrExperimentKind)i);
+        assert_non_null(k);
+        assert_int_equal((int)k->id, i);
+        assert_string_equal(k->name, names[i]);
+        assert_ptr_equal(fr_kind_find(names[i]), k);
+        assert_string_equal(fr_kind_name(k->id), names[i]);
+        assert_non_null(k->run);
+        for (const char *const *sec = k->sections; *sec; sec++)
+            assert_ptr_equal(fr_kind_of_section(*sec), k);
+    }
+    assert_ptr_equal(fr_kind_of_section("sweep"), fr_kind_info(FR_KIND_RD));
+    assert_ptr_equal(fr_kind_of_section("bootstrap"), fr_kind_info(FR_KIND_RD));
+    assert_ptr_equal(fr_kind_of_section("model_compression"), fr_kind_info(FR_KIND_MODEL));
+    assert_null(fr_kind_of_section("dataset"));
+    assert_ptr_equal(fr_kind_info(FR_KIND_RD)->run, fr_run_rd);
+    assert_ptr_equal(fr_kind_info(FR_KIND_LOSSLESS)->run, fr_run_lossless);
+    assert_ptr_equal(fr_kind_info(FR_KIND_MODEL)->run, fr_run_modelcomp);
+    FrError err;
+    FrExperiment *e = NULL;
+    assert_int_equal(fr_config_load_string("kind: lossless\nmodel: {cfg: a.cfg}\n"
+                                           "dataset: {images: i.txt}\nbootstrap: {replicates: 9}\n",
+                                           "t.yaml", NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "t.yaml:4:1: bootstrap: only used with kind: rd (this experiment "
+                                "is kind: lossless)");
+    /* kind model needs no image list, the others do */
+    assert_int_equal(fr_config_load_string("kind: model\nmodel: {cfg: a.cfg}\n", "t.yaml", NULL, 0,
+                                           &e, &err),
+                     0);
+    fr_experiment_free(&e);
+    assert_int_equal(fr_config_load_string("kind: lossless\nmodel: {cfg: a.cfg}\n", "t.yaml", NULL,
+                                           0, &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "dataset.images: required for kind lossless");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_adapters_only),
         cmocka_unit_test(test_metric_registry),
         cmocka_unit_test(test_points_columns),
+        cmocka_unit_test(test_kind_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

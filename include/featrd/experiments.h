@@ -22,6 +22,7 @@
 
 #include "featrd/common.h"
 #include "featrd/codec.h"
+#include "featrd/config.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -205,6 +206,27 @@ int fr_modelcomp_table(const char *csv_path, FILE *f, FrError *err);
 /* gnuplot on SCRIPTS_DIR/modelcomp.gp (NULL: "plots"): DIR/modelcomp.png
  * and .svg, ratio against RP, from DIR/modelcomp.dat. */
 int fr_modelcomp_plot(const char *dir, const char *scripts_dir, FrError *err);
+
+/* The experiment kinds registry (src/kinds.c): one row per `kind:` value.
+ * fr_run (featrd/run.h) runs e->kind's row. */
+typedef struct FrKindInfo {
+    FrExperimentKind id;
+    const char *name;             /* the YAML value, e.g. "lossless" */
+    const char *summary;
+    const char *const *sections;  /* top-level config sections only this kind reads */
+    int needs_images;             /* 1: dataset.images is required */
+    int (*run)(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
+} FrKindInfo;
+
+int fr_kind_count(void);
+const FrKindInfo *fr_kind_info(FrExperimentKind k);  /* NULL when unknown */
+const FrKindInfo *fr_kind_find(const char *name);    /* NULL when unknown */
+/* The kind that owns a top-level section ("sweep" → rd), or NULL for a
+ * section every kind reads. */
+const FrKindInfo *fr_kind_of_section(const char *section);
+
+/* The rd kind's run (fr_run dispatches to it for kind: rd). */
+int fr_run_rd(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,59 @@
+/* kinds.c: the experiment kinds registry. One row per `kind:` value: its
+ * name, the top-level sections only it reads, whether it needs an image
+ * list, and the function that runs it. fr_run dispatches here; the config
+ * checks sections and names against the rows. A new kind is one row plus
+ * its run function (and its section's parsing in config.c). */
+#include <string.h>
+
+#include "featrd.h"
+
+static const char *const RD_SECTIONS[] = {"sweep", "anchors", "bd", "bootstrap", NULL};
+static const char *const LOSSLESS_SECTIONS[] = {"lossless", NULL};
+static const char *const MODEL_SECTIONS[] = {"model_compression", NULL};
+
+static const FrKindInfo kinds[] = {
+    {FR_KIND_RD, "rd", "rate-distortion sweep over split, bits, packing, codec and QP",
+     RD_SECTIONS, 1, fr_run_rd},
+    {FR_KIND_LOSSLESS, "lossless", "seed 000: lossless coders over every layer's features",
+     LOSSLESS_SECTIONS, 1, fr_run_lossless},
+    {FR_KIND_MODEL, "model", "seed 002: model-weight compression (RP, DoM)", MODEL_SECTIONS, 0,
+     fr_run_modelcomp},
+};
+
+int fr_kind_count(void)
+{
+    return (int)(sizeof kinds / sizeof kinds[0]);
+}
+
+const FrKindInfo *fr_kind_info(FrExperimentKind k)
+{
+    for (int i = 0; i < fr_kind_count(); i++)
+        if (kinds[i].id == k)
+            return &kinds[i];
+    return NULL;
+}
+
+const FrKindInfo *fr_kind_find(const char *name)
+{
+    for (int i = 0; name && i < fr_kind_count(); i++)
+        if (!strcmp(kinds[i].name, name))
+            return &kinds[i];
+    return NULL;
+}
+
+const FrKindInfo *fr_kind_of_section(const char *section)
+{
+    for (int i = 0; section && i < fr_kind_count(); i++)
+        for (const char *const *s = kinds[i].sections; *s; s++)
+            if (!strcmp(*s, section))
+                return &kinds[i];
+    return NULL;
+}
+
+int fr_run(const FrExperiment *e, const FrRunOptions *o, FrError *err)
+{
+    const FrKindInfo *k = fr_kind_info(e->kind);
+    if (!k)
+        return fr_error(err, FR_E_USAGE, "experiment kind %d is unknown", (int)e->kind);
+    return k->run(e, o, err);
+}
