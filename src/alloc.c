@@ -680,3 +680,25 @@ int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *con
     free(all);
     return rc;
 }
+
+/* ---------------- the registry ---------------- */
+
+static const FrAllocInfo allocs[] = {
+    {FR_ALLOC_UNIFORM, "uniform", 0, 0, "one QP for every channel (the entry's qp list)"},
+    {FR_ALLOC_SENSITIVITY, "sensitivity", 1, 1,
+     "seed 004 Algorithm 1: QP_i = qp_base - round(qp_range * S_i), S_i the channel's "
+     "measured sensitivity"},
+};
+
+int fr_alloc_count(void)
+{
+    return (int)(sizeof allocs / sizeof allocs[0]);
+}
+
+const FrAllocInfo *fr_alloc_info(FrAllocation a)
+{
+    for (int i = 0; i < fr_alloc_count(); i++)
+        if (allocs[i].id == a)
+            return &allocs[i];
+    return NULL;
+}

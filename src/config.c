@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "featrd/config.h"
+#include "featrd/alloc.h"
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
 #include "featrd/version.h"
@@ -1045,7 +1046,16 @@ static const char *const GEMM_NAMES[] = {"openblas", "darknet", NULL};
 static const char *const LABEL_NAMES[] = {"darknet-txt", "voc-xml", "class-list", NULL};
 static const char *const RANGE_NAMES[] = {"tensor", "channel", NULL};
 static const char *const PACK_NAMES[] = {"tile", "quilt", "frames", NULL};
-static const char *const ALLOC_NAMES[] = {"uniform", "sensitivity", NULL};
+/* the allocators registry's names (featrd/alloc.h), NULL-terminated */
+static const char *const *alloc_names(void)
+{
+    static const char *names[32];
+    if (!names[0]) /* constant data: a racing first call writes the same values */
+        for (int i = 0; i < fr_alloc_count() && i < 31; i++)
+            names[i] = fr_alloc_info((FrAllocation)i)->name;
+    return names;
+}
+#define ALLOC_NAMES (alloc_names())
 static const char *const SCOPE_NAMES[] = {"image", "dataset", NULL};
 /* the metrics registry's names (featrd/metrics.h), NULL-terminated */
 static const char *const *metric_names(void)
@@ -1916,9 +1926,10 @@ static uint64_t sweep_points(const FrExperiment *e)
         uint64_t q = 0;
         for (int a = 0; a < s->n_allocation; a++) {
             if (!lossy)
-                q = sat_add(q, s->allocation[a] == FR_ALLOC_UNIFORM);
+                q = sat_add(q, !fr_alloc_info(s->allocation[a])->per_channel);
             else
-                q = sat_add(q, (uint64_t)(s->allocation[a] == FR_ALLOC_UNIFORM ? cs->n_qp : s->n_qp_base));
+                q = sat_add(q, (uint64_t)(fr_alloc_info(s->allocation[a])->rate_from_base
+                                              ? s->n_qp_base : cs->n_qp));
         }
         per = sat_add(per, sat_mul((uint64_t)(cs->n_split ? cs->n_split : s->n_split), q));
     }
@@ -2578,7 +2589,7 @@ static int validate(Cx *c)
                 return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.weights",
                                            "'%s' is listed twice", e->sweep.weights[k]);
         for (int a = 0; a < e->sweep.n_allocation; a++)
-            if (e->sweep.allocation[a] != FR_ALLOC_UNIFORM)
+            if (fr_alloc_info(e->sweep.allocation[a])->per_channel)
                 return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.weights",
                                            "several weights with allocation %s are not supported "
                                            "(sensitivities are cached per image, not per weights): "
@@ -2678,7 +2689,7 @@ static int validate(Cx *c)
             }
         int sens = 0, lossy = 0;
         for (int i = 0; i < s->n_allocation; i++)
-            sens |= s->allocation[i] == FR_ALLOC_SENSITIVITY;
+            sens |= fr_alloc_info(s->allocation[i])->per_channel;
         for (int i = 0; i < s->n_codec; i++)
             lossy |= (s->codec[i].codec->caps & FR_CODEC_BLOCK_QP) != 0;
         if (sens && !s->n_qp_base)

@@ -170,7 +170,8 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                         continue;
                     for (int a = 0; a < sw->n_allocation; a++) {
                         int alloc = sw->allocation[a];
-                        if (!lossy && alloc != FR_ALLOC_UNIFORM)
+                        const FrAllocInfo *ai = fr_alloc_info((FrAllocation)alloc);
+                        if (!lossy && ai->per_channel)
                             continue; /* nothing to allocate without a QP */
                         /* a weights axis names the file (no dir, no .weights) */
                         char wname[256] = "";
@@ -187,9 +188,8 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                             clabel, fr_allocation_name(alloc), wname);
                         if (!curve)
                             goto oom;
-                        const int *qps = alloc == FR_ALLOC_UNIFORM ? cs->qp : sw->qp_base;
-                        int nq = lossy ? (alloc == FR_ALLOC_UNIFORM ? cs->n_qp : sw->n_qp_base)
-                                       : 1;
+                        const int *qps = ai->rate_from_base ? sw->qp_base : cs->qp;
+                        int nq = lossy ? (ai->rate_from_base ? sw->n_qp_base : cs->n_qp) : 1;
                         for (int q = 0; q < nq; q++) {
                             if (!(pt = plan_add(plan, &cap)))
                                 goto oom;
@@ -1158,7 +1158,7 @@ static int point_channel_qps(Run *r, int worker, size_t img, PointArg *pa, const
     *qps = NULL;
     *nq = 0;
     *secs = 0;
-    if (pa->pt->allocation == FR_ALLOC_UNIFORM)
+    if (!fr_alloc_info(pa->pt->allocation)->per_channel)
         return 0;
     int n = fr_alloc_channels(cuts, ncuts);
     if (pa->dataset_qps) {

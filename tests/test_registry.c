@@ -611,6 +611,40 @@ static void test_kind_registry(void **st)
     tu_assert_contains(err.msg, "dataset.images: required for kind lossless");
 }
 
+/* The allocators registry: names and what each needs, read by the plan. */
+static void test_alloc_registry(void **st)
+{
+    (void)st;
+    assert_int_equal(fr_alloc_count(), 2);
+    for (int i = 0; i < fr_alloc_count(); i++) {
+        const FrAllocInfo *a = fr_alloc_info((FrAllocation)i);
+        assert_int_equal((int)a->id, i);
+        assert_string_equal(fr_allocation_name(a->id), a->name);
+    }
+    assert_int_equal(fr_alloc_info(FR_ALLOC_UNIFORM)->per_channel, 0);
+    assert_int_equal(fr_alloc_info(FR_ALLOC_SENSITIVITY)->per_channel, 1);
+    /* a lossless entry gets no per-channel allocation; a lossy one gets one
+     * point per qp_base under sensitivity and one per qp under uniform */
+    FrError err;
+    FrExperiment *e = load("  qp: [30, 35, 40]\n  codec: [hevc, zstd]\n"
+                           "  allocation: [uniform, sensitivity]\n  qp_base: [36, 40]\n", 0, &err);
+    FrPlan p;
+    assert_int_equal(fr_plan_build(e, &p, &err), 0);
+    const char *pre = "split=max_1,bits=8,range=tensor,packing=tile,codec=";
+    char c[200];
+    snprintf(c, sizeof c, "%shevc,alloc=uniform", pre);
+    assert_int_equal(count_curve(&p, c), 3);
+    snprintf(c, sizeof c, "%shevc,alloc=sensitivity", pre);
+    assert_int_equal(count_curve(&p, c), 2);
+    snprintf(c, sizeof c, "%szstd,alloc=uniform", pre);
+    assert_int_equal(count_curve(&p, c), 1);
+    snprintf(c, sizeof c, "%szstd,alloc=sensitivity", pre);
+    assert_int_equal(count_curve(&p, c), 0);
+    assert_int_equal(p.n, 1 + 3 + 2 + 1);
+    fr_plan_free(&p);
+    fr_experiment_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -626,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_metric_registry),
         cmocka_unit_test(test_points_columns),
         cmocka_unit_test(test_kind_registry),
+        cmocka_unit_test(test_alloc_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,6 +190,21 @@ int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *con
                                  const char *model_id, double *s, int n, double *seconds,
                                  FrError *err);
 
+/* The allocators registry (src/alloc.c): one row per `sweep.allocation`
+ * value. The config and the plan read what an allocator needs from it. */
+typedef struct FrAllocInfo {
+    FrAllocation id;
+    const char *name;     /* the YAML value */
+    int per_channel;      /* 1: a QP per channel (needs a codec with FR_CODEC_BLOCK_QP and
+                             tile or frames packing; lossless entries do not get it) */
+    int rate_from_base;   /* 1: the rate axis is sweep.qp_base (the curve's points), 0: the
+                             codec entry's qp list */
+    const char *summary;
+} FrAllocInfo;
+
+int fr_alloc_count(void);
+const FrAllocInfo *fr_alloc_info(FrAllocation a); /* NULL when unknown */
+
 #ifdef __cplusplus
 }
 #endif
