@@ -8,7 +8,7 @@
 #include <math.h>
 #include <pthread.h>
 
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 static uint32_t lcg(uint32_t *s)
 {

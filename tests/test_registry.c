@@ -7,7 +7,7 @@
 #include <dirent.h>
 #include <limits.h>
 
-#include "points_internal.h"
+#include "run/points_internal.h"
 
 /* ids are written into .frd and RP files: they must never change */
 static void test_codec_ids_stable(void **st)

@@ -4,7 +4,7 @@
  * QP_base, measure the MSE it causes at a chosen layer of the back half,
  * min-max normalise, QP_i = QP_base - round(QP_range * S~_i), clipped to 0..51.
  * Also a cache of sensitivities keyed by (image, split, bits, QP_base, ...),
- * in memory and optionally on disk. Implemented in src/alloc.c (no outside
+ * in memory and optionally on disk. Implemented in src/alloc/alloc.c (no outside
  * library headers). */
 #ifndef FEATRD_ALLOC_H
 #define FEATRD_ALLOC_H
@@ -190,7 +190,7 @@ int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *con
                                  const char *model_id, double *s, int n, double *seconds,
                                  FrError *err);
 
-/* The allocators registry (src/alloc.c): one row per `sweep.allocation`
+/* The allocators registry (src/alloc/alloc.c): one row per `sweep.allocation`
  * value. The config and the plan read what an allocator needs from it. */
 typedef struct FrAllocInfo {
     FrAllocation id;

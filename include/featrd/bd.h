@@ -1,7 +1,7 @@
 /* featrd/bd.h: Bjontegaard deltas between an anchor and a test RD curve:
  * BD-rate (mean percent rate change at equal quality) and BD-quality (mean
  * quality change at equal rate), by the VCEG-M33 cubic fit or by piecewise
- * cubic Hermite interpolation (pchip). Built on GSL (src/bd.c is the GSL
+ * cubic Hermite interpolation (pchip). Built on GSL (src/bd/bd.c is the GSL
  * adapter; GSL headers do not leak through this header).
  * Side effect on the process: the first cubic fit turns GSL's default error
  * handler (abort) off for the whole process (gsl_set_error_handler_off), so

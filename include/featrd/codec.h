@@ -15,7 +15,7 @@ extern "C" {
 #endif
 
 /* The registry of inner coders. Each coder is one FrCodec, defined in its
- * own file (src/codec_<name>.c) and listed once in src/codec_registry.c;
+ * own file (src/codec/codec_<name>.c) and listed once in src/codec/codec_registry.c;
  * nothing else in featrd names a coder: what the runner, the container, the
  * plots and the config do with it follows from its capabilities and its
  * settings schema. docs/codec.md shows how to add one.
@@ -41,7 +41,7 @@ typedef enum FrCodecKind {
 #define FR_CODEC_ANNEXB   0x10u /* its stream is HEVC Annex-B (featrd frd extract) */
 
 typedef struct FrQpMap FrQpMap; /* below */
-struct FrSink; /* where a byte decoder writes (src/codec_internal.h) */
+struct FrSink; /* where a byte decoder writes (src/codec/codec_internal.h) */
 
 typedef struct FrCodec FrCodec;
 struct FrCodec {

@@ -1,6 +1,6 @@
 /* featrd/config.h: the experiment description. A YAML file (plus `include:`d
  * base files and `-o key.path=value` overrides) becomes one FrExperiment of
- * plain typed fields. Parsing, defaults and validation live in src/config.c,
+ * plain typed fields. Parsing, defaults and validation live in src/config/config.c,
  * the only file that sees libyaml. docs/config.md documents every key.
  *
  * Conventions

@@ -3,7 +3,7 @@
  * (fmnist-det: detection scenes with darknet labels; fmnist-cls: a
  * classification set with the class in the file name), and trains the demo
  * darknet models with darknet's own training code. The reader and the
- * generator are src/fmnist.c; image writing and training are src/train.c (the
+ * generator are src/data/fmnist.c; image writing and training are src/model/train.c (the
  * darknet adapter for training). */
 #ifndef FEATRD_DEMO_H
 #define FEATRD_DEMO_H
@@ -108,7 +108,7 @@ void fr_demo_data_defaults(FrDemoDataSettings *s);
 int fr_demo_data_generate(const FrDemoDataSettings *s, FrError *err);
 
 /* Writes an 8-bit image (w×h×c interleaved, c = 1 or 3) as PNG with darknet's
- * stb writer, atomically (temporary name, then rename). In src/train.c. */
+ * stb writer, atomically (temporary name, then rename). In src/model/train.c. */
 int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err);
 
 /* ---------------- training ---------------- */

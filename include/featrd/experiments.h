@@ -3,11 +3,11 @@
  *  - kind: lossless (seed 000, Tables II-V, Fig. 4): float32 features of
  *    every layer (or a listed set) of N images through gzip, zlib, bzip2,
  *    lzma and zstd; compression rate (eq. 1), non-zero rate, time per
- *    feature. src/lossless_exp.c.
+ *    feature. src/kinds/lossless_exp.c.
  *  - kind: model (seed 002, Tables 2-3, Fig. 4/6): representation-precision
  *    (RP) coding of darknet weights files and the difference of models (DoM)
- *    between two versions of one cfg. The coding is src/weights_rp.c, the
- *    experiment src/modelcomp_exp.c.
+ *    between two versions of one cfg. The coding is src/kinds/weights_rp.c, the
+ *    experiment src/kinds/modelcomp_exp.c.
  *
  * The weights coding needs no model: it only reads darknet's weights format
  * (header major, minor, revision as int32, then `seen` as uint64 when
@@ -207,7 +207,7 @@ int fr_modelcomp_table(const char *csv_path, FILE *f, FrError *err);
  * and .svg, ratio against RP, from DIR/modelcomp.dat. */
 int fr_modelcomp_plot(const char *dir, const char *scripts_dir, FrError *err);
 
-/* The experiment kinds registry (src/kinds.c): one row per `kind:` value.
+/* The experiment kinds registry (src/run/kinds.c): one row per `kind:` value.
  * fr_run (featrd/run.h) runs e->kind's row. */
 typedef struct FrKindInfo {
     FrExperimentKind id;

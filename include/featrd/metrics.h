@@ -192,7 +192,7 @@ int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec,
 /* The metrics registry: one row per `metrics:` name (FrMetric), saying which
  * task it scores, which points.csv column holds it and which way is
  * better. The config, bd.csv and the plots read it; a new metric is one row
- * here (src/metrics.c) plus its computation. */
+ * here (src/metrics/metrics.c) plus its computation. */
 typedef struct FrMetricInfo {
     FrMetric id;
     const char *name;   /* the YAML name, e.g. "map07" */

@@ -3,7 +3,7 @@
  * stage aliases convK/poolK/fcK), computes the cut set of a split, runs the
  * front half (layers 0..split) and the back half (split+1..N) with the cut
  * tensors written in place, loads and prepares images, and turns detection
- * outputs into boxes. Implemented in src/model.c, the darknet adapter.
+ * outputs into boxes. Implemented in src/model/model.c, the darknet adapter.
  *
  * Threads: each FrModel owns its own darknet network and buffers, so several
  * instances may run in different threads at once. One FrModel must not be

@@ -3,9 +3,9 @@
  * split, every point on the cached cut tensors, back half, task metrics),
  * resumes after a kill, splits the work into shards and merges them, and
  * writes results/<name>/ (points.csv, points.columns.txt, bd.csv,
- * manifest.yaml, optional images.csv). src/run.c owns the sweep and the
- * workers, src/results.c the result files (journal, CSV, shards, merge,
- * manifest), src/progress.c the progress display.
+ * manifest.yaml, optional images.csv). src/run/run.c owns the sweep and the
+ * workers, src/run/results.c the result files (journal, CSV, shards, merge,
+ * manifest), src/util/progress.c the progress display.
  *
  * The helpers below (options, progress, manifest, journal, atomic CSV) are
  * public so that the other experiment kinds (featrd/experiments.h) report

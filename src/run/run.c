@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
-#include "points_internal.h"
+#include "run/points_internal.h"
 
 /* ---------------- the plan ---------------- */
 

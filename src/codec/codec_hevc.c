@@ -2,7 +2,7 @@
  * or 16x16 block; hevc-lossless), x265 encoding and libde265 decoding
  * through their adapters (codec_x265.c, codec_de265.c), and their settings
  * schema (the keys of a sweep.codec entry and of an anchor). */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <limits.h>
 #include <stddef.h>

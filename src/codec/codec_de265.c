@@ -2,7 +2,7 @@
  * codec_x265.c writes (4:0:0 feature pictures, 8-bit 4:2:0 images). The
  * only file that includes libde265/de265.h. One decoder per call, decoding
  * in the caller's thread (no worker threads). */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <libde265/de265.h>
 #include <limits.h>

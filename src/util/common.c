@@ -1,7 +1,7 @@
 /* common.c: error codes and messages, tensors, .npy files, atomic writes. */
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

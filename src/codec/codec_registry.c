@@ -1,8 +1,8 @@
 /* codec_registry.c: the list of inner coders. Adding a coder is its own file
- * (src/codec_<name>.c, defining a const FrCodec) and one line here; see
+ * (src/codec/codec_<name>.c, defining a const FrCodec) and one line here; see
  * docs/codec.md, "Adding a codec". The order is the order of help texts and
  * error messages; ids, not positions, go into files. */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 extern const FrCodec fr_codec_hevc, fr_codec_hevc_lossless, fr_codec_zlib, fr_codec_gzip,
     fr_codec_bzip2, fr_codec_lzma, fr_codec_zstd;

@@ -14,7 +14,7 @@
 
 #include "featrd/demo.h"
 
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 struct FrFmnist {
     int n;

@@ -1,7 +1,7 @@
 /* codec_bzip2.c: the bzip2 coder (libbz2; level = block size, -1 = bzip2's
  * default 9). The only
  * file that includes bzlib.h. */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <bzlib.h>
 #include <limits.h>

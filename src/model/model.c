@@ -1,4 +1,4 @@
-/* model.c: the darknet adapter (with src/train.c, the only file that includes
+/* model.c: the darknet adapter (with src/model/train.c, the only file that includes
  * darknet.h). Owns: cfg pre-checks and rewriting (batch 1, input size, crop
  * size, data file paths), weights-file checks, seeded initialisation, layer
  * names and stage aliases, cut sets, front/back passes over a layer range,

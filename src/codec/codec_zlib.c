@@ -1,7 +1,7 @@
 /* codec_zlib.c: the zlib and gzip coders (level -1 = zlib's default 6), raw
  * inflate for .npz members, and CRC-32.
  * The only file that includes zlib.h. */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <errno.h>
 #include <limits.h>

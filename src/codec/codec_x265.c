@@ -4,7 +4,7 @@
  * x265.h. Each call opens its own encoder; x265 is single-threaded here
  * (pools none, one frame thread, no WPP) so runs are deterministic. */
 #define _POSIX_C_SOURCE 200809L
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* container.c: whole-feature coding: Q-layer + packing + inner coder for
  * every cut tensor, the .frd container that carries them (byte layout in
  * docs/codec.md), its parser, and bit accounting. */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 #include "featrd/container.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* codec_lzma.c: the lzma coder (liblzma: .xz container, CRC-64; level -1 =
  * xz's default preset 6). The only file that includes lzma.h. */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <lzma.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "points_internal.h"
+#include "run/points_internal.h"
 
 typedef enum { COL_STR, COL_INT, COL_DBL } ColType;
 

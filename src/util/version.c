@@ -6,7 +6,7 @@
 
 #include "featrd.h"
 
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 void fr_versions_print(FILE *f, const char *ind)
 {

@@ -1,6 +1,6 @@
 /* codec_zstd.c: the zstd coder (libzstd; level -1 = zstd's default, 3).
  * The only file that includes zstd.h. */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * trains networks with darknet's own training code (parse_network_cfg,
  * load_data_blocking with DETECTION_DATA / CLASSIFICATION_DATA,
  * train_network, save_weights). Includes darknet.h; the GEMM used is
- * whatever gemm_cpu the executable links (src/model.c's OpenBLAS override). */
+ * whatever gemm_cpu the executable links (src/model/model.c's OpenBLAS override). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>

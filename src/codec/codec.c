@@ -2,7 +2,7 @@
  * by name and id, picture encode/decode dispatch (a byte coder codes the
  * samples as little-endian bytes), raw lossless coding of any bytes, and the
  * cloud-only RGB anchor. */
-#include "codec_internal.h"
+#include "codec/codec_internal.h"
 
 #include <math.h>
 #include <stdio.h>
