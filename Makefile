@@ -83,6 +83,10 @@ $(BUILD)/%.o: %.c $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+# The CLI sees the public headers only (include/): no -Isrc, no outside
+# library's include path, so an internal header there is a compile error.
+$(CLI_OBJ): CFLAGS := $(filter-out -Isrc -I$(DARKNET_DIR)/include,$(CFLAGS))
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

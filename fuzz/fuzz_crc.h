@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "featrd.h"
+#include "run/results_internal.h"
 
 /* The container to parse (malloc'ed, caller frees) and its length in *n;
  * NULL for an empty input or no memory. */

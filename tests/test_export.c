@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include "run/results_internal.h"
 
 static char g_dir[256];
 static const char *IMAGES[2] = {"dog", "person"};

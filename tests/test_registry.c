@@ -8,6 +8,7 @@
 #include <limits.h>
 
 #include "run/points_internal.h"
+#include "run/results_internal.h"
 
 /* ids are written into .frd and RP files: they must never change */
 static void test_codec_ids_stable(void **st)
@@ -645,6 +646,32 @@ static void test_alloc_registry(void **st)
     fr_experiment_free(&e);
 }
 
+/* Every public header compiles on its own (it includes what it uses), and
+ * none needs an internal header or an outside library's. */
+static void test_public_headers_alone(void **st)
+{
+    (void)st;
+    DIR *d = opendir("include/featrd");
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 3 || strcmp(de->d_name + l - 2, ".h"))
+            continue;
+        char *out = NULL;
+        int rc = tu_sh(&out, "printf '#include \"featrd/%s\"\\nint main(void) { return 0; }\\n' | "
+                             "cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -Iinclude -x c -",
+                       de->d_name);
+        if (rc != 0)
+            fail_msg("featrd/%s does not compile alone:\n%s", de->d_name, out ? out : "");
+        free(out);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= 17);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_points_columns),
         cmocka_unit_test(test_kind_registry),
         cmocka_unit_test(test_alloc_registry),
+        cmocka_unit_test(test_public_headers_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

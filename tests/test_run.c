@@ -10,6 +10,7 @@
 #include <math.h>
 #include <signal.h>
 #include <time.h>
+#include "run/results_internal.h"
 
 #define NIMG 6
 

@@ -13,6 +13,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include "run/results_internal.h"
 
 #define NIMG 60
 #define NCLS 10

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include "run/results_internal.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static double urand(void)

@@ -38,6 +38,7 @@
 
 #include "featrd/codec.h"
 #include "featrd/common.h"
+#include "featrd/task.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,18 +58,7 @@ typedef enum FrExperimentKind {
     FR_KIND_MODEL,    /* seed 002: model-weight compression (RP, DoM) */
 } FrExperimentKind;
 
-typedef enum FrTask {
-    FR_TASK_AUTO = 0, /* from the cfg's last layer: region/yolo → detection,
-                         softmax → classification, else dense */
-    FR_TASK_DETECTION,
-    FR_TASK_CLASSIFICATION,
-    FR_TASK_DENSE,
-} FrTask;
-
-typedef enum FrGemm {
-    FR_GEMM_OPENBLAS = 0, /* gemm_cpu forwarded to cblas_sgemm (see DESIGN.md) */
-    FR_GEMM_DARKNET,      /* darknet's own loops: slow, for cross-checks */
-} FrGemm;
+/* FrTask and FrGemm: featrd/task.h (shared with the model API). */
 
 typedef enum FrLabelFormat {
     FR_LABELS_DARKNET_TXT = 0, /* images/x.jpg → labels/x.txt, "cls cx cy w h" */
@@ -378,7 +368,6 @@ int fr_experiment_error(const FrExperiment *e, FrError *err, int code, const cha
 /* Enum ↔ YAML spelling (static strings; NULL / -1 for out-of-range / unknown).
  * fr_packing_name() and fr_range_name() are in pack.h / quant.h. */
 const char *fr_kind_name(FrExperimentKind k);
-const char *fr_task_name(FrTask t);
 const char *fr_allocation_name(FrAllocation a);
 const char *fr_metric_name(FrMetric m);
 int fr_metric_from_name(const char *s); /* FrMetric or -1 */

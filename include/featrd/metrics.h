@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "featrd/common.h"
+#include "featrd/config.h"
 #include "featrd/model.h"
 
 #ifdef __cplusplus

@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "featrd/common.h"
-#include "featrd/config.h"
+#include "featrd/task.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,7 +24,7 @@ typedef struct FrModel FrModel;
 
 /* FrGemm (FR_GEMM_OPENBLAS, FR_GEMM_DARKNET) and FrTask (FR_TASK_DETECTION,
  * FR_TASK_CLASSIFICATION, FR_TASK_DENSE; FR_TASK_AUTO is config-only) and
- * fr_task_name() come from featrd/config.h. */
+ * fr_task_name() come from featrd/task.h. */
 
 typedef struct FrModelSettings {
     const char *cfg;     /* darknet .cfg path; required. Copied by fr_model_open. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
+#include "run/results_internal.h"
 
 /* fr_lossless_encode prepends the original length (8 bytes) so that it can
  * decode without side channel; the coders' own formats (gzip, xz, zstd)

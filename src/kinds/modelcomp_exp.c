@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
+#include "run/results_internal.h"
 
 static const char *const csv_cols[] = {
     "model", "mode", "precision", "coder", "rounding", "binarization", "weights", "base",

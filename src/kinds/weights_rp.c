@@ -33,6 +33,7 @@
 #include "featrd/codec.h"
 #include "featrd/experiments.h"
 #include "featrd/run.h"
+#include "run/results_internal.h"
 
 #define CONTAINER_FIXED 48
 #define CONTAINER_VERSION 1

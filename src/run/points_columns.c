@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "run/points_internal.h"
+#include "run/results_internal.h"
 
 typedef enum { COL_STR, COL_INT, COL_DBL } ColType;
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
+#include "run/results_internal.h"
 
 
 /* ---------------- options ---------------- */

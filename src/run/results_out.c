@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
+#include "run/results_internal.h"
 
 /* points.csv column of a config metric. */
 static const char *metric_column(int m)

@@ -21,6 +21,7 @@
 
 #include "featrd.h"
 #include "run/points_internal.h"
+#include "run/results_internal.h"
 
 /* ---------------- the plan ---------------- */
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "featrd/run.h"
+#include "run/results_internal.h"
 
 struct FrProgress {
     FrProgressMode mode;
