@@ -391,7 +391,7 @@ static const struct { const char *header; const char *files; } ADAPTERS[] = {
     {"<bzlib.h>", "codec_bzip2.c"},
     {"<lzma.h>", "codec_lzma.c"},
     {"<zstd.h>", "codec_zstd.c"},
-    {"<yaml.h>", "config.c"},
+    {"<yaml.h>", "yaml_tree.c"},
     {"<gsl/", "bd.c"},
     {"<darknet.h>", "model.c train.c"},
     {"<cblas.h>", "model.c"},

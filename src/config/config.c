@@ -1,6 +1,5 @@
-/* config.c: experiment YAML → FrExperiment. The libyaml adapter: the only file
- * that includes yaml.h (libyaml returns 1 on success; translated here to 0 /
- * FR_E_*). The YAML is first read into a small node tree (so includes can be
+/* config.c: experiment YAML → FrExperiment. The YAML is first read into a
+ * small node tree by yaml_tree.c (the libyaml adapter; so includes can be
  * merged and -o overrides applied before anything is interpreted), then one
  * schema walk turns the tree into typed fields, checking types, ranges and
  * unknown keys, and validate() checks the rules that span several keys. */
@@ -17,15 +16,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <yaml.h>
 
+#include "config/config_internal.h"
 #include "featrd/config.h"
 #include "featrd/alloc.h"
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
 #include "featrd/version.h"
 
-#define MAX_DEPTH 64
 #define MAX_INCLUDE 16
 
 /* ------------------------------------------------------------------ */
@@ -43,42 +41,17 @@ struct FrConfigPriv {
     int n_locs, cap_locs;
 };
 
-static void *xgrow(void *p, int *cap, int need, size_t elem)
-{
-    if (need <= *cap)
-        return p;
-    int nc = *cap ? *cap * 2 : 8;
-    while (nc < need)
-        nc *= 2;
-    void *q = realloc(p, (size_t)nc * elem);
-    if (!q)
-        return NULL;
-    *cap = nc;
-    return q;
-}
-
-static char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* Interns a file name; the returned pointer lives as long as priv. */
 static const char *priv_file(struct FrConfigPriv *p, const char *name)
 {
     for (int i = 0; i < p->n_files; i++)
         if (!strcmp(p->files[i], name))
             return p->files[i];
-    char **f = xgrow(p->files, &p->cap_files, p->n_files + 1, sizeof *f);
+    char **f = cfg_xgrow(p->files, &p->cap_files, p->n_files + 1, sizeof *f);
     if (!f)
         return NULL;
     p->files = f;
-    char *d = xstrdup(name);
+    char *d = cfg_xstrdup(name);
     if (!d)
         return NULL;
     p->files[p->n_files++] = d;
@@ -92,11 +65,11 @@ static int priv_setloc(struct FrConfigPriv *p, const char *key, FrSrcLoc loc)
             p->locs[i].loc = loc;
             return 0;
         }
-    LocEntry *l = xgrow(p->locs, &p->cap_locs, p->n_locs + 1, sizeof *l);
+    LocEntry *l = cfg_xgrow(p->locs, &p->cap_locs, p->n_locs + 1, sizeof *l);
     if (!l)
         return FR_E_NOMEM;
     p->locs = l;
-    char *k = xstrdup(key);
+    char *k = cfg_xstrdup(key);
     if (!k)
         return FR_E_NOMEM;
     p->locs[p->n_locs].key = k;
@@ -119,570 +92,6 @@ static void priv_free(struct FrConfigPriv *p)
 }
 
 /* ------------------------------------------------------------------ */
-/* Error text. */
-
-/* "FILE:LINE:COL: path: " or "-o k=v: path: " or "path: " */
-static int vloc_err(FrError *err, int code, FrSrcLoc loc, const char *path, const char *fmt,
-                    va_list ap)
-{
-    char body[768];
-    vsnprintf(body, sizeof body, fmt, ap);
-    char pre[512];
-    if (loc.file && loc.line > 0)
-        snprintf(pre, sizeof pre, "%s:%d:%d: ", loc.file, loc.line, loc.col);
-    else if (loc.file)
-        snprintf(pre, sizeof pre, "%s: ", loc.file);
-    else
-        pre[0] = 0;
-    if (path && *path)
-        return fr_error(err, code, "%s%s: %s", pre, path, body);
-    return fr_error(err, code, "%s%s", pre, body);
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
-static int loc_err(FrError *err, int code, FrSrcLoc loc, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vloc_err(err, code, loc, path, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-/* snprintf for key paths; long paths are cut (they only appear in messages). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void pathf(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-}
-
-/* ------------------------------------------------------------------ */
-/* The node tree. */
-
-enum { N_SCALAR, N_SEQ, N_MAP };
-
-typedef struct Node {
-    int type;
-    char *s;   /* scalar text */
-    int plain; /* scalar was unquoted (numbers, booleans and null must be) */
-    FrSrcLoc loc;
-    int n, cap;
-    struct Node **kids;
-    char **keys;     /* N_MAP only */
-    FrSrcLoc *kloc;  /* N_MAP only: where each key is */
-} Node;
-
-static void node_free(Node *n)
-{
-    if (!n)
-        return;
-    for (int i = 0; i < n->n; i++) {
-        node_free(n->kids[i]);
-        if (n->keys)
-            free(n->keys[i]);
-    }
-    free(n->kids);
-    free(n->keys);
-    free(n->kloc);
-    free(n->s);
-    free(n);
-}
-
-static Node *node_new(int type, FrSrcLoc loc)
-{
-    Node *n = calloc(1, sizeof *n);
-    if (n) {
-        n->type = type;
-        n->loc = loc;
-    }
-    return n;
-}
-
-static Node *node_copy(const Node *n)
-{
-    Node *c = node_new(n->type, n->loc);
-    if (!c)
-        return NULL;
-    c->plain = n->plain;
-    if (n->s && !(c->s = xstrdup(n->s)))
-        goto fail;
-    if (n->n) {
-        c->kids = calloc((size_t)n->n, sizeof *c->kids);
-        if (!c->kids)
-            goto fail;
-        c->cap = n->n;
-        if (n->type == N_MAP) {
-            c->keys = calloc((size_t)n->n, sizeof *c->keys);
-            c->kloc = calloc((size_t)n->n, sizeof *c->kloc);
-            if (!c->keys || !c->kloc)
-                goto fail;
-        }
-        for (int i = 0; i < n->n; i++) {
-            c->n = i + 1;
-            if (!(c->kids[i] = node_copy(n->kids[i])))
-                goto fail;
-            if (n->type == N_MAP) {
-                if (!(c->keys[i] = xstrdup(n->keys[i])))
-                    goto fail;
-                c->kloc[i] = n->kloc[i];
-            }
-        }
-    }
-    return c;
-fail:
-    node_free(c);
-    return NULL;
-}
-
-/* Appends kid (and key for maps). Takes ownership of kid even on failure. */
-static int node_add(Node *n, const char *key, FrSrcLoc kloc, Node *kid)
-{
-    if (n->n == n->cap) {
-        /* a failure part-way leaves some arrays larger than cap: harmless */
-        int nc = n->cap ? n->cap * 2 : 4;
-        Node **k = realloc(n->kids, (size_t)nc * sizeof *k);
-        if (!k)
-            goto nomem;
-        n->kids = k;
-        if (n->type == N_MAP) {
-            char **ks = realloc(n->keys, (size_t)nc * sizeof *ks);
-            if (!ks)
-                goto nomem;
-            n->keys = ks;
-            FrSrcLoc *kl = realloc(n->kloc, (size_t)nc * sizeof *kl);
-            if (!kl)
-                goto nomem;
-            n->kloc = kl;
-        }
-        n->cap = nc;
-    }
-    if (n->type == N_MAP) {
-        if (!(n->keys[n->n] = xstrdup(key)))
-            goto nomem;
-        n->kloc[n->n] = kloc;
-    }
-    n->kids[n->n++] = kid;
-    return 0;
-nomem:
-    node_free(kid);
-    return FR_E_NOMEM;
-}
-
-static int map_find(const Node *n, const char *key)
-{
-    if (!n || n->type != N_MAP)
-        return -1;
-    for (int i = 0; i < n->n; i++)
-        if (!strcmp(n->keys[i], key))
-            return i;
-    return -1;
-}
-
-/* Index of the keys of a mapping being read (open addressing over
- * n->keys): duplicate detection stays linear in the number of keys where a
- * scan per key was quadratic (200,000 keys took over 10 minutes). */
-typedef struct KeySet {
-    int *slot; /* key index + 1; 0 = empty */
-    size_t cap;
-} KeySet;
-
-static size_t key_hash(const char *k)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 29));
-}
-
-/* The index of key in n, or -1. */
-static int keyset_find(const KeySet *ks, const Node *n, const char *key)
-{
-    if (!ks->cap)
-        return map_find(n, key);
-    for (size_t i = key_hash(key) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
-        int j = ks->slot[i];
-        if (!j)
-            return -1;
-        if (!strcmp(n->keys[j - 1], key))
-            return j - 1;
-    }
-}
-
-/* Records n's last key (from 16 keys on; shorter maps are scanned). */
-static int keyset_add(KeySet *ks, const Node *n)
-{
-    if (n->n < 16)
-        return 0;
-    if ((size_t)n->n * 2 > ks->cap) {
-        size_t cap = ks->cap ? ks->cap * 2 : 64;
-        while ((size_t)n->n * 2 > cap)
-            cap *= 2;
-        int *slot = calloc(cap, sizeof *slot);
-        if (!slot)
-            return FR_E_NOMEM;
-        free(ks->slot);
-        ks->slot = slot;
-        ks->cap = cap;
-        for (int j = 0; j < n->n; j++) {
-            size_t i = key_hash(n->keys[j]) & (cap - 1);
-            while (slot[i])
-                i = (i + 1) & (cap - 1);
-            slot[i] = j + 1;
-        }
-        return 0;
-    }
-    size_t i = key_hash(n->keys[n->n - 1]) & (ks->cap - 1);
-    while (ks->slot[i])
-        i = (i + 1) & (ks->cap - 1);
-    ks->slot[i] = n->n;
-    return 0;
-}
-
-static void map_remove(Node *n, int i)
-{
-    node_free(n->kids[i]);
-    free(n->keys[i]);
-    memmove(n->kids + i, n->kids + i + 1, (size_t)(n->n - i - 1) * sizeof *n->kids);
-    memmove(n->keys + i, n->keys + i + 1, (size_t)(n->n - i - 1) * sizeof *n->keys);
-    memmove(n->kloc + i, n->kloc + i + 1, (size_t)(n->n - i - 1) * sizeof *n->kloc);
-    n->n--;
-}
-
-static int is_null(const Node *n)
-{
-    return n->type == N_SCALAR && n->plain &&
-           (!n->s[0] || !strcmp(n->s, "~") || !strcmp(n->s, "null") || !strcmp(n->s, "Null") ||
-            !strcmp(n->s, "NULL"));
-}
-
-/* How a node reads in "got ..." text. */
-static const char *describe(const Node *n, char *buf, size_t cap)
-{
-    if (n->type == N_SEQ)
-        return n->n ? "a list" : "an empty list";
-    if (n->type == N_MAP)
-        return n->n ? "a map" : "an empty map";
-    if (is_null(n))
-        return "nothing";
-    if (n->plain)
-        snprintf(buf, cap, "%.80s%s", n->s, strlen(n->s) > 80 ? "..." : "");
-    else
-        snprintf(buf, cap, "\"%.80s%s\"", n->s, strlen(n->s) > 80 ? "..." : "");
-    return buf;
-}
-
-/* ------------------------------------------------------------------ */
-/* libyaml → node tree. */
-
-typedef struct Anchor {
-    char *name;
-    Node *node; /* a copy kept for aliases */
-} Anchor;
-
-typedef struct Reader {
-    yaml_parser_t parser;
-    const char *file; /* interned */
-    FrError *err;
-    Anchor *anchors;
-    int n_anchors, cap_anchors;
-    long alias_nodes; /* nodes copied for aliases so far ("billion laughs" guard) */
-    const char *text; /* the input, for the position of reader errors */
-    size_t len;
-} Reader;
-
-#define MAX_ALIAS_NODES 100000
-
-static long node_count(const Node *n)
-{
-    long k = 1;
-    for (int i = 0; i < n->n; i++)
-        k += node_count(n->kids[i]);
-    return k;
-}
-
-static FrSrcLoc mark_loc(const Reader *r, yaml_mark_t m)
-{
-    FrSrcLoc l = {r->file, (int)m.line + 1, (int)m.column + 1};
-    return l;
-}
-
-static int syntax_err(Reader *r)
-{
-    yaml_parser_t *p = &r->parser;
-    FrSrcLoc l = mark_loc(r, p->problem_mark);
-    if (p->error == YAML_READER_ERROR && r->text) {
-        /* libyaml gives a byte offset, not a mark, for bad bytes (invalid
-         * UTF-8, NUL, control characters) */
-        size_t off = p->problem_offset < r->len ? p->problem_offset : r->len;
-        l.line = 1;
-        l.col = 1;
-        for (size_t i = 0; i < off; i++) {
-            if (r->text[i] == '\n') {
-                l.line++;
-                l.col = 1;
-            } else if (((unsigned char)r->text[i] & 0xC0) != 0x80) {
-                l.col++;
-            }
-        }
-        return loc_err(r->err, FR_E_CONFIG, l, NULL, "%s (byte 0x%02x); save the file as UTF-8 text",
-                       p->problem ? p->problem : "bad character",
-                       off < r->len ? (unsigned)(unsigned char)r->text[off] : 0u);
-    }
-    if (p->error == YAML_MEMORY_ERROR)
-        return fr_error(r->err, FR_E_NOMEM, "%s: out of memory reading YAML", r->file);
-    if (p->context)
-        return loc_err(r->err, FR_E_CONFIG, l, NULL, "YAML syntax error: %s %s (line %d)",
-                       p->problem ? p->problem : "bad YAML", p->context,
-                       (int)p->context_mark.line + 1);
-    return loc_err(r->err, FR_E_CONFIG, l, NULL, "YAML syntax error: %s",
-                   p->problem ? p->problem : "bad YAML");
-}
-
-static int next_event(Reader *r, yaml_event_t *ev)
-{
-    if (yaml_parser_parse(&r->parser, ev) != 1)
-        return syntax_err(r);
-    return 0;
-}
-
-static int remember_anchor(Reader *r, const yaml_char_t *name, const Node *n)
-{
-    if (!name)
-        return 0;
-    Anchor *a = xgrow(r->anchors, &r->cap_anchors, r->n_anchors + 1, sizeof *a);
-    if (!a)
-        return FR_E_NOMEM;
-    r->anchors = a;
-    Node *c = node_copy(n);
-    char *nm = xstrdup((const char *)name);
-    if (!c || !nm) {
-        node_free(c);
-        free(nm);
-        return FR_E_NOMEM;
-    }
-    r->anchors[r->n_anchors].name = nm;
-    r->anchors[r->n_anchors].node = c;
-    r->n_anchors++;
-    return 0;
-}
-
-/* Builds the node for the event ev (already read; consumed here); path is
- * the node's key path, for messages. */
-static int read_node(Reader *r, yaml_event_t *ev, const char *path, int depth, Node **out)
-{
-    *out = NULL;
-    FrSrcLoc loc = mark_loc(r, ev->start_mark);
-    int rc = 0;
-    if (depth > MAX_DEPTH) {
-        yaml_event_delete(ev);
-        return loc_err(r->err, FR_E_CONFIG, loc, NULL, "nesting deeper than %d levels",
-                       MAX_DEPTH);
-    }
-    switch (ev->type) {
-    case YAML_SCALAR_EVENT: {
-        Node *n = node_new(N_SCALAR, loc);
-        if (!n || !(n->s = malloc(ev->data.scalar.length + 1))) {
-            node_free(n);
-            yaml_event_delete(ev);
-            return FR_E_NOMEM;
-        }
-        memcpy(n->s, ev->data.scalar.value, ev->data.scalar.length);
-        n->s[ev->data.scalar.length] = 0;
-        if (strlen(n->s) != ev->data.scalar.length) {
-            yaml_event_delete(ev);
-            node_free(n);
-            return loc_err(r->err, FR_E_CONFIG, loc, NULL, "a NUL character inside a value");
-        }
-        n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        rc = remember_anchor(r, ev->data.scalar.anchor, n);
-        yaml_event_delete(ev);
-        if (rc) {
-            node_free(n);
-            return rc;
-        }
-        *out = n;
-        return 0;
-    }
-    case YAML_ALIAS_EVENT: {
-        const char *name = (const char *)ev->data.alias.anchor;
-        for (int i = r->n_anchors - 1; i >= 0; i--)
-            if (!strcmp(r->anchors[i].name, name)) {
-                r->alias_nodes += node_count(r->anchors[i].node);
-                if (r->alias_nodes > MAX_ALIAS_NODES) {
-                    rc = loc_err(r->err, FR_E_CONFIG, loc, NULL,
-                                 "aliases expand to more than %d values; write the values out",
-                                 MAX_ALIAS_NODES);
-                    yaml_event_delete(ev);
-                    return rc;
-                }
-                yaml_event_delete(ev);
-                *out = node_copy(r->anchors[i].node);
-                return *out ? 0 : FR_E_NOMEM;
-            }
-        rc = loc_err(r->err, FR_E_CONFIG, loc, NULL, "unknown alias *%s", name);
-        yaml_event_delete(ev);
-        return rc;
-    }
-    case YAML_SEQUENCE_START_EVENT:
-    case YAML_MAPPING_START_EVENT: {
-        int is_map = ev->type == YAML_MAPPING_START_EVENT;
-        yaml_char_t *anchor = is_map ? ev->data.mapping_start.anchor
-                                     : ev->data.sequence_start.anchor;
-        char *anchor_name = anchor ? xstrdup((const char *)anchor) : NULL;
-        yaml_event_delete(ev);
-        Node *n = node_new(is_map ? N_MAP : N_SEQ, loc);
-        if (!n) {
-            free(anchor_name);
-            return FR_E_NOMEM;
-        }
-        KeySet ks = {NULL, 0};
-        for (;;) {
-            yaml_event_t e;
-            if ((rc = next_event(r, &e)))
-                goto fail;
-            if (e.type == YAML_SEQUENCE_END_EVENT || e.type == YAML_MAPPING_END_EVENT) {
-                yaml_event_delete(&e);
-                break;
-            }
-            char *key = NULL;
-            FrSrcLoc kloc = mark_loc(r, e.start_mark);
-            if (is_map) {
-                Node *k;
-                if ((rc = read_node(r, &e, path, depth + 1, &k)))
-                    goto fail;
-                if (k->type != N_SCALAR) {
-                    node_free(k);
-                    rc = loc_err(r->err, FR_E_CONFIG, kloc, NULL,
-                                 "a key must be a plain name, not a list or map");
-                    goto fail;
-                }
-                key = k->s;
-                k->s = NULL;
-                node_free(k);
-                int dup = keyset_find(&ks, n, key);
-                if (dup >= 0) {
-                    FrSrcLoc first = n->kloc[dup];
-                    char kp[300];
-                    if (*path)
-                        pathf(kp, sizeof kp, "%s.%s", path, key);
-                    else
-                        pathf(kp, sizeof kp, "%s", key);
-                    rc = loc_err(r->err, FR_E_CONFIG, kloc, kp,
-                                 "duplicate key (first set at line %d)", first.line);
-                    free(key);
-                    goto fail;
-                }
-                if ((rc = next_event(r, &e))) {
-                    free(key);
-                    goto fail;
-                }
-            }
-            Node *v;
-            char cp[300];
-            if (!is_map)
-                pathf(cp, sizeof cp, "%s[%d]", path, n->n);
-            else if (*path)
-                pathf(cp, sizeof cp, "%s.%s", path, key);
-            else
-                pathf(cp, sizeof cp, "%s", key);
-            if ((rc = read_node(r, &e, cp, depth + 1, &v))) {
-                free(key);
-                goto fail;
-            }
-            rc = node_add(n, key, kloc, v);
-            free(key);
-            if (!rc && is_map)
-                rc = keyset_add(&ks, n);
-            if (rc)
-                goto fail;
-        }
-        free(ks.slot);
-        ks.slot = NULL;
-        if (anchor_name) {
-            rc = remember_anchor(r, (const yaml_char_t *)anchor_name, n);
-            free(anchor_name);
-            anchor_name = NULL;
-            if (rc)
-                goto fail;
-        }
-        *out = n;
-        return 0;
-    fail:
-        free(ks.slot);
-        free(anchor_name);
-        node_free(n);
-        return rc;
-    }
-    default: {
-        int type = (int)ev->type;
-        yaml_event_delete(ev);
-        return loc_err(r->err, FR_E_INTERNAL, loc, NULL, "unexpected YAML event %d", type);
-    }
-    }
-}
-
-/* Parses text into a tree. An empty document gives NULL in *out and 0. */
-static int read_yaml(const char *text, size_t len, const char *file, FrError *err, Node **out)
-{
-    *out = NULL;
-    Reader r;
-    memset(&r, 0, sizeof r);
-    r.file = file;
-    r.err = err;
-    r.text = text;
-    r.len = len;
-    if (yaml_parser_initialize(&r.parser) != 1)
-        return fr_error(err, FR_E_NOMEM, "%s: cannot start the YAML parser", file);
-    yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
-    int rc = 0, docs = 0;
-    Node *root = NULL;
-    for (;;) {
-        yaml_event_t ev;
-        if ((rc = next_event(&r, &ev)))
-            break;
-        if (ev.type == YAML_STREAM_END_EVENT) {
-            yaml_event_delete(&ev);
-            break;
-        }
-        if (ev.type == YAML_DOCUMENT_START_EVENT) {
-            if (++docs > 1) {
-                rc = loc_err(err, FR_E_CONFIG, mark_loc(&r, ev.start_mark), NULL,
-                             "more than one YAML document ('---'); put one experiment per file");
-                yaml_event_delete(&ev);
-                break;
-            }
-            yaml_event_delete(&ev);
-            continue;
-        }
-        if (ev.type == YAML_STREAM_START_EVENT || ev.type == YAML_DOCUMENT_END_EVENT) {
-            yaml_event_delete(&ev);
-            continue;
-        }
-        if ((rc = read_node(&r, &ev, "", 0, &root)))
-            break;
-    }
-    for (int i = 0; i < r.n_anchors; i++) {
-        free(r.anchors[i].name);
-        node_free(r.anchors[i].node);
-    }
-    free(r.anchors);
-    yaml_parser_delete(&r.parser);
-    if (rc) {
-        node_free(root);
-        return rc;
-    }
-    *out = root;
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* Files, includes, merging, overrides. */
 
 typedef struct Loader {
@@ -699,27 +108,27 @@ static int merge(Node *dst, Node *src)
 {
     int rc = 0;
     for (int i = 0; i < src->n && !rc; i++) {
-        int j = map_find(dst, src->keys[i]);
+        int j = cfg_map_find(dst, src->keys[i]);
         if (j >= 0 && dst->kids[j]->type == N_MAP && src->kids[i]->type == N_MAP) {
             rc = merge(dst->kids[j], src->kids[i]);
             src->kids[i] = NULL;
         } else if (j >= 0) {
-            node_free(dst->kids[j]);
+            cfg_node_free(dst->kids[j]);
             dst->kids[j] = src->kids[i];
             dst->kloc[j] = src->kloc[i];
             src->kids[i] = NULL;
         } else {
-            rc = node_add(dst, src->keys[i], src->kloc[i], src->kids[i]);
+            rc = cfg_node_add(dst, src->keys[i], src->kloc[i], src->kids[i]);
             src->kids[i] = NULL;
         }
     }
-    node_free(src);
+    cfg_node_free(src);
     return rc;
 }
 
 static Node *empty_map(FrSrcLoc loc)
 {
-    return node_new(N_MAP, loc);
+    return cfg_node_new(N_MAP, loc);
 }
 
 static int load_tree(Loader *L, const char *path, const char *text, size_t len, Node **out);
@@ -734,7 +143,7 @@ static int load_file(Loader *L, const char *path, FrSrcLoc from, Node **out)
     if (sr != 0 || S_ISDIR(st.st_mode)) {
         const char *why = sr != 0 ? "no such file" : "is a directory";
         if (from.file)
-            return loc_err(L->err, FR_E_NOENT, from, "include", "%s '%s'", why, path);
+            return cfg_loc_err(L->err, FR_E_NOENT, from, "include", "%s '%s'", why, path);
         return fr_error(L->err, FR_E_NOENT, "%s: %s (give the path of an experiment YAML)", path,
                         why);
     }
@@ -752,11 +161,11 @@ static int load_file(Loader *L, const char *path, FrSrcLoc from, Node **out)
             if (o < sizeof chain)
                 snprintf(chain + o, sizeof chain - o, "%s", path);
             free(real);
-            return loc_err(L->err, FR_E_CONFIG, from, "include", "include cycle: %s", chain);
+            return cfg_loc_err(L->err, FR_E_CONFIG, from, "include", "include cycle: %s", chain);
         }
     if (L->depth >= MAX_INCLUDE) {
         free(real);
-        return loc_err(L->err, FR_E_CONFIG, from, "include", "includes nested deeper than %d",
+        return cfg_loc_err(L->err, FR_E_CONFIG, from, "include", "includes nested deeper than %d",
                        MAX_INCLUDE);
     }
     uint8_t *data = NULL;
@@ -766,7 +175,7 @@ static int load_file(Loader *L, const char *path, FrSrcLoc from, Node **out)
     if (rc) {
         free(real);
         if (from.file)
-            return loc_err(L->err, rc, from, "include", "cannot read '%s': %s", path, e2.msg);
+            return cfg_loc_err(L->err, rc, from, "include", "cannot read '%s': %s", path, e2.msg);
         return fr_error(L->err, rc, "%s", e2.msg);
     }
     const char *name = priv_file(L->priv, path);
@@ -789,7 +198,7 @@ static int load_file(Loader *L, const char *path, FrSrcLoc from, Node **out)
 static char *join_dir(const char *file, const char *rel)
 {
     if (rel[0] == '/')
-        return xstrdup(rel);
+        return cfg_xstrdup(rel);
     const char *slash = strrchr(file, '/');
     size_t dl = slash ? (size_t)(slash - file + 1) : 0;
     char *p = malloc(dl + strlen(rel) + 1);
@@ -803,25 +212,25 @@ static char *join_dir(const char *file, const char *rel)
 static int load_tree(Loader *L, const char *name, const char *text, size_t len, Node **out)
 {
     Node *root;
-    int rc = read_yaml(text, len, name, L->err, &root);
+    int rc = cfg_read_yaml(text, len, name, L->err, &root);
     if (rc)
         return rc;
     FrSrcLoc top = {name, 1, 1};
-    if (!root || is_null(root)) {
-        node_free(root);
+    if (!root || cfg_is_null(root)) {
+        cfg_node_free(root);
         root = empty_map(top);
         if (!root)
             return FR_E_NOMEM;
     }
     if (root->type != N_MAP) {
         char b[128];
-        rc = loc_err(L->err, FR_E_CONFIG, root->loc, NULL,
+        rc = cfg_loc_err(L->err, FR_E_CONFIG, root->loc, NULL,
                      "expected a map of keys (name:, model:, dataset:, ...) at the top level, got %s",
-                     describe(root, b, sizeof b));
-        node_free(root);
+                     cfg_describe(root, b, sizeof b));
+        cfg_node_free(root);
         return rc;
     }
-    int ii = map_find(root, "include");
+    int ii = cfg_map_find(root, "include");
     if (ii < 0) {
         *out = root;
         return 0;
@@ -833,10 +242,10 @@ static int load_tree(Loader *L, const char *name, const char *text, size_t len, 
     for (int k = 0; k < n_inc && !rc; k++) {
         Node *item = inc->type == N_SEQ ? inc->kids[k] : inc;
         char b[128];
-        if (item->type != N_SCALAR || is_null(item) || !item->s[0]) {
-            rc = loc_err(L->err, FR_E_CONFIG, item->loc, "include",
+        if (item->type != N_SCALAR || cfg_is_null(item) || !item->s[0]) {
+            rc = cfg_loc_err(L->err, FR_E_CONFIG, item->loc, "include",
                          "expected a file name or a list of file names, got %s",
-                         describe(item, b, sizeof b));
+                         cfg_describe(item, b, sizeof b));
             break;
         }
         char *p = join_dir(name, item->s);
@@ -857,18 +266,18 @@ static int load_tree(Loader *L, const char *name, const char *text, size_t len, 
             rc = merge(base, sub);
     }
     if (rc) {
-        node_free(base);
-        node_free(root);
+        cfg_node_free(base);
+        cfg_node_free(root);
         return rc;
     }
-    map_remove(root, ii);
+    cfg_map_remove(root, ii);
     if (!base) {
         *out = root;
         return 0;
     }
     rc = merge(base, root);
     if (rc) {
-        node_free(base);
+        cfg_node_free(base);
         return rc;
     }
     *out = base;
@@ -916,14 +325,14 @@ static int apply_override(Loader *L, Node *root, const char *ov)
 
     FrError verr;
     Node *val = NULL;
-    int rc = read_yaml(eq + 1, strlen(eq + 1), "value", &verr, &val);
+    int rc = cfg_read_yaml(eq + 1, strlen(eq + 1), "value", &verr, &val);
     if (rc)
         return fr_error(L->err, rc, "%s: %s: cannot read the value as YAML (%s)", file, key,
                         verr.msg);
     if (!val) {
-        val = node_new(N_SCALAR, loc);
-        if (!val || !(val->s = xstrdup(""))) {
-            node_free(val);
+        val = cfg_node_new(N_SCALAR, loc);
+        if (!val || !(val->s = cfg_xstrdup(""))) {
+            cfg_node_free(val);
             return FR_E_NOMEM;
         }
         val->plain = 1;
@@ -936,7 +345,7 @@ static int apply_override(Loader *L, Node *root, const char *ov)
     char *save = NULL;
     char *seg = strtok_r(key, ".", &save);
     if (!seg) {
-        node_free(val);
+        cfg_node_free(val);
         return fr_error(L->err, FR_E_CONFIG, "%s: empty key path", file);
     }
     while (seg) {
@@ -947,7 +356,7 @@ static int apply_override(Loader *L, Node *root, const char *ov)
             char *end;
             long v = strtol(br + 1, &end, 10);
             if (end == br + 1 || *end != ']' || end[1] || v < 0 || v > 100000) {
-                node_free(val);
+                cfg_node_free(val);
                 return fr_error(L->err, FR_E_CONFIG, "%s: bad list index in '%s' (write key[N])",
                                 file, seg);
             }
@@ -955,42 +364,42 @@ static int apply_override(Loader *L, Node *root, const char *ov)
             *br = 0;
         }
         if (!seg[0]) {
-            node_free(val);
+            cfg_node_free(val);
             return fr_error(L->err, FR_E_CONFIG, "%s: empty key in the key path", file);
         }
         if (cur->type != N_MAP) {
             char b[128];
-            node_free(val);
+            cfg_node_free(val);
             return fr_error(L->err, FR_E_CONFIG, "%s: %s: cannot set a key inside %s (key '%s')",
-                            file, path, describe(cur, b, sizeof b), seg);
+                            file, path, cfg_describe(cur, b, sizeof b), seg);
         }
         size_t pl = strlen(path);
         snprintf(path + pl, sizeof path - pl, "%s%s", pl ? "." : "", seg);
-        int j = map_find(cur, seg);
+        int j = cfg_map_find(cur, seg);
         int last = !next && idx < 0;
         if (last) {
             if (j >= 0) {
-                node_free(cur->kids[j]);
+                cfg_node_free(cur->kids[j]);
                 cur->kids[j] = val;
                 cur->kloc[j] = loc;
                 return 0;
             }
-            return node_add(cur, seg, loc, val);
+            return cfg_node_add(cur, seg, loc, val);
         }
         if (j < 0) {
             if (idx >= 0) {
-                node_free(val);
+                cfg_node_free(val);
                 return fr_error(L->err, FR_E_CONFIG, "%s: %s: no list to index (set the whole "
                                                      "list: -o %s=[...])",
                                 file, path, path);
             }
             Node *m = empty_map(loc);
             if (!m) {
-                node_free(val);
+                cfg_node_free(val);
                 return FR_E_NOMEM;
             }
-            if ((rc = node_add(cur, seg, loc, m))) {
-                node_free(val);
+            if ((rc = cfg_node_add(cur, seg, loc, m))) {
+                cfg_node_free(val);
                 return rc;
             }
             j = cur->n - 1;
@@ -998,7 +407,7 @@ static int apply_override(Loader *L, Node *root, const char *ov)
         Node *child = cur->kids[j];
         if (idx >= 0) {
             if (child->type != N_SEQ || idx > child->n) {
-                node_free(val);
+                cfg_node_free(val);
                 return fr_error(L->err, FR_E_CONFIG, "%s: %s: index %d is past the end of the "
                                                      "list (%d item%s)",
                                 file, path, idx, child->type == N_SEQ ? child->n : 0,
@@ -1008,13 +417,13 @@ static int apply_override(Loader *L, Node *root, const char *ov)
             snprintf(path + pl, sizeof path - pl, "[%d]", idx);
             if (!next) {
                 if (idx == child->n)
-                    return node_add(child, NULL, loc, val);
-                node_free(child->kids[idx]);
+                    return cfg_node_add(child, NULL, loc, val);
+                cfg_node_free(child->kids[idx]);
                 child->kids[idx] = val;
                 return 0;
             }
             if (idx == child->n) {
-                node_free(val);
+                cfg_node_free(val);
                 return fr_error(L->err, FR_E_CONFIG, "%s: %s: index %d is past the end of the "
                                                      "list",
                                 file, path, idx);
@@ -1024,7 +433,7 @@ static int apply_override(Loader *L, Node *root, const char *ov)
         cur = child;
         seg = next;
     }
-    node_free(val);
+    cfg_node_free(val);
     return 0;
 }
 
@@ -1181,16 +590,16 @@ static int rec(Cx *c, const char *path, FrSrcLoc loc)
 static int expected(Cx *c, const Node *n, const char *path, const char *what)
 {
     char b[128];
-    return loc_err(c->err, FR_E_CONFIG, n->loc, path, "expected %s, got %s", what,
-                   describe(n, b, sizeof b));
+    return cfg_loc_err(c->err, FR_E_CONFIG, n->loc, path, "expected %s, got %s", what,
+                   cfg_describe(n, b, sizeof b));
 }
 
 static void join(char *buf, size_t cap, const char *prefix, const char *key)
 {
     if (prefix && *prefix)
-        pathf(buf, cap, "%s.%s", prefix, key);
+        cfg_pathf(buf, cap, "%s.%s", prefix, key);
     else
-        pathf(buf, cap, "%s", key);
+        cfg_pathf(buf, cap, "%s", key);
 }
 
 static int parse_ll(const Node *n, long long *v)
@@ -1271,10 +680,10 @@ static int get_double(Cx *c, const Node *n, const char *path, double lo, double 
 /* A string; null allowed only when nullable (then *out = NULL). Replaces *out. */
 static int get_str(Cx *c, const Node *n, const char *path, int nullable, char **out)
 {
-    if (n->type != N_SCALAR || (is_null(n) && !nullable) || (!is_null(n) && !n->s[0]))
+    if (n->type != N_SCALAR || (cfg_is_null(n) && !nullable) || (!cfg_is_null(n) && !n->s[0]))
         return expected(c, n, path, nullable ? "a string (or ~ for none)" : "a non-empty string");
     char *d = NULL;
-    if (!is_null(n) && !(d = xstrdup(n->s)))
+    if (!cfg_is_null(n) && !(d = cfg_xstrdup(n->s)))
         return FR_E_NOMEM;
     free(*out);
     *out = d;
@@ -1293,10 +702,10 @@ static int get_enum(Cx *c, const Node *n, const char *path, const char *const *n
     or_list(names, w, sizeof w);
     const char *s = n->type == N_SCALAR ? suggest(n->s, names) : NULL;
     if (s)
-        return loc_err(c->err, FR_E_CONFIG, n->loc, path, "expected %s, got %s (did you mean '%s'?)",
-                       w, describe(n, b, sizeof b), s);
-    return loc_err(c->err, FR_E_CONFIG, n->loc, path, "expected %s, got %s", w,
-                   describe(n, b, sizeof b));
+        return cfg_loc_err(c->err, FR_E_CONFIG, n->loc, path, "expected %s, got %s (did you mean '%s'?)",
+                       w, cfg_describe(n, b, sizeof b), s);
+    return cfg_loc_err(c->err, FR_E_CONFIG, n->loc, path, "expected %s, got %s", w,
+                   cfg_describe(n, b, sizeof b));
 }
 
 /* A list node's items: a scalar stands for a one-item list (then *items
@@ -1305,12 +714,12 @@ static int list_items(Cx *c, const Node *n, const char *path, int allow_empty, c
                       Node **one, Node *const **items, int *count)
 {
     char w[300];
-    if (n->type == N_MAP || (n->type == N_SCALAR && is_null(n) && !allow_empty)) {
+    if (n->type == N_MAP || (n->type == N_SCALAR && cfg_is_null(n) && !allow_empty)) {
         snprintf(w, sizeof w, "a list of %s", what);
         return expected(c, n, path, w);
     }
     if (n->type == N_SCALAR) {
-        if (is_null(n)) {
+        if (cfg_is_null(n)) {
             *count = 0;
             *items = NULL;
             return 0;
@@ -1332,7 +741,7 @@ static int list_items(Cx *c, const Node *n, const char *path, int allow_empty, c
 static int rec_item(Cx *c, const char *path, int i, FrSrcLoc loc)
 {
     char p[300];
-    pathf(p, sizeof p, "%s[%d]", path, i);
+    cfg_pathf(p, sizeof p, "%s[%d]", path, i);
     return rec(c, p, loc);
 }
 
@@ -1365,7 +774,7 @@ static int get_int_list(Cx *c, const Node *n, const char *path, int lo, int hi,
         for (int j = 0; j < i; j++)
             if (v[j] == v[i]) {
                 free(v);
-                return loc_err(c->err, FR_E_CONFIG, it[i]->loc, path,
+                return cfg_loc_err(c->err, FR_E_CONFIG, it[i]->loc, path,
                                "duplicate value %d (also at line %d)", (int)x, it[j]->loc.line);
             }
         if ((rc = rec_item(c, path, i, it[i]->loc))) {
@@ -1402,7 +811,7 @@ static int get_enum_list(Cx *c, const Node *n, const char *path, const char *con
             if (v[j] == v[i]) {
                 const char *dup = names[v[i]];
                 free(v);
-                return loc_err(c->err, FR_E_CONFIG, item->loc, path,
+                return cfg_loc_err(c->err, FR_E_CONFIG, item->loc, path,
                                "duplicate value %s (also at line %d)", dup, it[j]->loc.line);
             }
         if ((rc = rec_item(c, path, i, item->loc))) {
@@ -1440,14 +849,14 @@ static int get_str_list(Cx *c, const Node *n, const char *path, const char *cons
         if (names) {
             int dummy;
             rc = get_enum(c, item, path, names, &dummy);
-        } else if (item->type != N_SCALAR || is_null(item) || !item->s[0]) {
+        } else if (item->type != N_SCALAR || cfg_is_null(item) || !item->s[0]) {
             rc = expected(c, item, path, what);
         }
-        if (!rc && !(v[i] = xstrdup(item->s)))
+        if (!rc && !(v[i] = cfg_xstrdup(item->s)))
             rc = FR_E_NOMEM;
         for (int j = 0; j < i && !rc; j++)
             if (!strcmp(v[j], v[i]))
-                rc = loc_err(c->err, FR_E_CONFIG, item->loc, path,
+                rc = cfg_loc_err(c->err, FR_E_CONFIG, item->loc, path,
                              "duplicate value %s (also at line %d)", v[i], it[j]->loc.line);
         if (!rc)
             rc = rec_item(c, path, i, item->loc);
@@ -1466,7 +875,7 @@ static int get_str_list(Cx *c, const Node *n, const char *path, const char *cons
 static int check_map(Cx *c, const Node *n, const char *path, const char *const *known)
 {
     char w[400];
-    if (n->type == N_SCALAR && is_null(n))
+    if (n->type == N_SCALAR && cfg_is_null(n))
         return 0;
     if (n->type != N_MAP) {
         snprintf(w, sizeof w, "a map with keys from: ");
@@ -1488,9 +897,9 @@ static int check_map(Cx *c, const Node *n, const char *path, const char *const *
         for (int j = 0; known[j] && o < sizeof w; j++)
             o += (size_t)snprintf(w + o, sizeof w - o, "%s%s", j ? ", " : "", known[j]);
         if (s)
-            return loc_err(c->err, FR_E_CONFIG, n->kloc[i], p,
+            return cfg_loc_err(c->err, FR_E_CONFIG, n->kloc[i], p,
                            "unknown key (did you mean '%s'?); known keys here: %s", s, w);
-        return loc_err(c->err, FR_E_CONFIG, n->kloc[i], p, "unknown key; known keys here: %s", w);
+        return cfg_loc_err(c->err, FR_E_CONFIG, n->kloc[i], p, "unknown key; known keys here: %s", w);
     }
     return 0;
 }
@@ -1556,7 +965,7 @@ static int parse_model(Cx *c, const Node *m)
         } else if (!strcmp(k, "input")) {
             const char *what = "WxH (e.g. 544x544), [w, h] or ~ for the cfg's size";
             int w = 0, h = 0;
-            if (is_null(v)) {
+            if (cfg_is_null(v)) {
                 w = h = 0;
             } else if (v->type == N_SEQ) {
                 if (v->n != 2)
@@ -1674,7 +1083,7 @@ static int codec_init(FrCodecSpec *cs, const FrCodec *codec)
 {
     memset(cs, 0, sizeof *cs);
     cs->codec = codec;
-    cs->name = xstrdup(codec->name);
+    cs->name = cfg_xstrdup(codec->name);
     cs->settings = fr_codec_settings_new(codec);
     cs->n_qp = -1; /* "take sweep.qp", resolved in finish_sweep() */
     return cs->name && cs->settings ? 0 : FR_E_NOMEM;
@@ -1695,11 +1104,11 @@ static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec
     }
     if (v->type != N_MAP)
         return expected(c, v, path, "a codec name or a map {name: hevc, qp: [...], ...}");
-    int ni = map_find(v, "name");
+    int ni = cfg_map_find(v, "name");
     if (ni < 0) {
         char w[300];
         or_list(names, w, sizeof w);
-        return loc_err(c->err, FR_E_CONFIG, v->loc, path, "missing key 'name' (%s)", w);
+        return cfg_loc_err(c->err, FR_E_CONFIG, v->loc, path, "missing key 'name' (%s)", w);
     }
     char p[300];
     join(p, sizeof p, path, "name");
@@ -1710,10 +1119,10 @@ static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec
     static const char *const fixed[] = {"name", "split", NULL};
     const char *keys[64];
     keys_with_schema(codec->caps & FR_CODEC_LOSSY ? fixed_lossy : fixed, codec->settings, keys, 64);
-    int qi = map_find(v, "qp");
+    int qi = cfg_map_find(v, "qp");
     if (qi >= 0 && !(codec->caps & FR_CODEC_LOSSY)) {
         join(p, sizeof p, path, "qp");
-        return loc_err(c->err, FR_E_CONFIG, v->kloc[qi], p,
+        return cfg_loc_err(c->err, FR_E_CONFIG, v->kloc[qi], p,
                        "%s is lossless and has no QP (use a lossy codec such as hevc for a curve)",
                        codec->name);
     }
@@ -1755,13 +1164,13 @@ static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec
             for (const char *q = msg + sl + 1; *q && *q != ' ' && k < sizeof key - 1; q++)
                 key[k++] = *q;
             key[k] = 0;
-            at = map_find(v, key);
+            at = cfg_map_find(v, key);
         }
         if (at >= 0) {
             join(p, sizeof p, path, v->keys[at]);
-            return loc_err(c->err, FR_E_CONFIG, v->kids[at]->loc, p, "%s", msg);
+            return cfg_loc_err(c->err, FR_E_CONFIG, v->kids[at]->loc, p, "%s", msg);
         }
-        return loc_err(c->err, FR_E_CONFIG, v->loc, path, "%s", msg);
+        return cfg_loc_err(c->err, FR_E_CONFIG, v->loc, path, "%s", msg);
     }
     return 0;
 }
@@ -1790,7 +1199,7 @@ static int parse_codec_list(Cx *c, const Node *v, const char *path)
         return FR_E_NOMEM;
     for (int i = 0; i < k; i++) {
         char p[300];
-        pathf(p, sizeof p, "%s[%d]", path, i);
+        cfg_pathf(p, sizeof p, "%s[%d]", path, i);
         if ((rc = rec(c, p, it[i]->loc)) || (rc = parse_codec_entry(c, it[i], p, &cs[i]))) {
             codecs_free(cs, k);
             return rc;
@@ -1798,7 +1207,7 @@ static int parse_codec_list(Cx *c, const Node *v, const char *path)
         if (it[i]->type == N_SCALAR)
             for (int j = 0; j < i; j++)
                 if (it[j]->type == N_SCALAR && !strcmp(cs[j].name, cs[i].name)) {
-                    rc = loc_err(c->err, FR_E_CONFIG, it[i]->loc, path,
+                    rc = cfg_loc_err(c->err, FR_E_CONFIG, it[i]->loc, path,
                                  "duplicate value %s (also at line %d)", cs[i].name,
                                  it[j]->loc.line);
                     codecs_free(cs, k);
@@ -1976,8 +1385,8 @@ static int parse_anchor(Cx *c, const Node *m, const char *path, FrAnchorSpec *a)
     int rc = check_map(c, m, path, keys);
     if (rc)
         return rc;
-    if (m->type != N_MAP || map_find(m, "name") < 0)
-        return loc_err(c->err, FR_E_CONFIG, m->loc, path,
+    if (m->type != N_MAP || cfg_map_find(m, "name") < 0)
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->loc, path,
                        "missing key 'name' (the anchor's curve name, e.g. cloud-hevc)");
     int has_qp = 0, has_q = 0, has_hevc = 0;
     fr_hevc_defaults(&a->hevc);
@@ -2022,22 +1431,22 @@ static int parse_anchor(Cx *c, const Node *m, const char *path, FrAnchorSpec *a)
     char p[300];
     if (a->codec == FR_ANCHOR_HEVC && has_q) {
         join(p, sizeof p, path, "quality");
-        return loc_err(c->err, FR_E_CONFIG, m->kloc[has_q - 1], p,
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->kloc[has_q - 1], p,
                        "only for codec: jpeg (hevc anchors take qp)");
     }
     if (a->codec == FR_ANCHOR_JPEG && has_hevc) {
         join(p, sizeof p, path, m->keys[has_hevc - 1]);
-        return loc_err(c->err, FR_E_CONFIG, m->kloc[has_hevc - 1], p,
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->kloc[has_hevc - 1], p,
                        "only for codec: hevc (x265 settings of the anchor)");
     }
     if (a->codec == FR_ANCHOR_JPEG && has_qp) {
         join(p, sizeof p, path, "qp");
-        return loc_err(c->err, FR_E_CONFIG, m->kloc[has_qp - 1], p,
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->kloc[has_qp - 1], p,
                        "only for codec: hevc (jpeg anchors take quality)");
     }
     if (a->codec == FR_ANCHOR_JPEG && !has_q) {
         join(p, sizeof p, path, "quality");
-        return loc_err(c->err, FR_E_CONFIG, m->loc, p,
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->loc, p,
                        "required for codec: jpeg (e.g. quality: [10, 30, 50, 70, 90])");
     }
     if (a->codec == FR_ANCHOR_HEVC && !has_qp) {
@@ -2062,7 +1471,7 @@ static int parse_anchors(Cx *c, const Node *v)
         return FR_E_NOMEM;
     for (int i = 0; i < k && !rc; i++) {
         char p[300];
-        pathf(p, sizeof p, "anchors[%d]", i);
+        cfg_pathf(p, sizeof p, "anchors[%d]", i);
         a[i].loc = it[i]->loc;
         if (it[i]->type != N_MAP)
             rc = expected(c, it[i], p, "a map {name: cloud-hevc, codec: hevc, qp: [...]}");
@@ -2071,8 +1480,8 @@ static int parse_anchors(Cx *c, const Node *v)
         for (int j = 0; j < i && !rc; j++)
             if (!strcmp(a[j].name, a[i].name)) {
                 char q[320];
-                pathf(q, sizeof q, "%s.name", p);
-                rc = loc_err(c->err, FR_E_CONFIG, it[i]->loc, q,
+                cfg_pathf(q, sizeof q, "%s.name", p);
+                rc = cfg_loc_err(c->err, FR_E_CONFIG, it[i]->loc, q,
                              "duplicate anchor name '%s' (also at line %d)", a[i].name,
                              a[j].loc.line);
             }
@@ -2103,7 +1512,7 @@ static int parse_bd_entry(Cx *c, const Node *m, const char *path, FrBdSpec *b)
     int rc = check_map(c, m, path, BD_KEYS);
     if (rc)
         return rc;
-    if (!(b->rate = xstrdup("kbpi")))
+    if (!(b->rate = cfg_xstrdup("kbpi")))
         return FR_E_NOMEM;
     b->monotone = 1;
     b->min_span = -1;
@@ -2130,19 +1539,19 @@ static int parse_bd_entry(Cx *c, const Node *m, const char *path, FrBdSpec *b)
         } else if (!strcmp(k, "monotone")) {
             rc = get_bool(c, v, p, &b->monotone);
         } else if (!strcmp(k, "min_span")) {
-            if (is_null(v) || (v->type == N_SCALAR && !strcmp(v->s, "auto")))
+            if (cfg_is_null(v) || (v->type == N_SCALAR && !strcmp(v->s, "auto")))
                 b->min_span = -1;
             else
                 rc = get_double(c, v, p, 0, 1e300, 0, &b->min_span);
         } else if (!strcmp(k, "quality")) {
             int t;
-            if (is_null(v)) {
+            if (cfg_is_null(v)) {
                 free(b->quality);
                 b->quality = NULL;
             } else if (v->type == N_SCALAR && fr_metric_from_name(v->s) >= 0) {
                 t = fr_metric_from_name(v->s);
                 free(b->quality);
-                if (!(b->quality = xstrdup(METRIC_NAMES[t])))
+                if (!(b->quality = cfg_xstrdup(METRIC_NAMES[t])))
                     rc = FR_E_NOMEM;
             } else if (!(rc = get_str(c, v, p, 0, &b->quality))) {
                 /* any points.csv column (psnr_nbit, mse, ...) */
@@ -2154,7 +1563,7 @@ static int parse_bd_entry(Cx *c, const Node *m, const char *path, FrBdSpec *b)
         }
     }
     if (!rc && (!b->anchor || !b->test))
-        rc = loc_err(c->err, FR_E_CONFIG, m->loc, path,
+        rc = cfg_loc_err(c->err, FR_E_CONFIG, m->loc, path,
                      "missing key '%s' (a curve name such as an anchor's name, or a glob "
                      "like \"split=*\")",
                      !b->anchor ? "anchor" : "test");
@@ -2173,7 +1582,7 @@ static int parse_bd(Cx *c, const Node *v)
         return FR_E_NOMEM;
     for (int i = 0; i < k && !rc; i++) {
         char p[300];
-        pathf(p, sizeof p, "bd[%d]", i);
+        cfg_pathf(p, sizeof p, "bd[%d]", i);
         b[i].loc = it[i]->loc;
         if (it[i]->type != N_MAP)
             rc = expected(c, it[i], p, "a map {anchor: NAME, test: NAME-or-glob}");
@@ -2334,7 +1743,7 @@ static int set_defaults(FrExperiment *e)
     static const int bits[] = {8};
     static const int prec[] = {1, 2, 3, 4, 5, 6, 7, 8};
     static const char *const coders[] = {"gzip", "zlib", "bzip2", "lzma", "zstd"};
-    e->name = xstrdup("experiment");
+    e->name = cfg_xstrdup("experiment");
     e->kind = FR_KIND_RD;
     e->model.seed = 1;
     e->model.task = FR_TASK_AUTO;
@@ -2366,7 +1775,7 @@ static int set_defaults(FrExperiment *e)
     e->bootstrap.level = 0.95;
     e->det_thresh = 0.005;
     e->nms = 0.45;
-    e->output.dir = xstrdup("results/experiment");
+    e->output.dir = cfg_xstrdup("results/experiment");
     e->output.plots = 1;
     e->jobs = 1;
     e->lossless.all_layers = 1;
@@ -2374,7 +1783,7 @@ static int set_defaults(FrExperiment *e)
         return FR_E_NOMEM;
     e->lossless.n_coders = 5;
     for (int i = 0; i < 5; i++)
-        if (!(e->lossless.coders[i] = xstrdup(coders[i])))
+        if (!(e->lossless.coders[i] = cfg_xstrdup(coders[i])))
             return FR_E_NOMEM;
     e->lossless.repeats = 1;
     FrModelCompressionSpec *m = &e->model_compression;
@@ -2490,7 +1899,7 @@ int fr_experiment_error(const FrExperiment *e, FrError *err, int code, const cha
 {
     va_list ap;
     va_start(ap, fmt);
-    int r = vloc_err(err, code, find_loc(e, key), key, fmt, ap);
+    int r = cfg_vloc_err(err, code, find_loc(e, key), key, fmt, ap);
     va_end(ap);
     return r;
 }
@@ -2504,7 +1913,7 @@ static int section_kind_err(Cx *c, FrSrcLoc kloc, const char *key)
     const FrKindInfo *owner = fr_kind_of_section(key);
     if (!owner || owner->id == c->e->kind)
         return 0;
-    return loc_err(c->err, FR_E_CONFIG, kloc, key,
+    return cfg_loc_err(c->err, FR_E_CONFIG, kloc, key,
                    "only used with kind: %s (this experiment is kind: %s); remove it or set kind",
                    owner->name, KIND_NAMES[c->e->kind]);
 }
@@ -2515,7 +1924,7 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
     int rc = check_map(c, root, "", TOP_KEYS);
     if (rc)
         return rc;
-    int ki = map_find(root, "kind");
+    int ki = cfg_map_find(root, "kind");
     if (ki >= 0) {
         int t = 0;
         if ((rc = rec(c, "kind", root->kids[ki]->loc)) ||
@@ -2573,7 +1982,7 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
         else if (!strcmp(k, "quiet"))
             rc = get_bool(c, v, k, &e->quiet);
         else if (!strcmp(k, "include"))
-            rc = loc_err(c->err, FR_E_CONFIG, kl, k, "must be at the top of a file");
+            rc = cfg_loc_err(c->err, FR_E_CONFIG, kl, k, "must be at the top of a file");
     }
     return rc;
 }
@@ -2681,7 +2090,7 @@ static int validate(Cx *c)
                     found = !strcmp(s->split[k], s->codec[i].split[j]);
                 if (!found) {
                     char k[96];
-                    pathf(k, sizeof k, "sweep.codec[%d].split[%d]", i, j);
+                    cfg_pathf(k, sizeof k, "sweep.codec[%d].split[%d]", i, j);
                     return fr_experiment_error(e, err, FR_E_CONFIG, k,
                                                "expected one of sweep.split, got %s",
                                                s->codec[i].split[j]);
@@ -2788,11 +2197,11 @@ static int load_common(const char *path, const char *text, size_t len,
     int name_set = 0, dir_set = 0;
     if (!rc)
         rc = parse_top(&c, root, &name_set, &dir_set);
-    node_free(root);
+    cfg_node_free(root);
     if (!rc && !name_set) {
         char b[256];
         free(e->name);
-        if (!(e->name = xstrdup(base_name(path, b, sizeof b))))
+        if (!(e->name = cfg_xstrdup(base_name(path, b, sizeof b))))
             rc = FR_E_NOMEM;
     }
     if (!rc && !dir_set) {
@@ -3217,9 +2626,4 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err)
                          "darknet weights of the fine-tuned model"))))
         return rc;
     return 0;
-}
-
-const char *fr_config_yaml_version(void)
-{
-    return yaml_get_version_string();
 }

@@ -29,4 +29,8 @@ typedef struct FrPointCtx {
  * registry in order (malloc'ed; NULL on no memory). */
 char *fr_point_row(const FrPointCtx *c, const FrPoint *pt, const FrPointAgg *a);
 
+/* bd[] entries name curves of the plan: a typo is refused before the
+ * sweep runs (FR_E_CONFIG naming bd[i].anchor / .test and the curves). */
+int fr_plan_check_bd(const FrExperiment *e, const FrPlan *plan, FrError *err);
+
 #endif
