@@ -66,6 +66,11 @@ int fr_schema_set_str(const FrSchema *s, const FrField *f, void *obj, const char
 int fr_schema_set_text(const FrSchema *s, void *obj, const char *key_value, FrError *err);
 /* What a field accepts, for messages: "16, 32 or 64", "1..22 or -1", "true or false". */
 void fr_schema_describe(const FrField *f, char *buf, size_t cap);
+/* 1 when an INT/BOOL field accepts v (its range, allowed values or special). */
+int fr_schema_accepts_int(const FrField *f, long long v);
+/* A field's value as text: the number, true/false, or the choice; obj NULL
+ * gives its default. Returns the length it would have had, as snprintf. */
+int fr_schema_field_text(const FrField *f, const void *obj, char *buf, size_t cap);
 /* Every field in range, then s->check. */
 int fr_schema_validate(const FrSchema *s, const void *obj, FrError *err);
 /* 1 when the field holds its default. */

@@ -61,15 +61,10 @@ static int help_codecs(void)
         const FrCodec *c = fr_codec_at(i);
         for (int k = 0; k < c->settings->n_fields; k++) {
             const FrField *f = &c->settings->fields[k];
-            char w[300];
+            char w[300], dv[64];
             fr_schema_describe(f, w, sizeof w);
-            if (f->type == FR_FIELD_CHOICE)
-                printf("| `%s` | `%s` | `%s` | %s | %s |\n", c->name, f->key, f->def_str, w, f->doc);
-            else if (f->type == FR_FIELD_BOOL)
-                printf("| `%s` | `%s` | `%s` | %s | %s |\n", c->name, f->key,
-                       f->def ? "true" : "false", w, f->doc);
-            else
-                printf("| `%s` | `%s` | `%d` | %s | %s |\n", c->name, f->key, f->def, w, f->doc);
+            fr_schema_field_text(f, NULL, dv, sizeof dv);
+            printf("| `%s` | `%s` | `%s` | %s | %s |\n", c->name, f->key, dv, w, f->doc);
         }
     }
     return 0;

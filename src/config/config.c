@@ -1061,7 +1061,7 @@ static int get_schema_field(Cx *c, const FrSchema *sch, const FrField *f, void *
     long long ll;
     fr_schema_describe(f, w, sizeof w);
     if (x->type == N_SCALAR && x->plain && (!strcmp(x->s, "true") || !strcmp(x->s, "false")) &&
-        fr_schema_set_int(sch, f, obj, 0, NULL) == 0 && fr_schema_set_int(sch, f, obj, 1, NULL) == 0)
+        fr_schema_accepts_int(f, 0) && fr_schema_accepts_int(f, 1))
         ll = !strcmp(x->s, "true");
     else if (x->type != N_SCALAR || parse_ll(x, &ll))
         return expected(c, x, path, w);
@@ -2320,12 +2320,12 @@ static void put_schema(FILE *f, const FrSchema *sch, const void *obj)
     for (int i = 0; i < sch->n_fields; i++) {
         const FrField *fd = &sch->fields[i];
         fprintf(f, ", %s: ", fd->key);
+        char v[256];
+        fr_schema_field_text(fd, obj, v, sizeof v);
         if (fd->type == FR_FIELD_CHOICE)
-            put_str(f, fr_schema_get_str(fd, obj));
-        else if (fd->type == FR_FIELD_BOOL)
-            fputs(bool_s(fr_schema_get_int(fd, obj)), f);
+            put_str(f, v); /* quoted: a YAML string */
         else
-            fprintf(f, "%d", fr_schema_get_int(fd, obj));
+            fputs(v, f);
     }
 }
 

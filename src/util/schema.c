@@ -99,30 +99,47 @@ void fr_schema_describe(const FrField *f, char *buf, size_t cap)
 #undef PUT
 }
 
+/* "<schema>.<key> is <v>: use <what the field accepts>" (FR_E_USAGE). */
+static int refuse(const FrSchema *s, const FrField *f, const char *shown, FrError *err)
+{
+    char w[300];
+    fr_schema_describe(f, w, sizeof w);
+    return fr_error(err, FR_E_USAGE, "%s.%s is %s: use %s", s->name, f->key, shown, w);
+}
+
+static int refuse_int(const FrSchema *s, const FrField *f, long long v, FrError *err)
+{
+    char shown[32];
+    snprintf(shown, sizeof shown, "%lld", v);
+    return refuse(s, f, shown, err);
+}
+
+static int refuse_str(const FrSchema *s, const FrField *f, const char *v, FrError *err)
+{
+    char shown[300];
+    snprintf(shown, sizeof shown, "'%s'", v);
+    return refuse(s, f, shown, err);
+}
+
+int fr_schema_accepts_int(const FrField *f, long long v)
+{
+    return f->type != FR_FIELD_CHOICE && int_ok(f, v);
+}
+
 int fr_schema_set_int(const FrSchema *s, const FrField *f, void *obj, long long v, FrError *err)
 {
-    if (f->type == FR_FIELD_CHOICE || !int_ok(f, v)) {
-        char w[200];
-        fr_schema_describe(f, w, sizeof w);
-        return fr_error(err, FR_E_USAGE, "%s.%s is %lld: use %s", s->name, f->key, v, w);
-    }
+    if (!fr_schema_accepts_int(f, v))
+        return refuse_int(s, f, v, err);
     *int_at(f, obj) = (int)v;
     return 0;
 }
 
 int fr_schema_set_str(const FrSchema *s, const FrField *f, void *obj, const char *v, FrError *err)
 {
-    char w[300];
-    if (f->type != FR_FIELD_CHOICE) {
-        fr_schema_describe(f, w, sizeof w);
-        return fr_error(err, FR_E_USAGE, "%s.%s is '%s': use %s", s->name, f->key, v, w);
-    }
-    if (choice_ok(f, v)) {
-        snprintf(str_at(f, obj), f->size, "%s", v);
-        return 0;
-    }
-    fr_schema_describe(f, w, sizeof w);
-    return fr_error(err, FR_E_USAGE, "%s.%s is '%s': use %s", s->name, f->key, v, w);
+    if (f->type != FR_FIELD_CHOICE || !choice_ok(f, v))
+        return refuse_str(s, f, v, err);
+    snprintf(str_at(f, obj), f->size, "%s", v);
+    return 0;
 }
 
 int fr_schema_validate(const FrSchema *s, const void *obj, FrError *err)
@@ -130,20 +147,23 @@ int fr_schema_validate(const FrSchema *s, const void *obj, FrError *err)
     for (int i = 0; i < s->n_fields; i++) {
         const FrField *f = &s->fields[i];
         if (f->type == FR_FIELD_CHOICE) {
-            const char *v = fr_schema_get_str(f, obj);
-            if (!choice_ok(f, v)) {
-                char w[300];
-                fr_schema_describe(f, w, sizeof w);
-                return fr_error(err, FR_E_USAGE, "%s.%s is '%s': use %s", s->name, f->key, v, w);
-            }
+            if (!choice_ok(f, fr_schema_get_str(f, obj)))
+                return refuse_str(s, f, fr_schema_get_str(f, obj), err);
         } else if (!int_ok(f, fr_schema_get_int(f, obj))) {
-            char w[200];
-            fr_schema_describe(f, w, sizeof w);
-            return fr_error(err, FR_E_USAGE, "%s.%s is %d: use %s", s->name, f->key,
-                            fr_schema_get_int(f, obj), w);
+            return refuse_int(s, f, fr_schema_get_int(f, obj), err);
         }
     }
     return s->check ? s->check(obj, err) : 0;
+}
+
+int fr_schema_field_text(const FrField *f, const void *obj, char *buf, size_t cap)
+{
+    if (f->type == FR_FIELD_CHOICE)
+        return snprintf(buf, cap, "%s", obj ? fr_schema_get_str(f, obj) : f->def_str ? f->def_str : "");
+    int v = obj ? fr_schema_get_int(f, obj) : f->def;
+    if (f->type == FR_FIELD_BOOL)
+        return snprintf(buf, cap, "%s", v ? "true" : "false");
+    return snprintf(buf, cap, "%d", v);
 }
 
 int fr_schema_is_default(const FrField *f, const void *obj)
@@ -161,16 +181,10 @@ size_t fr_schema_format(const FrSchema *s, const void *obj, int all, const char 
         const FrField *f = &s->fields[i];
         if (!all && fr_schema_is_default(f, obj))
             continue;
-        char *at = buf + (k < cap ? k : cap - 1);
-        size_t room = k < cap ? cap - k : 1;
-        int w;
-        if (f->type == FR_FIELD_CHOICE)
-            w = snprintf(at, room, "%s%s=%s", sep, f->key, fr_schema_get_str(f, obj));
-        else if (f->type == FR_FIELD_BOOL)
-            w = snprintf(at, room, "%s%s=%s", sep, f->key,
-                         fr_schema_get_int(f, obj) ? "true" : "false");
-        else
-            w = snprintf(at, room, "%s%s=%d", sep, f->key, fr_schema_get_int(f, obj));
+        char v[256];
+        fr_schema_field_text(f, obj, v, sizeof v);
+        int w = snprintf(buf + (k < cap ? k : cap - 1), k < cap ? cap - k : 1, "%s%s=%s", sep,
+                         f->key, v);
         k += (size_t)(w > 0 ? w : 0);
     }
     return k;
@@ -212,10 +226,7 @@ int fr_schema_set_text(const FrSchema *s, void *obj, const char *kv, FrError *er
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (!*v || *end || errno) {
-        char w[200];
-        fr_schema_describe(f, w, sizeof w);
-        return fr_error(err, FR_E_USAGE, "%s.%s is '%s': use %s", s->name, f->key, v, w);
-    }
+    if (!*v || *end || errno)
+        return refuse_str(s, f, v, err);
     return fr_schema_set_int(s, f, obj, x, err);
 }
