@@ -79,6 +79,11 @@ const FrCodec *fr_codec_by_id(int id);
 int fr_codec_lookup(const char *name, const FrCodec **out, FrError *err);
 /* The codec's settings at their defaults, malloc'ed (caller frees), or NULL. */
 void *fr_codec_settings_new(const FrCodec *c);
+/* Appends the codec's settings (NULL: its defaults) to buf as
+ * "<sep>key=value", every field (all = 1) or those off their defaults
+ * (all = 0), schema order (fr_schema_format). */
+void fr_codec_settings_format(const FrCodec *c, const void *settings, int all, const char *sep,
+                              char *buf, size_t cap);
 /* "hevc" or, with settings that differ from the defaults, "hevc+ctu=32+rdoq=2"
  * (every non-default field, schema order): the codec axis of curve names. */
 void fr_codec_label(const FrCodec *c, const void *settings, char *buf, size_t cap);

@@ -569,16 +569,8 @@ size_t fr_alloc_key_extra(char *buf, size_t cap, const FrFeatureSettings *fs, in
     /* the codec's every setting (the sensitivities depend on how it codes) */
     char cs[400] = "";
     const FrCodec *c = fr_codec_by_id((int)fs->codec);
-    if (c) {
-        _Alignas(16) unsigned char def[512];
-        const void *set = fs->codec_settings;
-        if (!set && c->settings->size <= sizeof def) {
-            fr_schema_defaults(c->settings, def);
-            set = def;
-        }
-        if (set)
-            fr_schema_format(c->settings, set, 1, ",", cs, sizeof cs);
-    }
+    if (c)
+        fr_codec_settings_format(c, fs->codec_settings, 1, ",", cs, sizeof cs);
     int len = snprintf(buf, cap, "range=%d,relu0=%d,pack=%d,pad=%d,codec=%s%s,layer=%d,model=%s",
                        (int)fs->range, fs->relu_min0, (int)fs->packing, fs->tile_pad,
                        c ? c->name : "?", cs, layer, model_id ? model_id : "");

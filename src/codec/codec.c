@@ -48,13 +48,6 @@ void *fr_codec_settings_new(const FrCodec *c)
     return p;
 }
 
-void fr_codec_label(const FrCodec *c, const void *settings, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s", c->name);
-    if (settings)
-        fr_schema_format(c->settings, settings, 0, "+", buf, cap);
-}
-
 const char *fr_codec_name(FrCodecKind k)
 {
     const FrCodec *c = fr_codec_by_id((int)k);
@@ -81,16 +74,38 @@ int fr_codec_is_general(FrCodecKind k)
     return (fr_codec_caps(k) & FR_CODEC_BYTES) != 0;
 }
 
-/* The codec's settings, or its defaults in def (which must hold
- * FR_SETTINGS_MAX bytes). */
+/* The codec's settings, or its defaults in def (which holds
+ * FR_SETTINGS_MAX bytes); NULL when the defaults do not fit there. */
 #define FR_SETTINGS_MAX 512
 static const void *settings_or_default(const FrCodec *c, const void *settings, void *def)
 {
     if (settings)
         return settings;
-    if (c->settings->size <= FR_SETTINGS_MAX)
-        fr_schema_defaults(c->settings, def);
+    if (c->settings->size > FR_SETTINGS_MAX)
+        return NULL;
+    fr_schema_defaults(c->settings, def);
     return def;
+}
+
+static int settings_too_large(const FrCodec *c, FrError *err)
+{
+    return fr_error(err, FR_E_INTERNAL, "%s: its settings struct (%zu bytes) is larger than "
+                    "FR_SETTINGS_MAX: pass the settings", c->name, c->settings->size);
+}
+
+void fr_codec_settings_format(const FrCodec *c, const void *settings, int all, const char *sep,
+                              char *buf, size_t cap)
+{
+    _Alignas(16) unsigned char def[FR_SETTINGS_MAX];
+    const void *s = settings_or_default(c, settings, def);
+    if (s)
+        fr_schema_format(c->settings, s, all, sep, buf, cap);
+}
+
+void fr_codec_label(const FrCodec *c, const void *settings, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", c->name);
+    fr_codec_settings_format(c, settings, 0, "+", buf, cap);
 }
 
 static int general_encode(const FrCodec *c, const void *settings, const uint8_t *in, size_t n,
@@ -100,7 +115,8 @@ static int general_encode(const FrCodec *c, const void *settings, const uint8_t 
         return fr_error(err, FR_E_USAGE, "codec '%s' is not a general lossless coder",
                         c ? c->name : "?");
     _Alignas(16) unsigned char def[FR_SETTINGS_MAX];
-    settings = settings_or_default(c, settings, def);
+    if (!(settings = settings_or_default(c, settings, def)))
+        return settings_too_large(c, err);
     int rc = fr_schema_validate(c->settings, settings, err);
     return rc ? rc : c->encode_bytes(settings, in, n, out, out_n, err);
 }
@@ -163,7 +179,8 @@ int fr_picture_encode(FrCodecKind k, const FrPicture *pic, const FrQpMap *qp,
         return fr_error(err, FR_E_USAGE, "%s codes at most %d-bit samples, not %d", c->name,
                         c->max_bits, pic->bit_depth);
     _Alignas(16) unsigned char def[FR_SETTINGS_MAX];
-    settings = settings_or_default(c, settings, def);
+    if (!(settings = settings_or_default(c, settings, def)))
+        return settings_too_large(c, err);
     if (c->encode)
         return c->encode(c, settings, pic, qp, out, out_n, recon, err);
     /* a byte coder: the samples as little-endian bytes */
