@@ -5,6 +5,7 @@
 #include "codec/codec_internal.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,15 +100,19 @@ static int hevc_decode(const FrCodec *c, const uint8_t *in, size_t n, int width,
     return fr_de265_decode_mono(in, n, width, height, frames, bit_depth, out, err);
 }
 
+static char hevc_version_text[160];
+static pthread_once_t hevc_version_once = PTHREAD_ONCE_INIT;
+
+static void hevc_version_fill(void)
+{
+    snprintf(hevc_version_text, sizeof hevc_version_text, "x265 %s, libde265 %s",
+             fr_x265_version(), fr_de265_version());
+}
+
 static const char *hevc_version(void)
 {
-    static char v[160];
-    static int once;
-    if (!once) { /* the strings are constant: a race writes the same bytes */
-        snprintf(v, sizeof v, "x265 %s, libde265 %s", fr_x265_version(), fr_de265_version());
-        once = 1;
-    }
-    return v;
+    pthread_once(&hevc_version_once, hevc_version_fill);
+    return hevc_version_text;
 }
 
 const FrCodec fr_codec_hevc = {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -440,42 +441,40 @@ static int apply_override(Loader *L, Node *root, const char *ov)
 /* ------------------------------------------------------------------ */
 /* Enum spellings. */
 
-/* the kinds registry's names (featrd/experiments.h), NULL-terminated */
-static const char *const *kind_names(void)
+/* The names of the kinds, allocators and metrics registries
+ * (featrd/experiments.h, alloc.h, metrics.h; ids are their positions),
+ * NULL-terminated as get_enum wants them, filled once for every thread. */
+#define MAX_REG_NAMES 64
+static const char *kind_names[MAX_REG_NAMES], *alloc_names[MAX_REG_NAMES],
+    *metric_names[MAX_REG_NAMES];
+static pthread_once_t reg_names_once = PTHREAD_ONCE_INIT;
+
+static void fill_reg_names(void)
 {
-    static const char *names[32];
-    if (!names[0]) /* constant data: a racing first call writes the same values */
-        for (int i = 0; i < fr_kind_count() && i < 31; i++)
-            names[i] = fr_kind_info((FrExperimentKind)i)->name;
+    for (int i = 0; i < fr_kind_count() && i < MAX_REG_NAMES - 1; i++)
+        kind_names[i] = fr_kind_info((FrExperimentKind)i)->name;
+    for (int i = 0; i < fr_alloc_count() && i < MAX_REG_NAMES - 1; i++)
+        alloc_names[i] = fr_alloc_info((FrAllocation)i)->name;
+    for (int i = 0; i < fr_metric_count() && i < MAX_REG_NAMES - 1; i++)
+        metric_names[i] = fr_metric_info((FrMetric)i)->name;
+}
+
+static const char *const *reg_names(const char **names)
+{
+    pthread_once(&reg_names_once, fill_reg_names);
     return names;
 }
-#define KIND_NAMES (kind_names())
+#define KIND_NAMES (reg_names(kind_names))
+#define ALLOC_NAMES (reg_names(alloc_names))
+#define METRIC_NAMES (reg_names(metric_names))
 static const char *const TASK_NAMES[] = {"auto", "detection", "classification", "dense", NULL};
 static const char *const GEMM_NAMES[] = {"openblas", "darknet", NULL};
 static const char *const LABEL_NAMES[] = {"darknet-txt", "voc-xml", "class-list", NULL};
 static const char *const RANGE_NAMES[] = {"tensor", "channel", NULL};
 static const char *const PACK_NAMES[] = {"tile", "quilt", "frames", NULL};
-/* the allocators registry's names (featrd/alloc.h), NULL-terminated */
-static const char *const *alloc_names(void)
-{
-    static const char *names[32];
-    if (!names[0]) /* constant data: a racing first call writes the same values */
-        for (int i = 0; i < fr_alloc_count() && i < 31; i++)
-            names[i] = fr_alloc_info((FrAllocation)i)->name;
-    return names;
-}
-#define ALLOC_NAMES (alloc_names())
+
 static const char *const SCOPE_NAMES[] = {"image", "dataset", NULL};
-/* the metrics registry's names (featrd/metrics.h), NULL-terminated */
-static const char *const *metric_names(void)
-{
-    static const char *names[64];
-    if (!names[0]) /* constant data: a racing first call writes the same values */
-        for (int i = 0; i < fr_metric_count() && i < 63; i++)
-            names[i] = fr_metric_info((FrMetric)i)->name;
-    return names;
-}
-#define METRIC_NAMES (metric_names())
+
 static const char *const BD_NAMES[] = {"pchip", "cubic", NULL};
 static const char *const ANCHOR_CODEC_NAMES[] = {"hevc", "jpeg", NULL};
 static const char *const MODEL_CODER_NAMES[] = {"lzma", "zstd", NULL};
