@@ -10,6 +10,21 @@
 #include "run/points_internal.h"
 #include "run/results_internal.h"
 
+/* A whole file as a NUL-terminated string (caller frees); the test fails
+ * when it cannot be read. */
+static char *read_text(const char *path)
+{
+    uint8_t *data;
+    size_t n;
+    assert_int_equal(fr_read_file(path, &data, &n, NULL), 0);
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memcpy(s, data, n);
+    s[n] = 0;
+    free(data);
+    return s;
+}
+
 /* ids are written into .frd and RP files: they must never change */
 static void test_codec_ids_stable(void **st)
 {
@@ -356,13 +371,7 @@ static void test_one_validation(void **st)
 static void test_docs_list_codec_keys(void **st)
 {
     (void)st;
-    uint8_t *doc;
-    size_t n;
-    assert_int_equal(fr_read_file("docs/config.md", &doc, &n, NULL), 0);
-    char *d = malloc(n + 1);
-    memcpy(d, doc, n);
-    d[n] = 0;
-    free(doc);
+    char *d = read_text("docs/config.md");
     for (int i = 0; i < fr_codec_count(); i++) {
         const FrCodec *c = fr_codec_at(i);
         const FrSchema *s = c->settings;
@@ -461,13 +470,7 @@ static void test_adapters_only(void **st)
 static void test_metric_registry(void **st)
 {
     (void)st;
-    uint8_t *doc;
-    size_t n;
-    assert_int_equal(fr_read_file("docs/run.md", &doc, &n, NULL), 0);
-    char *d = malloc(n + 1);
-    memcpy(d, doc, n);
-    d[n] = 0;
-    free(doc);
+    char *d = read_text("docs/run.md");
     assert_int_equal(fr_metric_count(), FR_METRIC_COUNT_);
     for (int i = 0; i < fr_metric_count(); i++) {
         const FrMetricInfo *m = fr_metric_info((FrMetric)i);

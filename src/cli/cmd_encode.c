@@ -47,7 +47,7 @@ int fr_cmd_encode(int argc, char **argv)
     const char *split = NULL, *hevc_out = NULL;
     FrError err = {0};
     const char *sets[64]; /* codec settings, applied once the codec is known */
-    char setbuf[3][32];
+    char setbuf[2][32]; /* --ctu, --min-cu */
     int nsets = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -90,7 +90,7 @@ int fr_cmd_encode(int argc, char **argv)
             if (parse_int(v, 0, 16, &s.tile_pad))
                 rc = fr_error(&err, FR_E_USAGE, "--tile-pad %s: use 0, 8 or 16", v);
         } else if (!strcmp(a, "--ctu") || !strcmp(a, "--min-cu")) {
-            int k = a[2] == 'c' ? 0 : 1;
+            int k = !strcmp(a, "--min-cu");
             snprintf(setbuf[k], sizeof setbuf[k], "%s=%.20s", k ? "min_cu" : "ctu", v);
             if (nsets < 64)
                 sets[nsets++] = setbuf[k];
