@@ -324,6 +324,20 @@ static void test_one_validation(void **st)
     (void)st;
     FrError err;
     FrExperiment *e;
+    /* the schema says which field a failure blames, range or cross-field rule */
+    FrHevcSettings hs;
+    fr_hevc_defaults(&hs);
+    const char *blamed = "x";
+    assert_int_equal(fr_schema_validate_key(&fr_hevc_schema, &hs, &blamed, NULL), 0);
+    assert_null(blamed);
+    hs.rdoq = 3;
+    assert_int_equal(fr_schema_validate_key(&fr_hevc_schema, &hs, &blamed, &err), FR_E_USAGE);
+    assert_string_equal(blamed, "rdoq");
+    hs.rdoq = 0;
+    hs.min_cu = 32;
+    assert_int_equal(fr_schema_validate_key(&fr_hevc_schema, &hs, &blamed, &err), FR_E_USAGE);
+    assert_string_equal(blamed, "min_cu");
+    tu_assert_contains(err.msg, "hevc.min_cu is 32: use at most hevc.ctu (16)");
     /* every documented hevc key is a key */
     e = load("  codec: [{name: hevc, psy: true, deblock: false, intra: false, tskip: true, wpp: true,"
              " rdoq: 2, preset: fast}]\n", 0, &err);

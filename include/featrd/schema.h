@@ -46,8 +46,9 @@ typedef struct FrSchema {
     const FrField *fields;
     int n_fields;
     /* Cross-field rules (e.g. min_cu <= ctu), after every field is in range;
-     * NULL: none. The error names the field. */
-    int (*check)(const void *obj, FrError *err);
+     * NULL: none. On an error *key is the field to blame (its message names
+     * it too). */
+    int (*check)(const void *obj, const char **key, FrError *err);
 } FrSchema;
 
 /* Every field at its default. */
@@ -73,6 +74,9 @@ int fr_schema_accepts_int(const FrField *f, long long v);
 int fr_schema_field_text(const FrField *f, const void *obj, char *buf, size_t cap);
 /* Every field in range, then s->check. */
 int fr_schema_validate(const FrSchema *s, const void *obj, FrError *err);
+/* The same; on an error *key (if key is non-NULL) is the field it blames,
+ * so a caller can point at where that field was set. */
+int fr_schema_validate_key(const FrSchema *s, const void *obj, const char **key, FrError *err);
 /* 1 when the field holds its default. */
 int fr_schema_is_default(const FrField *f, const void *obj);
 /* Appends "<sep><key>=<value>" for every field (all = 1) or only those that

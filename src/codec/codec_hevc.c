@@ -36,12 +36,14 @@ static const FrField hevc_fields[] = {
 };
 #undef F
 
-static int hevc_check(const void *obj, FrError *err)
+static int hevc_check(const void *obj, const char **key, FrError *err)
 {
     const FrHevcSettings *s = obj;
-    if (s->min_cu > s->ctu)
+    if (s->min_cu > s->ctu) {
+        *key = "min_cu";
         return fr_error(err, FR_E_USAGE, "hevc.min_cu is %d: use at most hevc.ctu (%d)", s->min_cu,
                         s->ctu);
+    }
     return 0;
 }
 

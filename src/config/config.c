@@ -1152,24 +1152,15 @@ static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec
         }
     }
     FrError e2;
-    if (fr_schema_validate(codec->settings, cs->settings, &e2)) {
-        /* "hevc.min_cu is ...": point at that key when the entry names it */
-        size_t sl = strlen(codec->settings->name);
-        const char *msg = e2.msg;
-        int at = -1;
-        if (!strncmp(msg, codec->settings->name, sl) && msg[sl] == '.') {
-            char key[64];
-            size_t k = 0;
-            for (const char *q = msg + sl + 1; *q && *q != ' ' && k < sizeof key - 1; q++)
-                key[k++] = *q;
-            key[k] = 0;
-            at = cfg_map_find(v, key);
-        }
+    const char *bad = NULL;
+    if (fr_schema_validate_key(codec->settings, cs->settings, &bad, &e2)) {
+        /* point at the field the rule blames when the entry sets it */
+        int at = bad ? cfg_map_find(v, bad) : -1;
         if (at >= 0) {
             join(p, sizeof p, path, v->keys[at]);
-            return cfg_loc_err(c->err, FR_E_CONFIG, v->kids[at]->loc, p, "%s", msg);
+            return cfg_loc_err(c->err, FR_E_CONFIG, v->kids[at]->loc, p, "%s", e2.msg);
         }
-        return cfg_loc_err(c->err, FR_E_CONFIG, v->loc, path, "%s", msg);
+        return cfg_loc_err(c->err, FR_E_CONFIG, v->loc, path, "%s", e2.msg);
     }
     return 0;
 }

@@ -142,10 +142,15 @@ int fr_schema_set_str(const FrSchema *s, const FrField *f, void *obj, const char
     return 0;
 }
 
-int fr_schema_validate(const FrSchema *s, const void *obj, FrError *err)
+int fr_schema_validate_key(const FrSchema *s, const void *obj, const char **key, FrError *err)
 {
+    const char *k = NULL;
+    if (!key)
+        key = &k;
+    *key = NULL;
     for (int i = 0; i < s->n_fields; i++) {
         const FrField *f = &s->fields[i];
+        *key = f->key;
         if (f->type == FR_FIELD_CHOICE) {
             if (!choice_ok(f, fr_schema_get_str(f, obj)))
                 return refuse_str(s, f, fr_schema_get_str(f, obj), err);
@@ -153,7 +158,13 @@ int fr_schema_validate(const FrSchema *s, const void *obj, FrError *err)
             return refuse_int(s, f, fr_schema_get_int(f, obj), err);
         }
     }
-    return s->check ? s->check(obj, err) : 0;
+    *key = NULL;
+    return s->check ? s->check(obj, key, err) : 0;
+}
+
+int fr_schema_validate(const FrSchema *s, const void *obj, FrError *err)
+{
+    return fr_schema_validate_key(s, obj, NULL, err);
 }
 
 int fr_schema_field_text(const FrField *f, const void *obj, char *buf, size_t cap)
