@@ -25,78 +25,60 @@ static const char *const KINDS[] = {"reference", "feature", "anchor", "reference
 static long long c_ordinal(const FrPointCtx *c, const FrPoint *pt)
 {
     (void)c;
-    (void)pt;
     return pt->ordinal;
 }
 
 static const char *c_id(const FrPointCtx *c, const FrPoint *pt)
 {
-    int feat = pt->kind == FR_POINT_FEATURE;
     (void)c;
-    (void)feat;
     return pt->id;
 }
 
 static const char *c_kind(const FrPointCtx *c, const FrPoint *pt)
 {
-    int feat = pt->kind == FR_POINT_FEATURE;
     (void)c;
-    (void)feat;
     return KINDS[pt->kind];
 }
 
 static const char *c_curve(const FrPointCtx *c, const FrPoint *pt)
 {
-    int feat = pt->kind == FR_POINT_FEATURE;
     (void)c;
-    (void)feat;
     return pt->curve;
 }
 
 static const char *c_desc(const FrPointCtx *c, const FrPoint *pt)
 {
-    int feat = pt->kind == FR_POINT_FEATURE;
     (void)c;
-    (void)feat;
     return pt->desc;
 }
 
 static const char *c_split(const FrPointCtx *c, const FrPoint *pt)
 {
-    int feat = pt->kind == FR_POINT_FEATURE;
     (void)c;
-    (void)feat;
     return pt->split;
 }
 
 static const char *c_layer(const FrPointCtx *c, const FrPoint *pt)
 {
     int feat = pt->kind == FR_POINT_FEATURE;
-    (void)c;
-    (void)feat;
     return feat ? c->layer : "";
 }
 
 static const char *c_cut(const FrPointCtx *c, const FrPoint *pt)
 {
     int feat = pt->kind == FR_POINT_FEATURE;
-    (void)c;
-    (void)feat;
     return feat ? c->cut : "";
 }
 
 static long long c_bits(const FrPointCtx *c, const FrPoint *pt)
 {
     (void)c;
-    (void)pt;
     return pt->bits;
 }
 
 static const char *c_range(const FrPointCtx *c, const FrPoint *pt)
 {
     int feat = pt->kind == FR_POINT_FEATURE;
-    (void)c;
-    (void)feat;
     return feat ? c->range : "";
 }
 
@@ -104,15 +86,12 @@ static const char *c_packing(const FrPointCtx *c, const FrPoint *pt)
 {
     int feat = pt->kind == FR_POINT_FEATURE;
     (void)c;
-    (void)feat;
     return feat ? fr_packing_name(pt->packing) : "";
 }
 
 static const char *c_codec(const FrPointCtx *c, const FrPoint *pt)
 {
-    int feat = pt->kind == FR_POINT_FEATURE;
     (void)c;
-    (void)feat;
     return pt->codec;
 }
 
@@ -120,27 +99,23 @@ static const char *c_alloc(const FrPointCtx *c, const FrPoint *pt)
 {
     int feat = pt->kind == FR_POINT_FEATURE;
     (void)c;
-    (void)feat;
     return feat ? fr_allocation_name(pt->allocation) : "";
 }
 
 static long long c_qp(const FrPointCtx *c, const FrPoint *pt)
 {
     (void)c;
-    (void)pt;
     return pt->qp;
 }
 
 static long long c_quality(const FrPointCtx *c, const FrPoint *pt)
 {
     (void)c;
-    (void)pt;
     return pt->quality;
 }
 
 static long long c_images(const FrPointCtx *c, const FrPoint *pt)
 {
-    (void)c;
     (void)pt;
     return (long long)c->images;
 }
