@@ -14,11 +14,12 @@ DARKNET_DIR ?= /usr/lib/darknet
 BUILD       ?= build
 CC          ?= cc
 OPT         ?= -O2 -g
-PKGS        := x265 libde265 gsl yaml-0.1
+PKGS        := x265 libde265 gsl yaml-0.1 aom libjxl libopenjp2 charls
 
 DEB_PKGS := darknet libx265-dev libde265-dev libgsl-dev libyaml-dev zlib1g-dev \
             libbz2-dev liblzma-dev libzstd-dev libopenblas-dev gnuplot-nox \
-            dataset-fashion-mnist pkg-config libcmocka-dev valgrind libde265-examples
+            dataset-fashion-mnist pkg-config libcmocka-dev valgrind libde265-examples \
+            libaom-dev libjxl-dev libopenjp2-7-dev libcharls-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))

@@ -31,6 +31,14 @@ typedef enum FrCodecKind {
     FR_CODEC_BZIP2 = 4,         /* bzip2 */
     FR_CODEC_LZMA = 5,          /* xz container */
     FR_CODEC_ZSTD = 6,          /* zstd frame */
+    FR_CODEC_AV1 = 7,           /* libaom all-intra, fixed quantizer */
+    FR_CODEC_AV1_LOSSLESS = 8,  /* libaom lossless */
+    FR_CODEC_JXL = 9,           /* libjxl lossy (VarDCT), Butteraugli distance */
+    FR_CODEC_JXL_LOSSLESS = 10, /* libjxl lossless (modular) */
+    FR_CODEC_J2K = 11,          /* OpenJPEG irreversible 9/7 at a compression ratio */
+    FR_CODEC_J2K_LOSSLESS = 12, /* OpenJPEG reversible 5/3 */
+    FR_CODEC_JPEGLS = 13,       /* CharLS near-lossless, qp = NEAR */
+    FR_CODEC_JPEGLS_LOSSLESS = 14, /* CharLS lossless (NEAR = 0) */
 } FrCodecKind;
 
 /* Capabilities (FrCodec.caps). */
@@ -50,7 +58,9 @@ struct FrCodec {
     int id;                    /* stable, see above */
     unsigned caps;             /* FR_CODEC_* */
     int max_bits;              /* deepest picture sample it codes */
-    int qp_lo, qp_hi;          /* FR_CODEC_LOSSY: the QP range */
+    int qp_lo, qp_hi;          /* FR_CODEC_LOSSY: the QP range; a higher QP always codes
+                                  coarser (fewer bits, more distortion) */
+    const char *qp_doc;        /* FR_CODEC_LOSSY: what its QP means, e.g. "x265 QP" */
     const FrSchema *settings;  /* its settings struct (never NULL; may have no field) */
     const char *summary;       /* one line for `featrd help codecs` and docs/codec.md */
     const char *library;       /* the outside library, e.g. "libzstd" */

@@ -54,6 +54,8 @@ static int help_codecs(void)
                c->caps & FR_CODEC_BYTES ? ", any bytes" : "",
                c->caps & FR_CODEC_ANNEXB ? ", Annex-B" : "", c->max_bits,
                c->alias ? ", also " : "", c->alias ? c->alias : "", c->summary);
+        if (c->caps & FR_CODEC_LOSSY)
+            printf("  %-14s qp %d..%d: %s\n", "", c->qp_lo, c->qp_hi, c->qp_doc ? c->qp_doc : "");
     }
     printf("\nsettings (keys of a sweep.codec entry; `featrd encode --set KEY=VALUE`):\n\n"
            "| codec | key | default | values | meaning |\n| --- | --- | --- | --- | --- |\n");

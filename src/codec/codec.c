@@ -454,3 +454,144 @@ done:
     free(code);
     return rc;
 }
+
+/* Image coders: one stream per frame, joined with LEB128 lengths. */
+static int put_leb128(uint8_t **buf, size_t *n, size_t *cap, uint64_t v)
+{
+    do {
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 256;
+            uint8_t *p = realloc(*buf, nc);
+            if (!p)
+                return FR_E_NOMEM;
+            *buf = p;
+            *cap = nc;
+        }
+        uint8_t b = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        (*buf)[(*n)++] = (uint8_t)(b | (v ? 0x80 : 0));
+    } while (v);
+    return 0;
+}
+
+static int append(uint8_t **buf, size_t *n, size_t *cap, const uint8_t *p, size_t k)
+{
+    if (k > *cap - *n) {
+        size_t nc = *cap ? *cap : 256;
+        while (nc - *n < k) {
+            if (nc > SIZE_MAX / 2)
+                return FR_E_NOMEM;
+            nc *= 2;
+        }
+        uint8_t *q = realloc(*buf, nc);
+        if (!q)
+            return FR_E_NOMEM;
+        *buf = q;
+        *cap = nc;
+    }
+    memcpy(*buf + *n, p, k);
+    *n += k;
+    return 0;
+}
+
+int fr_frames_encode(const FrCodec *c, const void *settings, const FrPicture *pic,
+                     const FrQpMap *qp, FrFrameEncode enc, uint8_t **out, size_t *out_n,
+                     FrPicture *recon, FrError *err)
+{
+    *out = NULL;
+    *out_n = 0;
+    if (qp && qp->block_qp)
+        return fr_error(err, FR_E_USAGE, "%s has no QP per block: a QP per channel needs "
+                        "packing frames (a QP per frame) or hevc", c->name);
+    int lossy = (c->caps & FR_CODEC_LOSSY) != 0;
+    size_t plane = (size_t)pic->width * pic->height;
+    FrPicture fr = {0}, rf = {0};
+    int rc = 0;
+    if (recon && (rc = fr_picture_alloc(recon, pic->width, pic->height, pic->frames,
+                                        pic->bit_depth)))
+        return fr_error(err, FR_E_NOMEM, "%s: out of memory", c->name);
+    uint8_t *buf = NULL, *one = NULL;
+    size_t n = 0, cap = 0, k = 0;
+    for (int f = 0; f < pic->frames && !rc; f++) {
+        int q = !lossy ? 0 : qp ? (qp->frame_qp ? qp->frame_qp[f] : qp->qp) : (c->qp_lo + c->qp_hi) / 2;
+        if (lossy && (q < c->qp_lo || q > c->qp_hi)) {
+            rc = fr_error(err, FR_E_USAGE, "%s: qp %d%s is out of range: use %d..%d", c->name, q,
+                          pic->frames > 1 ? " of a frame" : "", c->qp_lo, c->qp_hi);
+            break;
+        }
+        fr = (FrPicture){pic->width, pic->height, 1, pic->bit_depth, pic->samples + f * plane};
+        if (recon) {
+            rf = (FrPicture){pic->width, pic->height, 1, pic->bit_depth, recon->samples + f * plane};
+        }
+        if ((rc = enc(c, settings, &fr, q, &one, &k, recon ? &rf : NULL, err)))
+            break;
+        if ((f + 1 < pic->frames && put_leb128(&buf, &n, &cap, k)) || append(&buf, &n, &cap, one, k))
+            rc = fr_error(err, FR_E_NOMEM, "%s: out of memory", c->name);
+        free(one);
+        one = NULL;
+    }
+    if (rc) {
+        free(buf);
+        if (recon)
+            fr_picture_free(recon);
+        return rc;
+    }
+    *out = buf;
+    *out_n = n;
+    return 0;
+}
+
+int fr_frames_decode(const FrCodec *c, const uint8_t *in, size_t n, int width, int height,
+                     int frames, int bit_depth, FrFrameDecode dec, FrPicture *out, FrError *err)
+{
+    memset(out, 0, sizeof *out);
+    if (width <= 0 || height <= 0 || frames <= 0 || bit_depth < 1 || bit_depth > c->max_bits ||
+        (uint64_t)width * (uint64_t)height > ((uint64_t)1 << 30) / (uint64_t)frames)
+        return fr_error(err, FR_E_FORMAT, "%s: bad picture geometry %dx%dx%d at %d bits", c->name,
+                        width, height, frames, bit_depth);
+    /* the frame lengths first, so a stream that cannot hold `frames` frames
+     * allocates nothing */
+    size_t pos = 0;
+    for (int f = 0; f + 1 < frames; f++) {
+        uint64_t len = 0;
+        int shift = 0, more = 1;
+        while (more) {
+            if (pos >= n || shift > 56)
+                return fr_error(err, FR_E_FORMAT, "%s: corrupt stream: frame %d's length is "
+                                "truncated", c->name, f);
+            len |= (uint64_t)(in[pos] & 0x7f) << shift;
+            more = in[pos++] & 0x80;
+            shift += 7;
+        }
+        if (len == 0 || len > n - pos)
+            return fr_error(err, FR_E_FORMAT, "%s: corrupt stream: frame %d claims %llu bytes "
+                            "of %zu left", c->name, f, (unsigned long long)len, n - pos);
+        pos += (size_t)len;
+    }
+    if (pos >= n)
+        return fr_error(err, FR_E_FORMAT, "%s: corrupt stream: no bytes for frame %d", c->name,
+                        frames - 1);
+    if (fr_picture_alloc(out, width, height, frames, bit_depth))
+        return fr_error(err, FR_E_NOMEM, "%s: out of memory", c->name);
+    size_t plane = (size_t)width * height;
+    pos = 0;
+    int rc = 0;
+    for (int f = 0; f < frames && !rc; f++) {
+        size_t len = n - pos;
+        if (f + 1 < frames) {
+            uint64_t l = 0;
+            int shift = 0, more = 1;
+            while (more) {
+                l |= (uint64_t)(in[pos] & 0x7f) << shift;
+                more = in[pos++] & 0x80;
+                shift += 7;
+            }
+            len = (size_t)l;
+        }
+        rc = dec(c, in + pos, len, width, height, bit_depth, out->samples + f * plane, err);
+        pos += len;
+    }
+    if (rc)
+        fr_picture_free(out);
+    return rc;
+}

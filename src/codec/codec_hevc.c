@@ -124,6 +124,7 @@ const FrCodec fr_codec_hevc = {
     .max_bits = 12,
     .qp_lo = 0,
     .qp_hi = 51,
+    .qp_doc = "x265 QP 0..51 (--qp, constant; ipratio 1)",
     .settings = &fr_hevc_schema,
     .summary = "HEVC 4:0:0 at a constant QP (or one per frame / 16x16 block): x265 encodes, "
                "libde265 decodes",

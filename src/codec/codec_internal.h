@@ -52,6 +52,36 @@ typedef struct FrLevelSettings {
     int level;
 } FrLevelSettings;
 
+/* Image coders (JPEG XL, JPEG 2000, JPEG-LS, AV1 still pictures) code a
+ * picture set one frame at a time. The frames' streams are joined in frame
+ * order, each but the last preceded by its length as a LEB128 varint (a
+ * single frame is its stream alone); those bytes are part of the stream and
+ * so counted in every rate.
+ *
+ * FrFrameEncode codes one frame (frame->frames == 1) at quality qp (the
+ * frame's QP: qp->frame_qp[f] when given, else qp->qp; 0 for a lossless
+ * coder) into *out (malloc'ed). recon, when not NULL, is an allocated frame
+ * of the same geometry to fill with the encoder's reconstruction; a coder
+ * without one fills it by decoding its own stream.
+ * FrFrameDecode decodes one frame's stream into samples (width × height,
+ * row-major), failing (FR_E_FORMAT) on any other geometry, bit depth, or a
+ * sample above 2^bit_depth - 1. */
+typedef int (*FrFrameEncode)(const FrCodec *c, const void *settings, const FrPicture *frame,
+                             int qp, uint8_t **out, size_t *out_n, FrPicture *recon,
+                             FrError *err);
+typedef int (*FrFrameDecode)(const FrCodec *c, const uint8_t *in, size_t n, int width,
+                             int height, int bit_depth, uint16_t *samples, FrError *err);
+
+/* Codes pic frame by frame with enc (QP per frame as above; a block_qp map
+ * is refused: FR_E_USAGE naming the coder) and joins the streams. */
+int fr_frames_encode(const FrCodec *c, const void *settings, const FrPicture *pic,
+                     const FrQpMap *qp, FrFrameEncode enc, uint8_t **out, size_t *out_n,
+                     FrPicture *recon, FrError *err);
+/* Splits a joined stream and decodes each frame with dec into out
+ * (allocated here); the stream must hold exactly `frames` frames. */
+int fr_frames_decode(const FrCodec *c, const uint8_t *in, size_t n, int width, int height,
+                     int frames, int bit_depth, FrFrameDecode dec, FrPicture *out, FrError *err);
+
 /* The libraries' version strings. */
 const char *fr_x265_version(void);
 const char *fr_de265_version(void);
