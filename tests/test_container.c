@@ -107,6 +107,8 @@ static void test_lossless_roundtrips(void **st)
     fr_tensor_free(&t);
 }
 
+static void fix_crc(uint8_t *p, size_t n); /* below */
+
 static void test_side_info_exact(void **st)
 {
     (void)st;
@@ -129,6 +131,40 @@ static void test_side_info_exact(void **st)
     s.relu_min0 = 1;
     assert_int_equal(fr_feature_encode(&t, 1, "max_11", &s, &frd, &n, &bs, NULL), 0);
     assert_int_equal(bs.side_bits, (56 - 8 + 13 * 4) * 8);
+    free(frd);
+    /* tile-sorted also sends its channel order: 13 entries of 4 bits = 7 bytes;
+     * the decode is exact (zstd) and the samples go back to their channels */
+    s.range = FR_RANGE_TENSOR;
+    s.relu_min0 = 0;
+    s.packing = FR_PACK_TILE_SORTED;
+    assert_int_equal(fr_feature_encode(&t, 1, "max_11", &s, &frd, &n, &bs, NULL), 0);
+    assert_int_equal(bs.side_bits, (56 + 7) * 8);
+    FrTensor *cuts;
+    int nc;
+    FrFeatureInfo info;
+    assert_int_equal(fr_feature_decode(frd, n, &cuts, &nc, &info, NULL), 0);
+    assert_int_equal(info.packing, FR_PACK_TILE_SORTED);
+    assert_int_equal(info.bits_stats.side_bits, (56 + 7) * 8);
+    s.packing = FR_PACK_TILE;
+    uint8_t *frd2;
+    size_t n2;
+    FrTensor *cuts2;
+    assert_int_equal(fr_feature_encode(&t, 1, "max_11", &s, &frd2, &n2, NULL, NULL), 0);
+    assert_int_equal(fr_feature_decode(frd2, n2, &cuts2, &nc, NULL, NULL), 0);
+    assert_memory_equal(cuts[0].data, cuts2[0].data, fr_tensor_size(&t) * sizeof(float));
+    fr_tensor_free(&cuts[0]);
+    fr_tensor_free(&cuts2[0]);
+    free(cuts);
+    free(cuts2);
+    free(frd2);
+    /* a repeated channel in the order is corrupt, not a crash or a wrong tensor:
+     * the order starts after 9+8 fixed bytes, name, shape 12, grid 4, min/max 8 */
+    size_t at = 4 + 2 + 2 + 1 + 6 + 9 + 12 + 4 + 8;
+    frd[at] = frd[at + 1] = 0; /* entries 0..3 all channel 0 */
+    fix_crc(frd, n);
+    FrError e;
+    assert_int_equal(fr_feature_decode(frd, n, &cuts, &nc, NULL, &e), FR_E_FORMAT);
+    tu_assert_contains(e.msg, "repeated");
     free(frd);
     fr_tensor_free(&t);
 }
@@ -253,9 +289,11 @@ static void test_settings_errors(void **st)
     s.codec = FR_CODEC_BZIP2;
     assert_int_equal(fr_feature_validate(&s, &e), 0);
     s.bits = 8;
-    s.qp = 52;
+    s.qp = 52; /* a lossless coder ignores the QP; hevc's is 0..51 */
+    assert_int_equal(fr_feature_validate(&s, &e), 0);
+    s.codec = FR_CODEC_HEVC;
     assert_int_equal(fr_feature_validate(&s, &e), FR_E_USAGE);
-    tu_assert_contains(e.msg, "qp");
+    tu_assert_contains(e.msg, "qp is 52: hevc takes 0..51");
 }
 
 /* Bitwise CRC-32 (the zlib polynomial), to forge containers whose checksum

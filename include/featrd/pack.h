@@ -14,9 +14,12 @@ typedef enum FrPacking {
     FR_PACK_QUILT = 1,  /* seed 001 Fig. 3b: the grid interleaved sample by sample, so
                          * neighbouring samples come from different channels */
     FR_PACK_FRAMES = 2, /* one channel per frame */
+    FR_PACK_TILE_SORTED = 3, /* tile, channels ordered by their mean sample (ties by index)
+                              * along a snake (rows alternate direction), so neighbouring
+                              * cells hold similar channels; the order is sent */
 } FrPacking;
 
-/* Name <-> enum: "tile", "quilt", "frames". */
+/* Name <-> enum: "tile", "quilt", "frames", "tile-sorted". */
 const char *fr_packing_name(FrPacking p);
 int fr_packing_from_name(const char *name, FrPacking *out, FrError *err);
 
@@ -50,12 +53,26 @@ typedef struct FrPackLayout {
     int grid_rows, grid_cols;
     int width, height, frames;
     int pad_w, pad_h;         /* picture padding added for the coder */
+    const int *order;         /* tile-sorted: order[k] is the channel in cell k (a
+                                 permutation of 0..c-1; see fr_channel_order); NULL means
+                                 index order. Not owned; fr_pack_layout sets it NULL */
 } FrPackLayout;
 
 /* Near-square grid: grid_cols = ceil(sqrt(c)), grid_rows = ceil(c / grid_cols).
  * tile_pad must be 0, 8 or 16 (used by tile packing only). */
 int fr_pack_layout(FrPacking p, int c, int h, int w, int tile_pad, FrPackLayout *out,
                    FrError *err);
+
+/* tile-sorted's channel order: channels by ascending mean sample, ties by
+ * index (deterministic; all-zero channels come first and sit together).
+ * order holds c entries. */
+void fr_channel_order(const uint16_t *q, int c, int h, int w, int *order);
+/* Bytes that carry such an order in a container: c entries of
+ * ceil(log2 c) bits (at least 1), packed MSB first. */
+size_t fr_channel_order_bytes(int c);
+void fr_channel_order_put(const int *order, int c, uint8_t *out);
+/* The inverse; FR_E_FORMAT unless the bytes hold a permutation of 0..c-1. */
+int fr_channel_order_get(const uint8_t *in, int c, int *order, FrError *err);
 
 /* q: c×h×w n-bit samples (from fr_quantize). Allocates out. */
 int fr_pack(const uint16_t *q, const FrPackLayout *l, int bits, FrPicture *out, FrError *err);

@@ -19,7 +19,7 @@ static void usage(FILE *f)
             "  --packing P     tile | quilt | frames [tile]\n"
             "  --tile-pad N    pad tiles to a multiple of 0, 8 or 16 [0]\n"
             "  --codec NAME    a codec of `featrd help codecs` [hevc]\n"
-            "  --qp N          QP of a lossy codec, 0..51 [32]\n"
+            "  --qp N          QP of a lossy codec (hevc 0..51; featrd help codecs) [32]\n"
             "  --set KEY=VAL   a setting of the codec (its keys: featrd help codecs), e.g.\n"
             "                  --set ctu=32 --set rdoq=2 (hevc), --set level=19 (zstd)\n"
             "  --ctu N, --min-cu N, --no-sao   the same as --set ctu=N, min_cu=N, sao=false\n"
@@ -84,8 +84,9 @@ int fr_cmd_encode(int argc, char **argv)
         } else if (!strcmp(a, "--codec")) {
             rc = fr_codec_from_name(v, &s.codec, &err);
         } else if (!strcmp(a, "--qp")) {
-            if (parse_int(v, 0, 51, &s.qp))
-                rc = fr_error(&err, FR_E_USAGE, "--qp %s: use 0..51", v);
+            if (parse_int(v, 0, 255, &s.qp)) /* the codec's own range is checked on encode */
+                rc = fr_error(&err, FR_E_USAGE, "--qp %s: an integer (hevc 0..51; `featrd help "
+                              "codecs` gives each codec's range)", v);
         } else if (!strcmp(a, "--tile-pad")) {
             if (parse_int(v, 0, 16, &s.tile_pad))
                 rc = fr_error(&err, FR_E_USAGE, "--tile-pad %s: use 0, 8 or 16", v);

@@ -96,9 +96,9 @@ int fr_cmd_train(int argc, char **argv)
             nqp = 0;
             for (const char *p = v; *p && nqp < 64;) {
                 long q = strtol(p, &end, 10);
-                if (end == p || q < 0 || q > 51 || (*end && *end != ','))
-                    return fr_cli_fail("train", FR_E_USAGE,
-                                       "--augment-qp %s: a comma-separated list of QPs 0..51", v);
+                if (end == p || q < 0 || q > 255 || (*end && *end != ','))
+                    return fr_cli_fail("train", FR_E_USAGE, "--augment-qp %s: a comma-separated "
+                                       "list of the codec's QPs (hevc 0..51)", v);
                 qps[nqp++] = (int)q;
                 p = *end ? end + 1 : end;
             }

@@ -51,8 +51,9 @@ int fr_feature_validate(const FrFeatureSettings *s, FrError *err)
         return fr_error(err, FR_E_USAGE, "tile_pad is %d: use 0, 8 or 16", s->tile_pad);
     if (s->relu_min0 != 0 && s->relu_min0 != 1)
         return fr_error(err, FR_E_USAGE, "relu_min0 is %d: use 0 or 1", s->relu_min0);
-    if (s->qp < 0 || s->qp > 51)
-        return fr_error(err, FR_E_USAGE, "qp is %d: use 0..51", s->qp);
+    if ((codec->caps & FR_CODEC_LOSSY) && (s->qp < codec->qp_lo || s->qp > codec->qp_hi))
+        return fr_error(err, FR_E_USAGE, "qp is %d: %s takes %d..%d (%s)", s->qp, codec->name,
+                        codec->qp_lo, codec->qp_hi, codec->qp_doc ? codec->qp_doc : "its QP");
     if (s->codec_settings) {
         int rc = fr_schema_validate(codec->settings, s->codec_settings, err);
         if (rc)
@@ -62,14 +63,15 @@ int fr_feature_validate(const FrFeatureSettings *s, FrError *err)
         if (!(codec->caps & FR_CODEC_BLOCK_QP))
             return fr_error(err, FR_E_USAGE, "a QP per channel needs a codec with a QP per block "
                             "(hevc), not %s", codec->name);
-        if (s->packing == FR_PACK_QUILT)
+        if (s->packing == FR_PACK_QUILT || s->packing == FR_PACK_TILE_SORTED)
             return fr_error(err, FR_E_USAGE,
-                            "a QP per channel needs packing tile or frames (quilt mixes channels "
-                            "within each block)");
+                            "a QP per channel needs packing tile or frames (%s)",
+                            s->packing == FR_PACK_QUILT ? "quilt mixes channels within each block"
+                                                        : "tile-sorted moves channels by content");
         for (int i = 0; i < s->n_channel_qp; i++)
-            if (s->channel_qp[i] < 0 || s->channel_qp[i] > 51)
-                return fr_error(err, FR_E_USAGE, "the QP of channel %d is %d: use 0..51", i,
-                                s->channel_qp[i]);
+            if (s->channel_qp[i] < codec->qp_lo || s->channel_qp[i] > codec->qp_hi)
+                return fr_error(err, FR_E_USAGE, "the QP of channel %d is %d: use %d..%d", i,
+                                s->channel_qp[i], codec->qp_lo, codec->qp_hi);
     }
     return 0;
 }
@@ -185,7 +187,7 @@ static int encode_cut(const FrTensor *t, const FrFeatureSettings *s, int tile_pa
     size_t ncode = 0;
     uint16_t *q = NULL;
     float *mins = NULL, *maxs = NULL;
-    int *bq = NULL;
+    int *bq = NULL, *order = NULL;
     FrPicture pic = {0};
     FrPackLayout l;
     size_t ns = fr_tensor_size(t);
@@ -233,6 +235,21 @@ static int encode_cut(const FrTensor *t, const FrFeatureSettings *s, int tile_pa
     if (cqp)
         for (int i = 0; i < t->c; i++)
             wr_uint(w, (uint64_t)cqp[i], 1);
+    if (s->packing == FR_PACK_TILE_SORTED) {
+        /* the order, then the picture it arranges */
+        size_t ob = fr_channel_order_bytes(t->c);
+        uint8_t *bytes = malloc(ob);
+        if (!(order = malloc((size_t)t->c * sizeof *order)) || !bytes) {
+            free(bytes);
+            rc = fr_error(err, FR_E_NOMEM, "encode: out of memory");
+            goto done;
+        }
+        fr_channel_order(q, t->c, t->h, t->w, order);
+        fr_channel_order_put(order, t->c, bytes);
+        wr_bytes(w, bytes, ob);
+        free(bytes);
+        l.order = order;
+    }
     if ((rc = fr_pack(q, &l, s->bits, &pic, err)))
         goto done;
     FrQpMap map = {s->qp, NULL, NULL};
@@ -257,6 +274,7 @@ done:
     free(mins);
     free(maxs);
     free(bq);
+    free(order);
     fr_picture_free(&pic);
     return rc;
 }
@@ -290,7 +308,9 @@ int fr_feature_encode(const FrTensor *cuts, int ncuts, const char *split_name,
                         "encode: %d channel QPs given for %ld channels (all cut tensors)",
                         s->n_channel_qp, total_c);
     /* A QP per tile only works when no CTU straddles two channels. */
-    int tile_pad = s->packing == FR_PACK_TILE ? (s->channel_qp ? 16 : s->tile_pad) : 0;
+    int tile_pad = s->packing == FR_PACK_TILE         ? (s->channel_qp ? 16 : s->tile_pad)
+                   : s->packing == FR_PACK_TILE_SORTED ? s->tile_pad
+                                                      : 0;
     int lossy = (fr_codec_caps(s->codec) & FR_CODEC_LOSSY) != 0;
 
     Wr w = {0};
@@ -405,7 +425,7 @@ static int read_header(Rd *r, FrFeatureInfo *info, FrError *err)
 
 typedef struct CutHdr {
     int c, h, w, gr, gc;
-    size_t ranges_at, qps_at, payload_at, payload_n;
+    size_t ranges_at, qps_at, order_at, payload_at, payload_n;
 } CutHdr;
 
 static int read_cut(Rd *r, const FrFeatureInfo *info, CutHdr *ch, FrError *err)
@@ -438,6 +458,13 @@ static int read_cut(Rd *r, const FrFeatureInfo *info, CutHdr *ch, FrError *err)
         if ((rc = rd_need(r, (size_t)ch->c, "channel QPs", err)))
             return rc;
         r->pos += (size_t)ch->c;
+    }
+    ch->order_at = r->pos;
+    if (info->bits != FR_BITS_FLOAT && info->packing == FR_PACK_TILE_SORTED) {
+        size_t ob = fr_channel_order_bytes(ch->c);
+        if ((rc = rd_need(r, ob, "channel order", err)))
+            return rc;
+        r->pos += ob;
     }
     if ((rc = rd_uint(r, 4, "payload length", &pn, err)) ||
         (rc = rd_need(r, (size_t)pn, "payload", err)))
@@ -520,10 +547,22 @@ static int decode_cut(const uint8_t *frd, const FrFeatureInfo *info, const CutHd
     int nr = fr_quant_nranges(info->range, ch->c);
     float *mins = malloc((size_t)nr * sizeof *mins), *maxs = malloc((size_t)nr * sizeof *maxs);
     uint16_t *q = NULL;
+    int *order = NULL;
     FrPicture pic = {0};
     if (!mins || !maxs) {
         rc = fr_error(err, FR_E_NOMEM, "decode: out of memory");
         goto done;
+    }
+    if (info->packing == FR_PACK_TILE_SORTED) {
+        if (!(order = malloc((size_t)ch->c * sizeof *order))) {
+            rc = fr_error(err, FR_E_NOMEM, "decode: out of memory");
+            goto done;
+        }
+        if (fr_channel_order_get(frd + ch->order_at, ch->c, order, &e2)) {
+            rc = fr_error(err, FR_E_FORMAT, ".frd: corrupt: %s", e2.msg);
+            goto done;
+        }
+        l.order = order;
     }
     Rd r = {frd, ch->qps_at, ch->ranges_at, NULL};
     for (int i = 0; i < nr && !rc; i++) {
@@ -551,6 +590,7 @@ done:
     free(mins);
     free(maxs);
     free(q);
+    free(order);
     fr_picture_free(&pic);
     if (!rc)
         return 0;

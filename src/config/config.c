@@ -471,7 +471,7 @@ static const char *const TASK_NAMES[] = {"auto", "detection", "classification", 
 static const char *const GEMM_NAMES[] = {"openblas", "darknet", NULL};
 static const char *const LABEL_NAMES[] = {"darknet-txt", "voc-xml", "class-list", NULL};
 static const char *const RANGE_NAMES[] = {"tensor", "channel", NULL};
-static const char *const PACK_NAMES[] = {"tile", "quilt", "frames", NULL};
+static const char *const PACK_NAMES[] = {"tile", "quilt", "frames", "tile-sorted", NULL};
 
 static const char *const SCOPE_NAMES[] = {"image", "dataset", NULL};
 
@@ -1088,6 +1088,19 @@ static int codec_init(FrCodecSpec *cs, const FrCodec *codec)
     return cs->name && cs->settings ? 0 : FR_E_NOMEM;
 }
 
+/* sweep.qp holds x265 QPs: a lossy coder with another QP scale (q-index,
+ * distance, NEAR, ratio) must list its own, never inherit numbers that mean
+ * something else to it. */
+static int own_qp_needed(Cx *c, const FrCodec *codec, FrSrcLoc loc, const char *path)
+{
+    if (!(codec->caps & FR_CODEC_LOSSY) || (codec->caps & FR_CODEC_X265_QP))
+        return 0;
+    return cfg_loc_err(c->err, FR_E_CONFIG, loc, path,
+                       "%s needs its own qp list, e.g. {name: %s, qp: [...]} with qp %d..%d (%s); "
+                       "sweep.qp holds x265 QPs", codec->name, codec->name, codec->qp_lo,
+                       codec->qp_hi, codec->qp_doc ? codec->qp_doc : "its quality parameter");
+}
+
 static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec *cs)
 {
     int rc, t;
@@ -1099,7 +1112,7 @@ static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec
         if ((rc = codec_init(cs, fr_codec_find(names[t]))))
             return rc;
         cs->loc = v->loc;
-        return 0;
+        return own_qp_needed(c, cs->codec, v->loc, path);
     }
     if (v->type != N_MAP)
         return expected(c, v, path, "a codec name or a map {name: hevc, qp: [...], ...}");
@@ -1127,6 +1140,8 @@ static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec
     }
     if ((rc = check_map(c, v, path, keys)))
         return rc;
+    if (qi < 0 && (rc = own_qp_needed(c, codec, v->loc, path)))
+        return rc;
     if ((rc = codec_init(cs, codec)))
         return rc;
     cs->loc = v->loc;
@@ -1143,7 +1158,10 @@ static int parse_codec_entry(Cx *c, const Node *v, const char *path, FrCodecSpec
                                    &cs->n_split)))
                 return rc;
         } else if (!strcmp(k, "qp")) {
-            if ((rc = get_int_list(c, x, p, codec->qp_lo, codec->qp_hi, NULL, QP_WHAT, 0, &cs->qp,
+            char what[200];
+            snprintf(what, sizeof what, "%s QPs from %d to %d (%s)", codec->name, codec->qp_lo,
+                     codec->qp_hi, codec->qp_doc ? codec->qp_doc : "its QP");
+            if ((rc = get_int_list(c, x, p, codec->qp_lo, codec->qp_hi, NULL, what, 0, &cs->qp,
                                    &cs->n_qp)))
                 return rc;
         } else if ((rc = get_schema_field(c, codec->settings, fr_schema_field(codec->settings, k),
@@ -2100,11 +2118,14 @@ static int validate(Cx *c)
                                        "sensitivity needs an entry in sweep.codec whose codec "
                                        "takes a QP per block (hevc)");
         for (int i = 0; sens && i < s->n_packing; i++)
-            if (s->packing[i] == FR_PACK_QUILT)
+            if (s->packing[i] == FR_PACK_QUILT || s->packing[i] == FR_PACK_TILE_SORTED)
                 return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.packing",
                                            "allocation sensitivity (a QP per channel) needs "
-                                           "packing tile or frames: quilt mixes channels within a "
-                                           "block");
+                                           "packing tile or frames, not %s",
+                                           s->packing[i] == FR_PACK_QUILT
+                                               ? "quilt: it mixes channels within a block"
+                                               : "tile-sorted: its channel order depends on the "
+                                                 "picture");
         if (!sens && s->n_qp_base)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.qp_base",
                                        "only used with allocation: sensitivity");

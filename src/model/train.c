@@ -310,14 +310,16 @@ int fr_train_run(FrTrainSettings *s, FrError *err)
     if (s->augment_split) {
         if (!s->augment_qp || s->n_augment_qp <= 0)
             return fr_error(err, FR_E_USAGE, "--augment needs --augment-qp (e.g. 32,37,42)");
-        for (int k = 0; k < s->n_augment_qp; k++)
-            if (s->augment_qp[k] < 0 || s->augment_qp[k] > 51)
-                return fr_error(err, FR_E_USAGE, "--augment-qp %d: QPs are 0..51", s->augment_qp[k]);
         if (!(s->augment_prob >= 0 && s->augment_prob <= 1))
             return fr_error(err, FR_E_USAGE, "--augment-prob %g: a probability 0..1", s->augment_prob);
         if (!(fr_codec_caps(s->augment.codec) & FR_CODEC_LOSSY))
             return fr_error(err, FR_E_USAGE, "--augment-codec: augmentation codes with lossy hevc "
                             "(a lossless coder would change nothing)");
+        const FrCodec *ac = fr_codec_by_id((int)s->augment.codec);
+        for (int k = 0; k < s->n_augment_qp; k++)
+            if (s->augment_qp[k] < ac->qp_lo || s->augment_qp[k] > ac->qp_hi)
+                return fr_error(err, FR_E_USAGE, "--augment-qp %d: %s QPs are %d..%d",
+                                s->augment_qp[k], ac->name, ac->qp_lo, ac->qp_hi);
         int rc0 = fr_feature_validate(&s->augment, err);
         if (rc0)
             return rc0;
