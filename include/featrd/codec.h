@@ -47,6 +47,8 @@ typedef enum FrCodecKind {
 #define FR_CODEC_BLOCK_QP 0x04u /* QP per frame and per 16x16 block: per-channel allocation */
 #define FR_CODEC_BYTES    0x08u /* codes any bytes (float32 features, model weights) */
 #define FR_CODEC_ANNEXB   0x10u /* its stream is HEVC Annex-B (featrd frd extract) */
+#define FR_CODEC_FRAME_QP 0x40u /* QP per frame (FrQpMap.frame_qp): a QP per channel with
+                                 * packing frames */
 #define FR_CODEC_X265_QP  0x20u /* its QP is x265's (0..51), so an entry without its own
                                  * qp list takes sweep.qp; other lossy coders must name theirs */
 

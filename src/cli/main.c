@@ -48,9 +48,10 @@ static int help_codecs(void)
     printf("codecs (sweep.codec names; `featrd encode --codec`):\n");
     for (int i = 0; i < fr_codec_count(); i++) {
         const FrCodec *c = fr_codec_at(i);
-        printf("  %-14s id %d, %s%s%s%s, up to %d-bit pictures%s%s: %s\n", c->name, c->id,
+        printf("  %-14s id %d, %s%s%s%s%s, up to %d-bit pictures%s%s: %s\n", c->name, c->id,
                c->caps & FR_CODEC_LOSSY ? "lossy (qp)" : "lossless",
                c->caps & FR_CODEC_BLOCK_QP ? ", QP per block" : "",
+               c->caps & FR_CODEC_FRAME_QP ? ", QP per frame" : "",
                c->caps & FR_CODEC_BYTES ? ", any bytes" : "",
                c->caps & FR_CODEC_ANNEXB ? ", Annex-B" : "", c->max_bits,
                c->alias ? ", also " : "", c->alias ? c->alias : "", c->summary);

@@ -120,7 +120,8 @@ static const char *hevc_version(void)
 const FrCodec fr_codec_hevc = {
     .name = "hevc",
     .id = FR_CODEC_HEVC,
-    .caps = FR_CODEC_LOSSY | FR_CODEC_BLOCK_QP | FR_CODEC_ANNEXB | FR_CODEC_X265_QP,
+    .caps = FR_CODEC_LOSSY | FR_CODEC_BLOCK_QP | FR_CODEC_FRAME_QP | FR_CODEC_ANNEXB |
+            FR_CODEC_X265_QP,
     .max_bits = 12,
     .qp_lo = 0,
     .qp_hi = 51,

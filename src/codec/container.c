@@ -60,9 +60,12 @@ int fr_feature_validate(const FrFeatureSettings *s, FrError *err)
             return rc;
     }
     if (s->channel_qp) {
-        if (!(codec->caps & FR_CODEC_BLOCK_QP))
+        if (!(codec->caps & FR_CODEC_BLOCK_QP) &&
+            !((codec->caps & FR_CODEC_FRAME_QP) && s->packing == FR_PACK_FRAMES))
             return fr_error(err, FR_E_USAGE, "a QP per channel needs a codec with a QP per block "
-                            "(hevc), not %s", codec->name);
+                            "(hevc), or one with a QP per frame and packing frames; %s has %s",
+                            codec->name, codec->caps & FR_CODEC_FRAME_QP ? "a QP per frame only"
+                                                                         : "neither");
         if (s->packing == FR_PACK_QUILT || s->packing == FR_PACK_TILE_SORTED)
             return fr_error(err, FR_E_USAGE,
                             "a QP per channel needs packing tile or frames (%s)",
@@ -418,7 +421,10 @@ static int read_header(Rd *r, FrFeatureInfo *info, FrError *err)
     FrError e2;
     if (fr_feature_validate(&s, &e2))
         return fr_error(err, FR_E_FORMAT, ".frd: bad header: %s", e2.msg);
-    if (info->has_channel_qp > 1 || (info->has_channel_qp && !(fr_codec_caps(info->codec) & FR_CODEC_BLOCK_QP)))
+    unsigned caps = fr_codec_caps(info->codec);
+    if (info->has_channel_qp > 1 ||
+        (info->has_channel_qp && !(caps & FR_CODEC_BLOCK_QP) &&
+         !((caps & FR_CODEC_FRAME_QP) && info->packing == FR_PACK_FRAMES)))
         return fr_error(err, FR_E_FORMAT, ".frd: bad channel QP flag %d", info->has_channel_qp);
     return 0;
 }
