@@ -30,7 +30,8 @@ static void test_codec_ids_stable(void **st)
 {
     (void)st;
     static const struct { const char *name; int id; unsigned caps; } want[] = {
-        {"hevc", 0, FR_CODEC_LOSSY | FR_CODEC_BLOCK_QP | FR_CODEC_ANNEXB},
+        {"hevc", 0, FR_CODEC_LOSSY | FR_CODEC_BLOCK_QP | FR_CODEC_FRAME_QP | FR_CODEC_ANNEXB |
+                        FR_CODEC_X265_QP},
         {"hevc-lossless", 1, FR_CODEC_LOSSLESS | FR_CODEC_ANNEXB},
         {"zlib", 2, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"gzip", 3, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
@@ -47,7 +48,7 @@ static void test_codec_ids_stable(void **st)
     }
     assert_ptr_equal(fr_codec_find("xz"), fr_codec_find("lzma"));
     assert_null(fr_codec_find("h266"));
-    assert_null(fr_codec_by_id(7));
+    assert_null(fr_codec_by_id(15));
     /* every registered codec: unique id and names */
     int n = fr_codec_count();
     assert_true(n >= 7);

@@ -45,7 +45,7 @@ int fr_feature_validate(const FrFeatureSettings *s, FrError *err)
     if (!fr_range_name(s->range))
         return fr_error(err, FR_E_USAGE, "range %d is unknown: use tensor or channel", (int)s->range);
     if (!fr_packing_name(s->packing))
-        return fr_error(err, FR_E_USAGE, "packing %d is unknown: use tile, quilt or frames",
+        return fr_error(err, FR_E_USAGE, "packing %d is unknown: use tile, quilt, frames or tile-sorted",
                         (int)s->packing);
     if (s->tile_pad != 0 && s->tile_pad != 8 && s->tile_pad != 16)
         return fr_error(err, FR_E_USAGE, "tile_pad is %d: use 0, 8 or 16", s->tile_pad);

@@ -315,7 +315,7 @@ static const Col cols[] = {
     {"cut", "", "the cut set: every layer whose output crosses the split, joined by '+'", COL_STR, c_cut, NULL, NULL},
     {"bits", "bit", "Q-layer bit depth n (0 for anchor/reference)", COL_INT, NULL, c_bits, NULL},
     {"range", "", "Q-layer range mode: tensor or channel", COL_STR, c_range, NULL, NULL},
-    {"packing", "", "tile, quilt or frames", COL_STR, c_packing, NULL, NULL},
+    {"packing", "", "tile, quilt, frames or tile-sorted", COL_STR, c_packing, NULL, NULL},
     {"codec", "", "inner codec (hevc, hevc-lossless, zlib, ...); anchors: hevc-420, hevc-400 "
               "(luma only) or jpeg; reference-yuv: yuv-420 / yuv-400; reference: none", COL_STR, c_codec, NULL, NULL},
     {"alloc", "", "QP allocation: uniform or sensitivity", COL_STR, c_alloc, NULL, NULL},
