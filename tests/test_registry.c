@@ -38,6 +38,8 @@ static void test_codec_ids_stable(void **st)
         {"bzip2", 4, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"lzma", 5, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"zstd", 6, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
+        {"jxl", 9, FR_CODEC_LOSSY},
+        {"jxl-lossless", 10, FR_CODEC_LOSSLESS},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const FrCodec *c = fr_codec_find(want[i].name);
@@ -415,6 +417,7 @@ static const struct { const char *header; const char *files; } ADAPTERS[] = {
     {"<bzlib.h>", "codec_bzip2.c"},
     {"<lzma.h>", "codec_lzma.c"},
     {"<zstd.h>", "codec_zstd.c"},
+    {"<jxl/", "codec_jxl.c"},
     {"<yaml.h>", "yaml_tree.c"},
     {"<gsl/", "bd.c"},
     {"<darknet.h>", "model.c train.c"},
