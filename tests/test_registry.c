@@ -37,6 +37,8 @@ static void test_codec_ids_stable(void **st)
         {"bzip2", 4, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"lzma", 5, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"zstd", 6, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
+        {"av1", 7, FR_CODEC_LOSSY},
+        {"av1-lossless", 8, FR_CODEC_LOSSLESS},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const FrCodec *c = fr_codec_find(want[i].name);
@@ -47,7 +49,7 @@ static void test_codec_ids_stable(void **st)
     }
     assert_ptr_equal(fr_codec_find("xz"), fr_codec_find("lzma"));
     assert_null(fr_codec_find("h266"));
-    assert_null(fr_codec_by_id(7));
+    assert_null(fr_codec_by_id(15)); /* the next free id */
     /* every registered codec: unique id and names */
     int n = fr_codec_count();
     assert_true(n >= 7);
@@ -414,6 +416,7 @@ static const struct { const char *header; const char *files; } ADAPTERS[] = {
     {"<bzlib.h>", "codec_bzip2.c"},
     {"<lzma.h>", "codec_lzma.c"},
     {"<zstd.h>", "codec_zstd.c"},
+    {"<aom/", "codec_av1.c"},
     {"<yaml.h>", "yaml_tree.c"},
     {"<gsl/", "bd.c"},
     {"<darknet.h>", "model.c train.c"},

@@ -5,7 +5,7 @@
 #include "codec/codec_internal.h"
 
 extern const FrCodec fr_codec_hevc, fr_codec_hevc_lossless, fr_codec_zlib, fr_codec_gzip,
-    fr_codec_bzip2, fr_codec_lzma, fr_codec_zstd;
+    fr_codec_bzip2, fr_codec_lzma, fr_codec_zstd, fr_codec_av1, fr_codec_av1_lossless;
 
 static const FrCodec *const codecs[] = {
     &fr_codec_hevc,
@@ -15,6 +15,8 @@ static const FrCodec *const codecs[] = {
     &fr_codec_bzip2,
     &fr_codec_lzma,
     &fr_codec_zstd,
+    &fr_codec_av1,
+    &fr_codec_av1_lossless,
 };
 
 int fr_codec_count(void)
