@@ -417,6 +417,7 @@ static const struct { const char *header; const char *files; } ADAPTERS[] = {
     {"<lzma.h>", "codec_lzma.c"},
     {"<zstd.h>", "codec_zstd.c"},
     {"<aom/", "codec_av1.c"},
+    {"<dav1d/", "test_codec_av1.c"},
     {"<yaml.h>", "yaml_tree.c"},
     {"<gsl/", "bd.c"},
     {"<darknet.h>", "model.c train.c"},
