@@ -19,7 +19,7 @@ PKGS        := x265 libde265 gsl yaml-0.1 aom libjxl libopenjp2 charls
 DEB_PKGS := darknet libx265-dev libde265-dev libgsl-dev libyaml-dev zlib1g-dev \
             libbz2-dev liblzma-dev libzstd-dev libopenblas-dev gnuplot-nox \
             dataset-fashion-mnist pkg-config libcmocka-dev valgrind libde265-examples \
-            libaom-dev libjxl-dev libopenjp2-7-dev libcharls-dev
+            libaom-dev libjxl-dev libopenjp2-7-dev libcharls-dev libdav1d-dev
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
@@ -103,6 +103,10 @@ $(BIN): $(CLI_OBJ) $(LIB)
 $(BUILD)/tests/%: tests/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -lcmocka -o $@
+
+# test_codec_av1 decodes libaom's streams with a second AV1 decoder, dav1d
+# (the library itself does not use it).
+$(BUILD)/tests/test_codec_av1: LDLIBS += $(shell pkg-config --libs dav1d 2>/dev/null)
 
 $(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)

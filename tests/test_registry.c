@@ -38,6 +38,8 @@ static void test_codec_ids_stable(void **st)
         {"bzip2", 4, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"lzma", 5, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"zstd", 6, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
+        {"av1", 7, FR_CODEC_LOSSY},
+        {"av1-lossless", 8, FR_CODEC_LOSSLESS},
         {"jxl", 9, FR_CODEC_LOSSY},
         {"jxl-lossless", 10, FR_CODEC_LOSSLESS},
     };
@@ -50,7 +52,7 @@ static void test_codec_ids_stable(void **st)
     }
     assert_ptr_equal(fr_codec_find("xz"), fr_codec_find("lzma"));
     assert_null(fr_codec_find("h266"));
-    assert_null(fr_codec_by_id(15));
+    assert_null(fr_codec_by_id(15)); /* the next free id */
     /* every registered codec: unique id and names */
     int n = fr_codec_count();
     assert_true(n >= 7);
@@ -417,6 +419,8 @@ static const struct { const char *header; const char *files; } ADAPTERS[] = {
     {"<bzlib.h>", "codec_bzip2.c"},
     {"<lzma.h>", "codec_lzma.c"},
     {"<zstd.h>", "codec_zstd.c"},
+    {"<aom/", "codec_av1.c"},
+    {"<dav1d/", "test_codec_av1.c"},
     {"<jxl/", "codec_jxl.c"},
     {"<yaml.h>", "yaml_tree.c"},
     {"<gsl/", "bd.c"},

@@ -5,7 +5,8 @@
 #include "codec/codec_internal.h"
 
 extern const FrCodec fr_codec_hevc, fr_codec_hevc_lossless, fr_codec_zlib, fr_codec_gzip,
-    fr_codec_bzip2, fr_codec_lzma, fr_codec_zstd, fr_codec_jxl, fr_codec_jxl_lossless;
+    fr_codec_bzip2, fr_codec_lzma, fr_codec_zstd, fr_codec_av1, fr_codec_av1_lossless,
+    fr_codec_jxl, fr_codec_jxl_lossless;
 
 static const FrCodec *const codecs[] = {
     &fr_codec_hevc,
@@ -15,6 +16,8 @@ static const FrCodec *const codecs[] = {
     &fr_codec_bzip2,
     &fr_codec_lzma,
     &fr_codec_zstd,
+    &fr_codec_av1,
+    &fr_codec_av1_lossless,
     &fr_codec_jxl,
     &fr_codec_jxl_lossless,
 };
