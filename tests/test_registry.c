@@ -38,9 +38,9 @@ static void test_codec_ids_stable(void **st)
         {"bzip2", 4, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"lzma", 5, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
         {"zstd", 6, FR_CODEC_LOSSLESS | FR_CODEC_BYTES},
-        {"av1", 7, FR_CODEC_LOSSY},
+        {"av1", 7, FR_CODEC_LOSSY | FR_CODEC_FRAME_QP},
         {"av1-lossless", 8, FR_CODEC_LOSSLESS},
-        {"jxl", 9, FR_CODEC_LOSSY},
+        {"jxl", 9, FR_CODEC_LOSSY | FR_CODEC_FRAME_QP},
         {"jxl-lossless", 10, FR_CODEC_LOSSLESS},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

@@ -389,7 +389,7 @@ static const char *av1_version(void)
 const FrCodec fr_codec_av1 = {
     .name = "av1",
     .id = FR_CODEC_AV1,
-    .caps = FR_CODEC_LOSSY,
+    .caps = FR_CODEC_LOSSY | FR_CODEC_FRAME_QP,
     .max_bits = 12,
     .qp_lo = 1,
     .qp_hi = 63,

@@ -335,7 +335,7 @@ static const char *jxl_version(void)
 const FrCodec fr_codec_jxl = {
     .name = "jxl",
     .id = FR_CODEC_JXL,
-    .caps = FR_CODEC_LOSSY,
+    .caps = FR_CODEC_LOSSY | FR_CODEC_FRAME_QP,
     .max_bits = 16,
     .qp_lo = 1,
     .qp_hi = 250,
