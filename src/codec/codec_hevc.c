@@ -76,6 +76,19 @@ static int check_qps(const FrPicture *pic, const FrQpMap *qp, FrError *err)
     return 0;
 }
 
+/* x265 codes a 9- or 11-bit picture at 10 or 12 bits, and a lossy
+ * reconstruction may then overshoot the picture's own maximum: the encoder's
+ * reconstruction and the decoder both clip to it (lossless never does). */
+static void clip_to_depth(FrPicture *p, int bits)
+{
+    uint16_t top = (uint16_t)((1u << bits) - 1u);
+    size_t n = (size_t)p->width * p->height * p->frames;
+    for (size_t i = 0; i < n; i++)
+        if (p->samples[i] > top)
+            p->samples[i] = top;
+    p->bit_depth = bits;
+}
+
 static int hevc_encode(const FrCodec *c, const void *settings, const FrPicture *pic,
                        const FrQpMap *qp, uint8_t **out, size_t *out_n, FrPicture *recon,
                        FrError *err)
@@ -90,16 +103,25 @@ static int hevc_encode(const FrCodec *c, const void *settings, const FrPicture *
         qp = &uq;
     if (!lossless && (rc = check_qps(pic, qp, err)))
         return rc;
-    return fr_x265_encode_mono(pic, qp, hs, lossless, out, out_n, recon, err);
+    if ((rc = fr_x265_encode_mono(pic, qp, hs, lossless, out, out_n, recon, err)))
+        return rc;
+    if (recon && !lossless)
+        clip_to_depth(recon, pic->bit_depth);
+    return 0;
 }
 
 static int hevc_decode(const FrCodec *c, const uint8_t *in, size_t n, int width, int height,
                        int frames, int bit_depth, FrPicture *out, FrError *err)
 {
-    (void)c;
     if (bit_depth < 1 || bit_depth > 12)
         return fr_error(err, FR_E_FORMAT, "hevc: bit depth %d cannot be HEVC-coded", bit_depth);
-    return fr_de265_decode_mono(in, n, width, height, frames, bit_depth, out, err);
+    if (!(c->caps & FR_CODEC_LOSSY))
+        return fr_de265_decode_mono(in, n, width, height, frames, bit_depth, out, err);
+    int coded = bit_depth <= 8 ? 8 : bit_depth <= 10 ? 10 : 12;
+    int rc = fr_de265_decode_mono(in, n, width, height, frames, coded, out, err);
+    if (!rc)
+        clip_to_depth(out, bit_depth);
+    return rc;
 }
 
 static char hevc_version_text[160];
