@@ -185,7 +185,7 @@ static void test_registered(void **st)
     assert_non_null(l);
     assert_int_equal(a->id, FR_CODEC_AV1);
     assert_int_equal(l->id, FR_CODEC_AV1_LOSSLESS);
-    assert_int_equal(a->caps, FR_CODEC_LOSSY);
+    assert_int_equal(a->caps, FR_CODEC_LOSSY | FR_CODEC_FRAME_QP);
     assert_int_equal(l->caps, FR_CODEC_LOSSLESS);
     assert_int_equal(a->max_bits, 12);
     assert_int_equal(l->max_bits, 12);

@@ -76,7 +76,7 @@ static void test_jxl_registry(void **st)
     assert_int_equal(l->id, FR_CODEC_JXL_LOSSLESS);
     assert_ptr_equal(fr_codec_by_id(9), j);
     assert_ptr_equal(fr_codec_by_id(10), l);
-    assert_int_equal(j->caps, FR_CODEC_LOSSY);
+    assert_int_equal(j->caps, FR_CODEC_LOSSY | FR_CODEC_FRAME_QP);
     assert_int_equal(l->caps, FR_CODEC_LOSSLESS);
     assert_int_equal(j->max_bits, 16);
     assert_int_equal(l->max_bits, 16);
