@@ -7,7 +7,8 @@
 #               colors='#0072B2 ..'; dashes='1 2 ..'; points='7 9 ..';
 #               nlossy=K (blocks 1..K lossy curves, K+1..N lossless); ylabel='...'; ref=0.69; xmin=..; xmax=..;
 #               height=..; yuvlev='0.685'; yuvtit='cloud-hevc:reference-yuv ...'" plots/rd.gp
-# Every feature curve has its own colour (Okabe-Ito, colour-blind safe) and
+# Every feature curve has the colour of its hue (Okabe-Ito, colour-blind safe;
+# a hue is the curve less its split: the codec, bit depth, ...) and
 # the marker of its split (filled: lossy curves, open: lossless points);
 # dash = bit depth among lossy curves (solid, dashed, dash-dot). Lossless
 # points are not joined: each is labelled with its bit depth. Anchors are

@@ -354,11 +354,19 @@ static void label_part(FrText *t, const char *key, const char *val)
  * one curve less its bit depth (labelled by bit depth, not joined). */
 typedef struct Group {
     char key[1024];
+    char hue[1024]; /* the key less its split: one colour per hue, one marker per split */
     char title[256];
     int split_no;
     int lossless;
     int dash;
+    int colour; /* palette index, set when plotted */
 } Group;
+
+/* Group j was plotted before k and has k's hue. */
+static int grp_of_hue_seen(const Group *g, int j, int k)
+{
+    return g[j].colour >= 0 && !strcmp(g[j].hue, g[k].hue);
+}
 
 static const char *metric_label(const char *col)
 {
@@ -518,8 +526,9 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
         }
         /* group key and label from the varying axes (bits left out of
          * lossless groups: their points carry it) */
-        FrText key = {0}, title = {0};
+        FrText key = {0}, title = {0}, hue = {0};
         fr_text_printf(&key, "%c", lossless ? 'L' : 'C');
+        fr_text_printf(&hue, "%c", lossless ? 'L' : 'C');
         for (int i = 0; i < ax[r].n; i++) {
             int j = 0;
             while (j < all.n && strcmp(all.key[j], ax[r].key[i]))
@@ -527,6 +536,8 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
             int is_bits = !strcmp(ax[r].key[i], "bits");
             if (!(lossless && is_bits))
                 fr_text_printf(&key, "|%s=%s", ax[r].key[i], ax[r].val[i]);
+            if (!(lossless && is_bits) && strcmp(ax[r].key[i], "split"))
+                fr_text_printf(&hue, "|%s=%s", ax[r].key[i], ax[r].val[i]);
             /* the split always (the primary axis), then what varies */
             if ((j < all.n && varies[j] && !(lossless && is_bits)) ||
                 !strcmp(ax[r].key[i], "split"))
@@ -545,13 +556,16 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
         if (gi < 0 && key.s && title.s) {
             gi = ng++;
             snprintf(g[gi].key, sizeof g[gi].key, "%s", key.s);
+            snprintf(g[gi].hue, sizeof g[gi].hue, "%s", hue.s);
             snprintf(g[gi].title, sizeof g[gi].title, "%s", title.s);
             g[gi].split_no = sn;
             g[gi].lossless = lossless;
             g[gi].dash = lossless ? 1 : bn + 1;
+            g[gi].colour = -1;
         }
         fr_text_free(&key);
         fr_text_free(&title);
+        fr_text_free(&hue);
         grp_of[r] = gi;
     }
     /* One data file: feature groups first (one index block each), then
@@ -568,7 +582,7 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
     static const char *palette_ll[] = {"#332288", "#882255", "#117733", "#44AA99", "#AA4499",
                                        "#999933"};
     static const int filled[] = {7, 9, 5, 13, 11, 15}, open[] = {6, 8, 4, 12, 10, 14};
-    int nlossy = 0, nblk = 0, nll = 0;
+    int nlossy = 0, nblk = 0, hues = 0, hues_ll = 0; /* lossy groups; colours used */
     for (int pass = 0; pass < 2; pass++)
     for (int k = 0; k < ng; k++) {
         if (g[k].lossless != pass)
@@ -584,7 +598,17 @@ static int plot_metric(const FrCsv *csv, const char *dir, const char *scripts, c
             fr_text_printf(&t, "%s\n", g[k].lossless ? fr_csv_get(csv, r, bc) : fr_csv_get(csv, r, qc));
         }
         fr_text_printf(&t, "\n\n");
-        int ci = g[k].lossless ? nll++ : nlossy++; /* every group its own colour */
+        /* a colour per hue (the curve less its split: the codec, bits, ...)
+         * in order of appearance, a marker per split: a codec ladder at two
+         * splits reads as one colour per codec */
+        int ci = -1;
+        for (int j = 0; j < k && ci < 0; j++)
+            if (g[j].lossless == g[k].lossless && grp_of_hue_seen(g, j, k))
+                ci = g[j].colour;
+        if (ci < 0)
+            ci = g[k].lossless ? hues_ll++ : hues++;
+        g[k].colour = ci;
+        nlossy += !g[k].lossless;
         const char *sep = nblk++ ? " " : "";
         fr_text_printf(&colors, "%s%s", sep, g[k].lossless ? palette_ll[ci % 6] : palette[ci % 7]);
         fr_text_printf(&dashes, "%s%d", sep, g[k].dash);
