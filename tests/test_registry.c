@@ -422,6 +422,8 @@ static const struct { const char *header; const char *files; } ADAPTERS[] = {
     {"<aom/", "codec_av1.c"},
     {"<dav1d/", "test_codec_av1.c"},
     {"<jxl/", "codec_jxl.c"},
+    {"<openjpeg.h>", "codec_j2k.c"},
+    {"<charls/", "codec_jpegls.c"},
     {"<yaml.h>", "yaml_tree.c"},
     {"<gsl/", "bd.c"},
     {"<darknet.h>", "model.c train.c"},

@@ -6,7 +6,8 @@
 
 extern const FrCodec fr_codec_hevc, fr_codec_hevc_lossless, fr_codec_zlib, fr_codec_gzip,
     fr_codec_bzip2, fr_codec_lzma, fr_codec_zstd, fr_codec_av1, fr_codec_av1_lossless,
-    fr_codec_jxl, fr_codec_jxl_lossless;
+    fr_codec_jxl, fr_codec_jxl_lossless, fr_codec_j2k, fr_codec_j2k_lossless, fr_codec_jpegls,
+    fr_codec_jpegls_lossless;
 
 static const FrCodec *const codecs[] = {
     &fr_codec_hevc,
@@ -20,6 +21,10 @@ static const FrCodec *const codecs[] = {
     &fr_codec_av1_lossless,
     &fr_codec_jxl,
     &fr_codec_jxl_lossless,
+    &fr_codec_j2k,
+    &fr_codec_j2k_lossless,
+    &fr_codec_jpegls,
+    &fr_codec_jpegls_lossless,
 };
 
 int fr_codec_count(void)
