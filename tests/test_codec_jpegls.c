@@ -94,7 +94,7 @@ static void test_registry_rows(void **st)
     assert_non_null(l);
     assert_int_equal(c->id, FR_CODEC_JPEGLS);
     assert_int_equal(l->id, FR_CODEC_JPEGLS_LOSSLESS);
-    assert_int_equal(c->caps, FR_CODEC_LOSSY);
+    assert_int_equal(c->caps, FR_CODEC_LOSSY | FR_CODEC_FRAME_QP);
     assert_int_equal(l->caps, FR_CODEC_LOSSLESS);
     assert_int_equal(c->qp_lo, 0);
     assert_int_equal(c->qp_hi, 255);

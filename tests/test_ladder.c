@@ -89,14 +89,23 @@ static void test_lossless_every_packing(void **st)
     fr_tensor_free(&t);
 }
 
-/* Over each lossy coder's QP range, in 4 steps: the container shrinks and
- * the n-bit MSE grows (each step a large one, so a coder's small
- * non-monotone wiggles between neighbouring QPs do not matter). */
+/* Four QPs spaced geometrically from max(qp_lo, 1) to a quarter of qp_hi:
+ * large steps (a coder's small wiggles between neighbouring QPs do not
+ * matter) that stay above every coder's floor (JPEG 2000's headers at a
+ * high ratio, JPEG-LS's largest NEAR at 8 bits). */
+static int ladder_qp(const FrCodec *c, int k, int of)
+{
+    double a = c->qp_lo > 1 ? c->qp_lo : 1, b = c->qp_hi / 4.0;
+    return (int)lround(a * pow(b / a, (double)k / of));
+}
+
+/* On a fixed feature, the container shrinks and the n-bit MSE grows as the
+ * QP rises. */
 static void test_rate_falls_with_qp(void **st)
 {
     (void)st;
     FrTensor t;
-    assert_int_equal(fr_tensor_alloc(&t, 16, 24, 24), 0);
+    assert_int_equal(fr_tensor_alloc(&t, 32, 32, 32), 0);
     feature_like(&t, 9u);
     for (int i = 0; i < fr_codec_count(); i++) {
         const FrCodec *c = fr_codec_at(i);
@@ -110,8 +119,7 @@ static void test_rate_falls_with_qp(void **st)
                 fr_feature_defaults(&s);
                 s.codec = (FrCodecKind)c->id;
                 s.bits = bits;
-                /* lo + span/8, 3/8, 5/8, 7/8: inside the range, far apart */
-                s.qp = c->qp_lo + (c->qp_hi - c->qp_lo) * (2 * k + 1) / 8;
+                s.qp = ladder_qp(c, k, 3);
                 FrTensor d;
                 size_t n = code(&t, &s, &d);
                 double mse = fr_feature_mse_nbit(&t, &d, bits);
@@ -145,10 +153,11 @@ static void test_channel_qp_frames(void **st)
 {
     (void)st;
     FrTensor t;
-    assert_int_equal(fr_tensor_alloc(&t, 6, 24, 24), 0);
+    enum { P = 64 * 64 };
+    assert_int_equal(fr_tensor_alloc(&t, 6, 64, 64), 0);
     feature_like(&t, 13u);
     for (int i = 0; i < t.c; i++) /* every channel alike, so their errors compare */
-        memcpy(t.data + (size_t)i * 576, t.data, 576 * sizeof(float));
+        memcpy(t.data + (size_t)i * P, t.data, P * sizeof(float));
     int tested = 0;
     for (int i = 0; i < fr_codec_count(); i++) {
         const FrCodec *c = fr_codec_at(i);
@@ -159,11 +168,11 @@ static void test_channel_qp_frames(void **st)
         s.codec = (FrCodecKind)c->id;
         s.bits = 8;
         s.packing = FR_PACK_FRAMES;
-        int mid = c->qp_lo + (c->qp_hi - c->qp_lo) / 3, qps[6];
+        int mid = ladder_qp(c, 1, 3), qps[6];
         for (int k = 0; k < 6; k++)
             qps[k] = mid;
-        qps[1] = c->qp_lo + (c->qp_hi - c->qp_lo) * 3 / 4; /* coarse */
-        qps[4] = c->qp_lo;                                 /* fine */
+        qps[1] = ladder_qp(c, 2, 3); /* coarse */
+        qps[4] = c->qp_lo;           /* fine */
         s.qp = mid;
         s.channel_qp = qps;
         s.n_channel_qp = 6;
@@ -183,13 +192,13 @@ static void test_channel_qp_frames(void **st)
             fail_msg("%s: channel MSE coarse %g, mid %g, fine %g", c->name, e1, e0, e4);
         /* frames are coded independently: the untouched channels are bit-exact
          * with the uniform coding */
-        assert_memory_equal(d.data, u.data, 576 * sizeof(float));
-        assert_memory_equal(d.data + 2 * 576, u.data + 2 * 576, 2 * 576 * sizeof(float));
+        assert_memory_equal(d.data, u.data, P * sizeof(float));
+        assert_memory_equal(d.data + 2 * P, u.data + 2 * P, 2 * P * sizeof(float));
         fr_tensor_free(&d);
         fr_tensor_free(&u);
         tested++;
     }
-    assert_true(tested >= 3); /* hevc, av1, jxl at least */
+    assert_true(tested >= 5); /* hevc, av1, jxl, j2k, jpegls */
     fr_tensor_free(&t);
 }
 

@@ -42,6 +42,10 @@ static void test_codec_ids_stable(void **st)
         {"av1-lossless", 8, FR_CODEC_LOSSLESS},
         {"jxl", 9, FR_CODEC_LOSSY | FR_CODEC_FRAME_QP},
         {"jxl-lossless", 10, FR_CODEC_LOSSLESS},
+        {"j2k", 11, FR_CODEC_LOSSY | FR_CODEC_FRAME_QP},
+        {"j2k-lossless", 12, FR_CODEC_LOSSLESS},
+        {"jpegls", 13, FR_CODEC_LOSSY | FR_CODEC_FRAME_QP},
+        {"jpegls-lossless", 14, FR_CODEC_LOSSLESS},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const FrCodec *c = fr_codec_find(want[i].name);

@@ -395,7 +395,7 @@ static const char *j2k_version(void)
 const FrCodec fr_codec_j2k = {
     .name = "j2k",
     .id = FR_CODEC_J2K,
-    .caps = FR_CODEC_LOSSY,
+    .caps = FR_CODEC_LOSSY | FR_CODEC_FRAME_QP,
     .max_bits = 16,
     .qp_lo = 2,
     .qp_hi = 255,

@@ -219,7 +219,7 @@ static const char *jls_version(void)
 const FrCodec fr_codec_jpegls = {
     .name = "jpegls",
     .id = FR_CODEC_JPEGLS,
-    .caps = FR_CODEC_LOSSY,
+    .caps = FR_CODEC_LOSSY | FR_CODEC_FRAME_QP,
     .max_bits = 16,
     .qp_lo = 0,
     .qp_hi = 255,
