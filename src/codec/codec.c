@@ -541,6 +541,21 @@ int fr_frames_encode(const FrCodec *c, const void *settings, const FrPicture *pi
     return 0;
 }
 
+/* Reads one LEB128 value at in[*pos], advancing *pos; 1 when the stream
+ * ends inside it or it runs past 64 bits. */
+static int get_leb128(const uint8_t *in, size_t n, size_t *pos, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0;; shift += 7) {
+        if (*pos >= n || shift > 56)
+            return 1;
+        uint8_t b = in[(*pos)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+}
+
 int fr_frames_decode(const FrCodec *c, const uint8_t *in, size_t n, int width, int height,
                      int frames, int bit_depth, FrFrameDecode dec, FrPicture *out, FrError *err)
 {
@@ -553,16 +568,10 @@ int fr_frames_decode(const FrCodec *c, const uint8_t *in, size_t n, int width, i
      * allocates nothing */
     size_t pos = 0;
     for (int f = 0; f + 1 < frames; f++) {
-        uint64_t len = 0;
-        int shift = 0, more = 1;
-        while (more) {
-            if (pos >= n || shift > 56)
-                return fr_error(err, FR_E_FORMAT, "%s: corrupt stream: frame %d's length is "
-                                "truncated", c->name, f);
-            len |= (uint64_t)(in[pos] & 0x7f) << shift;
-            more = in[pos++] & 0x80;
-            shift += 7;
-        }
+        uint64_t len;
+        if (get_leb128(in, n, &pos, &len))
+            return fr_error(err, FR_E_FORMAT, "%s: corrupt stream: frame %d's length is "
+                            "truncated", c->name, f);
         if (len == 0 || len > n - pos)
             return fr_error(err, FR_E_FORMAT, "%s: corrupt stream: frame %d claims %llu bytes "
                             "of %zu left", c->name, f, (unsigned long long)len, n - pos);
@@ -577,19 +586,12 @@ int fr_frames_decode(const FrCodec *c, const uint8_t *in, size_t n, int width, i
     pos = 0;
     int rc = 0;
     for (int f = 0; f < frames && !rc; f++) {
-        size_t len = n - pos;
-        if (f + 1 < frames) {
-            uint64_t l = 0;
-            int shift = 0, more = 1;
-            while (more) {
-                l |= (uint64_t)(in[pos] & 0x7f) << shift;
-                more = in[pos++] & 0x80;
-                shift += 7;
-            }
-            len = (size_t)l;
-        }
-        rc = dec(c, in + pos, len, width, height, bit_depth, out->samples + f * plane, err);
-        pos += len;
+        uint64_t len = n - pos; /* the last frame runs to the end */
+        if (f + 1 < frames)
+            get_leb128(in, n, &pos, &len); /* checked above */
+        rc = dec(c, in + pos, (size_t)len, width, height, bit_depth, out->samples + f * plane,
+                 err);
+        pos += (size_t)len;
     }
     if (rc)
         fr_picture_free(out);
