@@ -10,23 +10,17 @@
 
 #include "codec/codec_internal.h"
 
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
 /* A smooth, ReLU-sparse feature-like tensor (fixed seed). */
 static void feature_like(FrTensor *t, uint32_t seed)
 {
     for (int k = 0; k < t->c; k++) {
-        double fx = 0.1 + (lcg(&seed) % 100) / 250.0, fy = 0.1 + (lcg(&seed) % 100) / 250.0;
-        double ph = (lcg(&seed) % 628) / 100.0, amp = 0.5 + (lcg(&seed) % 100) / 40.0;
-        double thr = (lcg(&seed) % 100) / 150.0;
+        double fx = 0.1 + (tu_lcg(&seed) % 100) / 250.0, fy = 0.1 + (tu_lcg(&seed) % 100) / 250.0;
+        double ph = (tu_lcg(&seed) % 628) / 100.0, amp = 0.5 + (tu_lcg(&seed) % 100) / 40.0;
+        double thr = (tu_lcg(&seed) % 100) / 150.0;
         for (int y = 0; y < t->h; y++)
             for (int x = 0; x < t->w; x++) {
                 double v = amp * sin(fx * x + ph) * cos(fy * y - ph) - thr +
-                           0.05 * ((lcg(&seed) % 1000) / 1000.0 - 0.5);
+                           0.05 * ((tu_lcg(&seed) % 1000) / 1000.0 - 0.5);
                 t->data[((size_t)k * t->h + y) * t->w + x] = v > 0 ? (float)v : 0.0f;
             }
     }

@@ -12,12 +12,6 @@
 
 #include "codec/codec_internal.h"
 
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
 enum { SMOOTH, SPIKY, NOISE, SATURATED };
 
 /* A w x h x frames picture: smooth waves (a different phase per frame),
@@ -37,7 +31,7 @@ static FrPicture picture(int w, int h, int frames, int bits, int kind, uint32_t 
                 double v = 0.5 + 0.4 * sin(0.15 * x + f) * cos(0.11 * y - 0.5 * f);
                 if (kind == SATURATED)
                     v = fmin(1, fmax(0, 2.5 * v - 0.75));
-                uint32_t s = kind == NOISE ? lcg(&seed) & top : (uint32_t)lrint(v * top);
+                uint32_t s = kind == NOISE ? tu_lcg(&seed) & top : (uint32_t)lrint(v * top);
                 p.samples[((size_t)f * h + y) * w + x] = (uint16_t)s;
             }
     for (int f = 0; (kind == SPIKY || kind == NOISE) && f < frames && (size_t)w * h >= 2; f++) {
@@ -253,7 +247,7 @@ static void test_lossless_frames_packing(void **st)
     assert_int_equal(fr_tensor_alloc(&t, 5, 7, 13), 0);
     uint32_t seed = 5;
     for (size_t i = 0; i < fr_tensor_size(&t); i++)
-        t.data[i] = (lcg(&seed) % 3 == 0) ? 0.0f : (float)sin(0.01 * (double)i);
+        t.data[i] = (tu_lcg(&seed) % 3 == 0) ? 0.0f : (float)sin(0.01 * (double)i);
     float mn, mx;
     uint16_t q[5 * 7 * 13], back[5 * 7 * 13];
     assert_int_equal(fr_quant_ranges(&t, FR_RANGE_TENSOR, 0, &mn, &mx, NULL), 0);
@@ -581,9 +575,9 @@ static void test_corrupt_streams(void **st)
         /* flipped bytes: FR_E_FORMAT or some picture of the right shape */
         uint32_t seed = 9;
         for (int k = 0; k < 60; k++) {
-            size_t at = lcg(&seed) % s[i].n;
+            size_t at = tu_lcg(&seed) % s[i].n;
             uint8_t old = s[i].code[at];
-            s[i].code[at] ^= (uint8_t)(1u << (lcg(&seed) % 8));
+            s[i].code[at] ^= (uint8_t)(1u << (tu_lcg(&seed) % 8));
             int rc = decode_rc(s[i].k, s[i].code, s[i].n, w, h, f, b, &e);
             if (rc != 0 && rc != FR_E_FORMAT)
                 fail_msg("flip at %zu: rc %d (%s)", at, rc, e.msg);
@@ -617,7 +611,7 @@ static void test_corrupt_streams(void **st)
     uint8_t junk[300];
     uint32_t seed = 1;
     for (size_t i = 0; i < sizeof junk; i++)
-        junk[i] = (uint8_t)lcg(&seed);
+        junk[i] = (uint8_t)tu_lcg(&seed);
     assert_int_equal(decode_rc(FR_CODEC_AV1, junk, sizeof junk, 64, 48, 1, 10, &e), FR_E_FORMAT);
     assert_int_equal(decode_rc(FR_CODEC_AV1, junk, 0, 64, 48, 1, 10, &e), FR_E_FORMAT);
     assert_int_equal(decode_rc(FR_CODEC_AV1_LOSSLESS, s[1].code, s[1].n, 64, 48, 1, 9, &e),

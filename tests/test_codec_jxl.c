@@ -10,19 +10,13 @@
 
 #include "codec/codec_internal.h"
 
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
 /* Noise over the whole range, 0 and the top sample included. */
 static void fill_random(FrPicture *p, uint32_t seed)
 {
     size_t n = (size_t)p->width * p->height * p->frames;
     uint32_t top = (1u << p->bit_depth) - 1u;
     for (size_t i = 0; i < n; i++)
-        p->samples[i] = (uint16_t)(lcg(&seed) & top);
+        p->samples[i] = (uint16_t)(tu_lcg(&seed) & top);
     p->samples[0] = (uint16_t)top;
     if (n > 1)
         p->samples[n - 1] = 0;
@@ -197,7 +191,7 @@ static void test_jxl_lossless_frames_packing(void **st)
     uint16_t q[C * H * W], back[C * H * W];
     uint32_t seed = 5;
     for (int i = 0; i < C * H * W; i++)
-        q[i] = (uint16_t)(i % 37 * 20 + lcg(&seed) % 9); /* 10-bit */
+        q[i] = (uint16_t)(i % 37 * 20 + tu_lcg(&seed) % 9); /* 10-bit */
     FrPackLayout l;
     FrPicture pic, dec;
     assert_int_equal(fr_pack_layout(FR_PACK_FRAMES, C, H, W, 0, &l, NULL), 0);

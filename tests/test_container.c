@@ -6,26 +6,6 @@
 
 #include <math.h>
 
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
-static void feature_like(FrTensor *t, uint32_t seed)
-{
-    for (int k = 0; k < t->c; k++) {
-        double fx = 0.1 + (lcg(&seed) % 100) / 250.0, ph = (lcg(&seed) % 628) / 100.0;
-        double amp = 0.5 + (lcg(&seed) % 100) / 40.0, thr = (lcg(&seed) % 100) / 150.0;
-        for (int y = 0; y < t->h; y++)
-            for (int x = 0; x < t->w; x++) {
-                double v = amp * sin(fx * x + ph) * cos(0.2 * y - ph) - thr +
-                           0.05 * ((lcg(&seed) % 1000) / 1000.0 - 0.5);
-                t->data[((size_t)k * t->h + y) * t->w + x] = v > 0 ? (float)v : 0.0f;
-            }
-    }
-}
-
 /* What an exact n-bit round trip must give: dequantize(quantize(t)). */
 static void reference(const FrTensor *t, const FrFeatureSettings *s, FrTensor *ref)
 {
@@ -64,7 +44,7 @@ static void test_lossless_roundtrips(void **st)
     (void)st;
     FrTensor t;
     assert_int_equal(fr_tensor_alloc(&t, 13, 7, 5), 0);
-    feature_like(&t, 3u);
+    tu_feature_like(&t, 3u);
     int bits[] = {8, 10, 12, FR_BITS_FLOAT};
     FrPacking packs[] = {FR_PACK_TILE, FR_PACK_QUILT, FR_PACK_FRAMES};
     for (int k = FR_CODEC_HEVC_LOSSLESS; k < 64; k++) if (fr_codec_caps((FrCodecKind)k) & FR_CODEC_LOSSLESS)
@@ -115,7 +95,7 @@ static void test_side_info_exact(void **st)
     (void)st;
     FrTensor t;
     assert_int_equal(fr_tensor_alloc(&t, 13, 7, 5), 0);
-    feature_like(&t, 4u);
+    tu_feature_like(&t, 4u);
     FrFeatureSettings s;
     fr_feature_defaults(&s);
     s.codec = FR_CODEC_ZSTD;
@@ -176,8 +156,8 @@ static void test_hevc_lossy_and_cuts(void **st)
     FrTensor cuts[2];
     assert_int_equal(fr_tensor_alloc(&cuts[0], 16, 17, 17), 0);
     assert_int_equal(fr_tensor_alloc(&cuts[1], 5, 34, 34), 0);
-    feature_like(&cuts[0], 10u);
-    feature_like(&cuts[1], 11u);
+    tu_feature_like(&cuts[0], 10u);
+    tu_feature_like(&cuts[1], 11u);
     FrFeatureSettings s;
     fr_feature_defaults(&s);
     uint64_t prev = UINT64_MAX;
@@ -212,23 +192,12 @@ static void test_hevc_lossy_and_cuts(void **st)
     fr_tensor_free(&cuts[1]);
 }
 
-static double channel_mse(const FrTensor *a, const FrTensor *b, int k)
-{
-    size_t plane = (size_t)a->h * a->w;
-    double s = 0;
-    for (size_t i = 0; i < plane; i++) {
-        double d = a->data[k * plane + i] - b->data[k * plane + i];
-        s += d * d;
-    }
-    return s / plane;
-}
-
 static void test_channel_qp(void **st)
 {
     (void)st;
     FrTensor t;
     assert_int_equal(fr_tensor_alloc(&t, 9, 14, 14), 0);
-    feature_like(&t, 21u);
+    tu_feature_like(&t, 21u);
     FrPacking packs[] = {FR_PACK_TILE, FR_PACK_FRAMES};
     for (int p = 0; p < 2; p++) {
         int uni[9], one[9];
@@ -253,7 +222,7 @@ static void test_channel_qp(void **st)
         if (packs[p] == FR_PACK_TILE)
             assert_int_equal(info.tile_pad, 16);
         decode_one(f1, n1, &d1, &info);
-        assert_true(channel_mse(&t, &d1, 4) < channel_mse(&t, &du, 4));
+        assert_true(tu_channel_mse(&t, &d1, 4) < tu_channel_mse(&t, &du, 4));
         assert_true(n1 > nu);
         fr_tensor_free(&du);
         fr_tensor_free(&d1);
@@ -321,7 +290,7 @@ static void corruption_case(FrCodecKind k, int bits)
 {
     FrTensor t;
     assert_int_equal(fr_tensor_alloc(&t, 6, 9, 7), 0);
-    feature_like(&t, 8u);
+    tu_feature_like(&t, 8u);
     FrFeatureSettings s;
     fr_feature_defaults(&s);
     s.codec = k;
@@ -427,7 +396,7 @@ static void test_hostile_sizes(void **st)
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         FrTensor t;
         assert_int_equal(fr_tensor_alloc(&t, 4, 16, 16), 0);
-        feature_like(&t, 3);
+        tu_feature_like(&t, 3);
         FrFeatureSettings s;
         fr_feature_defaults(&s);
         s.codec = cases[k].codec;
@@ -511,7 +480,7 @@ static void test_cli(void **st)
     snprintf(out, sizeof out, "%s/g.npy", dir);
     FrTensor t, g;
     assert_int_equal(fr_tensor_alloc(&t, 13, 7, 5), 0);
-    feature_like(&t, 31u);
+    tu_feature_like(&t, 31u);
     assert_int_equal(fr_npy_write(in, &t, NULL), 0);
     const char *bin = tu_bin();
     char *o;
@@ -662,7 +631,7 @@ static void test_extract_hevc(void **st)
     snprintf(out, sizeof out, "%s/g.npy", dir);
     FrTensor t;
     assert_int_equal(fr_tensor_alloc(&t, 24, 20, 18), 0); /* 5x5 grid of 18x20: 96x104 */
-    feature_like(&t, 77u);
+    tu_feature_like(&t, 77u);
     assert_int_equal(fr_npy_write(in, &t, NULL), 0);
     float mn, mx;
     assert_int_equal(fr_quant_ranges(&t, FR_RANGE_TENSOR, 0, &mn, &mx, NULL), 0);

@@ -6,27 +6,6 @@
  * config rule that a lossy coder off x265's QP scale names its own QPs. */
 #include "testutil.h"
 
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
-
-/* ReLU-like feature maps: smooth waves cut at a threshold, a little noise. */
-static void feature_like(FrTensor *t, uint32_t seed)
-{
-    for (int k = 0; k < t->c; k++) {
-        double fx = 0.1 + (lcg(&seed) % 100) / 250.0, ph = (lcg(&seed) % 628) / 100.0;
-        double amp = 0.5 + (lcg(&seed) % 100) / 40.0, thr = (lcg(&seed) % 100) / 150.0;
-        for (int y = 0; y < t->h; y++)
-            for (int x = 0; x < t->w; x++) {
-                double v = amp * sin(fx * x + ph) * cos(0.2 * y - ph) - thr +
-                           0.05 * ((lcg(&seed) % 1000) / 1000.0 - 0.5);
-                t->data[((size_t)k * t->h + y) * t->w + x] = v > 0 ? (float)v : 0.0f;
-            }
-    }
-}
-
 /* One coding and decoding; returns the container bytes, fills dec. */
 static size_t code(const FrTensor *t, const FrFeatureSettings *s, FrTensor *dec)
 {
@@ -55,7 +34,7 @@ static void test_lossless_every_packing(void **st)
     (void)st;
     FrTensor t;
     assert_int_equal(fr_tensor_alloc(&t, 7, 13, 11), 0); /* odd sizes: padding everywhere */
-    feature_like(&t, 5u);
+    tu_feature_like(&t, 5u);
     int bits[] = {8, 10, 12};
     FrPacking packs[] = {FR_PACK_TILE, FR_PACK_QUILT, FR_PACK_FRAMES, FR_PACK_TILE_SORTED};
     int checked = 0, coders = 0;
@@ -106,7 +85,7 @@ static void test_rate_falls_with_qp(void **st)
     (void)st;
     FrTensor t;
     assert_int_equal(fr_tensor_alloc(&t, 32, 32, 32), 0);
-    feature_like(&t, 9u);
+    tu_feature_like(&t, 9u);
     for (int i = 0; i < fr_codec_count(); i++) {
         const FrCodec *c = fr_codec_at(i);
         if (!(c->caps & FR_CODEC_LOSSY))
@@ -135,17 +114,6 @@ static void test_rate_falls_with_qp(void **st)
     fr_tensor_free(&t);
 }
 
-static double channel_mse(const FrTensor *a, const FrTensor *b, int k)
-{
-    size_t plane = (size_t)a->h * a->w;
-    double s = 0;
-    for (size_t i = 0; i < plane; i++) {
-        double d = a->data[k * plane + i] - b->data[k * plane + i];
-        s += d * d;
-    }
-    return s / plane;
-}
-
 /* A QP per channel with packing frames: the coarse channel's error is the
  * largest, the fine one's the smallest, the rest equal the uniform coding's;
  * a coder without a QP per frame is refused with its name. */
@@ -155,7 +123,7 @@ static void test_channel_qp_frames(void **st)
     FrTensor t;
     enum { P = 64 * 64 };
     assert_int_equal(fr_tensor_alloc(&t, 6, 64, 64), 0);
-    feature_like(&t, 13u);
+    tu_feature_like(&t, 13u);
     for (int i = 0; i < t.c; i++) /* every channel alike, so their errors compare */
         memcpy(t.data + (size_t)i * P, t.data, P * sizeof(float));
     int tested = 0;
@@ -187,7 +155,7 @@ static void test_channel_qp_frames(void **st)
         s.channel_qp = NULL;
         s.n_channel_qp = 0;
         code(&t, &s, &u);
-        double e0 = channel_mse(&t, &d, 0), e1 = channel_mse(&t, &d, 1), e4 = channel_mse(&t, &d, 4);
+        double e0 = tu_channel_mse(&t, &d, 0), e1 = tu_channel_mse(&t, &d, 1), e4 = tu_channel_mse(&t, &d, 4);
         if (!(e1 > e0 && e0 > e4))
             fail_msg("%s: channel MSE coarse %g, mid %g, fine %g", c->name, e1, e0, e4);
         /* frames are coded independently: the untouched channels are bit-exact

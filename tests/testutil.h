@@ -120,6 +120,41 @@ static inline int tu_run_limited(size_t extra, int (*fn)(void *), void *arg)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The tests' deterministic generator (Numerical Recipes' LCG, top 24 bits). */
+static inline uint32_t tu_lcg(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* ReLU-like feature maps: per channel a smooth wave cut at a threshold,
+ * plus a little noise; every channel different, all from seed. */
+static inline void tu_feature_like(FrTensor *t, uint32_t seed)
+{
+    for (int k = 0; k < t->c; k++) {
+        double fx = 0.1 + (tu_lcg(&seed) % 100) / 250.0, ph = (tu_lcg(&seed) % 628) / 100.0;
+        double amp = 0.5 + (tu_lcg(&seed) % 100) / 40.0, thr = (tu_lcg(&seed) % 100) / 150.0;
+        for (int y = 0; y < t->h; y++)
+            for (int x = 0; x < t->w; x++) {
+                double v = amp * sin(fx * x + ph) * cos(0.2 * y - ph) - thr +
+                           0.05 * ((tu_lcg(&seed) % 1000) / 1000.0 - 0.5);
+                t->data[((size_t)k * t->h + y) * t->w + x] = v > 0 ? (float)v : 0.0f;
+            }
+    }
+}
+
+/* Mean squared difference of channel k of two tensors of one shape. */
+static inline double tu_channel_mse(const FrTensor *a, const FrTensor *b, int k)
+{
+    size_t plane = (size_t)a->h * a->w;
+    double s = 0;
+    for (size_t i = 0; i < plane; i++) {
+        double d = a->data[k * plane + i] - b->data[k * plane + i];
+        s += d * d;
+    }
+    return s / plane;
+}
+
 /* Asserts that haystack contains needle, printing both when it does not. */
 #define tu_assert_contains(haystack, needle)                                            \
     do {                                                                                \
