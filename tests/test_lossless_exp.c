@@ -6,6 +6,8 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <signal.h>
+#include <time.h>
 
 static const FrCodecKind coders[] = {FR_CODEC_GZIP, FR_CODEC_ZLIB, FR_CODEC_BZIP2, FR_CODEC_LZMA,
                                      FR_CODEC_ZSTD};
@@ -305,7 +307,80 @@ static void test_run_tiny(void **state)
     free(full);
     free(cut);
     free(again);
+    char outd[600];
+    snprintf(outd, sizeof outd, "%s/out", d);
+    tu_assert_run_refused_while_locked(outd, csvp, fr_run_lossless(e, &o, &err), &err);
     fr_experiment_free(&e);
+}
+
+/* SIGTERM during a lossless run: it stops between images, keeps the layers
+ * already in lossless.csv, says "state: interrupted", exits 143; a rerun
+ * finishes with every row. */
+static void test_lossless_signal(void **state)
+{
+    (void)state;
+    const char *d = tu_tmpdir();
+    char cfg[512], list[512], yaml[512], text[2048], csvp[512], man[512], errp[512];
+    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", d);
+    snprintf(list, sizeof list, "%s/list.txt", d);
+    snprintf(yaml, sizeof yaml, "%s/exp.yaml", d);
+    snprintf(csvp, sizeof csvp, "%s/out/lossless.csv", d);
+    snprintf(man, sizeof man, "%s/out/manifest.yaml", d);
+    snprintf(errp, sizeof errp, "%s/err.txt", d);
+    tu_write(cfg, TINY_CFG);
+    /* long enough that the run is still going after its first layer */
+    FILE *lf = fopen(list, "w");
+    assert_non_null(lf);
+    for (int i = 0; i < 300; i++)
+        fprintf(lf, "/usr/share/darknet/data/%s.jpg\n", i % 2 ? "dog" : "eagle");
+    fclose(lf);
+    snprintf(text, sizeof text,
+             "kind: lossless\nmodel:\n  cfg: %s\n  seed: 3\ndataset:\n  images: %s\n"
+             "lossless:\n  layers: all\n  coders: [zlib, lzma]\n"
+             "output:\n  dir: %s/out\n  plots: false\nquiet: true\n",
+             cfg, list, d);
+    tu_write(yaml, text);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        dup2(fd, 2);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execl(tu_bin(), tu_bin(), "run", yaml, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    while (access(csvp, F_OK) != 0) { /* the first layer is saved */
+        assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 143);
+    char *m = slurp(man);
+    assert_non_null(m);
+    tu_assert_contains(m, "state: interrupted");
+    free(m);
+    char *er = slurp(errp);
+    tu_assert_contains(er, "interrupted by Terminated; the layers finished so far are saved");
+    free(er);
+    char *part = slurp(csvp);
+    int lines = count_lines(part);
+    assert_true(lines >= 3 && lines < 9); /* header + 2 rows per layer, not all 4 layers */
+    char *out = NULL;
+    assert_int_equal(tu_sh(&out, "'%s' run '%s' --quiet", tu_bin(), yaml), 0);
+    free(out);
+    char *full = slurp(csvp);
+    assert_int_equal(count_lines(full), 9);
+    assert_memory_equal(full, part, strlen(part)); /* saved layers kept as they were */
+    m = slurp(man);
+    tu_assert_contains(m, "state: done");
+    free(m);
+    free(part);
+    free(full);
 }
 
 int main(void)
@@ -316,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_exact_decode),
         cmocka_unit_test(test_table_layout),
         cmocka_unit_test(test_run_tiny),
+        cmocka_unit_test(test_lossless_signal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -556,6 +556,11 @@ static double modelcomp_run(const char *rounding)
     assert_memory_equal(after, before, nb);
     free(before);
     free(after);
+    /* a second run on a directory in use is refused before it reads or
+     * writes anything there */
+    char outd[600];
+    snprintf(outd, sizeof outd, "%s/out", d);
+    tu_assert_run_refused_while_locked(outd, csvp, fr_run_modelcomp(e, &o, &err), &err);
     fr_experiment_free(&e);
     return ratio[0][0];
 }

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -163,6 +165,41 @@ static inline double tu_channel_mse(const FrTensor *a, const FrTensor *b, int k)
             print_error("expected to find \"%s\" in:\n%s\n", n_, h_ ? h_ : "(null)");  \
             fail();                                                                     \
         }                                                                               \
+    } while (0)
+
+/* Takes output dir's run lock (DIR/.featrd-run.lock) as a running featrd
+ * would, recording pid; returns the descriptor to close (releasing it).
+ * flock locks belong to the open file, so a run in this process conflicts. */
+static inline int tu_hold_run_lock(const char *dir, long pid)
+{
+    char path[4200], text[32];
+    assert_true(strlen(dir) < 4096);
+    snprintf(path, sizeof path, "%.4096s/.featrd-run.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    int n = snprintf(text, sizeof text, "%ld\n", pid);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(pwrite(fd, text, (size_t)n, 0), n);
+    return fd;
+}
+
+/* A run on a directory whose lock another process holds (pid 4242 recorded)
+ * is refused as a usage error naming that pid, and leaves file as it was. */
+#define tu_assert_run_refused_while_locked(dir, file, run_call, errp)                        \
+    do {                                                                                  \
+        uint8_t *tu_b_ = NULL, *tu_a_ = NULL;                                             \
+        size_t tu_nb_ = 0, tu_na_ = 0;                                                    \
+        assert_int_equal(fr_read_file((file), &tu_b_, &tu_nb_, NULL), 0);                 \
+        int tu_fd_ = tu_hold_run_lock((dir), 4242);                                       \
+        assert_int_equal((run_call), FR_E_USAGE);                                         \
+        tu_assert_contains((errp)->msg, "is in use by another featrd run (pid 4242)");    \
+        close(tu_fd_);                                                                    \
+        assert_int_equal(fr_read_file((file), &tu_a_, &tu_na_, NULL), 0);                 \
+        assert_int_equal(tu_na_, tu_nb_);                                                 \
+        assert_memory_equal(tu_a_, tu_b_, tu_nb_);                                        \
+        free(tu_a_);                                                                      \
+        free(tu_b_);                                                                      \
     } while (0)
 
 #endif

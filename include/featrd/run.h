@@ -158,7 +158,8 @@ void fr_plan_free(FrPlan *plan);
  * any thread, e.g. the on_progress callback.
  *
  * Returns 1 when the request was taken, 0 when nothing will act on it: no
- * rd run is in progress (kinds lossless and model do not stop early), or a
+ * run is in progress (of any kind: rd stops after its images in flight,
+ * lossless before its next image, model before its next row), or a
  * stop was already requested. On 0 a signal handler should end the process
  * the default way (restore SIG_DFL and raise the signal), which is how a
  * second Ctrl-C ends a run at once. A request applies to every fr_run in

@@ -459,7 +459,7 @@ static int layer_feature(FrModel *m, int nlayers, const FrTensor *input, int lay
     return rc;
 }
 
-int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *err)
+static int run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *err)
 {
     FrRunOptions o;
     if (o_in)
@@ -476,6 +476,7 @@ int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *er
     unsigned char *done = NULL;
     int *layers = NULL, nl = 0;
     FrText rows = {0};
+    int lock_fd = -1, manifest_running = 0;
     FrProgress *prog = NULL;
     FrCodecKind coders[MAX_CODERS];
     int ncoders = 0, rc;
@@ -504,8 +505,15 @@ int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *er
                                    "%d is out of range (0 = off, 1..16)", qbits);
     if ((rc = fr_experiment_check_files(e, err)))
         return rc;
-    if ((rc = fr_results_dir_prepare(dir, err)) || (rc = fr_results_check_config(dir, e, o.force, err)))
+    /* the run lock before anything in dir is read or changed: a second run
+     * on the same directory is refused, naming the first one's pid */
+    if ((rc = fr_results_dir_prepare(dir, err)) ||
+        (rc = fr_results_lock(dir, 0, 1, &lock_fd, err)))
         return rc;
+    if ((rc = fr_results_check_config(dir, e, o.force, err))) {
+        fr_results_unlock(&lock_fd);
+        return rc;
+    }
     snprintf(csv_path, sizeof csv_path, "%s/lossless.csv", dir);
     snprintf(man_path, sizeof man_path, "%s/manifest.yaml", dir);
     if (o.force)
@@ -544,8 +552,9 @@ int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *er
     }
     if ((rc = load_previous(csv_path, &rows, done, count, err)))
         goto out;
-    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: lossless.csv\n", err)))
+    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: lossless.csv\nstate: running\n", err)))
         goto out;
+    manifest_running = 1;
 
     /* network inputs are small next to the features; keep them when they fit */
     int ic, ih, iw;
@@ -578,6 +587,8 @@ int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *er
         memset(&qs, 0, sizeof qs);
         size_t qvol = 0;
         for (size_t im = 0; im < list.n; im++) {
+            if ((rc = fr_run_stop_check("layers", err)))
+                goto out;
             FrTensor in_t = {0}, feat = {0};
             FrTensor *input = cache_inputs ? &inputs[im] : &in_t;
             if (!input->data) {
@@ -667,7 +678,7 @@ int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *er
         printf("%s: %zu images per layer\n", csv_path, list.n);
         fr_lossless_table(csv_path, "float32", stdout, NULL);
     }
-    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: lossless.csv\n", err)))
+    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: lossless.csv\nstate: done\n", err)))
         goto out;
     int plots = o.plots >= 0 ? o.plots : e->output.plots;
     if (plots) {
@@ -679,6 +690,15 @@ int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *er
 out:
     if (prog)
         fr_progress_destroy(&prog);
+    if (rc && manifest_running) {
+        /* the manifest must not stay "running" after a failure or a signal */
+        FrError me = {0};
+        fr_manifest_write(man_path, e, 0, 1, o.git_dir,
+                          rc == FR_E_INTERRUPTED ? "kind_outputs: lossless.csv\nstate: interrupted\n"
+                                                 : "kind_outputs: lossless.csv\nstate: failed\n",
+                          &me);
+    }
+    fr_results_unlock(&lock_fd);
     if (inputs)
         for (size_t i = 0; i < list.n; i++)
             fr_tensor_free(&inputs[i]);
@@ -688,5 +708,15 @@ out:
     fr_text_free(&rows);
     fr_image_list_free(&list);
     fr_model_close(&m);
+    return rc;
+}
+
+/* The run between fr_run_stop_enter and _leave, so that SIGINT/SIGTERM (the
+ * CLI's fr_run_request_stop) stops it between saved layers. */
+int fr_run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError *err)
+{
+    fr_run_stop_enter();
+    int rc = run_lossless(e, o_in, err);
+    fr_run_stop_leave(rc == FR_E_INTERRUPTED);
     return rc;
 }

@@ -528,7 +528,7 @@ static int code_model(const FrWeights *w, const FrWeights *base, const FrRpSetti
     return rc;
 }
 
-int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *err)
+static int run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *err)
 {
     FrRunOptions o;
     if (o_in)
@@ -544,6 +544,7 @@ int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *e
     EvalCtx ctx;
     int have_ctx = 0, rc;
     FrWeights w = {0}, base = {0}, target = {0}, dec = {0};
+    int lock_fd = -1, manifest_running = 0;
     FrProgress *prog = NULL;
     memset(&ctx, 0, sizeof ctx);
 
@@ -560,8 +561,15 @@ int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *e
                                    "give at least one RP p (1..8)");
     if ((rc = fr_experiment_check_files(e, err)))
         return rc;
-    if ((rc = fr_results_dir_prepare(dir, err)) || (rc = fr_results_check_config(dir, e, o.force, err)))
+    /* the run lock before anything in dir is read or changed: a second run
+     * on the same directory is refused, naming the first one's pid */
+    if ((rc = fr_results_dir_prepare(dir, err)) ||
+        (rc = fr_results_lock(dir, 0, 1, &lock_fd, err)))
         return rc;
+    if ((rc = fr_results_check_config(dir, e, o.force, err))) {
+        fr_results_unlock(&lock_fd);
+        return rc;
+    }
     snprintf(csv_path, sizeof csv_path, "%s/modelcomp.csv", dir);
     snprintf(man_path, sizeof man_path, "%s/manifest.yaml", dir);
     snprintf(tmp_path, sizeof tmp_path, "%s/.modelcomp-decoded.weights", dir);
@@ -569,8 +577,9 @@ int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *e
         unlink(csv_path);
     if ((rc = load_previous(csv_path, &rows, &keys, err)))
         goto out;
-    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: modelcomp.csv\n", err)))
+    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: modelcomp.csv\nstate: running\n", err)))
         goto out;
+    manifest_running = 1;
 
     FrRpSettings s;
     fr_rp_defaults(&s);
@@ -637,6 +646,8 @@ int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *e
                 goto out;
         }
         for (int i = 0; i < mc->n_precision; i++) {
+            if ((rc = fr_run_stop_check("rows", err)))
+                goto out;
             int p = mc->precision[i];
             Row r = ref;
             r.orig = ref.ev;
@@ -722,7 +733,7 @@ int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *e
     }
     if ((rc = write_dat(dir, csv_path, err)))
         goto out;
-    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: modelcomp.csv\n", err)))
+    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: modelcomp.csv\nstate: done\n", err)))
         goto out;
     int plots = o.plots >= 0 ? o.plots : e->output.plots;
     if (plots) {
@@ -734,6 +745,15 @@ int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *e
 out:
     if (prog)
         fr_progress_destroy(&prog);
+    if (rc && manifest_running) {
+        /* the manifest must not stay "running" after a failure or a signal */
+        FrError me = {0};
+        fr_manifest_write(man_path, e, 0, 1, o.git_dir,
+                          rc == FR_E_INTERRUPTED ? "kind_outputs: modelcomp.csv\nstate: interrupted\n"
+                                                 : "kind_outputs: modelcomp.csv\nstate: failed\n",
+                          &me);
+    }
+    fr_results_unlock(&lock_fd);
     unlink(tmp_path);
     fr_weights_free(&w);
     fr_weights_free(&base);
@@ -743,5 +763,15 @@ out:
     fr_text_free(&keys);
     if (have_ctx)
         eval_ctx_free(&ctx);
+    return rc;
+}
+
+/* The run between fr_run_stop_enter and _leave, so that SIGINT/SIGTERM (the
+ * CLI's fr_run_request_stop) stops it between saved rows. */
+int fr_run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrError *err)
+{
+    fr_run_stop_enter();
+    int rc = run_modelcomp(e, o_in, err);
+    fr_run_stop_leave(rc == FR_E_INTERRUPTED);
     return rc;
 }

@@ -56,6 +56,18 @@ void fr_results_name(char *buf, size_t cap, const char *dir, const char *base, c
  * its hash, kind, shard, git revision (`git rev-parse HEAD` in git_dir, or
  * "unknown"), featrd and library versions, machine (uname, cores), start and
  * end time. Atomically. extra: more YAML lines to append (may be NULL). */
+/* The stop request of fr_run_request_stop, for every kind's runner: enter
+ * when the run starts (a request is taken only while some run is entered),
+ * poll pending (the request's signal, 0 none) between units of work that are
+ * saved, and leave on return (interrupted: the run stopped for the request,
+ * so fr_run_interrupt_signal reports it). */
+void fr_run_stop_enter(void);
+int fr_run_stop_pending(void);
+void fr_run_stop_leave(int interrupted);
+/* FR_E_INTERRUPTED ("interrupted by SIG; the SAVED finished so far are
+ * saved, run again to resume") when a stop is pending, else 0. */
+int fr_run_stop_check(const char *saved, FrError *err);
+
 int fr_manifest_write(const char *path, const struct FrExperiment *e, int shard_index,
                       int shard_count, const char *git_dir, const char *extra, FrError *err);
 

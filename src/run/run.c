@@ -107,7 +107,7 @@ typedef struct WorkerArg {
  * signal handler itself. Lock-free atomics, because the request comes from
  * a signal handler and is read by the worker threads. */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "fr_run_request_stop needs lock-free atomics");
-static atomic_int runs_active; /* fr_run (kind rd) calls between start and return */
+static atomic_int runs_active; /* runs (any kind) between fr_run_stop_enter and _leave */
 static atomic_int run_signal;  /* the pending request's signal; 0 none */
 static int last_signal;
 
@@ -122,6 +122,36 @@ int fr_run_request_stop(int sig)
 int fr_run_interrupt_signal(void)
 {
     return last_signal;
+}
+
+void fr_run_stop_enter(void)
+{
+    last_signal = 0;
+    atomic_fetch_add(&runs_active, 1);
+}
+
+int fr_run_stop_pending(void)
+{
+    return atomic_load(&run_signal);
+}
+
+int fr_run_stop_check(const char *saved, FrError *err)
+{
+    int sig = fr_run_stop_pending();
+    if (!sig)
+        return 0;
+    return fr_error(err, FR_E_INTERRUPTED,
+                    "interrupted by %s; the %s finished so far are saved, run again to resume",
+                    strsignal(sig), saved);
+}
+
+void fr_run_stop_leave(int interrupted)
+{
+    if (interrupted)
+        last_signal = atomic_load(&run_signal);
+    /* the request is spent with the last run it applied to */
+    if (atomic_fetch_sub(&runs_active, 1) == 1)
+        atomic_store(&run_signal, 0);
 }
 
 static void *worker_main(void *p)
@@ -1468,8 +1498,7 @@ int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     memset(&r, 0, sizeof r);
     pthread_mutex_init(&r.mu, NULL);
     int lock_fd = -1, manifest_running = 0;
-    last_signal = 0;
-    atomic_fetch_add(&runs_active, 1);
+    fr_run_stop_enter();
     r.e = e;
     if (opt)
         r.o = *opt;
@@ -1663,12 +1692,8 @@ out:
         FrError me = {0};
         write_manifest(&r, rc == FR_E_INTERRUPTED ? "interrupted" : "failed", &me);
     }
-    if (rc == FR_E_INTERRUPTED)
-        last_signal = atomic_load(&run_signal);
     run_free(&r);
     fr_results_unlock(&lock_fd);
-    /* the request is spent with the last run it applied to */
-    if (atomic_fetch_sub(&runs_active, 1) == 1)
-        atomic_store(&run_signal, 0);
+    fr_run_stop_leave(rc == FR_E_INTERRUPTED);
     return rc;
 }
