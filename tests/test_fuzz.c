@@ -24,6 +24,9 @@
 #define LLVMFuzzerTestOneInput fuzz_cfg_one
 #include "../fuzz/fuzz_cfg.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_cfgcheck_one
+#include "../fuzz/fuzz_cfgcheck.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*OneFn)(const uint8_t *, size_t);
 
@@ -72,12 +75,49 @@ static void test_replay_cfg(void **s)
     assert_true(replay("cfg", fuzz_cfg_one) + replay_dir("tests/data/model/hostile", fuzz_cfg_one) >= 6);
 }
 
+/* the in-process check and its fixed-point rule on the same cfgs, plus the
+ * models the tests and the demo ship (which must pass it) */
+static void test_replay_cfgcheck(void **s)
+{
+    (void)s;
+    assert_true(replay("cfgcheck", fuzz_cfgcheck_one) +
+                    replay_dir("tests/data/model/hostile", fuzz_cfgcheck_one) +
+                    replay_dir("tests/data/model", fuzz_cfgcheck_one) +
+                    replay_dir("models", fuzz_cfgcheck_one) >= 10);
+    /* the shipped cfgs pass the check, and so do their rewrites */
+    static const char *const ok[] = {"models/fmnist-yolo.cfg", "models/fmnist-yolo-aug.cfg",
+                                     "models/fmnist-vgg.cfg", "tests/data/model/tiny-det.cfg",
+                                     "tests/data/model/tiny-cls.cfg"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint8_t *d = NULL;
+        size_t n = 0;
+        assert_int_equal(fr_read_file(ok[i], &d, &n, NULL), 0);
+        FrCfgText out = {0}, again = {0};
+        if (check_text(d, n, 0, 0, &out) != 0)
+            fail_msg("%s: refused by fr_cfg_rewrite", ok[i]);
+        assert_int_equal(check_text(out.p, out.n, 0, 0, &again), 0);
+        tu_assert_contains(out.p, "batch=1");
+        free(out.p);
+        free(again.p);
+        free(d);
+    }
+    /* and a hostile one does not: anchors beyond num (issue 23 defect 1) */
+    uint8_t *d = NULL;
+    size_t n = 0;
+    assert_int_equal(fr_read_file("tests/data/model/hostile/anchors-over-num.cfg", &d, &n, NULL), 0);
+    FrCfgText out = {0};
+    assert_int_not_equal(check_text(d, n, 0, 0, &out), 0);
+    free(out.p);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_config), cmocka_unit_test(test_replay_frd),
         cmocka_unit_test(test_replay_npy),    cmocka_unit_test(test_replay_csv),
         cmocka_unit_test(test_replay_rp),     cmocka_unit_test(test_replay_cfg),
+        cmocka_unit_test(test_replay_cfgcheck),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,13 +19,14 @@ for bin in "$@"; do
   [ -d "fuzz/seeds/$t" ] && cp -n fuzz/seeds/$t/* "$corpus"/ 2>/dev/null
   case $t in
     config) cp -n configs/*.yaml tests/data/config/*.yaml tests/data/config/bad/*.yaml experiments/*/*.yaml "$corpus"/ 2>/dev/null ;;
-    cfg) for f in tests/data/model/*.cfg tests/data/model/hostile/*.cfg tests/data/run/*.cfg; do
+    cfg|cfgcheck) for f in tests/data/model/*.cfg tests/data/model/hostile/*.cfg tests/data/run/*.cfg; do
            [ -f "$f" ] && cp -n "$f" "$corpus/$(basename "$(dirname "$f")")-$(basename "$f")"; done ;;
     rp) cp -n tests/data/model/*.weights "$corpus"/ 2>/dev/null ;;
   esac
   dict=(); [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
+  [ "$t" = cfgcheck ] && dict=(-dict=fuzz/cfg.dict)
   maxlen=(); [ "$t" = cfg ] && maxlen=(-max_len=4096)
-  [ "$t" = config ] && maxlen=(-max_len=16384)
+  [ "$t" = config ] || [ "$t" = cfgcheck ] && maxlen=(-max_len=16384)
   log=build-fuzz/fuzz-$t.log
   nice -n 19 "$bin" -max_total_time="$secs" -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="build-fuzz/crashes/$t-" "${dict[@]}" "${maxlen[@]}" "$corpus" >"$log" 2>&1
