@@ -721,6 +721,30 @@ static void test_shards_and_jobs(void **state)
     assert_same_points(a, b);
     snprintf(b, sizeof b, "%s/bd.csv", dir);
     assert_int_equal(access(b, R_OK), 0);
+    /* the merge's paired deltas are the single run's, byte for byte, and
+     * the reference's own accuracy row is not among them */
+    {
+        char va[600], vb[600];
+        uint8_t *x = NULL, *y = NULL;
+        size_t nx = 0, ny = 0;
+        snprintf(va, sizeof va, "%s/vs_reference.csv", ref);
+        snprintf(vb, sizeof vb, "%s/vs_reference.csv", dir);
+        assert_int_equal(fr_read_file(va, &x, &nx, NULL), 0);
+        assert_int_equal(fr_read_file(vb, &y, &ny, NULL), 0);
+        assert_int_equal(nx, ny);
+        assert_memory_equal(x, y, nx);
+        x = realloc(x, nx + 1);
+        x[nx] = 0;
+        tu_assert_contains((char *)x, ",map07,");
+        free(x);
+        free(y);
+        FrCsv *v = NULL;
+        assert_int_equal(fr_csv_read(va, &v, NULL), 0);
+        assert_true(fr_csv_nrows(v) > 0);
+        for (size_t r = 0; r < fr_csv_nrows(v); r++)
+            assert_string_not_equal(fr_csv_get(v, r, fr_csv_col(v, "kind")), "reference");
+        fr_csv_destroy(&v);
+    }
     /* plots from the merged CSV (gnuplot, plots/rd.gp) */
     rc = tu_sh(&out, "'%s' plot '%s'", tu_bin(), dir);
     if (rc)
@@ -1059,6 +1083,67 @@ static void test_stop_request(void **state)
     fr_experiment_free(&e);
 }
 
+/* vs_reference.csv pairs replicate b of a point with replicate b of the
+ * reference: a point whose accuracy is below the reference's in every
+ * replicate is "lower" although the two unpaired intervals overlap; one
+ * straddling 0 is "equal"; a point without replicates is "no-ci"; a metric
+ * the reference lacks gives no rows. */
+static void test_vs_reference(void **state)
+{
+    (void)state;
+    const char *d = tu_tmpdir();
+    char p[600];
+    snprintf(p, sizeof p, "%s/points.csv", d);
+    tu_write(p, "kind,id,curve,desc,kbpi,map07,top1\n"
+                "reference,pref,reference,reference,,0.70,nan\n"
+                "feature,pa,c1,\"c1,qp=22\",10.5,0.695,nan\n"
+                "feature,pb,c1,\"c1,qp=30\",5,0.701,nan\n"
+                "feature,pc,c2,\"c2,qp=30\",3,0.6,nan\n");
+    snprintf(p, sizeof p, "%s/boot", d);
+    assert_int_equal(mkdir(p, 0777), 0);
+    static const double ref[5] = {0.70, 0.72, 0.68, 0.71, 0.69};
+    static const double da[5] = {-0.010, -0.005, -0.008, -0.002, -0.010};
+    static const double db[5] = {0.004, -0.003, 0.001, 0.002, -0.001};
+    const char *ids[3] = {"pref", "pa", "pb"};
+    const double *dd[3] = {NULL, da, db};
+    for (int k = 0; k < 3; k++) {
+        char text[512];
+        int n = snprintf(text, sizeof text, "kbpi,map07\n");
+        for (int b = 0; b < 5; b++)
+            n += snprintf(text + n, sizeof text - (size_t)n, "1,%.17g\n",
+                          ref[b] + (dd[k] ? dd[k][b] : 0));
+        snprintf(p, sizeof p, "%s/boot/%s.csv", d, ids[k]);
+        tu_write(p, text);
+    }
+    FrError err;
+    assert_int_equal(fr_results_write_vs_reference(d, 0.9, &err), 0);
+    snprintf(p, sizeof p, "%s/vs_reference.csv", d);
+    FrCsv *c = NULL;
+    assert_int_equal(fr_csv_read(p, &c, &err), 0);
+    assert_int_equal(fr_csv_nrows(c), 3);
+    int vc = fr_csv_col(c, "verdict"), mc = fr_csv_col(c, "metric");
+    assert_string_equal(fr_csv_get(c, 0, fr_csv_col(c, "id")), "pa");
+    assert_string_equal(fr_csv_get(c, 0, mc), "map07");
+    assert_string_equal(fr_csv_get(c, 0, fr_csv_col(c, "desc")), "c1,qp=22");
+    assert_close(csv_num(c, 0, "delta"), 0.695 - 0.70, 1e-15);
+    assert_close(csv_num(c, 0, "reference"), 0.70, 0);
+    assert_close(csv_num(c, 0, "kbpi"), 10.5, 0);
+    double lo, hi, diff[5];
+    for (int b = 0; b < 5; b++)
+        diff[b] = (ref[b] + da[b]) - ref[b];
+    fr_ci_percentile(diff, 5, 0.9, &lo, &hi);
+    assert_close(csv_num(c, 0, "delta_lo"), lo, 1e-15);
+    assert_close(csv_num(c, 0, "delta_hi"), hi, 1e-15);
+    assert_true(hi < 0);
+    assert_string_equal(fr_csv_get(c, 0, vc), "lower");
+    assert_string_equal(fr_csv_get(c, 0, fr_csv_col(c, "replicates")), "5");
+    assert_string_equal(fr_csv_get(c, 1, vc), "equal");
+    assert_string_equal(fr_csv_get(c, 2, fr_csv_col(c, "id")), "pc");
+    assert_string_equal(fr_csv_get(c, 2, vc), "no-ci");
+    assert_true(isnan(csv_num(c, 2, "delta_lo")));
+    fr_csv_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1073,6 +1158,7 @@ int main(void)
         cmocka_unit_test(test_manifest_git),
         cmocka_unit_test(test_second_signal),
         cmocka_unit_test(test_stop_request),
+        cmocka_unit_test(test_vs_reference),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1061,6 +1061,8 @@ int fr_results_merge(const char *dir, FrError *err)
         if (!rc && e->n_bd)
             rc = fr_results_write_bd(dir, e, err);
         if (!rc)
+            rc = fr_results_write_vs_reference(dir, e->bootstrap.level, err);
+        if (!rc)
             rc = fr_results_images_csv(dir, (int)total, err);
     }
     fr_experiment_free(&e);

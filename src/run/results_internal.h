@@ -151,6 +151,16 @@ const char *fr_plots_dir(void);
 /* Writes DIR/bd.csv for e's bd: entries from DIR/points.csv. */
 int fr_results_write_bd(const char *dir, const struct FrExperiment *e, FrError *err);
 
+/* DIR/vs_reference.csv: every point's task metrics (map07, map, top1, top5)
+ * against the reference point (the uncompressed network on the same images),
+ * one row per point and metric: value, reference, delta = value − reference
+ * and its paired bootstrap interval at level (replicate b of the point minus
+ * replicate b of the reference: the same resampled images, boot/<id>.csv),
+ * verdict lower / equal / higher (the interval below, around, above 0;
+ * no-ci without replicates). Header only when there is no reference. */
+int fr_results_write_vs_reference(const char *dir, double level, FrError *err);
+const char *fr_vs_reference_csv_header(void);
+
 
 /* Runs gnuplot on script with `-e "vars"` (gnuplot assignments, e.g.
  * "dir='results/x'"; the caller keeps double quotes out of them). FR_E_NOENT

@@ -288,6 +288,97 @@ int fr_results_write_bd(const char *dir, const FrExperiment *e, FrError *err)
     return rc;
 }
 
+/* ---------------- paired deltas against the reference ---------------- */
+
+const char *fr_vs_reference_csv_header(void)
+{
+    return "id,curve,desc,kind,kbpi,metric,value,reference,delta,delta_lo,delta_hi,replicates,"
+           "verdict";
+}
+
+int fr_results_write_vs_reference(const char *dir, double level, FrError *err)
+{
+    char path[4400];
+    fr_results_name(path, sizeof path, dir, "points", "csv", 0, 1);
+    FrCsv *csv = NULL;
+    int rc = fr_csv_read(path, &csv, err);
+    if (rc)
+        return rc;
+    int kc = fr_csv_col(csv, "kind"), ic = fr_csv_col(csv, "id"), cc = fr_csv_col(csv, "curve"),
+        dc = fr_csv_col(csv, "desc"), rc_k = fr_csv_col(csv, "kbpi");
+    size_t nr = fr_csv_nrows(csv), ref = nr;
+    for (size_t r = 0; kc >= 0 && r < nr && ref == nr; r++)
+        if (!strcmp(fr_csv_get(csv, r, kc), "reference"))
+            ref = r;
+    FrText t = {0};
+    fr_text_printf(&t, "%s\n", fr_vs_reference_csv_header());
+    enum { CAP = 100000 };
+    double *pr = malloc(CAP * sizeof *pr), *pq = malloc(CAP * sizeof *pq);
+    double *rr = malloc(CAP * sizeof *rr), *rq = malloc(CAP * sizeof *rq);
+    if (!pr || !pq || !rr || !rq) {
+        rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        goto done;
+    }
+    /* fidelity is 1 at the reference by definition: its own column says it */
+    static const char *const cols[] = {"map07", "map", "top1", "top5"};
+    for (size_t m = 0; ref < nr && ic >= 0 && m < sizeof cols / sizeof cols[0]; m++) {
+        int qc = fr_csv_col(csv, cols[m]);
+        double refv;
+        if (qc < 0 || fr_csv_get_double_nf(csv, ref, qc, &refv, NULL) || !isfinite(refv))
+            continue;
+        int rb = boot_columns(dir, fr_csv_get(csv, ref, ic), "kbpi", cols[m], rr, rq, CAP);
+        for (size_t r = 0; r < nr; r++) {
+            double v, kb = NAN;
+            if (r == ref || fr_csv_get_double_nf(csv, r, qc, &v, NULL) || !isfinite(v))
+                continue;
+            if (rc_k >= 0 && fr_csv_get_double_nf(csv, r, rc_k, &kb, NULL))
+                kb = NAN;
+            /* the same resampled image sets at every point (fr_boot_counts),
+             * so replicate b of the point pairs with replicate b of the
+             * reference: the interval is of the difference itself */
+            int pb = rb > 0 ? boot_columns(dir, fr_csv_get(csv, r, ic), "kbpi", cols[m], pr, pq,
+                                           CAP)
+                            : -1;
+            int B = 0;
+            double lo = NAN, hi = NAN;
+            if (pb == rb && pb > 0) {
+                for (int b = 0; b < pb; b++)
+                    if (isfinite(pq[b]) && isfinite(rq[b]))
+                        pq[B++] = pq[b] - rq[b];
+                if (B > 0)
+                    fr_ci_percentile(pq, (size_t)B, level, &lo, &hi);
+            }
+            const char *verdict = !B ? "no-ci" : hi < 0 ? "lower" : lo > 0 ? "higher" : "equal";
+            fr_text_csv_field(&t, fr_csv_get(csv, r, ic), ',');
+            fr_text_csv_field(&t, cc >= 0 ? fr_csv_get(csv, r, cc) : "", ',');
+            fr_text_csv_field(&t, dc >= 0 ? fr_csv_get(csv, r, dc) : "", ',');
+            fr_text_csv_field(&t, kc >= 0 ? fr_csv_get(csv, r, kc) : "", ',');
+            fr_text_csv_double(&t, kb, ',');
+            fr_text_csv_field(&t, cols[m], ',');
+            fr_text_csv_double(&t, v, ',');
+            fr_text_csv_double(&t, refv, ',');
+            fr_text_csv_double(&t, v - refv, ',');
+            fr_text_csv_double(&t, lo, ',');
+            fr_text_csv_double(&t, hi, ',');
+            fr_text_printf(&t, "%d,%s\n", B, verdict);
+        }
+    }
+    if (t.oom)
+        rc = fr_error(err, FR_E_NOMEM, "out of memory");
+    if (!rc) {
+        fr_results_name(path, sizeof path, dir, "vs_reference", "csv", 0, 1);
+        rc = fr_text_write_atomic(&t, path, err);
+    }
+done:
+    free(pr);
+    free(pq);
+    free(rr);
+    free(rq);
+    fr_text_free(&t);
+    fr_csv_destroy(&csv);
+    return rc;
+}
+
 /* ---------------- plots ---------------- */
 
 /* ---- curve names as key=value lists ---- */

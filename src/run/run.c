@@ -1676,6 +1676,8 @@ int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
             rc = fr_results_images_csv(r.dir, r.plan.n, err);
         if (!rc && e->n_bd)
             rc = fr_results_write_bd(r.dir, e, err);
+        if (!rc)
+            rc = fr_results_write_vs_reference(r.dir, e->bootstrap.level, err);
         int plots = r.o.plots >= 0 ? r.o.plots : e->output.plots;
         if (!rc && plots) {
             FrError pe = {0};
