@@ -461,8 +461,12 @@ static int npz_member(const char *path, const uint8_t *z, size_t n, const char *
             rc = fr_error(err, FR_E_FORMAT, "%s: corrupt .npz member %.*s (CRC)", path, (int)nlen, name);
         if (rc) {
             free(buf);
-            return rc == FR_E_FORMAT ? fr_error(err, rc, "%s: member %.*s: %s", path, (int)nlen, name,
-                                                err ? err->msg : "") : rc;
+            if (rc != FR_E_FORMAT)
+                return rc;
+            /* the coder's message is a copy: err->msg is also where it goes */
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err ? err->msg : "");
+            return fr_error(err, rc, "%s: member %.*s: %s", path, (int)nlen, name, why);
         }
         *out = buf;
         *out_n = (size_t)usize;
