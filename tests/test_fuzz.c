@@ -27,6 +27,9 @@
 #define LLVMFuzzerTestOneInput fuzz_cfgcheck_one
 #include "../fuzz/fuzz_cfgcheck.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_picture_one
+#include "../fuzz/fuzz_picture.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*OneFn)(const uint8_t *, size_t);
 
@@ -111,6 +114,42 @@ static void test_replay_cfgcheck(void **s)
     free(d);
 }
 
+/* the picture seeds: every coder's own stream, each decoding to its
+ * geometry (so the fuzzer starts from streams the libraries accept) */
+static void test_replay_picture(void **s)
+{
+    (void)s;
+    assert_true(replay("picture", fuzz_picture_one) >= 20);
+    DIR *d = opendir("fuzz/seeds/picture");
+    assert_non_null(d);
+    int ok = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[600];
+        snprintf(p, sizeof p, "fuzz/seeds/picture/%s", de->d_name);
+        uint8_t *b = NULL;
+        size_t n = 0;
+        assert_int_equal(fr_read_file(p, &b, &n, NULL), 0);
+        assert_true(n > 5);
+        const FrCodec *c = picture_coder(b[0]);
+        assert_non_null(c);
+        /* the file is named after its coder */
+        if (strncmp(de->d_name, c->name, strlen(c->name)) || de->d_name[strlen(c->name)] != '-')
+            fail_msg("%s: byte 0 picks %s", p, c->name);
+        FrPicture pic;
+        FrError e;
+        if (fr_picture_decode((FrCodecKind)c->id, b + 5, n - 5, b[1] % 64 + 1, b[2] % 64 + 1,
+                              b[3] % 4 + 1, b[4] % c->max_bits + 1, &pic, &e))
+            fail_msg("%s: %s", p, e.msg);
+        fr_picture_free(&pic);
+        free(b);
+        ok++;
+    }
+    closedir(d);
+    assert_int_equal(ok, 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_replay_npy),    cmocka_unit_test(test_replay_csv),
         cmocka_unit_test(test_replay_rp),     cmocka_unit_test(test_replay_cfg),
         cmocka_unit_test(test_replay_cfgcheck),
+        cmocka_unit_test(test_replay_picture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,9 @@
  * checked without a new test): exact lossless round trips at 8/10/12 bits in
  * every packing, rates that fall as the QP rises on a fixed feature, a QP per
  * channel (packing frames) that orders the per-channel distortion, and the
- * config rule that a lossy coder off x265's QP scale names its own QPs. */
+ * config rule that a lossy coder off x265's QP scale names its own QPs.
+ * Every decode is also done the contained way (fr_feature_decode_untrusted)
+ * and must give the same tensor. */
 #include "testutil.h"
 
 /* One coding and decoding; returns the container bytes, fills dec. */
@@ -21,6 +23,18 @@ static size_t code(const FrTensor *t, const FrFeatureSettings *s, FrTensor *dec)
     rc = fr_feature_decode(frd, n, &d, &nd, NULL, &e);
     if (rc)
         fail_msg("decode %s: %s", fr_codec_name(s->codec), e.msg);
+    /* the contained decode (a child process, featrd decode's path) gives
+     * the same tensor, bit for bit */
+    FrTensor *u;
+    int nu;
+    rc = fr_feature_decode_untrusted(frd, n, &u, &nu, NULL, &e);
+    if (rc)
+        fail_msg("contained decode %s: %s", fr_codec_name(s->codec), e.msg);
+    assert_int_equal(nu, nd);
+    assert_int_equal(fr_tensor_size(&u[0]), fr_tensor_size(&d[0]));
+    assert_memory_equal(u[0].data, d[0].data, fr_tensor_size(&d[0]) * sizeof(float));
+    fr_tensor_free(&u[0]);
+    free(u);
     *dec = d[0];
     free(d);
     free(frd);

@@ -80,6 +80,13 @@ int fr_feature_encode(const FrTensor *cuts, int ncuts, const char *split_name,
  * lengths and a CRC-32), never a crash. */
 int fr_feature_decode(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncuts,
                       FrFeatureInfo *info, FrError *err);
+/* The same for a container from outside (a file a user hands featrd): its
+ * lengths, shapes and CRC are checked as above, and every picture is then
+ * decoded by fr_picture_decode_contained, so no stream can hang or crash
+ * the process (FR_E_FORMAT instead). `featrd decode` uses it; featrd's own
+ * runs decode their own streams with fr_feature_decode. Forks. */
+int fr_feature_decode_untrusted(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncuts,
+                                FrFeatureInfo *info, FrError *err);
 
 /* Reads just the header (no decoding) of a container. */
 int fr_feature_probe(const uint8_t *frd, size_t len, FrFeatureInfo *info, FrError *err);

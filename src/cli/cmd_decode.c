@@ -38,7 +38,7 @@ int fr_cmd_decode(int argc, char **argv)
     FrFeatureInfo info;
     int rc = fr_read_file(paths[0], &frd, &len, &err);
     if (!rc) {
-        rc = fr_feature_decode(frd, len, &cuts, &ncuts, &info, &err);
+        rc = fr_feature_decode_untrusted(frd, len, &cuts, &ncuts, &info, &err);
         if (rc) {
             /* name the file: the library only knows the bytes */
             char msg[sizeof err.msg];

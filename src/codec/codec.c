@@ -2,12 +2,22 @@
  * by name and id, picture encode/decode dispatch (a byte coder codes the
  * samples as little-endian bytes), raw lossless coding of any bytes, and the
  * cloud-only RGB anchor. */
+#define _GNU_SOURCE
 #include "codec/codec_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 const FrCodec *fr_codec_find(const char *name)
 {
@@ -249,6 +259,131 @@ int fr_picture_decode(FrCodecKind k, const uint8_t *in, size_t n, int width, int
     free(raw);
     if (rc)
         fr_picture_free(out);
+    return rc;
+}
+
+/* ---- decoding untrusted streams in a child ---- */
+
+/* What the child hands back: its verdict, and the samples after it. */
+typedef struct Contained {
+    int rc;
+    int width, height, frames, bit_depth;
+    char msg[sizeof(((FrError *)0)->msg)];
+} Contained;
+
+double fr_decode_limit_s(size_t samples)
+{
+    const char *v = getenv("FEATRD_DECODE_LIMIT_S");
+    char *end;
+    double lim = v ? strtod(v, &end) : 0;
+    if (v && end != v && !*end && lim >= 1 && lim <= 86400)
+        return lim;
+    /* the slowest coder here (OpenJPEG) decodes > 5 Msamples/s on this
+     * machine: 10 s and 1 s per Msample is a bound no valid stream meets */
+    return 10.0 + (double)samples / 1e6;
+}
+
+int fr_picture_decode_contained(FrCodecKind k, const uint8_t *in, size_t n, int width, int height,
+                                int frames, int bit_depth, FrPicture *out, FrError *err)
+{
+    memset(out, 0, sizeof *out);
+    const FrCodec *c = fr_codec_by_id((int)k);
+    if (!c)
+        return fr_error(err, FR_E_FORMAT, "decode: unknown codec %d", (int)k);
+    if (width <= 0 || height <= 0 || frames <= 0 ||
+        (uint64_t)width * (uint64_t)height > ((uint64_t)1 << 34) / (uint64_t)frames)
+        return fr_error(err, FR_E_FORMAT, "decode: bad picture size %dx%dx%d", width, height, frames);
+    size_t ns = (size_t)width * height * frames, bytes = sizeof(Contained) + ns * sizeof(uint16_t);
+    double limit = fr_decode_limit_s(ns);
+    Contained *shm = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED)
+        return fr_error(err, FR_E_NOMEM, "decode: no memory for a %dx%dx%d picture", width, height,
+                        frames);
+    shm->rc = FR_E_FORMAT;
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC)) {
+        munmap(shm, bytes);
+        return fr_error(err, FR_E_IO, "decode: pipe: %s", strerror(errno));
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(pfd[0]);
+        close(pfd[1]);
+        munmap(shm, bytes);
+        return fr_error(err, FR_E_IO, "decode: fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        /* the decoder's CPU time is bounded: a loop it never leaves ends
+         * with SIGXCPU; the parent's signal handlers are not ours to run */
+        close(pfd[0]);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGXCPU, SIG_DFL);
+        rlim_t cpu = (rlim_t)ceil(limit);
+        struct rlimit rl = {cpu, cpu + 1};
+        setrlimit(RLIMIT_CPU, &rl);
+        FrPicture p;
+        FrError e = {0};
+        int rc = fr_picture_decode(k, in, n, width, height, frames, bit_depth, &p, &e);
+        if (!rc && (p.width != width || p.height != height || p.frames != frames))
+            rc = fr_error(&e, FR_E_FORMAT, "decode: the decoder returned %dx%dx%d, not %dx%dx%d",
+                          p.width, p.height, p.frames, width, height, frames);
+        if (!rc) {
+            memcpy(shm + 1, p.samples, ns * sizeof(uint16_t));
+            shm->width = p.width;
+            shm->height = p.height;
+            shm->frames = p.frames;
+            shm->bit_depth = p.bit_depth;
+        }
+        memcpy(shm->msg, e.msg, sizeof shm->msg);
+        shm->rc = rc;
+        fr_picture_free(&p);
+        _exit(0);
+    }
+    close(pfd[1]);
+    /* the pipe's write end closes when the child ends, however it ends; a
+     * child that outlives twice its CPU limit in wall time (stopped, or
+     * blocked) is killed */
+    struct pollfd pf = {pfd[0], POLLIN, 0};
+    int wall_ms = (int)(limit * 2000.0) + 1000, killed = 0;
+    for (;;) {
+        int pr = poll(&pf, 1, wall_ms);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+        break;
+    }
+    close(pfd[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    int rc;
+    if (killed || (WIFSIGNALED(st) && (WTERMSIG(st) == SIGXCPU || WTERMSIG(st) == SIGKILL)))
+        rc = fr_error(err, FR_E_FORMAT,
+                      "decode: the %s decoder did not finish this %dx%dx%d stream within %.0f s "
+                      "of CPU (a corrupt or hostile stream; FEATRD_DECODE_LIMIT_S sets the limit)",
+                      c->name, width, height, frames, limit);
+    else if (WIFSIGNALED(st))
+        rc = fr_error(err, FR_E_FORMAT, "decode: the %s decoder died of %s on this stream (corrupt)",
+                      c->name, strsignal(WTERMSIG(st)));
+    else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        rc = fr_error(err, FR_E_FORMAT, "decode: the %s decoder exited with status %d (corrupt)",
+                      c->name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    else if (shm->rc) {
+        rc = shm->rc;
+        shm->msg[sizeof shm->msg - 1] = 0;
+        fr_error(err, rc, "%s", shm->msg);
+    } else if ((rc = fr_picture_alloc(out, width, height, frames, shm->bit_depth)))
+        rc = fr_error(err, FR_E_NOMEM, "decode: out of memory");
+    else
+        memcpy(out->samples, shm + 1, ns * sizeof(uint16_t));
+    munmap(shm, bytes);
     return rc;
 }
 

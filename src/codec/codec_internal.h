@@ -93,4 +93,17 @@ int fr_gzip_read_file(const char *path, size_t max, uint8_t **data, size_t *n, F
 /* CRC-32 (zlib's polynomial), for the container. */
 uint32_t fr_zlib_crc32(const uint8_t *p, size_t n);
 
+/* fr_picture_decode for a stream from outside featrd: the decoder runs in a child
+ * process (fork) whose CPU time is bounded by fr_decode_limit_s, so a coder
+ * library that never returns on a hostile stream (CharLS 2.4 has such
+ * inputs, fixed in CharLS 3; OpenJPEG 2.5.0, CVE-2023-39327) or crashes on
+ * one gives FR_E_FORMAT naming the coder, not a hang or a crash. The
+ * samples come back through shared memory. fork: call it where that is
+ * safe (a single-threaded process, as `featrd decode`). */
+int fr_picture_decode_contained(FrCodecKind k, const uint8_t *in, size_t n, int width, int height,
+                                int frames, int bit_depth, FrPicture *out, FrError *err);
+/* CPU seconds a contained decode of `samples` samples may take:
+ * $FEATRD_DECODE_LIMIT_S (1..86400) when set, else 10 + 1 per Msample. */
+double fr_decode_limit_s(size_t samples);
+
 #endif

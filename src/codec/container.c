@@ -507,7 +507,7 @@ int fr_feature_probe(const uint8_t *frd, size_t len, FrFeatureInfo *info, FrErro
 }
 
 static int decode_cut(const uint8_t *frd, const FrFeatureInfo *info, const CutHdr *ch, FrTensor *t,
-                      FrError *err)
+                      int contained, FrError *err)
 {
     /* the payload is decoded before the tensor is allocated: a shape the
      * payload does not hold is refused without allocating it */
@@ -582,8 +582,8 @@ static int decode_cut(const uint8_t *frd, const FrFeatureInfo *info, const CutHd
                           (double)maxs[i], (double)mins[i]);
     if (rc)
         goto done;
-    if ((rc = fr_picture_decode(info->codec, pay, ch->payload_n, l.width, l.height, l.frames,
-                                info->bits, &pic, err)))
+    if ((rc = (contained ? fr_picture_decode_contained : fr_picture_decode)(
+             info->codec, pay, ch->payload_n, l.width, l.height, l.frames, info->bits, &pic, err)))
         goto done;
     if (!(q = malloc(ns * sizeof *q)) || fr_tensor_alloc(t, ch->c, ch->h, ch->w)) {
         rc = fr_error(err, FR_E_NOMEM, "decode: out of memory for a %dx%dx%d tensor", ch->c, ch->h, ch->w);
@@ -605,8 +605,8 @@ fail:
     return rc;
 }
 
-int fr_feature_decode(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncuts,
-                      FrFeatureInfo *info, FrError *err)
+static int feature_decode(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncuts,
+                          FrFeatureInfo *info, int contained, FrError *err)
 {
     double t0 = fr_now();
     *cuts = NULL;
@@ -635,7 +635,7 @@ int fr_feature_decode(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncut
     if (!t)
         return fr_error(err, FR_E_NOMEM, "decode: out of memory");
     for (int i = 0; i < info->ncuts; i++)
-        if ((rc = decode_cut(frd, info, &hdr[i], &t[i], err))) {
+        if ((rc = decode_cut(frd, info, &hdr[i], &t[i], contained, err))) {
             for (int j = 0; j < i; j++)
                 fr_tensor_free(&t[j]);
             free(t);
@@ -648,6 +648,18 @@ int fr_feature_decode(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncut
     *cuts = t;
     *ncuts = info->ncuts;
     return 0;
+}
+
+int fr_feature_decode(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncuts,
+                      FrFeatureInfo *info, FrError *err)
+{
+    return feature_decode(frd, len, cuts, ncuts, info, 0, err);
+}
+
+int fr_feature_decode_untrusted(const uint8_t *frd, size_t len, FrTensor **cuts, int *ncuts,
+                                FrFeatureInfo *info, FrError *err)
+{
+    return feature_decode(frd, len, cuts, ncuts, info, 1, err);
 }
 
 int fr_feature_streams(const uint8_t *frd, size_t len, FrFeatureInfo *info,
