@@ -160,7 +160,8 @@ build-fuzz/fuzz/%: fuzz/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
-fuzz-build: deps
+fuzz-build:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) clang"
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
 	  EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" EXTRA_LDFLAGS="$(FUZZ_SAN)" $(FUZZ_BIN)
 
