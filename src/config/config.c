@@ -2438,15 +2438,8 @@ static void put_schema(FILE *f, const FrSchema *sch, const void *obj)
     }
 }
 
-static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
+static void dump_model_dataset(const FrExperiment *e, FILE *f, int for_hash)
 {
-    fputs("# featrd experiment (canonical form: every key, defaults included)\n", f);
-    if (!for_hash) {
-        fputs("name: ", f);
-        put_str(f, e->name);
-        fputc('\n', f);
-    }
-    fprintf(f, "kind: %s\n", KIND_NAMES[e->kind]);
     const FrModelSpec *m = &e->model;
     fputs("model:\n  cfg: ", f);
     put_str(f, m->cfg);
@@ -2478,6 +2471,20 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
         put_str(f, d->class_map);
     }
     fprintf(f, "\n  limit: %d\n  seed: %llu\n", d->limit, (unsigned long long)d->seed);
+}
+
+static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
+{
+    fputs("# featrd experiment (canonical form: every key, defaults included)\n", f);
+    if (!for_hash) {
+        fputs("name: ", f);
+        put_str(f, e->name);
+        fputc('\n', f);
+    }
+    fprintf(f, "kind: %s\n", KIND_NAMES[e->kind]);
+    /* kind features reads neither a model nor an image list */
+    if (e->kind != FR_KIND_FEATURES)
+        dump_model_dataset(e, f, for_hash);
     if (e->kind == FR_KIND_FEATURES) {
         const FrFeaturesSpec *fs = &e->features;
         fputs("features:\n  dir: ", f);

@@ -1791,8 +1791,17 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
     if (!rc && r.o.shard_count == 1) {
         if (e->output.images_csv)
             rc = fr_results_images_csv(r.dir, r.plan.n, err);
-        if (!rc && e->n_bd)
+        if (!rc && e->n_bd && r.feat) {
+            /* kind features: the task metric a bd entry names may come
+             * later, from featrd score, which then writes bd.csv */
+            FrError be = {0};
+            if (fr_results_write_bd(r.dir, e, &be) && r.o.progress != FR_PROGRESS_NONE)
+                fprintf(stderr, "%s: bd.csv not written yet (%s); `featrd score %s "
+                        "--metric-file F` merges your task metric and writes it\n", name,
+                        be.msg, r.dir);
+        } else if (!rc && e->n_bd) {
             rc = fr_results_write_bd(r.dir, e, err);
+        }
         int plots = r.o.plots >= 0 ? r.o.plots : e->output.plots;
         if (!rc && plots) {
             FrError pe = {0};
