@@ -1952,9 +1952,17 @@ static int section_kind_err(Cx *c, FrSrcLoc kloc, const char *key)
     const FrKindInfo *owner = fr_kind_of_section(key);
     if (!owner || fr_kind_reads_section(fr_kind_info(c->e->kind), key))
         return 0;
+    char kinds[128] = "";
+    for (int i = 0; i < fr_kind_count(); i++) {
+        const FrKindInfo *k = fr_kind_info((FrExperimentKind)i);
+        if (!fr_kind_reads_section(k, key))
+            continue;
+        size_t l = strlen(kinds);
+        snprintf(kinds + l, sizeof kinds - l, "%s%s", l ? " or " : "", k->name);
+    }
     return cfg_loc_err(c->err, FR_E_CONFIG, kloc, key,
                    "only used with kind: %s (this experiment is kind: %s); remove it or set kind",
-                   owner->name, KIND_NAMES[c->e->kind]);
+                   kinds, KIND_NAMES[c->e->kind]);
 }
 
 static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
@@ -2035,7 +2043,7 @@ static int validate_features(FrExperiment *e, FrError *err)
     const FrFeaturesSpec *f = &e->features;
     const FrSweepSpec *s = &e->sweep;
     if (!f->dir == !f->list)
-        return fr_experiment_error(e, err, FR_E_CONFIG, f->dir ? "features.list" : "features",
+        return fr_experiment_error(e, err, FR_E_CONFIG, f->dir ? "features.list" : "kind",
                                    "kind features needs exactly one of features.dir (a "
                                    "directory from `featrd features`, or of .npy files) and "
                                    "features.list (a features.txt-style list)");
@@ -2168,7 +2176,7 @@ static int validate(Cx *c)
                                    "remove it", KIND_NAMES[e->kind]);
     if (e->output.keep_streams && e->kind != FR_KIND_RD && e->kind != FR_KIND_FEATURES)
         return fr_experiment_error(e, err, FR_E_CONFIG, "output.keep_streams",
-                                   "only used with kinds rd and features (this experiment is "
+                                   "only used with kind: rd or features (this experiment is "
                                    "kind: %s); remove it", KIND_NAMES[e->kind]);
     if (e->output.decoded_dir && e->kind != FR_KIND_FEATURES)
         return fr_experiment_error(e, err, FR_E_CONFIG, "output.decoded_dir",
