@@ -53,6 +53,15 @@ static int run_features(const FrExperiment *e, const char *split, const char *ou
     if ((rc = fr_model_find_layer(m, split, &li, err)) ||
         (rc = fr_model_cut_set_err(m, li, cut, FR_MODEL_MAX_CUTS, &ncut, err)))
         goto done;
+    /* mkdir -p: the parents first */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", out);
+    for (char *q = parent + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            mkdir(parent, 0777);
+            *q = '/';
+        }
     if (mkdir(out, 0777) != 0) {
         struct stat st;
         if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
