@@ -108,6 +108,9 @@ $(BUILD)/tests/%: tests/%.c $(LIB) $(NODEP)
 # (the library itself does not use it).
 $(BUILD)/tests/test_codec_av1: LDLIBS += $(shell pkg-config --libs dav1d 2>/dev/null)
 
+# test_run types ^C on a pseudo-terminal (forkpty: libutil on older glibc).
+$(BUILD)/tests/test_run: LDLIBS += -lutil
+
 $(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@

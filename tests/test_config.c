@@ -52,7 +52,7 @@ static const BadCase bad_cases[] = {
     {"min_cu.yaml", NULL, FR_E_CONFIG, BAD "min_cu.yaml:4:37: ", "sweep.codec[0].min_cu", "hevc.min_cu is 32: use at most hevc.ctu (16)"},
     /* bad enum values (with suggestions for near misses) */
     {"packing_enum.yaml", NULL, FR_E_CONFIG, BAD "packing_enum.yaml:3:19: ", "sweep.packing", "expected tile, quilt, frames or tile-sorted, got quilts (did you mean 'quilt'?)"},
-    {"kind_enum.yaml", NULL, FR_E_CONFIG, BAD "kind_enum.yaml:2:7: ", "kind", "expected rd, lossless or model, got lossy"},
+    {"kind_enum.yaml", NULL, FR_E_CONFIG, BAD "kind_enum.yaml:2:7: ", "kind", "expected rd, lossless, model or features, got lossy"},
     {"task_enum.yaml", NULL, FR_E_CONFIG, BAD "task_enum.yaml:3:9: ", "model.task", "got segmentation"},
     {"codec_name.yaml", NULL, FR_E_CONFIG, BAD "codec_name.yaml:3:26: ", "sweep.codec[1]", "got hevcc (did you mean 'hevc'?)"},
     {"lossless_coder.yaml", NULL, FR_E_CONFIG, BAD "lossless_coder.yaml:5:18: ", "lossless.coders", "got lz4"},

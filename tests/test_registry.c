@@ -581,6 +581,8 @@ static void test_points_columns(void **st)
         {"kbpi_hi", a.hi[B_KBPI]}, {"map07_lo", a.lo[B_MAP07]}, {"map_hi", a.hi[B_MAP]},
         {"top5_lo", a.lo[B_TOP5]}, {"fidelity_hi", a.hi[B_FID]},
         {"psnr_nbit_lo", a.lo[B_PSNR_NBIT]}, {"psnr_nbit_hi", a.hi[B_PSNR_NBIT]},
+        {"sqnr", a.sqnr}, {"mse_lo", a.lo[B_MSE]}, {"psnr_hi", a.hi[B_PSNR]},
+        {"sqnr_lo", a.lo[B_SQNR]},
     };
     for (size_t i = 0; i < sizeof agg / sizeof agg[0]; i++) {
         double x;
@@ -604,9 +606,9 @@ static void test_points_columns(void **st)
 static void test_kind_registry(void **st)
 {
     (void)st;
-    static const char *const names[] = {"rd", "lossless", "model"};
-    assert_int_equal(fr_kind_count(), 3);
-    for (int i = 0; i < 3; i++) {
+    static const char *const names[] = {"rd", "lossless", "model", "features"};
+    assert_int_equal(fr_kind_count(), 4);
+    for (int i = 0; i < 4; i++) {
         const FrKindInfo *k = fr_kind_info((FrExperimentKind)i);
         assert_non_null(k);
         assert_int_equal((int)k->id, i);
@@ -614,9 +616,22 @@ static void test_kind_registry(void **st)
         assert_ptr_equal(fr_kind_find(names[i]), k);
         assert_string_equal(fr_kind_name(k->id), names[i]);
         assert_non_null(k->run);
-        for (const char *const *sec = k->sections; *sec; sec++)
-            assert_ptr_equal(fr_kind_of_section(*sec), k);
+        /* a section belongs to its first kind; a later kind may share it */
+        for (const char *const *sec = k->sections; *sec; sec++) {
+            assert_true(fr_kind_reads_section(k, *sec));
+            const FrKindInfo *first = fr_kind_of_section(*sec);
+            assert_true(first == k || (first->id < k->id && fr_kind_reads_section(first, *sec)));
+        }
     }
+    /* features shares the rd kind's coding sections, not its anchors */
+    const FrKindInfo *fk = fr_kind_info(FR_KIND_FEATURES);
+    assert_true(fr_kind_reads_section(fk, "sweep") && fr_kind_reads_section(fk, "bd"));
+    assert_false(fr_kind_reads_section(fk, "anchors"));
+    assert_false(fr_kind_reads_section(fr_kind_info(FR_KIND_RD), "features"));
+    assert_true(fr_kind_reads_section(fk, "dataset")); /* nobody owns it */
+    assert_int_equal(fk->needs_model, 0);
+    assert_int_equal(fr_kind_info(FR_KIND_RD)->needs_model, 1);
+    assert_ptr_equal(fk->run, fr_run_features);
     assert_ptr_equal(fr_kind_of_section("sweep"), fr_kind_info(FR_KIND_RD));
     assert_ptr_equal(fr_kind_of_section("bootstrap"), fr_kind_info(FR_KIND_RD));
     assert_ptr_equal(fr_kind_of_section("model_compression"), fr_kind_info(FR_KIND_MODEL));
@@ -630,8 +645,8 @@ static void test_kind_registry(void **st)
                                            "dataset: {images: i.txt}\nbootstrap: {replicates: 9}\n",
                                            "t.yaml", NULL, 0, &e, &err),
                      FR_E_CONFIG);
-    tu_assert_contains(err.msg, "t.yaml:4:1: bootstrap: only used with kind: rd (this experiment "
-                                "is kind: lossless)");
+    tu_assert_contains(err.msg, "t.yaml:4:1: bootstrap: only used with kind: rd or features (this "
+                                "experiment is kind: lossless)");
     /* kind model needs no image list, the others do */
     assert_int_equal(fr_config_load_string("kind: model\nmodel: {cfg: a.cfg}\n", "t.yaml", NULL, 0,
                                            &e, &err),

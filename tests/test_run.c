@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <time.h>
 #include "run/results_internal.h"
@@ -1142,6 +1144,111 @@ static void test_vs_reference(void **state)
     assert_string_equal(fr_csv_get(c, 2, vc), "no-ci");
     assert_true(isnan(csv_num(c, 2, "delta_lo")));
     fr_csv_destroy(&c);
+
+/* Ctrl-C on a terminal (issue 21): `featrd run` under a pseudo-terminal
+ * draws its progress bar there; ^C typed on the terminal (the line
+ * discipline sends SIGINT to the foreground group) mid-sweep ends it with
+ * exit 130, the manifest interrupted with points left to do; a rerun
+ * resumes and ends with the points.csv of an uninterrupted run. */
+static size_t drain(int fd, char *buf, size_t len, size_t cap, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    while (poll(&p, 1, ms) > 0) {
+        char tmp[4096];
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n <= 0)
+            break; /* EIO: the child closed the terminal */
+        size_t k = (size_t)n < cap - 1 - len ? (size_t)n : cap - 1 - len;
+        memcpy(buf + len, tmp, k);
+        len += k;
+        buf[len] = 0;
+        ms = 0;
+    }
+    return len;
+}
+
+static void test_sigint_pty(void **state)
+{
+    (void)state;
+    static const char *QPS = "sweep.qp=[22, 25, 28, 31, 34, 37, 40, 43]";
+    char dir[512], full[512], odir[600], cfg[600], jp[700], mp[700];
+    snprintf(dir, sizeof dir, "%s/res-pty", g_dir);
+    snprintf(full, sizeof full, "%s/res-pty-full", g_dir);
+    snprintf(odir, sizeof odir, "output.dir=%s", dir);
+    snprintf(cfg, sizeof cfg, "%s/det.yaml", g_dir);
+    snprintf(jp, sizeof jp, "%s/points.journal", dir);
+    snprintf(mp, sizeof mp, "%s/manifest.yaml", dir);
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL); /* featrd keeps an ignored SIGINT ignored */
+        execl(tu_bin(), tu_bin(), "run", cfg, "-o", odir, "-o", QPS, "--cache-mem", "0",
+              "--jobs", "1", (char *)NULL);
+        _exit(127);
+    }
+    static char out[1 << 16];
+    size_t len = 0;
+    out[0] = 0;
+    /* wait for the first committed point, reading the terminal meanwhile */
+    for (int tries = 0;; tries++) {
+        len = drain(master, out, len, sizeof out, 5);
+        char **lines = NULL;
+        size_t n = 0;
+        if (access(jp, F_OK) == 0) {
+            assert_int_equal(fr_journal_read(jp, &lines, &n, NULL), 0);
+            fr_journal_lines_free(&lines, n);
+        }
+        if (n > 0)
+            break;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid || tries > 60000)
+            fail_msg("featrd run ended (or hung) before its first point: %s", out);
+    }
+    assert_int_equal(write(master, "\x03", 1), 1); /* ^C */
+    int st = 0;
+    for (;;) {
+        len = drain(master, out, len, sizeof out, 20);
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        assert_true(w >= 0);
+        if (w == pid)
+            break;
+    }
+    len = drain(master, out, len, sizeof out, 0);
+    close(master);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 130)
+        fail_msg("featrd run under a terminal, ^C: status %d, expected exit 130; output:\n%s", st,
+                 out);
+    tu_assert_contains(out, "interrupted by Interrupt");
+    assert_non_null(strchr(out, '\r')); /* the bar: it knew it was on a terminal */
+    char *m = read_text(mp);
+    tu_assert_contains(m, "state: interrupted");
+    long total = 0, done = -1;
+    const char *t = strstr(m, "points_total: "), *d = strstr(m, "points_done: ");
+    assert_non_null(t);
+    assert_non_null(d);
+    total = atol(t + 14);
+    done = atol(d + 13);
+    free(m);
+    if (!(done >= 1 && done < total))
+        fail_msg("interrupted with %ld of %ld points done: not mid-sweep", done, total);
+    /* the rerun resumes; its points.csv is an uninterrupted run's */
+    char *o2 = NULL;
+    int rc = tu_sh(&o2, "'%s' run '%s' -o '%s' -o '%s' --quiet", tu_bin(), cfg, odir, QPS);
+    if (rc)
+        fail_msg("resume: %s", o2);
+    free(o2);
+    rc = tu_sh(&o2, "'%s' run '%s' -o 'output.dir=%s' -o '%s' --quiet", tu_bin(), cfg, full, QPS);
+    if (rc)
+        fail_msg("uninterrupted: %s", o2);
+    free(o2);
+    char a[700], b[700];
+    snprintf(a, sizeof a, "%s/points.csv", full);
+    snprintf(b, sizeof b, "%s/points.csv", dir);
+    assert_same_points(a, b);
+    m = read_text(mp);
+    tu_assert_contains(m, "state: done");
+    free(m);
 }
 
 int main(void)
@@ -1157,6 +1264,7 @@ int main(void)
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_manifest_git),
         cmocka_unit_test(test_second_signal),
+        cmocka_unit_test(test_sigint_pty),
         cmocka_unit_test(test_stop_request),
         cmocka_unit_test(test_vs_reference),
     };

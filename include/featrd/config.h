@@ -56,6 +56,7 @@ typedef enum FrExperimentKind {
     FR_KIND_RD = 0,   /* rate-distortion sweep over split/bits/packing/codec */
     FR_KIND_LOSSLESS, /* seed 000: lossless coders over every layer */
     FR_KIND_MODEL,    /* seed 002: model-weight compression (RP, DoM) */
+    FR_KIND_FEATURES, /* bring your own features: .npy tensors through the rd coding */
 } FrExperimentKind;
 
 /* FrTask and FrGemm: featrd/task.h (shared with the model API). */
@@ -97,6 +98,7 @@ typedef enum FrMetric {
     FR_METRIC_PIXEL_AGREEMENT,   /* dense tasks: share of equal argmax pixels */
     FR_METRIC_FEATURE_MSE,
     FR_METRIC_FEATURE_PSNR,
+    FR_METRIC_FEATURE_SQNR,
     FR_METRIC_COUNT_
 } FrMetric;
 
@@ -254,7 +256,23 @@ typedef struct FrOutputSpec {
                          streams/ in the results directory */
     int detections;   /* 0: 1 writes every point's per-image detections to
                          detections/<point id>.csv (detection tasks) */
+    char *decoded_dir; /* NULL: kind features writes every point's decoded tensors as .npy
+                          under decoded_dir/<point id>/, the input's file names (a mirrored
+                          tree) and a features.txt, for the user's own back half */
 } FrOutputSpec;
+
+/* features: (kind features) the tensors to code, one or more per image. */
+typedef struct FrFeaturesSpec {
+    char *dir;   /* NULL: a directory: DIR/features.txt as `featrd features` writes it,
+                    or, without one, every *.npy under DIR (sorted; NAME.npy is one
+                    image, NAME.LAYER.npy files sharing NAME are one image's cut set) */
+    char *list;  /* NULL: a list file in features.txt's format (`FILE IMAGE LAYER
+                    [C H W]` lines, '#' comments, FILE relative to the list's directory).
+                    Exactly one of dir and list */
+    char *split; /* NULL: the split the curves are named by (split=...); NULL: the
+                    list's `# split:` header line, else the last layer of the first image */
+    int limit;   /* 0: every image; else the first `limit` images */
+} FrFeaturesSpec;
 
 /* lossless: (kind lossless, seed 000) */
 typedef struct FrLosslessSpec {
@@ -302,6 +320,7 @@ typedef struct FrExperiment {
     int quiet;             /* 0 */
     FrLosslessSpec lossless;
     FrModelCompressionSpec model_compression;
+    FrFeaturesSpec features;
     struct FrConfigPriv *priv; /* locations and string storage; private */
 } FrExperiment;
 

@@ -1,4 +1,5 @@
-/* featrd/experiments.h: the two paper experiments that are not RD sweeps.
+/* featrd/experiments.h: the two paper experiments that are not RD sweeps,
+ * the kind that codes features given as files, and the kinds registry.
  *
  *  - kind: lossless (seed 000, Tables II-V, Fig. 4): float32 features of
  *    every layer (or a listed set) of N images through gzip, zlib, bzip2,
@@ -216,17 +217,32 @@ typedef struct FrKindInfo {
     const char *const *sections;  /* top-level config sections only this kind reads */
     int needs_images;             /* 1: dataset.images is required */
     int (*run)(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
+    int needs_model;              /* 1: model.cfg is required */
 } FrKindInfo;
 
 int fr_kind_count(void);
 const FrKindInfo *fr_kind_info(FrExperimentKind k);  /* NULL when unknown */
 const FrKindInfo *fr_kind_find(const char *name);    /* NULL when unknown */
-/* The kind that owns a top-level section ("sweep" → rd), or NULL for a
- * section every kind reads. */
+/* The first kind that owns a top-level section ("sweep" → rd; features
+ * reads it too), or NULL for a section every kind reads. */
 const FrKindInfo *fr_kind_of_section(const char *section);
+/* 1 when kind k reads section (one of its sections, or a section no kind
+ * owns); 0 otherwise or when k is NULL. */
+int fr_kind_reads_section(const FrKindInfo *k, const char *section);
 
 /* The rd kind's run (fr_run dispatches to it for kind: rd). */
 int fr_run_rd(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
+
+/* Runs a `kind: features` experiment (bring your own features): the .npy
+ * tensors of features.dir / features.list, one cut set per image, through
+ * the rd sweep's Q-layer, packing, codecs and uniform QPs with the rd
+ * runner's accounting, journal, resume, shards, jobs, progress, manifest and
+ * lock (src/run/run.c). points.csv has one feature point per sweep point
+ * (no reference or anchor points) with rate and feature distortion (mse,
+ * psnr, sqnr and their n-bit forms, with bootstrap intervals); task metrics
+ * are nan until `featrd score` (fr_results_score, featrd/run.h) merges the
+ * user's own. output.decoded_dir receives every point's decoded tensors. */
+int fr_run_features(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
 
 #ifdef __cplusplus
 }

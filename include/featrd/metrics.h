@@ -172,6 +172,9 @@ double fr_nonzero_rate(const float *v, size_t n);
 double fr_mse_u16(const uint16_t *a, const uint16_t *b, size_t n);
 /* PSNR = 10 log10(peak^2 / mse); +inf when mse == 0, NaN when peak <= 0. */
 double fr_psnr(double mse, double peak);
+/* SQNR = 10 log10(power / mse), power = the original's mean square; +inf
+ * when mse == 0, NaN when power <= 0. */
+double fr_sqnr(double mse, double power);
 /* PSNR in the n-bit domain: peak = 2^bits - 1. */
 static inline double fr_psnr_nbit(double mse, int bits)
 {
@@ -185,6 +188,8 @@ typedef struct FrFeatureDistortion {
     double mse;
     double psnr;    /* +inf when equal; NaN when the original is constant */
     double peak;    /* max - min of the original */
+    double power;   /* mean square of the original */
+    double sqnr;    /* 10 log10(power / mse): +inf when equal, NaN when power is 0 */
 } FrFeatureDistortion;
 
 int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec,

@@ -178,6 +178,34 @@ int fr_run_interrupt_signal(void);
  * or points missing from the union. */
 int fr_results_merge(const char *dir, FrError *err);
 
+/* What fr_results_score merged. */
+typedef struct FrScoreReport {
+    int metrics;     /* metric columns written */
+    int points;      /* points that received a value */
+    int per_image;   /* 1: the file gave a value per image (intervals computed) */
+    int bd;          /* 1: bd.csv was rewritten (the config has bd: entries) */
+    char names[512]; /* the metrics, comma-separated */
+} FrScoreReport;
+
+/* `featrd score DIR --metric-file F`: merges task metrics computed outside
+ * featrd into DIR/points.csv (and its boot/ files), then rewrites bd.csv
+ * for the bd: entries of DIR/config.yaml. F is a CSV with the header
+ *   point_id,metric,value         one value per point, or
+ *   point_id,image,metric,value   one per image (0-based, as the file names'
+ *                                 NNNNNN): the point's value is the mean over
+ *                                 its images, with a bootstrap interval drawn
+ *                                 as the run's (bootstrap: of the config)
+ * ('#' lines and blank lines skipped). point_id is points.csv's id. A metric
+ * is a new column (with _lo/_hi), or one of map07, map, top1, top5, fidelity;
+ * columns featrd computes are refused. Points the file does not name keep
+ * nan. Nothing is written unless the whole file is valid: unknown point
+ * ids, images out of range, duplicates, missing images, bad numbers and bad
+ * headers are FR_E_FORMAT naming FILE:LINE. points.csv is replaced
+ * atomically; the directory's run lock is held meanwhile. A later `featrd
+ * run` in DIR rewrites points.csv from its journal: score again after it.
+ * rep may be NULL. */
+int fr_results_score(const char *dir, const char *metric_file, FrScoreReport *rep, FrError *err);
+
 /* Curve `name` of a points.csv (csv, read from dir) for BD: rate and
  * quality columns, the quality's CI (<quality>_lo/_hi columns) when present,
  * and the bootstrap replicates from dir/boot/<id>.csv when every point of

@@ -1,10 +1,12 @@
 /* cmd_features.c: `featrd features`: the cut tensors of a split for every
  * image of an experiment's data set, as .npy files, so a feature can be
  * checked or coded by other tools (numpy.load reads them). */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -16,7 +18,9 @@ static void usage(FILE *f)
             "image of dataset.images (dataset.limit / seed apply) and writes every tensor\n"
             "of the split's cut set, float32 C×H×W, to\n"
             "  DIR/NNNNNN_<image>.<layer>.npy   (NNNNNN: position in the list)\n"
-            "and DIR/features.txt: one line per file (file, image path, layer, C H W).\n"
+            "and DIR/features.txt: one line per file (file, image path, layer, C H W),\n"
+            "after a line '# split: S (layer L)'. `kind: features` (features.dir: DIR)\n"
+            "codes them without the model.\n"
             "The tensors are exactly what featrd run quantizes and codes at that split.\n");
 }
 
@@ -49,6 +53,15 @@ static int run_features(const FrExperiment *e, const char *split, const char *ou
     if ((rc = fr_model_find_layer(m, split, &li, err)) ||
         (rc = fr_model_cut_set_err(m, li, cut, FR_MODEL_MAX_CUTS, &ncut, err)))
         goto done;
+    /* mkdir -p: the parents first */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", out);
+    for (char *q = parent + 1; *q; q++)
+        if (*q == '/') {
+            *q = 0;
+            mkdir(parent, 0777);
+            *q = '/';
+        }
     if (mkdir(out, 0777) != 0) {
         struct stat st;
         if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -62,8 +75,11 @@ static int run_features(const FrExperiment *e, const char *split, const char *ou
         rc = fr_error(err, FR_E_IO, "%s: cannot write", path);
         goto done;
     }
-    fprintf(idx, "# file image layer C H W (featrd features, split %s of %s)\n", split,
-            e->model.cfg);
+    FrLayerInfo sinfo;
+    fr_model_layer_info(m, li, &sinfo);
+    /* the second line names the split for `kind: features` (its curve names) */
+    fprintf(idx, "# file image layer C H W (featrd features, split %s of %s)\n# split: %s "
+            "(layer %s)\n", split, e->model.cfg, split, sinfo.name);
     for (size_t i = 0; i < list.n && !rc; i++) {
         FrTensor rgb = {0}, in = {0}, cuts[FR_MODEL_MAX_CUTS];
         int nc = 0;
@@ -149,6 +165,16 @@ int fr_cmd_features(int argc, char **argv)
     FrError err = {0};
     FrExperiment *e = NULL;
     int rc = fr_config_load(config, ovr, novr, &e, &err);
+    /* The tensors must be the ones `featrd run` codes, and it runs OpenBLAS
+     * single-threaded (cmd_run.c): threaded sgemm sums in another order, so
+     * the floats differ in the last bits (and kind features' rates with
+     * them). OpenBLAS reads the variable when it loads: start again with it
+     * set, unless the user set it. argv[-1] is the program name. */
+    if (!rc && !getenv("OPENBLAS_NUM_THREADS") && !getenv("FEATRD_NO_REEXEC")) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        fflush(NULL);
+        execv("/proc/self/exe", argv - 1);
+    }
     if (!rc)
         rc = run_features(e, split, out, &err);
     free(ovr);

@@ -19,6 +19,7 @@ static const struct {
     {"bd", fr_cmd_bd, "Bjontegaard deltas between two curves of a CSV"},
     {"plot", fr_cmd_plot, "plot a results directory with gnuplot (PNG + SVG)"},
     {"merge", fr_cmd_merge, "join shard outputs into one points.csv"},
+    {"score", fr_cmd_score, "merge task metrics computed elsewhere into points.csv"},
     {"train", fr_cmd_train, "train the built-in demo models with darknet"},
     {"data", fr_cmd_data, "generate the built-in Fashion-MNIST demo data sets"},
     {"weights", fr_cmd_weights, "RP / DoM coding of darknet weights files (seed 002)"},

@@ -909,7 +909,7 @@ static int check_map(Cx *c, const Node *n, const char *path, const char *const *
 static const char *const TOP_KEYS[] = {"name", "kind", "model", "dataset", "sweep", "anchors",
                                        "metrics", "map_iou", "det_thresh", "nms", "bd",
                                        "bootstrap", "output", "jobs", "quiet", "lossless",
-                                       "model_compression", "include", NULL};
+                                       "model_compression", "features", "include", NULL};
 static const char *const MODEL_KEYS[] = {"cfg", "weights", "task", "input",
                                          "names", "seed", "gemm", NULL};
 static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "labels_file",
@@ -924,7 +924,8 @@ static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quali
                                       "monotone", "min_span", NULL};
 static const char *const BOOT_KEYS[] = {"replicates", "seed", "level", NULL};
 static const char *const OUTPUT_KEYS[] = {"dir", "images_csv", "plots", "keep_streams",
-                                          "detections", NULL};
+                                          "detections", "decoded_dir", NULL};
+static const char *const FEATURES_KEYS[] = {"dir", "list", "split", "limit", NULL};
 static const char *const LOSSLESS_KEYS[] = {"layers", "coders", "quantized_bits", "repeats", NULL};
 static const char *const MC_KEYS[] = {"precision", "coder", "rounding", "dom", NULL};
 static const char *const DOM_KEYS[] = {"base", "target", NULL};
@@ -1348,7 +1349,8 @@ static uint64_t sweep_points(const FrExperiment *e)
                 q = sat_add(q, (uint64_t)(fr_alloc_info(s->allocation[a])->rate_from_base
                                               ? s->n_qp_base : cs->n_qp));
         }
-        per = sat_add(per, sat_mul((uint64_t)(cs->n_split ? cs->n_split : s->n_split), q));
+        int nsplit = e->kind == FR_KIND_FEATURES ? 1 : s->n_split;
+        per = sat_add(per, sat_mul((uint64_t)(cs->n_split ? cs->n_split : nsplit), q));
     }
     n = sat_add(n, sat_mul(sat_mul(per, (uint64_t)s->n_bits), (uint64_t)s->n_packing));
     for (int a = 0; a < e->n_anchors; a++)
@@ -1655,6 +1657,31 @@ static int parse_output(Cx *c, const Node *m, int *dir_set)
             rc = get_bool(c, v, p, &s->keep_streams);
         else if (!strcmp(k, "detections"))
             rc = get_bool(c, v, p, &s->detections);
+        else if (!strcmp(k, "decoded_dir"))
+            rc = get_str(c, v, p, 1, &s->decoded_dir);
+    }
+    return rc;
+}
+
+static int parse_features(Cx *c, const Node *m)
+{
+    FrFeaturesSpec *s = &c->e->features;
+    int rc = check_map(c, m, "features", FEATURES_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        join(p, sizeof p, "features", k);
+        if ((rc = rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "dir"))
+            rc = get_str(c, v, p, 1, &s->dir);
+        else if (!strcmp(k, "list"))
+            rc = get_str(c, v, p, 1, &s->list);
+        else if (!strcmp(k, "split"))
+            rc = get_str(c, v, p, 1, &s->split);
+        else if (!strcmp(k, "limit"))
+            rc = get_int(c, v, p, 0, INT_MAX, &s->limit);
     }
     return rc;
 }
@@ -1836,6 +1863,10 @@ void fr_experiment_free(FrExperiment **ep)
     free(e->model_compression.precision);
     free(e->model_compression.dom_base);
     free(e->model_compression.dom_target);
+    free(e->output.decoded_dir);
+    free(e->features.dir);
+    free(e->features.list);
+    free(e->features.split);
     priv_free(e->priv);
     free(e);
     *ep = NULL;
@@ -1919,11 +1950,19 @@ int fr_experiment_error(const FrExperiment *e, FrError *err, int code, const cha
 static int section_kind_err(Cx *c, FrSrcLoc kloc, const char *key)
 {
     const FrKindInfo *owner = fr_kind_of_section(key);
-    if (!owner || owner->id == c->e->kind)
+    if (!owner || fr_kind_reads_section(fr_kind_info(c->e->kind), key))
         return 0;
+    char kinds[128] = "";
+    for (int i = 0; i < fr_kind_count(); i++) {
+        const FrKindInfo *k = fr_kind_info((FrExperimentKind)i);
+        if (!fr_kind_reads_section(k, key))
+            continue;
+        size_t l = strlen(kinds);
+        snprintf(kinds + l, sizeof kinds - l, "%s%s", l ? " or " : "", k->name);
+    }
     return cfg_loc_err(c->err, FR_E_CONFIG, kloc, key,
                    "only used with kind: %s (this experiment is kind: %s); remove it or set kind",
-                   owner->name, KIND_NAMES[c->e->kind]);
+                   kinds, KIND_NAMES[c->e->kind]);
 }
 
 static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
@@ -1972,6 +2011,8 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
             rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_lossless(c, v);
         else if (!strcmp(k, "model_compression"))
             rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_model_compression(c, v);
+        else if (!strcmp(k, "features"))
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_features(c, v);
         else if (!strcmp(k, "metrics"))
             rc = get_enum_list(c, v, "metrics", METRIC_NAMES, 1, (int **)&e->metrics,
                                &e->n_metrics);
@@ -1993,6 +2034,60 @@ static int parse_top(Cx *c, const Node *root, int *name_set, int *dir_set)
             rc = cfg_loc_err(c->err, FR_E_CONFIG, kl, k, "must be at the top of a file");
     }
     return rc;
+}
+
+/* kind features: the sweep's coding axes apply; what needs a network
+ * (splits, weights, sensitivity allocation, anchors) does not. */
+static int validate_features(FrExperiment *e, FrError *err)
+{
+    const FrFeaturesSpec *f = &e->features;
+    const FrSweepSpec *s = &e->sweep;
+    if (!f->dir == !f->list)
+        return fr_experiment_error(e, err, FR_E_CONFIG, f->dir ? "features.list" : "kind",
+                                   "kind features needs exactly one of features.dir (a "
+                                   "directory from `featrd features`, or of .npy files) and "
+                                   "features.list (a features.txt-style list)");
+    if (e->model.cfg)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "model.cfg",
+                                   "kind features runs no network (the features are given); "
+                                   "remove model, or use kind rd to run the model");
+    if (e->dataset.images)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "dataset.images",
+                                   "kind features reads features.dir or features.list, not an "
+                                   "image list; remove dataset");
+    if (s->n_split)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.split",
+                                   "kind features codes the features as given: their split is "
+                                   "features.split (default: from the list); remove sweep.split");
+    if (s->n_weights)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.weights",
+                                   "kind features runs no network, so it has no weights axis");
+    for (int i = 0; i < s->n_allocation; i++)
+        if (fr_alloc_info(s->allocation[i])->per_channel)
+            return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.allocation",
+                                       "%s allocation measures each channel's effect on the "
+                                       "network output, and kind features has no back half: "
+                                       "use allocation: [uniform] (or kind rd with the model)",
+                                       fr_allocation_name(s->allocation[i]));
+    for (int i = 0; i < s->n_codec; i++)
+        if (s->codec[i].n_split) {
+            char k[64];
+            cfg_pathf(k, sizeof k, "sweep.codec[%d].split", i);
+            return fr_experiment_error(e, err, FR_E_CONFIG, k,
+                                       "kind features has one split (features.split); remove "
+                                       "the entry's split list");
+        }
+    if (s->n_qp_base)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.qp_base",
+                                   "only used with allocation: sensitivity");
+    uint64_t np = sweep_points(e);
+    if (np > (uint64_t)s->max_points)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.codec",
+                                   "the sweep expands to %s%llu points, more than "
+                                   "sweep.max_points (%lld); shorten the lists or raise "
+                                   "max_points", np == UINT64_MAX ? "over " : "",
+                                   (unsigned long long)np, s->max_points);
+    return 0;
 }
 
 /* Rules that span several keys: all here, so the schema walk stays local. */
@@ -2041,7 +2136,12 @@ static int validate(Cx *c)
             return fr_experiment_error(e, err, FR_E_CONFIG, "anchors", "anchor '%s': %s", a->name,
                                        e2.msg);
     }
-    if (!e->model.cfg)
+    if (e->kind == FR_KIND_FEATURES) {
+        int rc = validate_features(e, err);
+        if (rc)
+            return rc;
+    }
+    if (!e->model.cfg && fr_kind_info(e->kind)->needs_model)
         return fr_experiment_error(e, err, FR_E_CONFIG, "model.cfg",
                                    "required: the darknet .cfg of the network "
                                    "(e.g. model: {cfg: /usr/share/darknet/cfg/yolo9000.cfg})");
@@ -2066,15 +2166,21 @@ static int validate(Cx *c)
         return fr_experiment_error(e, err, FR_E_CONFIG, "dataset.labels_file",
                                    "only used with labels: class-list (labels is %s)",
                                    LABEL_NAMES[e->dataset.labels]);
-    if ((e->dataset.names || e->dataset.class_map || e->output.keep_streams ||
-         e->output.detections) &&
+    if ((e->dataset.names || e->dataset.class_map || e->output.detections) &&
         e->kind != FR_KIND_RD)
         return fr_experiment_error(e, err, FR_E_CONFIG,
-                                   e->dataset.names         ? "dataset.names"
-                                   : e->dataset.class_map   ? "dataset.class_map"
-                                   : e->output.keep_streams ? "output.keep_streams"
-                                                            : "output.detections",
+                                   e->dataset.names       ? "dataset.names"
+                                   : e->dataset.class_map ? "dataset.class_map"
+                                                          : "output.detections",
                                    "only used with kind: rd (this experiment is kind: %s); "
+                                   "remove it", KIND_NAMES[e->kind]);
+    if (e->output.keep_streams && e->kind != FR_KIND_RD && e->kind != FR_KIND_FEATURES)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "output.keep_streams",
+                                   "only used with kind: rd or features (this experiment is "
+                                   "kind: %s); remove it", KIND_NAMES[e->kind]);
+    if (e->output.decoded_dir && e->kind != FR_KIND_FEATURES)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "output.decoded_dir",
+                                   "only used with kind: features (this experiment is kind: %s); "
                                    "remove it", KIND_NAMES[e->kind]);
     if ((e->dataset.names || e->dataset.class_map) && !e->model.names)
         return fr_experiment_error(e, err, FR_E_CONFIG,
@@ -2340,15 +2446,8 @@ static void put_schema(FILE *f, const FrSchema *sch, const void *obj)
     }
 }
 
-static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
+static void dump_model_dataset(const FrExperiment *e, FILE *f, int for_hash)
 {
-    fputs("# featrd experiment (canonical form: every key, defaults included)\n", f);
-    if (!for_hash) {
-        fputs("name: ", f);
-        put_str(f, e->name);
-        fputc('\n', f);
-    }
-    fprintf(f, "kind: %s\n", KIND_NAMES[e->kind]);
     const FrModelSpec *m = &e->model;
     fputs("model:\n  cfg: ", f);
     put_str(f, m->cfg);
@@ -2380,10 +2479,37 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
         put_str(f, d->class_map);
     }
     fprintf(f, "\n  limit: %d\n  seed: %llu\n", d->limit, (unsigned long long)d->seed);
-    if (e->kind == FR_KIND_RD) {
+}
+
+static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
+{
+    fputs("# featrd experiment (canonical form: every key, defaults included)\n", f);
+    if (!for_hash) {
+        fputs("name: ", f);
+        put_str(f, e->name);
+        fputc('\n', f);
+    }
+    fprintf(f, "kind: %s\n", KIND_NAMES[e->kind]);
+    /* kind features reads neither a model nor an image list */
+    if (e->kind != FR_KIND_FEATURES)
+        dump_model_dataset(e, f, for_hash);
+    if (e->kind == FR_KIND_FEATURES) {
+        const FrFeaturesSpec *fs = &e->features;
+        fputs("features:\n  dir: ", f);
+        put_str(f, fs->dir);
+        fputs("\n  list: ", f);
+        put_str(f, fs->list);
+        fputs("\n  split: ", f);
+        put_str(f, fs->split);
+        fprintf(f, "\n  limit: %d\n", fs->limit);
+    }
+    if (e->kind == FR_KIND_RD || e->kind == FR_KIND_FEATURES) {
         const FrSweepSpec *s = &e->sweep;
-        fputs("sweep:\n  split: ", f);
-        put_strs(f, s->split, s->n_split);
+        fputs("sweep:", f);
+        if (e->kind == FR_KIND_RD) {
+            fputs("\n  split: ", f);
+            put_strs(f, s->split, s->n_split);
+        }
         if (s->n_weights) {
             fputs("\n  weights: ", f);
             put_strs(f, s->weights, s->n_weights);
@@ -2425,7 +2551,8 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
             fputs(s->sensitivity.layer == FR_SENS_FINAL ? "final" : "penultimate", f);
         fprintf(f, ", scope: %s, calibration_images: %d}\n", SCOPE_NAMES[s->sensitivity.scope],
                 s->sensitivity.calibration_images);
-        fputs(e->n_anchors ? "anchors:\n" : "anchors: []\n", f);
+        if (e->kind == FR_KIND_RD)
+            fputs(e->n_anchors ? "anchors:\n" : "anchors: []\n", f);
         for (int i = 0; i < e->n_anchors; i++) {
             const FrAnchorSpec *a = &e->anchors[i];
             fputs("  - {name: ", f);
@@ -2447,7 +2574,7 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
     put_enums(f, (const int *)e->metrics, e->n_metrics, METRIC_NAMES);
     fputs("\nmap_iou: ", f);
     put_double(f, e->map_iou);
-    if (e->kind == FR_KIND_RD) {
+    if (e->kind == FR_KIND_RD || e->kind == FR_KIND_FEATURES) {
         fprintf(f, "\nbootstrap: {replicates: %d, seed: %llu, level: ", e->bootstrap.replicates,
                 (unsigned long long)e->bootstrap.seed);
         put_double(f, e->bootstrap.level);
@@ -2458,7 +2585,7 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
     fputs("\nnms: ", f);
     put_double(f, e->nms);
     fputc('\n', f);
-    if (e->kind == FR_KIND_RD && !for_hash) {
+    if ((e->kind == FR_KIND_RD || e->kind == FR_KIND_FEATURES) && !for_hash) {
         fputs(e->n_bd ? "bd:\n" : "bd: []\n", f);
         for (int i = 0; i < e->n_bd; i++) {
             const FrBdSpec *b = &e->bd[i];
@@ -2507,6 +2634,11 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
     }
     fprintf(f, "  images_csv: %s\n  detections: %s\n", bool_s(e->output.images_csv),
             bool_s(e->output.detections));
+    if (!for_hash && e->kind == FR_KIND_FEATURES) {
+        fputs("  decoded_dir: ", f);
+        put_str(f, e->output.decoded_dir);
+        fputc('\n', f);
+    }
     if (!for_hash)
         fprintf(f, "  plots: %s\n  keep_streams: %s\njobs: %d\nquiet: %s\n",
                 bool_s(e->output.plots), bool_s(e->output.keep_streams), e->jobs,
@@ -2628,6 +2760,14 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err)
         (rc = check_one(e, err, "dataset.class_map", e->dataset.class_map, 0,
                         "a text file of 'MODEL<TAB>DATASET' class pairs (configs/9k-voc.map "
                         "maps YOLO9000's WordTree classes to VOC)")))
+        return rc;
+    if (e->kind == FR_KIND_FEATURES &&
+        ((rc = check_one(e, err, "features.dir", e->features.dir, 1,
+                         "a directory written by `featrd features CONFIG --split S --out DIR`, "
+                         "or one of .npy files")) ||
+         (rc = check_one(e, err, "features.list", e->features.list, 0,
+                         "a list of .npy files, one `FILE IMAGE LAYER` line each (the format of "
+                         "features.txt)"))))
         return rc;
     if (e->kind == FR_KIND_MODEL &&
         ((rc = check_one(e, err, "model_compression.dom.base", e->model_compression.dom_base, 0,

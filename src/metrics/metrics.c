@@ -587,6 +587,13 @@ double fr_mse_u16(const uint16_t *a, const uint16_t *b, size_t n)
     return s / (double)n;
 }
 
+double fr_sqnr(double mse, double power)
+{
+    if (!(power > 0) || isnan(mse))
+        return NAN;
+    return mse == 0 ? INFINITY : 10.0 * log10(power / mse);
+}
+
 double fr_psnr(double mse, double peak)
 {
     if (!(peak > 0) || isnan(mse))
@@ -605,9 +612,10 @@ int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec, FrFeatureDi
     size_t n = fr_tensor_size(orig);
     if (!n)
         return fr_error(err, FR_E_USAGE, "feature distortion: empty tensor");
-    double lo = orig->data[0], hi = orig->data[0], s = 0;
+    double lo = orig->data[0], hi = orig->data[0], s = 0, p = 0;
     for (size_t i = 0; i < n; i++) {
         double x = orig->data[i];
+        p += x * x;
         if (x < lo)
             lo = x;
         if (x > hi)
@@ -618,6 +626,8 @@ int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec, FrFeatureDi
     out->mse = s / (double)n;
     out->peak = hi - lo;
     out->psnr = fr_psnr(out->mse, out->peak);
+    out->power = p / (double)n;
+    out->sqnr = fr_sqnr(out->mse, out->power);
     return 0;
 }
 
@@ -637,6 +647,8 @@ static const FrMetricInfo metric_table[] = {
      "MSE of the decoded feature against the original"},
     {FR_METRIC_FEATURE_PSNR, "feature_psnr", "psnr", FR_TASK_AUTO, 1,
      "PSNR of the decoded feature over its range"},
+    {FR_METRIC_FEATURE_SQNR, "feature_sqnr", "sqnr", FR_TASK_AUTO, 1,
+     "SQNR of the decoded feature: its mean square over the MSE, in dB"},
 };
 
 int fr_metric_count(void)

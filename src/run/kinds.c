@@ -1,6 +1,7 @@
 /* kinds.c: the experiment kinds registry. One row per `kind:` value: its
- * name, the top-level sections only it reads, whether it needs an image
- * list, and the function that runs it. fr_run dispatches here; the config
+ * name, the top-level sections it reads that not every kind reads (rd and
+ * features share sweep, bd and bootstrap), whether it needs an image list
+ * and a model, and the function that runs it. fr_run dispatches here; the config
  * checks sections and names against the rows. A new kind is one row plus
  * its run function (and its section's parsing in config.c). */
 #include <string.h>
@@ -10,14 +11,18 @@
 static const char *const RD_SECTIONS[] = {"sweep", "anchors", "bd", "bootstrap", NULL};
 static const char *const LOSSLESS_SECTIONS[] = {"lossless", NULL};
 static const char *const MODEL_SECTIONS[] = {"model_compression", NULL};
+static const char *const FEATURES_SECTIONS[] = {"features", "sweep", "bd", "bootstrap", NULL};
 
 static const FrKindInfo kinds[] = {
     {FR_KIND_RD, "rd", "rate-distortion sweep over split, bits, packing, codec and QP",
-     RD_SECTIONS, 1, fr_run_rd},
+     RD_SECTIONS, 1, fr_run_rd, 1},
     {FR_KIND_LOSSLESS, "lossless", "seed 000: lossless coders over every layer's features",
-     LOSSLESS_SECTIONS, 1, fr_run_lossless},
+     LOSSLESS_SECTIONS, 1, fr_run_lossless, 1},
     {FR_KIND_MODEL, "model", "seed 002: model-weight compression (RP, DoM)", MODEL_SECTIONS, 0,
-     fr_run_modelcomp},
+     fr_run_modelcomp, 1},
+    {FR_KIND_FEATURES, "features",
+     "bring your own features: .npy tensors through the rd coding (no network)",
+     FEATURES_SECTIONS, 0, fr_run_features, 0},
 };
 
 int fr_kind_count(void)
@@ -48,6 +53,16 @@ const FrKindInfo *fr_kind_of_section(const char *section)
             if (!strcmp(*s, section))
                 return &kinds[i];
     return NULL;
+}
+
+int fr_kind_reads_section(const FrKindInfo *k, const char *section)
+{
+    if (!k || !section)
+        return 0;
+    for (const char *const *s = k->sections; *s; s++)
+        if (!strcmp(*s, section))
+            return 1;
+    return fr_kind_of_section(section) == NULL;
 }
 
 int fr_run(const FrExperiment *e, const FrRunOptions *o, FrError *err)

@@ -125,27 +125,38 @@ static int plan_unique(const FrExperiment *e, FrPlan *plan, FrError *err)
  * left out), so bd[] entries and globs written against it match points.csv. */
 int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
 {
+    if (e->sweep.n_split < 1) {
+        memset(plan, 0, sizeof *plan);
+        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.split",
+                                   "an rd experiment needs at least one split");
+    }
+    return fr_plan_build_splits(e, (const char *const *)e->sweep.split, e->sweep.n_split, 1,
+                                plan, err);
+}
+
+int fr_plan_build_splits(const FrExperiment *e, const char *const *splits, int n_split,
+                         int reference, FrPlan *plan, FrError *err)
+{
     memset(plan, 0, sizeof *plan);
     plan->priv = calloc(1, sizeof *plan->priv);
     if (!plan->priv)
         return fr_error(err, FR_E_NOMEM, "out of memory");
     const FrSweepSpec *sw = &e->sweep;
-    if (sw->n_split < 1)
-        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.split",
-                                   "an rd experiment needs at least one split");
     int cap = 0;
-    FrPoint *pt = plan_add(plan, &cap);
-    if (!pt)
-        goto oom;
-    pt->kind = FR_POINT_REFERENCE;
-    pt->curve = "reference";
-    pt->desc = "reference";
-    pt->codec = "none";
-    plan_id(pt);
+    FrPoint *pt = NULL;
+    if (reference) {
+        if (!(pt = plan_add(plan, &cap)))
+            goto oom;
+        pt->kind = FR_POINT_REFERENCE;
+        pt->curve = "reference";
+        pt->desc = "reference";
+        pt->codec = "none";
+        plan_id(pt);
+    }
     const char *range = fr_range_name(sw->range);
     int nw = sw->n_weights ? sw->n_weights : 1;
     for (int wi = 0; wi < nw; wi++)
-    for (int s = 0; s < sw->n_split; s++)
+    for (int s = 0; s < n_split; s++)
         for (int b = 0; b < sw->n_bits; b++)
             for (int k = 0; k < sw->n_packing; k++)
                 for (int c = 0; c < sw->n_codec; c++) {
@@ -155,7 +166,7 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                     fr_codec_label(cs->codec, cs->settings, clabel, sizeof clabel);
                     int here = cs->n_split == 0; /* the entry's own split restriction */
                     for (int k2 = 0; k2 < cs->n_split && !here; k2++)
-                        here = !strcmp(cs->split[k2], sw->split[s]);
+                        here = !strcmp(cs->split[k2], splits[s]);
                     if (!here)
                         continue;
                     for (int a = 0; a < sw->n_allocation; a++) {
@@ -174,7 +185,7 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                         }
                         const char *curve = plan_str(
                             plan, "split=%s,bits=%d,range=%s,packing=%s,codec=%s,alloc=%s%s",
-                            sw->split[s], sw->bits[b], range, fr_packing_name(sw->packing[k]),
+                            splits[s], sw->bits[b], range, fr_packing_name(sw->packing[k]),
                             clabel, fr_allocation_name(alloc), wname);
                         if (!curve)
                             goto oom;
@@ -185,7 +196,9 @@ int fr_plan_build(const FrExperiment *e, FrPlan *plan, FrError *err)
                                 goto oom;
                             pt->kind = FR_POINT_FEATURE;
                             pt->curve = curve;
-                            pt->split = sw->split[s];
+                            pt->split = plan_str(plan, "%s", splits[s]);
+                            if (!pt->split)
+                                goto oom;
                             pt->split_index = s;
                             pt->bits = sw->bits[b];
                             pt->packing = sw->packing[k];

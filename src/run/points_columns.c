@@ -200,6 +200,41 @@ static double c_psnr_nbit(const FrPointAgg *a)
     return a->psnr_nbit;
 }
 
+static double c_sqnr(const FrPointAgg *a)
+{
+    return a->sqnr;
+}
+
+static double c_mse_lo(const FrPointAgg *a)
+{
+    return a->lo[B_MSE];
+}
+
+static double c_mse_hi(const FrPointAgg *a)
+{
+    return a->hi[B_MSE];
+}
+
+static double c_psnr_lo(const FrPointAgg *a)
+{
+    return a->lo[B_PSNR];
+}
+
+static double c_psnr_hi(const FrPointAgg *a)
+{
+    return a->hi[B_PSNR];
+}
+
+static double c_sqnr_lo(const FrPointAgg *a)
+{
+    return a->lo[B_SQNR];
+}
+
+static double c_sqnr_hi(const FrPointAgg *a)
+{
+    return a->hi[B_SQNR];
+}
+
 static double c_front_s(const FrPointAgg *a)
 {
     return a->front;
@@ -342,6 +377,8 @@ static const Col cols[] = {
              "(inf when lossless)", COL_DBL, NULL, NULL, c_psnr},
     {"mse_nbit", "", "feature MSE in the n-bit domain (both quantized with the original's range)", COL_DBL, NULL, NULL, c_mse_nbit},
     {"psnr_nbit", "dB", "feature PSNR in the n-bit domain, peak 2^n-1, from the mean mse_nbit", COL_DBL, NULL, NULL, c_psnr_nbit},
+    {"sqnr", "dB", "feature SQNR in dB: the original's mean square over the MSE, per image (over "
+             "the cut set), mean over images (inf when lossless)", COL_DBL, NULL, NULL, c_sqnr},
     {"front_s", "s", "timing: front-half seconds per image (shared by every point of the split)", COL_DBL, NULL, NULL, c_front_s},
     {"encode_s", "s", "timing: encode seconds per image (Q-layer, packing, codec, container)", COL_DBL, NULL, NULL, c_encode_s},
     {"decode_s", "s", "timing: decode seconds per image", COL_DBL, NULL, NULL, c_decode_s},
@@ -364,6 +401,12 @@ static const Col cols[] = {
     {"fidelity_hi", "", "upper end of the fidelity CI", COL_DBL, NULL, NULL, c_fidelity_hi},
     {"psnr_nbit_lo", "dB", "bootstrap CI of psnr_nbit (features)", COL_DBL, NULL, NULL, c_psnr_nbit_lo},
     {"psnr_nbit_hi", "dB", "upper end of the psnr_nbit CI", COL_DBL, NULL, NULL, c_psnr_nbit_hi},
+    {"mse_lo", "", "bootstrap CI of mse (features; the mean of the resampled images' MSEs)", COL_DBL, NULL, NULL, c_mse_lo},
+    {"mse_hi", "", "upper end of the mse CI", COL_DBL, NULL, NULL, c_mse_hi},
+    {"psnr_lo", "dB", "bootstrap CI of psnr (features)", COL_DBL, NULL, NULL, c_psnr_lo},
+    {"psnr_hi", "dB", "upper end of the psnr CI", COL_DBL, NULL, NULL, c_psnr_hi},
+    {"sqnr_lo", "dB", "bootstrap CI of sqnr (features)", COL_DBL, NULL, NULL, c_sqnr_lo},
+    {"sqnr_hi", "dB", "upper end of the sqnr CI", COL_DBL, NULL, NULL, c_sqnr_hi},
 };
 #define NCOLS ((int)(sizeof cols / sizeof cols[0]))
 

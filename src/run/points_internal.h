@@ -6,14 +6,14 @@
 #include "featrd.h"
 
 /* Quantities with a bootstrap interval, in boot file column order. */
-enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_N };
+enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_MSE, B_PSNR, B_SQNR, B_N };
 
 /* One point over the image list (NaN where the point has no such value). */
 typedef struct FrPointAgg {
     double bits_mean, bits_std, payload, side, elements, paper;
     double map07, map, top1, top5, fidelity;
     double lo[B_N], hi[B_N]; /* bootstrap CI (NaN without) */
-    double mse, psnr, mse_nbit, psnr_nbit;
+    double mse, psnr, mse_nbit, psnr_nbit, sqnr;
     double front, enc, dec, back, sens;
 } FrPointAgg;
 
@@ -28,6 +28,11 @@ typedef struct FrPointCtx {
 /* The point's points.csv row without its '\n', every column of the
  * registry in order (malloc'ed; NULL on no memory). */
 char *fr_point_row(const FrPointCtx *c, const FrPoint *pt, const FrPointAgg *a);
+
+/* fr_plan_build on these splits (kind features: the one split of its
+ * input) and, with reference = 0, without the reference point. */
+int fr_plan_build_splits(const FrExperiment *e, const char *const *splits, int n_split,
+                         int reference, FrPlan *plan, FrError *err);
 
 /* bd[] entries name curves of the plan: a typo is refused before the
  * sweep runs (FR_E_CONFIG naming bd[i].anchor / .test and the curves). */

@@ -469,7 +469,11 @@ static const char *metric_label(const char *col)
         return "top-1 accuracy";
     if (!strcmp(col, "top5"))
         return "top-5 accuracy";
-    return "fidelity";
+    if (!strcmp(col, "fidelity"))
+        return "fidelity";
+    if (!strcmp(col, "psnr"))
+        return "feature PSNR (dB)";
+    return col; /* a metric merged by featrd score: its own name */
 }
 
 static void put_val(FrText *t, const FrCsv *csv, size_t r, int col, char end)
@@ -911,10 +915,31 @@ int fr_results_plot(const char *dir, const char *scripts_dir, FrError *err)
         if (fr_csv_require_col(csv, need[k], err) < 0)
             rc = FR_E_FORMAT;
     int plotted = 0;
+    const char *sd = scripts_dir ? scripts_dir : fr_plots_dir();
     for (int k = 0; k < N_TASK_COLS && !rc; k++) {
         if (!col_has_value(csv, fr_csv_col(csv, task_cols[k])))
             continue;
-        rc = plot_metric(csv, dir, scripts_dir ? scripts_dir : fr_plots_dir(), task_cols[k], err);
+        rc = plot_metric(csv, dir, sd, task_cols[k], err);
+        plotted++;
+    }
+    /* metrics featrd score merged: the columns the registry does not have */
+    int nreg;
+    const FrColumnDoc *reg = fr_points_columns(&nreg);
+    for (int c = 0; c < fr_csv_ncols(csv) && !rc; c++) {
+        const char *name = fr_csv_colname(csv, c);
+        size_t l = strlen(name);
+        int known = l > 3 && (!strcmp(name + l - 3, "_lo") || !strcmp(name + l - 3, "_hi"));
+        for (int k = 0; k < nreg && !known; k++)
+            known = !strcmp(reg[k].name, name);
+        if (known || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789_") != l || !col_has_value(csv, c))
+            continue;
+        rc = plot_metric(csv, dir, sd, name, err);
+        plotted++;
+    }
+    /* kind features before any score: the feature PSNR */
+    if (!rc && !plotted && col_has_value(csv, fr_csv_col(csv, "psnr"))) {
+        rc = plot_metric(csv, dir, sd, "psnr", err);
         plotted++;
     }
     if (!rc && !plotted)

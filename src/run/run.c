@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
+#include "run/features_internal.h"
 #include "run/points_internal.h"
 #include "run/results_internal.h"
 
@@ -29,7 +30,7 @@
 typedef struct ImgRes {
     double bits, payload, side, elements;
     double paper; /* seed 001's rule: payload + 32 bits per min/max float */
-    double mse, psnr, mse_nbit;
+    double mse, psnr, mse_nbit, sqnr;
     double t_front, t_enc, t_dec, t_back, t_sens;
     FrDetection *dets;
     int ndet;
@@ -57,6 +58,8 @@ typedef struct Run Run;
 typedef int (*ImgFn)(Run *r, int worker, size_t img, void *arg, FrError *err);
 
 struct Run {
+    int feat;            /* kind features: no network; the cut sets are fset's files */
+    FrFeatureSet fset;
     int cur_weights; /* weights the worker models hold: -1 model.weights, else sweep.weights[i] */
     const FrExperiment *e;
     FrRunOptions o;
@@ -80,7 +83,7 @@ struct Run {
     /* current split */
     int split_layer;
     const char *split_name;
-    char split_lname[64], cut_desc[512];
+    char split_lname[256], cut_desc[512];
     CutCache *cache;
     char cache_dir[4400];
     /* the parallel loop */
@@ -490,8 +493,8 @@ static int read_labels(Run *r, FrError *err)
 
 /* ---------------- aggregation and commit ---------------- */
 
-static const char *const boot_cols[B_N] = {"kbpi", "map07", "map",      "top1",
-                                           "top5", "fidelity", "psnr_nbit"};
+static const char *const boot_cols[B_N] = {"kbpi",      "map07", "map",  "top1", "top5",
+                                           "fidelity",  "psnr_nbit", "mse", "psnr", "sqnr"};
 
 typedef FrPointAgg Agg; /* points_internal.h: what the column registry writes */
 
@@ -569,6 +572,7 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
         a->mse += res[i].mse;
         a->psnr += res[i].psnr;
         a->mse_nbit += res[i].mse_nbit;
+        a->sqnr += res[i].sqnr;
         a->front += res[i].t_front;
         a->enc += res[i].t_enc;
         a->dec += res[i].t_dec;
@@ -587,6 +591,7 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->mse /= dn;
     a->psnr /= dn;
     a->mse_nbit /= dn;
+    a->sqnr /= dn;
     a->front /= dn;
     a->enc /= dn;
     a->dec /= dn;
@@ -594,7 +599,7 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->sens /= dn;
     a->psnr_nbit = pt->kind == FR_POINT_FEATURE ? fr_psnr_nbit(a->mse_nbit, pt->bits) : NAN;
     if (pt->kind != FR_POINT_FEATURE) {
-        a->mse = a->psnr = a->mse_nbit = NAN;
+        a->mse = a->psnr = a->mse_nbit = a->sqnr = NAN;
         if (pt->kind == FR_POINT_REFERENCE || pt->kind == FR_POINT_REFERENCE_YUV)
             a->bits_mean = a->bits_std = a->payload = a->side = a->paper = NAN;
     }
@@ -614,8 +619,12 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
         for (int k = B_MAP07; k < B_N; k++)
             v[k][i] = NAN;
         /* the n-bit MSE; replicates turn its mean into PSNR as psnr_nbit is */
-        if (pt->kind == FR_POINT_FEATURE)
+        if (pt->kind == FR_POINT_FEATURE) {
             v[B_PSNR_NBIT][i] = res[i].mse_nbit;
+            v[B_MSE][i] = res[i].mse;
+            v[B_PSNR][i] = res[i].psnr;
+            v[B_SQNR][i] = res[i].sqnr;
+        }
     }
     if (rc)
         goto done;
@@ -652,7 +661,7 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
         a->top1 = fr_cls_top1(&ca);
         a->top5 = fr_cls_top5(&ca);
         a->fidelity = fr_cls_fidelity(&ca);
-    } else {
+    } else if (r->task == FR_TASK_DENSE) {
         for (size_t i = 0; i < n && !rc; i++)
             rc = fr_dense_fidelity(&res[i].out, &r->info[i].ref, &v[B_FID][i], err);
         if (rc)
@@ -783,6 +792,12 @@ static int commit_point(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
     if (r->e->output.detections && r->task == FR_TASK_DETECTION &&
         (rc = write_detections(r, pt, res, err)))
         return rc;
+    if (r->feat && r->e->output.decoded_dir && pt->kind == FR_POINT_FEATURE) {
+        char d[4400];
+        snprintf(d, sizeof d, "%s/%s", r->e->output.decoded_dir, pt->id);
+        if ((rc = fr_feature_set_write_index(&r->fset, d, err)))
+            return rc;
+    }
     char *row = point_row(r, pt, &a);
     if (!row)
         return fr_error(err, FR_E_NOMEM, "out of memory");
@@ -797,11 +812,13 @@ static int commit_point(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
         return rc;
     r->done_mine++;
     char detail[160];
-    const char *mname = r->task == FR_TASK_DETECTION ? "map07"
+    const char *mname = r->task == FR_TASK_DETECTION        ? "map07"
                         : r->task == FR_TASK_CLASSIFICATION ? "top1"
+                        : r->feat                           ? "psnr"
                                                             : "fidelity";
-    double mv = r->task == FR_TASK_DETECTION ? a.map07
+    double mv = r->task == FR_TASK_DETECTION        ? a.map07
                 : r->task == FR_TASK_CLASSIFICATION ? a.top1
+                : r->feat                           ? a.psnr
                                                     : a.fidelity;
     snprintf(detail, sizeof detail, "kbpi=%.3f %s=%.4f", a.bits_mean / FR_KBIT, mname, mv);
     char label[300];
@@ -814,7 +831,10 @@ static int commit_point(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
 
 static void cache_file(Run *r, size_t img, int k, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/%06zu_%d.npy", r->cache_dir, img, k);
+    if (r->feat) /* kind features: the input files themselves */
+        snprintf(buf, cap, "%s", r->fset.images[img].files[k].path);
+    else
+        snprintf(buf, cap, "%s/%06zu_%d.npy", r->cache_dir, img, k);
 }
 
 static int front_image(Run *r, int worker, size_t img, void *arg, FrError *err)
@@ -955,6 +975,42 @@ static int keep_stream(Run *r, const FrPoint *pt, size_t img, const uint8_t *frd
     return fr_write_file_atomic(path, frd, len, err);
 }
 
+/* mkdir -p of the directory part of path (workers may race: EEXIST is fine). */
+static int mkdir_parents(const char *path, FrError *err)
+{
+    char d[4800];
+    snprintf(d, sizeof d, "%s", path);
+    for (char *p = d + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(d, 0777) != 0 && errno != EEXIST)
+            return fr_error(err, FR_E_IO, "%s: cannot create the directory (%s)", d,
+                            strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+/* output.decoded_dir (kind features): the decoded cut set of one image at
+ * one point, under the input's own file names, for the user's back half. */
+static int write_decoded(Run *r, const FrPoint *pt, size_t img, const FrTensor *rec, int nrec,
+                         FrError *err)
+{
+    const FrFeatureImage *im = &r->fset.images[img];
+    for (int k = 0; k < nrec && k < im->n; k++) {
+        char path[4800];
+        snprintf(path, sizeof path, "%s/%s/%s", r->e->output.decoded_dir, pt->id,
+                 im->files[k].rel);
+        int rc = mkdir_parents(path, err);
+        if (!rc)
+            rc = fr_npy_write(path, &rec[k], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err)
 {
     PointArg *pa = arg;
@@ -1003,7 +1059,7 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     }
     /* Distortion over the whole cut set: element-weighted MSE; PSNR with the
      * widest original range (the Q-layer's tensor range for one cut). */
-    double se = 0, se_n = 0, peak = 0, elems = 0;
+    double se = 0, se_n = 0, peak = 0, elems = 0, pw = 0;
     for (int k = 0; k < ncuts; k++) {
         FrFeatureDistortion d;
         rc = fr_feature_distortion(&cuts[k], &rec[k], &d, err);
@@ -1011,6 +1067,7 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
             goto done;
         double ne = (double)fr_tensor_size(&cuts[k]);
         se += d.mse * ne;
+        pw += d.power * ne;
         se_n += fr_feature_mse_nbit(&cuts[k], &rec[k], pa->pt->bits) * ne;
         if (d.peak > peak)
             peak = d.peak;
@@ -1020,7 +1077,13 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     res->mse = se / elems;
     res->mse_nbit = se_n / elems;
     res->psnr = fr_psnr(res->mse, peak);
+    res->sqnr = fr_sqnr(res->mse, pw / elems);
     res->t_front = r->cache[img].t_front;
+    if (r->feat) { /* no back half: the decoded tensors go to the user's */
+        if (r->e->output.decoded_dir)
+            rc = write_decoded(r, pa->pt, img, rec, nrec, err);
+        goto done;
+    }
     t0 = fr_now();
     rc = fr_model_back(r->models[worker], r->split_layer, rec, nrec, err);
     if (!rc)
@@ -1219,6 +1282,8 @@ static int use_weights(Run *r, int wi, FrError *err)
     return rc;
 }
 
+static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrError *err);
+
 static int run_feature_points(Run *r, int s, int wi, FrError *err)
 {
     const FrExperiment *e = r->e;
@@ -1287,6 +1352,30 @@ static int run_feature_points(Run *r, int s, int wi, FrError *err)
     rc = par_for(r, front_image, NULL, err);
     for (size_t i = 0; i < r->list.n; i++)
         r->tot_front += r->cache[i].t_front;
+    if (!rc)
+        rc = run_split_points(r, s, wi, cut, ncut, err);
+    if (!rc && disk) {
+        /* Every point of the split is committed: the cut tensors (images ×
+         * cut bytes, 23 GB for yolo9000 max_3 on VOC07 test) are not needed. */
+        for (size_t i = 0; i < r->list.n; i++)
+            for (int k = 0; k < ncut; k++) {
+                char p[4600];
+                cache_file(r, i, k, p, sizeof p);
+                unlink(p);
+            }
+        rmdir(r->cache_dir);
+    }
+    cache_clear(r);
+    return rc;
+}
+
+/* Every unfinished feature point of split s (weights wi) on the cut sets
+ * in r->cache: the rd kind's after its front half, kind features' on its
+ * input files. cut/ncut: the split's cut layers (sensitivity allocation). */
+static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    int rc = 0;
     for (int i = 0; i < r->plan.n && !rc; i++) {
         const FrPoint *pt = &r->plan.points[i];
         if (pt->kind != FR_POINT_FEATURE || pt->split_index != s || pt->weights != wi ||
@@ -1371,17 +1460,47 @@ static int run_feature_points(Run *r, int s, int wi, FrError *err)
         free(dqps);
         res_free(r, &pa.res);
     }
-    if (!rc && disk) {
-        /* Every point of the split is committed: the cut tensors (images ×
-         * cut bytes, 23 GB for yolo9000 max_3 on VOC07 test) are not needed. */
-        for (size_t i = 0; i < r->list.n; i++)
-            for (int k = 0; k < ncut; k++) {
-                char p[4600];
-                cache_file(r, i, k, p, sizeof p);
-                unlink(p);
-            }
-        rmdir(r->cache_dir);
+    return rc;
+}
+
+/* kind features: one image's tensors read into the memory cache. */
+static int feat_load_image(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    (void)worker;
+    (void)arg;
+    CutCache *cc = &r->cache[img];
+    const FrFeatureImage *im = &r->fset.images[img];
+    for (int k = 0; k < im->n; k++) {
+        int rc = fr_npy_read(im->files[k].path, &cc->cuts[k], err);
+        if (rc)
+            return rc;
+        cc->ncuts = k + 1;
     }
+    return 0;
+}
+
+/* kind features: the one split of the input, its tensors in memory (or
+ * read from their files at each point when they exceed --cache-mem). */
+static int run_feat(Run *r, FrError *err)
+{
+    r->split_name = r->fset.split;
+    snprintf(r->split_lname, sizeof r->split_lname, "%s", r->fset.layer);
+    snprintf(r->cut_desc, sizeof r->cut_desc, "%s", r->fset.cut);
+    r->cache = calloc(r->list.n ? r->list.n : 1, sizeof *r->cache);
+    if (!r->cache)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    int rc = 0;
+    if (r->fset.bytes > r->o.cache_mem) {
+        for (size_t i = 0; i < r->list.n; i++) {
+            r->cache[i].on_disk = 1;
+            r->cache[i].ncuts = r->fset.images[i].n;
+        }
+    } else {
+        fr_progress_note(r->prog, "reading the features of %zu images", r->list.n);
+        rc = par_for(r, feat_load_image, NULL, err);
+    }
+    if (!rc)
+        rc = run_split_points(r, 0, -1, NULL, 0, err);
     cache_clear(r);
     return rc;
 }
@@ -1459,6 +1578,7 @@ static void run_free(Run *r)
     fr_names_free(&r->names);
     free(r->cmap);
     fr_plan_free(&r->plan);
+    fr_feature_set_free(&r->fset);
     pthread_mutex_destroy(&r->mu);
 }
 
@@ -1492,7 +1612,65 @@ static int write_columns_doc(const char *dir, FrError *err)
     return rc;
 }
 
-int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
+/* kind rd: one model per worker, the task and its classes, and every
+ * split resolved before anything is written, so a typo fails fast. */
+static int setup_network(Run *r, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    int rc = 0;
+    r->cur_weights = -1;
+    for (int w = 0; w < r->jobs && !rc; w++)
+        rc = open_worker_model(r, w, -1, err);
+    if (rc)
+        return rc;
+    r->task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r->models[0]);
+    if (fr_model_task(r->models[0]) == FR_TASK_DETECTION && r->task != FR_TASK_DETECTION) {
+        /* a detector's output is boxes: scoring it as a class vector would
+         * report fidelity 1 whatever the coding did */
+        rc = fr_experiment_error(e, err, FR_E_CONFIG, "model.task",
+                                 "%s ends in a detection layer; use task detection (or auto)",
+                                 e->model.cfg);
+        return rc;
+    }
+    r->nclasses = fr_model_classes(r->models[0]);
+    if (r->task == FR_TASK_DETECTION && (rc = detection_classes(r, err)))
+        return rc;
+    /* Resolve every split before anything is written, so a typo fails fast;
+     * two spellings of one layer (max_5 and 5) would run its points twice. */
+    int *split_of = calloc((size_t)fr_model_layer_count(r->models[0]) + 1, sizeof *split_of);
+    if (!split_of)
+        rc = fr_error(err, FR_E_NOMEM, "out of memory");
+    for (int s = 0; s < e->sweep.n_split && !rc; s++) {
+        int li, cut[FR_MODEL_MAX_CUTS], nc;
+        char key[64];
+        snprintf(key, sizeof key, "sweep.split[%d]", s);
+        rc = fr_model_find_layer(r->models[0], e->sweep.split[s], &li, err);
+        if (!rc)
+            rc = fr_model_cut_set_err(r->models[0], li, cut, FR_MODEL_MAX_CUTS, &nc, err);
+        if (rc) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            rc = fr_experiment_error(e, err, FR_E_USAGE, key, "%s", msg);
+        } else if (split_of[li]) {
+            FrLayerInfo info;
+            fr_model_layer_info(r->models[0], li, &info);
+            rc = fr_experiment_error(e, err, FR_E_USAGE, key,
+                                     "'%s' is layer %d (%s), already listed as sweep.split[%d] "
+                                     "'%s'; list each layer once",
+                                     e->sweep.split[s], li, info.name, split_of[li] - 1,
+                                     e->sweep.split[split_of[li] - 1]);
+        } else {
+            split_of[li] = s + 1;
+        }
+    }
+    free(split_of);
+    return rc;
+}
+
+/* The runner of kinds rd and features: plan, journal, lock, manifest,
+ * progress and commit are shared; what differs is where a split's cut sets
+ * come from (the front half, or the input files) and the back half. */
+static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
 {
     Run r;
     memset(&r, 0, sizeof r);
@@ -1510,15 +1688,25 @@ int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     if (r.jobs > FR_MAX_JOBS) /* the config and the CLI refuse more */
         r.jobs = FR_MAX_JOBS;
     snprintf(r.dir, sizeof r.dir, "%s", e->output.dir);
+    r.feat = e->kind == FR_KIND_FEATURES;
     int rc = fr_experiment_check_files(e, err);
-    if (!rc)
+    if (!rc && r.feat) {
+        rc = fr_feature_set_read(e, &r.fset, err);
+        const char *split = r.fset.split;
+        if (!rc)
+            rc = fr_plan_build_splits(e, &split, 1, 0, &r.plan, err);
+    } else if (!rc) {
         rc = fr_plan_build(e, &r.plan, err);
+    }
     if (!rc)
         rc = fr_plan_check_bd(e, &r.plan, err);
-    if (!rc)
+    if (!rc && r.feat) {
+        rc = fr_feature_set_list(&r.fset, &r.list, err);
+    } else if (!rc) {
         rc = fr_image_list_read(e->dataset.images, &r.list, err);
-    if (!rc && e->dataset.limit > 0)
-        rc = fr_image_list_subset(&r.list, (size_t)e->dataset.limit, e->dataset.seed, err);
+        if (!rc && e->dataset.limit > 0)
+            rc = fr_image_list_subset(&r.list, (size_t)e->dataset.limit, e->dataset.seed, err);
+    }
     if (rc)
         goto out;
     r.models = calloc((size_t)r.jobs, sizeof *r.models);
@@ -1528,52 +1716,10 @@ int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
         rc = fr_error(err, FR_E_NOMEM, "out of memory");
         goto out;
     }
-    r.cur_weights = -1;
-    for (int w = 0; w < r.jobs && !rc; w++)
-        rc = open_worker_model(&r, w, -1, err);
-    if (rc)
-        goto out;
-    r.task = e->model.task != FR_TASK_AUTO ? e->model.task : fr_model_task(r.models[0]);
-    if (fr_model_task(r.models[0]) == FR_TASK_DETECTION && r.task != FR_TASK_DETECTION) {
-        /* a detector's output is boxes: scoring it as a class vector would
-         * report fidelity 1 whatever the coding did */
-        rc = fr_experiment_error(e, err, FR_E_CONFIG, "model.task",
-                                 "%s ends in a detection layer; use task detection (or auto)",
-                                 e->model.cfg);
-        goto out;
-    }
-    r.nclasses = fr_model_classes(r.models[0]);
-    if (r.task == FR_TASK_DETECTION && (rc = detection_classes(&r, err)))
-        goto out;
-    /* Resolve every split before anything is written, so a typo fails fast;
-     * two spellings of one layer (max_5 and 5) would run its points twice. */
-    int *split_of = calloc((size_t)fr_model_layer_count(r.models[0]) + 1, sizeof *split_of);
-    if (!split_of)
-        rc = fr_error(err, FR_E_NOMEM, "out of memory");
-    for (int s = 0; s < e->sweep.n_split && !rc; s++) {
-        int li, cut[FR_MODEL_MAX_CUTS], nc;
-        char key[64];
-        snprintf(key, sizeof key, "sweep.split[%d]", s);
-        rc = fr_model_find_layer(r.models[0], e->sweep.split[s], &li, err);
-        if (!rc)
-            rc = fr_model_cut_set_err(r.models[0], li, cut, FR_MODEL_MAX_CUTS, &nc, err);
-        if (rc) {
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
-            rc = fr_experiment_error(e, err, FR_E_USAGE, key, "%s", msg);
-        } else if (split_of[li]) {
-            FrLayerInfo info;
-            fr_model_layer_info(r.models[0], li, &info);
-            rc = fr_experiment_error(e, err, FR_E_USAGE, key,
-                                     "'%s' is layer %d (%s), already listed as sweep.split[%d] "
-                                     "'%s'; list each layer once",
-                                     e->sweep.split[s], li, info.name, split_of[li] - 1,
-                                     e->sweep.split[split_of[li] - 1]);
-        } else {
-            split_of[li] = s + 1;
-        }
-    }
-    free(split_of);
+    if (r.feat)
+        r.task = FR_TASK_AUTO; /* no network: task metrics come from featrd score */
+    else
+        rc = setup_network(&r, err);
     if (!rc)
         rc = fr_results_dir_prepare(r.dir, err);
     if (!rc)
@@ -1627,7 +1773,7 @@ int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     r.prog = fr_progress_create(r.o.progress, name, r.total_mine, already);
     double t0 = fr_now();
     if (already < r.total_mine)
-        rc = run_rd(&r, err);
+        rc = r.feat ? run_feat(&r, err) : run_rd(&r, err);
     double wall = fr_now() - t0;
     fr_progress_destroy(&r.prog);
     if (rc)
@@ -1674,8 +1820,17 @@ int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
     if (!rc && r.o.shard_count == 1) {
         if (e->output.images_csv)
             rc = fr_results_images_csv(r.dir, r.plan.n, err);
-        if (!rc && e->n_bd)
+        if (!rc && e->n_bd && r.feat) {
+            /* kind features: the task metric a bd entry names may come
+             * later, from featrd score, which then writes bd.csv */
+            FrError be = {0};
+            if (fr_results_write_bd(r.dir, e, &be) && r.o.progress != FR_PROGRESS_NONE)
+                fprintf(stderr, "%s: bd.csv not written yet (%s); `featrd score %s "
+                        "--metric-file F` merges your task metric and writes it\n", name,
+                        be.msg, r.dir);
+        } else if (!rc && e->n_bd) {
             rc = fr_results_write_bd(r.dir, e, err);
+        }
         if (!rc)
             rc = fr_results_write_vs_reference(r.dir, e->bootstrap.level, err);
         int plots = r.o.plots >= 0 ? r.o.plots : e->output.plots;
@@ -1698,4 +1853,14 @@ out:
     fr_results_unlock(&lock_fd);
     fr_run_stop_leave(rc == FR_E_INTERRUPTED);
     return rc;
+}
+
+int fr_run_rd(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
+{
+    return run_main(e, opt, err);
+}
+
+int fr_run_features(const FrExperiment *e, const FrRunOptions *opt, FrError *err)
+{
+    return run_main(e, opt, err);
 }
