@@ -9,6 +9,8 @@
 #   make bench     speed figures, measured side by side in one run
 #   make fuzz      libFuzzer targets (clang, ASan+UBSan) for every reader, FUZZ_SECONDS each
 #   make run       the built-in demo: data, models, sweep, results/demo/
+#   make install   bin/featrd, libfeatrd.a, headers, featrd.pc, gnuplot scripts and the
+#                  man page under PREFIX (/usr/local), DESTDIR for staging
 
 DARKNET_DIR ?= /usr/lib/darknet
 BUILD       ?= build
@@ -43,6 +45,24 @@ LIB      := $(BUILD)/libfeatrd.a
 BIN      := bin/featrd
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: install
+PREFIX  ?= /usr/local
+INSTALL_PKGS := $(filter-out gsl,$(PKGS))
+install: $(BIN) $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/featrd $(DESTDIR)$(PREFIX)/share/featrd/plots \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/featrd
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libfeatrd.a
+	install -m 644 include/featrd.h $(DESTDIR)$(PREFIX)/include/featrd.h
+	install -m 644 include/featrd/*.h $(DESTDIR)$(PREFIX)/include/featrd/
+	install -m 644 plots/*.gp $(DESTDIR)$(PREFIX)/share/featrd/plots/
+	install -m 644 share/featrd.1 $(DESTDIR)$(PREFIX)/share/man/man1/featrd.1
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@PKGS@|$(INSTALL_PKGS)|' -e 's|@DARKNET_DIR@|$(DARKNET_DIR)|g' \
+	  -e "s|@VERSION@|$$(sed -n 's/.*FR_VERSION_STRING \"\(.*\)\"/\1/p' include/featrd/common.h)|" \
+	  share/featrd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/featrd.pc
+	@echo "make install: featrd in $(DESTDIR)$(PREFIX)/bin; pkg-config featrd (PKG_CONFIG_PATH=$(DESTDIR)$(PREFIX)/lib/pkgconfig)"
 
 .PHONY: all deps test sanitize coverage valgrind bench run clean demo-data models help train-models fuzz fuzz-build
 all: $(BIN)
