@@ -1252,6 +1252,48 @@ static void test_sigint_pty(void **state)
     free(m);
 }
 
+/* A results directory from a featrd that wrote fewer points.csv columns
+ * (its journal rows one field short) is refused on a rerun, naming the
+ * journal and both column counts, instead of mixing rows of two schemas
+ * into one points.csv; --force recomputes. */
+static void test_old_journal(void **state)
+{
+    (void)state;
+    char dir[600], jp[700], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/res-old-journal", g_dir);
+    snprintf(jp, sizeof jp, "%s/points.journal", dir);
+    assert_int_equal(tu_sh(&out, "cp -r '%s' '%s'", ref_dir(), dir), 0);
+    free(out);
+    char **lines = NULL;
+    size_t n = 0;
+    FrError err;
+    assert_int_equal(fr_journal_read(jp, &lines, &n, &err), 0);
+    assert_true(n > 2);
+    unlink(jp);
+    FrJournal *j = NULL;
+    assert_int_equal(fr_journal_open(&j, jp, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        *strrchr(lines[i], ',') = 0; /* the newest column was not there yet */
+        assert_int_equal(fr_journal_append(j, lines[i], &err), 0);
+    }
+    fr_journal_close(&j);
+    fr_journal_lines_free(&lines, n);
+    int nc;
+    fr_points_columns(&nc);
+    assert_int_equal(run_cfg(&out, "det", dir, NULL), 2);
+    char want[200];
+    snprintf(want, sizeof want, "its points were written by a featrd with another points.csv (%d "
+                                "columns; this featrd writes %d)", nc - 1, nc);
+    tu_assert_contains(out, want);
+    free(out);
+    assert_int_equal(run_cfg(&out, "det", dir, "--force"), 0);
+    free(out);
+    char a[700], b[700];
+    snprintf(a, sizeof a, "%s/points.csv", ref_dir());
+    snprintf(b, sizeof b, "%s/points.csv", dir);
+    assert_same_points(a, b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1268,6 +1310,7 @@ int main(void)
         cmocka_unit_test(test_sigint_pty),
         cmocka_unit_test(test_stop_request),
         cmocka_unit_test(test_vs_reference),
+        cmocka_unit_test(test_old_journal),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -23,7 +23,8 @@ static void usage(FILE *f)
             "  --shard I/N   run only points with ordinal %% N == I (then `featrd merge DIR`)\n"
             "  --jobs N      worker threads over images (default: the config's jobs, 1)\n"
             "  --quiet       no progress output\n"
-            "  --force       discard results of a different config in output.dir\n"
+            "  --force       discard results of a different config (or of a featrd that\n"
+            "                wrote other points.csv columns) in output.dir\n"
             "  --no-plots    skip the gnuplot figures\n"
             "  --cache-mem M MiB of cut tensors kept in memory per split (default 1024);\n"
             "                beyond it they go to output.dir/cache/ until the split is done\n");

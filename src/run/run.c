@@ -1178,7 +1178,22 @@ static void res_free(Run *r, ImgRes **res)
     *res = NULL;
 }
 
-/* Loads the journal: rows of points this config expands to (id checked). */
+/* Fields of one CSV row (commas outside double quotes, plus one). */
+static int csv_fields(const char *row)
+{
+    int n = 1, q = 0;
+    for (const char *p = row; *p && *p != '\n'; p++) {
+        if (*p == '"')
+            q = !q;
+        else if (*p == ',' && !q)
+            n++;
+    }
+    return n;
+}
+
+/* Loads the journal: rows of points this config expands to (id checked).
+ * A row with another number of fields than this featrd's points.csv has
+ * was written by another featrd version: refused, never mixed in. */
 static int load_journal(Run *r, FrError *err)
 {
     char **lines = NULL;
@@ -1186,6 +1201,28 @@ static int load_journal(Run *r, FrError *err)
     int rc = fr_journal_read(r->journal_path, &lines, &n, err);
     if (rc)
         return rc;
+    int ncols;
+    fr_points_columns(&ncols);
+    for (size_t i = 0; i < n; i++) {
+        char *e0;
+        long o0 = strtol(lines[i], &e0, 10);
+        int nf = csv_fields(lines[i]);
+        if (e0 != lines[i] && *e0 == ',' && o0 >= 0 && nf != ncols) {
+            fr_journal_lines_free(&lines, n);
+            if (r->o.force) { /* recompute every point: the rows cannot be kept */
+                if (unlink(r->journal_path) && errno != ENOENT)
+                    return fr_error(err, FR_E_IO, "%s: cannot remove (%s)", r->journal_path,
+                                    strerror(errno));
+                unlink(r->csv_path);
+                return 0;
+            }
+            return fr_error(err, FR_E_MISMATCH,
+                          "%s: its points were written by a featrd with another points.csv "
+                          "(%d columns; this featrd writes %d): rerun with --force to recompute "
+                          "them, or choose a new output.dir (-o output.dir=PATH)",
+                          r->journal_path, nf, ncols);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         char *end;
         long ord = strtol(lines[i], &end, 10);
@@ -1229,6 +1266,20 @@ static int adopt_merged_rows(Run *r, FrError *err)
         char *line = s + pos;
         pos = (size_t)(nl - s) + 1;
         if (header) {
+            /* a points.csv of another featrd version is not adopted: with
+             * --force the points are recomputed, else the run is refused */
+            int ncols, nf = csv_fields(line);
+            fr_points_columns(&ncols);
+            if (nf != ncols) {
+                free(data);
+                if (r->o.force)
+                    return 0;
+                return fr_error(err, FR_E_MISMATCH,
+                                "%s: written by a featrd with another points.csv (%d columns; this "
+                                "featrd writes %d): rerun with --force to recompute the points, or "
+                                "choose a new output.dir (-o output.dir=PATH)",
+                                r->csv_path, nf, ncols);
+            }
             header = 0;
             continue;
         }
