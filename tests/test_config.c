@@ -658,6 +658,18 @@ static void test_check_files(void **state)
     assert_int_equal(fr_experiment_check_files(e, &err), FR_E_NOENT);
     tu_assert_contains(err.msg, "-o dataset.images=tests/data/config/none.txt: dataset.images: "
                                 "no such file 'tests/data/config/none.txt'");
+    /* a relative path says where it was looked for */
+    char cwd[4096], want[4300];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(want, sizeof want, "(relative paths are taken from the working directory, %s:", cwd);
+    tu_assert_contains(err.msg, want);
+    fr_experiment_free(&e);
+    /* the demo's generated data says how it is made */
+    const char *ovd[] = {"model.weights=~", "dataset.images=data/fmnist-det/nope.list"};
+    e = load_ok(DIR "good.yaml", ovd, 2);
+    assert_int_equal(fr_experiment_check_files(e, &err), FR_E_NOENT);
+    tu_assert_contains(err.msg, "it is the built-in demo data: `featrd data --out data` (or "
+                                "`make run`) writes it");
     fr_experiment_free(&e);
 
     const char *ov2[] = {"model.weights=~"};

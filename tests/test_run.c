@@ -709,7 +709,7 @@ static void test_shards_and_jobs(void **state)
     int lk = -1;
     assert_int_equal(fr_results_lock(dir, 1, 3, &lk, NULL), 0);
     assert_int_equal(tu_sh(&out, "'%s' merge '%s' --no-plots", tu_bin(), dir), 2);
-    char want[96];
+    char want[700];
     snprintf(want, sizeof want, "shard 1 of 3 is still running (pid %ld)", (long)getpid());
     tu_assert_contains(out, want);
     free(out);
@@ -717,6 +717,8 @@ static void test_shards_and_jobs(void **state)
     int rc = tu_sh(&out, "'%s' merge '%s' --no-plots", tu_bin(), dir);
     if (rc)
         print_error("%s\n", out);
+    snprintf(want, sizeof want, "featrd merge: wrote %s/points.csv", dir);
+    tu_assert_contains(out, want);
     free(out);
     assert_int_equal(rc, 0);
     snprintf(b, sizeof b, "%s/points.csv", dir);
@@ -1294,6 +1296,26 @@ static void test_old_journal(void **state)
     assert_same_points(a, b);
 }
 
+/* The progress bar's label: whole when it fits, else "..." and its end,
+ * never longer than the room it is given. */
+static void test_progress_fit(void **state)
+{
+    (void)state;
+    const char *l = "split=max_5,bits=8,range=tensor,packing=tile,codec=hevc,alloc=uniform,qp=32";
+    char out[256];
+    assert_int_equal(fr_progress_fit(l, 200, out, sizeof out), strlen(l));
+    assert_string_equal(out, l);
+    assert_int_equal(fr_progress_fit(l, strlen(l), out, sizeof out), strlen(l));
+    assert_string_equal(out, l);
+    assert_int_equal(fr_progress_fit(l, 20, out, sizeof out), 20);
+    assert_string_equal(out, "...loc=uniform,qp=32");
+    assert_int_equal(fr_progress_fit(l, 3, out, sizeof out), 3);
+    assert_string_equal(out, "spl");
+    assert_int_equal(fr_progress_fit(l, 0, out, sizeof out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(fr_progress_fit(l, 200, out, 10), 9); /* the buffer bounds it too */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1311,6 +1333,7 @@ int main(void)
         cmocka_unit_test(test_stop_request),
         cmocka_unit_test(test_vs_reference),
         cmocka_unit_test(test_old_journal),
+        cmocka_unit_test(test_progress_fit),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

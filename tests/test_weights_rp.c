@@ -333,6 +333,9 @@ static void test_corrupt(void **state)
     st = tu_sh(&o, "%s weights encode %s %s --precision 5 && %s weights decode %s %s", tu_bin(),
                in, wpath, tu_bin(), wpath, out);
     assert_int_equal(st, 0);
+    char said[700];
+    snprintf(said, sizeof said, "featrd weights decode: wrote %s\n", out);
+    tu_assert_contains(o, said);
     free(o);
     FrWeights r;
     assert_int_equal(fr_weights_read(out, &r, &err), 0);

@@ -33,6 +33,8 @@ int fr_cmd_merge(int argc, char **argv)
     int rc = fr_results_merge(dir, &err);
     if (rc)
         return fr_cli_fail("merge", rc, "%s", err.msg);
+    printf("featrd merge: wrote %s/points.csv, manifest.yaml, config.yaml, vs_reference.csv and, "
+           "for the config's bd entries, bd.csv\n", dir);
     if (plots) {
         FrError pe = {0};
         int prc = fr_results_plot(dir, NULL, &pe);

@@ -123,6 +123,7 @@ static int cmd_decode(int argc, char **argv, int apply)
     int rc = fr_rp_decode_file(in, base, out, &err);
     if (rc)
         return fr_cli_fail("weights", rc, "%s", err.msg);
+    printf("featrd weights %s: wrote %s\n", apply ? "apply" : "decode", out);
     return 0;
 }
 

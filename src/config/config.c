@@ -2717,9 +2717,20 @@ static int check_one(const FrExperiment *e, FrError *err, const char *key, const
     if (!path)
         return 0;
     struct stat st;
-    if (stat(path, &st) != 0)
-        return fr_experiment_error(e, err, FR_E_NOENT, key, "no such %s '%s': %s",
-                                   want_dir ? "directory" : "file", path, advice);
+    if (stat(path, &st) != 0) {
+        /* what a newcomer needs: where a relative path was looked for, and
+         * how the demo's generated data comes about */
+        char where[4300] = "", cwd[4096];
+        if (path[0] != '/' && getcwd(cwd, sizeof cwd))
+            snprintf(where, sizeof where, " (relative paths are taken from the working directory, "
+                     "%s: run featrd from the directory the config's paths assume)", cwd);
+        const char *demo = strstr(path, "fmnist-det/") || strstr(path, "fmnist-cls/")
+                               ? "; it is the built-in demo data: `featrd data --out data` (or "
+                                 "`make run`) writes it"
+                               : "";
+        return fr_experiment_error(e, err, FR_E_NOENT, key, "no such %s '%s'%s: %s%s",
+                                   want_dir ? "directory" : "file", path, where, advice, demo);
+    }
     if (want_dir && !S_ISDIR(st.st_mode))
         return fr_experiment_error(e, err, FR_E_NOENT, key, "'%s' is not a directory: %s", path,
                                    advice);

@@ -29,6 +29,10 @@ void fr_progress_note(FrProgress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* The bar's label in room columns: the whole label when it fits, else
+ * "..." and its end (where a sweep's points differ); room < 4: its start.
+ * Writes a NUL-terminated string into out (cap bytes); returns its length. */
+size_t fr_progress_fit(const char *label, size_t room, char *out, size_t cap);
 /* Ends the bar line (if any) and frees; sets *p to NULL. */
 void fr_progress_destroy(FrProgress **p);
 

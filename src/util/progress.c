@@ -1,11 +1,12 @@
 /* progress.c: the progress display of long runs (featrd/run.h): a bar with
  * the ETA redrawn in place when stderr is a terminal, one line per finished
  * unit otherwise (logs, Slurm), nothing with --quiet. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "featrd/run.h"
@@ -58,6 +59,40 @@ static double eta_of(const FrProgress *p, double elapsed)
     return elapsed / (double)fresh * (double)(p->total - p->done);
 }
 
+size_t fr_progress_fit(const char *label, size_t room, char *out, size_t cap)
+{
+    size_t n = strlen(label);
+    if (cap == 0)
+        return 0;
+    if (n <= room || room < 4) {
+        size_t k = n <= room ? n : room;
+        if (k >= cap)
+            k = cap - 1;
+        memcpy(out, label, k);
+        out[k] = 0;
+        return k;
+    }
+    /* too long: its end, where the points of a sweep differ (codec, qp) */
+    size_t keep = room - 3;
+    if (keep + 3 >= cap)
+        keep = cap > 4 ? cap - 4 : 0;
+    memcpy(out, "...", 3);
+    memcpy(out + 3, label + n - keep, keep);
+    out[3 + keep] = 0;
+    return 3 + keep;
+}
+
+/* Columns of the terminal on stderr ($COLUMNS, else 80 when unknown). */
+static size_t term_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    long v = c ? strtol(c, NULL, 10) : 0;
+    return v > 0 && v < 10000 ? (size_t)v : 80;
+}
+
 static void draw_bar(FrProgress *p, const char *tail)
 {
     double el = fr_now() - p->t0;
@@ -70,8 +105,14 @@ static void draw_bar(FrProgress *p, const char *tail)
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = 0;
-    fprintf(stderr, "\r\033[K%s [%s] %zu/%zu %s elapsed, ETA %s  %.60s", p->name, bar, p->done,
-            p->total, e1, e2, tail ? tail : "");
+    char head[512], fit[1024];
+    int hn = snprintf(head, sizeof head, "%s [%s] %zu/%zu %s elapsed, ETA %s  ", p->name, bar,
+                      p->done, p->total, e1, e2);
+    /* the whole label when the terminal is wide enough, else its end; one
+     * column spare so the line never wraps */
+    size_t cols = term_columns(), used = hn > 0 ? (size_t)hn : 0;
+    fr_progress_fit(tail ? tail : "", cols > used + 1 ? cols - used - 1 : 0, fit, sizeof fit);
+    fprintf(stderr, "\r\033[K%s%s", head, fit);
     fflush(stderr);
     p->bar_drawn = 1;
 }
