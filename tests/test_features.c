@@ -355,6 +355,21 @@ static void test_score_and_bd(void **state)
     assert_true(isnan(num(sc, 3, "top1")));
     tu_assert_near(num(sc, 2, "acc"), num(sc, 2, "acc"), 0); /* acc kept */
     assert_false(isnan(num(sc, 2, "acc")));
+    /* a rerun rewrites points.csv from its journal and merges the scored
+     * files again (DIR/scores/): nothing scored is lost */
+    uint8_t *before = NULL, *after = NULL;
+    size_t nb = 0, na = 0;
+    assert_int_equal(fr_read_file(p, &before, &nb, NULL), 0);
+    st = tu_sh(&out, "'%s' run '%s/ft.yaml' -o output.dir='%s/res-ft' --quiet --no-plots",
+               tu_bin(), g_dir, g_dir);
+    if (st)
+        fail_msg("%s", out);
+    free(out);
+    assert_int_equal(fr_read_file(p, &after, &na, NULL), 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, nb);
+    free(before);
+    free(after);
     fr_csv_destroy(&sc);
     fr_csv_destroy(&ft);
 }

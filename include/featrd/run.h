@@ -201,8 +201,10 @@ typedef struct FrScoreReport {
  * nan. Nothing is written unless the whole file is valid: unknown point
  * ids, images out of range, duplicates, missing images, bad numbers and bad
  * headers are FR_E_FORMAT naming FILE:LINE. points.csv is replaced
- * atomically; the directory's run lock is held meanwhile. A later `featrd
- * run` in DIR rewrites points.csv from its journal: score again after it.
+ * atomically; the directory's run lock is held meanwhile. A copy of the
+ * metric file goes to DIR/scores/NNNNNN.csv, and a later `featrd run` or
+ * `featrd merge` in DIR, which rewrites points.csv from the journal, merges
+ * every kept file again in order (`--force` on another config drops them).
  * rep may be NULL. */
 int fr_results_score(const char *dir, const char *metric_file, FrScoreReport *rep, FrError *err);
 

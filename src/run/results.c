@@ -424,7 +424,8 @@ int fr_manifest_read_hash(const char *path, uint64_t *hash, FrError *err)
 static int is_result_file(const char *n)
 {
     static const char *pre[] = {"points.", "manifest.", "config.", "images.", "bd.", "rd_",
-                                "plot_", "images.d"};
+                                "plot_", "images.d", "vs_reference.", "boot", "scores",
+                                "detections", "streams"};
     for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
         if (!strncmp(n, pre[i], strlen(pre[i])))
             return 1;
@@ -1058,6 +1059,8 @@ int fr_results_merge(const char *dir, FrError *err)
             rc = fr_write_file_atomic(path, dump, strlen(dump), err);
             free(dump);
         }
+        if (!rc)
+            rc = fr_results_rescore(dir, err);
         if (!rc && e->n_bd)
             rc = fr_results_write_bd(dir, e, err);
         if (!rc)

@@ -155,6 +155,12 @@ const char *fr_plots_dir(void);
 /* Writes DIR/bd.csv for e's bd: entries from DIR/points.csv. */
 int fr_results_write_bd(const char *dir, const struct FrExperiment *e, FrError *err);
 
+/* Merges again, in order, every metric file `featrd score` merged into
+ * DIR (it keeps a copy of each in DIR/scores/NNNNNN.csv), after a run or a
+ * merge rewrote points.csv from the journal: scores are not lost to a
+ * rerun. The caller holds the directory's run lock. */
+int fr_results_rescore(const char *dir, FrError *err);
+
 /* DIR/vs_reference.csv: every point's task metrics (map07, map, top1, top5)
  * against the reference point (the uncompressed network on the same images),
  * one row per point and metric: value, reference, delta = value − reference

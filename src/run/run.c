@@ -1869,7 +1869,10 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
                 r.tot_front,
                 r.tot_back, r.tot_enc, r.tot_dec, r.tot_anchor);
     if (!rc && r.o.shard_count == 1) {
-        if (e->output.images_csv)
+        /* points.csv was rewritten from the journal: metrics merged by
+         * featrd score go back in */
+        rc = fr_results_rescore(r.dir, err);
+        if (!rc && e->output.images_csv)
             rc = fr_results_images_csv(r.dir, r.plan.n, err);
         if (!rc && e->n_bd && r.feat) {
             /* kind features: the task metric a bd entry names may come

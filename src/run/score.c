@@ -6,17 +6,24 @@
  * files and bd.csv are each replaced atomically. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "featrd.h"
 #include "run/results_internal.h"
 
 #define MAX_METRICS 32
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Task columns the runner writes for darknet models: scores may fill them. */
 static const char *const TASK_COLS[] = {"map07", "map", "top1", "top5", "fidelity", NULL};
@@ -319,7 +326,7 @@ static int boot_add(const char *dir, const char *id, const char *name, const dou
     return rc;
 }
 
-int fr_results_score(const char *dir, const char *metric_file, FrScoreReport *rep, FrError *err)
+static int score_apply(const char *dir, const char *metric_file, FrScoreReport *rep, FrError *err)
 {
     char path[4400], cfgp[4400];
     fr_results_name(path, sizeof path, dir, "points", "csv", 0, 1);
@@ -332,11 +339,8 @@ int fr_results_score(const char *dir, const char *metric_file, FrScoreReport *re
     memset(&sc, 0, sizeof sc);
     double *col = NULL, *reps = NULL;
     uint32_t *w = NULL;
-    int lock = -1;
     FrText t = {0};
-    int rc = fr_results_lock(dir, 0, 1, &lock, err);
-    if (rc)
-        goto done;
+    int rc;
     if ((rc = fr_csv_read(path, &pts, err))) {
         if (rc == FR_E_NOENT)
             rc = fr_error(err, FR_E_NOENT, "%s: no points.csv (run `featrd run CONFIG` first)",
@@ -483,6 +487,92 @@ done:
     score_free(&sc);
     fr_experiment_free(&e);
     fr_csv_destroy(&pts);
+    return rc;
+}
+
+/* The metric files merged so far, in the order they were: DIR/scores/NNNNNN.csv. */
+static int score_files(const char *dir, char ***names, int *n, FrError *err)
+{
+    char sd[4400];
+    snprintf(sd, sizeof sd, "%s/scores", dir);
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(sd);
+    if (!d)
+        return errno == ENOENT ? 0 : fr_error(err, FR_E_IO, "%s: %s", sd, strerror(errno));
+    int cap = 0, rc = 0;
+    for (struct dirent *de; (de = readdir(d)) && !rc;) {
+        size_t l = strlen(de->d_name);
+        if (l != 10 || strspn(de->d_name, "0123456789") != 6 || strcmp(de->d_name + 6, ".csv"))
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            char **g = realloc(*names, (size_t)cap * sizeof *g);
+            if (!g) {
+                rc = fr_error(err, FR_E_NOMEM, "out of memory");
+                break;
+            }
+            *names = g;
+        }
+        if (!((*names)[*n] = strdup(de->d_name)))
+            rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        else
+            (*n)++;
+    }
+    closedir(d);
+    qsort(*names, (size_t)*n, sizeof **names, cmp_names);
+    return rc;
+}
+
+static void names_free(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int fr_results_score(const char *dir, const char *metric_file, FrScoreReport *rep, FrError *err)
+{
+    int lock = -1;
+    int rc = fr_results_lock(dir, 0, 1, &lock, err);
+    if (!rc)
+        rc = score_apply(dir, metric_file, rep, err);
+    /* kept, so that a later run, which rewrites points.csv from its
+     * journal, merges it again (fr_results_rescore) */
+    char **names = NULL;
+    int n = 0;
+    if (!rc)
+        rc = score_files(dir, &names, &n, err);
+    if (!rc) {
+        char sd[4400], dst[4500];
+        snprintf(sd, sizeof sd, "%s/scores", dir);
+        long next = n ? strtol(names[n - 1], NULL, 10) + 1 : 1;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (mkdir(sd, 0777) && errno != EEXIST)
+            rc = fr_error(err, FR_E_IO, "%s: cannot create the directory (%s)", sd, strerror(errno));
+        if (!rc)
+            rc = fr_read_file(metric_file, &data, &len, err);
+        snprintf(dst, sizeof dst, "%s/%06ld.csv", sd, next);
+        if (!rc)
+            rc = fr_write_file_atomic(dst, data, len, err);
+        free(data);
+    }
+    names_free(names, n);
     fr_results_unlock(&lock);
+    return rc;
+}
+
+int fr_results_rescore(const char *dir, FrError *err)
+{
+    char **names = NULL;
+    int n = 0;
+    int rc = score_files(dir, &names, &n, err);
+    for (int i = 0; i < n && !rc; i++) {
+        char p[4500];
+        snprintf(p, sizeof p, "%s/scores/%s", dir, names[i]);
+        rc = score_apply(dir, p, NULL, err);
+    }
+    names_free(names, n);
     return rc;
 }
