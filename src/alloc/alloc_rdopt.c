@@ -253,6 +253,9 @@ int fr_rdopt_allocate(const double *R, const double *D, int n, const int *qps, i
                       int qp_base, double side_bits, const int *start, int *out_qps,
                       FrRdoptResult *res, FrError *err)
 {
+    int rc = check_curves(R, D, n, nq, err);
+    if (rc)
+        return rc;
     int kb = -1;
     for (int k = 0; k < nq; k++)
         if (qps[k] == qp_base)
@@ -261,14 +264,13 @@ int fr_rdopt_allocate(const double *R, const double *D, int n, const int *qps, i
         return fr_error(err, FR_E_USAGE,
                         "rdopt: qp_base %d is not one of the measured QPs (sweep.rdopt.qps): "
                         "its rate is the budget", qp_base);
-    int *choice = malloc((size_t)n * 2 * sizeof *choice);
+    int *choice = calloc((size_t)n * 2, sizeof *choice);
     if (!choice)
         return fr_error(err, FR_E_NOMEM, "rdopt: out of memory");
     int *uni = choice + n;
     for (int i = 0; i < n; i++)
         uni[i] = kb;
     double budget = total(R, n, nq, uni) - side_bits, lambda = 0;
-    int rc;
     if (start) {
         for (int i = 0; i < n; i++) {
             int best = 0;
