@@ -1119,6 +1119,19 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     rc = point_channel_qps(r, worker, img, pa, cuts, ncuts, &qps, &nq, res, err);
     if (rc)
         goto done;
+    if (nq > 0 && is_rdopt(pa->pt->allocation)) {
+        /* rdopt's map of one QP (its fallback to uniform QP_base) is sent as
+         * that uniform QP, without the 8 bits a channel of the list */
+        int same = 1;
+        for (int i = 1; i < nq && same; i++)
+            same = qps[i] == qps[0];
+        if (same) {
+            fs.qp = qps[0];
+            free(qps);
+            qps = NULL;
+            nq = 0;
+        }
+    }
     fs.channel_qp = qps;
     fs.n_channel_qp = nq;
     FrBitStats bs;
