@@ -1144,6 +1144,7 @@ static void test_vs_reference(void **state)
     assert_string_equal(fr_csv_get(c, 2, vc), "no-ci");
     assert_true(isnan(csv_num(c, 2, "delta_lo")));
     fr_csv_destroy(&c);
+}
 
 /* Ctrl-C on a terminal (issue 21): `featrd run` under a pseudo-terminal
  * draws its progress bar there; ^C typed on the terminal (the line
