@@ -3,7 +3,10 @@
  * measurement on a tiny darknet net whose weights make one channel decisive,
  * the equivalence of "code the whole tensor once" with "code each channel
  * alone" for frames packing, and that per-channel QPs really reach the coded
- * stream (per-channel distortion ordering, bits, decoded QP list). */
+ * stream (per-channel distortion ordering, bits, decoded QP list). rdopt
+ * (issue #19): the Lagrangian allocation against brute force, monotone in
+ * lambda, at a rate budget, and its measured curves on the tiny net with the
+ * rate and distortion additivity measured. */
 #include "testutil.h"
 
 #include <math.h>
@@ -206,7 +209,8 @@ static const char *TINY_CFG =
 static void put_f(FILE *f, float v) { fwrite(&v, 4, 1, f); }
 
 /* darknet weights: int major, minor, revision, size_t seen (20 bytes), then
- * per layer: biases, weights (no batch norm in the cfg). */
+ * per layer: biases, weights (no batch norm in the cfg). decisive < 0: layer 1
+ * reads every channel (all of them matter, for the additivity check). */
 static void write_tiny_weights(const char *path, int decisive)
 {
     FILE *f = fopen(path, "wb");
@@ -224,7 +228,8 @@ static void write_tiny_weights(const char *path, int decisive)
         put_f(f, 0.0f);
     for (int o = 0; o < 4; o++)
         for (int i = 0; i < 6; i++)
-            put_f(f, i == decisive ? 1.0f + 0.5f * (float)o : 0.0f);
+            put_f(f, decisive < 0 ? (0.3f + 0.2f * (float)((o + i) % 3)) * (i % 2 ? -1.0f : 1.0f)
+                                  : i == decisive ? 1.0f + 0.5f * (float)o : 0.0f);
     for (int o = 0; o < 5; o++)
         put_f(f, 0.0f);
     uint32_t x = 12345;
@@ -626,6 +631,324 @@ static void test_channel_qps_tile(void **state)
     check_channel_qps(FR_PACK_TILE);
 }
 
+
+/* ---------------- rdopt (issue #19) ---------------- */
+
+static double urand(uint32_t *x)
+{
+    *x = *x * 1664525u + 1013904223u;
+    return (double)(*x >> 8) / 16777216.0;
+}
+
+/* Synthetic per-channel curves, option k = a higher QP: rate falls and
+ * distortion grows by random (non-convex) factors; channel 1 is insensitive
+ * (D equal everywhere) and channel 2 has two options of equal rate. */
+static void synth_curves(double *R, double *D, int n, int nq, uint32_t seed)
+{
+    uint32_t x = seed;
+    for (int i = 0; i < n; i++) {
+        double r = 400.0 * (1.0 + urand(&x)), d = 0.01 * (1.0 + 10.0 * urand(&x));
+        for (int k = 0; k < nq; k++) {
+            R[i * nq + k] = r;
+            D[i * nq + k] = i == 1 ? 0.02 : d;
+            r *= 0.5 + 0.4 * urand(&x);
+            d *= 1.2 + 1.5 * urand(&x);
+        }
+    }
+    if (n > 2 && nq > 2)
+        R[2 * nq + 2] = R[2 * nq + 1];
+}
+
+static double sum_at(const double *V, int n, int nq, const int *c)
+{
+    double t = 0;
+    for (int i = 0; i < n; i++)
+        t += V[i * nq + c[i]];
+    return t;
+}
+
+/* Every allocation of n channels x nq options: the minimum of D + lambda R,
+ * and the minimum of D among those with R <= rmax. */
+static void brute(const double *R, const double *D, int n, int nq, double lambda, double rmax,
+                  double *jmin, double *dmin)
+{
+    int c[8] = {0};
+    long total = 1;
+    for (int i = 0; i < n; i++)
+        total *= nq;
+    *jmin = INFINITY;
+    *dmin = INFINITY;
+    for (long v = 0; v < total; v++) {
+        long t = v;
+        for (int i = 0; i < n; i++) {
+            c[i] = (int)(t % nq);
+            t /= nq;
+        }
+        double r = sum_at(R, n, nq, c), d = sum_at(D, n, nq, c);
+        if (d + lambda * r < *jmin)
+            *jmin = d + lambda * r;
+        if (r <= rmax && d < *dmin)
+            *dmin = d;
+    }
+}
+
+/* The Lagrangian allocation is the exact minimiser of sum D + lambda sum R
+ * over all QP maps (brute force on 4 channels x 5 QPs), and no map of no
+ * more rate has less distortion. */
+static void test_rdopt_lagrangian_exact(void **state)
+{
+    (void)state;
+    enum { N = 4, Q = 5 };
+    double R[N * Q], D[N * Q];
+    const double lambdas[] = {0, 1e-7, 1e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2, 1e3};
+    for (uint32_t seed = 1; seed <= 30; seed++) {
+        synth_curves(R, D, N, Q, seed);
+        for (size_t l = 0; l < sizeof lambdas / sizeof lambdas[0]; l++) {
+            int c[N];
+            double rate = fr_rdopt_lagrangian(R, D, N, Q, lambdas[l], c);
+            assert_true(fabs(rate - sum_at(R, N, Q, c)) < 1e-9);
+            double j = sum_at(D, N, Q, c) + lambdas[l] * rate, jmin, dmin;
+            brute(R, D, N, Q, lambdas[l], rate, &jmin, &dmin);
+            assert_true(fabs(j - jmin) <= 1e-12 * (fabs(jmin) + 1e-300));
+            assert_true(fabs(sum_at(D, N, Q, c) - dmin) <= 1e-12 * dmin);
+        }
+    }
+}
+
+/* A larger lambda never increases the rate (nor lowers the distortion). */
+static void test_rdopt_monotone(void **state)
+{
+    (void)state;
+    enum { N = 16, Q = 8 };
+    double R[N * Q], D[N * Q];
+    for (uint32_t seed = 7; seed < 12; seed++) {
+        synth_curves(R, D, N, Q, seed);
+        double prev_r = INFINITY, prev_d = -1;
+        for (int l = 0; l <= 400; l++) {
+            double lambda = l == 0 ? 0 : 1e-9 * pow(10.0, 12.0 * l / 400.0);
+            int c[N];
+            double r = fr_rdopt_lagrangian(R, D, N, Q, lambda, c), d = sum_at(D, N, Q, c);
+            assert_true(r <= prev_r);
+            assert_true(d >= prev_d - 1e-15);
+            prev_r = r;
+            prev_d = d;
+        }
+    }
+}
+
+/* At a rate budget: within it, Lagrangian-optimal at the rate it spends, the
+ * fill never worse, the refinement never worse than its start; the constrained
+ * optimum's gap is reported. */
+static void test_rdopt_budget(void **state)
+{
+    (void)state;
+    enum { N = 4, Q = 5 };
+    double R[N * Q], D[N * Q], worst_gap = 0;
+    FrError err;
+    for (uint32_t seed = 1; seed <= 20; seed++) {
+        synth_curves(R, D, N, Q, seed);
+        int cheap[N], rich[N];
+        double rlo = fr_rdopt_lagrangian(R, D, N, Q, 1e12, cheap);
+        double rhi = fr_rdopt_lagrangian(R, D, N, Q, 0, rich);
+        for (int b = 0; b <= 20; b++) {
+            double budget = rlo + (rhi - rlo) * b / 20.0, lambda = -1, jmin, dmin;
+            int c0[N], c1[N], c2[N];
+            assert_int_equal(fr_rdopt_for_rate(R, D, N, Q, budget, 0, c0, &lambda, &err), 0);
+            assert_true(lambda >= 0);
+            assert_true(sum_at(R, N, Q, c0) <= budget + 1e-9);
+            brute(R, D, N, Q, 0, sum_at(R, N, Q, c0), &jmin, &dmin);
+            assert_true(fabs(sum_at(D, N, Q, c0) - dmin) <= 1e-12 * dmin);
+            assert_int_equal(fr_rdopt_for_rate(R, D, N, Q, budget, 1, c1, NULL, &err), 0);
+            assert_true(sum_at(R, N, Q, c1) <= budget + 1e-9);
+            assert_true(sum_at(D, N, Q, c1) <= sum_at(D, N, Q, c0));
+            brute(R, D, N, Q, 0, budget, &jmin, &dmin);
+            double gap = sum_at(D, N, Q, c1) / dmin - 1;
+            worst_gap = gap > worst_gap ? gap : worst_gap;
+            /* refine from the richest map (over budget) and from the fill's */
+            memcpy(c2, rich, sizeof c2);
+            assert_int_equal(fr_rdopt_refine(R, D, N, Q, budget, c2, &err), 0);
+            assert_true(sum_at(R, N, Q, c2) <= budget + 1e-9);
+            memcpy(c2, c1, sizeof c2);
+            assert_int_equal(fr_rdopt_refine(R, D, N, Q, budget, c2, &err), 0);
+            assert_true(sum_at(R, N, Q, c2) <= budget + 1e-9);
+            assert_true(sum_at(D, N, Q, c2) <= sum_at(D, N, Q, c1) + 1e-15);
+        }
+        /* below the cheapest map: the cheapest map */
+        int c[N];
+        assert_int_equal(fr_rdopt_for_rate(R, D, N, Q, rlo - 1, 1, c, NULL, &err), 0);
+        assert_memory_equal(c, cheap, sizeof c);
+    }
+    print_message("rdopt budget: Lagrangian + greedy fill within %.2f%% of the constrained "
+                  "optimum (brute force, 20 curve sets x 21 budgets)\n", 100 * worst_gap);
+    assert_true(worst_gap < 0.5);
+
+    /* allocate: qp_base's column is the budget, less the map's bits */
+    synth_curves(R, D, N, Q, 3);
+    const int qps[Q] = {30, 32, 34, 36, 38};
+    int out[N], uni[N] = {1, 1, 1, 1};
+    FrRdoptResult rr;
+    assert_int_equal(fr_rdopt_allocate(R, D, N, qps, Q, 32, 0, NULL, out, &rr, &err), 0);
+    assert_true(fabs(rr.budget - sum_at(R, N, Q, uni)) < 1e-9);
+    assert_true(rr.rate <= rr.budget + 1e-9);
+    assert_true(rr.dist <= sum_at(D, N, Q, uni) + 1e-15);
+    for (int i = 0; i < N; i++)
+        assert_true(out[i] >= 30 && out[i] <= 38 && out[i] % 2 == 0);
+    assert_int_equal(fr_rdopt_allocate(R, D, N, qps, Q, 32, FR_RDOPT_MAP_BITS(N), NULL, out, &rr,
+                                       &err), 0);
+    assert_true(fabs(rr.budget - (sum_at(R, N, Q, uni) - 8.0 * N)) < 1e-9);
+    assert_true(rr.rate <= rr.budget + 1e-9);
+    const int start[N] = {27, 33, 31, 38}; /* snapped to 30, 32 (tie: lower), 30, 38 */
+    assert_int_equal(fr_rdopt_allocate(R, D, N, qps, Q, 32, 0, start, out, &rr, &err), 0);
+    assert_true(rr.rate <= rr.budget + 1e-9);
+    assert_int_equal(fr_rdopt_allocate(R, D, N, qps, Q, 33, 0, NULL, out, &rr, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "qp_base 33 is not one of the measured QPs");
+    D[5] = NAN;
+    assert_int_equal(fr_rdopt_for_rate(R, D, N, Q, 1e9, 1, out, NULL, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "channel 1, QP option 0");
+    assert_int_equal(fr_rdopt_for_rate(R, D, 0, Q, 1e9, 1, out, NULL, &err), FR_E_USAGE);
+}
+
+static double layer_mse(FrModel *m, int layer, const FrTensor *ref)
+{
+    FrTensor o = {0};
+    assert_int_equal(fr_model_layer_output(m, layer, &o), 0);
+    double acc = 0;
+    for (size_t i = 0; i < fr_tensor_size(ref); i++) {
+        double d = (double)o.data[i] - (double)ref->data[i];
+        acc += d * d;
+    }
+    fr_tensor_free(&o);
+    return acc / (double)fr_tensor_size(ref);
+}
+
+/* On the tiny net with every channel read: the measured curves are Algorithm
+ * 1's sensitivities and frame bits, the rate of a mixed QP map is the sum of
+ * its channels' frame rates plus the headers, and the additivity of the
+ * distortions is measured (sum of single-channel distortions vs the joint
+ * one) and reported. */
+static void test_rdopt_measured(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    FrModel *m = open_tiny(dir, -1);
+    FrError err;
+    FrTensor in, cuts[FR_MODEL_MAX_CUTS];
+    int ncuts = 0;
+    assert_int_equal(fr_tensor_alloc(&in, 3, 16, 16), 0);
+    fill_input(&in);
+    assert_int_equal(fr_model_front(m, &in, 0, cuts, &ncuts, &err), 0);
+    enum { N = 6, Q = 6 };
+    const int qps[Q] = {26, 30, 34, 38, 42, 46};
+    FrFeatureSettings fs;
+    fr_feature_defaults(&fs);
+    fs.packing = FR_PACK_FRAMES;
+    int layers[2];
+    assert_int_equal(fr_alloc_sens_layer(m, 0, FR_SENS_PENULTIMATE, NULL, &layers[0], &err), 0);
+    assert_int_equal(fr_alloc_sens_layer(m, 0, FR_SENS_FINAL, NULL, &layers[1], &err), 0);
+    FrSensCache *cache = NULL;
+    assert_int_equal(fr_sens_cache_create(&cache, NULL, &err), 0);
+    for (int li = 0; li < 2; li++) {
+        int layer = layers[li];
+        double R[N * Q], D[N * Q], R2[N * Q], D2[N * Q], secs = -1, secs2 = -2;
+        int rc = fr_rdopt_curves(m, cache, "tiny.png", "conv_0", 0, cuts, ncuts, &fs, qps, Q,
+                                 layer, "tiny", R, D, N, &secs, &err);
+        if (rc)
+            print_error("%s\n", err.msg);
+        assert_int_equal(rc, 0);
+        assert_true(secs >= 0);
+        /* again: from the cache, 2 entries (sensitivities, rates) per QP */
+        assert_int_equal(fr_rdopt_curves(m, cache, "tiny.png", "conv_0", 0, cuts, ncuts, &fs, qps,
+                                         Q, layer, "tiny", R2, D2, N, &secs2, &err), 0);
+        assert_int_equal(fr_sens_cache_count(cache), (size_t)(2 * Q * (li + 1)));
+        assert_memory_equal(R, R2, sizeof R);
+        assert_memory_equal(D, D2, sizeof D);
+        assert_true(secs == secs2);
+        /* the distortion column of QP 38 is Algorithm 1's sensitivity at 38 */
+        double s[N];
+        assert_int_equal(fr_alloc_sensitivity(m, 0, cuts, ncuts, &fs, 38, layer, s, N, NULL, &err),
+                         0);
+        for (int i = 0; i < N; i++) {
+            assert_true(s[i] == D[i * Q + 3]);
+            assert_true(s[i] > 0); /* every channel matters */
+        }
+        for (int i = 0; i < N; i++)
+            assert_true(R[i * Q] > R[i * Q + Q - 1]); /* QP 26 costs more than 46 */
+
+        /* uniform coding: payload = headers + the channels' frame bits */
+        double hdr[Q];
+        for (int k = 0; k < Q; k++) {
+            FrFeatureSettings u = fs;
+            u.qp = qps[k];
+            uint8_t *b = NULL;
+            size_t bl = 0;
+            FrBitStats bs;
+            assert_int_equal(fr_feature_encode(cuts, ncuts, "x", &u, &b, &bl, &bs, &err), 0);
+            double sum = 0;
+            for (int i = 0; i < N; i++)
+                sum += R[i * Q + k];
+            hdr[k] = (double)bs.payload_bits - sum;
+            assert_true(hdr[k] >= 0 && hdr[k] < 4000);
+            free(b);
+        }
+
+        /* a mixed map: rate and distortion of the joint coding against the
+         * additive model */
+        FrTensor ref = {0};
+        assert_int_equal(fr_model_back(m, 0, cuts, ncuts, &err), 0);
+        assert_int_equal(fr_model_layer_output(m, layer, &ref), 0);
+        double worst_r = 0, ratio_lo = INFINITY, ratio_hi = 0;
+        for (int k = 0; k + 1 < Q; k++) {
+            int c[N], map[N];
+            double budget = 0;
+            for (int i = 0; i < N; i++)
+                budget += R[i * Q + k + 1];
+            assert_int_equal(fr_rdopt_for_rate(R, D, N, Q, budget, 1, c, NULL, &err), 0);
+            for (int i = 0; i < N; i++)
+                map[i] = qps[c[i]];
+            FrFeatureSettings a = fs;
+            a.qp = qps[k + 1];
+            a.channel_qp = map;
+            a.n_channel_qp = N;
+            uint8_t *b = NULL;
+            size_t bl = 0;
+            FrBitStats bs;
+            assert_int_equal(fr_feature_encode(cuts, ncuts, "x", &a, &b, &bl, &bs, &err), 0);
+            double model = hdr[k + 1] + sum_at(R, N, Q, c);
+            double rerr = fabs((double)bs.payload_bits - model) / (double)bs.payload_bits;
+            worst_r = rerr > worst_r ? rerr : worst_r;
+            FrTensor *rec = NULL;
+            int nrec = 0;
+            assert_int_equal(fr_feature_decode(b, bl, &rec, &nrec, NULL, &err), 0);
+            assert_int_equal(fr_model_back(m, 0, rec, nrec, &err), 0);
+            double joint = layer_mse(m, layer, &ref), pred = sum_at(D, N, Q, c);
+            double ratio = joint / pred;
+            ratio_lo = ratio < ratio_lo ? ratio : ratio_lo;
+            ratio_hi = ratio > ratio_hi ? ratio : ratio_hi;
+            for (int t = 0; t < nrec; t++)
+                fr_tensor_free(&rec[t]);
+            free(rec);
+            free(b);
+        }
+        print_message("rdopt on the tiny net (%s layer): rate model error at most %.3f%%, "
+                      "joint / summed single-channel distortion %.3f .. %.3f\n",
+                      li ? "final" : "penultimate", 100 * worst_r, ratio_lo, ratio_hi);
+        assert_true(worst_r < 0.02);
+        assert_true(ratio_lo > 0.2 && ratio_hi < 5);
+        fr_tensor_free(&ref);
+    }
+    /* tile packing has no rate per channel */
+    fs.packing = FR_PACK_TILE;
+    double R[N * Q], D[N * Q];
+    assert_int_equal(fr_rdopt_curves(m, NULL, "tiny.png", "conv_0", 0, cuts, ncuts, &fs, qps, Q,
+                                     layers[0], "tiny", R, D, N, NULL, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "packing frames");
+    fr_sens_cache_destroy(&cache);
+    for (int t = 0; t < ncuts; t++)
+        fr_tensor_free(&cuts[t]);
+    fr_tensor_free(&in);
+    fr_model_close(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -639,6 +962,10 @@ int main(void)
         cmocka_unit_test(test_frames_equivalence),
         cmocka_unit_test(test_channel_qps_frames),
         cmocka_unit_test(test_channel_qps_tile),
+        cmocka_unit_test(test_rdopt_lagrangian_exact),
+        cmocka_unit_test(test_rdopt_monotone),
+        cmocka_unit_test(test_rdopt_budget),
+        cmocka_unit_test(test_rdopt_measured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -603,6 +603,72 @@ static void test_early_errors(void **state)
     assert_null(e);
 }
 
+
+/* sweep.rdopt (issue #19): the default QP set, and every misuse refused at
+ * load with file:line:col and the key. */
+static void test_rdopt_keys(void **state)
+{
+    (void)state;
+    FrExperiment *e = NULL;
+    FrError err;
+    const char *base = "model: {cfg: a.cfg}\ndataset: {images: i.txt}\nsweep:\n  split: [max_1]\n";
+    char t[768];
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [uniform, rdopt]\n"
+             "  qp_base: [36, 38, 40, 42]\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), 0);
+    /* every 2nd QP from 36 - 4 to 42 + 5 on the grid through 36 */
+    const int want[] = {32, 34, 36, 38, 40, 42, 44, 46};
+    assert_int_equal(e->sweep.rdopt.n_qps, 8);
+    assert_memory_equal(e->sweep.rdopt.qps, want, sizeof want);
+    fr_experiment_free(&e);
+    /* qp_step 3 from 37 - 3 to 37 + 5 */
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [rdopt-refine]\n"
+             "  qp_base: [37]\n  rdopt: {qp_step: 3}\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), 0);
+    const int want2[] = {34, 37, 40};
+    assert_int_equal(e->sweep.rdopt.n_qps, 3);
+    assert_memory_equal(e->sweep.rdopt.qps, want2, sizeof want2);
+    fr_experiment_free(&e);
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [rdopt]\n"
+             "  qp_base: [40, 36]\n  rdopt: {qps: [44, 36, 40, 30]}\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), 0);
+    const int want3[] = {30, 36, 40, 44};
+    assert_memory_equal(e->sweep.rdopt.qps, want3, sizeof want3);
+    fr_experiment_free(&e);
+
+    snprintf(t, sizeof t, "%s  packing: [frames, tile]\n  allocation: [rdopt]\n"
+             "  qp_base: [40]\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "r.yaml:5:");
+    tu_assert_contains(err.msg, "sweep.packing[1]: allocation rdopt needs packing frames");
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [rdopt]\n"
+             "  qp_base: [40, 41]\n  rdopt: {qps: [36, 40, 44]}\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "r.yaml:7:");
+    tu_assert_contains(err.msg, "sweep.qp_base[1]: qp_base 41 is not in sweep.rdopt.qps");
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [sensitivity]\n"
+             "  qp_base: [40]\n  rdopt: {qps: [36, 40]}\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "r.yaml:8:");
+    tu_assert_contains(err.msg, "sweep.rdopt.qps: only used with allocation rdopt");
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [rdopt]\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "rdopt needs sweep.qp_base");
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [rdopt]\n"
+             "  qp_base: [40]\n  rdopt: {qps: [40]}\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "at least two QPs");
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [rdopt]\n"
+             "  qp_base: [40]\n  rdopt: {qps: [40, 52]}\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "r.yaml:8:");
+    snprintf(t, sizeof t, "%s  packing: [frames]\n  allocation: [rdopt]\n"
+             "  qp_base: [40]\n  rdopt: {qp: [40]}\n", base);
+    assert_int_equal(fr_config_load_string(t, "r.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+    tu_assert_contains(err.msg, "r.yaml:8:");
+    assert_null(e);
+}
+
 static void test_load_string(void **state)
 {
     (void)state;
@@ -892,6 +958,7 @@ int main(void)
         cmocka_unit_test(test_other_kinds),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_load_string),
+        cmocka_unit_test(test_rdopt_keys),
         cmocka_unit_test(test_anchor_and_bootstrap_keys),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_sweep_cap),

@@ -662,7 +662,7 @@ static void test_kind_registry(void **st)
 static void test_alloc_registry(void **st)
 {
     (void)st;
-    assert_int_equal(fr_alloc_count(), 2);
+    assert_int_equal(fr_alloc_count(), 4);
     for (int i = 0; i < fr_alloc_count(); i++) {
         const FrAllocInfo *a = fr_alloc_info((FrAllocation)i);
         assert_int_equal((int)a->id, i);
@@ -670,6 +670,9 @@ static void test_alloc_registry(void **st)
     }
     assert_int_equal(fr_alloc_info(FR_ALLOC_UNIFORM)->per_channel, 0);
     assert_int_equal(fr_alloc_info(FR_ALLOC_SENSITIVITY)->per_channel, 1);
+    assert_int_equal(fr_alloc_info(FR_ALLOC_RDOPT)->per_channel, 1);
+    assert_int_equal(fr_alloc_info(FR_ALLOC_RDOPT)->rate_from_base, 1);
+    assert_string_equal(fr_allocation_name(FR_ALLOC_RDOPT_REFINE), "rdopt-refine");
     /* a lossless entry gets no per-channel allocation; a lossy one gets one
      * point per qp_base under sensitivity and one per qp under uniform */
     FrError err;

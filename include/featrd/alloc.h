@@ -190,6 +190,86 @@ int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *con
                                  const char *model_id, double *s, int n, double *seconds,
                                  FrError *err);
 
+/* ---------------- rdopt: Lagrangian per-channel QP (src/alloc/alloc_rdopt.c) ----------------
+ *
+ * For every channel i and every QP q_k of a small set, R_i(q_k) = bits of
+ * channel i's frame when the feature is coded at uniform q_k (frames packing:
+ * every frame intra, coded independently) and D_i(q_k) = the MSE at the
+ * measurement layer with channel i alone degraded at q_k (Algorithm 1's
+ * sensitivity at QP q_k, the same cache entries). Assuming additivity
+ * (D(q_1..q_C) ~ sum_i D_i(q_i), R likewise), the Lagrangian allocation for
+ * a slope lambda is q_i = argmin_k D_i(q_k) + lambda R_i(q_k), channel by
+ * channel, which is the exact minimiser of sum D + lambda sum R over all
+ * QP maps of the set. A curve's points are the lambdas whose allocation
+ * spends the rate of uniform QP_base.
+ *
+ * Curves are row-major: R[i * nq + k], D[i * nq + k] for channel i, option k. */
+
+/* Per-channel argmin of D + lambda R (lambda >= 0; ties go to the lower rate,
+ * then the lower k). choice[i] = the option. Returns sum_i R_i(choice). */
+double fr_rdopt_lagrangian(const double *R, const double *D, int n, int nq, double lambda,
+                           int *choice);
+
+/* The least-distortion Lagrangian allocation whose rate sum_i R_i(choice_i)
+ * stays within budget: the smallest lambda among the slopes of the
+ * channels' lower convex hulls that meets it (rate never grows with lambda).
+ * With fill = 1 the bits the lambda leaves below the budget are then spent
+ * greedily (the upgrade with the best -dD/dR that still fits, repeated: the
+ * "equal slope" fill of a discrete hull). A budget below every allocation's
+ * rate gives the cheapest option of every channel. *lambda (may be NULL)
+ * receives the slope used. FR_E_USAGE on n < 1, nq < 1 or a non-finite value. */
+int fr_rdopt_for_rate(const double *R, const double *D, int n, int nq, double budget, int fill,
+                      int *choice, double *lambda, FrError *err);
+
+/* Greedy equal-slope refinement of a given allocation (choice, e.g.
+ * Algorithm 1's map) within budget: while the rate exceeds the budget the
+ * downgrade losing the least distortion per bit saved is made; then, while
+ * some upgrade of one channel paid for by downgrades of others lowers the
+ * total distortion within the budget, the best such pair (steepest upgrade,
+ * flattest downgrade) is made, and any bits left are filled as
+ * fr_rdopt_for_rate does. Never increases sum D at a rate within budget. */
+int fr_rdopt_refine(const double *R, const double *D, int n, int nq, double budget, int *choice,
+                    FrError *err);
+
+/* Curves of one image: for each QP of qps[0..nq-1], the rates and
+ * sensitivities through the sensitivity cache (cache may be NULL), filled
+ * row-major into R and D (n * nq each). fs->packing must be frames and the
+ * codec HEVC. *seconds: measurement seconds (the cached figures when cached). */
+int fr_rdopt_curves(FrModel *m, FrSensCache *cache, const char *image_id, const char *split_name,
+                    int split, const FrTensor *cuts, int ncuts, const FrFeatureSettings *fs,
+                    const int *qps, int nq, int layer, const char *model_id, double *R,
+                    double *D, int n, double *seconds, FrError *err);
+
+/* The same averaged over calibration images (loaded and run through the front
+ * half as fr_alloc_dataset_sensitivity does): one pair of curves for all
+ * images. *seconds: the total measurement seconds. */
+int fr_rdopt_dataset_curves(FrModel *m, FrSensCache *cache, const char *const *images,
+                            int nimages, const char *split_name, int split,
+                            const FrFeatureSettings *fs, const int *qps, int nq, int layer,
+                            const char *model_id, double *R, double *D, int n, double *seconds,
+                            FrError *err);
+
+/* What one allocation decided, for points.csv. */
+typedef struct FrRdoptResult {
+    double lambda;  /* the slope used */
+    double rate;    /* model rate sum_i R_i(q_i), bits */
+    double budget;  /* sum_i R_i(qp_base) - side_bits, bits */
+    double dist;    /* predicted distortion sum_i D_i(q_i) */
+} FrRdoptResult;
+
+/* QP map for one point from curves over qps (which must hold qp_base): the
+ * budget is uniform QP_base's rate less side_bits (what sending the map
+ * costs: the container's QP list, 8 bits a channel, FR_RDOPT_MAP_BITS, so the
+ * point as a whole spends no more than uniform QP_base), the allocation
+ * fr_rdopt_for_rate's
+ * (fill on). start (may be NULL): an initial map of QPs (Algorithm 1's) to
+ * refine with fr_rdopt_refine instead, each QP taken to the nearest one of
+ * qps (ties to the lower QP). out_qps[0..n-1] receives QPs. */
+#define FR_RDOPT_MAP_BITS(n) (8.0 * (double)(n))
+int fr_rdopt_allocate(const double *R, const double *D, int n, const int *qps, int nq,
+                      int qp_base, double side_bits, const int *start, int *out_qps,
+                      FrRdoptResult *res, FrError *err);
+
 /* The allocators registry (src/alloc/alloc.c): one row per `sweep.allocation`
  * value. The config and the plan read what an allocator needs from it. */
 typedef struct FrAllocInfo {

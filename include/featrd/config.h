@@ -76,6 +76,8 @@ typedef enum FrLabelFormat {
 typedef enum FrAllocation {
     FR_ALLOC_UNIFORM = 0, /* one QP for every channel */
     FR_ALLOC_SENSITIVITY, /* seed 004 Algorithm 1: QP_i = qp_base - round(qp_range * S_i) */
+    FR_ALLOC_RDOPT,       /* issue #19: Lagrangian QP per channel from measured R-D curves */
+    FR_ALLOC_RDOPT_REFINE, /* Algorithm 1's map refined by greedy equal-slope exchanges */
 } FrAllocation;
 
 typedef enum FrSensLayer {
@@ -178,6 +180,17 @@ typedef struct FrSensitivity {
     int calibration_images; /* 16: for FR_SENS_DATASET */
 } FrSensitivity;
 
+/* sweep.rdopt: (allocations rdopt and rdopt-refine; the measurement layer and
+ * the scope are sweep.sensitivity's) */
+typedef struct FrRdoptSpec {
+    int *qps;               /* []: the QPs whose per-channel curves are measured; empty =
+                               every qp_step-th QP from min(qp_base) - qp_range to
+                               max(qp_base) + qp_range, with every qp_base (resolved at
+                               load: after loading qps holds the set, sorted) */
+    int n_qps;
+    int qp_step;            /* 2: the spacing of the default set */
+} FrRdoptSpec;
+
 /* sweep: (kind rd). The runner expands split × bits × packing × codec/QP ×
  * allocation in this order. */
 typedef struct FrSweepSpec {
@@ -201,6 +214,7 @@ typedef struct FrSweepSpec {
     int n_qp_base;
     int qp_range;           /* 5 */
     FrSensitivity sensitivity;
+    FrRdoptSpec rdopt;
     char **weights;         /* []: model.weights only. Else each feature curve is run once per
                                weights file (same cfg), e.g. default and compression-augmented
                                weights side by side (seed 001 Table 1); curve names gain

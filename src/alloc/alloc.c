@@ -4,6 +4,7 @@
  * model and codec modules. */
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
+#include "alloc/alloc_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -165,9 +166,70 @@ static double mse_f(const float *a, const float *b, size_t n)
     return n ? acc / (double)n : 0.0;
 }
 
+/* Bits of each channel's own frame in a frames-packed HEVC container: the
+ * slice NAL units (with their start codes), one per frame in coding order,
+ * frame k = channel k of its cut tensor. Parameter sets and SEI are shared by
+ * all channels and left out. rates has n entries (channels across the cuts). */
+int fr_alloc_frame_rates_(const uint8_t *frd, size_t len, double *rates, int n, FrError *err)
+{
+    FrFeatureInfo info;
+    FrFeatureStream st[FR_MAX_CUTS];
+    int rc = fr_feature_streams(frd, len, &info, st, err);
+    if (rc)
+        return rc;
+    if (info.packing != FR_PACK_FRAMES || !(fr_codec_caps(info.codec) & FR_CODEC_ANNEXB))
+        return fr_error(err, FR_E_USAGE,
+                        "a rate per channel needs packing frames and an HEVC codec (one "
+                        "Annex-B picture per channel)");
+    int k = 0;
+    for (int t = 0; t < info.ncuts; t++) {
+        const uint8_t *p = st[t].payload;
+        size_t m = st[t].payload_n, i = 0, begin = 0;
+        int open = 0, vcl = 0, frames = 0;
+        for (;;) {
+            size_t j = i;
+            int found = 0;
+            for (; j + 3 <= m; j++)
+                if (p[j] == 0 && p[j + 1] == 0 && p[j + 2] == 1) {
+                    found = 1;
+                    break;
+                }
+            /* a 4-byte start code's leading zero belongs to the next unit */
+            size_t next = found ? (j > i && p[j - 1] == 0 ? j - 1 : j) : m;
+            if (open && vcl) {
+                if (k + frames >= n)
+                    return fr_error(err, FR_E_INTERNAL,
+                                    "rate per channel: more slices than the %d channels", n);
+                rates[k + frames++] = 8.0 * (double)(next - begin);
+            }
+            if (!found)
+                break;
+            open = 1;
+            begin = next;
+            vcl = j + 3 < m && ((p[j + 3] >> 1) & 0x3f) < 32;
+            i = j + 3;
+        }
+        if (frames != st[t].c)
+            return fr_error(err, FR_E_INTERNAL,
+                            "rate per channel: cut %d has %d slices for %d channels", t, frames,
+                            st[t].c);
+        k += frames;
+    }
+    if (k != n)
+        return fr_error(err, FR_E_INTERNAL, "rate per channel: %d frames for %d channels", k, n);
+    return FR_OK;
+}
+
 int fr_alloc_sensitivity(FrModel *m, int split, const FrTensor *cuts, int ncuts,
                          const FrFeatureSettings *fs, int qp_base, int layer, double *s, int n,
                          double *seconds, FrError *err)
+{
+    return fr_alloc_measure_(m, split, cuts, ncuts, fs, qp_base, layer, s, NULL, n, seconds, err);
+}
+
+int fr_alloc_measure_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
+                      const FrFeatureSettings *fs, int qp_base, int layer, double *s,
+                      double *rates, int n, double *seconds, FrError *err)
 {
     double t0 = fr_now();
     if (ncuts < 1 || ncuts > FR_MAX_CUTS)
@@ -194,9 +256,9 @@ int fr_alloc_sensitivity(FrModel *m, int split, const FrTensor *cuts, int ncuts,
     memset(work, 0, sizeof work);
 
     /* line 1: out_raw */
-    if ((rc = fr_model_back(m, split, cuts, ncuts, err)) != FR_OK)
+    if (s && (rc = fr_model_back(m, split, cuts, ncuts, err)) != FR_OK)
         goto error;
-    if ((rc = fr_model_layer_output(m, layer, &ref)) != FR_OK) {
+    if (s && (rc = fr_model_layer_output(m, layer, &ref)) != FR_OK) {
         fr_error(err, rc, "sensitivity: cannot read the output of layer %d", layer);
         goto error;
     }
@@ -212,6 +274,14 @@ int fr_alloc_sensitivity(FrModel *m, int split, const FrTensor *cuts, int ncuts,
         f.tile_pad = 16;
     if ((rc = fr_feature_encode(cuts, ncuts, NULL, &f, &frd, &frd_len, NULL, err)) != FR_OK)
         goto error;
+    if (rates && (rc = fr_alloc_frame_rates_(frd, frd_len, rates, n, err)) != FR_OK)
+        goto error;
+    if (!s) { /* rates only */
+        rc = FR_OK;
+        if (seconds)
+            *seconds = fr_now() - t0;
+        goto error;
+    }
     if ((rc = fr_feature_decode(frd, frd_len, &rec, &nrec, NULL, err)) != FR_OK)
         goto error;
     if (nrec != ncuts) {
@@ -577,35 +647,62 @@ size_t fr_alloc_key_extra(char *buf, size_t cap, const FrFeatureSettings *fs, in
     return len < 0 ? 0 : (size_t)len;
 }
 
-/* Sensitivities of one image, from the cache or measured (and then stored). */
+/* Sensitivities (s, may be NULL) and per-channel rates (rates, may be NULL)
+ * of one image at one QP, from the cache or measured (and then stored). The
+ * two vectors are separate entries (the rates' key ends in ",rate"), so an
+ * rdopt run reuses the sensitivities a sensitivity run cached at the same QPs
+ * and only codes (no back half) for the rates. *seconds: the measurement's
+ * cost, cached figures included. */
+int fr_alloc_cached_(FrModel *m, FrSensCache *cache, const char *image_id,
+                     const char *split_name, int split, const FrTensor *cuts, int ncuts,
+                     const FrFeatureSettings *fs, int qp_base, int layer, const char *model_id,
+                     double *s, double *rates, int n, double *seconds, FrError *err)
+{
+    char extra[FR_SENS_KEY_MAX], key[FR_SENS_KEY_MAX + 256], rkey[FR_SENS_KEY_MAX + 272];
+    fr_alloc_key_extra(extra, sizeof extra, fs, layer, model_id);
+    if (fr_sens_key(key, sizeof key, image_id, split_name, fs->bits, qp_base, extra) >=
+        sizeof key - 8)
+        return fr_error(err, FR_E_USAGE, "sensitivity cache key too long for image '%s'",
+                        image_id ? image_id : "");
+    snprintf(rkey, sizeof rkey, "%s,rate", key);
+    double secs = 0, rsecs = 0;
+    int hit = s && cache ? fr_sens_cache_get(cache, key, s, n, &secs) : !s;
+    int rhit = rates && cache ? fr_sens_cache_get(cache, rkey, rates, n, &rsecs) : !rates;
+    if (hit < 0 || rhit < 0)
+        return fr_error(err, FR_E_NOMEM, "out of memory in the sensitivity cache");
+    if (!hit || !rhit) {
+        double t = 0;
+        int rc = fr_alloc_measure_(m, split, cuts, ncuts, fs, qp_base, layer, hit ? NULL : s,
+                                   rhit ? NULL : rates, n, &t, err);
+        if (rc != FR_OK)
+            return rc;
+        /* a failed disk write only loses the cache entry, not the result; the
+         * seconds go with the sensitivities when both were measured together */
+        if (!hit) {
+            secs = t;
+            if (cache)
+                (void)fr_sens_cache_put(cache, key, s, n, secs, NULL);
+        } else {
+            rsecs = t;
+        }
+        if (!rhit && cache)
+            (void)fr_sens_cache_put(cache, rkey, rates, n, hit ? rsecs : 0.0, NULL);
+        if (!hit)
+            rsecs = 0;
+    }
+    if (seconds)
+        *seconds = secs + rsecs;
+    return FR_OK;
+}
+
 static int cached_sensitivity(FrModel *m, FrSensCache *cache, const char *image_id,
                               const char *split_name, int split, const FrTensor *cuts, int ncuts,
                               const FrFeatureSettings *fs, int qp_base, int layer,
                               const char *model_id, double *s, int n, double *seconds,
                               FrError *err)
 {
-    char extra[FR_SENS_KEY_MAX], key[FR_SENS_KEY_MAX + 256];
-    fr_alloc_key_extra(extra, sizeof extra, fs, layer, model_id);
-    if (fr_sens_key(key, sizeof key, image_id, split_name, fs->bits, qp_base, extra) >=
-        sizeof key)
-        return fr_error(err, FR_E_USAGE, "sensitivity cache key too long for image '%s'",
-                        image_id ? image_id : "");
-    double secs = 0;
-    int hit = cache ? fr_sens_cache_get(cache, key, s, n, &secs) : 0;
-    if (hit < 0)
-        return fr_error(err, hit, "out of memory in the sensitivity cache");
-    if (!hit) {
-        int rc = fr_alloc_sensitivity(m, split, cuts, ncuts, fs, qp_base, layer, s, n, &secs,
-                                      err);
-        if (rc != FR_OK)
-            return rc;
-        /* a failed disk write only loses the cache entry, not the result */
-        if (cache)
-            (void)fr_sens_cache_put(cache, key, s, n, secs, NULL);
-    }
-    if (seconds)
-        *seconds = secs;
-    return FR_OK;
+    return fr_alloc_cached_(m, cache, image_id, split_name, split, cuts, ncuts, fs, qp_base, layer,
+                            model_id, s, NULL, n, seconds, err);
 }
 
 int fr_alloc_image_qps(FrModel *m, FrSensCache *cache, const char *image_id,
@@ -680,6 +777,12 @@ static const FrAllocInfo allocs[] = {
     {FR_ALLOC_SENSITIVITY, "sensitivity", 1, 1,
      "seed 004 Algorithm 1: QP_i = qp_base - round(qp_range * S_i), S_i the channel's "
      "measured sensitivity"},
+    {FR_ALLOC_RDOPT, "rdopt", 1, 1,
+     "Lagrangian: per-channel rate and distortion curves over sweep.rdopt.qps, q_i = argmin "
+     "D_i + lambda R_i at the rate of uniform qp_base"},
+    {FR_ALLOC_RDOPT_REFINE, "rdopt-refine", 1, 1,
+     "Algorithm 1's map refined by greedy equal-slope exchanges on the rdopt curves, at the "
+     "rate of uniform qp_base"},
 };
 
 int fr_alloc_count(void)

@@ -916,9 +916,10 @@ static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "l
                                            "names", "class_map", "limit", "seed", NULL};
 static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", "packing",
                                          "tile_pad", "qp", "codec", "allocation", "qp_base",
-                                         "qp_range", "sensitivity", "weights", "max_points",
-                                         NULL};
+                                         "qp_range", "sensitivity", "rdopt", "weights",
+                                         "max_points", NULL};
 static const char *const SENS_KEYS[] = {"layer", "scope", "calibration_images", NULL};
+static const char *const RDOPT_KEYS[] = {"qps", "qp_step", NULL};
 static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "chroma", NULL};
 static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality",
                                       "monotone", "min_span", NULL};
@@ -1267,6 +1268,25 @@ static int parse_sensitivity(Cx *c, const Node *m, const char *path)
     return rc;
 }
 
+static int parse_rdopt(Cx *c, const Node *m, const char *path)
+{
+    FrRdoptSpec *s = &c->e->sweep.rdopt;
+    int rc = check_map(c, m, path, RDOPT_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        join(p, sizeof p, path, k);
+        if ((rc = rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "qps"))
+            rc = get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 1, &s->qps, &s->n_qps);
+        else if (!strcmp(k, "qp_step"))
+            rc = get_int(c, v, p, 1, 51, &s->qp_step);
+    }
+    return rc;
+}
+
 static int parse_sweep(Cx *c, const Node *m)
 {
     FrSweepSpec *s = &c->e->sweep;
@@ -1312,6 +1332,8 @@ static int parse_sweep(Cx *c, const Node *m)
             rc = get_int(c, v, p, 0, 51, &s->qp_range);
         else if (!strcmp(k, "sensitivity"))
             rc = parse_sensitivity(c, v, p);
+        else if (!strcmp(k, "rdopt"))
+            rc = parse_rdopt(c, v, p);
         else if (!strcmp(k, "max_points")) {
             int x = 0;
             rc = get_int(c, v, p, 1, 1000000000, &x);
@@ -1319,6 +1341,43 @@ static int parse_sweep(Cx *c, const Node *m)
         }
     }
     return rc;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* sweep.rdopt.qps unset: every qp_step-th QP from min(qp_base) - qp_range to
+ * max(qp_base) + qp_range (clipped to 0..51), on the grid through
+ * min(qp_base), plus every qp_base. */
+static int rdopt_default_qps(FrSweepSpec *s)
+{
+    int lo = 51, hi = 0;
+    for (int i = 0; i < s->n_qp_base; i++) {
+        lo = s->qp_base[i] < lo ? s->qp_base[i] : lo;
+        hi = s->qp_base[i] > hi ? s->qp_base[i] : hi;
+    }
+    int *v = malloc((size_t)(52 + s->n_qp_base) * sizeof *v), n = 0;
+    if (!v)
+        return FR_E_NOMEM;
+    int step = s->rdopt.qp_step > 0 ? s->rdopt.qp_step : 2;
+    int first = lo - (s->qp_range / step) * step;
+    for (int q = first; q <= hi + s->qp_range; q += step)
+        if (q >= 0 && q <= 51)
+            v[n++] = q;
+    for (int i = 0; i < s->n_qp_base; i++) {
+        int found = 0;
+        for (int k = 0; k < n && !found; k++)
+            found = v[k] == s->qp_base[i];
+        if (!found)
+            v[n++] = s->qp_base[i];
+    }
+    free(s->rdopt.qps);
+    s->rdopt.qps = v;
+    s->rdopt.n_qps = n;
+    return FR_OK;
 }
 
 static uint64_t sat_mul(uint64_t a, uint64_t b)
@@ -1804,6 +1863,7 @@ static int set_defaults(FrExperiment *e)
     s->qp_range = 5;
     s->max_points = 100000;
     s->sensitivity.calibration_images = 16;
+    s->rdopt.qp_step = 2;
     e->map_iou = 0.5;
     e->bootstrap.replicates = 1000;
     e->bootstrap.seed = 1;
@@ -1854,6 +1914,7 @@ void fr_experiment_free(FrExperiment **ep)
     free(s->allocation);
     free(s->qp_base);
     free(s->sensitivity.layer_name);
+    free(s->rdopt.qps);
     anchors_free(e->anchors, e->n_anchors);
     free(e->metrics);
     bd_free(e->bd, e->n_bd);
@@ -2210,34 +2271,78 @@ static int validate(Cx *c)
                                                s->codec[i].split[j]);
                 }
             }
-        int sens = 0, lossy = 0;
-        for (int i = 0; i < s->n_allocation; i++)
-            sens |= fr_alloc_info(s->allocation[i])->per_channel;
+        int sens = 0, lossy = 0, rdopt = 0;
+        const char *pc_name = "sensitivity"; /* the first per-channel allocation, for messages */
+        for (int i = s->n_allocation - 1; i >= 0; i--)
+            if (fr_alloc_info(s->allocation[i])->per_channel) {
+                sens = 1;
+                pc_name = fr_allocation_name(s->allocation[i]);
+                if (s->allocation[i] == FR_ALLOC_RDOPT || s->allocation[i] == FR_ALLOC_RDOPT_REFINE)
+                    rdopt = 1;
+            }
         for (int i = 0; i < s->n_codec; i++)
             lossy |= (s->codec[i].codec->caps & FR_CODEC_BLOCK_QP) != 0;
         if (sens && !s->n_qp_base)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.allocation",
-                                       "sensitivity needs sweep.qp_base (e.g. qp_base: [36, 38, "
-                                       "40, 42])");
+                                       "%s needs sweep.qp_base (e.g. qp_base: [36, 38, "
+                                       "40, 42])", pc_name);
         if (sens && !lossy)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.allocation",
-                                       "sensitivity needs an entry in sweep.codec whose codec "
-                                       "takes a QP per block (hevc)");
+                                       "%s needs an entry in sweep.codec whose codec "
+                                       "takes a QP per block (hevc)", pc_name);
         for (int i = 0; sens && i < s->n_packing; i++)
             if (s->packing[i] == FR_PACK_QUILT || s->packing[i] == FR_PACK_TILE_SORTED)
                 return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.packing",
-                                           "allocation sensitivity (a QP per channel) needs "
-                                           "packing tile or frames, not %s",
+                                           "allocation %s (a QP per channel) needs "
+                                           "packing tile or frames, not %s", pc_name,
                                            s->packing[i] == FR_PACK_QUILT
                                                ? "quilt: it mixes channels within a block"
                                                : "tile-sorted: its channel order depends on the "
                                                  "picture");
+        for (int i = 0; rdopt && i < s->n_packing; i++)
+            if (s->packing[i] != FR_PACK_FRAMES) {
+                char k[48];
+                snprintf(k, sizeof k, "sweep.packing[%d]", i);
+                return fr_experiment_error(e, err, FR_E_CONFIG, k,
+                                           "allocation rdopt needs packing frames (each "
+                                           "channel's rate is read from its own frame), not %s; "
+                                           "run tile packing in another experiment",
+                                           fr_packing_name(s->packing[i]));
+            }
         if (!sens && s->n_qp_base)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.qp_base",
-                                       "only used with allocation: sensitivity");
+                                       "only used with a per-channel allocation (sensitivity, "
+                                       "rdopt, rdopt-refine)");
         if (s->sensitivity.layer == FR_SENS_NAMED && !sens)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.sensitivity.layer",
-                                       "only used with allocation: sensitivity");
+                                       "only used with a per-channel allocation (sensitivity, "
+                                       "rdopt, rdopt-refine)");
+        if (!rdopt && (s->rdopt.n_qps || fr_experiment_loc(e, "sweep.rdopt.qp_step")))
+            return fr_experiment_error(e, err, FR_E_CONFIG,
+                                       s->rdopt.n_qps ? "sweep.rdopt.qps" : "sweep.rdopt.qp_step",
+                                       "only used with allocation rdopt or rdopt-refine");
+        if (rdopt) {
+            for (int i = 0; i < s->n_qp_base; i++) {
+                int found = !s->rdopt.n_qps;
+                for (int k = 0; k < s->rdopt.n_qps && !found; k++)
+                    found = s->rdopt.qps[k] == s->qp_base[i];
+                if (!found) {
+                    char k[48];
+                    snprintf(k, sizeof k, "sweep.qp_base[%d]", i);
+                    return fr_experiment_error(e, err, FR_E_CONFIG, k,
+                                               "qp_base %d is not in sweep.rdopt.qps: rdopt "
+                                               "spends uniform QP_base's rate, so it must "
+                                               "measure it; add %d to sweep.rdopt.qps",
+                                               s->qp_base[i], s->qp_base[i]);
+                }
+            }
+            if (!s->rdopt.n_qps && rdopt_default_qps(s))
+                return fr_error(err, FR_E_NOMEM, "out of memory");
+            if (s->rdopt.n_qps < 2)
+                return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.rdopt.qps",
+                                           "rdopt needs at least two QPs to choose from");
+            qsort(s->rdopt.qps, (size_t)s->rdopt.n_qps, sizeof *s->rdopt.qps, cmp_int);
+        }
         uint64_t np = sweep_points(e);
         if (np > (uint64_t)s->max_points)
             return fr_experiment_error(
@@ -2551,6 +2656,14 @@ static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
             fputs(s->sensitivity.layer == FR_SENS_FINAL ? "final" : "penultimate", f);
         fprintf(f, ", scope: %s, calibration_images: %d}\n", SCOPE_NAMES[s->sensitivity.scope],
                 s->sensitivity.calibration_images);
+        int rdopt = 0; /* written only when used, so other configs keep their hashes */
+        for (int i = 0; i < s->n_allocation; i++)
+            rdopt |= s->allocation[i] == FR_ALLOC_RDOPT || s->allocation[i] == FR_ALLOC_RDOPT_REFINE;
+        if (rdopt) {
+            fputs("  rdopt: {qps: ", f);
+            put_ints(f, s->rdopt.qps, s->rdopt.n_qps);
+            fputs("}\n", f);
+        }
         if (e->kind == FR_KIND_RD)
             fputs(e->n_anchors ? "anchors:\n" : "anchors: []\n", f);
         for (int i = 0; i < e->n_anchors; i++) {

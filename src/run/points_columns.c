@@ -260,6 +260,21 @@ static double c_sens_s(const FrPointAgg *a)
     return a->sens;
 }
 
+static double c_rdopt_lambda(const FrPointAgg *a)
+{
+    return a->lambda;
+}
+
+static double c_d_pred(const FrPointAgg *a)
+{
+    return a->d_pred;
+}
+
+static double c_d_joint(const FrPointAgg *a)
+{
+    return a->d_joint;
+}
+
 static double c_kbpi_paper(const FrPointAgg *a)
 {
     return a->paper / FR_KBIT;
@@ -353,8 +368,8 @@ static const Col cols[] = {
     {"packing", "", "tile, quilt, frames or tile-sorted", COL_STR, c_packing, NULL, NULL},
     {"codec", "", "inner codec (hevc, hevc-lossless, zlib, ...); anchors: hevc-420, hevc-400 "
               "(luma only) or jpeg; reference-yuv: yuv-420 / yuv-400; reference: none", COL_STR, c_codec, NULL, NULL},
-    {"alloc", "", "QP allocation: uniform or sensitivity", COL_STR, c_alloc, NULL, NULL},
-    {"qp", "", "HEVC QP (uniform) or QP_base (sensitivity); -1 when none", COL_INT, NULL, c_qp, NULL},
+    {"alloc", "", "QP allocation: uniform, sensitivity, rdopt or rdopt-refine", COL_STR, c_alloc, NULL, NULL},
+    {"qp", "", "HEVC QP (uniform) or QP_base (sensitivity, rdopt, rdopt-refine); -1 when none", COL_INT, NULL, c_qp, NULL},
     {"quality", "", "JPEG quality of a JPEG anchor; -1 otherwise", COL_INT, NULL, c_quality, NULL},
     {"images", "", "number of images evaluated", COL_INT, NULL, c_images, NULL},
     {"elements", "", "feature elements per image (sum over the cut set); anchors: 3*W*H input "
@@ -383,8 +398,9 @@ static const Col cols[] = {
     {"encode_s", "s", "timing: encode seconds per image (Q-layer, packing, codec, container)", COL_DBL, NULL, NULL, c_encode_s},
     {"decode_s", "s", "timing: decode seconds per image", COL_DBL, NULL, NULL, c_decode_s},
     {"back_s", "s", "timing: back-half (anchors: whole network) seconds per image", COL_DBL, NULL, NULL, c_back_s},
-    {"sens_s", "s", "timing: sensitivity measurement seconds per image (allocation: sensitivity; "
-               "the cached figure when the sensitivities came from the cache)", COL_DBL, NULL, NULL, c_sens_s},
+    {"sens_s", "s", "timing: sensitivity measurement seconds per image (allocations sensitivity, "
+               "rdopt and rdopt-refine, scope image: for rdopt every QP of sweep.rdopt.qps; "
+               "the cached figure when the measurements came from the cache)", COL_DBL, NULL, NULL, c_sens_s},
     {"kbpi_paper", "kbit", "kilobits per image by seed 001's rule: payload + 32 bits per min/max float "
                    "(64 per tensor-range cut); anchors: the stream alone", COL_DBL, NULL, NULL, c_kbpi_paper},
     {"kbpi_lo", "kbit", "bootstrap CI of kbpi over images (bootstrap.level, default 95%; percentile)", COL_DBL, NULL, NULL, c_kbpi_lo},
@@ -407,6 +423,14 @@ static const Col cols[] = {
     {"psnr_hi", "dB", "upper end of the psnr CI", COL_DBL, NULL, NULL, c_psnr_hi},
     {"sqnr_lo", "dB", "bootstrap CI of sqnr (features)", COL_DBL, NULL, NULL, c_sqnr_lo},
     {"sqnr_hi", "dB", "upper end of the sqnr CI", COL_DBL, NULL, NULL, c_sqnr_hi},
+    {"rdopt_lambda", "", "rdopt: the Lagrangian slope whose allocation meets uniform QP_base's "
+                     "rate, in measurement-layer MSE per bit, mean over images (0 for "
+                     "rdopt-refine; nan for other allocations)", COL_DBL, NULL, NULL, c_rdopt_lambda},
+    {"d_pred", "", "rdopt: predicted distortion at the measurement layer, the sum of the chosen "
+               "single-channel distortions D_i(q_i), mean over images", COL_DBL, NULL, NULL, c_d_pred},
+    {"d_joint", "", "rdopt: measured distortion (MSE at the measurement layer) of the whole "
+                "decoded feature, mean over images; d_joint / d_pred - 1 is the additivity "
+                "error", COL_DBL, NULL, NULL, c_d_joint},
 };
 #define NCOLS ((int)(sizeof cols / sizeof cols[0]))
 

@@ -15,6 +15,7 @@ typedef struct FrPointAgg {
     double lo[B_N], hi[B_N]; /* bootstrap CI (NaN without) */
     double mse, psnr, mse_nbit, psnr_nbit, sqnr;
     double front, enc, dec, back, sens;
+    double lambda, d_pred, d_joint; /* rdopt points (NaN otherwise) */
 } FrPointAgg;
 
 /* What a row needs from the run besides the point. */

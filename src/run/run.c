@@ -32,6 +32,7 @@ typedef struct ImgRes {
     double paper; /* seed 001's rule: payload + 32 bits per min/max float */
     double mse, psnr, mse_nbit, sqnr;
     double t_front, t_enc, t_dec, t_back, t_sens;
+    double lambda, d_pred, d_joint; /* rdopt: slope used, predicted and measured distortion */
     FrDetection *dets;
     int ndet;
     FrTensor out; /* classification / dense output (task != detection) */
@@ -558,6 +559,11 @@ done:
     return rc;
 }
 
+static int is_rdopt(int allocation)
+{
+    return allocation == FR_ALLOC_RDOPT || allocation == FR_ALLOC_RDOPT_REFINE;
+}
+
 static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *err)
 {
     size_t n = r->list.n;
@@ -578,6 +584,9 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
         a->dec += res[i].t_dec;
         a->back += res[i].t_back;
         a->sens += res[i].t_sens;
+        a->lambda += res[i].lambda;
+        a->d_pred += res[i].d_pred;
+        a->d_joint += res[i].d_joint;
     }
     double dn = (double)n;
     a->bits_mean = s1 / dn;
@@ -597,6 +606,11 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->dec /= dn;
     a->back /= dn;
     a->sens /= dn;
+    a->lambda /= dn;
+    a->d_pred /= dn;
+    a->d_joint /= dn;
+    if (!(pt->kind == FR_POINT_FEATURE && is_rdopt(pt->allocation)))
+        a->lambda = a->d_pred = a->d_joint = NAN;
     a->psnr_nbit = pt->kind == FR_POINT_FEATURE ? fr_psnr_nbit(a->mse_nbit, pt->bits) : NAN;
     if (pt->kind != FR_POINT_FEATURE) {
         a->mse = a->psnr = a->mse_nbit = a->sqnr = NAN;
@@ -920,15 +934,58 @@ typedef struct PointArg {
     const int *dataset_qps; /* sensitivity with dataset scope: one map for all images */
     int n_qps;
     int sens_layer;
+    FrRdoptResult dataset_rd; /* rdopt with dataset scope: what the one map predicts */
 } PointArg;
+
+/* rdopt, scope image: this image's curves over sweep.rdopt.qps (through the
+ * sensitivity cache) and the Lagrangian map at uniform QP_base's rate
+ * (rdopt-refine: Algorithm 1's map from the same curves, refined). */
+static int rdopt_image_qps(Run *r, int worker, size_t img, PointArg *pa, const FrTensor *cuts,
+                           int ncuts, int *qps, int n, ImgRes *res, FrError *err)
+{
+    const FrRdoptSpec *rs = &r->e->sweep.rdopt;
+    size_t nn = (size_t)n * (size_t)rs->n_qps;
+    double *R = malloc(2 * nn * sizeof *R);
+    int *start = malloc((size_t)n * sizeof *start);
+    double *S = malloc((size_t)n * sizeof *S);
+    int rc = !R || !start || !S ? fr_error(err, FR_E_NOMEM, "out of memory") : 0;
+    double *D = R ? R + nn : NULL;
+    if (!rc)
+        rc = fr_rdopt_curves(r->models[worker], r->sens_cache, r->list.items[img].path,
+                             pa->pt->split, r->split_layer, cuts, ncuts, &pa->fs, rs->qps,
+                             rs->n_qps, pa->sens_layer, r->e->model.cfg, R, D, n, &res->t_sens,
+                             err);
+    int refine = pa->pt->allocation == FR_ALLOC_RDOPT_REFINE;
+    if (!rc && refine) {
+        int kb = 0;
+        for (int k = 0; k < rs->n_qps; k++)
+            kb = rs->qps[k] == pa->pt->qp ? k : kb;
+        for (int i = 0; i < n; i++)
+            S[i] = D[(size_t)i * (size_t)rs->n_qps + (size_t)kb];
+        rc = fr_alloc_qps(S, n, pa->pt->qp, r->e->sweep.qp_range, start, err);
+    }
+    FrRdoptResult rr;
+    if (!rc)
+        rc = fr_rdopt_allocate(R, D, n, rs->qps, rs->n_qps, pa->pt->qp, FR_RDOPT_MAP_BITS(n),
+                               refine ? start : NULL, qps, &rr, err);
+    if (!rc) {
+        res->lambda = rr.lambda;
+        res->d_pred = rr.dist;
+    }
+    free(R);
+    free(start);
+    free(S);
+    return rc;
+}
 
 /* Hook for issue #8: the per-channel QPs of one image at one point. Uniform
  * allocation needs none (NULL); sensitivity allocation measures the channel
  * sensitivities on this image (cached in output.dir/cache/sens) or uses the
- * data-set map computed once per point. */
+ * data-set map computed once per point; rdopt likewise with its curves. */
 static int point_channel_qps(Run *r, int worker, size_t img, PointArg *pa, const FrTensor *cuts,
-                             int ncuts, int **qps, int *nq, double *secs, FrError *err)
+                             int ncuts, int **qps, int *nq, ImgRes *res, FrError *err)
 {
+    double *secs = &res->t_sens;
     *qps = NULL;
     *nq = 0;
     *secs = 0;
@@ -943,16 +1000,49 @@ static int point_channel_qps(Run *r, int worker, size_t img, PointArg *pa, const
             return fr_error(err, FR_E_NOMEM, "out of memory");
         memcpy(*qps, pa->dataset_qps, sizeof(int) * (size_t)n);
         *nq = n;
+        res->lambda = pa->dataset_rd.lambda;
+        res->d_pred = pa->dataset_rd.dist;
         return 0;
     }
     *qps = malloc(sizeof(int) * (size_t)n);
     if (!*qps)
         return fr_error(err, FR_E_NOMEM, "out of memory");
     *nq = n;
+    if (is_rdopt(pa->pt->allocation))
+        return rdopt_image_qps(r, worker, img, pa, cuts, ncuts, *qps, n, res, err);
     return fr_alloc_image_qps(r->models[worker], r->sens_cache, r->list.items[img].path,
                               pa->pt->split, r->split_layer, cuts, ncuts, &pa->fs, pa->pt->qp,
                               r->e->sweep.qp_range, pa->sens_layer, r->e->model.cfg, *qps, n,
                               NULL, secs, err);
+}
+
+/* rdopt: the additivity check. The distortion the whole decoded feature
+ * causes at the measurement layer (the back half has just run on it), against
+ * the sum of single-channel distortions the allocation predicted. */
+static int joint_distortion(Run *r, int worker, PointArg *pa, const FrTensor *cuts, int ncuts,
+                            ImgRes *res, FrError *err)
+{
+    FrModel *m = r->models[worker];
+    FrTensor jo = {0}, ro = {0};
+    int rc = fr_model_layer_output(m, pa->sens_layer, &jo);
+    if (!rc)
+        rc = fr_model_back(m, r->split_layer, cuts, ncuts, err);
+    else
+        fr_error(err, rc, "cannot read the measurement layer's output");
+    if (!rc && (rc = fr_model_layer_output(m, pa->sens_layer, &ro)))
+        fr_error(err, rc, "cannot read the measurement layer's output");
+    if (!rc) {
+        size_t ne = fr_tensor_size(&ro);
+        double acc = 0;
+        for (size_t i = 0; i < ne; i++) {
+            double d = (double)jo.data[i] - (double)ro.data[i];
+            acc += d * d;
+        }
+        res->d_joint = ne ? acc / (double)ne : 0;
+    }
+    fr_tensor_free(&jo);
+    fr_tensor_free(&ro);
+    return rc;
 }
 
 /* output.keep_streams: the image's container as streams/<point id>/<NNNNNN>_<image
@@ -1026,9 +1116,22 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     int nrec = 0;
     int *qps = NULL, nq = 0;
     FrFeatureSettings fs = pa->fs;
-    rc = point_channel_qps(r, worker, img, pa, cuts, ncuts, &qps, &nq, &res->t_sens, err);
+    rc = point_channel_qps(r, worker, img, pa, cuts, ncuts, &qps, &nq, res, err);
     if (rc)
         goto done;
+    if (nq > 0 && is_rdopt(pa->pt->allocation)) {
+        /* rdopt's map of one QP (its fallback to uniform QP_base) is sent as
+         * that uniform QP, without the 8 bits a channel of the list */
+        int same = 1;
+        for (int i = 1; i < nq && same; i++)
+            same = qps[i] == qps[0];
+        if (same) {
+            fs.qp = qps[0];
+            free(qps);
+            qps = NULL;
+            nq = 0;
+        }
+    }
     fs.channel_qp = qps;
     fs.n_channel_qp = nq;
     FrBitStats bs;
@@ -1089,6 +1192,8 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     if (!rc)
         rc = take_output(r, r->models[worker], img, res, err);
     res->t_back = fr_now() - t0;
+    if (!rc && is_rdopt(pa->pt->allocation))
+        rc = joint_distortion(r, worker, pa, cuts, ncuts, res, err);
 done:
     free(qps);
     free(frd);
@@ -1420,6 +1525,39 @@ static int run_feature_points(Run *r, int s, int wi, FrError *err)
     return rc;
 }
 
+/* rdopt, scope dataset: the curves averaged over the calibration images
+ * (each image's through the cache, so later points reuse them) and one map. */
+static int rdopt_dataset_qps(Run *r, PointArg *pa, const char **paths, int ncal, int nc,
+                             int *dqps, FrError *err)
+{
+    const FrRdoptSpec *rs = &r->e->sweep.rdopt;
+    size_t nn = (size_t)nc * (size_t)rs->n_qps;
+    double *R = malloc(2 * nn * sizeof *R), *S = malloc((size_t)nc * sizeof *S), secs = 0;
+    int *start = malloc((size_t)nc * sizeof *start);
+    int rc = !R || !S || !start ? fr_error(err, FR_E_NOMEM, "out of memory") : 0;
+    double *D = R ? R + nn : NULL;
+    if (!rc)
+        rc = fr_rdopt_dataset_curves(r->models[0], r->sens_cache, paths, ncal, pa->pt->split,
+                                     r->split_layer, &pa->fs, rs->qps, rs->n_qps, pa->sens_layer,
+                                     r->e->model.cfg, R, D, nc, &secs, err);
+    int refine = pa->pt->allocation == FR_ALLOC_RDOPT_REFINE;
+    if (!rc && refine) {
+        int kb = 0;
+        for (int k = 0; k < rs->n_qps; k++)
+            kb = rs->qps[k] == pa->pt->qp ? k : kb;
+        for (int i = 0; i < nc; i++)
+            S[i] = D[(size_t)i * (size_t)rs->n_qps + (size_t)kb];
+        rc = fr_alloc_qps(S, nc, pa->pt->qp, r->e->sweep.qp_range, start, err);
+    }
+    if (!rc)
+        rc = fr_rdopt_allocate(R, D, nc, rs->qps, rs->n_qps, pa->pt->qp, FR_RDOPT_MAP_BITS(nc),
+                               refine ? start : NULL, dqps, &pa->dataset_rd, err);
+    free(R);
+    free(S);
+    free(start);
+    return rc;
+}
+
 /* Every unfinished feature point of split s (weights wi) on the cut sets
  * in r->cache: the rd kind's after its front half, kind features' on its
  * input files. cut/ncut: the split's cut layers (sensitivity allocation). */
@@ -1454,7 +1592,7 @@ static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrE
             break;
         }
         int *dqps = NULL;
-        if (pt->allocation == FR_ALLOC_SENSITIVITY) {
+        if (fr_alloc_info(pt->allocation)->per_channel) {
             rc = fr_alloc_sens_layer(r->models[0], r->split_layer, e->sweep.sensitivity.layer,
                                      e->sweep.sensitivity.layer_name, &pa.sens_layer, err);
             if (!rc && !r->sens_cache) {
@@ -1481,12 +1619,14 @@ static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrE
                 for (int k = 0; k < ncal && !rc; k++)
                     paths[k] = r->list.items[k].path;
                 double secs = 0;
-                if (!rc)
+                if (!rc && is_rdopt(pt->allocation))
+                    rc = rdopt_dataset_qps(r, &pa, paths, ncal, nc, dqps, err);
+                else if (!rc)
                     rc = fr_alloc_dataset_sensitivity(r->models[0], r->sens_cache, paths, ncal,
                                                       pt->split, r->split_layer, &pa.fs, pt->qp,
                                                       pa.sens_layer, e->model.cfg, sv, nc, &secs,
                                                       err);
-                if (!rc)
+                if (!rc && !is_rdopt(pt->allocation))
                     rc = fr_alloc_qps(sv, nc, pt->qp, e->sweep.qp_range, dqps, err);
                 pa.dataset_qps = dqps;
                 pa.n_qps = nc;

@@ -1,0 +1,29 @@
+/* alloc_internal.h: what alloc.c (Algorithm 1, the cache) shares with
+ * alloc_rdopt.c (the Lagrangian allocator): one measurement routine that
+ * gives a QP's per-channel distortions and rates from one coding, and its
+ * cached form. Not part of the public API. */
+#ifndef FEATRD_ALLOC_INTERNAL_H
+#define FEATRD_ALLOC_INTERNAL_H
+
+#include "featrd.h"
+
+/* fr_alloc_sensitivity with a second output: rates[k] = bits of channel k's
+ * own frame when the feature is coded at the uniform qp (needs packing
+ * frames, fr_alloc_frame_rates_). s or rates may be NULL: with s NULL no back
+ * half runs (one encode only). */
+int fr_alloc_measure_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
+                      const FrFeatureSettings *fs, int qp, int layer, double *s, double *rates,
+                      int n, double *seconds, FrError *err);
+
+/* The per-channel frame bits of a frames-packed HEVC container (slice NAL
+ * units with their start codes; parameter sets and SEI left out). */
+int fr_alloc_frame_rates_(const uint8_t *frd, size_t len, double *rates, int n, FrError *err);
+
+/* fr_alloc_measure_ through the sensitivity cache: the sensitivities under
+ * the key fr_alloc_image_qps uses, the rates under the same key + ",rate". */
+int fr_alloc_cached_(FrModel *m, FrSensCache *cache, const char *image_id,
+                     const char *split_name, int split, const FrTensor *cuts, int ncuts,
+                     const FrFeatureSettings *fs, int qp, int layer, const char *model_id,
+                     double *s, double *rates, int n, double *seconds, FrError *err);
+
+#endif
