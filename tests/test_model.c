@@ -951,6 +951,19 @@ static void test_cli_layers(void **state)
     assert_int_equal(tu_sh(&out, "%s layers --help", tu_bin()), 0);
     tu_assert_contains(out, "usage: featrd layers");
     free(out);
+    /* an experiment YAML stands for its model (cfg, weights, input size):
+     * the same table as the cfg and weights given by hand */
+    char *byhand = NULL;
+    const char *yaml = tu_tmpdir();
+    char yp[600];
+    snprintf(yp, sizeof yp, "%s/exp.yaml", yaml);
+    tu_write(yp, "name: t\nmodel:\n  cfg: " DATA "tiny-cls.cfg\n  input: 32x32\n"
+                 "dataset:\n  images: " DATA "tiny-cls.cfg\nsweep:\n  split: [pool1]\n");
+    assert_int_equal(tu_sh(&out, "%s layers '%s'", tu_bin(), yp), 0);
+    assert_int_equal(tu_sh(&byhand, "%s layers " DATA "tiny-cls.cfg --input 32x32", tu_bin()), 0);
+    assert_string_equal(out, byhand);
+    free(out);
+    free(byhand);
     assert_int_equal(tu_sh(&out, "%s layers /nonexistent/x.cfg", tu_bin()), 2);
     tu_assert_contains(out, "/nonexistent/x.cfg");
     free(out);

@@ -10,7 +10,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: featrd layers MODEL.cfg [--weights W] [--input WxH] [--seed N] [--split NAME]\n"
+            "usage: featrd layers MODEL.cfg|CONFIG.yaml [--weights W] [--input WxH] [--seed N] [--split NAME]\n"
+            "(an experiment CONFIG.yaml stands for its model.cfg, model.weights and input size)\n"
             "\n"
             "Lists the layers of a darknet network: index, darknet name (<type>_<index>),\n"
             "stage alias, type, output W×H×C, float32 bytes, and the cut set of a split\n"
@@ -79,6 +80,52 @@ static int one_split(FrModel *m, const char *name)
     return 0;
 }
 
+/* The layer table (or one split's cut set) of the model s opens. */
+static int show(const FrModelSettings *s, const char *split_name)
+{
+    FrModel *m = NULL;
+    FrError err = {0};
+    int rc = fr_model_open(&m, s, &err);
+    if (rc != FR_OK)
+        return fr_cli_fail("layers", rc, "%s", err.msg);
+
+    if (split_name)
+        return one_split(m, split_name);
+    int c, h, w, n = fr_model_layer_count(m);
+    fr_model_input_size(m, &c, &h, &w);
+    printf("# %s: %d layers, input %dx%dx%d (W×H×C), task %s, weights %s\n", s->cfg, n, w, h, c,
+           task_str(fr_model_task(m)), s->weights ? s->weights : "none (seeded random)");
+    printf("# %s\n", fr_model_alias_rule());
+    printf("%5s  %-14s %-7s %-13s %-18s %12s  %s\n", "index", "name", "alias", "type",
+           "output W×H×C", "bytes", "cut set after this layer");
+    for (int i = 0; i < n; i++) {
+        FrLayerInfo li;
+        fr_model_layer_info(m, i, &li);
+        char cut[2048];
+        int idx[FR_MODEL_MAX_CUTS], nc = 0;
+        FrError cerr = {0};
+        if (fr_model_cut_set_err(m, i, idx, FR_MODEL_MAX_CUTS, &nc, &cerr) != FR_OK) {
+            snprintf(cut, sizeof cut, "-");
+        } else {
+            size_t len = 0, total = 0;
+            for (int k = 0; k < nc; k++) {
+                FrLayerInfo ci;
+                fr_model_layer_info(m, idx[k], &ci);
+                total += ci.bytes;
+                len += (size_t)snprintf(cut + len, sizeof cut - len, "%s%s", k ? "+" : "", ci.name);
+                if (len >= sizeof cut - 64)
+                    break;
+            }
+            char hb[32];
+            human(total, hb, sizeof hb);
+            snprintf(cut + len, sizeof cut - len, " (%zu bytes, %s)", total, hb);
+        }
+        print_row(&li, cut);
+    }
+    fr_model_close(&m);
+    return 0;
+}
+
 int fr_cmd_layers(int argc, char **argv)
 {
     FrModelSettings s;
@@ -127,45 +174,31 @@ int fr_cmd_layers(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    FrModel *m = NULL;
     FrError err = {0};
-    int rc = fr_model_open(&m, &s, &err);
-    if (rc != FR_OK)
-        return fr_cli_fail("layers", rc, "%s", err.msg);
-
-    if (split_name)
-        return one_split(m, split_name);
-    int c, h, w, n = fr_model_layer_count(m);
-    fr_model_input_size(m, &c, &h, &w);
-    printf("# %s: %d layers, input %dx%dx%d (W×H×C), task %s, weights %s\n", s.cfg, n, w, h, c,
-           task_str(fr_model_task(m)), s.weights ? s.weights : "none (seeded random)");
-    printf("# %s\n", fr_model_alias_rule());
-    printf("%5s  %-14s %-7s %-13s %-18s %12s  %s\n", "index", "name", "alias", "type",
-           "output W×H×C", "bytes", "cut set after this layer");
-    for (int i = 0; i < n; i++) {
-        FrLayerInfo li;
-        fr_model_layer_info(m, i, &li);
-        char cut[2048];
-        int idx[FR_MODEL_MAX_CUTS], nc = 0;
-        FrError cerr = {0};
-        if (fr_model_cut_set_err(m, i, idx, FR_MODEL_MAX_CUTS, &nc, &cerr) != FR_OK) {
-            snprintf(cut, sizeof cut, "-");
-        } else {
-            size_t len = 0, total = 0;
-            for (int k = 0; k < nc; k++) {
-                FrLayerInfo ci;
-                fr_model_layer_info(m, idx[k], &ci);
-                total += ci.bytes;
-                len += (size_t)snprintf(cut + len, sizeof cut - len, "%s%s", k ? "+" : "", ci.name);
-                if (len >= sizeof cut - 64)
-                    break;
-            }
-            char hb[32];
-            human(total, hb, sizeof hb);
-            snprintf(cut + len, sizeof cut - len, " (%zu bytes, %s)", total, hb);
+    /* an experiment YAML stands for its model: model.cfg, model.weights
+     * and the input size it runs at (options given here still win) */
+    FrExperiment *e = NULL;
+    size_t cl = strlen(s.cfg);
+    if ((cl > 5 && !strcmp(s.cfg + cl - 5, ".yaml")) || (cl > 4 && !strcmp(s.cfg + cl - 4, ".yml"))) {
+        int rc = fr_config_load(s.cfg, NULL, 0, &e, &err);
+        if (rc)
+            return fr_cli_fail("layers", rc, "%s", err.msg);
+        if (!e->model.cfg) {
+            fr_experiment_free(&e);
+            return fr_cli_fail("layers", FR_E_USAGE, "%s has no model.cfg (kind features has no "
+                               "network); give a darknet .cfg", s.cfg);
         }
-        print_row(&li, cut);
+        s.cfg = e->model.cfg;
+        if (!s.weights)
+            s.weights = e->model.weights;
+        if (!s.width && !s.height) {
+            s.width = e->model.input_w;
+            s.height = e->model.input_h;
+        }
+        if (s.seed == 1)
+            s.seed = e->model.seed;
     }
-    fr_model_close(&m);
-    return 0;
+    int rc = show(&s, split_name);
+    fr_experiment_free(&e);
+    return rc;
 }
