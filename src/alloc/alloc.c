@@ -723,6 +723,61 @@ int fr_alloc_image_qps(FrModel *m, FrSensCache *cache, const char *image_id,
     return rc;
 }
 
+int fr_alloc_each_image_(FrModel *m, const char *const *images, int nimages, int split, int n,
+                         const char *what, FrAllocImageFn fn, void *arg, double *seconds,
+                         FrError *err)
+{
+    FrTensor rgb = {0}, input = {0}, cuts[FR_MODEL_MAX_CUTS];
+    int ncuts = 0, rc = FR_OK;
+    double total = 0;
+    memset(cuts, 0, sizeof cuts);
+    for (int k = 0; k < nimages && rc == FR_OK; k++) {
+        double secs = 0;
+        ncuts = 0;
+        if ((rc = fr_model_load_image(m, images[k], &rgb, err)) == FR_OK &&
+            (rc = fr_model_prepare_input(m, &rgb, &input)) != FR_OK)
+            fr_error(err, rc, "%s: cannot prepare the image for the network", images[k]);
+        if (rc == FR_OK && (rc = fr_model_front(m, &input, split, cuts, &ncuts, err)) == FR_OK) {
+            if (fr_alloc_channels(cuts, ncuts) != n)
+                rc = fr_error(err, FR_E_USAGE, "%s: %d entries given for %d channels", what, n,
+                              fr_alloc_channels(cuts, ncuts));
+            else
+                rc = fn(arg, k, cuts, ncuts, &secs, err);
+        }
+        total += secs;
+        for (int t = 0; t < ncuts; t++)
+            fr_tensor_free(&cuts[t]);
+        fr_tensor_free(&input);
+        fr_tensor_free(&rgb);
+    }
+    if (rc == FR_OK && seconds)
+        *seconds = total;
+    return rc;
+}
+
+/* fr_alloc_dataset_sensitivity's measurement of image k into its row. */
+typedef struct DatasetSens {
+    FrModel *m;
+    FrSensCache *cache;
+    const char *const *images;
+    const char *split_name;
+    int split;
+    const FrFeatureSettings *fs;
+    int qp_base, layer;
+    const char *model_id;
+    double *all;
+    int n;
+} DatasetSens;
+
+static int dataset_sens_one(void *arg, int k, const FrTensor *cuts, int ncuts, double *secs,
+                            FrError *err)
+{
+    DatasetSens *d = arg;
+    return cached_sensitivity(d->m, d->cache, d->images[k], d->split_name, d->split, cuts, ncuts,
+                              d->fs, d->qp_base, d->layer, d->model_id,
+                              d->all + (size_t)k * (size_t)d->n, d->n, secs, err);
+}
+
 int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *const *images,
                                  int nimages, const char *split_name, int split,
                                  const FrFeatureSettings *fs, int qp_base, int layer,
@@ -735,37 +790,11 @@ int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *con
     double *all = malloc((size_t)nimages * (size_t)(n > 0 ? n : 1) * sizeof *all);
     if (!all)
         return fr_error(err, FR_E_NOMEM, "out of memory for %d x %d sensitivities", nimages, n);
-    FrTensor rgb = {0}, input = {0}, cuts[FR_MODEL_MAX_CUTS];
-    int ncuts = 0, rc = FR_OK;
-    double total = 0;
-    memset(cuts, 0, sizeof cuts);
-    for (int k = 0; k < nimages && rc == FR_OK; k++) {
-        double secs = 0;
-        if ((rc = fr_model_load_image(m, images[k], &rgb, err)) != FR_OK)
-            break;
-        if ((rc = fr_model_prepare_input(m, &rgb, &input)) != FR_OK) {
-            fr_error(err, rc, "%s: cannot prepare the image for the network", images[k]);
-            break;
-        }
-        if ((rc = fr_model_front(m, &input, split, cuts, &ncuts, err)) != FR_OK)
-            break;
-        if (fr_alloc_channels(cuts, ncuts) != n)
-            rc = fr_error(err, FR_E_USAGE, "sensitivity: %d entries given for %d channels",
-                          n, fr_alloc_channels(cuts, ncuts));
-        else
-            rc = cached_sensitivity(m, cache, images[k], split_name, split, cuts, ncuts, fs,
-                                    qp_base, layer, model_id, all + (size_t)k * (size_t)n, n,
-                                    &secs, err);
-        total += secs;
-        for (int t = 0; t < ncuts; t++)
-            fr_tensor_free(&cuts[t]);
-        fr_tensor_free(&input);
-        fr_tensor_free(&rgb);
-    }
+    DatasetSens ds = {m, cache, images, split_name, split, fs, qp_base, layer, model_id, all, n};
+    int rc = fr_alloc_each_image_(m, images, nimages, split, n, "sensitivity", dataset_sens_one,
+                                  &ds, seconds, err);
     if (rc == FR_OK)
         rc = fr_alloc_mean(all, nimages, n, s, err);
-    if (rc == FR_OK && seconds)
-        *seconds = total;
     free(all);
     return rc;
 }

@@ -26,4 +26,16 @@ int fr_alloc_cached_(FrModel *m, FrSensCache *cache, const char *image_id,
                      const FrFeatureSettings *fs, int qp, int layer, const char *model_id,
                      double *s, double *rates, int n, double *seconds, FrError *err);
 
+/* The data-set scope's walk over calibration images: each image is loaded,
+ * prepared, run to split, its cut set checked to hold n channels (else
+ * FR_E_USAGE "WHAT: n entries given for N channels"), and handed to fn with
+ * its index; fn adds its measurement seconds to *secs. Every tensor is freed
+ * on every path; the first error ends the walk. *seconds (may be NULL): the
+ * sum of fn's seconds. */
+typedef int (*FrAllocImageFn)(void *arg, int k, const FrTensor *cuts, int ncuts, double *secs,
+                              FrError *err);
+int fr_alloc_each_image_(FrModel *m, const char *const *images, int nimages, int split, int n,
+                         const char *what, FrAllocImageFn fn, void *arg, double *seconds,
+                         FrError *err);
+
 #endif

@@ -339,6 +339,37 @@ int fr_rdopt_curves(FrModel *m, FrSensCache *cache, const char *image_id, const 
     return rc;
 }
 
+/* fr_rdopt_dataset_curves' measurement of one image, added into the means. */
+typedef struct DatasetCurves {
+    FrModel *m;
+    FrSensCache *cache;
+    const char *const *images;
+    int nimages;
+    const char *split_name;
+    int split;
+    const FrFeatureSettings *fs;
+    const int *qps;
+    int nq, layer;
+    const char *model_id;
+    double *R, *D, *r1, *d1;
+    int n;
+} DatasetCurves;
+
+static int dataset_curves_one(void *arg, int k, const FrTensor *cuts, int ncuts, double *secs,
+                              FrError *err)
+{
+    DatasetCurves *d = arg;
+    int rc = fr_rdopt_curves(d->m, d->cache, d->images[k], d->split_name, d->split, cuts, ncuts,
+                             d->fs, d->qps, d->nq, d->layer, d->model_id, d->r1, d->d1, d->n,
+                             secs, err);
+    size_t nn = (size_t)d->n * (size_t)d->nq;
+    for (size_t i = 0; i < nn && rc == FR_OK; i++) {
+        d->R[i] += d->r1[i] / d->nimages;
+        d->D[i] += d->d1[i] / d->nimages;
+    }
+    return rc;
+}
+
 int fr_rdopt_dataset_curves(FrModel *m, FrSensCache *cache, const char *const *images,
                             int nimages, const char *split_name, int split,
                             const FrFeatureSettings *fs, const int *qps, int nq, int layer,
@@ -352,40 +383,12 @@ int fr_rdopt_dataset_curves(FrModel *m, FrSensCache *cache, const char *const *i
     double *r1 = malloc(2 * nn * sizeof *r1);
     if (!r1)
         return fr_error(err, FR_E_NOMEM, "rdopt: out of memory");
-    double *d1 = r1 + nn, tot = 0;
     memset(R, 0, nn * sizeof *R);
     memset(D, 0, nn * sizeof *D);
-    FrTensor rgb = {0}, input = {0}, cuts[FR_MODEL_MAX_CUTS];
-    int ncuts = 0, rc = FR_OK;
-    memset(cuts, 0, sizeof cuts);
-    for (int k = 0; k < nimages && rc == FR_OK; k++) {
-        double secs = 0;
-        if ((rc = fr_model_load_image(m, images[k], &rgb, err)) != FR_OK)
-            break;
-        if ((rc = fr_model_prepare_input(m, &rgb, &input)) != FR_OK) {
-            fr_error(err, rc, "%s: cannot prepare the image for the network", images[k]);
-            break;
-        }
-        if ((rc = fr_model_front(m, &input, split, cuts, &ncuts, err)) == FR_OK) {
-            if (fr_alloc_channels(cuts, ncuts) != n)
-                rc = fr_error(err, FR_E_USAGE, "rdopt: %d entries given for %d channels", n,
-                              fr_alloc_channels(cuts, ncuts));
-            else
-                rc = fr_rdopt_curves(m, cache, images[k], split_name, split, cuts, ncuts, fs,
-                                     qps, nq, layer, model_id, r1, d1, n, &secs, err);
-        }
-        for (size_t i = 0; i < nn && rc == FR_OK; i++) {
-            R[i] += r1[i] / nimages;
-            D[i] += d1[i] / nimages;
-        }
-        tot += secs;
-        for (int t = 0; t < ncuts; t++)
-            fr_tensor_free(&cuts[t]);
-        fr_tensor_free(&input);
-        fr_tensor_free(&rgb);
-    }
+    DatasetCurves dc = {m,  cache, images, nimages, split_name, split, fs, qps, nq,
+                        layer, model_id, R, D, r1, r1 + nn, n};
+    int rc = fr_alloc_each_image_(m, images, nimages, split, n, "rdopt", dataset_curves_one, &dc,
+                                  seconds, err);
     free(r1);
-    if (rc == FR_OK && seconds)
-        *seconds = tot;
     return rc;
 }

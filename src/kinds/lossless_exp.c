@@ -552,7 +552,7 @@ static int run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError
     }
     if ((rc = load_previous(csv_path, &rows, done, count, err)))
         goto out;
-    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: lossless.csv\nstate: running\n", err)))
+    if ((rc = fr_manifest_write_kind(man_path, e, o.git_dir, "lossless.csv", "running", err)))
         goto out;
     manifest_running = 1;
 
@@ -678,7 +678,7 @@ static int run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError
         printf("%s: %zu images per layer\n", csv_path, list.n);
         fr_lossless_table(csv_path, "float32", stdout, NULL);
     }
-    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: lossless.csv\nstate: done\n", err)))
+    if ((rc = fr_manifest_write_kind(man_path, e, o.git_dir, "lossless.csv", "done", err)))
         goto out;
     int plots = o.plots >= 0 ? o.plots : e->output.plots;
     if (plots) {
@@ -693,10 +693,8 @@ out:
     if (rc && manifest_running) {
         /* the manifest must not stay "running" after a failure or a signal */
         FrError me = {0};
-        fr_manifest_write(man_path, e, 0, 1, o.git_dir,
-                          rc == FR_E_INTERRUPTED ? "kind_outputs: lossless.csv\nstate: interrupted\n"
-                                                 : "kind_outputs: lossless.csv\nstate: failed\n",
-                          &me);
+        fr_manifest_write_kind(man_path, e, o.git_dir, "lossless.csv",
+                               rc == FR_E_INTERRUPTED ? "interrupted" : "failed", &me);
     }
     fr_results_unlock(&lock_fd);
     if (inputs)

@@ -577,7 +577,7 @@ static int run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrErro
         unlink(csv_path);
     if ((rc = load_previous(csv_path, &rows, &keys, err)))
         goto out;
-    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: modelcomp.csv\nstate: running\n", err)))
+    if ((rc = fr_manifest_write_kind(man_path, e, o.git_dir, "modelcomp.csv", "running", err)))
         goto out;
     manifest_running = 1;
 
@@ -733,7 +733,7 @@ static int run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrErro
     }
     if ((rc = write_dat(dir, csv_path, err)))
         goto out;
-    if ((rc = fr_manifest_write(man_path, e, 0, 1, o.git_dir, "kind_outputs: modelcomp.csv\nstate: done\n", err)))
+    if ((rc = fr_manifest_write_kind(man_path, e, o.git_dir, "modelcomp.csv", "done", err)))
         goto out;
     int plots = o.plots >= 0 ? o.plots : e->output.plots;
     if (plots) {
@@ -748,10 +748,8 @@ out:
     if (rc && manifest_running) {
         /* the manifest must not stay "running" after a failure or a signal */
         FrError me = {0};
-        fr_manifest_write(man_path, e, 0, 1, o.git_dir,
-                          rc == FR_E_INTERRUPTED ? "kind_outputs: modelcomp.csv\nstate: interrupted\n"
-                                                 : "kind_outputs: modelcomp.csv\nstate: failed\n",
-                          &me);
+        fr_manifest_write_kind(man_path, e, o.git_dir, "modelcomp.csv",
+                               rc == FR_E_INTERRUPTED ? "interrupted" : "failed", &me);
     }
     fr_results_unlock(&lock_fd);
     unlink(tmp_path);

@@ -343,6 +343,14 @@ static void text_indent(FrText *t, const char *s, const char *indent)
     }
 }
 
+int fr_manifest_write_kind(const char *path, const struct FrExperiment *e, const char *git_dir,
+                           const char *csv, const char *state, FrError *err)
+{
+    char extra[512];
+    snprintf(extra, sizeof extra, "kind_outputs: %s\nstate: %s\n", csv, state);
+    return fr_manifest_write(path, e, 0, 1, git_dir, extra, err);
+}
+
 int fr_manifest_write(const char *path, const FrExperiment *e, int shard_index, int shard_count,
                       const char *git_dir, const char *extra, FrError *err)
 {

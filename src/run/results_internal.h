@@ -75,6 +75,12 @@ int fr_run_stop_check(const char *saved, FrError *err);
 int fr_manifest_write(const char *path, const struct FrExperiment *e, int shard_index,
                       int shard_count, const char *git_dir, const char *extra, FrError *err);
 
+/* The manifest of a kind whose result is one CSV (lossless, model): the
+ * unsharded fr_manifest_write with "kind_outputs: CSV" and "state: STATE"
+ * (running, done, interrupted or failed). */
+int fr_manifest_write_kind(const char *path, const struct FrExperiment *e, const char *git_dir,
+                           const char *csv, const char *state, FrError *err);
+
 /* Reads the `config_hash:` of a manifest. 1 found (*hash set), 0 no such
  * file, negative error (FR_E_FORMAT: no hash line). */
 int fr_manifest_read_hash(const char *path, uint64_t *hash, FrError *err);
