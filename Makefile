@@ -46,6 +46,9 @@ BIN      := bin/featrd
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+# `make` alone builds bin/featrd (install, defined next, is not the default)
+.DEFAULT_GOAL := all
+
 .PHONY: install
 PREFIX  ?= /usr/local
 INSTALL_PKGS := $(filter-out gsl,$(PKGS))
@@ -64,11 +67,27 @@ install: $(BIN) $(LIB)
 	  share/featrd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/featrd.pc
 	@echo "make install: featrd in $(DESTDIR)$(PREFIX)/bin; pkg-config featrd (PKG_CONFIG_PATH=$(DESTDIR)$(PREFIX)/lib/pkgconfig)"
 
-.PHONY: all deps test sanitize coverage valgrind bench run clean demo-data models help train-models fuzz fuzz-build
+.PHONY: all deps deps-test test sanitize coverage valgrind bench run clean demo-data models help train-models fuzz fuzz-build
 all: $(BIN)
 
 help:
 	@sed -n '2,/^$$/p' Makefile | sed '$$d'
+
+# What only the tests use: a real one-node Slurm cluster (tests/test_cluster.c
+# starts and stops it). Installed by make test when possible; without it that
+# test skips with a message instead of failing.
+TEST_PKGS := slurm-wlm munge
+
+deps-test:
+	@missing=""; for p in $(TEST_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "make test: installing$$missing (the Slurm test)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+	    echo "make test: could not install$$missing: tests/test_cluster.c will skip its Slurm part" >&2; \
+	  else echo "make test: not root, so$$missing not installed: tests/test_cluster.c will skip its Slurm part" >&2; fi; \
+	fi
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -140,10 +159,10 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 # #ifndef NDEBUG code the library and tests gain is compiled out there, and
 # the results must not change. Only the fast tests run there (the four slow
 # end-to-end ones are the same code paths at ~2 min).
-SLOW_TESTS   := test_export test_model test_run test_voc
+SLOW_TESTS   := test_export test_model test_run test_voc test_cluster
 NDEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-ndebug/tests/%),$(TESTS:$(BUILD)/%=build-ndebug/%))
 
-test: deps
+test: deps deps-test
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
 	@$(MAKE) --no-print-directory BUILD=build-ndebug EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DNDEBUG" \
 	  BIN=build-ndebug/featrd build-ndebug/featrd $(NDEBUG_TESTS)

@@ -68,6 +68,12 @@ typedef struct FrRunOptions {
     size_t cache_mem;   /* bytes of cut tensors kept in memory per split before the
                          * cache spills to output.dir/cache/. Default 1 GiB */
     struct FrRunStats *stats; /* if non-NULL, filled at the end of an rd run. Default NULL */
+    int chunks;         /* > 0: image-chunk units (`featrd submit`): the image list in
+                         * `chunks` chunks; unit = (point group, chunk). Default 0 */
+    int unit;           /* with chunks and collect = 0: compute only this unit's
+                         * per-image results (DIR/units/). Default -1 */
+    int collect;        /* with chunks: merge every unit's files into points.csv,
+                         * bd.csv, ... as one run (`featrd merge`). Default 0 */
 } FrRunOptions;
 
 /* Where the time of an rd run went (seconds summed over worker threads,
@@ -177,6 +183,82 @@ int fr_run_interrupt_signal(void);
  * missing or extra shards, mixed N or config hashes, a point in two shards,
  * or points missing from the union. */
 int fr_results_merge(const char *dir, FrError *err);
+
+/* ---------------- image-chunk work units (featrd submit) ---------------- */
+
+/* A unit is a group of points (the whole-network points, or one split of
+ * one weight set) over one chunk of the image list; `featrd submit` runs
+ * every unit as a Slurm array task (or a local process), each writing its
+ * per-image results under DIR/units/, and `featrd merge DIR` turns them into
+ * points.csv, bd.csv and the plots exactly as one run (docs/cluster.md). */
+typedef enum FrUnitState {
+    FR_UNIT_MISSING = 0, /* never started (or its state file is gone) */
+    FR_UNIT_RUNNING,     /* its lock is held by a live process */
+    FR_UNIT_DONE,        /* finished: every point's file of its chunk is there */
+    FR_UNIT_FAILED,      /* ended with an error (its log says which) */
+    FR_UNIT_INTERRUPTED, /* stopped by a signal or pre-empted; resubmit to resume */
+} FrUnitState;
+
+typedef struct FrUnitsStatus {
+    int chunks, groups, units;
+    size_t images;
+    char cwd[4096];       /* where the units were started (relative config paths) */
+    char config[4200];    /* DIR/units/config.yaml: the config every unit ran */
+    FrUnitState *state;   /* per unit (malloc'ed; fr_units_status_free) */
+    int *points_done, *points_total; /* per unit, from its state file (-1 unknown) */
+    int count[5];         /* units in each FrUnitState */
+} FrUnitsStatus;
+
+/* Reads DIR/units/: FR_E_NOENT when DIR has no units (then it is a plain
+ * or --shard run). */
+int fr_units_status(const char *dir, FrUnitsStatus *st, FrError *err);
+void fr_units_status_free(FrUnitsStatus *st);
+const char *fr_unit_state_name(FrUnitState s);
+
+/* How `featrd submit` lays out and submits the units of an experiment.
+ * Every field's default is what fr_submit_options_defaults() sets. */
+typedef struct FrSubmitOptions {
+    int chunks;          /* image chunks; 0: from tasks. Default 0 */
+    int tasks;           /* wanted array tasks (chunks = tasks / groups, at least 1);
+                          * 0 with chunks 0: 4 chunks. Default 0 */
+    int throttle;        /* at most this many tasks at once (sbatch --array=...%K); 0 none */
+    const char *partition, *time, *gres; /* sbatch --partition/--time/--gres; NULL none */
+    int cpus;            /* --cpus-per-task and each unit's --jobs; 0: the config's jobs */
+    const char *const *sbatch; /* extra sbatch options, e.g. "--account=vcm"; n_sbatch */
+    int n_sbatch;
+    const char *const *setup; /* shell lines run before featrd (module load ...) */
+    int n_setup;
+    int dry_run;         /* write and print the scripts, submit nothing */
+    int local;           /* run the units here, local_jobs processes at a time, then merge */
+    int local_jobs;      /* default 1 */
+    int force;           /* discard results and units of another config in output.dir */
+    int plots;           /* -1: the config's output.plots (merge) */
+    const char *featrd;  /* the featrd binary the tasks run; NULL: this process's */
+    int max_array;       /* MaxArraySize; 0: asked of `scontrol show config` (1001 if not) */
+    FrProgressMode progress; /* local runs' progress over units */
+} FrSubmitOptions;
+
+typedef struct FrSubmitReport {
+    int groups, chunks, units;
+    size_t images;
+    int submitted;       /* units submitted (or run, with local); done ones are skipped */
+    int arrays;          /* job arrays (MaxArraySize splits them) */
+    char jobs[512];      /* the array job ids, ':'-separated */
+    char merge_job[64];  /* the merge job's id ("" with local or dry_run) */
+    char script_dir[4200]; /* DIR/units/slurm */
+} FrSubmitReport;
+
+void fr_submit_options_defaults(FrSubmitOptions *o);
+
+/* `featrd submit`: freezes e as DIR/units/config.yaml with its unit plan,
+ * then either submits one Slurm job array of the units not yet done plus a
+ * merge job that depends on it (afterok), or with local runs them here and
+ * merges. Submitting again after a task failed or was cancelled submits only
+ * the units that are missing. rep may be NULL. Errors: FR_E_USAGE (no
+ * sbatch, kinds other than rd), FR_E_MISMATCH (DIR holds another config's
+ * results: force), FR_E_IO. */
+int fr_submit(const struct FrExperiment *e, const FrSubmitOptions *o, FrSubmitReport *rep,
+              FrError *err);
 
 /* What fr_results_score merged. */
 typedef struct FrScoreReport {

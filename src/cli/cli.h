@@ -21,6 +21,8 @@ int fr_cmd_weights(int argc, char **argv);
 int fr_cmd_frd(int argc, char **argv);
 int fr_cmd_features(int argc, char **argv);
 int fr_cmd_score(int argc, char **argv);
+int fr_cmd_submit(int argc, char **argv);
+int fr_cmd_status(int argc, char **argv);
 
 /* Writes the HEVC Annex-B stream of each cut tensor of the container
  * frd[len] (named src in messages) to out (then out.1.hevc, ...) and prints

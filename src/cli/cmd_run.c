@@ -21,6 +21,9 @@ static void usage(FILE *f)
             "plots there (docs/run.md).\n"
             "  -o key=value  override a config key (e.g. -o dataset.limit=20, -o sweep.bits=[8])\n"
             "  --shard I/N   run only points with ordinal %% N == I (then `featrd merge DIR`)\n"
+            "  --chunks C --unit U  compute one work unit of `featrd submit`'s plan: a group\n"
+            "                of points (the whole-network points, or one split) over chunk\n"
+            "                U %% C of the images; then `featrd merge DIR` (docs/cluster.md)\n"
             "  --jobs N      worker threads over images (default: the config's jobs, 1)\n"
             "  --quiet       no progress output\n"
             "  --force       discard results of a different config (or of a featrd that\n"
@@ -88,7 +91,7 @@ int fr_cmd_run(int argc, char **argv)
             return 0;
         }
         int needs = !strcmp(a, "-o") || !strcmp(a, "--shard") || !strcmp(a, "--jobs") ||
-                    !strcmp(a, "--cache-mem");
+                    !strcmp(a, "--cache-mem") || !strcmp(a, "--chunks") || !strcmp(a, "--unit");
         if (needs && i + 1 >= argc) {
             free(ovr);
             return fr_cli_fail("run", FR_E_USAGE, "%s needs a value (featrd run --help)", a);
@@ -108,6 +111,18 @@ int fr_cmd_run(int argc, char **argv)
                 break;
             }
             o.jobs = (int)j;
+        } else if (!strcmp(a, "--chunks") || !strcmp(a, "--unit")) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || v < (a[2] == 'c' ? 1 : 0) || v > 1000000) {
+                rc = fr_error(&err, FR_E_USAGE, "%s '%s': expected a number %s", a, argv[i],
+                              a[2] == 'c' ? "1..1000000" : "0..units-1");
+                break;
+            }
+            if (a[2] == 'c')
+                o.chunks = (int)v;
+            else
+                o.unit = (int)v;
         } else if (!strcmp(a, "--cache-mem")) {
             char *end;
             long mb = strtol(argv[++i], &end, 10);
@@ -132,6 +147,8 @@ int fr_cmd_run(int argc, char **argv)
             break;
         }
     }
+    if (!rc && (o.chunks > 0) != (o.unit >= 0))
+        rc = fr_error(&err, FR_E_USAGE, "--chunks and --unit go together (featrd run --help)");
     if (!rc && !config) {
         usage(stderr);
         rc = fr_error(&err, FR_E_USAGE, "need CONFIG.yaml");

@@ -466,9 +466,9 @@ static int run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError
         o = *o_in;
     else
         fr_run_options_defaults(&o);
-    if (o.shard_count > 1)
-        return fr_error(err, FR_E_USAGE,
-                        "kind lossless does not shard (its layers resume instead); run without --shard");
+    if (o.shard_count > 1 || o.chunks > 0)
+        return fr_error(err, FR_E_USAGE, "kind lossless does not shard (its layers resume "
+                        "instead); run without --shard or --chunks, and submit it as one job");
     const FrLosslessSpec *ls = &e->lossless;
     FrModel *m = NULL;
     FrImageList list = {0};

@@ -535,8 +535,9 @@ static int run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrErro
         o = *o_in;
     else
         fr_run_options_defaults(&o);
-    if (o.shard_count > 1)
-        return fr_error(err, FR_E_USAGE, "kind model does not shard; run without --shard");
+    if (o.shard_count > 1 || o.chunks > 0)
+        return fr_error(err, FR_E_USAGE, "kind model does not shard; run without --shard or "
+                        "--chunks, and submit it as one job");
     const FrModelCompressionSpec *mc = &e->model_compression;
     const char *dir = e->output.dir;
     char csv_path[4096], man_path[4096], tmp_path[4096], path[4096];

@@ -35,6 +35,7 @@ void fr_run_options_defaults(FrRunOptions *o)
     o->progress = FR_PROGRESS_AUTO;
     o->plots = -1;
     o->cache_mem = (size_t)1 << 30;
+    o->unit = -1;
 }
 
 int fr_run_parse_shard(const char *text, FrRunOptions *o, FrError *err)
@@ -260,17 +261,20 @@ static int above_std(int fd)
 }
 
 /* Runs argv (argv[0] looked up in PATH; no shell, so no quoting of paths)
- * with stdin and stderr on /dev/null and returns what it wrote to stdout
- * (first 255 bytes, trailing white space removed; malloc'ed), or NULL when it
- * cannot start, exits non-zero or prints nothing. The pipe is read to its
- * end so the child never blocks on it, and the child is reaped. Both pipe
- * ends are close-on-exec, so a program another thread starts meanwhile does
- * not inherit them. */
-static char *run_capture(char *const argv[])
+ * with stdin on /dev/null, stderr on /dev/null or (with_stderr) into the
+ * same pipe as stdout, and keeps what it wrote (first cap - 1 bytes,
+ * trailing white space removed, NUL-terminated) in out. Returns its exit
+ * status (0..255), 128 + the signal that ended it, or -1 when it cannot
+ * start. The pipe is read to its end so the child never blocks on it, and
+ * the child is reaped. Both pipe ends are close-on-exec, so a program
+ * another thread starts meanwhile does not inherit them. */
+int fr_spawn_capture(char *const argv[], int with_stderr, char *out, size_t cap)
 {
+    if (cap)
+        out[0] = 0;
     int fd[2];
     if (pipe2(fd, O_CLOEXEC))
-        return NULL;
+        return -1;
     fd[0] = above_std(fd[0]);
     fd[1] = above_std(fd[1]);
     if (fd[0] < 0 || fd[1] < 0) {
@@ -278,7 +282,7 @@ static char *run_capture(char *const argv[])
             close(fd[0]);
         if (fd[1] >= 0)
             close(fd[1]);
-        return NULL;
+        return -1;
     }
     posix_spawn_file_actions_t fa;
     pid_t pid;
@@ -287,16 +291,17 @@ static char *run_capture(char *const argv[])
         /* dup2 clears close-on-exec on the child's stdout only */
         if (!(rc = posix_spawn_file_actions_adddup2(&fa, fd[1], 1)) &&
             !(rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) &&
-            !(rc = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0)))
+            !(rc = with_stderr ? posix_spawn_file_actions_adddup2(&fa, fd[1], 2)
+                               : posix_spawn_file_actions_addopen(&fa, 2, "/dev/null",
+                                                                  O_WRONLY, 0)))
             rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
     }
     close(fd[1]);
     if (rc) {
         close(fd[0]);
-        return NULL;
+        return -1;
     }
-    char buf[256];
     size_t n = 0;
     for (;;) {
         char chunk[512];
@@ -305,22 +310,33 @@ static char *run_capture(char *const argv[])
             continue;
         if (k <= 0)
             break;
-        size_t take = (size_t)k < sizeof buf - 1 - n ? (size_t)k : sizeof buf - 1 - n;
-        memcpy(buf + n, chunk, take);
+        size_t room = cap > n + 1 ? cap - 1 - n : 0;
+        size_t take = (size_t)k < room ? (size_t)k : room;
+        memcpy(out + n, chunk, take);
         n += take;
     }
     close(fd[0]);
+    if (cap) {
+        out[n] = 0;
+        while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+            out[--n] = 0;
+    }
     int st = 0;
     pid_t w;
     while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
         ;
-    /* w < 0: SIGCHLD ignored by the caller, the status is gone; keep the output */
-    if (w == pid && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-        return NULL;
-    buf[n] = 0;
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-        buf[--n] = 0;
-    return n ? strdup(buf) : NULL;
+    if (w != pid) /* SIGCHLD ignored by the caller: the status is gone */
+        return 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+}
+
+/* fr_spawn_capture's first 255 bytes of stdout (malloc'ed), or NULL when
+ * argv cannot start, exits non-zero or prints nothing. */
+static char *run_capture(char *const argv[])
+{
+    char buf[256];
+    int st = fr_spawn_capture(argv, 0, buf, sizeof buf);
+    return st == 0 && buf[0] ? strdup(buf) : NULL;
 }
 
 static void iso_now(char *buf, size_t cap)
@@ -433,7 +449,7 @@ static int is_result_file(const char *n)
 {
     static const char *pre[] = {"points.", "manifest.", "config.", "images.", "bd.", "rd_",
                                 "plot_", "images.d", "vs_reference.", "boot", "scores",
-                                "detections", "streams"};
+                                "detections", "streams", "units"};
     for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
         if (!strncmp(n, pre[i], strlen(pre[i])))
             return 1;

@@ -110,6 +110,12 @@ void fr_journal_close(FrJournal **j);
 int fr_journal_read(const char *path, char ***lines, size_t *n, FrError *err);
 void fr_journal_lines_free(char ***lines, size_t n);
 
+/* Runs argv without a shell (argv[0] in PATH), stdin on /dev/null, and
+ * keeps its stdout (and, with with_stderr, its stderr) in out (at most
+ * cap - 1 bytes, trailing white space removed). Returns its exit status,
+ * 128 + a signal, or -1 when it cannot start. */
+int fr_spawn_capture(char *const argv[], int with_stderr, char *out, size_t cap);
+
 /* CRC-32 (IEEE, as zlib) of n bytes, no outside library. */
 uint32_t fr_crc32(const void *data, size_t n);
 

@@ -23,20 +23,12 @@
 #include "run/features_internal.h"
 #include "run/points_internal.h"
 #include "run/results_internal.h"
+#include "run/units_internal.h"
 
 /* ---------------- run state ---------------- */
 
-/* One image's result for one point. */
-typedef struct ImgRes {
-    double bits, payload, side, elements;
-    double paper; /* seed 001's rule: payload + 32 bits per min/max float */
-    double mse, psnr, mse_nbit, sqnr;
-    double t_front, t_enc, t_dec, t_back, t_sens;
-    double lambda, d_pred, d_joint; /* rdopt: slope used, predicted and measured distortion */
-    FrDetection *dets;
-    int ndet;
-    FrTensor out; /* classification / dense output (task != detection) */
-} ImgRes;
+/* One image's result for one point (units_internal.h: a unit's file holds them). */
+typedef FrImgRes ImgRes;
 
 /* What is known about an image once: its size and ground truth. */
 typedef struct ImgInfo {
@@ -95,9 +87,18 @@ struct Run {
     FrError fail_err;
     ImgFn fn;
     void *arg;
+    /* image-chunk units (units_internal.h): 0 off, UNIT_COMPUTE one unit's
+     * per-image results, UNIT_COLLECT the merge of every unit's */
+    int umode;
+    FrUnitPlan up;
+    int unit, group, chunk;
+    size_t img_lo, img_hi;     /* images of this run: the chunk's, else all */
+    unsigned char *unit_done;  /* UNIT_COMPUTE: by ordinal, the point's chunk file is there */
     /* totals for the benchmark line */
     double tot_front, tot_back, tot_enc, tot_dec, tot_anchor, tot_ref;
 };
+
+enum { UNIT_NONE = 0, UNIT_COMPUTE, UNIT_COLLECT };
 
 typedef struct WorkerArg {
     Run *r;
@@ -197,8 +198,8 @@ static int par_for(Run *r, ImgFn fn, void *arg, FrError *err)
 {
     r->fn = fn;
     r->arg = arg;
-    r->next = 0;
-    r->nimg = r->list.n;
+    r->next = r->img_lo;
+    r->nimg = r->img_hi;
     r->failed = 0;
     r->fail_rc = 0;
     if (r->jobs <= 1) {
@@ -795,8 +796,34 @@ static int write_detections(Run *r, const FrPoint *pt, const ImgRes *res, FrErro
     return rc;
 }
 
+/* UNIT_COMPUTE: the point's per-image results of this chunk go to its unit
+ * file (the merge aggregates them); that file is the commit. */
+static int commit_unit(Run *r, const FrPoint *pt, const ImgRes *res, FrError *err)
+{
+    int *w = calloc(r->list.n + 1, sizeof *w), *h = calloc(r->list.n + 1, sizeof *h);
+    int rc = !w || !h ? fr_error(err, FR_E_NOMEM, "out of memory") : 0;
+    for (size_t i = r->img_lo; i < r->img_hi && !rc; i++) {
+        w[i] = r->info[i].w;
+        h[i] = r->info[i].h;
+    }
+    if (!rc)
+        rc = fr_unit_res_write(r->dir, &r->up, pt, r->chunk, res, w, h, err);
+    free(w);
+    free(h);
+    if (rc)
+        return rc;
+    r->unit_done[pt->ordinal] = 1;
+    r->done_mine++;
+    char label[300];
+    snprintf(label, sizeof label, "%s %s", pt->id, pt->desc);
+    fr_progress_step(r->prog, label, "", r->o.on_progress, r->o.progress_user);
+    return 0;
+}
+
 static int commit_point(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
 {
+    if (r->umode == UNIT_COMPUTE)
+        return commit_unit(r, pt, res, err);
     Agg a;
     int rc = aggregate(r, pt, res, &a, err);
     if (rc)
@@ -1260,11 +1287,15 @@ static int anchor_image(Run *r, int worker, size_t img, void *arg, FrError *err)
 
 static int mine(const Run *r, const FrPoint *pt)
 {
+    if (r->umode == UNIT_COMPUTE)
+        return fr_unit_group(&r->up, pt) == r->group;
     return pt->ordinal % r->o.shard_count == r->o.shard_index;
 }
 
 static int todo(const Run *r, const FrPoint *pt)
 {
+    if (r->umode == UNIT_COMPUTE)
+        return mine(r, pt) && !r->unit_done[pt->ordinal];
     return mine(r, pt) && !r->rows[pt->ordinal];
 }
 
@@ -1440,30 +1471,16 @@ static int use_weights(Run *r, int wi, FrError *err)
 
 static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrError *err);
 
-static int run_feature_points(Run *r, int s, int wi, FrError *err)
+/* Split s: its layer, name and cut set (r->split_layer, split_lname,
+ * cut_desc); cut/ncut its cut layers, *bytes one image's cut tensors. */
+static int split_resolve(Run *r, int s, int *cut, int *ncut, size_t *bytes, FrError *err)
 {
     const FrExperiment *e = r->e;
-    int any = 0;
-    for (int i = 0; i < r->plan.n; i++)
-        if (r->plan.points[i].kind == FR_POINT_FEATURE && r->plan.points[i].split_index == s &&
-            r->plan.points[i].weights == wi && todo(r, &r->plan.points[i]))
-            any = 1;
-    if (!any)
-        return 0;
-    int rc0 = use_weights(r, wi, err);
-    if (rc0)
-        return rc0;
     r->split_name = e->sweep.split[s];
     int rc = fr_model_find_layer(r->models[0], r->split_name, &r->split_layer, err);
-    if (rc) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
-        char key[64];
-        snprintf(key, sizeof key, "sweep.split[%d]", s);
-        return fr_experiment_error(e, err, FR_E_USAGE, key, "%s", msg);
-    }
-    int cut[FR_MODEL_MAX_CUTS], ncut = 0;
-    rc = fr_model_cut_set_err(r->models[0], r->split_layer, cut, FR_MODEL_MAX_CUTS, &ncut, err);
+    if (!rc)
+        rc = fr_model_cut_set_err(r->models[0], r->split_layer, cut, FR_MODEL_MAX_CUTS, ncut,
+                                  err);
     if (rc) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
@@ -1475,14 +1492,33 @@ static int run_feature_points(Run *r, int s, int wi, FrError *err)
     fr_model_layer_info(r->models[0], r->split_layer, &li);
     snprintf(r->split_lname, sizeof r->split_lname, "%s", li.name);
     r->cut_desc[0] = 0;
-    size_t bytes = 0;
-    for (int k = 0; k < ncut; k++) {
+    *bytes = 0;
+    for (int k = 0; k < *ncut; k++) {
         FrLayerInfo ci;
         fr_model_layer_info(r->models[0], cut[k], &ci);
         size_t l = strlen(r->cut_desc);
         snprintf(r->cut_desc + l, sizeof r->cut_desc - l, "%s%s", k ? "+" : "", ci.name);
-        bytes += ci.bytes;
+        *bytes += ci.bytes;
     }
+    return 0;
+}
+
+static int run_feature_points(Run *r, int s, int wi, FrError *err)
+{
+    int any = 0;
+    for (int i = 0; i < r->plan.n; i++)
+        if (r->plan.points[i].kind == FR_POINT_FEATURE && r->plan.points[i].split_index == s &&
+            r->plan.points[i].weights == wi && todo(r, &r->plan.points[i]))
+            any = 1;
+    if (!any)
+        return 0;
+    int rc = use_weights(r, wi, err);
+    int cut[FR_MODEL_MAX_CUTS], ncut = 0;
+    size_t bytes = 0;
+    if (!rc)
+        rc = split_resolve(r, s, cut, &ncut, &bytes, err);
+    if (rc)
+        return rc;
     r->cache = calloc(r->list.n ? r->list.n : 1, sizeof *r->cache);
     if (!r->cache)
         return fr_error(err, FR_E_NOMEM, "out of memory");
@@ -1490,7 +1526,10 @@ static int run_feature_points(Run *r, int s, int wi, FrError *err)
     if (disk) {
         /* One directory per shard: a shard deletes its cache when its points
          * of the split are done, which must not pull files from under another. */
-        if (r->o.shard_count > 1)
+        if (r->umode == UNIT_COMPUTE)
+            snprintf(r->cache_dir, sizeof r->cache_dir, "%s/cache/%s.unit-%d", r->dir,
+                     r->split_lname, r->unit);
+        else if (r->o.shard_count > 1)
             snprintf(r->cache_dir, sizeof r->cache_dir, "%s/cache/%s.shard-%d-of-%d", r->dir,
                      r->split_lname, r->o.shard_index, r->o.shard_count);
         else
@@ -1504,7 +1543,8 @@ static int run_feature_points(Run *r, int s, int wi, FrError *err)
             r->cache[i].ncuts = ncut;
         }
     }
-    fr_progress_note(r->prog, "split %s: front half of %zu images", r->split_name, r->list.n);
+    fr_progress_note(r->prog, "split %s: front half of %zu images", r->split_name,
+                     r->img_hi - r->img_lo);
     rc = par_for(r, front_image, NULL, err);
     for (size_t i = 0; i < r->list.n; i++)
         r->tot_front += r->cache[i].t_front;
@@ -1703,11 +1743,14 @@ static int run_rd(Run *r, FrError *err)
      * when the reference point is to do or fidelity needs reference outputs. */
     RefArg ra = {NULL, 0};
     const FrPoint *ref = &r->plan.points[0];
-    ra.forward = todo(r, ref) || r->task != FR_TASK_DETECTION;
+    if (r->umode == UNIT_COMPUTE) /* fidelity's references come from group 0 at merge */
+        ra.forward = todo(r, ref);
+    else
+        ra.forward = todo(r, ref) || r->task != FR_TASK_DETECTION;
     ra.res = res_alloc(r);
     if (!ra.res)
         return fr_error(err, FR_E_NOMEM, "out of memory");
-    fr_progress_note(r->prog, "reading %zu images%s", r->list.n,
+    fr_progress_note(r->prog, "reading %zu images%s", r->img_hi - r->img_lo,
                      ra.forward ? " and running the uncompressed network" : "");
     double t0 = fr_now();
     int rc = par_for(r, ref_image, &ra, err);
@@ -1743,6 +1786,137 @@ static int run_rd(Run *r, FrError *err)
     return rc;
 }
 
+/* ---------------- the merge of image-chunk units ---------------- */
+
+/* Every chunk's file of point pt into res (and the image sizes). */
+static int unit_load(Run *r, const FrPoint *pt, ImgRes *res, int *w, int *h, FrError *err)
+{
+    int rc = 0;
+    for (int c = 0; c < r->up.chunks && !rc; c++)
+        rc = fr_unit_res_read(r->dir, &r->up, pt, c, res, w, h, err);
+    return rc;
+}
+
+/* Refuses the merge when a unit has not written every file it owes, naming
+ * the units to rerun, or a file is corrupted or of another plan (before
+ * anything is written). */
+static int units_complete(Run *r, FrError *err)
+{
+    unsigned char *miss = calloc((size_t)r->up.units + 1, 1);
+    if (!miss)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    int nmiss = 0;
+    for (int i = 0; i < r->plan.n; i++) {
+        const FrPoint *pt = &r->plan.points[i];
+        int g = fr_unit_group(&r->up, pt);
+        for (int c = 0; c < r->up.chunks; c++) {
+            int u = g * r->up.chunks + c;
+            if (!miss[u] && !fr_unit_res_exists(r->dir, pt->id, c, r->up.chunks)) {
+                miss[u] = 1;
+                nmiss++;
+            }
+        }
+    }
+    if (!nmiss) {
+        free(miss);
+        /* every file whole and of this plan, before anything is committed */
+        for (int i = 0; i < r->plan.n; i++) {
+            const FrPoint *pt = &r->plan.points[i];
+            for (int c = 0; c < r->up.chunks; c++) {
+                int rc = fr_unit_res_check(r->dir, &r->up, pt, c, err);
+                if (rc)
+                    return rc;
+            }
+        }
+        return 0;
+    }
+    char list[1024] = "";
+    int shown = 0;
+    for (int u = 0; u < r->up.units && shown < 24; u++)
+        if (miss[u]) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%d", shown ? "," : "", u);
+            shown++;
+        }
+    free(miss);
+    return fr_error(err, FR_E_MISMATCH,
+                    "%s: %d of %d units are not finished (units %s%s): `featrd status %s` says "
+                    "which are running; rerun the others (`featrd submit` again submits only "
+                    "them, or `featrd run %s/units/config.yaml --chunks %d --unit U`)",
+                    r->dir, nmiss, r->up.units, list, nmiss > shown ? ",..." : "", r->dir,
+                    r->dir, r->up.chunks);
+}
+
+/* UNIT_COLLECT: the points of a `featrd submit` run from their units'
+ * files, aggregated and committed exactly as one run commits them. */
+static int collect_rd(Run *r, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    int rc = 0;
+    int *w = calloc(r->list.n + 1, sizeof *w), *h = calloc(r->list.n + 1, sizeof *h);
+    ImgRes *res = res_alloc(r);
+    if (!w || !h || !res) {
+        free(w);
+        free(h);
+        free(res);
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    }
+    const FrPoint *ref = &r->plan.points[0];
+    fr_progress_note(r->prog, "merging %d units of %zu images", r->up.units, r->list.n);
+    rc = unit_load(r, ref, res, w, h, err);
+    for (size_t i = 0; i < r->list.n && !rc; i++) {
+        r->info[i].w = w[i];
+        r->info[i].h = h[i];
+        rc = read_gt(r, i, err);
+        if (!rc && r->task != FR_TASK_DETECTION && res[i].out.data) {
+            FrTensor *t = &r->info[i].ref;
+            rc = fr_tensor_alloc(t, res[i].out.c, res[i].out.h, res[i].out.w);
+            if (!rc)
+                memcpy(t->data, res[i].out.data, fr_tensor_size(t) * sizeof(float));
+        }
+    }
+    if (!rc)
+        rc = read_labels(r, err);
+    if (!rc && todo(r, ref))
+        rc = commit_point(r, ref, res, err);
+    res_free(r, &res);
+    for (int s = 0; s < e->sweep.n_split && !rc; s++) {
+        int cut[FR_MODEL_MAX_CUTS], ncut = 0;
+        size_t bytes = 0;
+        int named = 0;
+        for (int i = 1; i < r->plan.n && !rc; i++) {
+            const FrPoint *pt = &r->plan.points[i];
+            if (pt->kind != FR_POINT_FEATURE || pt->split_index != s || !todo(r, pt))
+                continue;
+            if (!named && (rc = split_resolve(r, s, cut, &ncut, &bytes, err)))
+                break;
+            named = 1;
+            if (!(res = res_alloc(r)))
+                rc = fr_error(err, FR_E_NOMEM, "out of memory");
+            if (!rc)
+                rc = unit_load(r, pt, res, w, h, err);
+            if (!rc)
+                rc = commit_point(r, pt, res, err);
+            res_free(r, &res);
+        }
+    }
+    for (int i = 1; i < r->plan.n && !rc; i++) {
+        const FrPoint *pt = &r->plan.points[i];
+        if (pt->kind == FR_POINT_FEATURE || !todo(r, pt))
+            continue;
+        if (!(res = res_alloc(r)))
+            rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        if (!rc)
+            rc = unit_load(r, pt, res, w, h, err);
+        if (!rc)
+            rc = commit_point(r, pt, res, err);
+        res_free(r, &res);
+    }
+    free(w);
+    free(h);
+    return rc;
+}
+
 static void run_free(Run *r)
 {
     if (r->models)
@@ -1770,6 +1944,7 @@ static void run_free(Run *r)
     free(r->cmap);
     fr_plan_free(&r->plan);
     fr_feature_set_free(&r->fset);
+    free(r->unit_done);
     pthread_mutex_destroy(&r->mu);
 }
 
@@ -1858,6 +2033,80 @@ static int setup_network(Run *r, FrError *err)
     return rc;
 }
 
+/* UNIT_COMPUTE (`featrd run --chunks C --unit U`): the unit's points over
+ * its chunk of images, one file per point under units/; no points.csv,
+ * journal or manifest (the merge writes them). The files are the commit:
+ * a requeued or rerun unit skips the points whose file is there. */
+static int run_unit(Run *r, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    r->group = r->unit / r->up.chunks;
+    r->chunk = r->unit % r->up.chunks;
+    fr_unit_chunk_range(&r->up, r->chunk, &r->img_lo, &r->img_hi);
+    int lock_fd = -1;
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        cwd[0] = 0;
+    int rc = fr_results_dir_prepare(r->dir, err);
+    if (!rc)
+        rc = fr_results_check_config(r->dir, e, 0, err);
+    if (!rc)
+        rc = fr_unit_plan_write(r->dir, &r->up, cwd, err);
+    if (!rc)
+        rc = fr_unit_lock(r->dir, r->unit, &lock_fd, err);
+    if (rc)
+        return rc;
+    char cfgp[4300];
+    snprintf(cfgp, sizeof cfgp, "%s/units/config.yaml", r->dir);
+    if (access(cfgp, F_OK) != 0) { /* what the merge loads; every unit writes the same */
+        char *dump = fr_experiment_dump_string(e);
+        rc = dump ? fr_write_file_atomic(cfgp, dump, strlen(dump), err)
+                  : fr_error(err, FR_E_NOMEM, "out of memory");
+        free(dump);
+    }
+    r->unit_done = calloc((size_t)r->plan.n + 1, 1);
+    if (!rc && !r->unit_done)
+        rc = fr_error(err, FR_E_NOMEM, "out of memory");
+    size_t already = 0;
+    for (int i = 0; i < r->plan.n && !rc; i++) {
+        const FrPoint *pt = &r->plan.points[i];
+        if (!mine(r, pt))
+            continue;
+        r->total_mine++;
+        if (fr_unit_res_exists(r->dir, pt->id, r->chunk, r->up.chunks)) {
+            r->unit_done[i] = 1;
+            already++;
+        }
+    }
+    r->done_mine = already;
+    if (!rc)
+        rc = fr_unit_state_write(r->dir, r->unit, "running", (int)already, (int)r->total_mine,
+                                 err);
+    if (rc) {
+        fr_results_unlock(&lock_fd);
+        return rc;
+    }
+    char name[200];
+    snprintf(name, sizeof name, "%s [unit %d/%d: group %d, images %zu..%zu]", e->name, r->unit,
+             r->up.units, r->group, r->img_lo, r->img_hi);
+    r->prog = fr_progress_create(r->o.progress, name, r->total_mine, already);
+    double t0 = fr_now();
+    if (already < r->total_mine && r->img_hi > r->img_lo)
+        rc = run_rd(r, err);
+    fr_progress_destroy(&r->prog);
+    FrError se = {0};
+    fr_unit_state_write(r->dir, r->unit,
+                        !rc ? "done" : rc == FR_E_INTERRUPTED ? "interrupted" : "failed",
+                        (int)r->done_mine, (int)r->total_mine, &se);
+    if (!rc && r->o.progress != FR_PROGRESS_NONE)
+        fprintf(stderr, "%s: %zu points in %.1f s, %zu done earlier; front %.1f s, back %.1f s, "
+                "encode %.1f s, decode %.1f s, anchors %.1f s (thread seconds)\n",
+                name, r->done_mine - already, fr_now() - t0, already, r->tot_front, r->tot_back,
+                r->tot_enc, r->tot_dec, r->tot_anchor);
+    fr_results_unlock(&lock_fd);
+    return rc;
+}
+
 /* The runner of kinds rd and features: plan, journal, lock, manifest,
  * progress and commit are shared; what differs is where a split's cut sets
  * come from (the front half, or the input files) and the back half. */
@@ -1880,7 +2129,15 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
         r.jobs = FR_MAX_JOBS;
     snprintf(r.dir, sizeof r.dir, "%s", e->output.dir);
     r.feat = e->kind == FR_KIND_FEATURES;
+    r.umode = r.o.chunks > 0 ? (r.o.collect ? UNIT_COLLECT : UNIT_COMPUTE) : UNIT_NONE;
     int rc = fr_experiment_check_files(e, err);
+    if (!rc && r.umode && (r.feat || r.o.shard_count > 1))
+        rc = fr_error(err, FR_E_USAGE, r.feat ? "kind features does not run in units (--chunks); "
+                                                "use --shard I/N"
+                                              : "--chunks/--unit and --shard I/N do not combine; "
+                                                "use one");
+    if (!rc && r.umode == UNIT_COLLECT)
+        r.jobs = 1; /* the merge runs no network */
     if (!rc && r.feat) {
         rc = fr_feature_set_read(e, &r.fset, err);
         const char *split = r.fset.split;
@@ -1900,6 +2157,21 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
     }
     if (rc)
         goto out;
+    r.img_lo = 0;
+    r.img_hi = r.list.n;
+    if (r.umode) {
+        fr_unit_plan_init(&r.up, e, r.o.chunks, r.list.n);
+        if (r.umode == UNIT_COMPUTE && (r.o.unit < 0 || r.o.unit >= r.up.units)) {
+            rc = fr_error(err, FR_E_USAGE,
+                          "--unit %d: this config has %d units with --chunks %d (%d groups: the "
+                          "whole-network points and %d split x weight sets, times %d chunks of "
+                          "the %zu images): use 0..%d",
+                          r.o.unit, r.up.units, r.up.chunks, r.up.groups, r.up.groups - 1,
+                          r.up.chunks, r.list.n, r.up.units - 1);
+            goto out;
+        }
+        r.unit = r.o.unit;
+    }
     r.models = calloc((size_t)r.jobs, sizeof *r.models);
     r.info = calloc(r.list.n, sizeof *r.info);
     r.rows = calloc((size_t)r.plan.n, sizeof *r.rows);
@@ -1911,6 +2183,21 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
         r.task = FR_TASK_AUTO; /* no network: task metrics come from featrd score */
     else
         rc = setup_network(&r, err);
+    if (!rc && r.umode == UNIT_COMPUTE) {
+        rc = run_unit(&r, err);
+        goto out;
+    }
+    if (!rc && r.umode == UNIT_COLLECT) {
+        FrUnitPlan old;
+        rc = fr_unit_plan_read(r.dir, &old, NULL, 0, err);
+        if (!rc && (old.hash != r.up.hash || old.chunks != r.up.chunks ||
+                    old.images != r.up.images))
+            rc = fr_error(err, FR_E_MISMATCH, "%s/units/plan.yaml: planned for another config "
+                          "or chunk count than the merge's (%s/units/config.yaml, --chunks %d)",
+                          r.dir, r.dir, r.up.chunks);
+        if (!rc) /* before anything is written: a refused merge leaves no points.csv */
+            rc = units_complete(&r, err);
+    }
     if (!rc)
         rc = fr_results_dir_prepare(r.dir, err);
     if (!rc)
@@ -1964,7 +2251,8 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
     r.prog = fr_progress_create(r.o.progress, name, r.total_mine, already);
     double t0 = fr_now();
     if (already < r.total_mine)
-        rc = r.feat ? run_feat(&r, err) : run_rd(&r, err);
+        rc = r.feat ? run_feat(&r, err) : r.umode == UNIT_COLLECT ? collect_rd(&r, err)
+                                                                  : run_rd(&r, err);
     double wall = fr_now() - t0;
     fr_progress_destroy(&r.prog);
     if (rc)
