@@ -1,7 +1,8 @@
 /* featrd/config.h: the experiment description. A YAML file (plus `include:`d
  * base files and `-o key.path=value` overrides) becomes one FrExperiment of
- * plain typed fields. Parsing, defaults and validation live in src/config/config.c,
- * the only file that sees libyaml. docs/config.md documents every key.
+ * plain typed fields. Parsing, defaults and validation live in src/config/
+ * (load.c, parse.c, validate.c, dump.c, ...; yaml_tree.c is the only file
+ * that sees libyaml). docs/config.md documents every key.
  *
  * Conventions
  * - Every field has the default fr_experiment_defaults() gives it (written on

@@ -1,0 +1,883 @@
+/* parse.c: the node tree of a config → FrExperiment, section by section,
+ * recording where each key was set. Rules that span several keys are in
+ * validate.c. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+#include "featrd/alloc.h"
+#include "featrd/experiments.h"
+#include "featrd/metrics.h"
+
+/* ------------------------------------------------------------------ */
+/* Sections. */
+
+static const char *const TOP_KEYS[] = {"name", "kind", "model", "dataset", "sweep", "anchors",
+                                       "metrics", "map_iou", "det_thresh", "nms", "bd",
+                                       "bootstrap", "output", "jobs", "quiet", "lossless",
+                                       "model_compression", "features", "include", NULL};
+static const char *const MODEL_KEYS[] = {"cfg", "weights", "task", "input",
+                                         "names", "seed", "gemm", NULL};
+static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "labels_file",
+                                           "names", "class_map", "limit", "seed", NULL};
+static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", "packing",
+                                         "tile_pad", "qp", "codec", "allocation", "qp_base",
+                                         "qp_range", "sensitivity", "rdopt", "weights",
+                                         "max_points", NULL};
+static const char *const SENS_KEYS[] = {"layer", "scope", "calibration_images", NULL};
+static const char *const RDOPT_KEYS[] = {"qps", "qp_step", NULL};
+static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "chroma", NULL};
+static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality",
+                                      "monotone", "min_span", NULL};
+static const char *const BOOT_KEYS[] = {"replicates", "seed", "level", NULL};
+static const char *const OUTPUT_KEYS[] = {"dir", "images_csv", "plots", "keep_streams",
+                                          "detections", "decoded_dir", NULL};
+static const char *const FEATURES_KEYS[] = {"dir", "list", "split", "limit", NULL};
+static const char *const LOSSLESS_KEYS[] = {"layers", "coders", "quantized_bits", "repeats", NULL};
+static const char *const MC_KEYS[] = {"precision", "coder", "rounding", "dom", NULL};
+static const char *const DOM_KEYS[] = {"base", "target", NULL};
+
+static const int BITS_ALLOWED[] = {8, 10, 12, INT_MIN};
+const int cfg_default_qp[4] = {22, 27, 32, 37};
+
+
+static int parse_model(CfgCx *c, const Node *m)
+{
+    FrModelSpec *s = &c->e->model;
+    int rc = cfg_check_map(c, m, "model", MODEL_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, "model", k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "cfg"))
+            rc = cfg_get_str(c, v, p, 0, &s->cfg);
+        else if (!strcmp(k, "weights"))
+            rc = cfg_get_str(c, v, p, 1, &s->weights);
+        else if (!strcmp(k, "names"))
+            rc = cfg_get_str(c, v, p, 1, &s->names);
+        else if (!strcmp(k, "seed"))
+            rc = cfg_get_u64(c, v, p, &s->seed);
+        else if (!strcmp(k, "task")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, TASK_NAMES, &t);
+            s->task = (FrTask)t;
+        } else if (!strcmp(k, "gemm")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, GEMM_NAMES, &t);
+            s->gemm = (FrGemm)t;
+        } else if (!strcmp(k, "input")) {
+            const char *what = "WxH (e.g. 544x544), [w, h] or ~ for the cfg's size";
+            int w = 0, h = 0;
+            if (cfg_is_null(v)) {
+                w = h = 0;
+            } else if (v->type == N_SEQ) {
+                if (v->n != 2)
+                    return cfg_expected(c, v, p, what);
+                if ((rc = cfg_get_int(c, v->kids[0], p, 1, 16384, &w)) ||
+                    (rc = cfg_get_int(c, v->kids[1], p, 1, 16384, &h)))
+                    return rc;
+            } else if (v->type == N_SCALAR && v->plain) {
+                char tail;
+                long long x;
+                if (!cfg_parse_ll(v, &x) && x >= 1 && x <= 16384) {
+                    w = h = (int)x;
+                } else if (sscanf(v->s, "%dx%d%c", &w, &h, &tail) != 2 || w < 1 || h < 1 ||
+                           w > 16384 || h > 16384) {
+                    return cfg_expected(c, v, p, what);
+                }
+            } else {
+                return cfg_expected(c, v, p, what);
+            }
+            s->input_w = w;
+            s->input_h = h;
+        }
+    }
+    return rc;
+}
+
+static int parse_dataset(CfgCx *c, const Node *m)
+{
+    FrDatasetSpec *s = &c->e->dataset;
+    int rc = cfg_check_map(c, m, "dataset", DATASET_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, "dataset", k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "images"))
+            rc = cfg_get_str(c, v, p, 1, &s->images);
+        else if (!strcmp(k, "annotations"))
+            rc = cfg_get_str(c, v, p, 1, &s->annotations);
+        else if (!strcmp(k, "labels_file"))
+            rc = cfg_get_str(c, v, p, 1, &s->labels_file);
+        else if (!strcmp(k, "names"))
+            rc = cfg_get_str(c, v, p, 1, &s->names);
+        else if (!strcmp(k, "class_map"))
+            rc = cfg_get_str(c, v, p, 1, &s->class_map);
+        else if (!strcmp(k, "limit"))
+            rc = cfg_get_int(c, v, p, 0, INT_MAX, &s->limit);
+        else if (!strcmp(k, "seed"))
+            rc = cfg_get_u64(c, v, p, &s->seed);
+        else if (!strcmp(k, "labels")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, LABEL_NAMES, &t);
+            s->labels = (FrLabelFormat)t;
+        }
+    }
+    return rc;
+}
+
+/* Keys of a map that may also hold a schema's fields: fixed[] then the
+ * schema's keys, NULL-terminated, into keys[cap]. */
+static void keys_with_schema(const char *const *fixed, const FrSchema *sch, const char **keys,
+                             int cap)
+{
+    int k = 0;
+    for (int i = 0; fixed[i] && k < cap - 1; i++)
+        keys[k++] = fixed[i];
+    for (int i = 0; sch && i < sch->n_fields && k < cap - 1; i++)
+        keys[k++] = sch->fields[i].key;
+    keys[k] = NULL;
+}
+
+/* One field of a settings schema (featrd/schema.h) from a YAML value. An
+ * integer field whose range holds 0 and 1 also takes false/true. */
+static int get_schema_field(CfgCx *c, const FrSchema *sch, const FrField *f, void *obj,
+                            const Node *x, const char *path)
+{
+    int rc, v = 0;
+    char w[300];
+    FrError e2;
+    if (f->type == FR_FIELD_CHOICE) {
+        if ((rc = cfg_get_enum(c, x, path, f->names, &v)))
+            return rc;
+        return fr_schema_set_str(sch, f, obj, f->names[v], &e2) ? cfg_expected(c, x, path, "a shorter name")
+                                                                : 0;
+    }
+    if (f->type == FR_FIELD_BOOL) {
+        if ((rc = cfg_get_bool(c, x, path, &v)))
+            return rc;
+        return fr_schema_set_int(sch, f, obj, v, &e2);
+    }
+    long long ll;
+    fr_schema_describe(f, w, sizeof w);
+    if (x->type == N_SCALAR && x->plain && (!strcmp(x->s, "true") || !strcmp(x->s, "false")) &&
+        fr_schema_accepts_int(f, 0) && fr_schema_accepts_int(f, 1))
+        ll = !strcmp(x->s, "true");
+    else if (x->type != N_SCALAR || cfg_parse_ll(x, &ll))
+        return cfg_expected(c, x, path, w);
+    if (fr_schema_set_int(sch, f, obj, ll, &e2))
+        return cfg_expected(c, x, path, w);
+    return 0;
+}
+
+static int own_qp_needed(CfgCx *c, const FrCodec *codec, FrSrcLoc loc, const char *path)
+{
+    if (!(codec->caps & FR_CODEC_LOSSY) || (codec->caps & FR_CODEC_X265_QP))
+        return 0;
+    return cfg_loc_err(c->err, FR_E_CONFIG, loc, path,
+                       "%s needs its own qp list, e.g. {name: %s, qp: [...]} with qp %d..%d (%s); "
+                       "sweep.qp holds x265 QPs", codec->name, codec->name, codec->qp_lo,
+                       codec->qp_hi, codec->qp_doc ? codec->qp_doc : "its quality parameter");
+}
+
+static int parse_codec_entry(CfgCx *c, const Node *v, const char *path, FrCodecSpec *cs)
+{
+    int rc, t;
+    const char *names[MAX_CODECS];
+    cfg_codec_names(0, names, MAX_CODECS);
+    if (v->type == N_SCALAR) {
+        if ((rc = cfg_get_enum(c, v, path, names, &t)))
+            return rc;
+        if ((rc = cfg_codec_init(cs, fr_codec_find(names[t]))))
+            return rc;
+        cs->loc = v->loc;
+        return own_qp_needed(c, cs->codec, v->loc, path);
+    }
+    if (v->type != N_MAP)
+        return cfg_expected(c, v, path, "a codec name or a map {name: hevc, qp: [...], ...}");
+    int ni = cfg_map_find(v, "name");
+    if (ni < 0) {
+        char w[300];
+        cfg_or_list(names, w, sizeof w);
+        return cfg_loc_err(c->err, FR_E_CONFIG, v->loc, path, "missing key 'name' (%s)", w);
+    }
+    char p[300];
+    cfg_join(p, sizeof p, path, "name");
+    if ((rc = cfg_get_enum(c, v->kids[ni], p, names, &t)))
+        return rc;
+    const FrCodec *codec = fr_codec_find(names[t]);
+    static const char *const fixed_lossy[] = {"name", "qp", "split", NULL};
+    static const char *const fixed[] = {"name", "split", NULL};
+    const char *keys[64];
+    keys_with_schema(codec->caps & FR_CODEC_LOSSY ? fixed_lossy : fixed, codec->settings, keys, 64);
+    int qi = cfg_map_find(v, "qp");
+    if (qi >= 0 && !(codec->caps & FR_CODEC_LOSSY)) {
+        cfg_join(p, sizeof p, path, "qp");
+        return cfg_loc_err(c->err, FR_E_CONFIG, v->kloc[qi], p,
+                       "%s is lossless and has no QP (use a lossy codec such as hevc for a curve)",
+                       codec->name);
+    }
+    if ((rc = cfg_check_map(c, v, path, keys)))
+        return rc;
+    if (qi < 0 && (rc = own_qp_needed(c, codec, v->loc, path)))
+        return rc;
+    if ((rc = cfg_codec_init(cs, codec)))
+        return rc;
+    cs->loc = v->loc;
+    for (int i = 0; i < v->n; i++) {
+        const char *k = v->keys[i];
+        const Node *x = v->kids[i];
+        cfg_join(p, sizeof p, path, k);
+        if ((rc = cfg_rec(c, p, x->loc)))
+            return rc;
+        if (!strcmp(k, "name"))
+            continue;
+        if (!strcmp(k, "split")) {
+            if ((rc = cfg_get_str_list(c, x, p, NULL, "split names from sweep.split", 0, &cs->split,
+                                   &cs->n_split)))
+                return rc;
+        } else if (!strcmp(k, "qp")) {
+            char what[200];
+            snprintf(what, sizeof what, "%s QPs from %d to %d (%s)", codec->name, codec->qp_lo,
+                     codec->qp_hi, codec->qp_doc ? codec->qp_doc : "its QP");
+            if ((rc = cfg_get_int_list(c, x, p, codec->qp_lo, codec->qp_hi, NULL, what, 0, &cs->qp,
+                                   &cs->n_qp)))
+                return rc;
+        } else if ((rc = get_schema_field(c, codec->settings, fr_schema_field(codec->settings, k),
+                                          cs->settings, x, p))) {
+            return rc;
+        }
+    }
+    FrError e2;
+    const char *bad = NULL;
+    if (fr_schema_validate_key(codec->settings, cs->settings, &bad, &e2)) {
+        /* point at the field the rule blames when the entry sets it */
+        int at = bad ? cfg_map_find(v, bad) : -1;
+        if (at >= 0) {
+            cfg_join(p, sizeof p, path, v->keys[at]);
+            return cfg_loc_err(c->err, FR_E_CONFIG, v->kids[at]->loc, p, "%s", e2.msg);
+        }
+        return cfg_loc_err(c->err, FR_E_CONFIG, v->loc, path, "%s", e2.msg);
+    }
+    return 0;
+}
+
+static int parse_codec_list(CfgCx *c, const Node *v, const char *path)
+{
+    FrSweepSpec *s = &c->e->sweep;
+    Node *const *it;
+    Node *one;
+    int k, rc;
+    char w[300];
+    const char *names[MAX_CODECS];
+    cfg_codec_names(0, names, MAX_CODECS);
+    cfg_or_list(names, w, sizeof w);
+    if ((rc = cfg_list_items(c, v, path, 0, w, &one, &it, &k)))
+        return rc;
+    FrCodecSpec *cs = calloc((size_t)k, sizeof *cs);
+    if (!cs)
+        return FR_E_NOMEM;
+    for (int i = 0; i < k; i++) {
+        char p[300];
+        cfg_pathf(p, sizeof p, "%s[%d]", path, i);
+        if ((rc = cfg_rec(c, p, it[i]->loc)) || (rc = parse_codec_entry(c, it[i], p, &cs[i]))) {
+            cfg_codecs_free(cs, k);
+            return rc;
+        }
+        if (it[i]->type == N_SCALAR)
+            for (int j = 0; j < i; j++)
+                if (it[j]->type == N_SCALAR && !strcmp(cs[j].name, cs[i].name)) {
+                    rc = cfg_loc_err(c->err, FR_E_CONFIG, it[i]->loc, path,
+                                 "duplicate value %s (also at line %d)", cs[i].name,
+                                 it[j]->loc.line);
+                    cfg_codecs_free(cs, k);
+                    return rc;
+                }
+    }
+    cfg_codecs_free(s->codec, s->n_codec);
+    s->codec = cs;
+    s->n_codec = k;
+    return 0;
+}
+
+static int parse_sensitivity(CfgCx *c, const Node *m, const char *path)
+{
+    FrSensitivity *s = &c->e->sweep.sensitivity;
+    int rc = cfg_check_map(c, m, path, SENS_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, path, k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "layer")) {
+            char *name = NULL;
+            if ((rc = cfg_get_str(c, v, p, 0, &name)))
+                break;
+            free(s->layer_name);
+            s->layer_name = NULL;
+            if (!strcmp(name, "penultimate")) {
+                s->layer = FR_SENS_PENULTIMATE;
+                free(name);
+            } else if (!strcmp(name, "final")) {
+                s->layer = FR_SENS_FINAL;
+                free(name);
+            } else {
+                s->layer = FR_SENS_NAMED;
+                s->layer_name = name;
+            }
+        } else if (!strcmp(k, "scope")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, SCOPE_NAMES, &t);
+            s->scope = (FrSensScope)t;
+        } else if (!strcmp(k, "calibration_images")) {
+            rc = cfg_get_int(c, v, p, 1, 1000000, &s->calibration_images);
+        }
+    }
+    return rc;
+}
+
+static int parse_rdopt(CfgCx *c, const Node *m, const char *path)
+{
+    FrRdoptSpec *s = &c->e->sweep.rdopt;
+    int rc = cfg_check_map(c, m, path, RDOPT_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, path, k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "qps"))
+            rc = cfg_get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 1, &s->qps, &s->n_qps);
+        else if (!strcmp(k, "qp_step"))
+            rc = cfg_get_int(c, v, p, 1, 51, &s->qp_step);
+    }
+    return rc;
+}
+
+static int parse_sweep(CfgCx *c, const Node *m)
+{
+    FrSweepSpec *s = &c->e->sweep;
+    int rc = cfg_check_map(c, m, "sweep", SWEEP_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, "sweep", k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "split"))
+            rc = cfg_get_str_list(c, v, p, NULL, "layer names (max_11), indices (11) or aliases (pool2)",
+                              0, &s->split, &s->n_split);
+        else if (!strcmp(k, "weights"))
+            rc = cfg_get_str_list(c, v, p, NULL, "darknet .weights files of model.cfg", 0, &s->weights,
+                              &s->n_weights);
+        else if (!strcmp(k, "bits"))
+            rc = cfg_get_int_list(c, v, p, 8, 12, BITS_ALLOWED, "8, 10 or 12", 0, &s->bits, &s->n_bits);
+        else if (!strcmp(k, "range")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, RANGE_NAMES, &t);
+            s->range = (FrRangeMode)t;
+        } else if (!strcmp(k, "relu_min0"))
+            rc = cfg_get_bool(c, v, p, &s->relu_min0);
+        else if (!strcmp(k, "packing"))
+            rc = cfg_get_enum_list(c, v, p, PACK_NAMES, 0, (int **)&s->packing, &s->n_packing);
+        else if (!strcmp(k, "tile_pad")) {
+            long long x;
+            if (cfg_parse_ll(v, &x) || (x != 0 && x != 8 && x != 16))
+                rc = cfg_expected(c, v, p, "0, 8 or 16");
+            else
+                s->tile_pad = (int)x;
+        } else if (!strcmp(k, "qp"))
+            rc = cfg_get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 0, &s->qp, &s->n_qp);
+        else if (!strcmp(k, "codec"))
+            rc = parse_codec_list(c, v, p);
+        else if (!strcmp(k, "allocation"))
+            rc = cfg_get_enum_list(c, v, p, ALLOC_NAMES, 0, (int **)&s->allocation, &s->n_allocation);
+        else if (!strcmp(k, "qp_base"))
+            rc = cfg_get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 1, &s->qp_base, &s->n_qp_base);
+        else if (!strcmp(k, "qp_range"))
+            rc = cfg_get_int(c, v, p, 0, 51, &s->qp_range);
+        else if (!strcmp(k, "sensitivity"))
+            rc = parse_sensitivity(c, v, p);
+        else if (!strcmp(k, "rdopt"))
+            rc = parse_rdopt(c, v, p);
+        else if (!strcmp(k, "max_points")) {
+            int x = 0;
+            rc = cfg_get_int(c, v, p, 1, 1000000000, &x);
+            s->max_points = x;
+        }
+    }
+    return rc;
+}
+
+static int parse_anchor(CfgCx *c, const Node *m, const char *path, FrAnchorSpec *a)
+{
+    const char *keys[64];
+    keys_with_schema(ANCHOR_KEYS, &fr_hevc_schema, keys, 64);
+    int rc = cfg_check_map(c, m, path, keys);
+    if (rc)
+        return rc;
+    if (m->type != N_MAP || cfg_map_find(m, "name") < 0)
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->loc, path,
+                       "missing key 'name' (the anchor's curve name, e.g. cloud-hevc)");
+    int has_qp = 0, has_q = 0, has_hevc = 0;
+    fr_hevc_defaults(&a->hevc);
+    a->hevc_set = 0;
+    a->chroma = 420;
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, path, k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "name")) {
+            rc = cfg_get_str(c, v, p, 0, &a->name);
+        } else if (!strcmp(k, "codec")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, ANCHOR_CODEC_NAMES, &t);
+            a->codec = (FrAnchorCodec)t;
+        } else if (!strcmp(k, "qp")) {
+            has_qp = i + 1;
+            rc = cfg_get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 0, &a->qp, &a->n_qp);
+        } else if (!strcmp(k, "quality")) {
+            has_q = i + 1;
+            rc = cfg_get_int_list(c, v, p, 1, 100, NULL, "an integer JPEG quality from 1 to 100", 0,
+                              &a->quality, &a->n_quality);
+        } else if (fr_schema_field(&fr_hevc_schema, k)) {
+            const FrField *f = fr_schema_field(&fr_hevc_schema, k);
+            rc = get_schema_field(c, &fr_hevc_schema, f, &a->hevc, v, p);
+            a->hevc_set |= 1u << (f - fr_hevc_schema.fields);
+            has_hevc = i + 1;
+        } else if (!strcmp(k, "chroma")) {
+            long long val;
+            if (v->type != N_SCALAR || cfg_parse_ll(v, &val) || (val != 420 && val != 400))
+                rc = cfg_expected(c, v, p, "420 (YCbCr 4:2:0) or 400 (luma only)");
+            else
+                a->chroma = (int)val;
+            has_hevc = i + 1;
+        }
+    }
+    if (rc)
+        return rc;
+    char p[300];
+    if (a->codec == FR_ANCHOR_HEVC && has_q) {
+        cfg_join(p, sizeof p, path, "quality");
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->kloc[has_q - 1], p,
+                       "only for codec: jpeg (hevc anchors take qp)");
+    }
+    if (a->codec == FR_ANCHOR_JPEG && has_hevc) {
+        cfg_join(p, sizeof p, path, m->keys[has_hevc - 1]);
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->kloc[has_hevc - 1], p,
+                       "only for codec: hevc (x265 settings of the anchor)");
+    }
+    if (a->codec == FR_ANCHOR_JPEG && has_qp) {
+        cfg_join(p, sizeof p, path, "qp");
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->kloc[has_qp - 1], p,
+                       "only for codec: hevc (jpeg anchors take quality)");
+    }
+    if (a->codec == FR_ANCHOR_JPEG && !has_q) {
+        cfg_join(p, sizeof p, path, "quality");
+        return cfg_loc_err(c->err, FR_E_CONFIG, m->loc, p,
+                       "required for codec: jpeg (e.g. quality: [10, 30, 50, 70, 90])");
+    }
+    if (a->codec == FR_ANCHOR_HEVC && !has_qp) {
+        if (!(a->qp = malloc(sizeof cfg_default_qp)))
+            return FR_E_NOMEM;
+        memcpy(a->qp, cfg_default_qp, sizeof cfg_default_qp);
+        a->n_qp = 4;
+    }
+    return 0;
+}
+
+static int parse_anchors(CfgCx *c, const Node *v)
+{
+    Node *const *it;
+    Node *one;
+    int k, rc;
+    if ((rc = cfg_list_items(c, v, "anchors", 1, "maps {name: cloud-hevc, codec: hevc, qp: [...]}",
+                         &one, &it, &k)))
+        return rc;
+    FrAnchorSpec *a = k ? calloc((size_t)k, sizeof *a) : NULL;
+    if (k && !a)
+        return FR_E_NOMEM;
+    for (int i = 0; i < k && !rc; i++) {
+        char p[300];
+        cfg_pathf(p, sizeof p, "anchors[%d]", i);
+        a[i].loc = it[i]->loc;
+        if (it[i]->type != N_MAP)
+            rc = cfg_expected(c, it[i], p, "a map {name: cloud-hevc, codec: hevc, qp: [...]}");
+        else if (!(rc = cfg_rec(c, p, it[i]->loc)))
+            rc = parse_anchor(c, it[i], p, &a[i]);
+        for (int j = 0; j < i && !rc; j++)
+            if (!strcmp(a[j].name, a[i].name)) {
+                char q[320];
+                cfg_pathf(q, sizeof q, "%s.name", p);
+                rc = cfg_loc_err(c->err, FR_E_CONFIG, it[i]->loc, q,
+                             "duplicate anchor name '%s' (also at line %d)", a[i].name,
+                             a[j].loc.line);
+            }
+    }
+    if (rc) {
+        cfg_anchors_free(a, k);
+        return rc;
+    }
+    cfg_anchors_free(c->e->anchors, c->e->n_anchors);
+    c->e->anchors = a;
+    c->e->n_anchors = k;
+    return 0;
+}
+
+static int parse_bd_entry(CfgCx *c, const Node *m, const char *path, FrBdSpec *b)
+{
+    int rc = cfg_check_map(c, m, path, BD_KEYS);
+    if (rc)
+        return rc;
+    if (!(b->rate = cfg_xstrdup("kbpi")))
+        return FR_E_NOMEM;
+    b->monotone = 1;
+    b->min_span = -1;
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, path, k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "anchor"))
+            rc = cfg_get_str(c, v, p, 0, &b->anchor);
+        else if (!strcmp(k, "test"))
+            rc = cfg_get_str(c, v, p, 0, &b->test);
+        else if (!strcmp(k, "method")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, BD_NAMES, &t);
+            b->method = (FrBdMethod)t;
+        } else if (!strcmp(k, "rate")) {
+            if (!(rc = cfg_get_str(c, v, p, 0, &b->rate)))
+                for (const char *q = b->rate; *q && !rc; q++)
+                    if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_')
+                        rc = cfg_expected(c, v, p, "a points.csv column name such as kbpi");
+        } else if (!strcmp(k, "monotone")) {
+            rc = cfg_get_bool(c, v, p, &b->monotone);
+        } else if (!strcmp(k, "min_span")) {
+            if (cfg_is_null(v) || (v->type == N_SCALAR && !strcmp(v->s, "auto")))
+                b->min_span = -1;
+            else
+                rc = cfg_get_double(c, v, p, 0, 1e300, 0, &b->min_span);
+        } else if (!strcmp(k, "quality")) {
+            int t;
+            if (cfg_is_null(v)) {
+                free(b->quality);
+                b->quality = NULL;
+            } else if (v->type == N_SCALAR && fr_metric_from_name(v->s) >= 0) {
+                t = fr_metric_from_name(v->s);
+                free(b->quality);
+                if (!(b->quality = cfg_xstrdup(METRIC_NAMES[t])))
+                    rc = FR_E_NOMEM;
+            } else if (!(rc = cfg_get_str(c, v, p, 0, &b->quality))) {
+                /* any points.csv column (psnr_nbit, mse, ...) */
+                for (const char *q = b->quality; *q && !rc; q++)
+                    if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_')
+                        rc = cfg_expected(c, v, p, "a metric (map07, top1, ...) or a points.csv "
+                                      "column name such as psnr_nbit");
+            }
+        }
+    }
+    if (!rc && (!b->anchor || !b->test))
+        rc = cfg_loc_err(c->err, FR_E_CONFIG, m->loc, path,
+                     "missing key '%s' (a curve name such as an anchor's name, or a glob "
+                     "like \"split=*\")",
+                     !b->anchor ? "anchor" : "test");
+    return rc;
+}
+
+static int parse_bd(CfgCx *c, const Node *v)
+{
+    Node *const *it;
+    Node *one;
+    int k, rc;
+    if ((rc = cfg_list_items(c, v, "bd", 1, "maps {anchor: NAME, test: NAME-or-glob}", &one, &it, &k)))
+        return rc;
+    FrBdSpec *b = k ? calloc((size_t)k, sizeof *b) : NULL;
+    if (k && !b)
+        return FR_E_NOMEM;
+    for (int i = 0; i < k && !rc; i++) {
+        char p[300];
+        cfg_pathf(p, sizeof p, "bd[%d]", i);
+        b[i].loc = it[i]->loc;
+        if (it[i]->type != N_MAP)
+            rc = cfg_expected(c, it[i], p, "a map {anchor: NAME, test: NAME-or-glob}");
+        else if (!(rc = cfg_rec(c, p, it[i]->loc)))
+            rc = parse_bd_entry(c, it[i], p, &b[i]);
+    }
+    if (rc) {
+        cfg_bd_free(b, k);
+        return rc;
+    }
+    cfg_bd_free(c->e->bd, c->e->n_bd);
+    c->e->bd = b;
+    c->e->n_bd = k;
+    return 0;
+}
+
+static int parse_bootstrap(CfgCx *c, const Node *m)
+{
+    FrBootstrapSpec *s = &c->e->bootstrap;
+    int rc = cfg_check_map(c, m, "bootstrap", BOOT_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, "bootstrap", k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "replicates")) {
+            rc = cfg_get_int(c, v, p, 0, 100000, &s->replicates);
+        } else if (!strcmp(k, "seed")) {
+            int sd = 0;
+            rc = cfg_get_int(c, v, p, 0, INT_MAX, &sd);
+            s->seed = (uint64_t)sd;
+        } else if (!strcmp(k, "level")) {
+            rc = cfg_get_double(c, v, p, 0, 1, 1, &s->level);
+            if (!rc && !(s->level < 1))
+                rc = cfg_expected(c, v, p, "a confidence level between 0 and 1, e.g. 0.95");
+        }
+    }
+    return rc;
+}
+
+static int parse_output(CfgCx *c, const Node *m, int *dir_set)
+{
+    FrOutputSpec *s = &c->e->output;
+    int rc = cfg_check_map(c, m, "output", OUTPUT_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, "output", k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "dir")) {
+            rc = cfg_get_str(c, v, p, 0, &s->dir);
+            *dir_set = 1;
+        } else if (!strcmp(k, "images_csv"))
+            rc = cfg_get_bool(c, v, p, &s->images_csv);
+        else if (!strcmp(k, "plots"))
+            rc = cfg_get_bool(c, v, p, &s->plots);
+        else if (!strcmp(k, "keep_streams"))
+            rc = cfg_get_bool(c, v, p, &s->keep_streams);
+        else if (!strcmp(k, "detections"))
+            rc = cfg_get_bool(c, v, p, &s->detections);
+        else if (!strcmp(k, "decoded_dir"))
+            rc = cfg_get_str(c, v, p, 1, &s->decoded_dir);
+    }
+    return rc;
+}
+
+static int parse_features(CfgCx *c, const Node *m)
+{
+    FrFeaturesSpec *s = &c->e->features;
+    int rc = cfg_check_map(c, m, "features", FEATURES_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, "features", k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "dir"))
+            rc = cfg_get_str(c, v, p, 1, &s->dir);
+        else if (!strcmp(k, "list"))
+            rc = cfg_get_str(c, v, p, 1, &s->list);
+        else if (!strcmp(k, "split"))
+            rc = cfg_get_str(c, v, p, 1, &s->split);
+        else if (!strcmp(k, "limit"))
+            rc = cfg_get_int(c, v, p, 0, INT_MAX, &s->limit);
+    }
+    return rc;
+}
+
+static int parse_lossless(CfgCx *c, const Node *m)
+{
+    FrLosslessSpec *s = &c->e->lossless;
+    /* coders of any bytes (float32 features); hevc-lossless codes pictures */
+    const char *byte_coders[MAX_CODECS];
+    cfg_codec_names(FR_CODEC_BYTES, byte_coders, MAX_CODECS);
+    int rc = cfg_check_map(c, m, "lossless", LOSSLESS_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, "lossless", k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "layers")) {
+            if (v->type == N_SCALAR && v->plain && !strcmp(v->s, "all")) {
+                cfg_free_strs(s->layers, s->n_layers);
+                s->layers = NULL;
+                s->n_layers = 0;
+                s->all_layers = 1;
+            } else {
+                rc = cfg_get_str_list(c, v, p, NULL, "layer names, indices or aliases (or all)", 0,
+                                  &s->layers, &s->n_layers);
+                s->all_layers = 0;
+            }
+        } else if (!strcmp(k, "coders"))
+            rc = cfg_get_str_list(c, v, p, byte_coders, "coder names", 0, &s->coders,
+                              &s->n_coders);
+        else if (!strcmp(k, "quantized_bits"))
+            rc = cfg_get_int(c, v, p, 0, 16, &s->quantized_bits);
+        else if (!strcmp(k, "repeats"))
+            rc = cfg_get_int(c, v, p, 1, 1000, &s->repeats);
+    }
+    return rc;
+}
+
+static int parse_model_compression(CfgCx *c, const Node *m)
+{
+    FrModelCompressionSpec *s = &c->e->model_compression;
+    int rc = cfg_check_map(c, m, "model_compression", MC_KEYS);
+    for (int i = 0; !rc && i < m->n; i++) {
+        const char *k = m->keys[i];
+        const Node *v = m->kids[i];
+        char p[300];
+        cfg_join(p, sizeof p, "model_compression", k);
+        if ((rc = cfg_rec(c, p, v->loc)))
+            break;
+        if (!strcmp(k, "precision"))
+            rc = cfg_get_int_list(c, v, p, 1, 8, NULL, "an integer precision p from 1 to 8", 0,
+                              &s->precision, &s->n_precision);
+        else if (!strcmp(k, "coder")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, MODEL_CODER_NAMES, &t);
+            s->coder = (FrModelCoder)t;
+        } else if (!strcmp(k, "rounding")) {
+            int t = 0;
+            rc = cfg_get_enum(c, v, p, ROUNDING_NAMES, &t);
+            s->rounding = (FrModelRounding)t;
+        } else if (!strcmp(k, "dom")) {
+            if ((rc = cfg_check_map(c, v, p, DOM_KEYS)))
+                break;
+            for (int j = 0; !rc && j < v->n; j++) {
+                char q[320];
+                cfg_join(q, sizeof q, p, v->keys[j]);
+                if ((rc = cfg_rec(c, q, v->kids[j]->loc)))
+                    break;
+                rc = cfg_get_str(c, v->kids[j], q, 1,
+                             !strcmp(v->keys[j], "base") ? &s->dom_base : &s->dom_target);
+            }
+        }
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Top level and cross-key validation. */
+
+/* A section another kind owns (featrd/experiments.h: the kinds registry). */
+static int section_kind_err(CfgCx *c, FrSrcLoc kloc, const char *key)
+{
+    const FrKindInfo *owner = fr_kind_of_section(key);
+    if (!owner || fr_kind_reads_section(fr_kind_info(c->e->kind), key))
+        return 0;
+    char kinds[128] = "";
+    for (int i = 0; i < fr_kind_count(); i++) {
+        const FrKindInfo *k = fr_kind_info((FrExperimentKind)i);
+        if (!fr_kind_reads_section(k, key))
+            continue;
+        size_t l = strlen(kinds);
+        snprintf(kinds + l, sizeof kinds - l, "%s%s", l ? " or " : "", k->name);
+    }
+    return cfg_loc_err(c->err, FR_E_CONFIG, kloc, key,
+                   "only used with kind: %s (this experiment is kind: %s); remove it or set kind",
+                   kinds, KIND_NAMES[c->e->kind]);
+}
+
+int cfg_parse_top(CfgCx *c, const Node *root, int *name_set, int *dir_set)
+{
+    FrExperiment *e = c->e;
+    int rc = cfg_check_map(c, root, "", TOP_KEYS);
+    if (rc)
+        return rc;
+    int ki = cfg_map_find(root, "kind");
+    if (ki >= 0) {
+        int t = 0;
+        if ((rc = cfg_rec(c, "kind", root->kids[ki]->loc)) ||
+            (rc = cfg_get_enum(c, root->kids[ki], "kind", KIND_NAMES, &t)))
+            return rc;
+        e->kind = (FrExperimentKind)t;
+    }
+    for (int i = 0; !rc && i < root->n; i++) {
+        const char *k = root->keys[i];
+        const Node *v = root->kids[i];
+        FrSrcLoc kl = root->kloc[i];
+        if ((rc = cfg_rec(c, k, v->loc)))
+            break;
+        if (!strcmp(k, "name")) {
+            if (!(rc = cfg_get_str(c, v, "name", 0, &e->name))) {
+                for (const char *q = e->name; *q && !rc; q++)
+                    if (!isalnum((unsigned char)*q) && !strchr("._-+=,", *q))
+                        rc = cfg_expected(c, v, "name",
+                                      "letters, digits and . _ - + = , only (it names the "
+                                      "results directory)");
+                if (!rc && strlen(e->name) > 128)
+                    rc = cfg_expected(c, v, "name",
+                                  "at most 128 characters (it names the results directory)");
+                *name_set = 1;
+            }
+        } else if (!strcmp(k, "model"))
+            rc = parse_model(c, v);
+        else if (!strcmp(k, "dataset"))
+            rc = parse_dataset(c, v);
+        else if (!strcmp(k, "sweep"))
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_sweep(c, v);
+        else if (!strcmp(k, "anchors"))
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_anchors(c, v);
+        else if (!strcmp(k, "bd"))
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_bd(c, v);
+        else if (!strcmp(k, "lossless"))
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_lossless(c, v);
+        else if (!strcmp(k, "model_compression"))
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_model_compression(c, v);
+        else if (!strcmp(k, "features"))
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_features(c, v);
+        else if (!strcmp(k, "metrics"))
+            rc = cfg_get_enum_list(c, v, "metrics", METRIC_NAMES, 1, (int **)&e->metrics,
+                               &e->n_metrics);
+        else if (!strcmp(k, "map_iou"))
+            rc = cfg_get_double(c, v, k, 0, 1, 1, &e->map_iou);
+        else if (!strcmp(k, "det_thresh"))
+            rc = cfg_get_double(c, v, k, 0, 1, 0, &e->det_thresh);
+        else if (!strcmp(k, "nms"))
+            rc = cfg_get_double(c, v, k, 0, 1, 0, &e->nms);
+        else if (!strcmp(k, "output"))
+            rc = parse_output(c, v, dir_set);
+        else if (!strcmp(k, "bootstrap"))
+            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_bootstrap(c, v);
+        else if (!strcmp(k, "jobs"))
+            rc = cfg_get_int(c, v, k, 1, FR_MAX_JOBS, &e->jobs);
+        else if (!strcmp(k, "quiet"))
+            rc = cfg_get_bool(c, v, k, &e->quiet);
+        else if (!strcmp(k, "include"))
+            rc = cfg_loc_err(c->err, FR_E_CONFIG, kl, k, "must be at the top of a file");
+    }
+    return rc;
+}
+
+/* kind features: the sweep's coding axes apply; what needs a network
+ * (splits, weights, sensitivity allocation, anchors) does not. */
