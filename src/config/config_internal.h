@@ -150,6 +150,24 @@ int cfg_check_map(CfgCx *c, const Node *n, const char *path, const char *const *
 
 /* ---- sections, defaults, rules ---- */
 
+/* The FR_FIELD_CUSTOM keys of the config schema (sections.c); parse.c,
+ * dump.c and experiment.c handle each. obj is the section struct holding
+ * the key. */
+enum {
+    CFG_C_INCLUDE = 1, /* include: (merged by load.c; an error anywhere else) */
+    CFG_C_INPUT,       /* model.input: WxH, [w, h], one size or ~ */
+    CFG_C_CODEC,       /* sweep.codec: names or maps with the codec's settings */
+    CFG_C_SENS_LAYER,  /* sweep.sensitivity.layer: penultimate, final or a name */
+    CFG_C_ANCHORS,     /* anchors: maps */
+    CFG_C_BD,          /* bd: maps */
+    CFG_C_LAYERS,      /* lossless.layers: all or a list */
+};
+/* The whole config as one SECTION field (its sub is fr_experiment_schema()),
+ * with the top level's dump order. */
+extern const FrField cfg_root_field;
+/* A schema's keys in field order, NULL-terminated, into keys[cap]. */
+void cfg_schema_keys(const FrSchema *s, const char **keys, int cap);
+
 extern const int cfg_default_qp[4]; /* [22, 27, 32, 37] */
 
 /* parse.c: the whole tree into c->e; *name_set / *dir_set when the config

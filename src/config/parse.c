@@ -1,10 +1,12 @@
-/* parse.c: the node tree of a config → FrExperiment, section by section,
- * recording where each key was set. Rules that span several keys are in
- * validate.c. */
+/* parse.c: the node tree of a config → FrExperiment. One walk over the
+ * schema (sections.c) reads every section: the known keys and "did you
+ * mean", each key's type and range with FILE:LINE:COL messages, where each
+ * key was set. The keys whose YAML is more than one typed value (codec
+ * entries, anchors, bd, model.input, ...) are read here by hand. Rules that
+ * span several keys are in validate.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,128 +17,9 @@
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
 
-/* ------------------------------------------------------------------ */
-/* Sections. */
-
-static const char *const TOP_KEYS[] = {"name", "kind", "model", "dataset", "sweep", "anchors",
-                                       "metrics", "map_iou", "det_thresh", "nms", "bd",
-                                       "bootstrap", "output", "jobs", "quiet", "lossless",
-                                       "model_compression", "features", "include", NULL};
-static const char *const MODEL_KEYS[] = {"cfg", "weights", "task", "input",
-                                         "names", "seed", "gemm", NULL};
-static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "labels_file",
-                                           "names", "class_map", "limit", "seed", NULL};
-static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", "packing",
-                                         "tile_pad", "qp", "codec", "allocation", "qp_base",
-                                         "qp_range", "sensitivity", "rdopt", "weights",
-                                         "max_points", NULL};
-static const char *const SENS_KEYS[] = {"layer", "scope", "calibration_images", NULL};
-static const char *const RDOPT_KEYS[] = {"qps", "qp_step", NULL};
 static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "chroma", NULL};
 static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality",
                                       "monotone", "min_span", NULL};
-static const char *const BOOT_KEYS[] = {"replicates", "seed", "level", NULL};
-static const char *const OUTPUT_KEYS[] = {"dir", "images_csv", "plots", "keep_streams",
-                                          "detections", "decoded_dir", NULL};
-static const char *const FEATURES_KEYS[] = {"dir", "list", "split", "limit", NULL};
-static const char *const LOSSLESS_KEYS[] = {"layers", "coders", "quantized_bits", "repeats", NULL};
-static const char *const MC_KEYS[] = {"precision", "coder", "rounding", "dom", NULL};
-static const char *const DOM_KEYS[] = {"base", "target", NULL};
-
-static const int BITS_ALLOWED[] = {8, 10, 12, INT_MIN};
-const int cfg_default_qp[4] = {22, 27, 32, 37};
-
-
-static int parse_model(CfgCx *c, const Node *m)
-{
-    FrModelSpec *s = &c->e->model;
-    int rc = cfg_check_map(c, m, "model", MODEL_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, "model", k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "cfg"))
-            rc = cfg_get_str(c, v, p, 0, &s->cfg);
-        else if (!strcmp(k, "weights"))
-            rc = cfg_get_str(c, v, p, 1, &s->weights);
-        else if (!strcmp(k, "names"))
-            rc = cfg_get_str(c, v, p, 1, &s->names);
-        else if (!strcmp(k, "seed"))
-            rc = cfg_get_u64(c, v, p, &s->seed);
-        else if (!strcmp(k, "task")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, TASK_NAMES, &t);
-            s->task = (FrTask)t;
-        } else if (!strcmp(k, "gemm")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, GEMM_NAMES, &t);
-            s->gemm = (FrGemm)t;
-        } else if (!strcmp(k, "input")) {
-            const char *what = "WxH (e.g. 544x544), [w, h] or ~ for the cfg's size";
-            int w = 0, h = 0;
-            if (cfg_is_null(v)) {
-                w = h = 0;
-            } else if (v->type == N_SEQ) {
-                if (v->n != 2)
-                    return cfg_expected(c, v, p, what);
-                if ((rc = cfg_get_int(c, v->kids[0], p, 1, 16384, &w)) ||
-                    (rc = cfg_get_int(c, v->kids[1], p, 1, 16384, &h)))
-                    return rc;
-            } else if (v->type == N_SCALAR && v->plain) {
-                char tail;
-                long long x;
-                if (!cfg_parse_ll(v, &x) && x >= 1 && x <= 16384) {
-                    w = h = (int)x;
-                } else if (sscanf(v->s, "%dx%d%c", &w, &h, &tail) != 2 || w < 1 || h < 1 ||
-                           w > 16384 || h > 16384) {
-                    return cfg_expected(c, v, p, what);
-                }
-            } else {
-                return cfg_expected(c, v, p, what);
-            }
-            s->input_w = w;
-            s->input_h = h;
-        }
-    }
-    return rc;
-}
-
-static int parse_dataset(CfgCx *c, const Node *m)
-{
-    FrDatasetSpec *s = &c->e->dataset;
-    int rc = cfg_check_map(c, m, "dataset", DATASET_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, "dataset", k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "images"))
-            rc = cfg_get_str(c, v, p, 1, &s->images);
-        else if (!strcmp(k, "annotations"))
-            rc = cfg_get_str(c, v, p, 1, &s->annotations);
-        else if (!strcmp(k, "labels_file"))
-            rc = cfg_get_str(c, v, p, 1, &s->labels_file);
-        else if (!strcmp(k, "names"))
-            rc = cfg_get_str(c, v, p, 1, &s->names);
-        else if (!strcmp(k, "class_map"))
-            rc = cfg_get_str(c, v, p, 1, &s->class_map);
-        else if (!strcmp(k, "limit"))
-            rc = cfg_get_int(c, v, p, 0, INT_MAX, &s->limit);
-        else if (!strcmp(k, "seed"))
-            rc = cfg_get_u64(c, v, p, &s->seed);
-        else if (!strcmp(k, "labels")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, LABEL_NAMES, &t);
-            s->labels = (FrLabelFormat)t;
-        }
-    }
-    return rc;
-}
 
 /* Keys of a map that may also hold a schema's fields: fixed[] then the
  * schema's keys, NULL-terminated, into keys[cap]. */
@@ -182,6 +65,9 @@ static int get_schema_field(CfgCx *c, const FrSchema *sch, const FrField *f, voi
     return 0;
 }
 
+/* sweep.qp holds x265 QPs: a lossy coder with another QP scale (q-index,
+ * distance, NEAR, ratio) must list its own, never inherit numbers that mean
+ * something else to it. */
 static int own_qp_needed(CfgCx *c, const FrCodec *codec, FrSrcLoc loc, const char *path)
 {
     if (!(codec->caps & FR_CODEC_LOSSY) || (codec->caps & FR_CODEC_X265_QP))
@@ -274,9 +160,8 @@ static int parse_codec_entry(CfgCx *c, const Node *v, const char *path, FrCodecS
     return 0;
 }
 
-static int parse_codec_list(CfgCx *c, const Node *v, const char *path)
+static int parse_codec_list(CfgCx *c, const Node *v, const char *path, FrSweepSpec *s)
 {
-    FrSweepSpec *s = &c->e->sweep;
     Node *const *it;
     Node *one;
     int k, rc;
@@ -310,119 +195,6 @@ static int parse_codec_list(CfgCx *c, const Node *v, const char *path)
     s->codec = cs;
     s->n_codec = k;
     return 0;
-}
-
-static int parse_sensitivity(CfgCx *c, const Node *m, const char *path)
-{
-    FrSensitivity *s = &c->e->sweep.sensitivity;
-    int rc = cfg_check_map(c, m, path, SENS_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, path, k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "layer")) {
-            char *name = NULL;
-            if ((rc = cfg_get_str(c, v, p, 0, &name)))
-                break;
-            free(s->layer_name);
-            s->layer_name = NULL;
-            if (!strcmp(name, "penultimate")) {
-                s->layer = FR_SENS_PENULTIMATE;
-                free(name);
-            } else if (!strcmp(name, "final")) {
-                s->layer = FR_SENS_FINAL;
-                free(name);
-            } else {
-                s->layer = FR_SENS_NAMED;
-                s->layer_name = name;
-            }
-        } else if (!strcmp(k, "scope")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, SCOPE_NAMES, &t);
-            s->scope = (FrSensScope)t;
-        } else if (!strcmp(k, "calibration_images")) {
-            rc = cfg_get_int(c, v, p, 1, 1000000, &s->calibration_images);
-        }
-    }
-    return rc;
-}
-
-static int parse_rdopt(CfgCx *c, const Node *m, const char *path)
-{
-    FrRdoptSpec *s = &c->e->sweep.rdopt;
-    int rc = cfg_check_map(c, m, path, RDOPT_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, path, k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "qps"))
-            rc = cfg_get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 1, &s->qps, &s->n_qps);
-        else if (!strcmp(k, "qp_step"))
-            rc = cfg_get_int(c, v, p, 1, 51, &s->qp_step);
-    }
-    return rc;
-}
-
-static int parse_sweep(CfgCx *c, const Node *m)
-{
-    FrSweepSpec *s = &c->e->sweep;
-    int rc = cfg_check_map(c, m, "sweep", SWEEP_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, "sweep", k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "split"))
-            rc = cfg_get_str_list(c, v, p, NULL, "layer names (max_11), indices (11) or aliases (pool2)",
-                              0, &s->split, &s->n_split);
-        else if (!strcmp(k, "weights"))
-            rc = cfg_get_str_list(c, v, p, NULL, "darknet .weights files of model.cfg", 0, &s->weights,
-                              &s->n_weights);
-        else if (!strcmp(k, "bits"))
-            rc = cfg_get_int_list(c, v, p, 8, 12, BITS_ALLOWED, "8, 10 or 12", 0, &s->bits, &s->n_bits);
-        else if (!strcmp(k, "range")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, RANGE_NAMES, &t);
-            s->range = (FrRangeMode)t;
-        } else if (!strcmp(k, "relu_min0"))
-            rc = cfg_get_bool(c, v, p, &s->relu_min0);
-        else if (!strcmp(k, "packing"))
-            rc = cfg_get_enum_list(c, v, p, PACK_NAMES, 0, (int **)&s->packing, &s->n_packing);
-        else if (!strcmp(k, "tile_pad")) {
-            long long x;
-            if (cfg_parse_ll(v, &x) || (x != 0 && x != 8 && x != 16))
-                rc = cfg_expected(c, v, p, "0, 8 or 16");
-            else
-                s->tile_pad = (int)x;
-        } else if (!strcmp(k, "qp"))
-            rc = cfg_get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 0, &s->qp, &s->n_qp);
-        else if (!strcmp(k, "codec"))
-            rc = parse_codec_list(c, v, p);
-        else if (!strcmp(k, "allocation"))
-            rc = cfg_get_enum_list(c, v, p, ALLOC_NAMES, 0, (int **)&s->allocation, &s->n_allocation);
-        else if (!strcmp(k, "qp_base"))
-            rc = cfg_get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 1, &s->qp_base, &s->n_qp_base);
-        else if (!strcmp(k, "qp_range"))
-            rc = cfg_get_int(c, v, p, 0, 51, &s->qp_range);
-        else if (!strcmp(k, "sensitivity"))
-            rc = parse_sensitivity(c, v, p);
-        else if (!strcmp(k, "rdopt"))
-            rc = parse_rdopt(c, v, p);
-        else if (!strcmp(k, "max_points")) {
-            int x = 0;
-            rc = cfg_get_int(c, v, p, 1, 1000000000, &x);
-            s->max_points = x;
-        }
-    }
-    return rc;
 }
 
 static int parse_anchor(CfgCx *c, const Node *m, const char *path, FrAnchorSpec *a)
@@ -635,159 +407,192 @@ static int parse_bd(CfgCx *c, const Node *v)
     return 0;
 }
 
-static int parse_bootstrap(CfgCx *c, const Node *m)
+/* ------------------------------------------------------------------ */
+/* The CUSTOM keys (sections.c). */
+
+static int parse_input(CfgCx *c, const Node *v, const char *p, FrModelSpec *s)
 {
-    FrBootstrapSpec *s = &c->e->bootstrap;
-    int rc = cfg_check_map(c, m, "bootstrap", BOOT_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, "bootstrap", k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "replicates")) {
-            rc = cfg_get_int(c, v, p, 0, 100000, &s->replicates);
-        } else if (!strcmp(k, "seed")) {
-            int sd = 0;
-            rc = cfg_get_int(c, v, p, 0, INT_MAX, &sd);
-            s->seed = (uint64_t)sd;
-        } else if (!strcmp(k, "level")) {
-            rc = cfg_get_double(c, v, p, 0, 1, 1, &s->level);
-            if (!rc && !(s->level < 1))
-                rc = cfg_expected(c, v, p, "a confidence level between 0 and 1, e.g. 0.95");
+    const char *what = "WxH (e.g. 544x544), [w, h] or ~ for the cfg's size";
+    int w = 0, h = 0, rc;
+    if (cfg_is_null(v)) {
+        w = h = 0;
+    } else if (v->type == N_SEQ) {
+        if (v->n != 2)
+            return cfg_expected(c, v, p, what);
+        if ((rc = cfg_get_int(c, v->kids[0], p, 1, 16384, &w)) ||
+            (rc = cfg_get_int(c, v->kids[1], p, 1, 16384, &h)))
+            return rc;
+    } else if (v->type == N_SCALAR && v->plain) {
+        char tail;
+        long long x;
+        if (!cfg_parse_ll(v, &x) && x >= 1 && x <= 16384) {
+            w = h = (int)x;
+        } else if (sscanf(v->s, "%dx%d%c", &w, &h, &tail) != 2 || w < 1 || h < 1 || w > 16384 ||
+                   h > 16384) {
+            return cfg_expected(c, v, p, what);
         }
+    } else {
+        return cfg_expected(c, v, p, what);
     }
+    s->input_w = w;
+    s->input_h = h;
+    return 0;
+}
+
+static int parse_sens_layer(CfgCx *c, const Node *v, const char *p, FrSensitivity *s)
+{
+    char *name = NULL;
+    int rc = cfg_get_str(c, v, p, 0, &name);
+    if (rc)
+        return rc;
+    free(s->layer_name);
+    s->layer_name = NULL;
+    if (!strcmp(name, "penultimate")) {
+        s->layer = FR_SENS_PENULTIMATE;
+        free(name);
+    } else if (!strcmp(name, "final")) {
+        s->layer = FR_SENS_FINAL;
+        free(name);
+    } else {
+        s->layer = FR_SENS_NAMED;
+        s->layer_name = name;
+    }
+    return 0;
+}
+
+static int parse_layers(CfgCx *c, const Node *v, const char *p, FrLosslessSpec *s)
+{
+    if (v->type == N_SCALAR && v->plain && !strcmp(v->s, "all")) {
+        cfg_free_strs(s->layers, s->n_layers);
+        s->layers = NULL;
+        s->n_layers = 0;
+        s->all_layers = 1;
+        return 0;
+    }
+    int rc = cfg_get_str_list(c, v, p, NULL, "layer names, indices or aliases (or all)", 0,
+                              &s->layers, &s->n_layers);
+    s->all_layers = 0;
     return rc;
 }
 
-static int parse_output(CfgCx *c, const Node *m, int *dir_set)
+static int parse_custom(CfgCx *c, const FrField *f, void *obj, const Node *v, const char *p,
+                        FrSrcLoc kloc)
 {
-    FrOutputSpec *s = &c->e->output;
-    int rc = cfg_check_map(c, m, "output", OUTPUT_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, "output", k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "dir")) {
-            rc = cfg_get_str(c, v, p, 0, &s->dir);
-            *dir_set = 1;
-        } else if (!strcmp(k, "images_csv"))
-            rc = cfg_get_bool(c, v, p, &s->images_csv);
-        else if (!strcmp(k, "plots"))
-            rc = cfg_get_bool(c, v, p, &s->plots);
-        else if (!strcmp(k, "keep_streams"))
-            rc = cfg_get_bool(c, v, p, &s->keep_streams);
-        else if (!strcmp(k, "detections"))
-            rc = cfg_get_bool(c, v, p, &s->detections);
-        else if (!strcmp(k, "decoded_dir"))
-            rc = cfg_get_str(c, v, p, 1, &s->decoded_dir);
+    switch (f->custom) {
+    case CFG_C_INCLUDE:
+        return cfg_loc_err(c->err, FR_E_CONFIG, kloc, p, "must be at the top of a file");
+    case CFG_C_INPUT:
+        return parse_input(c, v, p, obj);
+    case CFG_C_CODEC:
+        return parse_codec_list(c, v, p, obj);
+    case CFG_C_SENS_LAYER:
+        return parse_sens_layer(c, v, p, obj);
+    case CFG_C_ANCHORS:
+        return parse_anchors(c, v);
+    case CFG_C_BD:
+        return parse_bd(c, v);
+    case CFG_C_LAYERS:
+        return parse_layers(c, v, p, obj);
     }
-    return rc;
-}
-
-static int parse_features(CfgCx *c, const Node *m)
-{
-    FrFeaturesSpec *s = &c->e->features;
-    int rc = cfg_check_map(c, m, "features", FEATURES_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, "features", k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "dir"))
-            rc = cfg_get_str(c, v, p, 1, &s->dir);
-        else if (!strcmp(k, "list"))
-            rc = cfg_get_str(c, v, p, 1, &s->list);
-        else if (!strcmp(k, "split"))
-            rc = cfg_get_str(c, v, p, 1, &s->split);
-        else if (!strcmp(k, "limit"))
-            rc = cfg_get_int(c, v, p, 0, INT_MAX, &s->limit);
-    }
-    return rc;
-}
-
-static int parse_lossless(CfgCx *c, const Node *m)
-{
-    FrLosslessSpec *s = &c->e->lossless;
-    /* coders of any bytes (float32 features); hevc-lossless codes pictures */
-    const char *byte_coders[MAX_CODECS];
-    cfg_codec_names(FR_CODEC_BYTES, byte_coders, MAX_CODECS);
-    int rc = cfg_check_map(c, m, "lossless", LOSSLESS_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, "lossless", k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "layers")) {
-            if (v->type == N_SCALAR && v->plain && !strcmp(v->s, "all")) {
-                cfg_free_strs(s->layers, s->n_layers);
-                s->layers = NULL;
-                s->n_layers = 0;
-                s->all_layers = 1;
-            } else {
-                rc = cfg_get_str_list(c, v, p, NULL, "layer names, indices or aliases (or all)", 0,
-                                  &s->layers, &s->n_layers);
-                s->all_layers = 0;
-            }
-        } else if (!strcmp(k, "coders"))
-            rc = cfg_get_str_list(c, v, p, byte_coders, "coder names", 0, &s->coders,
-                              &s->n_coders);
-        else if (!strcmp(k, "quantized_bits"))
-            rc = cfg_get_int(c, v, p, 0, 16, &s->quantized_bits);
-        else if (!strcmp(k, "repeats"))
-            rc = cfg_get_int(c, v, p, 1, 1000, &s->repeats);
-    }
-    return rc;
-}
-
-static int parse_model_compression(CfgCx *c, const Node *m)
-{
-    FrModelCompressionSpec *s = &c->e->model_compression;
-    int rc = cfg_check_map(c, m, "model_compression", MC_KEYS);
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, "model_compression", k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "precision"))
-            rc = cfg_get_int_list(c, v, p, 1, 8, NULL, "an integer precision p from 1 to 8", 0,
-                              &s->precision, &s->n_precision);
-        else if (!strcmp(k, "coder")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, MODEL_CODER_NAMES, &t);
-            s->coder = (FrModelCoder)t;
-        } else if (!strcmp(k, "rounding")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, ROUNDING_NAMES, &t);
-            s->rounding = (FrModelRounding)t;
-        } else if (!strcmp(k, "dom")) {
-            if ((rc = cfg_check_map(c, v, p, DOM_KEYS)))
-                break;
-            for (int j = 0; !rc && j < v->n; j++) {
-                char q[320];
-                cfg_join(q, sizeof q, p, v->keys[j]);
-                if ((rc = cfg_rec(c, q, v->kids[j]->loc)))
-                    break;
-                rc = cfg_get_str(c, v->kids[j], q, 1,
-                             !strcmp(v->keys[j], "base") ? &s->dom_base : &s->dom_target);
-            }
-        }
-    }
-    return rc;
+    return cfg_loc_err(c->err, FR_E_CONFIG, kloc, p, "no reader for this key");
 }
 
 /* ------------------------------------------------------------------ */
-/* Top level and cross-key validation. */
+/* The schema walk. */
+
+static int parse_section(CfgCx *c, const Node *m, const char *path, const FrSchema *s, void *obj);
+
+static void *field_at(const FrField *f, void *obj)
+{
+    return (char *)obj + f->offset;
+}
+
+/* One key of a section from its YAML value: the type's reader (the range
+ * is the schema's), then the field's own rule. */
+static int parse_field(CfgCx *c, const FrField *f, void *obj, const Node *v, const char *p,
+                       FrSrcLoc kloc)
+{
+    int rc = 0, x = 0;
+    long long ll;
+    const char *const *names = fr_schema_names(f);
+    int empty_ok = (f->flags & FR_FIELD_EMPTY_OK) != 0;
+    switch (f->type) {
+    case FR_FIELD_INT:
+        if (f->allowed) {
+            char w[300];
+            fr_schema_describe(f, w, sizeof w);
+            if (cfg_parse_ll(v, &ll) || !fr_schema_accepts_int(f, ll))
+                return cfg_expected(c, v, p, f->what ? f->what : w);
+            *(int *)field_at(f, obj) = (int)ll;
+        } else {
+            rc = cfg_get_int(c, v, p, f->lo, f->hi, field_at(f, obj));
+        }
+        break;
+    case FR_FIELD_BOOL:
+        rc = cfg_get_bool(c, v, p, field_at(f, obj));
+        break;
+    case FR_FIELD_I64:
+        if (!(rc = cfg_get_int(c, v, p, f->lo, f->hi, &x)))
+            *(long long *)field_at(f, obj) = x;
+        break;
+    case FR_FIELD_U64:
+        if (f->hi <= 0)
+            rc = cfg_get_u64(c, v, p, field_at(f, obj));
+        else if (!(rc = cfg_get_int(c, v, p, f->lo, f->hi, &x)))
+            *(uint64_t *)field_at(f, obj) = (uint64_t)x;
+        break;
+    case FR_FIELD_DOUBLE:
+        rc = cfg_get_double(c, v, p, f->dlo, f->dhi, (f->flags & FR_FIELD_LO_OPEN) != 0,
+                            field_at(f, obj));
+        break;
+    case FR_FIELD_STRING:
+        rc = cfg_get_str(c, v, p, (f->flags & FR_FIELD_NULLABLE) != 0, field_at(f, obj));
+        break;
+    case FR_FIELD_ENUM:
+        rc = cfg_get_enum(c, v, p, names, field_at(f, obj));
+        break;
+    case FR_FIELD_INTS:
+        rc = cfg_get_int_list(c, v, p, f->lo, f->hi, f->allowed, f->what, empty_ok,
+                              field_at(f, obj), (int *)((char *)obj + f->count_offset));
+        break;
+    case FR_FIELD_ENUMS:
+        rc = cfg_get_enum_list(c, v, p, names, empty_ok, field_at(f, obj),
+                               (int *)((char *)obj + f->count_offset));
+        break;
+    case FR_FIELD_STRINGS:
+        rc = cfg_get_str_list(c, v, p, names, f->what, empty_ok, field_at(f, obj),
+                              (int *)((char *)obj + f->count_offset));
+        break;
+    case FR_FIELD_SECTION:
+        rc = parse_section(c, v, p, f->sub, field_at(f, obj));
+        break;
+    case FR_FIELD_CUSTOM:
+        rc = parse_custom(c, f, obj, v, p, kloc);
+        break;
+    case FR_FIELD_CHOICE:
+        rc = cfg_loc_err(c->err, FR_E_CONFIG, v->loc, p, "no reader for this key");
+        break;
+    }
+    const char *what;
+    if (!rc && f->accept && (what = f->accept(f, obj)))
+        rc = cfg_expected(c, v, p, what);
+    return rc;
+}
+
+/* A section's map: known keys only, then each key in the order written. */
+static int parse_section(CfgCx *c, const Node *m, const char *path, const FrSchema *s, void *obj)
+{
+    const char *keys[64];
+    cfg_schema_keys(s, keys, 64);
+    int rc = cfg_check_map(c, m, path, keys);
+    for (int i = 0; !rc && i < m->n; i++) {
+        char p[300];
+        cfg_join(p, sizeof p, path, m->keys[i]);
+        if (!(rc = cfg_rec(c, p, m->kids[i]->loc)))
+            rc = parse_field(c, fr_schema_field(s, m->keys[i]), obj, m->kids[i], p, m->kloc[i]);
+    }
+    return rc;
+}
 
 /* A section another kind owns (featrd/experiments.h: the kinds registry). */
 static int section_kind_err(CfgCx *c, FrSrcLoc kloc, const char *key)
@@ -811,9 +616,13 @@ static int section_kind_err(CfgCx *c, FrSrcLoc kloc, const char *key)
 int cfg_parse_top(CfgCx *c, const Node *root, int *name_set, int *dir_set)
 {
     FrExperiment *e = c->e;
-    int rc = cfg_check_map(c, root, "", TOP_KEYS);
+    const FrSchema *s = fr_experiment_schema();
+    const char *keys[64];
+    cfg_schema_keys(s, keys, 64);
+    int rc = cfg_check_map(c, root, "", keys);
     if (rc)
         return rc;
+    /* the kind first: it decides which sections may follow */
     int ki = cfg_map_find(root, "kind");
     if (ki >= 0) {
         int t = 0;
@@ -825,59 +634,11 @@ int cfg_parse_top(CfgCx *c, const Node *root, int *name_set, int *dir_set)
     for (int i = 0; !rc && i < root->n; i++) {
         const char *k = root->keys[i];
         const Node *v = root->kids[i];
-        FrSrcLoc kl = root->kloc[i];
-        if ((rc = cfg_rec(c, k, v->loc)))
+        if ((rc = cfg_rec(c, k, v->loc)) || (rc = section_kind_err(c, root->kloc[i], k)))
             break;
-        if (!strcmp(k, "name")) {
-            if (!(rc = cfg_get_str(c, v, "name", 0, &e->name))) {
-                for (const char *q = e->name; *q && !rc; q++)
-                    if (!isalnum((unsigned char)*q) && !strchr("._-+=,", *q))
-                        rc = cfg_expected(c, v, "name",
-                                      "letters, digits and . _ - + = , only (it names the "
-                                      "results directory)");
-                if (!rc && strlen(e->name) > 128)
-                    rc = cfg_expected(c, v, "name",
-                                  "at most 128 characters (it names the results directory)");
-                *name_set = 1;
-            }
-        } else if (!strcmp(k, "model"))
-            rc = parse_model(c, v);
-        else if (!strcmp(k, "dataset"))
-            rc = parse_dataset(c, v);
-        else if (!strcmp(k, "sweep"))
-            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_sweep(c, v);
-        else if (!strcmp(k, "anchors"))
-            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_anchors(c, v);
-        else if (!strcmp(k, "bd"))
-            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_bd(c, v);
-        else if (!strcmp(k, "lossless"))
-            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_lossless(c, v);
-        else if (!strcmp(k, "model_compression"))
-            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_model_compression(c, v);
-        else if (!strcmp(k, "features"))
-            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_features(c, v);
-        else if (!strcmp(k, "metrics"))
-            rc = cfg_get_enum_list(c, v, "metrics", METRIC_NAMES, 1, (int **)&e->metrics,
-                               &e->n_metrics);
-        else if (!strcmp(k, "map_iou"))
-            rc = cfg_get_double(c, v, k, 0, 1, 1, &e->map_iou);
-        else if (!strcmp(k, "det_thresh"))
-            rc = cfg_get_double(c, v, k, 0, 1, 0, &e->det_thresh);
-        else if (!strcmp(k, "nms"))
-            rc = cfg_get_double(c, v, k, 0, 1, 0, &e->nms);
-        else if (!strcmp(k, "output"))
-            rc = parse_output(c, v, dir_set);
-        else if (!strcmp(k, "bootstrap"))
-            rc = (rc = section_kind_err(c, kl, k)) ? rc : parse_bootstrap(c, v);
-        else if (!strcmp(k, "jobs"))
-            rc = cfg_get_int(c, v, k, 1, FR_MAX_JOBS, &e->jobs);
-        else if (!strcmp(k, "quiet"))
-            rc = cfg_get_bool(c, v, k, &e->quiet);
-        else if (!strcmp(k, "include"))
-            rc = cfg_loc_err(c->err, FR_E_CONFIG, kl, k, "must be at the top of a file");
+        rc = parse_field(c, fr_schema_field(s, k), e, v, k, root->kloc[i]);
     }
+    *name_set = fr_experiment_loc(e, "name") != NULL;
+    *dir_set = fr_experiment_loc(e, "output.dir") != NULL;
     return rc;
 }
-
-/* kind features: the sweep's coding axes apply; what needs a network
- * (splits, weights, sensitivity allocation, anchors) does not. */
