@@ -16,7 +16,8 @@
 #include "featrd/metrics.h"
 
 /* ------------------------------------------------------------------ */
-/* Canonical dump and hash. */
+/* Canonical dump and hash: one walk over the schema (sections.c) in each
+ * section's dump order, its flags saying what the hashed form leaves out. */
 
 static void put_str(FILE *f, const char *s)
 {
@@ -44,14 +45,6 @@ static void put_ints(FILE *f, const int *v, int n)
     fputc(']', f);
 }
 
-static void put_enums(FILE *f, const int *v, int n, const char *const *names)
-{
-    fputc('[', f);
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%s%s", i ? ", " : "", names[v[i]]);
-    fputc(']', f);
-}
-
 static void put_strs(FILE *f, char *const *v, int n)
 {
     fputc('[', f);
@@ -63,7 +56,8 @@ static void put_strs(FILE *f, char *const *v, int n)
     fputc(']', f);
 }
 
-/* The shortest text that reads back as the same double. */
+/* The shortest text that reads back as the same double (as the schema's
+ * DOUBLE fields are written). */
 static void put_double(FILE *f, double x)
 {
     char b[40];
@@ -98,211 +92,226 @@ static void put_schema(FILE *f, const FrSchema *sch, const void *obj)
     }
 }
 
-static void dump_model_dataset(const FrExperiment *e, FILE *f, int for_hash)
+/* ---- the CUSTOM keys (sections.c): what follows "key:" ---- */
+
+static void put_codecs(FILE *f, const FrSweepSpec *s, int indent)
 {
-    const FrModelSpec *m = &e->model;
-    fputs("model:\n  cfg: ", f);
-    put_str(f, m->cfg);
-    fputs("\n  weights: ", f);
-    put_str(f, m->weights);
-    fprintf(f, "\n  task: %s\n  input: ", TASK_NAMES[m->task]);
-    if (m->input_w)
-        fprintf(f, "[%d, %d]", m->input_w, m->input_h);
-    else
-        fputc('~', f);
-    fputs("\n  names: ", f);
-    put_str(f, m->names);
-    fprintf(f, "\n  seed: %llu\n  gemm: %s\n", (unsigned long long)m->seed,
-            GEMM_NAMES[m->gemm]);
-    const FrDatasetSpec *d = &e->dataset;
-    fputs("dataset:\n  images: ", f);
-    put_str(f, d->images);
-    fprintf(f, "\n  labels: %s\n  annotations: ", LABEL_NAMES[d->labels]);
-    put_str(f, d->annotations);
-    fputs("\n  labels_file: ", f);
-    put_str(f, d->labels_file);
-    /* printed in the hash form only when set, so earlier results keep their hash */
-    if (!for_hash || d->names) {
-        fputs("\n  names: ", f);
-        put_str(f, d->names);
+    fputc('\n', f);
+    for (int i = 0; i < s->n_codec; i++) {
+        const FrCodecSpec *cs = &s->codec[i];
+        fprintf(f, "%*s- {name: ", indent + 2, "");
+        put_str(f, cs->name);
+        if (cs->codec->caps & FR_CODEC_LOSSY) {
+            fputs(", qp: ", f);
+            put_ints(f, cs->qp, cs->n_qp);
+        }
+        put_schema(f, cs->codec->settings, cs->settings);
+        if (cs->n_split) {
+            fputs(", split: ", f);
+            put_strs(f, cs->split, cs->n_split);
+        }
+        fputs("}\n", f);
     }
-    if (!for_hash || d->class_map) {
-        fputs("\n  class_map: ", f);
-        put_str(f, d->class_map);
+}
+
+static void put_anchors(FILE *f, const FrExperiment *e, int indent)
+{
+    fputs(e->n_anchors ? "\n" : " []\n", f);
+    for (int i = 0; i < e->n_anchors; i++) {
+        const FrAnchorSpec *a = &e->anchors[i];
+        fprintf(f, "%*s- {name: ", indent + 2, "");
+        put_str(f, a->name);
+        fprintf(f, ", codec: %s, ", ANCHOR_CODEC_NAMES[a->codec]);
+        if (a->codec == FR_ANCHOR_HEVC) {
+            fputs("qp: ", f);
+            put_ints(f, a->qp, a->n_qp);
+            put_schema(f, &fr_hevc_schema, &a->hevc);
+            fprintf(f, ", chroma: %d", a->chroma);
+        } else {
+            fputs("quality: ", f);
+            put_ints(f, a->quality, a->n_quality);
+        }
+        fputs("}\n", f);
     }
-    fprintf(f, "\n  limit: %d\n  seed: %llu\n", d->limit, (unsigned long long)d->seed);
+}
+
+static void put_bds(FILE *f, const FrExperiment *e, int indent)
+{
+    fputs(e->n_bd ? "\n" : " []\n", f);
+    for (int i = 0; i < e->n_bd; i++) {
+        const FrBdSpec *b = &e->bd[i];
+        fprintf(f, "%*s- {anchor: ", indent + 2, "");
+        put_str(f, b->anchor);
+        fputs(", test: ", f);
+        put_str(f, b->test);
+        fprintf(f, ", method: %s, rate: ", BD_NAMES[b->method]);
+        put_str(f, b->rate);
+        fputs(", quality: ", f);
+        put_str(f, b->quality);
+        fprintf(f, ", monotone: %s, min_span: ", bool_s(b->monotone));
+        if (b->min_span < 0)
+            fputs("auto", f);
+        else
+            put_double(f, b->min_span);
+        fputs("}\n", f);
+    }
+}
+
+/* Block form: the rest of the line(s) after "key:"; flow form (in {...}):
+ * the value after "key: ". */
+static void put_custom(FILE *f, const FrField *fd, const void *obj, int indent, int flow)
+{
+    const char *sp = flow ? "" : " ";
+    switch (fd->custom) {
+    case CFG_C_INPUT: {
+        const FrModelSpec *m = obj;
+        fputs(sp, f);
+        if (m->input_w)
+            fprintf(f, "[%d, %d]", m->input_w, m->input_h);
+        else
+            fputc('~', f);
+        break;
+    }
+    case CFG_C_SENS_LAYER: {
+        const FrSensitivity *s = obj;
+        fputs(sp, f);
+        if (s->layer == FR_SENS_NAMED)
+            put_str(f, s->layer_name);
+        else
+            fputs(s->layer == FR_SENS_FINAL ? "final" : "penultimate", f);
+        break;
+    }
+    case CFG_C_LAYERS: {
+        const FrLosslessSpec *l = obj;
+        fputs(sp, f);
+        if (l->all_layers)
+            fputs("all", f);
+        else
+            put_strs(f, l->layers, l->n_layers);
+        break;
+    }
+    case CFG_C_CODEC:
+        put_codecs(f, obj, indent);
+        return;
+    case CFG_C_ANCHORS:
+        put_anchors(f, obj, indent);
+        return;
+    case CFG_C_BD:
+        put_bds(f, obj, indent);
+        return;
+    }
+    if (!flow)
+        fputc('\n', f);
+}
+
+/* ---- the schema walk ---- */
+
+/* Whether the dump (for_hash: its hashed form) writes the key. */
+static int written(const FrField *fd, const void *obj, const FrExperiment *e, int for_hash)
+{
+    if (fd->flags & FR_FIELD_NODUMP)
+        return 0;
+    if (fd->shown && !fd->shown(e, fd))
+        return 0;
+    if (for_hash && (fd->flags & FR_FIELD_NOHASH))
+        return 0;
+    if ((fd->flags & FR_FIELD_DUMP_IF_SET) || (for_hash && (fd->flags & FR_FIELD_HASH_IF_SET)))
+        return !fr_schema_is_default(fd, obj);
+    return 1;
+}
+
+/* A typed value: strings quoted (put_str), the rest as the schema writes them. */
+static void put_value(FILE *f, const FrField *fd, const void *obj)
+{
+    if (fd->type == FR_FIELD_STRING) {
+        put_str(f, fr_schema_get_string(fd, obj));
+    } else if (fd->type == FR_FIELD_STRINGS) {
+        char *const *v;
+        int n = fr_schema_get_list(fd, obj, NULL, &v);
+        put_strs(f, v, n);
+    } else {
+        char b[4096];
+        int n = fr_schema_field_text(fd, obj, b, sizeof b);
+        if (n >= (int)sizeof b) {
+            char *big = malloc((size_t)n + 1);
+            if (big)
+                fr_schema_field_text(fd, obj, big, (size_t)n + 1);
+            fputs(big ? big : "", f);
+            free(big);
+        } else {
+            fputs(b, f);
+        }
+    }
+}
+
+/* The section sec's keys, in its dump order (sec->order, else field order). */
+static int section_key(const FrField *sec, int i, const FrField **out)
+{
+    const FrSchema *s = sec->sub;
+    if (sec->order) {
+        if (!sec->order[i])
+            return 0;
+        *out = fr_schema_field(s, sec->order[i]);
+        return 1;
+    }
+    if (i >= s->n_fields)
+        return 0;
+    *out = &s->fields[i];
+    return 1;
+}
+
+static void put_flow(FILE *f, const FrField *sec, const void *obj, const FrExperiment *e,
+                     int for_hash)
+{
+    const FrField *fd;
+    int first = 1;
+    fputc('{', f);
+    for (int i = 0; section_key(sec, i, &fd); i++) {
+        if (!written(fd, obj, e, for_hash))
+            continue;
+        fprintf(f, "%s%s: ", first ? "" : ", ", fd->key);
+        first = 0;
+        if (fd->type == FR_FIELD_SECTION)
+            put_flow(f, fd, (const char *)obj + fd->offset, e, for_hash);
+        else if (fd->type == FR_FIELD_CUSTOM)
+            put_custom(f, fd, obj, 0, 1);
+        else
+            put_value(f, fd, obj);
+    }
+    fputc('}', f);
+}
+
+/* "key: value" lines at indent; sections nest two deeper, or as {...}. */
+static void put_block(FILE *f, const FrField *sec, const void *obj, const FrExperiment *e,
+                      int for_hash, int indent)
+{
+    const FrField *fd;
+    for (int i = 0; section_key(sec, i, &fd); i++) {
+        if (!written(fd, obj, e, for_hash))
+            continue;
+        fprintf(f, "%*s%s:", indent, "", fd->key);
+        if (fd->type == FR_FIELD_CUSTOM) {
+            put_custom(f, fd, obj, indent, 0);
+            continue;
+        }
+        if (fd->type == FR_FIELD_SECTION && !(fd->flags & FR_FIELD_FLOW)) {
+            fputc('\n', f);
+            put_block(f, fd, (const char *)obj + fd->offset, e, for_hash, indent + 2);
+            continue;
+        }
+        fputc(' ', f);
+        if (fd->type == FR_FIELD_SECTION)
+            put_flow(f, fd, (const char *)obj + fd->offset, e, for_hash);
+        else
+            put_value(f, fd, obj);
+        fputc('\n', f);
+    }
 }
 
 static void dump_to(const FrExperiment *e, FILE *f, int for_hash)
 {
     fputs("# featrd experiment (canonical form: every key, defaults included)\n", f);
-    if (!for_hash) {
-        fputs("name: ", f);
-        put_str(f, e->name);
-        fputc('\n', f);
-    }
-    fprintf(f, "kind: %s\n", KIND_NAMES[e->kind]);
-    /* kind features reads neither a model nor an image list */
-    if (e->kind != FR_KIND_FEATURES)
-        dump_model_dataset(e, f, for_hash);
-    if (e->kind == FR_KIND_FEATURES) {
-        const FrFeaturesSpec *fs = &e->features;
-        fputs("features:\n  dir: ", f);
-        put_str(f, fs->dir);
-        fputs("\n  list: ", f);
-        put_str(f, fs->list);
-        fputs("\n  split: ", f);
-        put_str(f, fs->split);
-        fprintf(f, "\n  limit: %d\n", fs->limit);
-    }
-    if (e->kind == FR_KIND_RD || e->kind == FR_KIND_FEATURES) {
-        const FrSweepSpec *s = &e->sweep;
-        fputs("sweep:", f);
-        if (e->kind == FR_KIND_RD) {
-            fputs("\n  split: ", f);
-            put_strs(f, s->split, s->n_split);
-        }
-        if (s->n_weights) {
-            fputs("\n  weights: ", f);
-            put_strs(f, s->weights, s->n_weights);
-        }
-        fputs("\n  bits: ", f);
-        put_ints(f, s->bits, s->n_bits);
-        fprintf(f, "\n  range: %s\n  relu_min0: %s\n  packing: ", RANGE_NAMES[s->range],
-                bool_s(s->relu_min0));
-        put_enums(f, (const int *)s->packing, s->n_packing, PACK_NAMES);
-        fprintf(f, "\n  tile_pad: %d\n  qp: ", s->tile_pad);
-        put_ints(f, s->qp, s->n_qp);
-        fputs("\n  codec:\n", f);
-        for (int i = 0; i < s->n_codec; i++) {
-            const FrCodecSpec *cs = &s->codec[i];
-            fputs("    - {name: ", f);
-            put_str(f, cs->name);
-            if (cs->codec->caps & FR_CODEC_LOSSY) {
-                fputs(", qp: ", f);
-                put_ints(f, cs->qp, cs->n_qp);
-            }
-            put_schema(f, cs->codec->settings, cs->settings);
-            if (cs->n_split) {
-                fputs(", split: ", f);
-                put_strs(f, cs->split, cs->n_split);
-            }
-            fputs("}\n", f);
-        }
-        fputs("  allocation: ", f);
-        put_enums(f, (const int *)s->allocation, s->n_allocation, ALLOC_NAMES);
-        fputs("\n  qp_base: ", f);
-        put_ints(f, s->qp_base, s->n_qp_base);
-        fprintf(f, "\n  qp_range: %d\n", s->qp_range);
-        if (s->max_points != 100000 && !for_hash) /* a limit, not a setting of the results */
-            fprintf(f, "  max_points: %lld\n", s->max_points);
-        fputs("  sensitivity: {layer: ", f);
-        if (s->sensitivity.layer == FR_SENS_NAMED)
-            put_str(f, s->sensitivity.layer_name);
-        else
-            fputs(s->sensitivity.layer == FR_SENS_FINAL ? "final" : "penultimate", f);
-        fprintf(f, ", scope: %s, calibration_images: %d}\n", SCOPE_NAMES[s->sensitivity.scope],
-                s->sensitivity.calibration_images);
-        int rdopt = 0; /* written only when used, so other configs keep their hashes */
-        for (int i = 0; i < s->n_allocation; i++)
-            rdopt |= s->allocation[i] == FR_ALLOC_RDOPT || s->allocation[i] == FR_ALLOC_RDOPT_REFINE;
-        if (rdopt) {
-            fputs("  rdopt: {qps: ", f);
-            put_ints(f, s->rdopt.qps, s->rdopt.n_qps);
-            fputs("}\n", f);
-        }
-        if (e->kind == FR_KIND_RD)
-            fputs(e->n_anchors ? "anchors:\n" : "anchors: []\n", f);
-        for (int i = 0; i < e->n_anchors; i++) {
-            const FrAnchorSpec *a = &e->anchors[i];
-            fputs("  - {name: ", f);
-            put_str(f, a->name);
-            fprintf(f, ", codec: %s, ", ANCHOR_CODEC_NAMES[a->codec]);
-            if (a->codec == FR_ANCHOR_HEVC) {
-                fputs("qp: ", f);
-                put_ints(f, a->qp, a->n_qp);
-                put_schema(f, &fr_hevc_schema, &a->hevc);
-                fprintf(f, ", chroma: %d", a->chroma);
-            } else {
-                fputs("quality: ", f);
-                put_ints(f, a->quality, a->n_quality);
-            }
-            fputs("}\n", f);
-        }
-    }
-    fputs("metrics: ", f);
-    put_enums(f, (const int *)e->metrics, e->n_metrics, METRIC_NAMES);
-    fputs("\nmap_iou: ", f);
-    put_double(f, e->map_iou);
-    if (e->kind == FR_KIND_RD || e->kind == FR_KIND_FEATURES) {
-        fprintf(f, "\nbootstrap: {replicates: %d, seed: %llu, level: ", e->bootstrap.replicates,
-                (unsigned long long)e->bootstrap.seed);
-        put_double(f, e->bootstrap.level);
-        fputc('}', f);
-    }
-    fputs("\ndet_thresh: ", f);
-    put_double(f, e->det_thresh);
-    fputs("\nnms: ", f);
-    put_double(f, e->nms);
-    fputc('\n', f);
-    if ((e->kind == FR_KIND_RD || e->kind == FR_KIND_FEATURES) && !for_hash) {
-        fputs(e->n_bd ? "bd:\n" : "bd: []\n", f);
-        for (int i = 0; i < e->n_bd; i++) {
-            const FrBdSpec *b = &e->bd[i];
-            fputs("  - {anchor: ", f);
-            put_str(f, b->anchor);
-            fputs(", test: ", f);
-            put_str(f, b->test);
-            fprintf(f, ", method: %s, rate: ", BD_NAMES[b->method]);
-            put_str(f, b->rate);
-            fputs(", quality: ", f);
-            put_str(f, b->quality);
-            fprintf(f, ", monotone: %s, min_span: ", bool_s(b->monotone));
-            if (b->min_span < 0)
-                fputs("auto", f);
-            else
-                put_double(f, b->min_span);
-            fputs("}\n", f);
-        }
-    }
-    if (e->kind == FR_KIND_LOSSLESS) {
-        const FrLosslessSpec *l = &e->lossless;
-        fputs("lossless:\n  layers: ", f);
-        if (l->all_layers)
-            fputs("all", f);
-        else
-            put_strs(f, l->layers, l->n_layers);
-        fputs("\n  coders: ", f);
-        put_strs(f, l->coders, l->n_coders);
-        fprintf(f, "\n  quantized_bits: %d\n  repeats: %d\n", l->quantized_bits, l->repeats);
-    }
-    if (e->kind == FR_KIND_MODEL) {
-        const FrModelCompressionSpec *mc = &e->model_compression;
-        fputs("model_compression:\n  precision: ", f);
-        put_ints(f, mc->precision, mc->n_precision);
-        fprintf(f, "\n  coder: %s\n  dom: {base: ", MODEL_CODER_NAMES[mc->coder]);
-        put_str(f, mc->dom_base);
-        fputs(", target: ", f);
-        put_str(f, mc->dom_target);
-        fprintf(f, "}\n  rounding: %s\n", ROUNDING_NAMES[mc->rounding]);
-    }
-    fputs("output:\n", f);
-    if (!for_hash) {
-        fputs("  dir: ", f);
-        put_str(f, e->output.dir);
-        fputc('\n', f);
-    }
-    fprintf(f, "  images_csv: %s\n  detections: %s\n", bool_s(e->output.images_csv),
-            bool_s(e->output.detections));
-    if (!for_hash && e->kind == FR_KIND_FEATURES) {
-        fputs("  decoded_dir: ", f);
-        put_str(f, e->output.decoded_dir);
-        fputc('\n', f);
-    }
-    if (!for_hash)
-        fprintf(f, "  plots: %s\n  keep_streams: %s\njobs: %d\nquiet: %s\n",
-                bool_s(e->output.plots), bool_s(e->output.keep_streams), e->jobs,
-                bool_s(e->quiet));
+    put_block(f, &cfg_root_field, e, e, for_hash, 0);
 }
 
 static char *dump_mem(const FrExperiment *e, int for_hash, size_t *len)
