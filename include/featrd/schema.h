@@ -1,8 +1,8 @@
 /* featrd/schema.h: one description per settings struct. A schema lists a
  * struct's fields (key, type, offset, default, allowed values, meaning) and
  * drives everything that touches those settings: defaults, YAML parsing
- * (src/config/config.c), validation (one place), the config dump and its hash, the
- * docs/config.md key tables (tests/test_config.c checks them) and curve
+ * (src/config/parse.c), validation (one place), the config dump and its hash, the
+ * docs/config.md key tables (tests/test_registry.c and test_config.c check them) and curve
  * names (every field that differs from its default is written, so two
  * different settings never share a curve or a point id).
  *

@@ -399,7 +399,8 @@ int fr_schema_validate_key(const FrSchema *s, const void *obj, const char **key,
                 continue;
             }
             char v[300], w[300];
-            if (f->type == FR_FIELD_STRING && !fr_schema_get_string(f, obj) &&
+            /* a required string (no default) is the owner's rule */
+            if (f->type == FR_FIELD_STRING && !fr_schema_get_string(f, obj) && f->def_str &&
                 !(f->flags & FR_FIELD_NULLABLE))
                 return fr_error(err, FR_E_USAGE, "%s.%s is not set", s->name, f->key);
             if (!fr_schema_in_range(f, obj)) {
