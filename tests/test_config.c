@@ -964,10 +964,15 @@ static void each_leaf(const FrSchema *sch, const char *prefix, const void *obj,
         char path[200];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", f->key);
         int sh = shown && !(f->flags & FR_FIELD_NODUMP) && (!f->shown || !e || f->shown(e, f));
-        if (f->type == FR_FIELD_SECTION)
+        if (f->type == FR_FIELD_SECTION) {
             each_leaf(f->sub, path, obj ? (const char *)obj + f->offset : NULL, e, sh, fn, arg);
-        else
-            fn(f, path, obj, sh, arg);
+            continue;
+        }
+        fn(f, path, obj, sh, arg);
+        if (f->sub) { /* a list of maps (bd): its entries' keys as "bd[].key" */
+            strcat(path, "[]");
+            each_leaf(f->sub, path, NULL, NULL, 0, fn, arg);
+        }
     }
 }
 
@@ -1040,8 +1045,8 @@ static void test_docs_list_config_keys(void **state)
             continue;
         memcpy(key, r, n);
         key[n] = 0;
-        /* anchors[] and bd[] entries are read by hand (parse.c) */
-        if (!strncmp(key, "anchors[]", 9) || !strncmp(key, "bd[]", 4))
+        /* anchors[] entries are read by hand (parse.c) */
+        if (!strncmp(key, "anchors[]", 9))
             continue;
         char pat[140];
         snprintf(pat, sizeof pat, " %s ", key);

@@ -159,12 +159,16 @@ enum {
     CFG_C_CODEC,       /* sweep.codec: names or maps with the codec's settings */
     CFG_C_SENS_LAYER,  /* sweep.sensitivity.layer: penultimate, final or a name */
     CFG_C_ANCHORS,     /* anchors: maps */
-    CFG_C_BD,          /* bd: maps */
+    CFG_C_BD,          /* bd: maps, each described by cfg_bd_schema */
+    CFG_C_BD_QUALITY,  /* bd[].quality: a metric, a points.csv column or ~ */
+    CFG_C_MIN_SPAN,    /* bd[].min_span: a number >= 0, auto or ~ */
     CFG_C_LAYERS,      /* lossless.layers: all or a list */
 };
 /* The whole config as one SECTION field (its sub is fr_experiment_schema()),
  * with the top level's dump order. */
 extern const FrField cfg_root_field;
+/* One bd[] entry (FrBdSpec). */
+extern const FrSchema cfg_bd_schema;
 /* A schema's keys in field order, NULL-terminated, into keys[cap]. */
 void cfg_schema_keys(const FrSchema *s, const char **keys, int cap);
 
@@ -186,6 +190,10 @@ void cfg_codecs_free(FrCodecSpec *cs, int n);
 void cfg_anchors_free(FrAnchorSpec *a, int n);
 void cfg_bd_free(FrBdSpec *b, int n);
 int cfg_set_defaults(FrExperiment *e);
+/* Every field of s in obj at its default, CUSTOM keys included; 0 or
+ * FR_E_NOMEM. And the release of what they own. */
+int cfg_schema_defaults(const FrSchema *s, void *obj);
+void cfg_schema_free(const FrSchema *s, void *obj);
 /* A new experiment at its defaults; finish = 0 leaves the default hevc
  * entry's QPs open for sweep.qp. */
 FrExperiment *cfg_experiment_new(int finish);

@@ -72,11 +72,6 @@ static void put_double(FILE *f, double x)
     fputs(b, f);
 }
 
-static const char *bool_s(int b)
-{
-    return b ? "true" : "false";
-}
-
 /* ", key: value" for every field of a settings struct, schema order. */
 static void put_schema(FILE *f, const FrSchema *sch, const void *obj)
 {
@@ -135,31 +130,25 @@ static void put_anchors(FILE *f, const FrExperiment *e, int indent)
     }
 }
 
-static void put_bds(FILE *f, const FrExperiment *e, int indent)
+static void put_flow(FILE *f, const FrField *sec, const void *obj, const FrExperiment *e,
+                     int for_hash);
+
+/* bd[]: each entry a flow map of cfg_bd_schema */
+static void put_bds(FILE *f, const FrExperiment *e, int indent, int for_hash)
 {
+    static const FrField entry = {.type = FR_FIELD_SECTION, .sub = &cfg_bd_schema};
     fputs(e->n_bd ? "\n" : " []\n", f);
     for (int i = 0; i < e->n_bd; i++) {
-        const FrBdSpec *b = &e->bd[i];
-        fprintf(f, "%*s- {anchor: ", indent + 2, "");
-        put_str(f, b->anchor);
-        fputs(", test: ", f);
-        put_str(f, b->test);
-        fprintf(f, ", method: %s, rate: ", BD_NAMES[b->method]);
-        put_str(f, b->rate);
-        fputs(", quality: ", f);
-        put_str(f, b->quality);
-        fprintf(f, ", monotone: %s, min_span: ", bool_s(b->monotone));
-        if (b->min_span < 0)
-            fputs("auto", f);
-        else
-            put_double(f, b->min_span);
-        fputs("}\n", f);
+        fprintf(f, "%*s- ", indent + 2, "");
+        put_flow(f, &entry, &e->bd[i], e, for_hash);
+        fputc('\n', f);
     }
 }
 
 /* Block form: the rest of the line(s) after "key:"; flow form (in {...}):
  * the value after "key: ". */
-static void put_custom(FILE *f, const FrField *fd, const void *obj, int indent, int flow)
+static void put_custom(FILE *f, const FrField *fd, const void *obj, int for_hash, int indent,
+                       int flow)
 {
     const char *sp = flow ? "" : " ";
     switch (fd->custom) {
@@ -197,8 +186,21 @@ static void put_custom(FILE *f, const FrField *fd, const void *obj, int indent, 
         put_anchors(f, obj, indent);
         return;
     case CFG_C_BD:
-        put_bds(f, obj, indent);
+        put_bds(f, obj, indent, for_hash);
         return;
+    case CFG_C_BD_QUALITY:
+        fputs(sp, f);
+        put_str(f, ((const FrBdSpec *)obj)->quality);
+        break;
+    case CFG_C_MIN_SPAN: {
+        double m = ((const FrBdSpec *)obj)->min_span;
+        fputs(sp, f);
+        if (m < 0)
+            fputs("auto", f);
+        else
+            put_double(f, m);
+        break;
+    }
     }
     if (!flow)
         fputc('\n', f);
@@ -274,7 +276,7 @@ static void put_flow(FILE *f, const FrField *sec, const void *obj, const FrExper
         if (fd->type == FR_FIELD_SECTION)
             put_flow(f, fd, (const char *)obj + fd->offset, e, for_hash);
         else if (fd->type == FR_FIELD_CUSTOM)
-            put_custom(f, fd, obj, 0, 1);
+            put_custom(f, fd, obj, for_hash, 0, 1);
         else
             put_value(f, fd, obj);
     }
@@ -291,7 +293,7 @@ static void put_block(FILE *f, const FrField *sec, const void *obj, const FrExpe
             continue;
         fprintf(f, "%*s%s:", indent, "", fd->key);
         if (fd->type == FR_FIELD_CUSTOM) {
-            put_custom(f, fd, obj, indent, 0);
+            put_custom(f, fd, obj, for_hash, indent, 0);
             continue;
         }
         if (fd->type == FR_FIELD_SECTION && !(fd->flags & FR_FIELD_FLOW)) {

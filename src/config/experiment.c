@@ -53,12 +53,8 @@ void cfg_anchors_free(FrAnchorSpec *a, int n)
 
 void cfg_bd_free(FrBdSpec *b, int n)
 {
-    for (int i = 0; i < n; i++) {
-        free(b[i].anchor);
-        free(b[i].test);
-        free(b[i].rate);
-        free(b[i].quality);
-    }
+    for (int i = 0; i < n; i++)
+        cfg_schema_free(&cfg_bd_schema, &b[i]);
     free(b);
 }
 
@@ -76,6 +72,8 @@ static int custom_init(int id, void *obj)
     }
     if (id == CFG_C_LAYERS)
         ((FrLosslessSpec *)obj)->all_layers = 1;
+    if (id == CFG_C_MIN_SPAN)
+        ((FrBdSpec *)obj)->min_span = -1; /* auto */
     /* model.input 0x0, sensitivity.layer penultimate, anchors [], bd []:
      * zero */
     return 0;
@@ -102,6 +100,10 @@ static void custom_release(int id, void *obj)
         cfg_anchors_free(e->anchors, e->n_anchors);
         e->anchors = NULL;
         e->n_anchors = 0;
+    } else if (id == CFG_C_BD_QUALITY) {
+        FrBdSpec *b = obj;
+        free(b->quality);
+        b->quality = NULL;
     } else if (id == CFG_C_BD) {
         FrExperiment *e = obj;
         cfg_bd_free(e->bd, e->n_bd);
@@ -128,10 +130,20 @@ static int each_custom(const FrSchema *s, void *obj, int init)
     return 0;
 }
 
+int cfg_schema_defaults(const FrSchema *s, void *obj)
+{
+    return fr_schema_init(s, obj) || each_custom(s, obj, 1) ? FR_E_NOMEM : 0;
+}
+
+void cfg_schema_free(const FrSchema *s, void *obj)
+{
+    each_custom(s, obj, 0);
+    fr_schema_release(s, obj);
+}
+
 int cfg_set_defaults(FrExperiment *e)
 {
-    const FrSchema *s = fr_experiment_schema();
-    return fr_schema_init(s, e) || each_custom(s, e, 1) ? FR_E_NOMEM : 0;
+    return cfg_schema_defaults(fr_experiment_schema(), e);
 }
 
 void fr_experiment_free(FrExperiment **ep)
@@ -139,8 +151,7 @@ void fr_experiment_free(FrExperiment **ep)
     if (!ep || !*ep)
         return;
     FrExperiment *e = *ep;
-    each_custom(fr_experiment_schema(), e, 0);
-    fr_schema_release(fr_experiment_schema(), e);
+    cfg_schema_free(fr_experiment_schema(), e);
     cfg_priv_free(e->priv);
     free(e);
     *ep = NULL;

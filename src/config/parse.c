@@ -18,8 +18,6 @@
 #include "featrd/metrics.h"
 
 static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "chroma", NULL};
-static const char *const BD_KEYS[] = {"anchor", "test", "method", "rate", "quality",
-                                      "monotone", "min_span", NULL};
 
 /* Keys of a map that may also hold a schema's fields: fixed[] then the
  * schema's keys, NULL-terminated, into keys[cap]. */
@@ -315,61 +313,14 @@ static int parse_anchors(CfgCx *c, const Node *v)
     return 0;
 }
 
+static int parse_section(CfgCx *c, const Node *m, const char *path, const FrSchema *s, void *obj);
+
+/* One bd[] entry: its schema (sections.c), then the two keys it needs. */
 static int parse_bd_entry(CfgCx *c, const Node *m, const char *path, FrBdSpec *b)
 {
-    int rc = cfg_check_map(c, m, path, BD_KEYS);
-    if (rc)
-        return rc;
-    if (!(b->rate = cfg_xstrdup("kbpi")))
-        return FR_E_NOMEM;
-    b->monotone = 1;
-    b->min_span = -1;
-    for (int i = 0; !rc && i < m->n; i++) {
-        const char *k = m->keys[i];
-        const Node *v = m->kids[i];
-        char p[300];
-        cfg_join(p, sizeof p, path, k);
-        if ((rc = cfg_rec(c, p, v->loc)))
-            break;
-        if (!strcmp(k, "anchor"))
-            rc = cfg_get_str(c, v, p, 0, &b->anchor);
-        else if (!strcmp(k, "test"))
-            rc = cfg_get_str(c, v, p, 0, &b->test);
-        else if (!strcmp(k, "method")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, BD_NAMES, &t);
-            b->method = (FrBdMethod)t;
-        } else if (!strcmp(k, "rate")) {
-            if (!(rc = cfg_get_str(c, v, p, 0, &b->rate)))
-                for (const char *q = b->rate; *q && !rc; q++)
-                    if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_')
-                        rc = cfg_expected(c, v, p, "a points.csv column name such as kbpi");
-        } else if (!strcmp(k, "monotone")) {
-            rc = cfg_get_bool(c, v, p, &b->monotone);
-        } else if (!strcmp(k, "min_span")) {
-            if (cfg_is_null(v) || (v->type == N_SCALAR && !strcmp(v->s, "auto")))
-                b->min_span = -1;
-            else
-                rc = cfg_get_double(c, v, p, 0, 1e300, 0, &b->min_span);
-        } else if (!strcmp(k, "quality")) {
-            int t;
-            if (cfg_is_null(v)) {
-                free(b->quality);
-                b->quality = NULL;
-            } else if (v->type == N_SCALAR && fr_metric_from_name(v->s) >= 0) {
-                t = fr_metric_from_name(v->s);
-                free(b->quality);
-                if (!(b->quality = cfg_xstrdup(METRIC_NAMES[t])))
-                    rc = FR_E_NOMEM;
-            } else if (!(rc = cfg_get_str(c, v, p, 0, &b->quality))) {
-                /* any points.csv column (psnr_nbit, mse, ...) */
-                for (const char *q = b->quality; *q && !rc; q++)
-                    if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_')
-                        rc = cfg_expected(c, v, p, "a metric (map07, top1, ...) or a points.csv "
-                                      "column name such as psnr_nbit");
-            }
-        }
-    }
+    int rc = cfg_schema_defaults(&cfg_bd_schema, b);
+    if (!rc)
+        rc = parse_section(c, m, path, &cfg_bd_schema, b);
     if (!rc && (!b->anchor || !b->test))
         rc = cfg_loc_err(c->err, FR_E_CONFIG, m->loc, path,
                      "missing key '%s' (a curve name such as an anchor's name, or a glob "
@@ -475,6 +426,35 @@ static int parse_layers(CfgCx *c, const Node *v, const char *p, FrLosslessSpec *
     return rc;
 }
 
+static int parse_bd_quality(CfgCx *c, const Node *v, const char *p, FrBdSpec *b)
+{
+    int rc = 0;
+    if (cfg_is_null(v)) {
+        free(b->quality);
+        b->quality = NULL;
+    } else if (v->type == N_SCALAR && fr_metric_from_name(v->s) >= 0) {
+        free(b->quality);
+        if (!(b->quality = cfg_xstrdup(METRIC_NAMES[fr_metric_from_name(v->s)])))
+            rc = FR_E_NOMEM;
+    } else if (!(rc = cfg_get_str(c, v, p, 0, &b->quality))) {
+        /* any points.csv column (psnr_nbit, mse, ...) */
+        for (const char *q = b->quality; *q && !rc; q++)
+            if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_')
+                rc = cfg_expected(c, v, p, "a metric (map07, top1, ...) or a points.csv "
+                                           "column name such as psnr_nbit");
+    }
+    return rc;
+}
+
+static int parse_min_span(CfgCx *c, const Node *v, const char *p, FrBdSpec *b)
+{
+    if (cfg_is_null(v) || (v->type == N_SCALAR && !strcmp(v->s, "auto"))) {
+        b->min_span = -1;
+        return 0;
+    }
+    return cfg_get_double(c, v, p, 0, 1e300, 0, &b->min_span);
+}
+
 static int parse_custom(CfgCx *c, const FrField *f, void *obj, const Node *v, const char *p,
                         FrSrcLoc kloc)
 {
@@ -493,6 +473,10 @@ static int parse_custom(CfgCx *c, const FrField *f, void *obj, const Node *v, co
         return parse_bd(c, v);
     case CFG_C_LAYERS:
         return parse_layers(c, v, p, obj);
+    case CFG_C_BD_QUALITY:
+        return parse_bd_quality(c, v, p, obj);
+    case CFG_C_MIN_SPAN:
+        return parse_min_span(c, v, p, obj);
     }
     return cfg_loc_err(c->err, FR_E_CONFIG, kloc, p, "no reader for this key");
 }
@@ -500,7 +484,6 @@ static int parse_custom(CfgCx *c, const FrField *f, void *obj, const Node *v, co
 /* ------------------------------------------------------------------ */
 /* The schema walk. */
 
-static int parse_section(CfgCx *c, const Node *m, const char *path, const FrSchema *s, void *obj);
 
 static void *field_at(const FrField *f, void *obj)
 {

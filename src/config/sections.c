@@ -99,6 +99,15 @@ static const char *level_ok(const FrField *f, const void *obj)
                                             : "a confidence level between 0 and 1, e.g. 0.95";
 }
 
+/* rate and quality name points.csv columns */
+static const char *column_ok(const FrField *f, const void *obj)
+{
+    for (const char *q = fr_schema_get_string(f, obj); q && *q; q++)
+        if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '_')
+            return "a points.csv column name such as kbpi";
+    return NULL;
+}
+
 /* ---- names computed from the registries ---- */
 
 static const char *byte_coders[MAX_CODECS];
@@ -216,8 +225,10 @@ static const FrField sweep_fields[] = {
      .flags = FR_FIELD_EMPTY_OK, .what = QP_WHAT, .doc = "QP_base list"},
     {.key = "qp_range", .type = FR_FIELD_INT, .offset = offsetof(FrSweepSpec, qp_range),
      .def = 5, .lo = 0, .hi = 51, .doc = "QP_range"},
-    {SEC(FrSweepSpec, sensitivity, sens_schema), .flags = FR_FIELD_FLOW, .doc = "sensitivity measurement"},
-    {SEC(FrSweepSpec, rdopt, rdopt_schema), .flags = FR_FIELD_FLOW, .shown = rdopt_used, .doc = "rdopt curves"},
+    {SEC(FrSweepSpec, sensitivity, sens_schema), .flags = FR_FIELD_FLOW,
+     .doc = "sensitivity measurement"},
+    {SEC(FrSweepSpec, rdopt, rdopt_schema), .flags = FR_FIELD_FLOW, .shown = rdopt_used,
+     .doc = "rdopt curves"},
     {LIST(FrSweepSpec, weights, n_weights), .type = FR_FIELD_STRINGS,
      .what = "darknet .weights files of model.cfg", .flags = FR_FIELD_DUMP_IF_SET,
      .doc = "weights files, one feature curve each"},
@@ -301,7 +312,8 @@ static const FrField dom_fields[] = {
      .offset = offsetof(FrModelCompressionSpec, dom_target), .flags = FR_FIELD_NULLABLE,
      .doc = "weights of the fine-tuned model"},
 };
-static const FrSchema dom_schema = SCHEMA("model_compression.dom", FrModelCompressionSpec, dom_fields);
+static const FrSchema dom_schema =
+    SCHEMA("model_compression.dom", FrModelCompressionSpec, dom_fields);
 
 static const FrField mc_fields[] = {
     {LIST(FrModelCompressionSpec, precision, n_precision), .type = FR_FIELD_INTS, .lo = 1,
@@ -312,11 +324,29 @@ static const FrField mc_fields[] = {
     {.key = "rounding", .type = FR_FIELD_ENUM,
      .offset = offsetof(FrModelCompressionSpec, rounding), .def = FR_MODEL_ROUND_TRUNCATE,
      .names = cfg_rounding_names, .doc = "w·10^p to an integer"},
-    {.key = "dom", .type = FR_FIELD_SECTION, .offset = 0, .sub = &dom_schema, .flags = FR_FIELD_FLOW,
+    {.key = "dom", .type = FR_FIELD_SECTION, .offset = 0, .sub = &dom_schema,
+     .flags = FR_FIELD_FLOW,
      .doc = "difference-of-models weights"},
 };
 static const char *const mc_dump_order[] = {"precision", "coder", "dom", "rounding", NULL};
 static const FrSchema mc_schema = SCHEMA("model_compression", FrModelCompressionSpec, mc_fields);
+
+/* ---- bd[]: one entry ---- */
+
+static const FrField bd_fields[] = {
+    {STR(FrBdSpec, anchor, 0), .doc = "a curve name or an anchor's name", .doc_def = "required"},
+    {STR(FrBdSpec, test, 0), .doc = "a curve name or a glob", .doc_def = "required"},
+    {.key = "method", .type = FR_FIELD_ENUM, .offset = offsetof(FrBdSpec, method),
+     .def = FR_BD_PCHIP, .names = cfg_bd_names, .doc = "pchip or cubic"},
+    {STR(FrBdSpec, rate, 0), .def_str = "kbpi", .accept = column_ok, .doc = "rate column"},
+    {.key = "quality", .type = FR_FIELD_CUSTOM, .custom = CFG_C_BD_QUALITY,
+     .doc = "a metric or a points.csv column", .doc_def = "`~` = first metric"},
+    {.key = "monotone", .type = FR_FIELD_BOOL, .offset = offsetof(FrBdSpec, monotone), .def = 1,
+     .doc = "fit the upper envelope"},
+    {.key = "min_span", .type = FR_FIELD_CUSTOM, .custom = CFG_C_MIN_SPAN,
+     .doc = "a number >= 0 or auto", .doc_def = "`auto`"},
+};
+const FrSchema cfg_bd_schema = SCHEMA("bd", FrBdSpec, bd_fields);
 
 /* ---- the top level ---- */
 
@@ -327,7 +357,8 @@ static const FrField top_fields[] = {
      .def = FR_KIND_RD, .names_fn = cfg_kind_names, .doc = "the experiment's kind"},
     {SEC(FrExperiment, model, model_schema), .shown = not_features, .doc = "the network"},
     {SEC(FrExperiment, dataset, dataset_schema), .shown = not_features, .doc = "the images"},
-    {SEC(FrExperiment, sweep, sweep_schema), .order = sweep_dump_order, .shown = rd_or_features, .doc = "the RD sweep"},
+    {SEC(FrExperiment, sweep, sweep_schema), .order = sweep_dump_order, .shown = rd_or_features,
+     .doc = "the RD sweep"},
     {.key = "anchors", .type = FR_FIELD_CUSTOM, .custom = CFG_C_ANCHORS, .shown = rd_only,
      .doc = "cloud-only coding of the input image", .doc_def = "`[]`"},
     {LIST(FrExperiment, metrics, n_metrics), .type = FR_FIELD_ENUMS,
@@ -339,7 +370,8 @@ static const FrField top_fields[] = {
      .ddef = 0.005, .dlo = 0, .dhi = 1, .doc = "detection score threshold"},
     {.key = "nms", .type = FR_FIELD_DOUBLE, .offset = offsetof(FrExperiment, nms), .ddef = 0.45,
      .dlo = 0, .dhi = 1, .doc = "NMS IoU threshold"},
-    {.key = "bd", .type = FR_FIELD_CUSTOM, .custom = CFG_C_BD, .shown = rd_or_features,
+    {.key = "bd", .type = FR_FIELD_CUSTOM, .custom = CFG_C_BD, .sub = &cfg_bd_schema,
+     .shown = rd_or_features,
      .flags = FR_FIELD_NOHASH, .doc = "Bjontegaard comparisons", .doc_def = "`[]`"},
     {SEC(FrExperiment, bootstrap, boot_schema), .flags = FR_FIELD_FLOW, .shown = rd_or_features,
      .doc = "confidence intervals"},
@@ -349,7 +381,8 @@ static const FrField top_fields[] = {
     {.key = "quiet", .type = FR_FIELD_BOOL, .offset = offsetof(FrExperiment, quiet),
      .flags = FR_FIELD_NOHASH, .doc = "no progress output"},
     {SEC(FrExperiment, lossless, lossless_schema), .shown = lossless_only, .doc = "seed 000"},
-    {SEC(FrExperiment, model_compression, mc_schema), .order = mc_dump_order, .shown = model_only, .doc = "seed 002"},
+    {SEC(FrExperiment, model_compression, mc_schema), .order = mc_dump_order,
+     .shown = model_only, .doc = "seed 002"},
     {SEC(FrExperiment, features, features_schema), .shown = features_only,
      .doc = "the tensors to code"},
     {.key = "include", .type = FR_FIELD_CUSTOM, .custom = CFG_C_INCLUDE,

@@ -453,7 +453,8 @@ static int wide_text(const FrField *f, const void *obj, char *buf, size_t cap)
         PUT("%lld", obj ? fr_schema_get_i64(f, obj) : (long long)f->def);
         break;
     case FR_FIELD_U64:
-        PUT("%llu", obj ? (unsigned long long)fr_schema_get_u64(f, obj) : (unsigned long long)f->def);
+        PUT("%llu", obj ? (unsigned long long)fr_schema_get_u64(f, obj)
+                        : (unsigned long long)f->def);
         break;
     case FR_FIELD_DOUBLE:
         k = (size_t)double_text(obj ? fr_schema_get_double(f, obj) : f->ddef, buf, cap);
