@@ -1110,6 +1110,21 @@ static void test_schema_defaults_in_dump(void **state)
         fr_experiment_free(&e);
     }
     assert_true(total >= 80);
+    /* the ranges hold for values set in the struct too (fr_schema_validate) */
+    FrExperiment *e = fr_experiment_defaults();
+    FrExperiment *same = fr_experiment_defaults();
+    FrError err;
+    assert_true(fr_schema_equal(fr_experiment_schema(), e, same));
+    e->sweep.qp_range = 60;
+    assert_false(fr_schema_equal(fr_experiment_schema(), e, same));
+    assert_int_equal(fr_schema_validate(fr_experiment_schema(), e, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "sweep.qp_range is 60: use 0..51");
+    e->sweep.qp_range = 5;
+    e->bootstrap.level = 1;
+    assert_int_equal(fr_schema_validate(fr_experiment_schema(), e, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "bootstrap.level is 1.0: use a confidence level between 0 and 1");
+    fr_experiment_free(&same);
+    fr_experiment_free(&e);
 }
 
 /* The kind under which a top-level section may be set. */
