@@ -9,6 +9,7 @@
 #define SETTING_S(cs, k) fr_schema_get_str(fr_schema_field((cs)->codec->settings, k), (cs)->settings)
 
 #include <glob.h>
+#include <limits.h>
 
 #define DIR "tests/data/config/"
 #define BAD DIR "bad/"
@@ -948,6 +949,298 @@ static void test_cli_exit_status(void **state)
     assert_int_not_equal(access(p, F_OK), 0);
 }
 
+/* ---- the schema drives the config (src/config/sections.c) ---- */
+
+/* Every key below the section sch at prefix that is not a section itself,
+ * with the struct holding it and whether the dump of e shows it. */
+typedef void (*LeafFn)(const FrField *f, const char *path, const void *obj, int shown,
+                       void *arg);
+
+static void each_leaf(const FrSchema *sch, const char *prefix, const void *obj,
+                      const FrExperiment *e, int shown, LeafFn fn, void *arg)
+{
+    for (int i = 0; i < sch->n_fields; i++) {
+        const FrField *f = &sch->fields[i];
+        char path[200];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", f->key);
+        int sh = shown && !(f->flags & FR_FIELD_NODUMP) && (!f->shown || !e || f->shown(e, f));
+        if (f->type == FR_FIELD_SECTION) {
+            each_leaf(f->sub, path, obj ? (const char *)obj + f->offset : NULL, e, sh, fn, arg);
+            continue;
+        }
+        fn(f, path, obj, sh, arg);
+        if (f->sub) { /* a list of maps (bd): its entries' keys as "bd[].key" */
+            strcat(path, "[]");
+            each_leaf(f->sub, path, NULL, NULL, 0, fn, arg);
+        }
+    }
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strdup(buf);
+}
+
+typedef struct DocsCheck {
+    const char *docs;
+    int rows;
+    char paths[4096];
+} DocsCheck;
+
+static void doc_row(const FrField *f, const char *path, const void *obj, int shown, void *arg)
+{
+    (void)obj;
+    (void)shown;
+    DocsCheck *d = arg;
+    char def[300], row[400], bold[200];
+    if (f->doc_def) {
+        snprintf(def, sizeof def, "%s", f->doc_def);
+    } else {
+        char v[256];
+        fr_schema_field_text(f, NULL, v, sizeof v);
+        snprintf(def, sizeof def, "`%s`", v);
+    }
+    /* "| `path` | default |", or a section-like top key "| **path** ... | default |" */
+    snprintf(row, sizeof row, "| `%s` | %s |", path, def);
+    snprintf(bold, sizeof bold, "| **%s**", path);
+    const char *b = strstr(d->docs, bold);
+    char cell[320];
+    snprintf(cell, sizeof cell, " | %s |", def);
+    const char *eol = b ? strchr(b, '\n') : NULL;
+    const char *c = b ? strstr(b, cell) : NULL;
+    if (!strstr(d->docs, row) && !(b && c && eol && c < eol))
+        fail_msg("docs/config.md has no row \"%s\" (the schema in src/config/sections.c)", row);
+    d->rows++;
+    size_t l = strlen(d->paths);
+    snprintf(d->paths + l, sizeof d->paths - l, " %s ", path);
+}
+
+/* docs/config.md's key table and the schema agree both ways: every key
+ * with its default, and no row for a key the schema lacks. */
+static void test_docs_list_config_keys(void **state)
+{
+    (void)state;
+    DocsCheck d = {read_text("docs/config.md"), 0, ""};
+    each_leaf(fr_experiment_schema(), "", NULL, NULL, 1, doc_row, &d);
+    assert_true(d.rows >= 60);
+    const char *from = strstr(d.docs, "\n## Keys\n"), *to = strstr(d.docs, "\n### `sweep.codec` entries");
+    assert_non_null(from);
+    assert_non_null(to);
+    int seen = 0;
+    for (const char *q = from; q && q < to; q = strchr(q + 1, '\n')) {
+        const char *r = q + 1;
+        int bold = !strncmp(r, "| **", 4);
+        if (strncmp(r, "| `", 3) && !bold)
+            continue;
+        r += bold ? 4 : 3;
+        char key[120];
+        size_t n = strcspn(r, bold ? "*" : "`");
+        if (n >= sizeof key)
+            continue;
+        memcpy(key, r, n);
+        key[n] = 0;
+        /* anchors[] entries are read by hand (parse.c) */
+        if (!strncmp(key, "anchors[]", 9))
+            continue;
+        char pat[140];
+        snprintf(pat, sizeof pat, " %s ", key);
+        if (!strstr(d.paths, pat) && !(bold && fr_schema_field(fr_experiment_schema(), key)))
+            fail_msg("docs/config.md has a row for '%s', a key the schema does not have", key);
+        seen++;
+    }
+    assert_true(seen >= d.rows);
+    free((char *)d.docs);
+}
+
+typedef struct DumpCheck {
+    const char *dump;
+    int checked;
+} DumpCheck;
+
+static void default_in_dump(const FrField *f, const char *path, const void *obj, int shown,
+                            void *arg)
+{
+    DumpCheck *d = arg;
+    (void)obj;
+    /* (kind is what the test changes) */
+    if (!shown || f->type == FR_FIELD_CUSTOM || (f->flags & FR_FIELD_DUMP_IF_SET) ||
+        !strcmp(path, "kind"))
+        return;
+    char v[300], want[400];
+    if (f->type == FR_FIELD_STRING && f->def_str) {
+        snprintf(v, sizeof v, "\"%s\"", f->def_str);
+    } else if (f->type == FR_FIELD_STRINGS) {
+        size_t k = (size_t)snprintf(v, sizeof v, "[");
+        for (int i = 0; f->def_strs && f->def_strs[i]; i++)
+            k += (size_t)snprintf(v + k, sizeof v - k, "%s\"%s\"", i ? ", " : "", f->def_strs[i]);
+        snprintf(v + k, sizeof v - k, "]");
+    } else {
+        fr_schema_field_text(f, NULL, v, sizeof v);
+    }
+    snprintf(want, sizeof want, "%s: %s", f->key, v);
+    if (!strstr(d->dump, want))
+        fail_msg("%s: the dump of the defaults has no \"%s\":\n%s", path, want, d->dump);
+    d->checked++;
+}
+
+/* Every key the dump writes for a kind appears there at the schema's default. */
+static void test_schema_defaults_in_dump(void **state)
+{
+    (void)state;
+    int total = 0;
+    for (int k = 0; k < fr_kind_count(); k++) {
+        FrExperiment *e = fr_experiment_defaults();
+        assert_non_null(e);
+        e->kind = (FrExperimentKind)k;
+        FrError err;
+        if (fr_schema_validate(fr_experiment_schema(), e, &err))
+            fail_msg("the defaults are out of the schema's ranges: %s", err.msg);
+        char *dump = fr_experiment_dump_string(e);
+        DumpCheck d = {dump, 0};
+        each_leaf(fr_experiment_schema(), "", e, e, 1, default_in_dump, &d);
+        assert_true(d.checked >= 15);
+        total += d.checked;
+        free(dump);
+        fr_experiment_free(&e);
+    }
+    assert_true(total >= 80);
+    /* the ranges hold for values set in the struct too (fr_schema_validate) */
+    FrExperiment *e = fr_experiment_defaults();
+    FrExperiment *same = fr_experiment_defaults();
+    FrError err;
+    assert_true(fr_schema_equal(fr_experiment_schema(), e, same));
+    e->sweep.qp_range = 60;
+    assert_false(fr_schema_equal(fr_experiment_schema(), e, same));
+    assert_int_equal(fr_schema_validate(fr_experiment_schema(), e, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "sweep.qp_range is 60: use 0..51");
+    e->sweep.qp_range = 5;
+    e->bootstrap.level = 1;
+    assert_int_equal(fr_schema_validate(fr_experiment_schema(), e, &err), FR_E_USAGE);
+    tu_assert_contains(err.msg, "bootstrap.level is 1.0: use a confidence level between 0 and 1");
+    fr_experiment_free(&same);
+    fr_experiment_free(&e);
+}
+
+/* The kind under which a top-level section may be set. */
+static const char *kind_for(const char *path)
+{
+    if (!strncmp(path, "lossless.", 9))
+        return "lossless";
+    if (!strncmp(path, "model_compression.", 18))
+        return "model";
+    if (!strncmp(path, "features.", 9))
+        return "features";
+    return "rd";
+}
+
+static void one_out_of_range(const FrField *f, const char *path, const char *val, int list)
+{
+    /* path a.b.c as nested maps under the kind, the value on the last line */
+    char yaml[600], want[500], range[300];
+    size_t k = (size_t)snprintf(yaml, sizeof yaml, "kind: %s\n", kind_for(path));
+    int depth = 0, line = 1;
+    const char *p = path, *dot;
+    while ((dot = strchr(p, '.'))) {
+        k += (size_t)snprintf(yaml + k, sizeof yaml - k, "%*s%.*s:\n", 2 * depth, "",
+                              (int)(dot - p), p);
+        depth++;
+        line++;
+        p = dot + 1;
+    }
+    snprintf(yaml + k, sizeof yaml - k, "%*s%s: %s%s%s\n", 2 * depth, "", p, list ? "[" : "", val,
+             list ? "]" : "");
+    line++;
+    int col = 2 * depth + (int)strlen(p) + 3 + (list ? 1 : 0);
+    fr_schema_range_text(f, range, sizeof range);
+    snprintf(want, sizeof want, "range.yaml:%d:%d: %s: expected %s, got %s", line, col, path,
+             range, val);
+    FrExperiment *e = NULL;
+    FrError err;
+    int rc = fr_config_load_string(yaml, "range.yaml", NULL, 0, &e, &err);
+    if (rc != FR_E_CONFIG || !strstr(err.msg, want))
+        fail_msg("%s = %s: rc %d, message \"%s\", want \"%s\"\n%s", path, val, rc, err.msg, want,
+                 yaml);
+    fr_experiment_free(&e);
+}
+
+static void out_of_range(const FrField *f, const char *path, const void *obj, int shown,
+                         void *arg)
+{
+    (void)obj;
+    (void)shown;
+    int *n = arg;
+    char v[64];
+    int list = f->type == FR_FIELD_INTS;
+    if (f->type == FR_FIELD_DOUBLE) {
+        snprintf(v, sizeof v, "%g", f->dhi + 1);
+        one_out_of_range(f, path, v, 0);
+        snprintf(v, sizeof v, "%g", f->flags & FR_FIELD_LO_OPEN ? f->dlo : f->dlo - 1);
+        one_out_of_range(f, path, v, 0);
+        *n += 2;
+    } else if ((f->type == FR_FIELD_INT || f->type == FR_FIELD_I64 || list ||
+                (f->type == FR_FIELD_U64 && f->hi > 0))) {
+        if (f->allowed) {
+            snprintf(v, sizeof v, "%d", f->allowed[0] + 1);
+            one_out_of_range(f, path, v, list);
+            *n += 1;
+            return;
+        }
+        if (f->hi != INT_MAX) {
+            snprintf(v, sizeof v, "%lld", (long long)f->hi + 1);
+            one_out_of_range(f, path, v, list);
+        }
+        snprintf(v, sizeof v, "%lld", (long long)f->lo - 1);
+        one_out_of_range(f, path, v, list);
+        *n += 1 + (f->hi != INT_MAX);
+    }
+}
+
+/* Each numeric key's range is the schema's: a value past either end is
+ * refused at its file:line:col, naming the key and the range. */
+static void test_schema_ranges(void **state)
+{
+    (void)state;
+    int n = 0;
+    each_leaf(fr_experiment_schema(), "", NULL, NULL, 1, out_of_range, &n);
+    assert_true(n >= 35);
+}
+
+/* Each section's "known keys here" list is its schema's keys, in order. */
+static void test_schema_known_keys(void **state)
+{
+    (void)state;
+    const FrSchema *top = fr_experiment_schema();
+    int n = 0;
+    for (int i = 0; i < top->n_fields; i++) {
+        const FrField *f = &top->fields[i];
+        if (f->type != FR_FIELD_SECTION)
+            continue;
+        char yaml[200], want[600];
+        /* under the kind that reads the section */
+        char path[64];
+        snprintf(path, sizeof path, "%s.x", f->key);
+        snprintf(yaml, sizeof yaml, "kind: %s\n%s:\n  bogus_key_xyz: 1\n", kind_for(path), f->key);
+        size_t k = (size_t)snprintf(want, sizeof want,
+                                    "keys.yaml:3:3: %s.bogus_key_xyz: unknown key; known keys here: ",
+                                    f->key);
+        for (int j = 0; j < f->sub->n_fields; j++)
+            k += (size_t)snprintf(want + k, sizeof want - k, "%s%s", j ? ", " : "",
+                                  f->sub->fields[j].key);
+        FrExperiment *e = NULL;
+        FrError err;
+        assert_int_equal(fr_config_load_string(yaml, "keys.yaml", NULL, 0, &e, &err), FR_E_CONFIG);
+        tu_assert_contains(err.msg, want);
+        n++;
+    }
+    assert_true(n >= 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,6 +1263,10 @@ int main(void)
         cmocka_unit_test(test_shipped_configs),
         cmocka_unit_test(test_truncated_and_mutated),
         cmocka_unit_test(test_cli_exit_status),
+        cmocka_unit_test(test_docs_list_config_keys),
+        cmocka_unit_test(test_schema_defaults_in_dump),
+        cmocka_unit_test(test_schema_ranges),
+        cmocka_unit_test(test_schema_known_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

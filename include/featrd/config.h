@@ -1,7 +1,8 @@
 /* featrd/config.h: the experiment description. A YAML file (plus `include:`d
  * base files and `-o key.path=value` overrides) becomes one FrExperiment of
- * plain typed fields. Parsing, defaults and validation live in src/config/config.c,
- * the only file that sees libyaml. docs/config.md documents every key.
+ * plain typed fields. Parsing, defaults and validation live in src/config/
+ * (load.c, parse.c, validate.c, dump.c, ...; yaml_tree.c is the only file
+ * that sees libyaml). docs/config.md documents every key.
  *
  * Conventions
  * - Every field has the default fr_experiment_defaults() gives it (written on
@@ -38,6 +39,7 @@
 
 #include "featrd/codec.h"
 #include "featrd/common.h"
+#include "featrd/schema.h"
 #include "featrd/task.h"
 
 #ifdef __cplusplus
@@ -397,6 +399,12 @@ int fr_experiment_error(const FrExperiment *e, FrError *err, int code, const cha
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
+
+/* The schema of the config (featrd/schema.h): the top level's keys, each
+ * section an FR_FIELD_SECTION field with its own schema. It drives the
+ * YAML parsing, defaults, ranges, the dump and hash and docs/config.md's
+ * key table (tests/test_config.c checks it). Static. */
+const FrSchema *fr_experiment_schema(void);
 
 /* Enum ↔ YAML spelling (static strings; NULL / -1 for out-of-range / unknown).
  * fr_packing_name() and fr_range_name() are in pack.h / quant.h. */

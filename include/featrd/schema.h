@@ -1,17 +1,22 @@
 /* featrd/schema.h: one description per settings struct. A schema lists a
  * struct's fields (key, type, offset, default, allowed values, meaning) and
  * drives everything that touches those settings: defaults, YAML parsing
- * (src/config/config.c), validation (one place), the config dump and its hash, the
- * docs/config.md key tables (tests/test_config.c checks them) and curve
+ * (src/config/parse.c), validation (one place), the config dump and its hash, the
+ * docs/config.md key tables (tests/test_registry.c and test_config.c check them) and curve
  * names (every field that differs from its default is written, so two
  * different settings never share a curve or a point id).
  *
  * A codec's settings are such a struct (featrd/codec.h: FrCodec.settings);
- * a new codec declares its own struct and schema in its own file. */
+ * a new codec declares its own struct and schema in its own file. The
+ * experiment config's sections are too (fr_experiment_schema(),
+ * featrd/config.h): they use the wider types below (numbers of other
+ * widths, owned strings, enums, lists, nested sections) and the flags that
+ * say how the canonical dump writes a field. */
 #ifndef FEATRD_SCHEMA_H
 #define FEATRD_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "featrd/common.h"
 
@@ -23,7 +28,40 @@ typedef enum FrFieldType {
     FR_FIELD_INT = 0, /* int: lo..hi, or one of allowed[] (INT_MIN-terminated) */
     FR_FIELD_BOOL,    /* int 0/1; YAML true/false (or 0/1) */
     FR_FIELD_CHOICE,  /* char[size]: one of names[] (NULL-terminated) */
+    /* The types below are read from YAML by the config module only (the
+     * text setters above refuse them). */
+    FR_FIELD_I64,     /* long long: lo..hi */
+    FR_FIELD_U64,     /* uint64_t: lo..hi when hi > 0, else any value (seeds) */
+    FR_FIELD_DOUBLE,  /* double: dlo..dhi, a bound open with FR_FIELD_LO_OPEN/HI_OPEN */
+    FR_FIELD_STRING,  /* char *, owned; NULL (YAML ~) only with FR_FIELD_NULLABLE.
+                         Paths are strings kept as written (featrd/config.h) */
+    FR_FIELD_ENUM,    /* int (an enum): an index into the names */
+    FR_FIELD_INTS,    /* int * (owned) and an int count at count_offset: each
+                         value lo..hi, or one of allowed[]; no duplicates */
+    FR_FIELD_ENUMS,   /* int * (owned) indices into the names, and a count */
+    FR_FIELD_STRINGS, /* char ** (owned, each owned) and a count; with names:
+                         only those */
+    FR_FIELD_SECTION, /* a nested map described by sub; sub's offsets are from
+                         this field's offset in obj */
+    FR_FIELD_CUSTOM,  /* read, written, defaulted and freed by the schema's
+                         owner (custom: its id); the table still gives the
+                         key, its place, its dump flags and its docs */
 } FrFieldType;
+
+/* FrField.flags */
+enum {
+    FR_FIELD_NULLABLE = 1 << 0,  /* STRING: ~ (NULL) allowed */
+    FR_FIELD_EMPTY_OK = 1 << 1,  /* lists: [] (and ~) allowed */
+    FR_FIELD_LO_OPEN = 1 << 2,   /* DOUBLE: > dlo instead of >= */
+    FR_FIELD_NOHASH = 1 << 3,    /* dump: left out of the hashed form */
+    FR_FIELD_HASH_IF_SET = 1 << 4, /* dump: in the hashed form only when not
+                                      the default (a key added later keeps
+                                      older results' hashes) */
+    FR_FIELD_DUMP_IF_SET = 1 << 5, /* dump: written only when not the default */
+    FR_FIELD_NODUMP = 1 << 6,    /* dump: never written (it only shapes values
+                                    the dump holds resolved) */
+    FR_FIELD_FLOW = 1 << 7,      /* SECTION: dumped as a flow map {k: v, ...} */
+};
 
 typedef struct FrField {
     const char *key;          /* YAML key, e.g. "ctu" */
@@ -36,8 +74,33 @@ typedef struct FrField {
     const int *allowed;       /* INT: the only values, INT_MIN-terminated; NULL: lo..hi */
     int special;              /* INT: one more accepted value outside lo..hi (e.g. -1 =
                                  "library default"); 0 when none (0 then needs lo <= 0) */
-    const char *const *names; /* CHOICE: NULL-terminated */
+    const char *const *names; /* CHOICE, ENUM(S), STRINGS: NULL-terminated */
     const char *doc;          /* one line for docs/config.md */
+    /* The wider types (all zero for the codec settings): */
+    unsigned flags;           /* FR_FIELD_NULLABLE, ... */
+    double ddef, dlo, dhi;    /* DOUBLE: default and range */
+    const int *def_list;      /* INTS, ENUMS: the default list (n_def items) */
+    int n_def;
+    const char *const *def_strs; /* STRINGS: the default list, NULL-terminated;
+                                    STRING's default is def_str (NULL: none) */
+    size_t count_offset;      /* lists: offsetof the int count */
+    const char *what;         /* lists, INT with allowed: what a message says
+                                 the values must be ("8, 10 or 12") */
+    const char *const *(*names_fn)(void); /* names computed at run time
+                                             (registries); NULL: names */
+    /* Beyond the type and range: NULL when the field's value at obj is
+     * acceptable, else what it must be (for "expected X, got Y"). */
+    const char *(*accept)(const struct FrField *f, const void *obj);
+    const struct FrSchema *sub; /* SECTION */
+    const char *const *order; /* SECTION: sub's keys in the order the dump
+                                 writes them (NULL: field order; messages
+                                 and docs use field order) */
+    int custom;               /* CUSTOM: the owner's id */
+    /* The dump writes the field only when shown(top, f) (NULL: always);
+     * top is what the dump's caller passes (the experiment). */
+    int (*shown)(const void *top, const struct FrField *f);
+    const char *doc_def;      /* docs/config.md's default column when it is
+                                 not the default's text in backquotes */
 } FrField;
 
 typedef struct FrSchema {
@@ -70,7 +133,11 @@ void fr_schema_describe(const FrField *f, char *buf, size_t cap);
 /* 1 when an INT/BOOL field accepts v (its range, allowed values or special). */
 int fr_schema_accepts_int(const FrField *f, long long v);
 /* A field's value as text: the number, true/false, or the choice; obj NULL
- * gives its default. Returns the length it would have had, as snprintf. */
+ * gives its default. The wider types: a double in the shortest form that
+ * reads back equal (with ".0" when it would look like an integer), a
+ * string or enum name as is ("~" for NULL), a list "[a, b]" (strings
+ * unquoted); SECTION and CUSTOM give "". Returns the length it would have
+ * had, as snprintf. */
 int fr_schema_field_text(const FrField *f, const void *obj, char *buf, size_t cap);
 /* Every field in range, then s->check. */
 int fr_schema_validate(const FrSchema *s, const void *obj, FrError *err);
@@ -87,6 +154,33 @@ size_t fr_schema_format(const FrSchema *s, const void *obj, int all, const char 
                         size_t cap);
 /* 1 when every field of a and b is equal. */
 int fr_schema_equal(const FrSchema *s, const void *a, const void *b);
+
+/* The wider types. */
+/* A field's names (ENUM, ENUMS, CHOICE, STRINGS), NULL-terminated, or NULL. */
+const char *const *fr_schema_names(const FrField *f);
+/* Every field at its default without clearing the rest of obj: owned
+ * strings and lists are allocated, SECTIONs recurse, CUSTOM fields are left
+ * to the owner. 0 or FR_E_NOMEM (then what was allocated is still owned by
+ * obj: fr_schema_release() frees it). */
+int fr_schema_init(const FrSchema *s, void *obj);
+/* Frees what fields own (strings, lists; SECTIONs recurse; not CUSTOM) and
+ * sets them to NULL / 0. */
+void fr_schema_release(const FrSchema *s, void *obj);
+double fr_schema_get_double(const FrField *f, const void *obj);
+long long fr_schema_get_i64(const FrField *f, const void *obj);
+uint64_t fr_schema_get_u64(const FrField *f, const void *obj);
+/* An owned string (STRING) or NULL. */
+const char *fr_schema_get_string(const FrField *f, const void *obj);
+/* A list field's items and count (INTS, ENUMS: *ints; STRINGS: *strs). */
+int fr_schema_get_list(const FrField *f, const void *obj, const int **ints,
+                       char *const **strs);
+/* 1 when the value of a numeric field (INT, I64, U64, DOUBLE) or every item
+ * of an INTS field is in the field's range, and accept() takes it. */
+int fr_schema_in_range(const FrField *f, const void *obj);
+/* What a numeric field accepts in the config's words: "an integer from 1
+ * to 64", "an integer >= 0", "a number > 0 and <= 1", "a non-negative
+ * integer", or what. */
+void fr_schema_range_text(const FrField *f, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,7 @@
  * features share sweep, bd and bootstrap), whether it needs an image list
  * and a model, and the function that runs it. fr_run dispatches here; the config
  * checks sections and names against the rows. A new kind is one row plus
- * its run function (and its section's parsing in config.c). */
+ * its run function (and its section in src/config/parse.c). */
 #include <string.h>
 
 #include "featrd.h"
