@@ -294,6 +294,25 @@ static void test_submit_dry_run(void **state)
     assert_non_null(strstr(out, "9 units (3 groups x 3 chunks of 24 images), 0 to run"));
     assert_null(strstr(out, "--array="));
     free(out);
+    /* the config's cluster: section, under the command line's options; not
+     * in the hash, so the units done in dir are still this config's */
+    char cfg2[700];
+    snprintf(cfg2, sizeof cfg2, "%s/cl_cluster.yaml", g_dir);
+    tu_write(cfg2, "include: cl.yaml\n"
+                   "cluster: {chunks: 3, throttle: 5, partition: cpu, sbatch: [--account=vcm]}\n");
+    assert_int_equal(tu_sh(&out, "'%s' submit '%s' -o output.dir='%s' --dry-run --partition gpu "
+                                 "--sbatch=--qos=high", tu_bin(), cfg2, dir), 0);
+    const char *want2[] = {"9 units (3 groups x 3 chunks of 24 images), 0 to run",
+                           "#SBATCH --partition=gpu\n#SBATCH --account=vcm\n#SBATCH --qos=high\n"};
+    for (size_t i = 0; i < 2; i++)
+        if (!strstr(out, want2[i]))
+            fail_msg("missing '%s' in:\n%s", want2[i], out);
+    free(out);
+    assert_int_equal(tu_sh(&out, "'%s' submit '%s' -o output.dir='%s/fresh2' --dry-run", tu_bin(),
+                           cfg2, g_dir), 0);
+    assert_non_null(strstr(out, "--array=0-8%5 "));
+    assert_non_null(strstr(out, "#SBATCH --partition=cpu\n"));
+    free(out);
 }
 
 /* ---------------- a real Slurm cluster ---------------- */

@@ -963,7 +963,9 @@ static void each_leaf(const FrSchema *sch, const char *prefix, const void *obj,
         const FrField *f = &sch->fields[i];
         char path[200];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", f->key);
-        int sh = shown && !(f->flags & FR_FIELD_NODUMP) && (!f->shown || !e || f->shown(e, f));
+        /* a section dumped only when set (cluster) is not in a dump of the defaults */
+        int sh = shown && !(f->flags & FR_FIELD_NODUMP) && (!f->shown || !e || f->shown(e, f)) &&
+                 !(f->type == FR_FIELD_SECTION && (f->flags & FR_FIELD_DUMP_IF_SET));
         if (f->type == FR_FIELD_SECTION) {
             each_leaf(f->sub, path, obj ? (const char *)obj + f->offset : NULL, e, sh, fn, arg);
             continue;

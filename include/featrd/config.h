@@ -264,6 +264,21 @@ typedef struct FrBdSpec {
 } FrBdSpec;
 
 /* output: */
+/* cluster: how `featrd submit` submits the sweep (docs/cluster.md). Not
+ * part of the config hash: it changes where the work runs, not the results.
+ * The command line's options win over these. */
+typedef struct FrClusterSpec {
+    char *partition, *time, *gres; /* NULL: sbatch's defaults */
+    int cpus;       /* 0: jobs */
+    int tasks;      /* 0: from chunks */
+    int chunks;     /* 0: 4 (or from tasks) */
+    int throttle;   /* 0: none */
+    char **sbatch;  /* extra sbatch options, e.g. "--account=vcm" */
+    int n_sbatch;
+    char **setup;   /* shell lines before featrd runs (module load ...) */
+    int n_setup;
+} FrClusterSpec;
+
 typedef struct FrOutputSpec {
     char *dir;      /* "results/<name>" */
     int images_csv; /* 0: 1 also writes images.csv (per image and point) */
@@ -337,6 +352,7 @@ typedef struct FrExperiment {
     FrLosslessSpec lossless;
     FrModelCompressionSpec model_compression;
     FrFeaturesSpec features;
+    FrClusterSpec cluster;
     struct FrConfigPriv *priv; /* locations and string storage; private */
 } FrExperiment;
 

@@ -276,6 +276,29 @@ static const char *const output_dump_order[] = {"dir", "images_csv", "detections
                                                 "plots", "keep_streams", NULL};
 static const FrSchema output_schema = SCHEMA("output", FrOutputSpec, output_fields);
 
+/* ---- cluster (featrd submit; not hashed, dumped only when set) ---- */
+
+static const FrField cluster_fields[] = {
+    {STR(FrClusterSpec, partition, FR_FIELD_NULLABLE), .doc = "sbatch --partition"},
+    {STR(FrClusterSpec, time, FR_FIELD_NULLABLE), .doc = "sbatch --time of a unit"},
+    {STR(FrClusterSpec, gres, FR_FIELD_NULLABLE), .doc = "sbatch --gres of a unit (not the merge)"},
+    {.key = "cpus", .type = FR_FIELD_INT, .offset = offsetof(FrClusterSpec, cpus), .lo = 0,
+     .hi = FR_MAX_JOBS, .doc = "cpus per task and each unit's --jobs; 0 = `jobs`"},
+    {.key = "tasks", .type = FR_FIELD_INT, .offset = offsetof(FrClusterSpec, tasks), .lo = 0,
+     .hi = 10000000, .doc = "about this many array tasks (chunks = tasks / groups); 0 = chunks"},
+    {.key = "chunks", .type = FR_FIELD_INT, .offset = offsetof(FrClusterSpec, chunks), .lo = 0,
+     .hi = 1000000, .doc = "image chunks; 0 = 4"},
+    {.key = "throttle", .type = FR_FIELD_INT, .offset = offsetof(FrClusterSpec, throttle),
+     .lo = 0, .hi = 1000000, .doc = "at most this many tasks at once; 0 = no limit"},
+    {LIST(FrClusterSpec, sbatch, n_sbatch), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
+     .what = "sbatch options such as --account=NAME", .doc = "more sbatch options",
+     .doc_def = "`[]`"},
+    {LIST(FrClusterSpec, setup, n_setup), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
+     .what = "shell lines", .doc = "shell lines before featrd (module load ...)",
+     .doc_def = "`[]`"},
+};
+static const FrSchema cluster_schema = SCHEMA("cluster", FrClusterSpec, cluster_fields);
+
 /* ---- features ---- */
 
 static const FrField features_fields[] = {
@@ -385,13 +408,15 @@ static const FrField top_fields[] = {
      .shown = model_only, .doc = "seed 002"},
     {SEC(FrExperiment, features, features_schema), .shown = features_only,
      .doc = "the tensors to code"},
+    {SEC(FrExperiment, cluster, cluster_schema), .shown = rd_only,
+     .flags = FR_FIELD_NOHASH | FR_FIELD_DUMP_IF_SET, .doc = "featrd submit (docs/cluster.md)"},
     {.key = "include", .type = FR_FIELD_CUSTOM, .custom = CFG_C_INCLUDE,
      .flags = FR_FIELD_NODUMP, .doc = "base files", .doc_def = "—"},
 };
 static const char *const top_dump_order[] = {
     "name", "kind", "model", "dataset", "features", "sweep", "anchors", "metrics", "map_iou",
     "bootstrap", "det_thresh", "nms", "bd", "lossless", "model_compression", "output", "jobs",
-    "quiet", "include", NULL};
+    "quiet", "cluster", "include", NULL};
 static const FrSchema top_schema = SCHEMA("experiment", FrExperiment, top_fields);
 
 /* The top level as the dump walks it: a section whose keys are the top

@@ -2276,11 +2276,14 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
              wall, r.done_mine - already, r.tot_front, r.tot_back, r.tot_enc, r.tot_dec,
              r.tot_anchor);
     {
-        char extra[1024];
+        char extra[1200], units[160] = "";
+        if (r.umode == UNIT_COLLECT) /* the timings are the units' thread-seconds */
+            snprintf(units, sizeof units, "units: %d\nunit_chunks: %d\nunit_groups: %d\n",
+                     r.up.units, r.up.chunks, r.up.groups);
         snprintf(extra, sizeof extra,
                  "points_total: %d\npoints_this_shard: %zu\npoints_done: %zu\nstate: done\n"
-                 "images: %zu\njobs: %d\n%s",
-                 r.plan.n, r.total_mine, r.done_mine, r.list.n, r.jobs, timing);
+                 "images: %zu\njobs: %d\n%s%s",
+                 r.plan.n, r.total_mine, r.done_mine, r.list.n, r.jobs, units, timing);
         rc = fr_manifest_write(r.manifest_path, e, r.o.shard_index, r.o.shard_count, r.o.git_dir,
                                extra, err);
         manifest_running = rc != 0; /* "done" stays: what fails later is not the points */

@@ -203,6 +203,9 @@ static int run_local(const char *dir, const char *featrd, const char *config,
     return rc;
 }
 
+static int submit(const FrExperiment *e, const FrSubmitOptions *op, FrSubmitReport *rep,
+                  FrError *err);
+
 int fr_submit(const FrExperiment *e, const FrSubmitOptions *o_in, FrSubmitReport *rep,
               FrError *err)
 {
@@ -213,6 +216,56 @@ int fr_submit(const FrExperiment *e, const FrSubmitOptions *o_in, FrSubmitReport
         fr_submit_options_defaults(&o);
     FrSubmitReport rp;
     memset(&rp, 0, sizeof rp);
+    /* the config's cluster: section, under what the command line gave */
+    const FrClusterSpec *cl = &e->cluster;
+    if (!o.chunks && !o.tasks) {
+        o.chunks = cl->chunks;
+        o.tasks = cl->tasks;
+    }
+    if (!o.throttle)
+        o.throttle = cl->throttle;
+    if (!o.cpus)
+        o.cpus = cl->cpus;
+    if (!o.partition)
+        o.partition = cl->partition;
+    if (!o.time)
+        o.time = cl->time;
+    if (!o.gres)
+        o.gres = cl->gres;
+    const char **sb = calloc((size_t)(cl->n_sbatch + o.n_sbatch) + 1, sizeof *sb),
+               **su = calloc((size_t)(cl->n_setup + o.n_setup) + 1, sizeof *su);
+    if (!sb || !su) {
+        free(sb);
+        free(su);
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    }
+    int nsb = 0, nsu = 0;
+    for (int i = 0; i < cl->n_sbatch; i++)
+        sb[nsb++] = cl->sbatch[i];
+    for (int i = 0; i < o.n_sbatch; i++)
+        sb[nsb++] = o.sbatch[i];
+    for (int i = 0; i < cl->n_setup; i++)
+        su[nsu++] = cl->setup[i];
+    for (int i = 0; i < o.n_setup; i++)
+        su[nsu++] = o.setup[i];
+    o.sbatch = sb;
+    o.n_sbatch = nsb;
+    o.setup = su;
+    o.n_setup = nsu;
+    int rc = submit(e, &o, &rp, err);
+    free(sb);
+    free(su);
+    if (rep)
+        *rep = rp;
+    return rc;
+}
+
+/* fr_submit with the options resolved. */
+static int submit(const FrExperiment *e, const FrSubmitOptions *op, FrSubmitReport *rep,
+                  FrError *err)
+{
+    FrSubmitOptions o = *op;
+    FrSubmitReport rp = *rep;
     if (e->kind != FR_KIND_RD)
         return fr_error(err, FR_E_USAGE,
                         "featrd submit runs kind rd in units; kind %s runs as one job: "
