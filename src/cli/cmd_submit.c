@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <glob.h>
 #include <strings.h>
 
 #include "cli.h"
@@ -266,28 +267,37 @@ int fr_cmd_status(int argc, char **argv)
     }
     /* the manifests: merged (or plain / shard) runs */
     int found = 0;
-    const char *names[] = {"manifest.yaml", NULL};
-    for (int i = 0; names[i]; i++) {
-        char p[4200], line[512];
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    char pat[4200];
+    snprintf(pat, sizeof pat, "%s/manifest*.yaml", dir);
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    glob(pat, 0, NULL, &g);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *p = g.gl_pathv[i];
+        char line[512];
         FILE *f = fopen(p, "r");
         if (!f)
             continue;
         found = 1;
         char state[64] = "?";
-        int total = -1, done = -1;
+        int total = -1, done = -1, mine = -1;
         while (fgets(line, sizeof line, f)) {
             sscanf(line, "state: %63s", state);
             sscanf(line, "points_total: %d", &total);
+            sscanf(line, "points_this_shard: %d", &mine);
             sscanf(line, "points_done: %d", &done);
         }
         fclose(f);
-        printf("%s: %s, %d of %d points\n", p, state, done, total);
+        if (mine >= 0 && mine != total)
+            printf("%s: %s, %d of this shard's %d points (%d in all)\n", p, state, done, mine,
+                   total);
+        else
+            printf("%s: %s, %d of %d points\n", p, state, done, total);
     }
+    globfree(&g);
     if (!found)
         printf("%s: no points.csv yet (%s)\n", dir,
                rc == 0 ? "`featrd merge` writes it once every unit is done"
-                       : "no manifest.yaml: not a featrd results directory, or shards not "
-                         "merged (featrd merge)");
+                       : "no manifest: not a featrd results directory");
     return 0;
 }

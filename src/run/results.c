@@ -444,6 +444,15 @@ int fr_manifest_read_hash(const char *path, uint64_t *hash, FrError *err)
     return 1;
 }
 
+int fr_results_write_config(const char *path, const FrExperiment *e, FrError *err)
+{
+    char *dump = fr_experiment_dump_string(e);
+    int rc = dump ? fr_write_file_atomic(path, dump, strlen(dump), err)
+                  : fr_error(err, FR_E_NOMEM, "%s: cannot dump the experiment", path);
+    free(dump);
+    return rc;
+}
+
 /* Result files a run may leave in a directory (what --force removes). */
 static int is_result_file(const char *n)
 {
@@ -1077,11 +1086,9 @@ int fr_results_merge(const char *dir, FrError *err)
         snprintf(extra, sizeof extra, "points_total: %ld\nmerged_from: %d\n", total, nshards);
         fr_results_name(path, sizeof path, dir, "manifest", "yaml", 0, 1);
         rc = fr_manifest_write(path, e, 0, 1, NULL, extra, err);
-        char *dump = rc ? NULL : fr_experiment_dump_string(e);
-        if (dump) {
+        if (!rc) {
             fr_results_name(path, sizeof path, dir, "config", "yaml", 0, 1);
-            rc = fr_write_file_atomic(path, dump, strlen(dump), err);
-            free(dump);
+            rc = fr_results_write_config(path, e, err);
         }
         if (!rc)
             rc = fr_results_rescore(dir, err);

@@ -110,6 +110,10 @@ void fr_journal_close(FrJournal **j);
 int fr_journal_read(const char *path, char ***lines, size_t *n, FrError *err);
 void fr_journal_lines_free(char ***lines, size_t n);
 
+/* The experiment's canonical dump (fr_experiment_dump), written atomically
+ * to path: config.yaml, units/config.yaml. */
+int fr_results_write_config(const char *path, const struct FrExperiment *e, FrError *err);
+
 /* Runs argv without a shell (argv[0] in PATH), stdin on /dev/null, and
  * keeps its stdout (and, with with_stderr, its stderr) in out (at most
  * cap - 1 bytes, trailing white space removed). Returns its exit status,

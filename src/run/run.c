@@ -1890,11 +1890,18 @@ static int collect_rd(Run *r, FrError *err)
                 continue;
             if (!named && (rc = split_resolve(r, s, cut, &ncut, &bytes, err)))
                 break;
-            named = 1;
             if (!(res = res_alloc(r)))
                 rc = fr_error(err, FR_E_NOMEM, "out of memory");
             if (!rc)
                 rc = unit_load(r, pt, res, w, h, err);
+            /* the units' thread-seconds: a split's front half once per image */
+            for (size_t k = 0; k < r->list.n && !rc; k++) {
+                r->tot_front += named ? 0 : res[k].t_front;
+                r->tot_enc += res[k].t_enc;
+                r->tot_dec += res[k].t_dec;
+                r->tot_back += res[k].t_back;
+            }
+            named = 1;
             if (!rc)
                 rc = commit_point(r, pt, res, err);
             res_free(r, &res);
@@ -1908,6 +1915,8 @@ static int collect_rd(Run *r, FrError *err)
             rc = fr_error(err, FR_E_NOMEM, "out of memory");
         if (!rc)
             rc = unit_load(r, pt, res, w, h, err);
+        for (size_t k = 0; k < r->list.n && !rc; k++)
+            r->tot_anchor += res[k].t_enc + res[k].t_back;
         if (!rc)
             rc = commit_point(r, pt, res, err);
         res_free(r, &res);
@@ -2059,10 +2068,7 @@ static int run_unit(Run *r, FrError *err)
     char cfgp[4300];
     snprintf(cfgp, sizeof cfgp, "%s/units/config.yaml", r->dir);
     if (access(cfgp, F_OK) != 0) { /* what the merge loads; every unit writes the same */
-        char *dump = fr_experiment_dump_string(e);
-        rc = dump ? fr_write_file_atomic(cfgp, dump, strlen(dump), err)
-                  : fr_error(err, FR_E_NOMEM, "out of memory");
-        free(dump);
+        rc = fr_results_write_config(cfgp, e, err);
     }
     r->unit_done = calloc((size_t)r->plan.n + 1, 1);
     if (!rc && !r->unit_done)
@@ -2221,10 +2227,7 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
         char cfgp[4200];
         fr_results_name(cfgp, sizeof cfgp, r.dir, "config", "yaml", r.o.shard_index,
                         r.o.shard_count);
-        char *dump = fr_experiment_dump_string(e);
-        rc = dump ? fr_write_file_atomic(cfgp, dump, strlen(dump), err)
-                  : fr_error(err, FR_E_NOMEM, "out of memory");
-        free(dump);
+        rc = fr_results_write_config(cfgp, e, err);
     }
     if (!rc)
         rc = write_columns_doc(r.dir, err);

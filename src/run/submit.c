@@ -328,10 +328,7 @@ static int submit(const FrExperiment *e, const FrSubmitOptions *op, FrSubmitRepo
     char cfgp[4400];
     snprintf(cfgp, sizeof cfgp, "%s/units/config.yaml", dir);
     if (!rc && !o.dry_run) {
-        char *dump = fr_experiment_dump_string(e);
-        rc = dump ? fr_write_file_atomic(cfgp, dump, strlen(dump), err)
-                  : fr_error(err, FR_E_NOMEM, "out of memory");
-        free(dump);
+        rc = fr_results_write_config(cfgp, e, err);
     }
     unsigned char *todo = calloc((size_t)u.units + 1, 1);
     if (!rc && !todo)
