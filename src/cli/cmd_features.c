@@ -46,6 +46,7 @@ static int run_features(const FrExperiment *e, const char *split, const char *ou
     ms.width = e->model.input_w;
     ms.height = e->model.input_h;
     ms.gemm = e->model.gemm;
+    ms.device = e->model.device;
     ms.quiet = 1;
     if ((rc = fr_model_open(&m, &ms, err)))
         goto done;

@@ -469,6 +469,7 @@ static const char *const *reg_names(const char **names)
 #define METRIC_NAMES (reg_names(metric_names))
 static const char *const TASK_NAMES[] = {"auto", "detection", "classification", "dense", NULL};
 static const char *const GEMM_NAMES[] = {"openblas", "darknet", NULL};
+static const char *const DEVICE_NAMES[] = {"cpu", "gpu", NULL};
 static const char *const LABEL_NAMES[] = {"darknet-txt", "voc-xml", "class-list", NULL};
 static const char *const RANGE_NAMES[] = {"tensor", "channel", NULL};
 static const char *const PACK_NAMES[] = {"tile", "quilt", "frames", "tile-sorted", NULL};
@@ -506,6 +507,7 @@ static const char *name_at(const char *const *names, int i)
 
 const char *fr_kind_name(FrExperimentKind k) { return name_at(KIND_NAMES, (int)k); }
 const char *fr_task_name(FrTask t) { return name_at(TASK_NAMES, (int)t); }
+const char *fr_device_name(FrDevice d) { return name_at(DEVICE_NAMES, (int)d); }
 const char *fr_allocation_name(FrAllocation a) { return name_at(ALLOC_NAMES, (int)a); }
 const char *fr_metric_name(FrMetric m) { return name_at(METRIC_NAMES, (int)m); }
 const char *fr_bd_method_name(FrBdMethod m) { return name_at(BD_NAMES, (int)m); }
@@ -911,7 +913,7 @@ static const char *const TOP_KEYS[] = {"name", "kind", "model", "dataset", "swee
                                        "bootstrap", "output", "jobs", "quiet", "lossless",
                                        "model_compression", "features", "include", NULL};
 static const char *const MODEL_KEYS[] = {"cfg", "weights", "task", "input",
-                                         "names", "seed", "gemm", NULL};
+                                         "names", "seed", "gemm", "device", NULL};
 static const char *const DATASET_KEYS[] = {"images", "labels", "annotations", "labels_file",
                                            "names", "class_map", "limit", "seed", NULL};
 static const char *const SWEEP_KEYS[] = {"split", "bits", "range", "relu_min0", "packing",
@@ -963,6 +965,10 @@ static int parse_model(Cx *c, const Node *m)
             int t = 0;
             rc = get_enum(c, v, p, GEMM_NAMES, &t);
             s->gemm = (FrGemm)t;
+        } else if (!strcmp(k, "device")) {
+            int t = 0;
+            rc = get_enum(c, v, p, DEVICE_NAMES, &t);
+            s->device = (FrDevice)t;
         } else if (!strcmp(k, "input")) {
             const char *what = "WxH (e.g. 544x544), [w, h] or ~ for the cfg's size";
             int w = 0, h = 0;
@@ -1842,6 +1848,7 @@ static int set_defaults(FrExperiment *e)
     e->model.seed = 1;
     e->model.task = FR_TASK_AUTO;
     e->model.gemm = FR_GEMM_OPENBLAS;
+    e->model.device = FR_DEVICE_CPU;
     e->dataset.labels = FR_LABELS_DARKNET_TXT;
     FrSweepSpec *s = &e->sweep;
     if (int_dup(&s->bits, &s->n_bits, bits, 1) || int_dup(&s->qp, &s->n_qp, DEFAULT_QP, 4))
@@ -2567,6 +2574,11 @@ static void dump_model_dataset(const FrExperiment *e, FILE *f, int for_hash)
     put_str(f, m->names);
     fprintf(f, "\n  seed: %llu\n  gemm: %s\n", (unsigned long long)m->seed,
             GEMM_NAMES[m->gemm]);
+    /* written only when not the default, so CPU configs keep their dump and
+     * hash; a GPU run's outputs differ from the CPU's (docs/gpu.md), so the
+     * device is part of the hash then */
+    if (m->device != FR_DEVICE_CPU)
+        fprintf(f, "  device: %s\n", DEVICE_NAMES[m->device]);
     const FrDatasetSpec *d = &e->dataset;
     fputs("dataset:\n  images: ", f);
     put_str(f, d->images);
