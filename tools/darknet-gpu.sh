@@ -97,7 +97,12 @@ defs="-DGPU -DOPENCV"
 libs="-lm -pthread -L$cuda/lib64 -lcudart -lcublas -lcurand"
 if [ "$cudnn" = 1 ]; then defs="$defs -DCUDNN"; libs="$libs -lcudnn"; fi
 libs="$libs -lopencv_core -lopencv_imgproc -lopencv_imgcodecs -lopencv_highgui -lopencv_videoio -lstdc++"
-cflags="-Wall -Wno-unused-result -Wno-unknown-pragmas -Wfatal-errors -fPIC -Ofast $defs"
+# -O3, not the Makefile's -Ofast: Debian's CPU libdarknet.so is not built
+# with it (its calls to gemm_cpu go through the PLT, so featrd's OpenBLAS
+# gemm_cpu interposes; GCC 12's -Ofast binds gemm → gemm_cpu inside the
+# library, and its -ffast-math changes the CPU results: tests/test_model's
+# GEMM switch and box checks fail with it). nvcc's own flags are unchanged.
+cflags="-Wall -Wno-unused-result -Wno-unknown-pragmas -Wfatal-errors -fPIC -O3 $defs"
 say "building libdarknet.so (GPU=1 CUDNN=$cudnn OPENCV=1, $jobs jobs)"
 make -s -C "$tree" -j"$jobs" GPU=1 CUDNN="$cudnn" OPENCV=1 NVCC="$nvcc" ARCH="$arch" \
   COMMON="-Iinclude/ -Isrc/ $defs -I$cuda/include/ -I/usr/include/opencv4" \
