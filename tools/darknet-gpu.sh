@@ -8,8 +8,8 @@
 #      when the machine has none (then apt-get update);
 #   3. apt-get source darknet=<the installed darknet's source version>
 #      (Debian's own patches applied by dpkg-source) into OUT_DIR/src/;
-#   4. featrd's patches for CUDA 13 (tools/darknet-gpu/*.patch, each one's
-#      header says why), 0003 only with cuDNN;
+#   4. featrd's patches (tools/darknet-gpu/*.patch, each one's header says
+#      why: CUDA 13, CPU networks in a GPU build, cuDNN 8+), 0003 only with cuDNN;
 #   5. darknet's Makefile with GPU=1, OPENCV=1 (as debian/rules), cuDNN if
 #      asked for or found (CUDNN=auto|0|1), ARCH = sm_80 + sm_90 (CUDA 13 has
 #      no sm_30..52 any more) and no -lcuda (the runtime loads the driver
@@ -86,6 +86,7 @@ say "apt-get source darknet=$ver"
 # 4. patches
 plist="0001-cuda13-cudaDeviceSynchronize.patch 0002-cpu-network-in-gpu-build.patch"
 [ "$cudnn" = 1 ] && plist="$plist 0003-cudnn8-algorithm-queries.patch"
+plist="$plist 0004-cpu-region-yolo-iseg-activations.patch"
 for p in $plist; do
   say "patch $p"
   patch -s -p1 -d "$tree" < "$here/darknet-gpu/$p"
