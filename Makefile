@@ -172,6 +172,7 @@ SLOW_TESTS   := test_export test_model test_run test_voc
 NDEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-ndebug/tests/%),$(TESTS:$(BUILD)/%=build-ndebug/%))
 
 test: deps
+	@if [ "$(GPU)" = 1 ]; then echo "make test: the CPU build's tests; the GPU build's are make test-gpu" >&2; exit 2; fi
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
 	@$(MAKE) --no-print-directory BUILD=build-ndebug EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DNDEBUG" \
 	  BIN=build-ndebug/featrd build-ndebug/featrd $(NDEBUG_TESTS)

@@ -11,7 +11,9 @@
  *   output (the push), detections, four threads sharing the GPU, a
  *   featrd run whose manifest records the GPU and whose points match the
  *   CPU's, and a few GPU training batches. Without a device these print
- *   "no GPU: skipped" and skip. */
+ *   "no GPU: skipped" and skip.
+ * - GPU build on any machine: its device cpu gives bin/featrd's points.csv
+ *   exactly (the CUDA libdarknet's CPU path). */
 #include "testutil.h"
 
 #include <math.h>
@@ -492,8 +494,110 @@ static void test_gpu_threads(void **state)
     }
 }
 
-/* A small sweep run on the GPU and on the CPU: the manifest records the
- * GPU; the points agree to float noise in rate and task metric. */
+/* A small detector sweep (the runner tests' tiny net, four images, HEVC and
+ * zlib) in a fresh directory; returns the config's path. */
+static const char *write_sweep(void)
+{
+    const char *dir = tu_tmpdir();
+    static char cfg[512];
+    char p[512], list[512], l[4096] = "";
+    snprintf(p, sizeof p, "%s/images", dir);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/labels", dir);
+    mkdir(p, 0777);
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/images/im%d.ppm", dir, i);
+        FILE *f = fopen(p, "wb");
+        assert_non_null(f);
+        fprintf(f, "P6\n40 36\n255\n");
+        for (int k = 0; k < 40 * 36 * 3; k++)
+            fputc((k * 7 + i * 31 + (k / 120) * 3) & 255, f);
+        fclose(f);
+        snprintf(p, sizeof p, "%s/labels/im%d.txt", dir, i);
+        tu_write(p, "1 0.5 0.4 0.4 0.5\n");
+        snprintf(l + strlen(l), sizeof l - strlen(l), "%s/images/im%d.ppm\n", dir, i);
+    }
+    snprintf(list, sizeof list, "%s/det.list", dir);
+    tu_write(list, l);
+    char y[2048], *cwd = getcwd(NULL, 0);
+    snprintf(cfg, sizeof cfg, "%s/g.yaml", dir);
+    snprintf(y, sizeof y, "name: g\nmodel: {cfg: \"%s/tests/data/run/det.cfg\", seed: 7}\n"
+             "dataset: {images: \"%s\"}\n"
+             "sweep: {split: [max_1, max_3], bits: [8], codec: [hevc, zlib], qp: [22, 37]}\n"
+             "output: {plots: false}\n", cwd, list);
+    free(cwd);
+    tu_write(cfg, y);
+    return cfg;
+}
+
+/* featrd run (BIN) of cfg into out with extra arguments, which must succeed. */
+static void run_sweep(const char *bin, const char *cfg, const char *out, const char *args)
+{
+    char *o = NULL;
+    int rc = tu_sh(&o, "'%s' run '%s' %s -o output.dir='%s' --quiet", bin, cfg, args, out);
+    if (rc != 0)
+        fail_msg("%s run %s: exit %d: %s", bin, args, rc, o);
+    free(o);
+}
+
+/* Two points.csv: the same rows; columns ending in _s (timings) left out;
+ * numbers within rel (0: the same text). */
+static void assert_points(const char *a, const char *b, double rel)
+{
+    FrCsv *x = NULL, *y = NULL;
+    FrError err = {0};
+    if (fr_csv_read(a, &x, &err) || fr_csv_read(b, &y, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(fr_csv_ncols(x), fr_csv_ncols(y));
+    assert_int_equal(fr_csv_nrows(x), fr_csv_nrows(y));
+    assert_true(fr_csv_nrows(x) > 0);
+    for (int c = 0; c < fr_csv_ncols(x); c++) {
+        const char *name = fr_csv_colname(x, c);
+        size_t l = strlen(name);
+        if (l > 2 && !strcmp(name + l - 2, "_s"))
+            continue;
+        for (size_t r = 0; r < fr_csv_nrows(x); r++) {
+            const char *u = fr_csv_get(x, r, c), *v = fr_csv_get(y, r, c);
+            if (!strcmp(u, v))
+                continue;
+            char *e1, *e2;
+            double du = strtod(u, &e1), dv = strtod(v, &e2);
+            if (rel > 0 && !*e1 && !*e2 && *u && *v && fabs(du - dv) <= rel * (fabs(du) + 1e-9))
+                continue;
+            fail_msg("%s vs %s: row %zu column %s: '%s' != '%s'", a, b, r, name, u, v);
+        }
+    }
+    fr_csv_destroy(&x);
+    fr_csv_destroy(&y);
+}
+
+/* The GPU build running device cpu gives the CPU build's points exactly
+ * (patches 0002 and 0004: no device buffers, the CPU layers' activations).
+ * Runs on any machine with both binaries; the CPU one is bin/featrd. */
+static void test_gpu_build_cpu_points(void **state)
+{
+    (void)state;
+#ifndef GPU
+    print_message("the CPU build: nothing to compare\n");
+#else
+    if (access(tu_bin(), X_OK) != 0 || access("bin/featrd", X_OK) != 0) {
+        print_message("no %s or bin/featrd: skipped\n", tu_bin());
+        skip();
+    }
+    const char *cfg = write_sweep();
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s.gpubuild", cfg);
+    snprintf(b, sizeof b, "%s.cpubuild", cfg);
+    run_sweep(tu_bin(), cfg, a, "--device cpu");
+    run_sweep("bin/featrd", cfg, b, "");
+    strcat(a, "/points.csv");
+    strcat(b, "/points.csv");
+    assert_points(a, b, 0);
+#endif
+}
+
+/* The same sweep on the GPU and on the CPU: the manifest records the GPU
+ * (the CPU's does not); the points agree to float noise. */
 static void test_gpu_run(void **state)
 {
     (void)state;
@@ -501,47 +605,32 @@ static void test_gpu_run(void **state)
         skip();
     if (access(tu_bin(), X_OK) != 0)
         skip();
-    const char *dir = tu_tmpdir();
-    char p[512], list[512], l[4096] = "";
-    for (int i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s/im%d.ppm", dir, i);
-        FILE *f = fopen(p, "wb");
-        assert_non_null(f);
-        fprintf(f, "P6\n40 36\n255\n");
-        for (int k = 0; k < 40 * 36 * 3; k++)
-            fputc((k * 7 + i * 31 + (k / 120) * 3) & 255, f);
-        fclose(f);
-        snprintf(l + strlen(l), sizeof l - strlen(l), "%s\n", p);
-    }
-    snprintf(list, sizeof list, "%s/cls.list", dir);
-    tu_write(list, l);
-    char cfg[512], y[2048], *cwd = getcwd(NULL, 0);
-    snprintf(cfg, sizeof cfg, "%s/g.yaml", dir);
-    snprintf(y, sizeof y, "name: g\nmodel: {cfg: \"%s/tests/data/run/cls.cfg\", seed: 7, task: classification}\n"
-             "dataset: {images: \"%s\", labels: none}\nmetrics: [fidelity]\n"
-             "sweep: {split: [max_1], bits: [8], codec: [zlib]}\noutput: {plots: false}\n", cwd, list);
-    free(cwd);
-    tu_write(cfg, y);
-    char *out = NULL;
-    int rc = tu_sh(&out, "'%s' run '%s' --device gpu -o output.dir='%s/g' --quiet", tu_bin(), cfg, dir);
-    if (rc != 0)
-        fail_msg("featrd run --device gpu: exit %d: %s", rc, out);
-    free(out);
-    rc = tu_sh(&out, "'%s' run '%s' -o output.dir='%s/c' --quiet", tu_bin(), cfg, dir);
-    if (rc != 0)
-        fail_msg("featrd run (cpu): exit %d: %s", rc, out);
-    free(out);
-    snprintf(p, sizeof p, "%s/g/manifest.yaml", dir);
+    const char *cfg = write_sweep();
+    char g[600], c[600], p[700];
+    snprintf(g, sizeof g, "%s.gpu", cfg);
+    snprintf(c, sizeof c, "%s.cpu", cfg);
+    run_sweep(tu_bin(), cfg, g, "--device gpu --jobs 2");
+    run_sweep(tu_bin(), cfg, c, "");
+    snprintf(p, sizeof p, "%s/manifest.yaml", g);
     char *man = read_text(p);
     tu_assert_contains(man, "device: gpu\ngpu:\n  compiled: yes");
     tu_assert_contains(man, "  cuda_driver: ");
     tu_assert_contains(man, "  device: \"");
     free(man);
-    snprintf(p, sizeof p, "%s/c/manifest.yaml", dir);
+    snprintf(p, sizeof p, "%s/manifest.yaml", c);
     man = read_text(p);
     assert_null(strstr(man, "device: gpu"));
     assert_null(strstr(man, "cuda_driver"));
     free(man);
+    /* a CPU run's directory refuses the GPU config (the device is in the hash) */
+    char *o = NULL;
+    assert_int_equal(tu_sh(&o, "'%s' run '%s' --device gpu -o output.dir='%s' --quiet", tu_bin(), cfg, c), 2);
+    tu_assert_contains(o, "model.device");
+    free(o);
+    snprintf(p, sizeof p, "%s/points.csv", g);
+    strcat(c, "/points.csv");
+    /* bits can move by a quantization step, mAP by a box near the threshold */
+    assert_points(p, c, 0.05);
 }
 
 /* A few batches of darknet's GPU training loop; the weights come back. */
@@ -598,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_compiled),
         cmocka_unit_test(test_open_refused),
         cmocka_unit_test(test_cli_refused),
+        cmocka_unit_test(test_gpu_build_cpu_points),
         cmocka_unit_test(test_gpu_forward_and_splits),
         cmocka_unit_test(test_gpu_multi_tensor_cut),
         cmocka_unit_test(test_gpu_detections),
