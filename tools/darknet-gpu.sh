@@ -75,6 +75,14 @@ fi
 # 3. the source of the darknet this machine runs
 ver=$(dpkg-query -W -f='${source:Version}' darknet 2>/dev/null) ||
   die "Debian's darknet is not installed: run make deps first"
+# up to date: the same source, options, patches and script built it
+key=$(cat "$0" "$here"/darknet-gpu/*.patch | sha256sum | cut -c1-16)
+key="$ver cudnn=$cudnn arch=$(echo $arch | tr ' ' ,) cuda=$("$nvcc" --version | tail -1 | tr ' ' _) $key"
+if [ -f "$out/libdarknet.so" ] && [ -f "$out/darknet-gpu.mk" ] &&
+   grep -qxF "DARKNET_GPU_KEY := $key" "$out/darknet-gpu.mk"; then
+  say "$out/libdarknet.so is up to date (rm -rf $out to rebuild)"
+  exit 0
+fi
 mkdir -p "$out/src"
 src=$(cd "$out/src" && pwd)
 tree="$src/darknet-${ver%-*}"
@@ -119,5 +127,6 @@ cuda_ver=$("$nvcc" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
   echo "DARKNET_CUDNN := $cudnn"
   echo "DARKNET_GPU_SOURCE := darknet $ver (apt-get source)"
   echo "DARKNET_GPU_PATCHES := $plist"
-  echo "DARKNET_GPU_CUDA := $cuda_ver"; } > "$out/darknet-gpu.mk"
+  echo "DARKNET_GPU_CUDA := $cuda_ver"
+  echo "DARKNET_GPU_KEY := $key"; } > "$out/darknet-gpu.mk"
 say "$out/libdarknet.so: darknet $ver, CUDA $cuda_ver, cuDNN $([ "$cudnn" = 1 ] && echo yes || echo no), $(echo "$arch" | grep -o 'sm_[0-9]*' | sort -u | tr '\n' ' ')"
