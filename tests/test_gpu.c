@@ -426,13 +426,23 @@ static void test_gpu_detections(void **state)
     assert_int_equal(fr_model_detections(c, 100, 80, 0.005f, 0.45f, &dc, &nc), 0);
     assert_int_equal(fr_model_detections(g, 100, 80, 0.005f, 0.45f, &dg, &ng), 0);
     print_message("detections: CPU %d, GPU %d\n", nc, ng);
-    /* boxes near the threshold may come and go with float noise */
+    assert_true(nc > 0);
+    /* boxes near the threshold may come and go with float noise; every
+     * other CPU box has a GPU twin: same class, corners within 1 pixel of
+     * the 100x80 image, score within 1e-3 */
     assert_true(abs(nc - ng) <= 1 + nc / 50);
-    double best = 0;
-    for (int i = 0; i < nc && i < ng; i++)
-        if (dc[i].cls == dg[i].cls)
-            best = fmax(best, fabs(dc[i].score - dg[i].score));
-    assert_true(best < 1e-3);
+    int matched = 0;
+    for (int i = 0; i < nc; i++)
+        for (int j = 0; j < ng; j++) {
+            float d = fmaxf(fmaxf(fabsf(dc[i].x1 - dg[j].x1), fabsf(dc[i].y1 - dg[j].y1)),
+                            fmaxf(fabsf(dc[i].x2 - dg[j].x2), fabsf(dc[i].y2 - dg[j].y2)));
+            if (dc[i].cls == dg[j].cls && d < 1.0f && fabsf(dc[i].score - dg[j].score) < 1e-3f) {
+                matched++;
+                break;
+            }
+        }
+    print_message("%d of %d CPU boxes have a GPU twin\n", matched, nc);
+    assert_true(matched >= nc - 1 - nc / 50);
     fr_detections_free(&dc);
     fr_detections_free(&dg);
     fr_tensor_free(&in);
@@ -541,8 +551,8 @@ static void run_sweep(const char *bin, const char *cfg, const char *out, const c
 }
 
 /* Two points.csv: the same rows; columns ending in _s (timings) left out;
- * numbers within rel (0: the same text). */
-static void assert_points(const char *a, const char *b, double rel)
+ * numbers within rel·max(|a|,|b|) + abs (both 0: the same text). */
+static void assert_points(const char *a, const char *b, double rel, double abs_tol)
 {
     FrCsv *x = NULL, *y = NULL;
     FrError err = {0};
@@ -562,7 +572,8 @@ static void assert_points(const char *a, const char *b, double rel)
                 continue;
             char *e1, *e2;
             double du = strtod(u, &e1), dv = strtod(v, &e2);
-            if (rel > 0 && !*e1 && !*e2 && *u && *v && fabs(du - dv) <= rel * (fabs(du) + 1e-9))
+            if ((rel > 0 || abs_tol > 0) && !*e1 && !*e2 && *u && *v &&
+                fabs(du - dv) <= rel * fmax(fabs(du), fabs(dv)) + abs_tol)
                 continue;
             fail_msg("%s vs %s: row %zu column %s: '%s' != '%s'", a, b, r, name, u, v);
         }
@@ -592,7 +603,7 @@ static void test_gpu_build_cpu_points(void **state)
     run_sweep("bin/featrd", cfg, b, "");
     strcat(a, "/points.csv");
     strcat(b, "/points.csv");
-    assert_points(a, b, 0);
+    assert_points(a, b, 0, 0);
 #endif
 }
 
@@ -625,12 +636,13 @@ static void test_gpu_run(void **state)
     /* a CPU run's directory refuses the GPU config (the device is in the hash) */
     char *o = NULL;
     assert_int_equal(tu_sh(&o, "'%s' run '%s' --device gpu -o output.dir='%s' --quiet", tu_bin(), cfg, c), 2);
-    tu_assert_contains(o, "model.device");
+    tu_assert_contains(o, "holds results of a different config");
+    tu_assert_contains(o, "changed: model.device");
     free(o);
     snprintf(p, sizeof p, "%s/points.csv", g);
     strcat(c, "/points.csv");
     /* bits can move by a quantization step, mAP by a box near the threshold */
-    assert_points(p, c, 0.05);
+    assert_points(p, c, 0.05, 0.02);
 }
 
 /* A few batches of darknet's GPU training loop; the weights come back. */
