@@ -258,6 +258,12 @@ static void test_cli_refused(void **state)
     tu_assert_contains(out, "max_1");
     free(out);
 
+    rc = tu_sh(&out, "'%s' features '%s' --split max_1 --out '%s/f' --device gpu", tu_bin(), cfg, dir);
+    assert_int_equal(rc, 2);
+    tu_assert_contains(out, "featrd features: device gpu: ");
+    assert_gpu_message(out);
+    free(out);
+
     rc = tu_sh(&out, "'%s' train detector --cfg " DATA "tiny-det.cfg --list '%s' --out '%s/t' --device gpu",
                tu_bin(), list, dir);
     assert_int_equal(rc, 2);
