@@ -11,7 +11,25 @@
 #   make run       the built-in demo: data, models, sweep, results/demo/
 #   make install   bin/featrd, libfeatrd.a, headers, featrd.pc, gnuplot scripts and the
 #                  man page under PREFIX (/usr/local), DESTDIR for staging
+#   make darknet-gpu  a CUDA libdarknet from Debian's darknet source (apt-get source,
+#                  patches in tools/darknet-gpu/) in build-darknet-gpu/; needs nvcc
+#   make GPU=1     featrd against it: build-gpu/, bin-gpu/featrd (docs/gpu.md)
+#   make test-gpu  the GPU build's tests (tests/test_gpu, test_model); GPU parts skip
+#                  with "no GPU: skipped" on machines without one
 
+# `make` alone builds (install's rule comes first in this file)
+.DEFAULT_GOAL := all
+
+# GPU=1: the same sources against the CUDA libdarknet of `make darknet-gpu`,
+# built apart (build-gpu/, bin-gpu/featrd); the CPU build is the default.
+GPU             ?= 0
+CUDA_HOME       ?= /usr/local/cuda
+DARKNET_GPU_DIR ?= build-darknet-gpu
+ifeq ($(GPU),1)
+DARKNET_DIR ?= $(abspath $(DARKNET_GPU_DIR))
+BUILD       ?= build-gpu
+-include $(DARKNET_GPU_DIR)/darknet-gpu.mk
+endif
 DARKNET_DIR ?= /usr/lib/darknet
 BUILD       ?= build
 CC          ?= cc
@@ -32,6 +50,14 @@ CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Iinclude -Isrc -I$(DARKNET_DIR)/includ
 LDLIBS  += -L$(DARKNET_DIR) -Wl,-rpath,$(DARKNET_DIR) -ldarknet $(PKG_LIBS) \
            -lopenblas -lz -lbz2 -llzma -lzstd -lpthread -lm $(EXTRA_LDLIBS)
 LDFLAGS += $(EXTRA_LDFLAGS)
+ifeq ($(GPU),1)
+# darknet.h adds struct fields under GPU and CUDNN: featrd must see the same
+# defines as the libdarknet it links (darknet-gpu.mk says whether cuDNN is in)
+GPU_INC := -I$(CUDA_HOME)/include
+CFLAGS  += -DGPU $(if $(filter 1,$(DARKNET_CUDNN)),-DCUDNN) $(GPU_INC)
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lcurand \
+           $(if $(filter 1,$(DARKNET_CUDNN)),-lcudnn)
+endif
 
 # find, not wildcard: the library may grow subdirectories (src/*/); the CLI is src/cli/.
 LIB_SRC  ?= $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
@@ -42,7 +68,7 @@ BENCH_SRC:= $(sort $(wildcard bench/bench_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libfeatrd.a
-BIN      := bin/featrd
+BIN      := $(if $(filter 1,$(GPU)),bin-gpu/featrd,bin/featrd)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -67,7 +93,7 @@ install: $(BIN) $(LIB)
 	  share/featrd.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/featrd.pc
 	@echo "make install: featrd in $(DESTDIR)$(PREFIX)/bin; pkg-config featrd (PKG_CONFIG_PATH=$(DESTDIR)$(PREFIX)/lib/pkgconfig)"
 
-.PHONY: all deps deps-test test sanitize coverage valgrind bench run clean demo-data models help train-models fuzz fuzz-build
+.PHONY: all deps deps-test test sanitize coverage valgrind bench run clean demo-data models help train-models fuzz fuzz-build darknet-gpu test-gpu
 all: $(BIN)
 
 help:
@@ -103,6 +129,8 @@ deps:
 # compiler error about a missing header.
 .PHONY: depcheck
 depcheck:
+	@if [ "$(GPU)" = 1 ] && [ ! -f $(DARKNET_DIR)/include/darknet.h ]; then \
+	  echo "featrd: GPU=1 needs the CUDA libdarknet: run 'make darknet-gpu' (as root) first" >&2; exit 2; fi
 	@pkg-config --exists $(PKGS) 2>/dev/null && [ -f $(DARKNET_DIR)/include/darknet.h ] || \
 	  { echo "featrd: build dependencies are missing: run 'make deps' (as root) first" >&2; exit 2; }
 
@@ -125,7 +153,7 @@ $(BUILD)/%.o: %.c $(NODEP)
 
 # The CLI sees the public headers only (include/): no -Isrc, no outside
 # library's include path, so an internal header there is a compile error.
-$(CLI_OBJ): CFLAGS := $(filter-out -Isrc -I$(DARKNET_DIR)/include,$(CFLAGS))
+$(CLI_OBJ): CFLAGS := $(filter-out -Isrc -I$(DARKNET_DIR)/include $(GPU_INC),$(CFLAGS))
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -163,6 +191,7 @@ SLOW_TESTS   := test_export test_model test_run test_voc test_cluster
 NDEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-ndebug/tests/%),$(TESTS:$(BUILD)/%=build-ndebug/%))
 
 test: deps deps-test
+	@if [ "$(GPU)" = 1 ]; then echo "make test: the CPU build's tests; the GPU build's are make test-gpu" >&2; exit 2; fi
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
 	@$(MAKE) --no-print-directory BUILD=build-ndebug EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DNDEBUG" \
 	  BIN=build-ndebug/featrd build-ndebug/featrd $(NDEBUG_TESTS)
@@ -214,6 +243,18 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
+# A CUDA libdarknet from Debian's own darknet source package (docs/gpu.md);
+# CUDNN=auto|0|1 (auto: when cudnn.h is there), CUDA_HOME.
+darknet-gpu:
+	@CUDA_HOME=$(CUDA_HOME) CUDNN=$(or $(CUDNN),auto) tools/darknet-gpu.sh $(DARKNET_GPU_DIR)
+
+# The GPU build's tests: test_gpu (GPU vs CPU; "no GPU: skipped" without a
+# device) and test_model (the CPU path of the CUDA libdarknet, device cpu).
+GPU_TESTS := build-gpu/tests/test_gpu build-gpu/tests/test_model
+test-gpu:
+	@$(MAKE) --no-print-directory GPU=1 bin-gpu/featrd $(GPU_TESTS)
+	@tests/run_tests.sh FEATRD_BIN=$(abspath bin-gpu/featrd) $(GPU_TESTS)
+
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@tools/demo.sh
@@ -224,7 +265,7 @@ train-models: deps
 	@FEATRD_BIN=$(abspath $(BIN)) tools/train_models.sh
 
 clean:
-	rm -rf build build-san build-fuzz build-ndebug build-cov bin
+	rm -rf build build-san build-fuzz build-ndebug build-cov bin build-gpu bin-gpu
 
 # test_fuzz includes fuzz/*.c: its .d names them like any header.
 -include $(wildcard $(LIB_OBJ:=.d) $(CLI_OBJ:=.d) $(TESTS:=.d) $(BENCHES:=.d) $(FUZZ_BIN:=.d))

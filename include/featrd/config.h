@@ -137,6 +137,7 @@ typedef struct FrModelSpec {
     char *names;      /* class names file, one per line; NULL: none */
     uint64_t seed;    /* 1: random weights, crop layers' rand() */
     FrGemm gemm;      /* FR_GEMM_OPENBLAS */
+    FrDevice device;  /* FR_DEVICE_CPU; gpu needs the GPU build (docs/gpu.md) */
 } FrModelSpec;
 
 /* dataset: */

@@ -13,6 +13,7 @@
 
 #include "featrd/common.h"
 #include "featrd/container.h"
+#include "featrd/task.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -148,6 +149,10 @@ typedef struct FrTrainSettings {
     FrFeatureSettings augment; /* bits, packing, codec, hevc settings; default fr_feature_defaults */
     int reset_batches;      /* 1: start the batch counter (and so the cfg's lr schedule) at 0
                                after loading weights: fine-tuning; default 0 */
+    FrDevice device;        /* FR_DEVICE_GPU: darknet's own GPU training (gpu_index 0:
+                               forward_gpu, backward_gpu, update_gpu; the region layer's
+                               GPU backward instead of featrd's CPU one); needs the GPU
+                               build and a device (fr_gpu_check). Default FR_DEVICE_CPU. */
     /* Filled by fr_train_run (may be read after it returns): */
     double first_loss, last_avg_loss; /* first batch's loss; running average at the end */
     long long coded, passed;          /* features coded / left as they were (augmentation) */

@@ -7,7 +7,19 @@
  *
  * Threads: each FrModel owns its own darknet network and buffers, so several
  * instances may run in different threads at once. One FrModel must not be
- * used by two threads at the same time. */
+ * used by two threads at the same time.
+ *
+ * Device (FR_DEVICE_GPU, GPU build only): the network's layers run their
+ * CUDA forwards on device 0 of the process's one CUDA context (select the GPU
+ * with CUDA_VISIBLE_DEVICES). The input is pushed to the device, the cut
+ * tensors (every one of a multi-tensor cut) are pulled to the host by
+ * fr_model_front and pushed back by fr_model_back, and the outputs the task
+ * reads are pulled after each pass, so every call below sees host tensors
+ * as on the CPU. GPU passes of all models in the process take turns under
+ * one lock (darknet's CUDA code keeps per-device handles in unguarded
+ * statics and runs on the default stream); everything else (image loading,
+ * quantization, coding, metrics) runs in parallel outside it, so with
+ * several workers the GPU is kept busy while the others code. */
 #ifndef FEATRD_MODEL_H
 #define FEATRD_MODEL_H
 
@@ -38,6 +50,9 @@ typedef struct FrModelSettings {
     FrGemm gemm;         /* default FR_GEMM_OPENBLAS */
     int quiet;           /* 1: nothing on stderr (darknet's layer table is always
                           * silenced). Default 0. */
+    FrDevice device;     /* FR_DEVICE_CPU (default) or FR_DEVICE_GPU; the latter is
+                          * refused with FR_E_USAGE by fr_model_open when
+                          * fr_gpu_check fails. */
 } FrModelSettings;
 
 void fr_model_defaults(FrModelSettings *s);
@@ -179,6 +194,21 @@ int fr_model_save_weights(FrModel *m, const char *path, FrError *err);
  * at the start of every pass: models in other threads are not affected. */
 void fr_model_set_gemm(FrModel *m, FrGemm g);
 FrGemm fr_model_get_gemm(const FrModel *m);
+
+/* ------------------------------------------------------------------ GPU -- */
+
+/* 1 when this featrd is built against a CUDA libdarknet (make GPU=1), else 0. */
+int fr_gpu_compiled(void);
+/* FR_OK when FR_DEVICE_GPU can be used: the build has GPU support and
+ * cudaGetDeviceCount finds a device. Else FR_E_USAGE (the CLI exits 2) and a
+ * message saying what to do: build bin-gpu/featrd (make darknet-gpu && make
+ * GPU=1) or run on a machine with a GPU, or use device cpu. */
+int fr_gpu_check(FrError *err);
+/* What the manifest and `featrd version` say about the GPU: fills buf with
+ * YAML-ready lines, each prefixed with ind: compiled (yes/no), and when
+ * compiled the CUDA runtime and driver versions, cuDNN, and device 0's name
+ * and compute capability (or why there is none). Returns buf. */
+const char *fr_gpu_describe(char *buf, size_t cap, const char *ind);
 
 #ifdef __cplusplus
 }

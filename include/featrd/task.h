@@ -1,6 +1,6 @@
-/* featrd/task.h: what a network does and how its GEMMs run: the two enums
- * the config (model.task, model.gemm) and the model API share, so that
- * neither header includes the other. */
+/* featrd/task.h: what a network does, how its GEMMs run and on which
+ * device: the enums the config (model.task, model.gemm, model.device) and the
+ * model API share, so that neither header includes the other. */
 #ifndef FEATRD_TASK_H
 #define FEATRD_TASK_H
 
@@ -21,8 +21,16 @@ typedef enum FrGemm {
     FR_GEMM_DARKNET,      /* darknet's own loops: slow, for cross-checks */
 } FrGemm;
 
+typedef enum FrDevice {
+    FR_DEVICE_CPU = 0, /* darknet's CPU layers (the default) */
+    FR_DEVICE_GPU,     /* darknet's CUDA layers (forward_gpu): needs the GPU build
+                          (make darknet-gpu && make GPU=1) and a CUDA device */
+} FrDevice;
+
 /* "auto", "detection", "classification", "dense"; NULL when out of range. */
 const char *fr_task_name(FrTask t);
+/* "cpu", "gpu" (model.device, --device); NULL when out of range. */
+const char *fr_device_name(FrDevice d);
 
 #ifdef __cplusplus
 }

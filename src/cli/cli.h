@@ -38,5 +38,7 @@ int fr_cli_fail(const char *cmd, int code, const char *fmt, ...)
     ;
 /* True when argv[i] is -h or --help. */
 int fr_cli_is_help(const char *arg);
+/* --device cpu|gpu: 0 and *d set, or -1 for anything else. */
+int fr_cli_device(const char *v, FrDevice *d);
 
 #endif

@@ -13,7 +13,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: featrd features CONFIG.yaml --split S --out DIR [-o key=value ...]\n"
+            "usage: featrd features CONFIG.yaml --split S --out DIR [-o key=value ...] [--device cpu|gpu]\n"
             "Runs the config's model up to split S (a layer name, index or alias) on each\n"
             "image of dataset.images (dataset.limit / seed apply) and writes every tensor\n"
             "of the split's cut set, float32 C×H×W, to\n"
@@ -21,7 +21,8 @@ static void usage(FILE *f)
             "and DIR/features.txt: one line per file (file, image path, layer, C H W),\n"
             "after a line '# split: S (layer L)'. `kind: features` (features.dir: DIR)\n"
             "codes them without the model.\n"
-            "The tensors are exactly what featrd run quantizes and codes at that split.\n");
+            "The tensors are exactly what featrd run quantizes and codes at that split\n"
+            "(--device gpu: on the GPU, as featrd run --device gpu; bin-gpu/featrd).\n");
 }
 
 static int run_features(const FrExperiment *e, const char *split, const char *out, FrError *err)
@@ -46,6 +47,7 @@ static int run_features(const FrExperiment *e, const char *split, const char *ou
     ms.width = e->model.input_w;
     ms.height = e->model.input_h;
     ms.gemm = e->model.gemm;
+    ms.device = e->model.device;
     ms.quiet = 1;
     if ((rc = fr_model_open(&m, &ms, err)))
         goto done;
@@ -133,16 +135,24 @@ int fr_cmd_features(int argc, char **argv)
             free(ovr);
             return 0;
         }
-        if (!strcmp(a, "-o") || !strcmp(a, "--split") || !strcmp(a, "--out")) {
+        if (!strcmp(a, "-o") || !strcmp(a, "--split") || !strcmp(a, "--out") ||
+            !strcmp(a, "--device")) {
             if (i + 1 >= argc) {
                 free(ovr);
                 return fr_cli_fail("features", FR_E_USAGE, "%s needs a value (featrd features "
                                    "--help)", a);
             }
             const char *v = argv[++i];
-            if (!strcmp(a, "-o"))
+            FrDevice d;
+            if (!strcmp(a, "-o")) {
                 ovr[novr++] = v;
-            else if (!strcmp(a, "--split"))
+            } else if (!strcmp(a, "--device")) {
+                if (fr_cli_device(v, &d)) {
+                    free(ovr);
+                    return fr_cli_fail("features", FR_E_USAGE, "--device %s: expected cpu or gpu", v);
+                }
+                ovr[novr++] = d == FR_DEVICE_GPU ? "model.device=gpu" : "model.device=cpu";
+            } else if (!strcmp(a, "--split"))
                 split = v;
             else
                 out = v;
@@ -165,6 +175,8 @@ int fr_cmd_features(int argc, char **argv)
     FrError err = {0};
     FrExperiment *e = NULL;
     int rc = fr_config_load(config, ovr, novr, &e, &err);
+    if (!rc && e->model.device == FR_DEVICE_GPU) /* before any file is looked at */
+        rc = fr_gpu_check(&err);
     /* The tensors must be the ones `featrd run` codes, and it runs OpenBLAS
      * single-threaded (cmd_run.c): threaded sgemm sums in another order, so
      * the floats differ in the last bits (and kind features' rates with

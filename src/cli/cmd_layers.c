@@ -11,6 +11,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: featrd layers MODEL.cfg|CONFIG.yaml [--weights W] [--input WxH] [--seed N] [--split NAME]\n"
+            "                     [--device cpu|gpu]\n"
             "(an experiment CONFIG.yaml stands for its model.cfg, model.weights and input size)\n"
             "\n"
             "Lists the layers of a darknet network: index, darknet name (<type>_<index>),\n"
@@ -23,6 +24,7 @@ static void usage(FILE *f)
             "  --input WxH   network input size (default: the cfg's width and height)\n"
             "  --seed N      seed of the random initialisation (default 1)\n"
             "  --split NAME  only that split: its layer and each tensor of its cut set\n"
+            "  --device D    open the network on cpu (default) or gpu (bin-gpu/featrd)\n"
             "\n"
             "A split is named by the darknet name (max_11), the index (11) or the alias\n"
             "(pool2) everywhere featrd takes one.\n");
@@ -132,6 +134,7 @@ int fr_cmd_layers(int argc, char **argv)
     fr_model_defaults(&s);
     s.quiet = 1;
     const char *split_name = NULL;
+    int device_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (fr_cli_is_help(a)) {
@@ -139,12 +142,16 @@ int fr_cmd_layers(int argc, char **argv)
             return 0;
         }
         if (!strcmp(a, "--weights") || !strcmp(a, "--input") || !strcmp(a, "--seed") ||
-            !strcmp(a, "--split")) {
+            !strcmp(a, "--split") || !strcmp(a, "--device")) {
             if (i + 1 >= argc)
                 return fr_cli_fail("layers", FR_E_USAGE, "%s needs a value (featrd layers --help)", a);
             const char *v = argv[++i];
             if (!strcmp(a, "--weights")) {
                 s.weights = v;
+            } else if (!strcmp(a, "--device")) {
+                if (fr_cli_device(v, &s.device))
+                    return fr_cli_fail("layers", FR_E_USAGE, "--device %s: expected cpu or gpu", v);
+                device_given = 1;
             } else if (!strcmp(a, "--split")) {
                 split_name = v;
             } else if (!strcmp(a, "--seed")) {
@@ -197,6 +204,8 @@ int fr_cmd_layers(int argc, char **argv)
         }
         if (s.seed == 1)
             s.seed = e->model.seed;
+        if (!device_given)
+            s.device = e->model.device;
     }
     int rc = show(&s, split_name);
     fr_experiment_free(&e);

@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: featrd run CONFIG.yaml [-o key=value ...] [--shard I/N] [--jobs N]\n"
-            "                  [--quiet] [--force] [--no-plots] [--cache-mem MIB]\n"
+            "                  [--quiet] [--force] [--no-plots] [--cache-mem MIB] [--device cpu|gpu]\n"
             "Runs an experiment: expands the sweep into RD points, runs those not yet\n"
             "finished in output.dir (resume), writes points.csv, bd.csv, manifest.yaml and\n"
             "plots there (docs/run.md).\n"
@@ -30,7 +30,9 @@ static void usage(FILE *f)
             "                wrote other points.csv columns) in output.dir\n"
             "  --no-plots    skip the gnuplot figures\n"
             "  --cache-mem M MiB of cut tensors kept in memory per split (default 1024);\n"
-            "                beyond it they go to output.dir/cache/ until the split is done\n");
+            "                beyond it they go to output.dir/cache/ until the split is done\n"
+            "  --device D    cpu or gpu: where the network runs (-o model.device=D; gpu needs\n"
+            "                bin-gpu/featrd and a CUDA device, docs/gpu.md)\n");
 }
 
 /* SIGINT / SIGTERM during the run: the first asks fr_run to stop after the
@@ -91,7 +93,8 @@ int fr_cmd_run(int argc, char **argv)
             return 0;
         }
         int needs = !strcmp(a, "-o") || !strcmp(a, "--shard") || !strcmp(a, "--jobs") ||
-                    !strcmp(a, "--cache-mem") || !strcmp(a, "--chunks") || !strcmp(a, "--unit");
+                    !strcmp(a, "--cache-mem") || !strcmp(a, "--chunks") || !strcmp(a, "--unit") ||
+                    !strcmp(a, "--device");
         if (needs && i + 1 >= argc) {
             free(ovr);
             return fr_cli_fail("run", FR_E_USAGE, "%s needs a value (featrd run --help)", a);
@@ -131,6 +134,15 @@ int fr_cmd_run(int argc, char **argv)
                 break;
             }
             o.cache_mem = (size_t)mb << 20;
+        } else if (!strcmp(a, "--device")) {
+            FrDevice d;
+            if (fr_cli_device(argv[++i], &d)) {
+                rc = fr_error(&err, FR_E_USAGE, "--device '%s': expected cpu or gpu", argv[i]);
+                break;
+            }
+            /* an override like any other: the device is part of the config
+             * (and of its hash when gpu) */
+            ovr[novr++] = d == FR_DEVICE_GPU ? "model.device=gpu" : "model.device=cpu";
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             o.progress = FR_PROGRESS_NONE;
         } else if (!strcmp(a, "--force")) {
@@ -158,6 +170,9 @@ int fr_cmd_run(int argc, char **argv)
         rc = fr_config_load(config, ovr, novr, &e, &err);
     if (!rc && e->quiet)
         o.progress = FR_PROGRESS_NONE;
+    /* before anything is written to output.dir */
+    if (!rc && e->kind != FR_KIND_FEATURES && e->model.device == FR_DEVICE_GPU)
+        rc = fr_gpu_check(&err);
     /* The runner parallelises over images (--jobs); OpenBLAS threads on top
      * of that only spin: on the demo they cost 60% more wall time even with
      * one worker on a busy machine (measured: 65 s vs 41 s, sys 4 s vs 0.1 s).

@@ -9,7 +9,7 @@
 static const char usage[] =
     "usage: featrd train detector|classifier --cfg CFG --list TRAIN.list [--labels NAMES]\n"
     "                    [--weights W] [--out DIR] [--seed N] [--max-batches N]\n"
-    "                    [--save-every N] [--quiet] [--fine-tune]\n"
+    "                    [--save-every N] [--quiet] [--fine-tune] [--device cpu|gpu]\n"
     "                    [--augment SPLIT --augment-qp 32,37,42 [--augment-prob P]\n"
     "                     [--augment-bits 8] [--augment-codec hevc]]\n"
     "Trains with darknet's own loop (load_data + train_network). Checkpoints go to\n"
@@ -19,6 +19,7 @@ static const char usage[] =
     "one per line, each found in exactly one path) is required for classifiers.\n"
     "OPENBLAS_NUM_THREADS sets the GEMM threads. --fine-tune restarts the batch\n"
     "counter (and the cfg's learning-rate schedule) at 0 after loading --weights.\n"
+    "--device gpu trains on the GPU as darknet does (bin-gpu/featrd; docs/gpu.md).\n"
     "--augment codes the output of layer SPLIT of every training image (with\n"
     "probability P, default 1) with the sweep's own feature path (Q-layer, tile\n"
     "packing, HEVC at a QP drawn from the list) and continues the forward on the\n"
@@ -71,6 +72,10 @@ int fr_cmd_train(int argc, char **argv)
             s.labels = v;
         else if (!strcmp(a, "--weights"))
             s.weights = v;
+        else if (!strcmp(a, "--device")) {
+            if (fr_cli_device(v, &s.device))
+                return fr_cli_fail("train", FR_E_USAGE, "--device %s: expected cpu or gpu", v);
+        }
         else if (!strcmp(a, "--out"))
             s.out_dir = v;
         else if (!strcmp(a, "--seed") && num_ok)

@@ -33,6 +33,17 @@ int fr_cli_is_help(const char *arg)
     return arg && (!strcmp(arg, "-h") || !strcmp(arg, "--help"));
 }
 
+int fr_cli_device(const char *v, FrDevice *d)
+{
+    if (v && !strcmp(v, "cpu"))
+        *d = FR_DEVICE_CPU;
+    else if (v && !strcmp(v, "gpu"))
+        *d = FR_DEVICE_GPU;
+    else
+        return -1;
+    return 0;
+}
+
 int fr_cli_fail(const char *cmd, int code, const char *fmt, ...)
 {
     va_list ap;

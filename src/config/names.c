@@ -47,6 +47,7 @@ const char *const *cfg_alloc_names(void) { return reg_names(alloc_names); }
 const char *const *cfg_metric_names(void) { return reg_names(metric_names); }
 const char *const cfg_task_names[] = {"auto", "detection", "classification", "dense", NULL};
 const char *const cfg_gemm_names[] = {"openblas", "darknet", NULL};
+const char *const cfg_device_names[] = {"cpu", "gpu", NULL};
 const char *const cfg_label_names[] = {"darknet-txt", "voc-xml", "class-list", NULL};
 const char *const cfg_range_names[] = {"tensor", "channel", NULL};
 const char *const cfg_pack_names[] = {"tile", "quilt", "frames", "tile-sorted", NULL};
@@ -83,6 +84,7 @@ const char *cfg_name_at(const char *const *names, int i)
 
 const char *fr_kind_name(FrExperimentKind k) { return cfg_name_at(KIND_NAMES, (int)k); }
 const char *fr_task_name(FrTask t) { return cfg_name_at(TASK_NAMES, (int)t); }
+const char *fr_device_name(FrDevice d) { return cfg_name_at(cfg_device_names, (int)d); }
 const char *fr_allocation_name(FrAllocation a) { return cfg_name_at(ALLOC_NAMES, (int)a); }
 const char *fr_metric_name(FrMetric m) { return cfg_name_at(METRIC_NAMES, (int)m); }
 const char *fr_bd_method_name(FrBdMethod m) { return cfg_name_at(BD_NAMES, (int)m); }

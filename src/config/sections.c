@@ -22,7 +22,7 @@ static_assert(sizeof(FrTask) == sizeof(int) && sizeof(FrGemm) == sizeof(int) &&
                   sizeof(FrPacking) == sizeof(int) && sizeof(FrAllocation) == sizeof(int) &&
                   sizeof(FrSensScope) == sizeof(int) && sizeof(FrMetric) == sizeof(int) &&
                   sizeof(FrModelCoder) == sizeof(int) && sizeof(FrModelRounding) == sizeof(int) &&
-                  sizeof(FrExperimentKind) == sizeof(int),
+                  sizeof(FrExperimentKind) == sizeof(int) && sizeof(FrDevice) == sizeof(int),
               "enum fields are read and written as int");
 
 /* ---- when the dump writes a section or key (top: the experiment) ---- */
@@ -154,6 +154,12 @@ static const FrField model_fields[] = {
      .doc = "random weights, darknet's rand()"},
     {.key = "gemm", .type = FR_FIELD_ENUM, .offset = offsetof(FrModelSpec, gemm),
      .def = FR_GEMM_OPENBLAS, .names = cfg_gemm_names, .doc = "GEMM loops"},
+    /* written only when not the default, so CPU configs keep their dump and
+     * hash; a GPU run's outputs differ from the CPU's (docs/gpu.md), so the
+     * device is part of the hash then */
+    {.key = "device", .type = FR_FIELD_ENUM, .offset = offsetof(FrModelSpec, device),
+     .def = FR_DEVICE_CPU, .names = cfg_device_names, .flags = FR_FIELD_DUMP_IF_SET,
+     .doc = "cpu or gpu (the GPU build, docs/gpu.md)"},
 };
 static const FrSchema model_schema = SCHEMA("model", FrModelSpec, model_fields);
 

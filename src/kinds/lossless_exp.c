@@ -435,6 +435,7 @@ static void model_settings(const FrExperiment *e, FrModelSettings *ms)
     ms->width = e->model.input_w;
     ms->height = e->model.input_h;
     ms->gemm = e->model.gemm;
+    ms->device = e->model.device;
     ms->quiet = 1;
 }
 

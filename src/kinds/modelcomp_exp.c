@@ -56,6 +56,7 @@ static void model_settings(const FrExperiment *e, const char *weights, FrModelSe
     ms->width = e->model.input_w;
     ms->height = e->model.input_h;
     ms->gemm = e->model.gemm;
+    ms->device = e->model.device;
     ms->quiet = 1;
 }
 

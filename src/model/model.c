@@ -24,7 +24,18 @@
  *   them.
  * - gemm_cpu is called by name from libdarknet.so through the PLT; the
  *   definition below interposes (the Makefile links libfeatrd.a whole) and
- *   the choice of GEMM is per thread, set at the start of each pass. */
+ *   the choice of GEMM is per thread, set at the start of each pass.
+ * - gpu_index (GPU build, make GPU=1): darknet's layer constructors,
+ *   load_weights and save_weights read this global, not the network's own
+ *   field. It is set under parse_lock around each of them: -1 for a CPU
+ *   model and for the cfg probe's child (no device buffers, thanks to
+ *   tools/darknet-gpu/0002), 0 for a GPU one.
+ * - CUDA (GPU build): one context per process (the runtime's primary
+ *   context on device 0). darknet keeps its cuBLAS handle and curand
+ *   generator in unguarded statics and runs every kernel on the default
+ *   stream, so GPU work of all models takes turns under gpu_lock (lock
+ *   order: parse_lock, then gpu_lock). darknet aborts on any CUDA error
+ *   (check_error → assert), device out of memory included. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dlfcn.h>
@@ -58,6 +69,16 @@
  * which on failure appends to ./bad.list and returns a 10×10 image. */
 int stbi_info(char const *filename, int *x, int *y, int *comp);
 const char *stbi_failure_reason(void);
+
+#ifdef GPU
+/* darknet's host → device weight copies, exported by the CUDA libdarknet
+ * but declared only in its src/ headers. */
+void push_convolutional_layer(layer l);
+void push_connected_layer(layer l);
+void push_batchnorm_layer(layer l);
+void push_local_layer(layer l);
+void push_deconvolutional_layer(layer l);
+#endif
 
 /* ---------------------------------------------------------------- GEMM -- */
 
@@ -110,9 +131,56 @@ struct FrModel {
     char (*names)[MAX_NAME];  /* darknet names */
     char (*aliases)[MAX_NAME];
     int *cfg_line;            /* line of each layer's section in the cfg */
+    FrDevice device;
 };
 
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+#ifdef GPU
+static pthread_mutex_t gpu_lock = PTHREAD_MUTEX_INITIALIZER;
+#endif
+
+/* The network runs on the GPU (always 0 in the CPU build). */
+static int on_gpu(const FrModel *m)
+{
+#ifdef GPU
+    return m->device == FR_DEVICE_GPU;
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
+static void gpu_begin(const FrModel *m)
+{
+#ifdef GPU
+    if (on_gpu(m)) {
+        pthread_mutex_lock(&gpu_lock);
+        cudaSetDevice(0); /* per host thread; workers start on device 0 anyway */
+    }
+#else
+    (void)m;
+#endif
+}
+
+static void gpu_end(const FrModel *m)
+{
+#ifdef GPU
+    if (on_gpu(m))
+        pthread_mutex_unlock(&gpu_lock);
+#else
+    (void)m;
+#endif
+}
+
+/* darknet's gpu_index for what is parsed, loaded or saved next (parse_lock held). */
+static void set_gpu_index(FrDevice d)
+{
+#ifdef GPU
+    gpu_index = d == FR_DEVICE_GPU ? 0 : -1;
+#else
+    (void)d;
+#endif
+}
 
 void fr_model_defaults(FrModelSettings *s)
 {
@@ -250,6 +318,9 @@ static _Noreturn void probe_child(const char *tmp, uint64_t seed, int capfd, int
     if (vm > 0)
         setrlimit(RLIMIT_AS, &rl);
     srand((unsigned)(seed ^ (seed >> 32)));
+    /* host buffers only: CUDA must not be used in a child forked from a
+     * process that may have a context */
+    set_gpu_index(FR_DEVICE_CPU);
     network *net = parse_network_cfg((char *)tmp);
     ProbeResult r;
     memset(&r, 0, sizeof r); /* padding included: the bytes go through a pipe */
@@ -397,9 +468,13 @@ static network *checked_parse(const char *tmp, const FrCfgText *text, const FrCf
     pthread_mutex_lock(&parse_lock);
     *rc = probe_cfg(tmp, text, ci, s, err);
     if (*rc == FR_OK) {
+        FrModel tmpm = {.device = s->device};
         FILE *saved = quiet_begin();
         srand((unsigned)(s->seed ^ (s->seed >> 32)));
+        set_gpu_index(s->device);
+        gpu_begin(&tmpm);
         net = parse_network_cfg((char *)tmp);
+        gpu_end(&tmpm);
         quiet_end(saved);
     }
     pthread_mutex_unlock(&parse_lock);
@@ -572,6 +647,27 @@ static void seeded_init(network *net, uint64_t seed)
     }
 }
 
+/* Host weights → device after featrd changed them (seeded_init); load_weights
+ * pushes by itself. gpu_lock held. */
+static void push_weights(FrModel *m)
+{
+#ifdef GPU
+    for (int i = 0; i < m->n; i++) {
+        layer l = m->net->layers[i];
+        switch (l.type) {
+        case CONVOLUTIONAL: push_convolutional_layer(l); break;
+        case CONNECTED: push_connected_layer(l); break;
+        case BATCHNORM: push_batchnorm_layer(l); break;
+        case LOCAL: push_local_layer(l); break;
+        case DECONVOLUTIONAL: push_deconvolutional_layer(l); break;
+        default: break;
+        }
+    }
+#else
+    (void)m;
+#endif
+}
+
 /* ------------------------------------------------------- names, aliases -- */
 
 static void out_shape(const layer *l, int *c, int *h, int *w)
@@ -678,6 +774,13 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
         return fr_error(err, FR_E_USAGE, "%s: bad input size %dx%d (give both, 1..16384, or 0 for the cfg's)", s->cfg, s->width, s->height);
     if (s->gemm != FR_GEMM_OPENBLAS && s->gemm != FR_GEMM_DARKNET)
         return fr_error(err, FR_E_USAGE, "%s: unknown gemm %d", s->cfg, (int)s->gemm);
+    if (s->device != FR_DEVICE_CPU && s->device != FR_DEVICE_GPU)
+        return fr_error(err, FR_E_USAGE, "%s: unknown device %d", s->cfg, (int)s->device);
+    if (s->device == FR_DEVICE_GPU) {
+        int grc = fr_gpu_check(err);
+        if (grc != FR_OK)
+            return grc;
+    }
     if (strlen(s->cfg) > 3000 || (s->weights && strlen(s->weights) > 3000))
         return fr_error(err, FR_E_USAGE, "model path too long");
 
@@ -699,6 +802,7 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     m->gemm = s->gemm;
     m->quiet = s->quiet;
     m->seed = s->seed;
+    m->device = s->device;
 
     /* darknet parses a path: an anonymous memory file (/proc/self/fd/N)
      * leaves nothing behind when the process is killed; a file in TMPDIR
@@ -780,6 +884,12 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
             rc = fr_error(err, FR_E_FORMAT, "%s:%d: darknet built layer %d without a forward pass", s->cfg, m->cfg_line[i], i);
             goto error;
         }
+#ifdef GPU
+        if (on_gpu(m) && (!l->forward_gpu || !l->output_gpu)) {
+            rc = fr_error(err, FR_E_USAGE, "%s:%d: darknet has no GPU forward for layer %d (%s); use device cpu for this network", s->cfg, m->cfg_line[i], i, m->names[i]);
+            goto error;
+        }
+#endif
     }
     m->task = detect_task(net, m->out_layer);
     if (m->task != FR_TASK_DETECTION)
@@ -790,12 +900,20 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
             goto error;
         pthread_mutex_lock(&parse_lock);
         saved = quiet_begin();
+        set_gpu_index(m->device); /* load_weights pushes to the device when >= 0 */
+        gpu_begin(m);
         load_weights(net, (char *)s->weights);
+        gpu_end(m);
         quiet_end(saved);
         pthread_mutex_unlock(&parse_lock);
     } else {
         m->random_init = 1;
         seeded_init(net, s->seed);
+        if (on_gpu(m)) {
+            gpu_begin(m);
+            push_weights(m);
+            gpu_end(m);
+        }
         if (!s->quiet)
             fprintf(stderr, "featrd: %s: no weights given; seeded random initialisation (seed %llu)\n", s->cfg, (unsigned long long)s->seed);
     }
@@ -814,8 +932,11 @@ void fr_model_close(FrModel **mp)
     if (!mp || !*mp)
         return;
     FrModel *m = *mp;
-    if (m->net)
+    if (m->net) {
+        gpu_begin(m);
         free_network(m->net);
+        gpu_end(m);
+    }
     free(m->cfg);
     free(m->owner);
     free(m->names);
@@ -1017,8 +1138,61 @@ int fr_model_cut_set(const FrModel *m, int split, int *layers, int max, int *n)
 
 /* ---------------------------------------------------------------- passes -- */
 
+#ifdef GPU
+/* The GPU twin of run_range: the layers' forward_gpu on device buffers, the
+ * input of layer `from` already on the device. gpu_lock held. */
+static void run_range_gpu(FrModel *m, int from, int to)
+{
+    network net = *m->net;
+    if (from == 0) {
+        net.input = m->net->input;
+        net.input_gpu = m->net->input_gpu;
+    } else {
+        net.input = m->net->layers[from - 1].output;
+        net.input_gpu = m->net->layers[from - 1].output_gpu;
+    }
+    for (int i = from; i <= to; i++) {
+        net.index = i;
+        layer l = net.layers[i];
+        l.forward_gpu(l, net);
+        net.input = l.output;
+        net.input_gpu = l.output_gpu;
+        if (l.truth) {
+            net.truth = l.output;
+            net.truth_gpu = l.output_gpu;
+        }
+    }
+}
+
+/* Device → host for layer i's output. gpu_lock held. */
+static void pull_layer(const FrModel *m, int i)
+{
+    const layer *l = &m->net->layers[i];
+    cuda_pull_array(l->output_gpu, l->output, (size_t)l->outputs * l->batch);
+}
+
+/* After a GPU pass over from..to: what the task reads on the host (the
+ * output layer, and the detection layers the box decoder reads; region and
+ * yolo pull themselves at inference, detection does not). */
+static void pull_outputs(FrModel *m, int from, int to)
+{
+    for (int i = from; i <= to; i++) {
+        LAYER_TYPE t = m->net->layers[i].type;
+        if (i == m->out_layer || t == REGION || t == YOLO || t == DETECTION)
+            pull_layer(m, i);
+    }
+}
+#endif
+
 static void run_range(FrModel *m, int from, int to)
 {
+#ifdef GPU
+    if (on_gpu(m)) { /* input of `from` on the device already; gpu_lock held */
+        run_range_gpu(m, from, to);
+        pull_outputs(m, from, to);
+        return;
+    }
+#endif
     network net = *m->net;
     tl_gemm = m->gemm;
     if (from == 0)
@@ -1043,6 +1217,10 @@ static int set_input(FrModel *m, const FrTensor *in, FrError *err)
     if (in->c != net->c || in->h != net->h || in->w != net->w)
         return fr_error(err, FR_E_MISMATCH, "%s: input is %d×%d×%d (C×H×W), the network takes %d×%d×%d; use fr_model_prepare_input", m->cfg, in->c, in->h, in->w, net->c, net->h, net->w);
     memcpy(net->input, in->data, fr_tensor_size(in) * sizeof(float));
+#ifdef GPU
+    if (on_gpu(m)) /* gpu_lock held */
+        cuda_push_array(net->input_gpu, net->input, fr_tensor_size(in));
+#endif
     return FR_OK;
 }
 
@@ -1050,11 +1228,12 @@ int fr_model_forward(FrModel *m, const FrTensor *input, FrError *err)
 {
     if (!m)
         return fr_error(err, FR_E_USAGE, "no model");
+    gpu_begin(m);
     int rc = set_input(m, input, err);
-    if (rc != FR_OK)
-        return rc;
-    run_range(m, 0, m->n - 1);
-    return FR_OK;
+    if (rc == FR_OK)
+        run_range(m, 0, m->n - 1);
+    gpu_end(m);
+    return rc;
 }
 
 static int copy_layer(const FrModel *m, int i, FrTensor *out)
@@ -1064,6 +1243,13 @@ static int copy_layer(const FrModel *m, int i, FrTensor *out)
     int rc = fr_tensor_alloc(out, c, h, w);
     if (rc != FR_OK)
         return rc;
+#ifdef GPU
+    if (on_gpu(m)) { /* the device holds the pass's values of every layer */
+        gpu_begin(m);
+        pull_layer(m, i);
+        gpu_end(m);
+    }
+#endif
     memcpy(out->data, m->net->layers[i].output, fr_tensor_size(out) * sizeof(float));
     return FR_OK;
 }
@@ -1078,9 +1264,14 @@ int fr_model_front(FrModel *m, const FrTensor *input, int split, FrTensor *cuts,
     int rc = fr_model_cut_set_err(m, split, idx, FR_MODEL_MAX_CUTS, &n, err);
     if (rc != FR_OK)
         return rc;
-    if ((rc = set_input(m, input, err)) != FR_OK)
+    gpu_begin(m);
+    rc = set_input(m, input, err);
+    if (rc == FR_OK)
+        run_range(m, 0, split);
+    gpu_end(m);
+    if (rc != FR_OK)
         return rc;
-    run_range(m, 0, split);
+    /* copy_layer pulls each cut tensor from the device on the GPU */
     for (int k = 0; k < n; k++) {
         if ((rc = copy_layer(m, idx[k], &cuts[k])) != FR_OK) {
             for (int j = 0; j < k; j++)
@@ -1108,10 +1299,18 @@ int fr_model_back(FrModel *m, int split, const FrTensor *cuts, int ncuts, FrErro
         if (!cuts[k].data || cuts[k].c != c || cuts[k].h != h || cuts[k].w != w)
             return fr_error(err, FR_E_MISMATCH, "%s: cut tensor %d (%s) is %d×%d×%d (C×H×W), the layer outputs %d×%d×%d", m->cfg, k, m->names[idx[k]], cuts[k].c, cuts[k].h, cuts[k].w, c, h, w);
     }
-    /* in place: route and shortcut read net.layers[j].output directly */
-    for (int k = 0; k < n; k++)
+    /* in place: route and shortcut read net.layers[j].output (on the GPU
+     * output_gpu) directly */
+    gpu_begin(m);
+    for (int k = 0; k < n; k++) {
         memcpy(m->net->layers[idx[k]].output, cuts[k].data, fr_tensor_size(&cuts[k]) * sizeof(float));
+#ifdef GPU
+        if (on_gpu(m))
+            cuda_push_array(m->net->layers[idx[k]].output_gpu, m->net->layers[idx[k]].output, fr_tensor_size(&cuts[k]));
+#endif
+    }
     run_range(m, split + 1, m->n - 1);
+    gpu_end(m);
     return FR_OK;
 }
 
@@ -1343,7 +1542,10 @@ int fr_model_save_weights(FrModel *m, const char *path, FrError *err)
     fclose(f);
     pthread_mutex_lock(&parse_lock);
     FILE *saved = quiet_begin();
+    set_gpu_index(m->device); /* save_weights pulls from the device when >= 0 */
+    gpu_begin(m);
     save_weights(m->net, tmp);
+    gpu_end(m);
     quiet_end(saved);
     pthread_mutex_unlock(&parse_lock);
     struct stat st;
@@ -1372,4 +1574,90 @@ const char *fr_model_darknet_path(void)
     if (sym && dladdr(sym, &info) && info.dli_fname)
         return info.dli_fname;
     return "not loaded";
+}
+
+/* ------------------------------------------------------------------ GPU -- */
+
+int fr_gpu_compiled(void)
+{
+#ifdef GPU
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#ifdef GPU
+static pthread_once_t gpu_once = PTHREAD_ONCE_INIT;
+static int gpu_count;
+static cudaError_t gpu_status;
+
+static void count_gpus(void)
+{
+    gpu_status = cudaGetDeviceCount(&gpu_count);
+    if (gpu_status != cudaSuccess)
+        gpu_count = 0;
+    cudaGetLastError(); /* darknet's check_error must not see this one */
+}
+#endif
+
+int fr_gpu_check(FrError *err)
+{
+#ifdef GPU
+    pthread_once(&gpu_once, count_gpus);
+    if (gpu_status != cudaSuccess || gpu_count <= 0)
+        return fr_error(err, FR_E_USAGE, "device gpu: no CUDA device on this machine (cudaGetDeviceCount: %s); run on a machine with an NVIDIA GPU and its driver, or use device cpu (--device cpu, or model.device: cpu)",
+                        gpu_status != cudaSuccess ? cudaGetErrorString(gpu_status) : "0 devices");
+    return FR_OK;
+#else
+    return fr_error(err, FR_E_USAGE, "device gpu: this featrd is built without GPU support (Debian's darknet is CPU-only); build bin-gpu/featrd with `make darknet-gpu && make GPU=1` where CUDA is installed (docs/gpu.md), or use device cpu (--device cpu, or model.device: cpu)");
+#endif
+}
+
+const char *fr_gpu_describe(char *buf, size_t cap, const char *ind)
+{
+    if (!buf || !cap)
+        return "";
+    buf[0] = 0;
+    if (!ind)
+        ind = "";
+#ifdef GPU
+    size_t n = 0;
+#define PUT(...) \
+    do { \
+        if (n < cap) \
+            n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__); \
+    } while (0)
+    int rt = 0, drv = 0;
+    cudaRuntimeGetVersion(&rt);
+    cudaDriverGetVersion(&drv); /* 0 without a driver */
+    cudaGetLastError();
+    PUT("%scompiled: yes (CUDA libdarknet %s)\n", ind, fr_model_darknet_path());
+    PUT("%scuda_runtime: %d.%d\n", ind, rt / 1000, rt % 1000 / 10);
+    if (drv)
+        PUT("%scuda_driver: %d.%d\n", ind, drv / 1000, drv % 1000 / 10);
+    else
+        PUT("%scuda_driver: none\n", ind);
+#ifdef CUDNN
+    size_t dv = cudnnGetVersion();
+    PUT("%scudnn: %zu.%zu.%zu\n", ind, dv / 10000, dv % 10000 / 100, dv % 100);
+#else
+    PUT("%scudnn: no\n", ind);
+#endif
+    pthread_once(&gpu_once, count_gpus);
+    if (gpu_status == cudaSuccess && gpu_count > 0) {
+        struct cudaDeviceProp p;
+        if (cudaGetDeviceProperties(&p, 0) == cudaSuccess)
+            PUT("%sdevice: \"%s\" (device 0 of %d, sm_%d%d, %.1f GiB)\n", ind, p.name, gpu_count,
+                p.major, p.minor, p.totalGlobalMem / 1073741824.0);
+        cudaGetLastError();
+    } else {
+        PUT("%sdevice: none (cudaGetDeviceCount: %s)\n", ind,
+            gpu_status != cudaSuccess ? cudaGetErrorString(gpu_status) : "0 devices");
+    }
+#undef PUT
+#else
+    snprintf(buf, cap, "%scompiled: no (Debian's CPU darknet; `make darknet-gpu && make GPU=1` builds bin-gpu/featrd, docs/gpu.md)\n", ind);
+#endif
+    return buf;
 }

@@ -3,7 +3,11 @@
  * trains networks with darknet's own training code (parse_network_cfg,
  * load_data_blocking with DETECTION_DATA / CLASSIFICATION_DATA,
  * train_network, save_weights). Includes darknet.h; the GEMM used is
- * whatever gemm_cpu the executable links (src/model/model.c's OpenBLAS override). */
+ * whatever gemm_cpu the executable links (src/model/model.c's OpenBLAS override).
+ * On the GPU (GPU build, device gpu) darknet trains as it does itself:
+ * gpu_index 0 before parsing, so train_network runs forward_network_gpu,
+ * backward_network_gpu and update_network_gpu, and load/save_weights move
+ * the weights between host and device. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +23,7 @@
 #include "featrd/codec.h"
 #include "featrd/container.h"
 #include "featrd/demo.h"
+#include "featrd/model.h"
 
 int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err)
 {
@@ -91,14 +96,16 @@ int fr_train_code_feature(float *data, int c, int h, int w, const FrFeatureSetti
  * activity anyway (rand()), so the augmentation state is too. */
 static struct {
     void (*forward)(struct layer, struct network);
+#ifdef GPU
+    void (*forward_gpu)(struct layer, struct network);
+#endif
     FrTrainSettings *s;
     int failed;
     FrError err;
 } aug;
 
-static void augment_forward(layer l, network net)
+static void augment_host(layer l, network net)
 {
-    aug.forward(l, net);
     if (!net.train || aug.failed)
         return;
     if (!(aug.s->augment_prob > 0)) { /* draws nothing: darknet's step exactly */
@@ -121,6 +128,26 @@ static void augment_forward(layer l, network net)
         aug.s->coded++;
     }
 }
+
+static void augment_forward(layer l, network net)
+{
+    aug.forward(l, net);
+    augment_host(l, net);
+}
+
+#ifdef GPU
+/* The coding runs on the host: the layer's output comes off the device,
+ * is coded and decoded in place, and goes back before the next layer. */
+static void augment_forward_gpu(layer l, network net)
+{
+    aug.forward_gpu(l, net);
+    if (!net.train || aug.failed)
+        return;
+    cuda_pull_array(l.output_gpu, l.output, (size_t)l.batch * l.outputs);
+    augment_host(l, net);
+    cuda_push_array(l.output_gpu, l.output, (size_t)l.batch * l.outputs);
+}
+#endif
 
 /* "max_7", "7" -> 7; the cut set must be this layer's output alone. */
 static int augment_layer(const network *net, const char *name, int *out, FrError *err)
@@ -326,6 +353,13 @@ int fr_train_run(FrTrainSettings *s, FrError *err)
     }
     if (!file_exists(s->cfg))
         return fr_error(err, FR_E_NOENT, "%s: no such cfg file", s->cfg);
+    if (s->device == FR_DEVICE_GPU) {
+        int grc = fr_gpu_check(err);
+        if (grc)
+            return grc;
+    } else if (s->device != FR_DEVICE_CPU) {
+        return fr_error(err, FR_E_USAGE, "unknown device %d", (int)s->device);
+    }
     int rc = mkdir_p(s->out_dir ? s->out_dir : "build/train", err);
     if (rc)
         return rc;
@@ -371,6 +405,10 @@ int fr_train_run(FrTrainSettings *s, FrError *err)
     snprintf(final, sizeof final, "%s/%s.weights", out_dir, base);
 
     srand(s->seed);
+#ifdef GPU
+    /* read by the layer constructors, load_weights and save_weights */
+    gpu_index = s->device == FR_DEVICE_GPU ? 0 : -1;
+#endif
     net = parse_network_cfg((char *)s->cfg);
     if (!net) {
         rc = fr_error(err, FR_E_FORMAT, "%s: darknet could not parse the cfg", s->cfg);
@@ -390,6 +428,7 @@ int fr_train_run(FrTrainSettings *s, FrError *err)
                       s->cfg, last.outputs, s->labels, nlabels);
         goto done;
     }
+    /* on the GPU darknet's own backward_region_layer_gpu does this */
     if (s->kind == FR_TRAIN_DETECTOR)
         net->layers[net->n - 1].backward = region_backward;
     /* A checkpoint in out_dir wins, so a killed run (fine-tuning included)
@@ -414,6 +453,11 @@ int fr_train_run(FrTrainSettings *s, FrError *err)
         aug.forward = net->layers[sl].forward;
         aug.s = s;
         net->layers[sl].forward = augment_forward;
+#ifdef GPU
+        aug.forward_gpu = net->layers[sl].forward_gpu;
+        if (s->device == FR_DEVICE_GPU)
+            net->layers[sl].forward_gpu = augment_forward_gpu;
+#endif
         if (!s->quiet)
             fprintf(stderr, "featrd train: coding layer %d's output (%dx%dx%d) with %s, %d-bit, QP "
                     "from %d values, probability %g\n", sl, net->layers[sl].out_c,

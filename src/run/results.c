@@ -407,6 +407,11 @@ int fr_manifest_write(const char *path, const FrExperiment *e, int shard_index, 
         fr_text_printf(&t, "  uname: \"%s %s %s %s\"\n  hostname: \"%s\"\n", u.sysname, u.release,
                        u.version, u.machine, u.nodename);
     fr_text_printf(&t, "  cores: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+    /* only for GPU runs, so CPU manifests stay as they were */
+    if (e->kind != FR_KIND_FEATURES && e->model.device == FR_DEVICE_GPU) {
+        char g[1024];
+        fr_text_printf(&t, "device: gpu\ngpu:\n%s", fr_gpu_describe(g, sizeof g, "  "));
+    }
     if (extra)
         fr_text_printf(&t, "%s", extra);
     char *dump = fr_experiment_dump_string(e);

@@ -11,7 +11,8 @@
 void fr_versions_print(FILE *f, const char *ind)
 {
     fprintf(f, "%sfeatrd: %s\n", ind, FR_VERSION_STRING);
-    fprintf(f, "%sdarknet: %s (Debian darknet, 2018 snapshot; CPU)\n", ind, fr_model_darknet_path());
+    fprintf(f, "%sdarknet: %s (Debian darknet, 2018 snapshot; %s)\n", ind, fr_model_darknet_path(),
+            fr_gpu_compiled() ? "built from its source with CUDA by make darknet-gpu" : "CPU");
     /* one line per library, in registry order (hevc and hevc-lossless share one) */
     const char *seen[32];
     int nseen = 0;
