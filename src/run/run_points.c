@@ -1,0 +1,691 @@
+/* run_points.c: the work of the points. A split's front half once per
+ * image (cut tensors in memory or under cache/), every unfinished feature
+ * point of the split on them (allocation maps, encode, decode, distortion,
+ * back half), and the cloud-only anchors (the image coded, the whole
+ * network). Part of the runner (run_internal.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run/run_internal.h"
+
+/* ---------------- per-split front half and the cache ---------------- */
+
+static void cache_file(Run *r, size_t img, int k, char *buf, size_t cap)
+{
+    if (r->feat) /* kind features: the input files themselves */
+        snprintf(buf, cap, "%s", r->fset.images[img].files[k].path);
+    else
+        snprintf(buf, cap, "%s/%06zu_%d.npy", r->cache_dir, img, k);
+}
+
+static int front_image(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    (void)arg;
+    CutCache *cc = &r->cache[img];
+    if (cc->on_disk) {
+        /* A cut file per tensor; the last one written marks the image done. */
+        char p[4600];
+        cache_file(r, img, cc->ncuts - 1, p, sizeof p);
+        if (cc->ncuts > 0 && access(p, R_OK) == 0)
+            return 0;
+    }
+    FrTensor rgb = {0}, input = {0};
+    int rc = fr_run_load_input_(r, worker, img, &rgb, &input, err);
+    if (!rc) {
+        double t0 = fr_now();
+        FrTensor cuts[FR_MODEL_MAX_CUTS];
+        int ncuts = 0;
+        memset(cuts, 0, sizeof cuts);
+        rc = fr_model_front(r->models[worker], &input, r->split_layer, cuts, &ncuts, err);
+        cc->t_front = fr_now() - t0;
+        if (!rc) {
+            if (cc->on_disk) {
+                for (int k = 0; k < ncuts && !rc; k++) {
+                    char p[4600];
+                    cache_file(r, img, k, p, sizeof p);
+                    rc = fr_npy_write(p, &cuts[k], err);
+                }
+                for (int k = 0; k < ncuts; k++)
+                    fr_tensor_free(&cuts[k]);
+            } else {
+                memcpy(cc->cuts, cuts, sizeof cuts);
+            }
+            cc->ncuts = ncuts;
+        }
+    }
+    fr_tensor_free(&rgb);
+    fr_tensor_free(&input);
+    return rc;
+}
+
+static int cache_get(Run *r, size_t img, FrTensor *cuts, int *ncuts, int *owned, FrError *err)
+{
+    CutCache *cc = &r->cache[img];
+    *ncuts = cc->ncuts;
+    if (!cc->on_disk) {
+        memcpy(cuts, cc->cuts, sizeof(FrTensor) * (size_t)cc->ncuts);
+        *owned = 0;
+        return 0;
+    }
+    *owned = 1;
+    for (int k = 0; k < cc->ncuts; k++) {
+        char p[4600];
+        cache_file(r, img, k, p, sizeof p);
+        int rc = fr_npy_read(p, &cuts[k], err);
+        if (rc) {
+            for (int j = 0; j < k; j++)
+                fr_tensor_free(&cuts[j]);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void fr_run_cache_clear_(Run *r)
+{
+    if (!r->cache)
+        return;
+    for (size_t i = 0; i < r->list.n; i++)
+        for (int k = 0; k < (r->cache[i].on_disk ? 0 : r->cache[i].ncuts); k++)
+            fr_tensor_free(&r->cache[i].cuts[k]);
+    free(r->cache);
+    r->cache = NULL;
+}
+
+/* ---------------- one feature point on one image ---------------- */
+
+/* rdopt, scope image: this image's curves over sweep.rdopt.qps (through the
+ * sensitivity cache) and the Lagrangian map at uniform QP_base's rate
+ * (rdopt-refine: Algorithm 1's map from the same curves, refined). */
+static int rdopt_image_qps(Run *r, int worker, size_t img, PointArg *pa, const FrTensor *cuts,
+                           int ncuts, int *qps, int n, ImgRes *res, FrError *err)
+{
+    const FrRdoptSpec *rs = &r->e->sweep.rdopt;
+    size_t nn = (size_t)n * (size_t)rs->n_qps;
+    double *R = malloc(2 * nn * sizeof *R);
+    int *start = malloc((size_t)n * sizeof *start);
+    double *S = malloc((size_t)n * sizeof *S);
+    int rc = !R || !start || !S ? fr_error(err, FR_E_NOMEM, "out of memory") : 0;
+    double *D = R ? R + nn : NULL;
+    if (!rc)
+        rc = fr_rdopt_curves(r->models[worker], r->sens_cache, r->list.items[img].path,
+                             pa->pt->split, r->split_layer, cuts, ncuts, &pa->fs, rs->qps,
+                             rs->n_qps, pa->sens_layer, r->e->model.cfg, R, D, n, &res->t_sens,
+                             err);
+    int refine = pa->pt->allocation == FR_ALLOC_RDOPT_REFINE;
+    if (!rc && refine) {
+        int kb = 0;
+        for (int k = 0; k < rs->n_qps; k++)
+            kb = rs->qps[k] == pa->pt->qp ? k : kb;
+        for (int i = 0; i < n; i++)
+            S[i] = D[(size_t)i * (size_t)rs->n_qps + (size_t)kb];
+        rc = fr_alloc_qps(S, n, pa->pt->qp, r->e->sweep.qp_range, start, err);
+    }
+    FrRdoptResult rr;
+    if (!rc)
+        rc = fr_rdopt_allocate(R, D, n, rs->qps, rs->n_qps, pa->pt->qp, FR_RDOPT_MAP_BITS(n),
+                               refine ? start : NULL, qps, &rr, err);
+    if (!rc) {
+        res->lambda = rr.lambda;
+        res->d_pred = rr.dist;
+    }
+    free(R);
+    free(start);
+    free(S);
+    return rc;
+}
+
+/* Hook for issue #8: the per-channel QPs of one image at one point. Uniform
+ * allocation needs none (NULL); sensitivity allocation measures the channel
+ * sensitivities on this image (cached in output.dir/cache/sens) or uses the
+ * data-set map computed once per point; rdopt likewise with its curves. */
+static int point_channel_qps(Run *r, int worker, size_t img, PointArg *pa, const FrTensor *cuts,
+                             int ncuts, int **qps, int *nq, ImgRes *res, FrError *err)
+{
+    double *secs = &res->t_sens;
+    *qps = NULL;
+    *nq = 0;
+    *secs = 0;
+    if (!fr_alloc_info(pa->pt->allocation)->per_channel)
+        return 0;
+    int n = fr_alloc_channels(cuts, ncuts);
+    if (pa->dataset_qps) {
+        if (n != pa->n_qps)
+            return fr_error(err, FR_E_INTERNAL, "channel count changed between images");
+        *qps = malloc(sizeof(int) * (size_t)n);
+        if (!*qps)
+            return fr_error(err, FR_E_NOMEM, "out of memory");
+        memcpy(*qps, pa->dataset_qps, sizeof(int) * (size_t)n);
+        *nq = n;
+        res->lambda = pa->dataset_rd.lambda;
+        res->d_pred = pa->dataset_rd.dist;
+        return 0;
+    }
+    *qps = malloc(sizeof(int) * (size_t)n);
+    if (!*qps)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    *nq = n;
+    if (fr_run_is_rdopt_(pa->pt->allocation))
+        return rdopt_image_qps(r, worker, img, pa, cuts, ncuts, *qps, n, res, err);
+    return fr_alloc_image_qps(r->models[worker], r->sens_cache, r->list.items[img].path,
+                              pa->pt->split, r->split_layer, cuts, ncuts, &pa->fs, pa->pt->qp,
+                              r->e->sweep.qp_range, pa->sens_layer, r->e->model.cfg, *qps, n,
+                              NULL, secs, err);
+}
+
+/* rdopt: the additivity check. The distortion the whole decoded feature
+ * causes at the measurement layer (the back half has just run on it), against
+ * the sum of single-channel distortions the allocation predicted. */
+static int joint_distortion(Run *r, int worker, PointArg *pa, const FrTensor *cuts, int ncuts,
+                            ImgRes *res, FrError *err)
+{
+    FrModel *m = r->models[worker];
+    FrTensor jo = {0}, ro = {0};
+    int rc = fr_model_layer_output(m, pa->sens_layer, &jo);
+    if (!rc)
+        rc = fr_model_back(m, r->split_layer, cuts, ncuts, err);
+    else
+        fr_error(err, rc, "cannot read the measurement layer's output");
+    if (!rc && (rc = fr_model_layer_output(m, pa->sens_layer, &ro)))
+        fr_error(err, rc, "cannot read the measurement layer's output");
+    if (!rc) {
+        size_t ne = fr_tensor_size(&ro);
+        double acc = 0;
+        for (size_t i = 0; i < ne; i++) {
+            double d = (double)jo.data[i] - (double)ro.data[i];
+            acc += d * d;
+        }
+        res->d_joint = ne ? acc / (double)ne : 0;
+    }
+    fr_tensor_free(&jo);
+    fr_tensor_free(&ro);
+    return rc;
+}
+
+/* output.keep_streams: the image's container as streams/<point id>/<NNNNNN>_<image
+ * name>.frd (NNNNNN: its 0-based position in the (subset) list), readable by
+ * featrd decode and featrd frd extract. */
+static int keep_stream(Run *r, const FrPoint *pt, size_t img, const uint8_t *frd, size_t len,
+                       FrError *err)
+{
+    char dir[4500], path[4800];
+    snprintf(dir, sizeof dir, "%s/streams", r->dir);
+    mkdir(dir, 0777);
+    snprintf(dir, sizeof dir, "%s/streams/%s", r->dir, pt->id);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return fr_error(err, FR_E_IO, "%s: cannot create (%s)", dir, strerror(errno));
+    const char *p = r->list.items[img].path, *base = strrchr(p, '/');
+    base = base ? base + 1 : p;
+    const char *dot = strrchr(base, '.');
+    int bl = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(path, sizeof path, "%s/%06zu_%.*s.frd", dir, img, bl, base);
+    return fr_write_file_atomic(path, frd, len, err);
+}
+
+/* mkdir -p of the directory part of path (workers may race: EEXIST is fine). */
+static int mkdir_parents(const char *path, FrError *err)
+{
+    char d[4800];
+    snprintf(d, sizeof d, "%s", path);
+    for (char *p = d + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(d, 0777) != 0 && errno != EEXIST)
+            return fr_error(err, FR_E_IO, "%s: cannot create the directory (%s)", d,
+                            strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+/* output.decoded_dir (kind features): the decoded cut set of one image at
+ * one point, under the input's own file names, for the user's back half. */
+static int write_decoded(Run *r, const FrPoint *pt, size_t img, const FrTensor *rec, int nrec,
+                         FrError *err)
+{
+    const FrFeatureImage *im = &r->fset.images[img];
+    for (int k = 0; k < nrec && k < im->n; k++) {
+        char path[4800];
+        snprintf(path, sizeof path, "%s/%s/%s", r->e->output.decoded_dir, pt->id,
+                 im->files[k].rel);
+        int rc = mkdir_parents(path, err);
+        if (!rc)
+            rc = fr_npy_write(path, &rec[k], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    PointArg *pa = arg;
+    ImgRes *res = &pa->res[img];
+    FrTensor cuts[FR_MODEL_MAX_CUTS];
+    int ncuts = 0, owned = 0;
+    int rc = cache_get(r, img, cuts, &ncuts, &owned, err);
+    if (rc)
+        return rc;
+    uint8_t *frd = NULL;
+    size_t len = 0;
+    FrTensor *rec = NULL;
+    int nrec = 0;
+    int *qps = NULL, nq = 0;
+    FrFeatureSettings fs = pa->fs;
+    rc = point_channel_qps(r, worker, img, pa, cuts, ncuts, &qps, &nq, res, err);
+    if (rc)
+        goto done;
+    if (nq > 0 && fr_run_is_rdopt_(pa->pt->allocation)) {
+        /* rdopt's map of one QP (its fallback to uniform QP_base) is sent as
+         * that uniform QP, without the 8 bits a channel of the list */
+        int same = 1;
+        for (int i = 1; i < nq && same; i++)
+            same = qps[i] == qps[0];
+        if (same) {
+            fs.qp = qps[0];
+            free(qps);
+            qps = NULL;
+            nq = 0;
+        }
+    }
+    fs.channel_qp = qps;
+    fs.n_channel_qp = nq;
+    FrBitStats bs;
+    memset(&bs, 0, sizeof bs);
+    double t0 = fr_now();
+    rc = fr_feature_encode(cuts, ncuts, pa->pt->split, &fs, &frd, &len, &bs, err);
+    if (rc)
+        goto done;
+    res->t_enc = fr_now() - t0;
+    if (r->e->output.keep_streams && (rc = keep_stream(r, pa->pt, img, frd, len, err)))
+        goto done;
+    res->bits = (double)bs.total_bits;
+    res->payload = (double)bs.payload_bits;
+    res->side = (double)bs.side_bits;
+    res->paper = res->payload;
+    if (fs.bits != FR_BITS_FLOAT)
+        for (int k = 0; k < ncuts; k++)
+            res->paper += 32.0 * (fs.relu_min0 ? 1 : 2) *
+                          (fs.range == FR_RANGE_CHANNEL ? cuts[k].c : 1);
+    t0 = fr_now();
+    rc = fr_feature_decode(frd, len, &rec, &nrec, NULL, err);
+    if (rc)
+        goto done;
+    res->t_dec = fr_now() - t0;
+    if (nrec != ncuts) {
+        rc = fr_error(err, FR_E_INTERNAL, "decoded %d cut tensors, coded %d", nrec, ncuts);
+        goto done;
+    }
+    /* Distortion over the whole cut set: element-weighted MSE; PSNR with the
+     * widest original range (the Q-layer's tensor range for one cut). */
+    double se = 0, se_n = 0, peak = 0, elems = 0, pw = 0;
+    for (int k = 0; k < ncuts; k++) {
+        FrFeatureDistortion d;
+        rc = fr_feature_distortion(&cuts[k], &rec[k], &d, err);
+        if (rc)
+            goto done;
+        double ne = (double)fr_tensor_size(&cuts[k]);
+        se += d.mse * ne;
+        pw += d.power * ne;
+        se_n += fr_feature_mse_nbit(&cuts[k], &rec[k], pa->pt->bits) * ne;
+        if (d.peak > peak)
+            peak = d.peak;
+        elems += ne;
+    }
+    res->elements = elems;
+    res->mse = se / elems;
+    res->mse_nbit = se_n / elems;
+    res->psnr = fr_psnr(res->mse, peak);
+    res->sqnr = fr_sqnr(res->mse, pw / elems);
+    res->t_front = r->cache[img].t_front;
+    if (r->feat) { /* no back half: the decoded tensors go to the user's */
+        if (r->e->output.decoded_dir)
+            rc = write_decoded(r, pa->pt, img, rec, nrec, err);
+        goto done;
+    }
+    t0 = fr_now();
+    rc = fr_model_back(r->models[worker], r->split_layer, rec, nrec, err);
+    if (!rc)
+        rc = fr_run_take_output_(r, r->models[worker], img, res, err);
+    res->t_back = fr_now() - t0;
+    if (!rc && fr_run_is_rdopt_(pa->pt->allocation))
+        rc = joint_distortion(r, worker, pa, cuts, ncuts, res, err);
+done:
+    free(qps);
+    free(frd);
+    if (rec) {
+        for (int k = 0; k < nrec; k++)
+            fr_tensor_free(&rec[k]);
+        free(rec);
+    }
+    if (owned)
+        for (int k = 0; k < ncuts; k++)
+            fr_tensor_free(&cuts[k]);
+    return rc;
+}
+
+/* ---------------- anchors ---------------- */
+
+int fr_run_anchor_image_(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    PointArg *pa = arg;
+    ImgRes *res = &pa->res[img];
+    const FrAnchorSpec *as = &r->e->anchors[pa->pt->anchor];
+    FrTensor rgb = {0}, dec = {0}, input = {0};
+    size_t bytes = 0;
+    int rc = fr_run_load_input_(r, worker, img, &rgb, NULL, err);
+    if (rc)
+        return rc;
+    double t0 = fr_now();
+    if (pa->pt->quality >= 0) {
+        rc = fr_image_jpeg_code(&rgb, pa->pt->quality, &bytes, &dec, err);
+    } else {
+        /* the features' x265 settings (resolved by the config) */
+        FrRgbCoding cs;
+        fr_rgb_coding_defaults(&cs);
+        cs.qp = pa->pt->qp;
+        cs.code = pa->pt->kind == FR_POINT_ANCHOR;
+        cs.chroma = as->chroma;
+        cs.hevc = as->hevc;
+        rc = fr_rgb_code(&rgb, &cs, &bytes, &dec, err);
+    }
+    res->t_enc = fr_now() - t0;
+    if (!rc)
+        rc = fr_model_prepare_input(r->models[worker], &dec, &input);
+    if (!rc) {
+        t0 = fr_now();
+        rc = fr_model_forward(r->models[worker], &input, err);
+        if (!rc)
+            rc = fr_run_take_output_(r, r->models[worker], img, res, err);
+        res->t_back = fr_now() - t0;
+    }
+    /* the stream plus the side information a receiver needs, as features
+     * pay their container; a JPEG file carries its own header */
+    res->payload = 8.0 * (double)bytes;
+    res->side = pa->pt->quality >= 0 ? 0 : FR_ANCHOR_SIDE_BITS;
+    res->bits = res->payload + res->side;
+    res->paper = res->payload;
+    res->elements = 3.0 * rgb.w * rgb.h;
+    fr_tensor_free(&rgb);
+    fr_tensor_free(&dec);
+    fr_tensor_free(&input);
+    return rc;
+}
+
+static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrError *err);
+
+/* Split s: its layer, name and cut set (r->split_layer, split_lname,
+ * cut_desc); cut/ncut its cut layers, *bytes one image's cut tensors. */
+int fr_run_split_resolve_(Run *r, int s, int *cut, int *ncut, size_t *bytes, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    r->split_name = e->sweep.split[s];
+    int rc = fr_model_find_layer(r->models[0], r->split_name, &r->split_layer, err);
+    if (!rc)
+        rc = fr_model_cut_set_err(r->models[0], r->split_layer, cut, FR_MODEL_MAX_CUTS, ncut,
+                                  err);
+    if (rc) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        char key[64];
+        snprintf(key, sizeof key, "sweep.split[%d]", s);
+        return fr_experiment_error(e, err, FR_E_USAGE, key, "%s", msg);
+    }
+    FrLayerInfo li;
+    fr_model_layer_info(r->models[0], r->split_layer, &li);
+    snprintf(r->split_lname, sizeof r->split_lname, "%s", li.name);
+    r->cut_desc[0] = 0;
+    *bytes = 0;
+    for (int k = 0; k < *ncut; k++) {
+        FrLayerInfo ci;
+        fr_model_layer_info(r->models[0], cut[k], &ci);
+        size_t l = strlen(r->cut_desc);
+        snprintf(r->cut_desc + l, sizeof r->cut_desc - l, "%s%s", k ? "+" : "", ci.name);
+        *bytes += ci.bytes;
+    }
+    return 0;
+}
+
+int fr_run_feature_points_(Run *r, int s, int wi, FrError *err)
+{
+    int any = 0;
+    for (int i = 0; i < r->plan.n; i++)
+        if (r->plan.points[i].kind == FR_POINT_FEATURE && r->plan.points[i].split_index == s &&
+            r->plan.points[i].weights == wi && fr_run_todo_(r, &r->plan.points[i]))
+            any = 1;
+    if (!any)
+        return 0;
+    int rc = fr_run_use_weights_(r, wi, err);
+    int cut[FR_MODEL_MAX_CUTS], ncut = 0;
+    size_t bytes = 0;
+    if (!rc)
+        rc = fr_run_split_resolve_(r, s, cut, &ncut, &bytes, err);
+    if (rc)
+        return rc;
+    r->cache = calloc(r->list.n ? r->list.n : 1, sizeof *r->cache);
+    if (!r->cache)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    int disk = bytes * r->list.n > r->o.cache_mem;
+    if (disk) {
+        /* One directory per shard: a shard deletes its cache when its points
+         * of the split are done, which must not pull files from under another. */
+        if (r->umode == UNIT_COMPUTE)
+            snprintf(r->cache_dir, sizeof r->cache_dir, "%s/cache/%s.unit-%d", r->dir,
+                     r->split_lname, r->unit);
+        else if (r->o.shard_count > 1)
+            snprintf(r->cache_dir, sizeof r->cache_dir, "%s/cache/%s.shard-%d-of-%d", r->dir,
+                     r->split_lname, r->o.shard_index, r->o.shard_count);
+        else
+            snprintf(r->cache_dir, sizeof r->cache_dir, "%s/cache/%s", r->dir, r->split_lname);
+        char tmp[4500];
+        snprintf(tmp, sizeof tmp, "%s/cache", r->dir);
+        mkdir(tmp, 0777);
+        mkdir(r->cache_dir, 0777);
+        for (size_t i = 0; i < r->list.n; i++) {
+            r->cache[i].on_disk = 1;
+            r->cache[i].ncuts = ncut;
+        }
+    }
+    fr_progress_note(r->prog, "split %s: front half of %zu images", r->split_name,
+                     r->img_hi - r->img_lo);
+    rc = fr_run_par_for_(r, front_image, NULL, err);
+    for (size_t i = 0; i < r->list.n; i++)
+        r->tot_front += r->cache[i].t_front;
+    if (!rc)
+        rc = run_split_points(r, s, wi, cut, ncut, err);
+    if (!rc && disk) {
+        /* Every point of the split is committed: the cut tensors (images ×
+         * cut bytes, 23 GB for yolo9000 max_3 on VOC07 test) are not needed. */
+        for (size_t i = 0; i < r->list.n; i++)
+            for (int k = 0; k < ncut; k++) {
+                char p[4600];
+                cache_file(r, i, k, p, sizeof p);
+                unlink(p);
+            }
+        rmdir(r->cache_dir);
+    }
+    fr_run_cache_clear_(r);
+    return rc;
+}
+
+/* rdopt, scope dataset: the curves averaged over the calibration images
+ * (each image's through the cache, so later points reuse them) and one map. */
+static int rdopt_dataset_qps(Run *r, PointArg *pa, const char **paths, int ncal, int nc,
+                             int *dqps, FrError *err)
+{
+    const FrRdoptSpec *rs = &r->e->sweep.rdopt;
+    size_t nn = (size_t)nc * (size_t)rs->n_qps;
+    double *R = malloc(2 * nn * sizeof *R), *S = malloc((size_t)nc * sizeof *S), secs = 0;
+    int *start = malloc((size_t)nc * sizeof *start);
+    int rc = !R || !S || !start ? fr_error(err, FR_E_NOMEM, "out of memory") : 0;
+    double *D = R ? R + nn : NULL;
+    if (!rc)
+        rc = fr_rdopt_dataset_curves(r->models[0], r->sens_cache, paths, ncal, pa->pt->split,
+                                     r->split_layer, &pa->fs, rs->qps, rs->n_qps, pa->sens_layer,
+                                     r->e->model.cfg, R, D, nc, &secs, err);
+    int refine = pa->pt->allocation == FR_ALLOC_RDOPT_REFINE;
+    if (!rc && refine) {
+        int kb = 0;
+        for (int k = 0; k < rs->n_qps; k++)
+            kb = rs->qps[k] == pa->pt->qp ? k : kb;
+        for (int i = 0; i < nc; i++)
+            S[i] = D[(size_t)i * (size_t)rs->n_qps + (size_t)kb];
+        rc = fr_alloc_qps(S, nc, pa->pt->qp, r->e->sweep.qp_range, start, err);
+    }
+    if (!rc)
+        rc = fr_rdopt_allocate(R, D, nc, rs->qps, rs->n_qps, pa->pt->qp, FR_RDOPT_MAP_BITS(nc),
+                               refine ? start : NULL, dqps, &pa->dataset_rd, err);
+    free(R);
+    free(S);
+    free(start);
+    return rc;
+}
+
+/* Every unfinished feature point of split s (weights wi) on the cut sets
+ * in r->cache: the rd kind's after its front half, kind features' on its
+ * input files. cut/ncut: the split's cut layers (sensitivity allocation). */
+static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    int rc = 0;
+    for (int i = 0; i < r->plan.n && !rc; i++) {
+        const FrPoint *pt = &r->plan.points[i];
+        if (pt->kind != FR_POINT_FEATURE || pt->split_index != s || pt->weights != wi ||
+            !fr_run_todo_(r, pt))
+            continue;
+        PointArg pa;
+        memset(&pa, 0, sizeof pa);
+        pa.pt = pt;
+        fr_feature_defaults(&pa.fs);
+        const FrCodecSpec *cs = &e->sweep.codec[pt->codec_entry];
+        pa.fs.bits = pt->bits;
+        pa.fs.range = e->sweep.range;
+        pa.fs.relu_min0 = e->sweep.relu_min0;
+        pa.fs.packing = pt->packing;
+        pa.fs.tile_pad = e->sweep.tile_pad;
+        pa.fs.codec = (FrCodecKind)cs->codec->id;
+        pa.fs.codec_settings = cs->settings;
+        pa.fs.qp = pt->qp >= 0 ? pt->qp : 0;
+        rc = fr_feature_validate(&pa.fs, err);
+        if (rc) {
+            char msg[sizeof err->msg], key[64];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            snprintf(key, sizeof key, "sweep.codec[%d]", pt->codec_entry);
+            rc = fr_experiment_error(e, err, FR_E_CONFIG, key, "%s", msg);
+            break;
+        }
+        int *dqps = NULL;
+        if (fr_alloc_info(pt->allocation)->per_channel) {
+            rc = fr_alloc_sens_layer(r->models[0], r->split_layer, e->sweep.sensitivity.layer,
+                                     e->sweep.sensitivity.layer_name, &pa.sens_layer, err);
+            if (!rc && !r->sens_cache) {
+                char sd[4500];
+                snprintf(sd, sizeof sd, "%s/cache/sens", r->dir);
+                rc = fr_sens_cache_create(&r->sens_cache, sd, err);
+            }
+            if (!rc && e->sweep.sensitivity.scope == FR_SENS_DATASET) {
+                /* One QP map for every image from the first calibration images. */
+                int nc = 0;
+                for (int k = 0; k < ncut; k++) {
+                    FrLayerInfo ci;
+                    fr_model_layer_info(r->models[0], cut[k], &ci);
+                    nc += ci.c;
+                }
+                int ncal = e->sweep.sensitivity.calibration_images;
+                if (ncal > (int)r->list.n)
+                    ncal = (int)r->list.n;
+                const char **paths = calloc((size_t)ncal + 1, sizeof *paths);
+                double *sv = calloc((size_t)nc + 1, sizeof *sv);
+                dqps = calloc((size_t)nc + 1, sizeof *dqps);
+                if (!paths || !sv || !dqps)
+                    rc = fr_error(err, FR_E_NOMEM, "out of memory");
+                for (int k = 0; k < ncal && !rc; k++)
+                    paths[k] = r->list.items[k].path;
+                double secs = 0;
+                if (!rc && fr_run_is_rdopt_(pt->allocation))
+                    rc = rdopt_dataset_qps(r, &pa, paths, ncal, nc, dqps, err);
+                else if (!rc)
+                    rc = fr_alloc_dataset_sensitivity(r->models[0], r->sens_cache, paths, ncal,
+                                                      pt->split, r->split_layer, &pa.fs, pt->qp,
+                                                      pa.sens_layer, e->model.cfg, sv, nc, &secs,
+                                                      err);
+                if (!rc && !fr_run_is_rdopt_(pt->allocation))
+                    rc = fr_alloc_qps(sv, nc, pt->qp, e->sweep.qp_range, dqps, err);
+                pa.dataset_qps = dqps;
+                pa.n_qps = nc;
+                free(paths);
+                free(sv);
+            }
+        }
+        pa.res = rc ? NULL : fr_run_res_alloc_(r);
+        if (!rc && !pa.res)
+            rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        if (!rc) {
+            rc = fr_run_par_for_(r, feature_image, &pa, err);
+            if (!rc) {
+                for (size_t k = 0; k < r->list.n; k++) {
+                    r->tot_back += pa.res[k].t_back;
+                    r->tot_enc += pa.res[k].t_enc;
+                    r->tot_dec += pa.res[k].t_dec;
+                }
+                rc = fr_run_commit_point_(r, pt, pa.res, err);
+            }
+        }
+        free(dqps);
+        fr_run_res_free_(r, &pa.res);
+    }
+    return rc;
+}
+
+/* kind features: one image's tensors read into the memory cache. */
+static int feat_load_image(Run *r, int worker, size_t img, void *arg, FrError *err)
+{
+    (void)worker;
+    (void)arg;
+    CutCache *cc = &r->cache[img];
+    const FrFeatureImage *im = &r->fset.images[img];
+    for (int k = 0; k < im->n; k++) {
+        int rc = fr_npy_read(im->files[k].path, &cc->cuts[k], err);
+        if (rc)
+            return rc;
+        cc->ncuts = k + 1;
+    }
+    return 0;
+}
+
+/* kind features: the one split of the input, its tensors in memory (or
+ * read from their files at each point when they exceed --cache-mem). */
+int fr_run_feat_(Run *r, FrError *err)
+{
+    r->split_name = r->fset.split;
+    snprintf(r->split_lname, sizeof r->split_lname, "%s", r->fset.layer);
+    snprintf(r->cut_desc, sizeof r->cut_desc, "%s", r->fset.cut);
+    r->cache = calloc(r->list.n ? r->list.n : 1, sizeof *r->cache);
+    if (!r->cache)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    int rc = 0;
+    if (r->fset.bytes > r->o.cache_mem) {
+        for (size_t i = 0; i < r->list.n; i++) {
+            r->cache[i].on_disk = 1;
+            r->cache[i].ncuts = r->fset.images[i].n;
+        }
+    } else {
+        fr_progress_note(r->prog, "reading the features of %zu images", r->list.n);
+        rc = fr_run_par_for_(r, feat_load_image, NULL, err);
+    }
+    if (!rc)
+        rc = run_split_points(r, 0, -1, NULL, 0, err);
+    fr_run_cache_clear_(r);
+    return rc;
+}
