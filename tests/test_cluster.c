@@ -131,7 +131,7 @@ static int setup(void **state)
              g_root, g_root, g_dir, g_dir, g_dir);
     tu_write(g_cfg, text);
     snprintf(g_ref, sizeof g_ref, "%s/single", g_dir);
-    if (tu_sh(&out, "'%s' run '%s' --quiet", tu_bin(), g_cfg)) {
+    if (tu_sh(&out, "OPENBLAS_NUM_THREADS=1 '%s' run '%s' --quiet", tu_bin(), g_cfg)) {
         print_error("%s\n", out);
         free(out);
         return -1;
@@ -180,6 +180,40 @@ static void test_units_merge_equals_single_run(void **state)
     assert_int_equal(tu_sh(&out, "'%s' status '%s'", tu_bin(), dir), 0);
     assert_non_null(strstr(out, "9 units (3 groups x 3 chunks of 24 images): 9 done, 0 running"));
     free(out);
+}
+
+/* Without OPENBLAS_NUM_THREADS, featrd sets one OpenBLAS thread itself
+ * (its API, no restart): the floats are the single-threaded ones, so the
+ * points equal the reference run's (made with the variable set to 1). */
+static void test_blas_threads_without_env(void **state)
+{
+    (void)state;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/noenv", g_dir);
+    char *out = NULL;
+    int rc = tu_sh(&out, "env -u OPENBLAS_NUM_THREADS '%s' run '%s' "
+                         "-o output.dir='%s' --quiet", tu_bin(), g_cfg, dir);
+    if (rc)
+        fail_msg("%s", out);
+    free(out);
+    assert_merged_equal(dir);
+    char p[700];
+    snprintf(p, sizeof p, "%s/manifest.yaml", dir);
+    char *m = slurp(p);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "  blas_threads: 1\n"));
+    free(m);
+    /* a value the user set is kept */
+    rc = tu_sh(&out, "OPENBLAS_NUM_THREADS=2 '%s' run '%s' -o output.dir='%s2' --quiet --no-plots",
+               tu_bin(), g_cfg, dir);
+    if (rc)
+        fail_msg("%s", out);
+    free(out);
+    snprintf(p, sizeof p, "%s2/manifest.yaml", dir);
+    m = slurp(p);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "  blas_threads: 2\n"));
+    free(m);
 }
 
 /* A unit not finished, a corrupted unit file, one of another plan: the merge
@@ -520,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_units_merge_equals_single_run),
         cmocka_unit_test(test_merge_refuses_incomplete_and_foreign),
         cmocka_unit_test(test_submit_local),
+        cmocka_unit_test(test_blas_threads_without_env),
         cmocka_unit_test(test_submit_dry_run),
         cmocka_unit_test_setup_teardown(test_slurm_submit_requeue_cancel_resubmit, slurm_setup,
                                         slurm_teardown),

@@ -210,6 +210,12 @@ int fr_gpu_check(FrError *err);
  * and compute capability (or why there is none). Returns buf. */
 const char *fr_gpu_describe(char *buf, size_t cap, const char *ind);
 
+/* Sets the number of OpenBLAS threads every later GEMM uses (n > 0) and
+ * returns the number before. The runner parallelises over images, so the
+ * CLI sets 1 unless the user set OPENBLAS_NUM_THREADS. Process-wide, as
+ * OpenBLAS's own setting is, so the library never calls it by itself. */
+int fr_model_blas_threads(int n);
+
 #ifdef __cplusplus
 }
 #endif

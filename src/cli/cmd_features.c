@@ -180,13 +180,10 @@ int fr_cmd_features(int argc, char **argv)
     /* The tensors must be the ones `featrd run` codes, and it runs OpenBLAS
      * single-threaded (cmd_run.c): threaded sgemm sums in another order, so
      * the floats differ in the last bits (and kind features' rates with
-     * them). OpenBLAS reads the variable when it loads: start again with it
-     * set, unless the user set it. argv[-1] is the program name. */
-    if (!rc && !getenv("OPENBLAS_NUM_THREADS") && !getenv("FEATRD_NO_REEXEC")) {
-        setenv("OPENBLAS_NUM_THREADS", "1", 1);
-        fflush(NULL);
-        execv("/proc/self/exe", argv - 1);
-    }
+     * them). One thread through OpenBLAS's API, unless the user set
+     * OPENBLAS_NUM_THREADS. */
+    if (!rc && !getenv("OPENBLAS_NUM_THREADS"))
+        fr_model_blas_threads(1);
     if (!rc)
         rc = run_features(e, split, out, &err);
     free(ovr);

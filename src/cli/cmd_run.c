@@ -176,15 +176,11 @@ int fr_cmd_run(int argc, char **argv)
     /* The runner parallelises over images (--jobs); OpenBLAS threads on top
      * of that only spin: on the demo they cost 60% more wall time even with
      * one worker on a busy machine (measured: 65 s vs 41 s, sys 4 s vs 0.1 s).
-     * OpenBLAS reads OPENBLAS_NUM_THREADS once, when the library loads, so
-     * the only way to set it from here is to start again with it set; a value
-     * the user set is kept. argv[-1] is the program name (main passes argv + 1). */
-    if (!rc && !getenv("OPENBLAS_NUM_THREADS") && !getenv("FEATRD_NO_REEXEC")) {
-        setenv("OPENBLAS_NUM_THREADS", "1", 1);
-        fflush(NULL);
-        execv("/proc/self/exe", argv - 1);
-        /* exec failed: go on with OpenBLAS's own threads */
-    }
+     * One OpenBLAS thread, set through its API (featrd used to start again
+     * with OPENBLAS_NUM_THREADS=1, which doubled its start-up); a value the
+     * user set is kept. */
+    if (!rc && !getenv("OPENBLAS_NUM_THREADS"))
+        fr_model_blas_threads(1);
     if (!rc)
         rc = run_with_stop_signals(e, &o, &err);
     free(ovr);

@@ -1567,6 +1567,14 @@ const char *fr_model_blas_version(void)
     return openblas_get_config();
 }
 
+int fr_model_blas_threads(int n)
+{
+    int was = openblas_get_num_threads();
+    if (n > 0)
+        openblas_set_num_threads(n);
+    return was;
+}
+
 const char *fr_model_darknet_path(void)
 {
     void *sym = dlsym(RTLD_DEFAULT, "parse_network_cfg");

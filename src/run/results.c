@@ -407,6 +407,8 @@ int fr_manifest_write(const char *path, const FrExperiment *e, int shard_index, 
         fr_text_printf(&t, "  uname: \"%s %s %s %s\"\n  hostname: \"%s\"\n", u.sysname, u.release,
                        u.version, u.machine, u.nodename);
     fr_text_printf(&t, "  cores: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+    /* OpenBLAS's threads inside each worker (1 unless OPENBLAS_NUM_THREADS says) */
+    fr_text_printf(&t, "  blas_threads: %d\n", fr_model_blas_threads(0));
     /* only for GPU runs, so CPU manifests stay as they were */
     if (e->kind != FR_KIND_FEATURES && e->model.device == FR_DEVICE_GPU) {
         char g[1024];
