@@ -137,8 +137,7 @@ int fr_cmd_invert(int argc, char **argv)
         return fr_cli_fail("invert", rc, "%s", err.msg);
     if (!s.quiet)
         fprintf(stderr, "featrd invert train: %.1f s, first loss %.2f, final average %.2f "
-                "(MSE %.5f)%s\n", s.seconds, s.first_loss, s.last_avg_loss, s.last_mse,
-                s.n_code_qp ? "" : "");
+                "(MSE %.5f)\n", s.seconds, s.first_loss, s.last_avg_loss, s.last_mse);
     if (s.n_code_qp && !s.quiet)
         fprintf(stderr, "featrd invert train: %lld features coded, %lld left uncoded\n", s.coded,
                 s.passed);

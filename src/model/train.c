@@ -642,7 +642,7 @@ int fr_invert_train(FrInvertTrainSettings *s, FrError *err)
         goto done;
     }
     layer *last = &net->layers[net->n - 1];
-    if (last->type != COST) {
+    if (net->n < 2 || last->type != COST) {
         rc = fr_error(err, FR_E_FORMAT, "%s: a decoder cfg must end with a [cost] layer "
                       "(type=sse for L2, type=L1)", s->decoder_cfg);
         goto done;
