@@ -19,5 +19,6 @@
 #include "featrd/dataset.h"
 #include "featrd/run.h"
 #include "featrd/experiments.h"
+#include "featrd/invert.h"
 
 #endif

@@ -452,6 +452,45 @@ static void test_rate_and_distortion(void **state)
     fr_tensor_free(&r);
 }
 
+/* fr_image_psnr8 / fr_image_ssim8 against tests/data/ssim_ref.py, an
+ * independent pure-Python implementation (its output hard-coded here). */
+static uint32_t lcg_state;
+static uint32_t lcg(void)
+{
+    lcg_state = lcg_state * 1103515245u + 12345u;
+    return lcg_state >> 16;
+}
+
+static void test_image_quality(void **state)
+{
+    (void)state;
+    enum { W = 24, H = 20 };
+    uint8_t a[W * H * 3], b[W * H * 3];
+    lcg_state = 12345;
+    for (int i = 0; i < W * H * 3; i++)
+        a[i] = (uint8_t)(lcg() % 256);
+    for (int i = 0; i < W * H * 3; i++) {
+        int v = (int)a[i] + (int)(lcg() % 41) - 20;
+        b[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    assert_true(fabs(fr_image_psnr8(a, b, W, H, 3) - 26.911126567319) < 1e-9);
+    assert_true(fabs(fr_image_ssim8(a, b, W, H, 3) - 0.986702155422) < 1e-9);
+    assert_true(fabs(fr_image_ssim8(a, a, W, H, 3) - 1.0) < 1e-12);
+    assert_true(isinf(fr_image_psnr8(a, a, W, H, 3)));
+    assert_true(isnan(fr_image_ssim8(a, b, 10, 20, 3))); /* smaller than the window */
+    assert_true(isnan(fr_image_ssim8(a, b, W, H, 2)));
+    /* the 8-bit picture of a tensor: clamp, round, interleave */
+    FrTensor t = {0};
+    assert_int_equal(fr_tensor_alloc(&t, 3, 1, 2), 0);
+    const float v[6] = {-0.5f, 0.5f, 1.0f, 2.0f, 0.1f, 0.0f};
+    memcpy(t.data, v, sizeof v);
+    uint8_t px[6];
+    fr_image_to_bytes(&t, px);
+    const uint8_t want[6] = {0, 255, 26, 128, 255, 0}; /* pixel 0 then pixel 1 */
+    assert_memory_equal(px, want, 6);
+    fr_tensor_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_classification),
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_rate_and_distortion),
+        cmocka_unit_test(test_image_quality),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -280,6 +280,22 @@ typedef struct FrClusterSpec {
     int n_setup;
 } FrClusterSpec;
 
+/* invert: (kind rd; issue 24, seed 003) the input image reconstructed from
+ * each feature point's decoded feature by a darknet decoder (featrd invert
+ * train), scored against the network input (points.csv recon_psnr,
+ * recon_ssim; the anchors' decoded images get the same columns). Unset:
+ * those columns are NaN and the config's hash is that of a config without
+ * the section. */
+typedef struct FrInvertSpec {
+    char *cfg;     /* NULL: no reconstruction. The decoder cfg; "{split}" is
+                      replaced by the split's name as sweep.split writes it */
+    char *weights; /* its weights, with the same placeholder; required with cfg */
+    char **splits; /* the splits that have a decoder; [] = every split of the sweep */
+    int n_splits;
+    int png;       /* 0: the first N images of every point also written as PNG
+                      under recon/ (the input beside them); not hashed */
+} FrInvertSpec;
+
 typedef struct FrOutputSpec {
     char *dir;      /* "results/<name>" */
     int images_csv; /* 0: 1 also writes images.csv (per image and point) */
@@ -354,6 +370,7 @@ typedef struct FrExperiment {
     FrModelCompressionSpec model_compression;
     FrFeaturesSpec features;
     FrClusterSpec cluster;
+    FrInvertSpec invert;
     struct FrConfigPriv *priv; /* locations and string storage; private */
 } FrExperiment;
 

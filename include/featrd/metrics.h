@@ -195,6 +195,25 @@ typedef struct FrFeatureDistortion {
 int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec,
                           FrFeatureDistortion *out, FrError *err);
 
+/* ---------------- image reconstruction quality (issue 24) ---------------- */
+
+/* Reconstructed images are scored as the 8-bit pictures a PNG holds, so a
+ * reader can recompute every number from the written files. */
+
+/* A C×H×W tensor in 0..1 (C = 1 or 3) as 8-bit samples, interleaved (HWC):
+ * round(clamp(v, 0, 1) · 255). out holds C·H·W bytes. */
+void fr_image_to_bytes(const FrTensor *t, uint8_t *out);
+/* PSNR of two 8-bit images of w·h pixels and c interleaved channels over
+ * every sample, peak 255; +inf when equal. */
+double fr_image_psnr8(const uint8_t *a, const uint8_t *b, int w, int h, int c);
+/* SSIM (Wang, Bovik, Sheikh, Simoncelli 2004) of two 8-bit images: on luma
+ * Y = 0.299 R + 0.587 G + 0.114 B (c = 3; c = 1: the channel itself), not
+ * rounded; an 11×11 Gaussian window with sigma 1.5 normalised to sum 1;
+ * K1 = 0.01, K2 = 0.03, L = 255; the mean of the SSIM map over the windows
+ * that fit inside the image (no padding: MATLAB ssim_index's 'valid').
+ * NaN when the image is smaller than 11×11 or c is not 1 or 3. */
+double fr_image_ssim8(const uint8_t *a, const uint8_t *b, int w, int h, int c);
+
 /* The metrics registry: one row per `metrics:` name (FrMetric), saying which
  * task it scores, which points.csv column holds it and which way is
  * better. The config, bd.csv and the plots read it; a new metric is one row

@@ -15,6 +15,7 @@ int fr_cmd_bd(int argc, char **argv);
 int fr_cmd_plot(int argc, char **argv);
 int fr_cmd_merge(int argc, char **argv);
 int fr_cmd_train(int argc, char **argv);
+int fr_cmd_invert(int argc, char **argv);
 int fr_cmd_data(int argc, char **argv);
 int fr_cmd_version(int argc, char **argv);
 int fr_cmd_weights(int argc, char **argv);

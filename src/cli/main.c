@@ -23,6 +23,7 @@ static const struct {
     {"merge", fr_cmd_merge, "join shard or unit outputs into one points.csv"},
     {"score", fr_cmd_score, "merge task metrics computed elsewhere into points.csv"},
     {"train", fr_cmd_train, "train the built-in demo models with darknet"},
+    {"invert", fr_cmd_invert, "invert train: a decoder from a split's feature to the input image"},
     {"data", fr_cmd_data, "generate the built-in Fashion-MNIST demo data sets"},
     {"weights", fr_cmd_weights, "RP / DoM coding of darknet weights files (seed 002)"},
     {"version", fr_cmd_version, "versions of featrd and every linked library"},

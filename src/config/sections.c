@@ -305,6 +305,19 @@ static const FrField cluster_fields[] = {
 };
 static const FrSchema cluster_schema = SCHEMA("cluster", FrClusterSpec, cluster_fields);
 
+/* ---- invert (issue 24; hashed and dumped only when set) ---- */
+
+static const FrField invert_fields[] = {
+    {STR(FrInvertSpec, cfg, FR_FIELD_NULLABLE), .doc = "decoder cfg; {split} = the split's name"},
+    {STR(FrInvertSpec, weights, FR_FIELD_NULLABLE), .doc = "decoder weights; {split} as in cfg"},
+    {LIST(FrInvertSpec, splits, n_splits), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
+     .what = "split names of sweep.split", .doc = "splits with a decoder; [] = every split",
+     .doc_def = "`[]`"},
+    {.key = "png", .type = FR_FIELD_INT, .offset = offsetof(FrInvertSpec, png), .lo = 0,
+     .hi = 1000000, .flags = FR_FIELD_NOHASH, .doc = "the first N images as PNG under recon/"},
+};
+static const FrSchema invert_schema = SCHEMA("invert", FrInvertSpec, invert_fields);
+
 /* ---- features ---- */
 
 static const FrField features_fields[] = {
@@ -416,13 +429,16 @@ static const FrField top_fields[] = {
      .doc = "the tensors to code"},
     {SEC(FrExperiment, cluster, cluster_schema), .shown = rd_only,
      .flags = FR_FIELD_NOHASH | FR_FIELD_DUMP_IF_SET, .doc = "featrd submit (docs/cluster.md)"},
+    {SEC(FrExperiment, invert, invert_schema), .shown = rd_only,
+     .flags = FR_FIELD_HASH_IF_SET | FR_FIELD_DUMP_IF_SET,
+     .doc = "image reconstruction from the decoded features"},
     {.key = "include", .type = FR_FIELD_CUSTOM, .custom = CFG_C_INCLUDE,
      .flags = FR_FIELD_NODUMP, .doc = "base files", .doc_def = "—"},
 };
 static const char *const top_dump_order[] = {
     "name", "kind", "model", "dataset", "features", "sweep", "anchors", "metrics", "map_iou",
     "bootstrap", "det_thresh", "nms", "bd", "lossless", "model_compression", "output", "jobs",
-    "quiet", "cluster", "include", NULL};
+    "quiet", "cluster", "invert", "include", NULL};
 static const FrSchema top_schema = SCHEMA("experiment", FrExperiment, top_fields);
 
 /* The top level as the dump walks it: a section whose keys are the top

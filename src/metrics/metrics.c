@@ -671,3 +671,83 @@ const FrMetricInfo *fr_metric_find(const char *name)
             return &metric_table[i];
     return NULL;
 }
+
+/* ---------------- image reconstruction quality ---------------- */
+
+void fr_image_to_bytes(const FrTensor *t, uint8_t *out)
+{
+    size_t hw = (size_t)t->h * t->w;
+    for (int k = 0; k < t->c; k++)
+        for (size_t i = 0; i < hw; i++) {
+            float v = t->data[(size_t)k * hw + i];
+            v = v > 0 ? (v < 1 ? v : 1) : 0; /* NaN -> 0 */
+            out[i * t->c + k] = (uint8_t)lrintf(v * 255.0f);
+        }
+}
+
+double fr_image_psnr8(const uint8_t *a, const uint8_t *b, int w, int h, int c)
+{
+    size_t n = (size_t)w * h * c;
+    if (!n)
+        return NAN;
+    double se = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        se += d * d;
+    }
+    return fr_psnr(se / (double)n, 255.0);
+}
+
+static void luma(const uint8_t *p, int w, int h, int c, double *y)
+{
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        y[i] = c == 1 ? p[i] : 0.299 * p[3 * i] + 0.587 * p[3 * i + 1] + 0.114 * p[3 * i + 2];
+}
+
+double fr_image_ssim8(const uint8_t *a, const uint8_t *b, int w, int h, int c)
+{
+    enum { WIN = 11 };
+    if ((c != 1 && c != 3) || w < WIN || h < WIN)
+        return NAN;
+    double g[WIN], gs = 0;
+    for (int i = 0; i < WIN; i++) {
+        double d = i - (WIN - 1) / 2.0;
+        g[i] = exp(-d * d / (2 * 1.5 * 1.5));
+        gs += g[i];
+    }
+    for (int i = 0; i < WIN; i++)
+        g[i] /= gs; /* the 2-D window g[i]·g[j] sums to 1 */
+    size_t n = (size_t)w * h;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    if (!x || !y) {
+        free(x);
+        free(y);
+        return NAN;
+    }
+    luma(a, w, h, c, x);
+    luma(b, w, h, c, y);
+    const double C1 = (0.01 * 255) * (0.01 * 255), C2 = (0.03 * 255) * (0.03 * 255);
+    double sum = 0;
+    long cnt = 0;
+    for (int r = 0; r + WIN <= h; r++)
+        for (int q = 0; q + WIN <= w; q++) {
+            double mx = 0, my = 0, sxx = 0, syy = 0, sxy = 0;
+            for (int i = 0; i < WIN; i++)
+                for (int j = 0; j < WIN; j++) {
+                    double wt = g[i] * g[j];
+                    size_t k = (size_t)(r + i) * w + (q + j);
+                    mx += wt * x[k];
+                    my += wt * y[k];
+                    sxx += wt * x[k] * x[k];
+                    syy += wt * y[k] * y[k];
+                    sxy += wt * x[k] * y[k];
+                }
+            double vx = sxx - mx * mx, vy = syy - my * my, cxy = sxy - mx * my;
+            sum += ((2 * mx * my + C1) * (2 * cxy + C2)) /
+                   ((mx * mx + my * my + C1) * (vx + vy + C2));
+            cnt++;
+        }
+    free(x);
+    free(y);
+    return sum / (double)cnt;
+}

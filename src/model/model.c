@@ -516,7 +516,11 @@ static int64_t weight_floats(const network *net, int save, int *bad)
             }
             total += l->outputs + (int64_t)l->size * l->size * l->c * l->n * l->out_w * l->out_h;
             break;
-        case DECONVOLUTIONAL: /* darknet divides by groups = 0 loading these */
+        case DECONVOLUTIONAL: /* load_convolutional_weights' layout, groups set to 1 (deconv_groups) */
+            total += l->n + (int64_t)l->c * l->n * l->size * l->size;
+            if (l->batch_normalize && (save || !l->dontloadscales))
+                total += 3 * (int64_t)l->n;
+            break;
         case RNN:
         case GRU:
         case LSTM:
@@ -895,6 +899,11 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     if (m->task != FR_TASK_DETECTION)
         make_aliases(m);
 
+    /* darknet loads a deconvolutional layer with the convolutional reader,
+     * which divides by groups, left 0 by make_deconvolutional_layer */
+    for (int i = 0; i < net->n; i++)
+        if (net->layers[i].type == DECONVOLUTIONAL && net->layers[i].groups <= 0)
+            net->layers[i].groups = 1;
     if (s->weights) {
         if ((rc = check_weights(m, s->weights, err)) != FR_OK)
             goto error;

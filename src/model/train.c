@@ -23,6 +23,7 @@
 #include "featrd/codec.h"
 #include "featrd/container.h"
 #include "featrd/demo.h"
+#include "featrd/invert.h"
 #include "featrd/model.h"
 
 int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err)
@@ -201,8 +202,12 @@ static long long weight_floats(const network *net)
             n += (long long)l->outputs + (long long)l->inputs * l->outputs;
             if (l->batch_normalize)
                 n += 3LL * l->outputs;
+        } else if (l->type == DECONVOLUTIONAL) { /* groups set to 1 before loading */
+            n += (long long)l->n + (long long)l->c * l->n * l->size * l->size;
+            if (l->batch_normalize)
+                n += 3LL * l->n;
         } else if (l->type == BATCHNORM || l->type == RNN || l->type == GRU || l->type == LSTM ||
-                   l->type == CRNN || l->type == DECONVOLUTIONAL || l->type == LOCAL) {
+                   l->type == CRNN || l->type == LOCAL) {
             return -1;
         }
     }
@@ -532,5 +537,251 @@ done:
         free_network(net);
     free_lines(paths, npaths);
     free_lines(labels, nlabels);
+    return rc;
+}
+
+/* ---------------- the image decoder (featrd/invert.h) ---------------- */
+
+void fr_invert_train_defaults(FrInvertTrainSettings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->out_dir = "build/train";
+    s->seed = 1;
+    s->save_every = 100;
+    s->code_prob = 1;
+    fr_feature_defaults(&s->code);
+}
+
+int fr_invert_default_path(const char *model_cfg, const char *split, const char *ext, char *buf,
+                           size_t cap)
+{
+    const char *slash = strrchr(model_cfg, '/');
+    const char *base = slash ? slash + 1 : model_cfg;
+    const char *dot = strrchr(base, '.');
+    int nb = dot ? (int)(dot - model_cfg) : (int)strlen(model_cfg);
+    return snprintf(buf, cap, "%.*s-inv-%s%s", nb, model_cfg, split, ext);
+}
+
+/* One training pair: the split's feature (coded when asked) into x, the
+ * network input into y. */
+static int invert_pair(FrModel *m, FrInvertTrainSettings *s, int split, const char *path,
+                       float *x, size_t nx, float *y, size_t ny, FrError *err)
+{
+    FrTensor rgb = {0}, in = {0}, cuts[FR_MODEL_MAX_CUTS];
+    int ncuts = 0;
+    int rc = fr_model_load_image(m, path, &rgb, err);
+    if (!rc && (rc = fr_model_prepare_input(m, &rgb, &in)))
+        fr_error(err, rc, "%s: cannot prepare the network input", path);
+    if (!rc)
+        rc = fr_model_front(m, &in, split, cuts, &ncuts, err);
+    if (!rc && (fr_tensor_size(&cuts[0]) != nx || fr_tensor_size(&in) != ny))
+        rc = fr_error(err, FR_E_INTERNAL, "%s: feature or input of an unexpected size", path);
+    if (!rc && s->n_code_qp > 0) {
+        /* one coin and one QP per image, drawn in image order */
+        double u = (double)rand() / ((double)RAND_MAX + 1.0);
+        int qp = s->code_qp[rand() % s->n_code_qp];
+        if (u < s->code_prob) {
+            rc = fr_train_code_feature(cuts[0].data, cuts[0].c, cuts[0].h, cuts[0].w, &s->code,
+                                       qp, NULL, err);
+            s->coded++;
+        } else {
+            s->passed++;
+        }
+    }
+    if (!rc) {
+        memcpy(x, cuts[0].data, nx * sizeof *x);
+        memcpy(y, in.data, ny * sizeof *y);
+    }
+    for (int k = 0; k < ncuts; k++)
+        fr_tensor_free(&cuts[k]);
+    fr_tensor_free(&rgb);
+    fr_tensor_free(&in);
+    return rc;
+}
+
+int fr_invert_train(FrInvertTrainSettings *s, FrError *err)
+{
+    if (!s || !s->model_cfg || !s->split || !s->train_list || !s->decoder_cfg)
+        return fr_error(err, FR_E_USAGE, "invert train needs the model cfg, a split, a train list "
+                        "and a decoder cfg");
+    s->first_loss = s->last_avg_loss = s->last_mse = NAN;
+    s->coded = s->passed = 0;
+    s->seconds = 0;
+    int rc;
+    if (s->n_code_qp > 0) {
+        if (!(s->code_prob >= 0 && s->code_prob <= 1))
+            return fr_error(err, FR_E_USAGE, "--code-prob %g: a probability 0..1", s->code_prob);
+        if (!(fr_codec_caps(s->code.codec) & FR_CODEC_LOSSY))
+            return fr_error(err, FR_E_USAGE, "--code-codec: coding noise needs a lossy codec");
+        const FrCodec *cc = fr_codec_by_id((int)s->code.codec);
+        for (int k = 0; k < s->n_code_qp; k++)
+            if (s->code_qp[k] < cc->qp_lo || s->code_qp[k] > cc->qp_hi)
+                return fr_error(err, FR_E_USAGE, "--code-qp %d: %s QPs are %d..%d", s->code_qp[k],
+                                cc->name, cc->qp_lo, cc->qp_hi);
+        if ((rc = fr_feature_validate(&s->code, err)))
+            return rc;
+    }
+    if (!file_exists(s->decoder_cfg))
+        return fr_error(err, FR_E_NOENT, "%s: no such decoder cfg (featrd invert train --decoder)",
+                        s->decoder_cfg);
+    const char *out_dir = s->out_dir ? s->out_dir : "build/train";
+    if ((rc = mkdir_p(out_dir, err)))
+        return rc;
+    char **paths = NULL;
+    int npaths = 0;
+    FrModel *m = NULL, *dm = NULL;
+    network *net = NULL;
+    data d = {0};
+    if ((rc = read_lines(s->train_list, &paths, &npaths, err)))
+        return rc;
+    int nuse = s->limit > 0 && s->limit < npaths ? s->limit : npaths;
+    if (nuse == 0) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: no image paths", s->train_list);
+        goto done;
+    }
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = s->model_cfg;
+    ms.weights = s->model_weights;
+    ms.seed = s->seed;
+    ms.quiet = 1;
+    if ((rc = fr_model_open(&m, &ms, err)))
+        goto done;
+    int split = 0, cut[FR_MODEL_MAX_CUTS], ncut = 0;
+    if ((rc = fr_model_find_layer(m, s->split, &split, err)) ||
+        (rc = fr_model_cut_set_err(m, split, cut, FR_MODEL_MAX_CUTS, &ncut, err)))
+        goto done;
+    if (ncut != 1) {
+        rc = fr_error(err, FR_E_USAGE, "split %s: its cut set is %d tensors; the decoder takes one "
+                      "(featrd layers CFG --split NAME shows the cut)", s->split, ncut);
+        goto done;
+    }
+    FrLayerInfo li;
+    fr_model_layer_info(m, cut[0], &li);
+    int ic, ih, iw;
+    fr_model_input_size(m, &ic, &ih, &iw);
+    /* the decoder cfg through the checked open first: its errors name the line */
+    FrModelSettings ds;
+    fr_model_defaults(&ds);
+    ds.cfg = s->decoder_cfg;
+    ds.quiet = 1;
+    if ((rc = fr_model_open(&dm, &ds, err)))
+        goto done;
+    fr_model_close(&dm);
+
+    char base[256], backup[PATH_MAX + 300], final[PATH_MAX + 300];
+    const char *b = strrchr(s->decoder_cfg, '/');
+    snprintf(base, sizeof base, "%s", b ? b + 1 : s->decoder_cfg);
+    char *dot = strrchr(base, '.');
+    if (dot)
+        *dot = 0;
+    snprintf(backup, sizeof backup, "%s/%s.backup", out_dir, base);
+    snprintf(final, sizeof final, "%s/%s.weights", out_dir, base);
+
+    srand(s->seed);
+    net = parse_network_cfg((char *)s->decoder_cfg);
+    if (!net) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: darknet could not parse the cfg", s->decoder_cfg);
+        goto done;
+    }
+    layer *last = &net->layers[net->n - 1];
+    if (net->n < 2 || last->type != COST) {
+        rc = fr_error(err, FR_E_FORMAT, "%s: a decoder cfg must end with a [cost] layer "
+                      "(type=sse for L2, type=L1)", s->decoder_cfg);
+        goto done;
+    }
+    if (net->c != li.c || net->h != li.h || net->w != li.w) {
+        rc = fr_error(err, FR_E_MISMATCH, "%s: the decoder takes %d×%d×%d (channels×height×width), "
+                      "but %s outputs %d×%d×%d", s->decoder_cfg, net->c, net->h, net->w, li.name,
+                      li.c, li.h, li.w);
+        goto done;
+    }
+    if (last->inputs != ic * ih * iw || net->layers[net->n - 2].out_c != ic) {
+        const layer *o = &net->layers[net->n - 2];
+        rc = fr_error(err, FR_E_MISMATCH, "%s: the decoder outputs %d×%d×%d, the network input "
+                      "is %d×%d×%d", s->decoder_cfg, o->out_c, o->out_h, o->out_w, ic, ih, iw);
+        goto done;
+    }
+    if (s->loss == FR_INVERT_LOSS_L2)
+        last->cost_type = SSE;
+    else if (s->loss == FR_INVERT_LOSS_L1)
+        last->cost_type = L1;
+    for (int i = 0; i < net->n; i++) /* as fr_model_open: darknet's reader divides by groups */
+        if (net->layers[i].type == DECONVOLUTIONAL && net->layers[i].groups <= 0)
+            net->layers[i].groups = 1;
+    const char *init = file_exists(backup) ? backup : s->decoder_weights;
+    if (init) {
+        if ((rc = check_weights(net, init, err)))
+            goto done;
+        load_weights(net, (char *)init);
+        if (!s->quiet)
+            fprintf(stderr, "featrd invert train: starting from %s (batch %zu)\n", init,
+                    get_current_batch(net));
+    }
+    if (s->max_batches > 0)
+        net->max_batches = s->max_batches;
+    if (!s->quiet)
+        fprintf(stderr, "featrd invert train: %s (%d×%d×%d) -> %d×%d×%d input, %d images, batch %d, "
+                "%s loss%s\n", li.name, li.c, li.h, li.w, ic, ih, iw, nuse, net->batch,
+                last->cost_type == L1 ? "L1" : "L2", s->n_code_qp ? ", coded features" : "");
+    int imgs = net->batch * net->subdivisions;
+    size_t nx = (size_t)li.c * li.h * li.w, ny = (size_t)ic * ih * iw;
+    d.X = make_matrix(imgs, (int)nx);
+    d.y = make_matrix(imgs, (int)ny);
+    float avg = -1;
+    double t0 = fr_now(), t_pairs = 0;
+    size_t start = get_current_batch(net);
+    while (get_current_batch(net) < (size_t)net->max_batches) {
+        size_t batch = get_current_batch(net);
+        srand(s->seed * 2654435761u + (unsigned)batch * 40503u + 1u);
+        double tp = fr_now();
+        for (int i = 0; i < imgs && !rc; i++) {
+            int k = rand() % nuse;
+            rc = invert_pair(m, s, split, paths[k], d.X.vals[i], nx, d.y.vals[i], ny, err);
+        }
+        if (rc)
+            goto done;
+        t_pairs += fr_now() - tp;
+        float loss = train_network(net, d);
+        if (isnan(s->first_loss))
+            s->first_loss = loss;
+        if (loss != loss) {
+            rc = fr_error(err, FR_E_MODEL, "%s: loss became NaN at batch %zu; lower learning_rate "
+                          "or raise burn_in", s->decoder_cfg, batch);
+            goto done;
+        }
+        avg = avg < 0 ? loss : avg * 0.9f + loss * 0.1f;
+        s->last_avg_loss = avg;
+        size_t now = get_current_batch(net);
+        s->seconds = fr_now() - t0;
+        if (!s->quiet) {
+            /* darknet's sse is the plain sum of squares: per value it is an MSE */
+            double mse = avg / (double)ny;
+            fprintf(stderr, "featrd invert train: batch %zu/%d loss %.2f avg %.2f (%s %.5f, "
+                    "PSNR %.2f dB) lr %g %.1f s (%.2f s/batch, %.2f making pairs)\n", now,
+                    net->max_batches, loss, avg, last->cost_type == L1 ? "mean |e|" : "MSE", mse,
+                    last->cost_type == L1 ? NAN : 10 * log10(1.0 / mse), get_current_rate(net),
+                    s->seconds, s->seconds / (double)(now - start),
+                    t_pairs / (double)(now - start));
+        }
+        if (s->save_every > 0 && now % (size_t)s->save_every == 0 &&
+            (rc = save_atomic(net, backup, err)))
+            goto done;
+    }
+    if (last->cost_type != L1 && avg >= 0)
+        s->last_mse = avg / (double)ny;
+    if ((rc = save_atomic(net, backup, err)) || (rc = save_atomic(net, final, err)))
+        goto done;
+    if (!s->quiet)
+        fprintf(stderr, "featrd invert train: wrote %s after %zu batches\n", final,
+                get_current_batch(net));
+done:
+    if (d.X.vals)
+        free_data(d);
+    if (net)
+        free_network(net);
+    fr_model_close(&m);
+    fr_model_close(&dm);
+    free_lines(paths, npaths);
     return rc;
 }

@@ -350,6 +350,36 @@ static double c_psnr_nbit_hi(const FrPointAgg *a)
     return a->hi[B_PSNR_NBIT];
 }
 
+static double c_recon_psnr(const FrPointAgg *a)
+{
+    return a->rpsnr;
+}
+
+static double c_recon_psnr_lo(const FrPointAgg *a)
+{
+    return a->lo[B_RPSNR];
+}
+
+static double c_recon_psnr_hi(const FrPointAgg *a)
+{
+    return a->hi[B_RPSNR];
+}
+
+static double c_recon_ssim(const FrPointAgg *a)
+{
+    return a->rssim;
+}
+
+static double c_recon_ssim_lo(const FrPointAgg *a)
+{
+    return a->lo[B_RSSIM];
+}
+
+static double c_recon_ssim_hi(const FrPointAgg *a)
+{
+    return a->hi[B_RSSIM];
+}
+
 static const Col cols[] = {
     {"ordinal", "", "0-based position of the point in the sweep expansion (stable for a config)", COL_INT, NULL, c_ordinal, NULL},
     {"id", "", "p<ordinal>-<8 hex digits of FNV-1a of desc>: stable point id", COL_STR, c_id, NULL, NULL},
@@ -431,6 +461,16 @@ static const Col cols[] = {
     {"d_joint", "", "rdopt: measured distortion (MSE at the measurement layer) of the whole "
                 "decoded feature, mean over images; d_joint / d_pred - 1 is the additivity "
                 "error", COL_DBL, NULL, NULL, c_d_joint},
+    {"recon_psnr", "dB", "invert: PSNR of the image reconstructed from the decoded feature by the "
+                   "split's decoder (anchors and reference-yuv: the decoded image) against the "
+                   "network input, both as 8-bit RGB (the recon/ PNGs), peak 255, mean over "
+                   "images; nan without invert: or a decoder for the split", COL_DBL, NULL, NULL, c_recon_psnr},
+    {"recon_psnr_lo", "dB", "bootstrap CI of recon_psnr", COL_DBL, NULL, NULL, c_recon_psnr_lo},
+    {"recon_psnr_hi", "dB", "upper end of the recon_psnr CI", COL_DBL, NULL, NULL, c_recon_psnr_hi},
+    {"recon_ssim", "", "invert: SSIM (Wang et al. 2004; luma, 11x11 Gaussian window sigma 1.5, "
+                   "valid windows) of the same 8-bit images, mean over images", COL_DBL, NULL, NULL, c_recon_ssim},
+    {"recon_ssim_lo", "", "bootstrap CI of recon_ssim", COL_DBL, NULL, NULL, c_recon_ssim_lo},
+    {"recon_ssim_hi", "", "upper end of the recon_ssim CI", COL_DBL, NULL, NULL, c_recon_ssim_hi},
 };
 #define NCOLS ((int)(sizeof cols / sizeof cols[0]))
 

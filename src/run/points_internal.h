@@ -6,7 +6,8 @@
 #include "featrd.h"
 
 /* Quantities with a bootstrap interval, in boot file column order. */
-enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_MSE, B_PSNR, B_SQNR, B_N };
+enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_MSE, B_PSNR, B_SQNR,
+       B_RPSNR, B_RSSIM, B_N };
 
 /* One point over the image list (NaN where the point has no such value). */
 typedef struct FrPointAgg {
@@ -16,6 +17,7 @@ typedef struct FrPointAgg {
     double mse, psnr, mse_nbit, psnr_nbit, sqnr;
     double front, enc, dec, back, sens;
     double lambda, d_pred, d_joint; /* rdopt points (NaN otherwise) */
+    double rpsnr, rssim; /* invert: mean reconstruction PSNR / SSIM (NaN without) */
 } FrPointAgg;
 
 /* What a row needs from the run besides the point. */

@@ -473,6 +473,10 @@ static const char *metric_label(const char *col)
         return "fidelity";
     if (!strcmp(col, "psnr"))
         return "feature PSNR (dB)";
+    if (!strcmp(col, "recon_psnr"))
+        return "reconstructed input image: PSNR (dB, 8-bit RGB)";
+    if (!strcmp(col, "recon_ssim"))
+        return "reconstructed input image: SSIM (luma)";
     return col; /* a metric merged by featrd score: its own name */
 }
 
@@ -922,6 +926,11 @@ int fr_results_plot(const char *dir, const char *scripts_dir, FrError *err)
         rc = plot_metric(csv, dir, sd, task_cols[k], err);
         plotted++;
     }
+    /* invert: the reconstructed image's quality, beside the task metric */
+    static const char *const recon_cols[] = {"recon_psnr", "recon_ssim"};
+    for (int k = 0; k < 2 && !rc; k++)
+        if (col_has_value(csv, fr_csv_col(csv, recon_cols[k])))
+            rc = plot_metric(csv, dir, sd, recon_cols[k], err);
     /* metrics featrd score merged: the columns the registry does not have */
     int nreg;
     const FrColumnDoc *reg = fr_points_columns(&nreg);

@@ -220,7 +220,11 @@ int fr_run_todo_(const Run *r, const FrPoint *pt)
 
 ImgRes *fr_run_res_alloc_(Run *r)
 {
-    return calloc(r->list.n ? r->list.n : 1, sizeof(ImgRes));
+    size_t n = r->list.n ? r->list.n : 1;
+    ImgRes *res = calloc(n, sizeof(ImgRes));
+    for (size_t i = 0; res && i < n; i++)
+        res[i].rpsnr = res[i].rssim = NAN; /* not measured unless invert: says so */
+    return res;
 }
 
 void fr_run_res_free_(Run *r, ImgRes **res)
@@ -442,6 +446,7 @@ int fr_run_rd_(Run *r, FrError *err)
 
 static void run_free(Run *r)
 {
+    fr_run_close_decoders_(r);
     if (r->models)
         for (int w = 0; w < r->jobs; w++)
             fr_model_close(&r->models[w]);
@@ -553,6 +558,8 @@ static int setup_network(Run *r, FrError *err)
         }
     }
     free(split_of);
+    if (!rc)
+        rc = fr_run_check_decoders_(r, err);
     return rc;
 }
 

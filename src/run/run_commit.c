@@ -20,7 +20,8 @@
 /* ---------------- aggregation and commit ---------------- */
 
 static const char *const boot_cols[B_N] = {"kbpi",      "map07", "map",  "top1", "top5",
-                                           "fidelity",  "psnr_nbit", "mse", "psnr", "sqnr"};
+                                           "fidelity",  "psnr_nbit", "mse", "psnr", "sqnr",
+                                           "recon_psnr", "recon_ssim"};
 
 typedef FrPointAgg Agg; /* points_internal.h: what the column registry writes */
 
@@ -112,6 +113,8 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
         a->lambda += res[i].lambda;
         a->d_pred += res[i].d_pred;
         a->d_joint += res[i].d_joint;
+        a->rpsnr += res[i].rpsnr; /* NaN unless every image was reconstructed */
+        a->rssim += res[i].rssim;
     }
     double dn = (double)n;
     a->bits_mean = s1 / dn;
@@ -134,6 +137,8 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->lambda /= dn;
     a->d_pred /= dn;
     a->d_joint /= dn;
+    a->rpsnr /= dn;
+    a->rssim /= dn;
     if (!(pt->kind == FR_POINT_FEATURE && fr_run_is_rdopt_(pt->allocation)))
         a->lambda = a->d_pred = a->d_joint = NAN;
     a->psnr_nbit = pt->kind == FR_POINT_FEATURE ? fr_psnr_nbit(a->mse_nbit, pt->bits) : NAN;
@@ -164,6 +169,8 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
             v[B_PSNR][i] = res[i].psnr;
             v[B_SQNR][i] = res[i].sqnr;
         }
+        v[B_RPSNR][i] = res[i].rpsnr;
+        v[B_RSSIM][i] = res[i].rssim;
     }
     if (rc)
         goto done;

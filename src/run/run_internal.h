@@ -84,6 +84,8 @@ struct Run {
     int unit, group, chunk;
     size_t img_lo, img_hi;     /* images of this run: the chunk's, else all */
     unsigned char *unit_done;  /* UNIT_COMPUTE: by ordinal, the point's chunk file is there */
+    /* invert: the current split's image decoder, one per worker (NULL: none) */
+    FrModel **dec;
     /* totals for the benchmark line */
     double tot_front, tot_back, tot_enc, tot_dec, tot_anchor, tot_ref;
 };
@@ -134,6 +136,8 @@ int fr_run_is_rdopt_(int allocation);
 int fr_run_write_points_csv_(Run *r, FrError *err);
 
 /* run_points.c */
+void fr_run_close_decoders_(Run *r);
+int fr_run_check_decoders_(Run *r, FrError *err);
 int fr_run_anchor_image_(Run *r, int worker, size_t img, void *arg, FrError *err);
 void fr_run_cache_clear_(Run *r);
 int fr_run_feat_(Run *r, FrError *err);

@@ -268,6 +268,224 @@ static int write_decoded(Run *r, const FrPoint *pt, size_t img, const FrTensor *
     return 0;
 }
 
+/* ---------------- invert: the input image from the decoded feature ---------------- */
+
+/* 1 when invert: gives sweep.split[s] a decoder. */
+static int invert_split(const FrExperiment *e, int s)
+{
+    if (!e->invert.cfg)
+        return 0;
+    if (e->invert.n_splits == 0)
+        return 1;
+    for (int k = 0; k < e->invert.n_splits; k++)
+        if (!strcmp(e->invert.splits[k], e->sweep.split[s]))
+            return 1;
+    return 0;
+}
+
+/* tmpl with every "{split}" replaced by split; -1 when it does not fit. */
+static int invert_path(const char *tmpl, const char *split, char *buf, size_t cap)
+{
+    size_t n = 0, ls = strlen(split);
+    for (const char *p = tmpl; *p;) {
+        if (!strncmp(p, "{split}", 7)) {
+            if (n + ls >= cap)
+                return -1;
+            memcpy(buf + n, split, ls);
+            n += ls;
+            p += 7;
+        } else {
+            if (n + 1 >= cap)
+                return -1;
+            buf[n++] = *p++;
+        }
+    }
+    buf[n] = 0;
+    return 0;
+}
+
+static int open_decoder(const Run *r, int s, FrModel **m, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    char cfg[4096], w[4096];
+    if (invert_path(e->invert.cfg, e->sweep.split[s], cfg, sizeof cfg) ||
+        invert_path(e->invert.weights, e->sweep.split[s], w, sizeof w))
+        return fr_experiment_error(e, err, FR_E_CONFIG, "invert.cfg", "path too long");
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = cfg;
+    ms.weights = w;
+    ms.gemm = e->model.gemm;
+    ms.quiet = 1;
+    int rc = fr_model_open(m, &ms, err);
+    if (rc) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        return fr_experiment_error(e, err, rc, "invert.cfg", "split %s: %s", e->sweep.split[s],
+                                   msg);
+    }
+    return 0;
+}
+
+void fr_run_close_decoders_(Run *r)
+{
+    if (!r->dec)
+        return;
+    for (int w = 0; w < r->jobs; w++)
+        fr_model_close(&r->dec[w]);
+    free(r->dec);
+    r->dec = NULL;
+}
+
+/* The decoders of split s for every worker (none when it has no decoder). */
+static int open_decoders(Run *r, int s, FrError *err)
+{
+    fr_run_close_decoders_(r);
+    if (r->feat || !invert_split(r->e, s))
+        return 0;
+    if (!(r->dec = calloc((size_t)r->jobs, sizeof *r->dec)))
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    int rc = 0;
+    for (int w = 0; w < r->jobs && !rc; w++)
+        rc = open_decoder(r, s, &r->dec[w], err);
+    if (rc)
+        fr_run_close_decoders_(r);
+    return rc;
+}
+
+/* invert: before anything runs, every decoder opens and fits its split
+ * (input = the split's one cut tensor, output = the network input). */
+int fr_run_check_decoders_(Run *r, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    if (!e->invert.cfg)
+        return 0;
+    if (!e->invert.weights)
+        return fr_experiment_error(e, err, FR_E_CONFIG, "invert.weights",
+                                   "invert.cfg needs its weights (featrd invert train writes them)");
+    for (int k = 0; k < e->invert.n_splits; k++) {
+        int found = 0;
+        for (int s = 0; s < e->sweep.n_split && !found; s++)
+            found = !strcmp(e->invert.splits[k], e->sweep.split[s]);
+        if (!found) {
+            char key[64];
+            snprintf(key, sizeof key, "invert.splits[%d]", k);
+            return fr_experiment_error(e, err, FR_E_CONFIG, key,
+                                       "'%s' is not one of sweep.split (write it as there)",
+                                       e->invert.splits[k]);
+        }
+    }
+    int ic, ih, iw;
+    fr_model_input_size(r->models[0], &ic, &ih, &iw);
+    for (int s = 0; s < e->sweep.n_split; s++) {
+        if (!invert_split(e, s))
+            continue;
+        int li, cut[FR_MODEL_MAX_CUTS], nc = 0;
+        int rc = fr_model_find_layer(r->models[0], e->sweep.split[s], &li, err);
+        if (!rc)
+            rc = fr_model_cut_set_err(r->models[0], li, cut, FR_MODEL_MAX_CUTS, &nc, err);
+        if (rc)
+            return rc;
+        if (nc != 1)
+            return fr_experiment_error(e, err, FR_E_CONFIG, "invert.splits",
+                                       "split %s: its cut set is %d tensors; a decoder takes one "
+                                       "(list the splits that have a decoder)", e->sweep.split[s],
+                                       nc);
+        FrModel *m = NULL;
+        if ((rc = open_decoder(r, s, &m, err)))
+            return rc;
+        FrLayerInfo cl, ol;
+        fr_model_layer_info(r->models[0], cut[0], &cl);
+        int dc, dh, dw, last = fr_model_layer_count(m) - 1;
+        fr_model_input_size(m, &dc, &dh, &dw);
+        fr_model_layer_info(m, last, &ol);
+        if (!strcmp(ol.type, "cost") && last > 0)
+            fr_model_layer_info(m, last - 1, &ol);
+        fr_model_close(&m);
+        if (dc != cl.c || dh != cl.h || dw != cl.w)
+            return fr_experiment_error(e, err, FR_E_CONFIG, "invert.cfg",
+                                       "split %s: the decoder takes %d×%d×%d, the split outputs "
+                                       "%d×%d×%d (C×H×W)", e->sweep.split[s], dc, dh, dw, cl.c,
+                                       cl.h, cl.w);
+        if (ol.c != ic || ol.h != ih || ol.w != iw || ic != 3)
+            return fr_experiment_error(e, err, FR_E_CONFIG, "invert.cfg",
+                                       "split %s: the decoder outputs %d×%d×%d, the network input "
+                                       "is %d×%d×%d (an RGB image)", e->sweep.split[s], ol.c, ol.h,
+                                       ol.w, ic, ih, iw);
+    }
+    return 0;
+}
+
+/* "dir/a/b.png" -> "b" */
+static void image_stem(const char *path, char *buf, size_t cap)
+{
+    const char *sl = strrchr(path, '/');
+    snprintf(buf, cap, "%s", sl ? sl + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf)
+        *dot = 0;
+}
+
+/* Scores an image (3×H×W, 0..1) against the network input as 8-bit
+ * pictures and, for the first invert.png images, writes both as PNG:
+ * recon/<point id>/<stem>.png and recon/input/<stem>.png. */
+static int recon_score(Run *r, const FrPoint *pt, size_t img, const FrTensor *im,
+                       const FrTensor *input, ImgRes *res, FrError *err)
+{
+    if (im->c != 3 || input->c != 3 || im->h != input->h || im->w != input->w)
+        return fr_error(err, FR_E_MISMATCH, "%s: reconstruction %d×%d×%d, input %d×%d×%d",
+                        r->list.items[img].path, im->c, im->h, im->w, input->c, input->h,
+                        input->w);
+    size_t n = fr_tensor_size(im);
+    uint8_t *a = malloc(n), *b = malloc(n);
+    int rc = 0;
+    if (!a || !b) {
+        rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        goto done;
+    }
+    fr_image_to_bytes(im, a);
+    fr_image_to_bytes(input, b);
+    res->rpsnr = fr_image_psnr8(a, b, im->w, im->h, 3);
+    res->rssim = fr_image_ssim8(a, b, im->w, im->h, 3);
+    if (img < (size_t)r->e->invert.png) {
+        char stem[512], path[4800];
+        struct stat st;
+        image_stem(r->list.items[img].path, stem, sizeof stem);
+        snprintf(path, sizeof path, "%s/recon/%s/%s.png", r->dir, pt->id, stem);
+        rc = mkdir_parents(path, err);
+        if (!rc)
+            rc = fr_demo_write_png(path, a, im->w, im->h, 3, err);
+        snprintf(path, sizeof path, "%s/recon/input/%s.png", r->dir, stem);
+        if (!rc && stat(path, &st) != 0 && !(rc = mkdir_parents(path, err)))
+            rc = fr_demo_write_png(path, b, im->w, im->h, 3, err);
+    }
+done:
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* The split's decoder on the decoded feature, scored against the input. */
+static int recon_feature(Run *r, int worker, size_t img, const FrPoint *pt, const FrTensor *rec,
+                         int nrec, ImgRes *res, FrError *err)
+{
+    FrTensor rgb = {0}, input = {0}, out = {0};
+    FrModel *d = r->dec[worker];
+    int rc = nrec == 1 ? 0 : fr_error(err, FR_E_INTERNAL, "a decoder takes one tensor");
+    if (!rc)
+        rc = fr_run_load_input_(r, worker, img, &rgb, &input, err);
+    if (!rc)
+        rc = fr_model_forward(d, &rec[0], err);
+    if (!rc && (rc = fr_model_output(d, &out)))
+        fr_error(err, rc, "the decoder's output");
+    if (!rc)
+        rc = recon_score(r, pt, img, &out, &input, res, err);
+    fr_tensor_free(&rgb);
+    fr_tensor_free(&input);
+    fr_tensor_free(&out);
+    return rc;
+}
+
 static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err)
 {
     PointArg *pa = arg;
@@ -354,6 +572,8 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
             rc = write_decoded(r, pa->pt, img, rec, nrec, err);
         goto done;
     }
+    if (r->dec && (rc = recon_feature(r, worker, img, pa->pt, rec, nrec, res, err)))
+        goto done;
     t0 = fr_now();
     rc = fr_model_back(r->models[worker], r->split_layer, rec, nrec, err);
     if (!rc)
@@ -403,6 +623,15 @@ int fr_run_anchor_image_(Run *r, int worker, size_t img, void *arg, FrError *err
     res->t_enc = fr_now() - t0;
     if (!rc)
         rc = fr_model_prepare_input(r->models[worker], &dec, &input);
+    if (!rc && r->e->invert.cfg) {
+        /* invert: the anchor's own reconstruction is its decoded image, at
+         * the network input like the features' */
+        FrTensor orig = {0};
+        rc = fr_model_prepare_input(r->models[worker], &rgb, &orig);
+        if (!rc)
+            rc = recon_score(r, pa->pt, img, &input, &orig, res, err);
+        fr_tensor_free(&orig);
+    }
     if (!rc) {
         t0 = fr_now();
         rc = fr_model_forward(r->models[worker], &input, err);
@@ -558,7 +787,7 @@ static int rdopt_dataset_qps(Run *r, PointArg *pa, const char **paths, int ncal,
 static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrError *err)
 {
     const FrExperiment *e = r->e;
-    int rc = 0;
+    int rc = open_decoders(r, s, err);
     for (int i = 0; i < r->plan.n && !rc; i++) {
         const FrPoint *pt = &r->plan.points[i];
         if (pt->kind != FR_POINT_FEATURE || pt->split_index != s || pt->weights != wi ||
@@ -645,6 +874,7 @@ static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrE
         free(dqps);
         fr_run_res_free_(r, &pa.res);
     }
+    fr_run_close_decoders_(r);
     return rc;
 }
 

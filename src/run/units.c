@@ -16,7 +16,7 @@
 #include "run/results_internal.h"
 #include "run/units_internal.h"
 
-#define RES_MAGIC "FRDUNIT1"
+#define RES_MAGIC "FRDUNIT2" /* 2: recon_psnr, recon_ssim (issue 24) */
 #define MAX_DETS 1000000
 #define MAX_OUT (1u << 28)
 
@@ -272,14 +272,14 @@ static float get_f32(Rd *r)
 }
 
 /* The doubles of a record, in file order. */
-#define N_VALS 17
+#define N_VALS 19
 static void vals(const FrImgRes *x, double **a)
 {
     FrImgRes *m = (FrImgRes *)x;
     double *v[N_VALS] = {&m->bits,    &m->payload, &m->side,   &m->elements, &m->paper,
                          &m->mse,     &m->psnr,    &m->mse_nbit, &m->sqnr,   &m->t_front,
                          &m->t_enc,   &m->t_dec,   &m->t_back, &m->t_sens,   &m->lambda,
-                         &m->d_pred,  &m->d_joint};
+                         &m->d_pred,  &m->d_joint, &m->rpsnr,  &m->rssim};
     memcpy(a, v, sizeof v);
 }
 

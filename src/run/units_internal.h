@@ -26,6 +26,8 @@ typedef struct FrImgRes {
     double mse, psnr, mse_nbit, sqnr;
     double t_front, t_enc, t_dec, t_back, t_sens;
     double lambda, d_pred, d_joint; /* rdopt: slope used, predicted and measured distortion */
+    double rpsnr, rssim; /* invert: the reconstructed (features) or decoded (anchors) image
+                            against the network input, 8-bit; NaN when not measured */
     FrDetection *dets;
     int ndet;
     FrTensor out; /* classification / dense output (task != detection) */
