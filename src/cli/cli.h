@@ -41,5 +41,8 @@ int fr_cli_fail(const char *cmd, int code, const char *fmt, ...)
 int fr_cli_is_help(const char *arg);
 /* --device cpu|gpu: 0 and *d set, or -1 for anything else. */
 int fr_cli_device(const char *v, FrDevice *d);
+/* A comma-separated list of QPs (0..255, at most cap) into qps: 0 and *n
+ * set (an empty list gives 0 entries), or -1 on a bad entry. */
+int fr_cli_qp_list(const char *v, int *qps, int cap, int *n);
 
 #endif

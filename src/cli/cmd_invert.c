@@ -27,20 +27,6 @@ static const char usage[] =
     "run again with the same DIR to resume. Use the weights in a sweep with the\n"
     "config's invert: section (docs/run.md).\n";
 
-static int parse_qps(const char *v, int *qps, int *n)
-{
-    char *end;
-    *n = 0;
-    for (const char *p = v; *p && *n < 64;) {
-        long q = strtol(p, &end, 10);
-        if (end == p || q < 0 || q > 255 || (*end && *end != ','))
-            return -1;
-        qps[(*n)++] = (int)q;
-        p = *end ? end + 1 : end;
-    }
-    return *n > 0 ? 0 : -1;
-}
-
 int fr_cmd_invert(int argc, char **argv)
 {
     if (argc < 2 || fr_cli_is_help(argv[1])) {
@@ -112,7 +98,7 @@ int fr_cmd_invert(int argc, char **argv)
             if (fr_codec_from_name(v, &s.code.codec, &e2))
                 return fr_cli_fail("invert", FR_E_USAGE, "--code-codec: %s", e2.msg);
         } else if (!strcmp(a, "--code-qp")) {
-            if (parse_qps(v, qps, &nqp))
+            if (fr_cli_qp_list(v, qps, 64, &nqp) || nqp == 0)
                 return fr_cli_fail("invert", FR_E_USAGE, "--code-qp %s: a comma-separated list of "
                                    "the codec's QPs (hevc 0..51)", v);
             s.code_qp = qps;

@@ -98,15 +98,9 @@ int fr_cmd_train(int argc, char **argv)
             if (fr_codec_from_name(v, &s.augment.codec, &e2))
                 return fr_cli_fail("train", FR_E_USAGE, "--augment-codec: %s", e2.msg);
         } else if (!strcmp(a, "--augment-qp")) {
-            nqp = 0;
-            for (const char *p = v; *p && nqp < 64;) {
-                long q = strtol(p, &end, 10);
-                if (end == p || q < 0 || q > 255 || (*end && *end != ','))
-                    return fr_cli_fail("train", FR_E_USAGE, "--augment-qp %s: a comma-separated "
-                                       "list of the codec's QPs (hevc 0..51)", v);
-                qps[nqp++] = (int)q;
-                p = *end ? end + 1 : end;
-            }
+            if (fr_cli_qp_list(v, qps, 64, &nqp))
+                return fr_cli_fail("train", FR_E_USAGE, "--augment-qp %s: a comma-separated "
+                                   "list of the codec's QPs (hevc 0..51)", v);
             s.augment_qp = qps;
             s.n_augment_qp = nqp;
         }

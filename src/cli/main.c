@@ -1,6 +1,7 @@
 /* main.c: bin/featrd entry point; dispatches to the subcommands. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -42,6 +43,20 @@ int fr_cli_device(const char *v, FrDevice *d)
         *d = FR_DEVICE_GPU;
     else
         return -1;
+    return 0;
+}
+
+int fr_cli_qp_list(const char *v, int *qps, int cap, int *n)
+{
+    char *end;
+    *n = 0;
+    for (const char *p = v; *p && *n < cap;) {
+        long q = strtol(p, &end, 10);
+        if (end == p || q < 0 || q > 255 || (*end && *end != ','))
+            return -1;
+        qps[(*n)++] = (int)q;
+        p = *end ? end + 1 : end;
+    }
     return 0;
 }
 

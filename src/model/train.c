@@ -95,6 +95,21 @@ int fr_train_code_feature(float *data, int c, int h, int w, const FrFeatureSetti
 
 /* darknet's forward has no user pointer; training is one process-wide
  * activity anyway (rand()), so the augmentation state is too. */
+/* OUT/<cfg name without .cfg>.backup and .weights: where a training run
+ * checkpoints and where it writes its result (cap bytes each). */
+static void out_paths(const char *cfg, const char *out_dir, char *backup, char *final,
+                      size_t cap)
+{
+    char base[256];
+    const char *b = strrchr(cfg, '/');
+    snprintf(base, sizeof base, "%s", b ? b + 1 : cfg);
+    char *dot = strrchr(base, '.');
+    if (dot)
+        *dot = 0;
+    snprintf(backup, cap, "%s/%s.backup", out_dir, base);
+    snprintf(final, cap, "%s/%s.weights", out_dir, base);
+}
+
 static struct {
     void (*forward)(struct layer, struct network);
 #ifdef GPU
@@ -400,14 +415,8 @@ int fr_train_run(FrTrainSettings *s, FrError *err)
     }
 
     const char *out_dir = s->out_dir ? s->out_dir : "build/train";
-    char base[256], backup[PATH_MAX + 300], final[PATH_MAX + 300];
-    const char *b = strrchr(s->cfg, '/');
-    snprintf(base, sizeof base, "%s", b ? b + 1 : s->cfg);
-    char *dot = strrchr(base, '.');
-    if (dot)
-        *dot = 0;
-    snprintf(backup, sizeof backup, "%s/%s.backup", out_dir, base);
-    snprintf(final, sizeof final, "%s/%s.weights", out_dir, base);
+    char backup[PATH_MAX + 300], final[PATH_MAX + 300];
+    out_paths(s->cfg, out_dir, backup, final, sizeof backup);
 
     srand(s->seed);
 #ifdef GPU
@@ -669,14 +678,8 @@ int fr_invert_train(FrInvertTrainSettings *s, FrError *err)
         goto done;
     fr_model_close(&dm);
 
-    char base[256], backup[PATH_MAX + 300], final[PATH_MAX + 300];
-    const char *b = strrchr(s->decoder_cfg, '/');
-    snprintf(base, sizeof base, "%s", b ? b + 1 : s->decoder_cfg);
-    char *dot = strrchr(base, '.');
-    if (dot)
-        *dot = 0;
-    snprintf(backup, sizeof backup, "%s/%s.backup", out_dir, base);
-    snprintf(final, sizeof final, "%s/%s.weights", out_dir, base);
+    char backup[PATH_MAX + 300], final[PATH_MAX + 300];
+    out_paths(s->decoder_cfg, out_dir, backup, final, sizeof backup);
 
     srand(s->seed);
     net = parse_network_cfg((char *)s->decoder_cfg);

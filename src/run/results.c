@@ -163,28 +163,37 @@ int fr_results_dir_prepare(const char *dir, FrError *err)
     return 0;
 }
 
-int fr_results_lock(const char *dir, int shard_index, int shard_count, int *fd, FrError *err)
+int fr_flock_try(const char *path, int *fd, char *holder, size_t cap, FrError *err)
 {
-    char path[4300];
-    fr_results_name(path, sizeof path, dir, ".featrd-run", "lock", shard_index, shard_count);
+    holder[0] = 0;
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (*fd < 0)
-        return fr_error(err, FR_E_IO, "%s: cannot open the run lock (%s)", path, strerror(errno));
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        char pid[32] = "";
-        ssize_t k = pread(*fd, pid, sizeof pid - 1, 0);
-        pid[k > 0 ? k : 0] = 0;
-        pid[strcspn(pid, "\n")] = 0;
-        close(*fd);
-        *fd = -1;
-        if (e == EWOULDBLOCK)
-            return fr_error(err, FR_E_USAGE,
-                            "output.dir '%s' is in use by another featrd run (pid %s); wait for "
-                            "it to finish or choose another output.dir",
-                            dir, pid[0] ? pid : "?");
-        return fr_error(err, FR_E_IO, "%s: cannot lock (%s)", path, strerror(e));
-    }
+        return fr_error(err, FR_E_IO, "%s: cannot open the lock (%s)", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    int e = errno;
+    ssize_t k = pread(*fd, holder, cap - 1, 0);
+    holder[k > 0 ? k : 0] = 0;
+    holder[strcspn(holder, "\n")] = 0;
+    close(*fd);
+    *fd = -1;
+    if (e == EWOULDBLOCK)
+        return 1;
+    return fr_error(err, FR_E_IO, "%s: cannot lock (%s)", path, strerror(e));
+}
+
+int fr_results_lock(const char *dir, int shard_index, int shard_count, int *fd, FrError *err)
+{
+    char path[4300], pid[32];
+    fr_results_name(path, sizeof path, dir, ".featrd-run", "lock", shard_index, shard_count);
+    int busy = fr_flock_try(path, fd, pid, sizeof pid, err);
+    if (busy < 0)
+        return busy;
+    if (busy)
+        return fr_error(err, FR_E_USAGE,
+                        "output.dir '%s' is in use by another featrd run (pid %s); wait for "
+                        "it to finish or choose another output.dir",
+                        dir, pid[0] ? pid : "?");
     /* Holding the lock, remove what killed runs left: NAME.tmp.PID[.K]
      * files of processes that no longer exist. */
     DIR *d = opendir(dir);
@@ -204,7 +213,6 @@ int fr_results_lock(const char *dir, int shard_index, int shard_count, int *fd, 
     }
     if (d)
         closedir(d);
-    char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(*fd, 0) != 0 || pwrite(*fd, pid, (size_t)n, 0) != n) {
         int e = errno;

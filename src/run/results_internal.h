@@ -47,6 +47,10 @@ int fr_results_dir_prepare(const char *dir, FrError *err);
  * one shard cannot both compute every point. *fd is the lock (release with
  * fr_results_unlock). FR_E_USAGE naming the other pid when it is held. */
 int fr_results_lock(const char *dir, int shard_index, int shard_count, int *fd, FrError *err);
+/* Opens path (created) and takes an exclusive flock without waiting: 0 with
+ * *fd held; 1 when another process holds it (*fd -1, the lock file's first
+ * line, its holder, in holder[cap]); or FR_E_IO. */
+int fr_flock_try(const char *path, int *fd, char *holder, size_t cap, FrError *err);
 void fr_results_unlock(int *fd);
 
 

@@ -470,28 +470,19 @@ int fr_unit_lock(const char *dir, int unit, int *fd, FrError *err)
     if (rc)
         return rc;
     snprintf(path, sizeof path, "%s/units/lock/u%06d.lock", dir, unit);
-    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (*fd < 0)
-        return fr_error(err, FR_E_IO, "%s: cannot open the unit lock (%s)", path, strerror(errno));
-    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        char who[300] = "";
-        ssize_t k = pread(*fd, who, sizeof who - 1, 0);
-        who[k > 0 ? k : 0] = 0;
-        who[strcspn(who, "\n")] = 0;
-        close(*fd);
-        *fd = -1;
-        if (e == EWOULDBLOCK)
-            return fr_error(err, FR_E_USAGE,
-                            "unit %d of %s is being computed by another featrd (%s); wait for it "
-                            "(featrd status %s)",
-                            unit, dir, who[0] ? who : "?", dir);
-        return fr_error(err, FR_E_IO, "%s: cannot lock (%s)", path, strerror(e));
-    }
-    char host[256] = "", who[320];
+    char who[300];
+    int busy = fr_flock_try(path, fd, who, sizeof who, err);
+    if (busy < 0)
+        return busy;
+    if (busy)
+        return fr_error(err, FR_E_USAGE,
+                        "unit %d of %s is being computed by another featrd (%s); wait for it "
+                        "(featrd status %s)",
+                        unit, dir, who[0] ? who : "?", dir);
+    char host[256] = "", me[320];
     gethostname(host, sizeof host - 1);
-    int n = snprintf(who, sizeof who, "pid %ld on %s\n", (long)getpid(), host);
-    if (ftruncate(*fd, 0) == 0 && pwrite(*fd, who, (size_t)n, 0) < 0) {
+    int n = snprintf(me, sizeof me, "pid %ld on %s\n", (long)getpid(), host);
+    if (ftruncate(*fd, 0) == 0 && pwrite(*fd, me, (size_t)n, 0) < 0) {
         /* the holder's name is a courtesy; the flock is the lock */
     }
     return 0;
