@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
+#include "alloc/alloc.h"
 
 #define NIMG 20
 

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "featrd.h"
+#include "metrics/metrics.h"
 
 static double now(void)
 {

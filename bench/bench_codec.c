@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "featrd.h"
+#include "codec/container.h"
 
 static uint32_t lcg(uint32_t *s)
 {

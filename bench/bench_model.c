@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "featrd.h"
+#include "model/model.h"
 
 static FrModel *open_model(const char *cfg, int size)
 {

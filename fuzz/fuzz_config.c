@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "featrd.h"
+#include "config/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "featrd.h"
+#include "util/csv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

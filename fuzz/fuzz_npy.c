@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "featrd.h"
+#include "util/common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

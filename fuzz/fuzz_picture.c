@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "featrd.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

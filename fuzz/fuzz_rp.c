@@ -7,6 +7,7 @@
 
 #include "featrd.h"
 #include "fuzz_crc.h"
+#include "kinds/experiments.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,6 +6,8 @@
 #define FEATRD_CODEC_TESTUTIL_H
 
 #include "testutil.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
 
 /* frames x h x w at `bits`: smooth (a slow 2-D wave, as packed features
  * look up close) or random (every bit of every sample is noise). */

@@ -8,6 +8,11 @@
  * lambda, at a rate budget, and its measured curves on the tiny net with the
  * rate and distortion additivity measured. */
 #include "testutil.h"
+#include "alloc/alloc.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
+#include "codec/quant.h"
+#include "data/demo.h"
 
 #include <math.h>
 

@@ -2,6 +2,9 @@
  * published test vector, independent reference computations (straightforward
  * interpolants integrated numerically), input errors, and `featrd bd`. */
 #include "testutil.h"
+#include "bd/bd.h"
+#include "metrics/metrics.h"
+#include "util/csv.h"
 
 #include <math.h>
 

@@ -9,6 +9,9 @@
 #include <pthread.h>
 
 #include "codec/codec_internal.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
+#include "codec/quant.h"
 
 /* A smooth, ReLU-sparse feature-like tensor (fixed seed). */
 static void feature_like(FrTensor *t, uint32_t seed)

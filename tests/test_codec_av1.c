@@ -11,6 +11,9 @@
 #include <pthread.h>
 
 #include "codec/codec_internal.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
+#include "codec/quant.h"
 
 enum { SMOOTH, SPIKY, NOISE, SATURATED };
 

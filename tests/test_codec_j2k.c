@@ -5,6 +5,8 @@
  * and damaged streams; the header bytes of a 1x1 picture. Real OpenJPEG, no
  * mocks. */
 #include "codec_testutil.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
 
 #include <pthread.h>
 #include <signal.h>

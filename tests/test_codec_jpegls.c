@@ -6,6 +6,8 @@
  * streams (CharLS 2.4 loops forever on a truncated scan: featrd must refuse
  * it first); the header bytes of a 1x1 picture. Real CharLS, no mocks. */
 #include "codec_testutil.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -9,6 +9,8 @@
 #include <pthread.h>
 
 #include "codec/codec_internal.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
 
 /* Noise over the whole range, 0 and the top sample included. */
 static void fill_random(FrPicture *p, uint32_t seed)

@@ -1,5 +1,6 @@
 /* test_common.c: error codes, exit statuses, .npy round trips and malformed .npy. */
 #include "testutil.h"
+#include "util/common.h"
 
 static void test_exit_status(void **state)
 {

@@ -3,6 +3,10 @@
  * and defaults, include merging, -o overrides, file checks, the canonical
  * dump round trip and the hash. Fixtures are in tests/data/config/. */
 #include "testutil.h"
+#include "config/config.h"
+#include "config/task.h"
+#include "kinds/experiments.h"
+#include "util/schema.h"
 
 /* a codec entry's setting, through its schema */
 #define SETTING(cs, k) fr_schema_get_int(fr_schema_field((cs)->codec->settings, k), (cs)->settings)

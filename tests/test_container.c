@@ -3,6 +3,11 @@
  * accounting, several cut tensors, per-channel QP, corrupted and truncated
  * containers, and the `featrd encode` / `featrd decode` commands. */
 #include "testutil.h"
+#include "codec/codec.h"
+#include "codec/container.h"
+#include "codec/pack.h"
+#include "codec/quant.h"
+#include "util/common.h"
 
 #include <math.h>
 

@@ -1,6 +1,8 @@
 /* test_csv.c: the RFC 4180 reader (quoting, embedded commas/quotes/newlines,
  * line numbers, errors) and the writer helpers (quoting, round-trip doubles). */
 #include "testutil.h"
+#include "data/dataset.h"
+#include "util/csv.h"
 
 #include <math.h>
 

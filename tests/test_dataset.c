@@ -2,6 +2,7 @@
  * `path label`, errors with file:line), darknet label paths and boxes, VOC
  * XML (difficult, parts), classification labels, seeded subsets. */
 #include "testutil.h"
+#include "data/dataset.h"
 
 #include <math.h>
 

@@ -3,6 +3,8 @@
  * seed (and a recorded hash), darknet reading the PNGs back exactly, and the
  * shipped weights reaching their accuracy targets on fixed test subsets. */
 #include "testutil.h"
+#include "data/demo.h"
+#include "metrics/metrics.h"
 
 #include <limits.h>
 #include <math.h>

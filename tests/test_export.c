@@ -8,6 +8,8 @@
 
 #include <math.h>
 #include "run/results_internal.h"
+#include "util/common.h"
+#include "util/csv.h"
 
 static char g_dir[256];
 static const char *IMAGES[2] = {"dog", "person"};

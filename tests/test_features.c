@@ -10,6 +10,9 @@
 
 #include <math.h>
 #include "run/results_internal.h"
+#include "config/config.h"
+#include "util/common.h"
+#include "util/csv.h"
 
 #define NIMG 12
 #define CURVE(b) "split=max_7,bits=" #b ",range=tensor,packing=tile,codec=hevc,alloc=uniform"

@@ -29,6 +29,8 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_picture_one
 #include "../fuzz/fuzz_picture.c"
+#include "codec/codec.h"
+#include "codec/pack.h"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*OneFn)(const uint8_t *, size_t);

@@ -15,6 +15,11 @@
  * - GPU build on any machine: its device cpu gives bin/featrd's points.csv
  *   exactly (the CUDA libdarknet's CPU path). */
 #include "testutil.h"
+#include "config/config.h"
+#include "config/task.h"
+#include "data/demo.h"
+#include "model/model.h"
+#include "util/csv.h"
 
 #include <math.h>
 #include <pthread.h>

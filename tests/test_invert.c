@@ -5,6 +5,7 @@
  * (and NaN without `invert:`). Uses tests/data/run/det.cfg (random weights)
  * as the task network and a few images written here. */
 #include "testutil.h"
+#include "util/csv.h"
 
 #include <dirent.h>
 

@@ -7,6 +7,9 @@
  * Every decode is also done the contained way (fr_feature_decode_untrusted)
  * and must give the same tensor. */
 #include "testutil.h"
+#include "codec/codec.h"
+#include "codec/container.h"
+#include "codec/pack.h"
 
 /* One coding and decoding; returns the container bytes, fills dec. */
 static size_t code(const FrTensor *t, const FrFeatureSettings *s, FrTensor *dec)

@@ -4,6 +4,10 @@
  * network: rows, non-zero rates and rates against a direct computation, and
  * resume (committed layers are not recomputed). */
 #include "testutil.h"
+#include "codec/codec.h"
+#include "kinds/experiments.h"
+#include "metrics/metrics.h"
+#include "util/csv.h"
 
 #include <math.h>
 #include <signal.h>

@@ -1,6 +1,8 @@
 /* test_metrics.c: VOC AP/mAP on hand-made cases with known answers, top-k,
  * argmax fidelity (seed 004 eq. 4, 5), rate figures and distortion. */
 #include "testutil.h"
+#include "bd/bd.h"
+#include "metrics/metrics.h"
 
 #include <math.h>
 

@@ -5,6 +5,7 @@
  * and round trips, detections vs a reference decoder, image preparation,
  * the JPEG anchor, threads, and `featrd layers`. */
 #include "testutil.h"
+#include "model/model.h"
 
 #include <math.h>
 #include <pthread.h>

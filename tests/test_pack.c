@@ -1,6 +1,7 @@
 /* test_pack.c: tile / quilt / frames layouts and their exact inverses on odd
  * shapes, and the placement of known samples. */
 #include "testutil.h"
+#include "codec/pack.h"
 
 static void roundtrip(FrPacking p, int c, int h, int w, int pad, int bits)
 {

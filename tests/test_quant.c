@@ -1,6 +1,7 @@
 /* test_quant.c: the Q-layer: error bound, exact ends, per-channel ranges,
  * relu_min0 and a constant tensor. */
 #include "testutil.h"
+#include "codec/quant.h"
 
 #include <math.h>
 

@@ -9,6 +9,15 @@
 
 #include "run/points_internal.h"
 #include "run/results_internal.h"
+#include "alloc/alloc.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
+#include "config/config.h"
+#include "kinds/experiments.h"
+#include "metrics/metrics.h"
+#include "run/run.h"
+#include "util/csv.h"
+#include "util/schema.h"
 
 /* A whole file as a NUL-terminated string (caller frees); the test fails
  * when it cannot be read. */
@@ -721,6 +730,56 @@ static void test_public_headers_alone(void **st)
     assert_true(n >= 17);
 }
 
+/* docs/api.md lists the public API: every function the public headers
+ * declare (a line that starts a declaration at column 0) is there, and every
+ * `fr_...` the page names is declared, so the public API grows only on
+ * purpose and the page never lists a function that moved inside. */
+static void test_public_api_listed(void **st)
+{
+    (void)st;
+    char *decl = NULL, *doc = NULL;
+    assert_int_equal(tu_sh(&decl, "grep -hE '^[A-Za-z]' include/featrd/*.h | "
+                                  "grep -vE '^(typedef|extern|struct|enum|union)' | "
+                                  "grep -oE '\\bfr_[a-z0-9_]+\\(' | tr -d '(' | sort -u"),
+                     0);
+    assert_int_equal(tu_sh(&doc, "grep -oE '`fr_[a-z0-9_]+(\\(\\))?`' docs/api.md | "
+                                 "tr -d '`()' | sort -u"),
+                     0);
+    int n = 0;
+    for (char *p = decl, *e; p && *p; p = e + 1) {
+        e = strchr(p, '\n');
+        if (!e)
+            break;
+        *e = 0;
+        char pat[128];
+        snprintf(pat, sizeof pat, "%s\n", p);
+        if (!strstr(doc, pat))
+            fail_msg("%s is declared in include/featrd/ but not listed in docs/api.md", p);
+        *e = '\n';
+        n++;
+    }
+    for (char *p = doc, *e; p && *p; p = e + 1) {
+        e = strchr(p, '\n');
+        if (!e)
+            break;
+        *e = 0;
+        char pat[128];
+        snprintf(pat, sizeof pat, "%s\n", p);
+        if (!strstr(decl, pat))
+            fail_msg("docs/api.md names %s, which no public header declares", p);
+        *e = '\n';
+    }
+    /* the count the page states is the count declared */
+    char *page = read_text("docs/api.md"), want[64];
+    snprintf(want, sizeof want, "\n%d functions in ", n);
+    if (!strstr(page, want))
+        fail_msg("docs/api.md does not say \"%d functions in\"", n);
+    assert_true(n >= 100 && n <= 160);
+    free(page);
+    free(decl);
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -738,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_kind_registry),
         cmocka_unit_test(test_alloc_registry),
         cmocka_unit_test(test_public_headers_alone),
+        cmocka_unit_test(test_public_api_listed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,11 @@
 #include <signal.h>
 #include <time.h>
 #include "run/results_internal.h"
+#include "bd/bd.h"
+#include "codec/codec.h"
+#include "data/dataset.h"
+#include "metrics/metrics.h"
+#include "util/csv.h"
 
 #define NIMG 6
 

@@ -14,6 +14,9 @@
 
 #include <math.h>
 #include "run/results_internal.h"
+#include "data/dataset.h"
+#include "data/demo.h"
+#include "util/csv.h"
 
 #define NIMG 60
 #define NCLS 10

@@ -6,6 +6,8 @@
 
 #include <math.h>
 #include "run/results_internal.h"
+#include "kinds/experiments.h"
+#include "util/csv.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static double urand(void)

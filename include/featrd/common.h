@@ -82,7 +82,6 @@ typedef struct FrNpyInfo {
     int fortran;    /* 1: the file was in Fortran order */
     int squeezed;   /* leading singleton dimensions dropped */
 } FrNpyInfo;
-int fr_npy_read(const char *path, FrTensor *out, FrError *err);
 /* The same; info (may be NULL) says what was converted, for a note. */
 int fr_npy_read_ex(const char *path, FrTensor *out, FrNpyInfo *info, FrError *err);
 int fr_npy_write(const char *path, const FrTensor *t, FrError *err);

@@ -412,17 +412,10 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err);
  * gives an experiment whose dump is byte-identical. Returns 0 or FR_E_IO. */
 int fr_experiment_dump(const FrExperiment *e, FILE *f, FrError *err);
 
-/* The dump as a malloc'ed NUL-terminated string (caller frees), or NULL. */
-char *fr_experiment_dump_string(const FrExperiment *e);
-
 /* FNV-1a 64 of the dump with the keys that do not change any result left out
  * (name, jobs, quiet, output.dir, output.plots, bd). Equal hashes ⇔ the
  * results of one can stand for the other (the runner's resume check). */
 uint64_t fr_experiment_hash(const FrExperiment *e);
-
-/* Where key (e.g. "model.weights", "sweep.split[1]", "anchors[0].qp") was
- * set; NULL when it holds its default. Valid while e lives. */
-const FrSrcLoc *fr_experiment_loc(const FrExperiment *e, const char *key);
 
 /* Fills err with "FILE:LINE:COL: key: <fmt...>" (or "key: ..." when the key
  * was never set, "-o key=value: key: ..." for overrides) and returns code.
@@ -434,20 +427,9 @@ int fr_experiment_error(const FrExperiment *e, FrError *err, int code, const cha
 #endif
     ;
 
-/* The schema of the config (featrd/schema.h): the top level's keys, each
- * section an FR_FIELD_SECTION field with its own schema. It drives the
- * YAML parsing, defaults, ranges, the dump and hash and docs/config.md's
- * key table (tests/test_config.c checks it). Static. */
-const FrSchema *fr_experiment_schema(void);
-
 /* Enum ↔ YAML spelling (static strings; NULL / -1 for out-of-range / unknown).
  * fr_packing_name() and fr_range_name() are in pack.h / quant.h. */
-const char *fr_kind_name(FrExperimentKind k);
-const char *fr_allocation_name(FrAllocation a);
-const char *fr_metric_name(FrMetric m);
-int fr_metric_from_name(const char *s); /* FrMetric or -1 */
 const char *fr_bd_method_name(FrBdMethod m);
-const char *fr_label_format_name(FrLabelFormat l);
 
 #ifdef __cplusplus
 }

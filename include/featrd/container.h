@@ -112,11 +112,6 @@ typedef struct FrFeatureStream {
 int fr_feature_streams(const uint8_t *frd, size_t len, FrFeatureInfo *info,
                        FrFeatureStream *streams, FrError *err);
 
-/* Mean squared error between the n-bit quantized samples of a and b, each
- * quantized with a's tensor-wide range at `bits` (the "8-bit domain"
- * distortion of the feature-coding papers when bits = 8). */
-double fr_feature_mse_nbit(const FrTensor *a, const FrTensor *b, int bits);
-
 #ifdef __cplusplus
 }
 #endif

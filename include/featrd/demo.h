@@ -28,24 +28,6 @@ extern "C" {
 /* One split of Fashion-MNIST in memory (28×28 grey images, labels 0..9). */
 typedef struct FrFmnist FrFmnist;
 
-/* Opens split "train" (60,000 images) or "test" (10,000) from dir (NULL =
- * FR_FMNIST_DIR), reading the gzipped idx files with zlib. Errors: FR_E_NOENT
- * (files missing: install dataset-fashion-mnist), FR_E_FORMAT (bad idx
- * header, truncated, label out of range), FR_E_USAGE (bad split). On error
- * *ds is NULL. Close with fr_fmnist_close. */
-int fr_fmnist_open(FrFmnist **ds, const char *dir, const char *split, FrError *err);
-void fr_fmnist_close(FrFmnist **ds);
-int fr_fmnist_count(const FrFmnist *ds);
-int fr_fmnist_label(const FrFmnist *ds, int i);
-/* 28×28 row-major grey pixels of image i (white item on black), owned by ds. */
-const uint8_t *fr_fmnist_pixels(const FrFmnist *ds, int i);
-
-/* Short class names used in file names, names files and label lists:
- * top trouser pullover dress coat sandal shirt sneaker bag boot. None is a
- * substring of another, as darknet's classifier matches names in paths with
- * strstr. NULL if cls is out of range. */
-const char *fr_demo_class_name(int cls);
-
 /* ---------------- detection scenes ---------------- */
 
 /* An item pasted into a scene: class, the Fashion-MNIST index it came from,
@@ -69,16 +51,6 @@ typedef struct FrDemoScene {
     int n;
     FrDemoItem items[FR_DEMO_MAX_ITEMS];
 } FrDemoScene;
-
-/* Renders scene `index` of a set deterministically from (seed, index) alone,
- * so any subset can be regenerated: 1..4 items drawn from ds, scaled to
- * 28..64 px (for size 128; proportional otherwise), tinted, placed with
- * little overlap on a textured noisy background. size: 64..1024. Uses no
- * libm transcendental functions and no rand(), so the bytes are the same on
- * every IEEE machine. Errors: FR_E_USAGE, FR_E_NOMEM. */
-int fr_demo_scene_render(const FrFmnist *ds, uint64_t seed, int index, int size,
-                         FrDemoScene *scene, FrError *err);
-void fr_demo_scene_free(FrDemoScene *scene);
 
 /* ---------------- data set generation ---------------- */
 
@@ -107,10 +79,6 @@ void fr_demo_data_defaults(FrDemoDataSettings *s);
  * part. Errors: FR_E_USAGE (bad settings), FR_E_NOENT/FR_E_FORMAT (Fashion-MNIST),
  * FR_E_IO. */
 int fr_demo_data_generate(const FrDemoDataSettings *s, FrError *err);
-
-/* Writes an 8-bit image (w×h×c interleaved, c = 1 or 3) as PNG with darknet's
- * stb writer, atomically (temporary name, then rename). In src/model/train.c. */
-int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err);
 
 /* ---------------- training ---------------- */
 
@@ -172,12 +140,6 @@ void fr_train_defaults(FrTrainSettings *s);
  * detectors it replaces the region layer's CPU backward, which darknet 2018
  * leaves empty. */
 int fr_train_run(FrTrainSettings *s, FrError *err);
-
-/* The augmentation of one feature, in place: C×H×W floats coded with fs at
- * qp and replaced by the decoded values (what the back half sees in
- * training). *bits, if not NULL, receives the coded size. */
-int fr_train_code_feature(float *data, int c, int h, int w, const FrFeatureSettings *fs, int qp,
-                          uint64_t *bits, FrError *err);
 
 #ifdef __cplusplus
 }

@@ -89,8 +89,6 @@ int fr_model_layer_count(const FrModel *m);
 int fr_model_layer_info(const FrModel *m, int i, FrLayerInfo *info);
 /* Network input size the model runs at (after settings overrides). */
 void fr_model_input_size(const FrModel *m, int *c, int *h, int *w);
-/* The cfg path the model was opened with. */
-const char *fr_model_cfg_path(const FrModel *m);
 
 /* Resolves a layer name: darknet name ("max_11", also with the long section
  * name "maxpool_11"), bare index ("11") or stage alias ("pool2"); case and
@@ -101,15 +99,6 @@ int fr_model_find_layer(const FrModel *m, const char *name, int *index, FrError 
 /* The stage alias rule (one paragraph of text), for `featrd layers` and docs. */
 const char *fr_model_alias_rule(void);
 
-/* Cut set of a split after layer `split`: the indices of every layer whose
- * output is produced at or before split and read by a layer after it (the
- * next layer's input, route inputs, shortcut `from`; a dropout's input for
- * the dropout, whose buffer it shares), plus detection layers at or before
- * split (yolov3's earlier yolo layers: the box decoder reads them), in
- * increasing order. Writes up to max indices into layers and the count into *n.
- * Errors: FR_E_USAGE if split is not in 0..count-2 (a split after the last
- * layer leaves no back half) or max is too small. */
-int fr_model_cut_set(const FrModel *m, int split, int *layers, int max, int *n);
 /* The same with a message: "split after conv_22 (22) leaves no back half: ..." */
 int fr_model_cut_set_err(const FrModel *m, int split, int *layers, int max, int *n, FrError *err);
 
@@ -179,26 +168,12 @@ void fr_detections_free(FrDetection **dets);
  * classification: output length). */
 int fr_model_classes(const FrModel *m);
 
-/* Cloud-only anchor: JPEG-codes an RGB tensor (values in [0,1]) at quality
- * 1..100 with darknet's stb writer, reads it back, and returns the file size
- * in *bytes and the decoded image in *decoded (allocated; caller frees). */
-int fr_image_jpeg_code(const FrTensor *rgb, int quality, size_t *bytes, FrTensor *decoded,
-                       FrError *err);
-
 /* Saves the current weights in darknet's format (written to a temporary file
  * and renamed). */
 int fr_model_save_weights(FrModel *m, const char *path, FrError *err);
 
-/* Switches the GEMM this model's passes use (the setting given at open).
- * darknet calls gemm_cpu by name, so the choice is kept per thread and set
- * at the start of every pass: models in other threads are not affected. */
-void fr_model_set_gemm(FrModel *m, FrGemm g);
-FrGemm fr_model_get_gemm(const FrModel *m);
-
 /* ------------------------------------------------------------------ GPU -- */
 
-/* 1 when this featrd is built against a CUDA libdarknet (make GPU=1), else 0. */
-int fr_gpu_compiled(void);
 /* FR_OK when FR_DEVICE_GPU can be used: the build has GPU support and
  * cudaGetDeviceCount finds a device. Else FR_E_USAGE (the CLI exits 2) and a
  * message saying what to do: build bin-gpu/featrd (make darknet-gpu && make

@@ -142,13 +142,6 @@ typedef struct FrPlan {
     struct FrPlanPriv *priv; /* string storage */
 } FrPlan;
 
-/* Expands e's sweep (kind rd) into points: first the reference point, then
- * split × bits × packing × codec entry × allocation × QP (lossless codecs
- * one point), then each anchor × its QP/quality list. Errors: FR_E_CONFIG
- * (empty sweep). Free with fr_plan_free. */
-int fr_plan_build(const struct FrExperiment *e, FrPlan *plan, FrError *err);
-void fr_plan_free(FrPlan *plan);
-
 /* ---------------- stopping a run ---------------- */
 
 /* Asks the fr_run in progress in this process to stop: its workers finish

@@ -27,11 +27,6 @@ typedef enum FrDevice {
                           (make darknet-gpu && make GPU=1) and a CUDA device */
 } FrDevice;
 
-/* "auto", "detection", "classification", "dense"; NULL when out of range. */
-const char *fr_task_name(FrTask t);
-/* "cpu", "gpu" (model.device, --device); NULL when out of range. */
-const char *fr_device_name(FrDevice d);
-
 #ifdef __cplusplus
 }
 #endif

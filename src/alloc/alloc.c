@@ -5,6 +5,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
 #include "alloc/alloc_internal.h"
+#include "alloc/alloc.h"
+#include "codec/codec.h"
+#include "model/model.h"
 
 #include <errno.h>
 #include <math.h>

@@ -6,6 +6,7 @@
 #define FEATRD_ALLOC_INTERNAL_H
 
 #include "featrd.h"
+#include "alloc/alloc.h"
 
 /* fr_alloc_sensitivity with a second output: rates[k] = bits of channel k's
  * own frame when the feature is coded at the uniform qp (needs packing

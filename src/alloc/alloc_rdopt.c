@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
 #include "alloc/alloc_internal.h"
+#include "alloc/alloc.h"
 
 #include <math.h>
 #include <stdlib.h>

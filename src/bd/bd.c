@@ -17,6 +17,9 @@
  * data their end-slope rules coincide). */
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
+#include "bd/bd.h"
+#include "util/csv.h"
+#include "util/version.h"
 
 #include <math.h>
 #include <stdarg.h>

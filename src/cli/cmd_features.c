@@ -31,12 +31,8 @@ static int run_features(const FrExperiment *e, const char *split, const char *ou
     FrModel *m = NULL;
     FILE *idx = NULL;
     int rc = fr_experiment_check_files(e, err);
-    if (!rc && !e->dataset.images)
-        rc = fr_error(err, FR_E_CONFIG, "the config has no dataset.images");
     if (!rc)
-        rc = fr_image_list_read(e->dataset.images, &list, err);
-    if (!rc && e->dataset.limit > 0)
-        rc = fr_image_list_subset(&list, (size_t)e->dataset.limit, e->dataset.seed, err);
+        rc = fr_experiment_images(e, &list, err);
     if (rc)
         goto done;
     FrModelSettings ms;

@@ -4,6 +4,9 @@
  * cloud-only RGB anchor. */
 #define _GNU_SOURCE
 #include "codec/codec_internal.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
+#include "util/schema.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,6 +5,7 @@
  * single-threaded (one thread, no row multithreading), so results are
  * reproducible bit for bit and workers may code in parallel. */
 #include "codec/codec_internal.h"
+#include "util/schema.h"
 
 #include <aom/aom_decoder.h>
 #include <aom/aom_encoder.h>

@@ -3,6 +3,7 @@
  * only file that includes libde265/de265.h. One decoder per call, decoding
  * in the caller's thread (no worker threads). */
 #include "codec/codec_internal.h"
+#include "codec/pack.h"
 
 #include <libde265/de265.h>
 #include <limits.h>

@@ -3,6 +3,8 @@
  * through their adapters (codec_x265.c, codec_de265.c), and their settings
  * schema (the keys of a sweep.codec entry and of an anchor). */
 #include "codec/codec_internal.h"
+#include "codec/codec.h"
+#include "util/schema.h"
 
 #include <limits.h>
 #include <pthread.h>

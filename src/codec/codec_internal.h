@@ -7,6 +7,7 @@
 #define FEATRD_CODEC_INTERNAL_H
 
 #include "featrd/codec.h"
+#include "codec/codec.h"
 
 /* x265: codes a 4:0:0 picture set (bit depth 1..12; coded at the smallest of
  * 8/10/12 that holds it). lossless selects --lossless (qp ignored). recon may

@@ -4,6 +4,7 @@
  * JP2 boxes: nothing a decoder needs is in them), one grey component, one
  * tile, coded and decoded in memory. The only file that includes openjpeg.h. */
 #include "codec/codec_internal.h"
+#include "util/schema.h"
 
 #include <limits.h>
 #include <openjpeg.h>

@@ -4,6 +4,7 @@
  * interleave, no SPIFF header; 1-bit pictures are coded as 2-bit (JPEG-LS
  * starts at 2 bits). The only file that includes charls/charls.h. */
 #include "codec/codec_internal.h"
+#include "util/schema.h"
 
 #include <charls/charls.h>
 #include <stdlib.h>

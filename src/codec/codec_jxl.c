@@ -4,6 +4,7 @@
  * boxes), grey, one channel at the picture's bit depth; fr_frames_encode
  * joins the frames' streams. The only file that includes libjxl's headers. */
 #include "codec/codec_internal.h"
+#include "util/schema.h"
 
 #include <jxl/decode.h>
 #include <jxl/encode.h>

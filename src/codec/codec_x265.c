@@ -5,6 +5,8 @@
  * (pools none, one frame thread, no WPP) so runs are deterministic. */
 #define _POSIX_C_SOURCE 200809L
 #include "codec/codec_internal.h"
+#include "codec/codec.h"
+#include "codec/pack.h"
 
 #include <pthread.h>
 #include <stdio.h>

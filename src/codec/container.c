@@ -3,6 +3,11 @@
  * docs/codec.md), its parser, and bit accounting. */
 #include "codec/codec_internal.h"
 #include "featrd/container.h"
+#include "codec/codec.h"
+#include "codec/container.h"
+#include "codec/pack.h"
+#include "codec/quant.h"
+#include "util/schema.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* pack.c: tile / quilt / frames arrangement of n-bit feature samples into
  * monochrome pictures, the exact inverses, and the picture type. */
 #include "featrd/pack.h"
+#include "codec/pack.h"
 
 #include <limits.h>
 #include <stdlib.h>

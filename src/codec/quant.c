@@ -1,5 +1,6 @@
 /* quant.c: the Q-layer (seed 001 eq. 2-3) and range side information. */
 #include "featrd/quant.h"
+#include "codec/quant.h"
 
 #include <math.h>
 #include <string.h>

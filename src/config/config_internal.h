@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "featrd/config.h"
+#include "config/config.h"
+#include "run/run.h"
 
 enum { N_SCALAR, N_SEQ, N_MAP };
 

@@ -14,6 +14,8 @@
 #include "featrd/alloc.h"
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
+#include "config/config.h"
+#include "util/schema.h"
 
 void cfg_codec_clear(FrCodecSpec *cs)
 {

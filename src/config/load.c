@@ -17,6 +17,7 @@
 #include "featrd/alloc.h"
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
+#include "config/config.h"
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -14,6 +14,11 @@
 #include "featrd/alloc.h"
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
+#include "alloc/alloc.h"
+#include "config/config.h"
+#include "config/task.h"
+#include "kinds/experiments.h"
+#include "metrics/metrics.h"
 #include <pthread.h>
 
 /* ------------------------------------------------------------------ */

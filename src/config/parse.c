@@ -16,6 +16,10 @@
 #include "featrd/alloc.h"
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
+#include "codec/codec.h"
+#include "config/config.h"
+#include "kinds/experiments.h"
+#include "util/schema.h"
 
 static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "chroma", NULL};
 

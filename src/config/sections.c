@@ -15,6 +15,8 @@
 
 #include "config/config_internal.h"
 #include "featrd/alloc.h"
+#include "config/config.h"
+#include "util/schema.h"
 
 /* ENUM and ENUMS fields store C enums through an int. */
 static_assert(sizeof(FrTask) == sizeof(int) && sizeof(FrGemm) == sizeof(int) &&

@@ -14,6 +14,12 @@
 #include "featrd/alloc.h"
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
+#include "alloc/alloc.h"
+#include "codec/codec.h"
+#include "config/config.h"
+#include "kinds/experiments.h"
+#include "metrics/metrics.h"
+#include "run/run.h"
 
 static int cmp_int(const void *a, const void *b)
 {

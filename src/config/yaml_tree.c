@@ -17,6 +17,7 @@
 
 #include "config/config_internal.h"
 #include "featrd/version.h"
+#include "util/version.h"
 
 void *cfg_xgrow(void *p, int *cap, int need, size_t elem)
 {

@@ -4,6 +4,7 @@
  * only (no entities, no CDATA), which is all VOC and its converters write. */
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
+#include "data/dataset.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -323,6 +324,19 @@ int fr_image_list_subset(FrImageList *list, size_t limit, uint64_t seed, FrError
     free(idx);
     free(keep);
     return 0;
+}
+
+int fr_experiment_images(const FrExperiment *e, FrImageList *out, FrError *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!e->dataset.images)
+        return fr_error(err, FR_E_CONFIG, "the config has no dataset.images");
+    int rc = fr_image_list_read(e->dataset.images, out, err);
+    if (!rc && e->dataset.limit > 0)
+        rc = fr_image_list_subset(out, (size_t)e->dataset.limit, e->dataset.seed, err);
+    if (rc)
+        fr_image_list_free(out);
+    return rc;
 }
 
 /* ---------------- paths ---------------- */

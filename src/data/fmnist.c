@@ -15,6 +15,7 @@
 #include "featrd/demo.h"
 
 #include "codec/codec_internal.h"
+#include "data/demo.h"
 
 struct FrFmnist {
     int n;

@@ -15,6 +15,11 @@
 
 #include "featrd.h"
 #include "run/results_internal.h"
+#include "codec/codec.h"
+#include "codec/quant.h"
+#include "kinds/experiments.h"
+#include "metrics/metrics.h"
+#include "util/csv.h"
 
 /* fr_lossless_encode prepends the original length (8 bytes) so that it can
  * decode without side channel; the coders' own formats (gzip, xz, zstd)
@@ -525,8 +530,7 @@ static int run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError
     if ((rc = fr_model_open(&m, &ms, err)))
         goto out;
     int count = fr_model_layer_count(m);
-    if ((rc = fr_image_list_read(e->dataset.images, &list, err)) ||
-        (rc = fr_image_list_subset(&list, (size_t)e->dataset.limit, e->dataset.seed, err)))
+    if ((rc = fr_experiment_images(e, &list, err)))
         goto out;
 
     layers = malloc(sizeof *layers * (size_t)(count > 0 ? count : 1));

@@ -13,6 +13,10 @@
 
 #include "featrd.h"
 #include "run/results_internal.h"
+#include "data/dataset.h"
+#include "kinds/experiments.h"
+#include "metrics/metrics.h"
+#include "util/csv.h"
 
 static const char *const csv_cols[] = {
     "model", "mode", "precision", "coder", "rounding", "binarization", "weights", "base",
@@ -197,9 +201,7 @@ static int eval_ctx_init(EvalCtx *c, const FrExperiment *e, FrError *err)
 {
     memset(c, 0, sizeof *c);
     c->e = e;
-    int rc = fr_image_list_read(e->dataset.images, &c->list, err);
-    if (!rc)
-        rc = fr_image_list_subset(&c->list, (size_t)e->dataset.limit, e->dataset.seed, err);
+    int rc = fr_experiment_images(e, &c->list, err);
     if (rc)
         return rc;
     size_t n = c->list.n ? c->list.n : 1;

@@ -34,6 +34,8 @@
 #include "featrd/experiments.h"
 #include "featrd/run.h"
 #include "run/results_internal.h"
+#include "codec/codec.h"
+#include "kinds/experiments.h"
 
 #define CONTAINER_FIXED 48
 #define CONTAINER_VERSION 1

@@ -2,6 +2,7 @@
  * argmax fidelity, rate figures and feature distortion of featrd/metrics.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
+#include "metrics/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>

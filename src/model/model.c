@@ -63,6 +63,8 @@
 #include "featrd/model.h"
 #include "featrd/version.h"
 #include "model/model_internal.h"
+#include "model/model.h"
+#include "util/version.h"
 
 /* stb_image is compiled into libdarknet.so and exported; darknet.h does not
  * declare it. Used to check an image is readable before darknet's loader,

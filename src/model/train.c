@@ -25,6 +25,7 @@
 #include "featrd/demo.h"
 #include "featrd/invert.h"
 #include "featrd/model.h"
+#include "data/demo.h"
 
 int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err)
 {

@@ -14,6 +14,7 @@
 
 #include "run/features_internal.h"
 #include "run/results_internal.h"
+#include "util/common.h"
 
 static char *dupstr(const char *s)
 {

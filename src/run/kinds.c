@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "featrd.h"
+#include "kinds/experiments.h"
 
 static const char *const RD_SECTIONS[] = {"sweep", "anchors", "bd", "bootstrap", NULL};
 static const char *const LOSSLESS_SECTIONS[] = {"lossless", NULL};

@@ -11,6 +11,10 @@
 
 #include "featrd.h"
 #include "run/points_internal.h"
+#include "alloc/alloc.h"
+#include "codec/codec.h"
+#include "config/config.h"
+#include "run/run.h"
 
 /* ---------------- the plan ---------------- */
 

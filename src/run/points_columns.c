@@ -9,6 +9,7 @@
 
 #include "run/points_internal.h"
 #include "run/results_internal.h"
+#include "config/config.h"
 
 typedef enum { COL_STR, COL_INT, COL_DBL } ColType;
 

@@ -4,6 +4,7 @@
 #define FEATRD_POINTS_INTERNAL_H
 
 #include "featrd.h"
+#include "run/run.h"
 
 /* Quantities with a bootstrap interval, in boot file column order. */
 enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_MSE, B_PSNR, B_SQNR,

@@ -22,6 +22,8 @@
 
 #include "featrd.h"
 #include "run/results_internal.h"
+#include "config/config.h"
+#include "util/csv.h"
 
 
 /* ---------------- options ---------------- */

@@ -17,6 +17,10 @@
 
 #include "featrd.h"
 #include "run/results_internal.h"
+#include "bd/bd.h"
+#include "config/config.h"
+#include "metrics/metrics.h"
+#include "util/csv.h"
 
 /* points.csv column of a config metric. */
 static const char *metric_column(int m)

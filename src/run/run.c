@@ -23,6 +23,10 @@
 #include <unistd.h>
 
 #include "run/run_internal.h"
+#include "alloc/alloc.h"
+#include "data/dataset.h"
+#include "kinds/experiments.h"
+#include "run/run.h"
 
 
 /* A stop request during fr_run (fr_run_request_stop, typically from the
@@ -607,9 +611,7 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
     if (!rc && r.feat) {
         rc = fr_feature_set_list(&r.fset, &r.list, err);
     } else if (!rc) {
-        rc = fr_image_list_read(e->dataset.images, &r.list, err);
-        if (!rc && e->dataset.limit > 0)
-            rc = fr_image_list_subset(&r.list, (size_t)e->dataset.limit, e->dataset.seed, err);
+        rc = fr_experiment_images(e, &r.list, err);
     }
     if (rc)
         goto out;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "run/run_internal.h"
+#include "bd/bd.h"
+#include "metrics/metrics.h"
 
 /* ---------------- aggregation and commit ---------------- */
 

@@ -17,6 +17,13 @@
 #include <unistd.h>
 
 #include "run/run_internal.h"
+#include "alloc/alloc.h"
+#include "codec/codec.h"
+#include "codec/container.h"
+#include "data/demo.h"
+#include "metrics/metrics.h"
+#include "model/model.h"
+#include "util/common.h"
 
 /* ---------------- per-split front half and the cache ---------------- */
 

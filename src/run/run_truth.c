@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "run/run_internal.h"
+#include "data/dataset.h"
 
 /* ---------------- ground truth and the reference pass ---------------- */
 

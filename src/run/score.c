@@ -17,6 +17,9 @@
 
 #include "featrd.h"
 #include "run/results_internal.h"
+#include "bd/bd.h"
+#include "metrics/metrics.h"
+#include "util/csv.h"
 
 #define MAX_METRICS 32
 

@@ -19,6 +19,8 @@
 #include "run/points_internal.h"
 #include "run/results_internal.h"
 #include "run/units_internal.h"
+#include "config/config.h"
+#include "run/run.h"
 
 extern char **environ;
 
@@ -46,9 +48,7 @@ static void sh_quote(FrText *t, const char *s)
 static int image_count(const FrExperiment *e, size_t *n, FrError *err)
 {
     FrImageList list = {0};
-    int rc = fr_image_list_read(e->dataset.images, &list, err);
-    if (!rc && e->dataset.limit > 0)
-        rc = fr_image_list_subset(&list, (size_t)e->dataset.limit, e->dataset.seed, err);
+    int rc = fr_experiment_images(e, &list, err);
     *n = list.n;
     fr_image_list_free(&list);
     return rc;

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
 #include "codec/codec_internal.h"
+#include "util/common.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,6 +3,7 @@
  * an index of field offsets; tables here are small (points.csv, bd curves). */
 #define _POSIX_C_SOURCE 200809L
 #include "featrd.h"
+#include "util/csv.h"
 
 #include <errno.h>
 #include <math.h>

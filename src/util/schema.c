@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "featrd/schema.h"
+#include "util/schema.h"
 
 static int *int_at(const FrField *f, void *obj)
 {

@@ -7,6 +7,8 @@
 #include "featrd.h"
 
 #include "codec/codec_internal.h"
+#include "model/model.h"
+#include "util/version.h"
 
 void fr_versions_print(FILE *f, const char *ind)
 {

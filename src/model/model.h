@@ -1,0 +1,38 @@
+/* model/model.h: the library-internal part of module model: functions that other
+ * modules of libfeatrd and the tests use, which are not part of the public
+ * API (include/featrd/model.h) and are not installed. The CLI cannot include
+ * this (it is built without -Isrc). */
+#ifndef FR_INTERNAL_MODEL_MODEL_H
+#define FR_INTERNAL_MODEL_MODEL_H
+
+#include "featrd/model.h"
+
+/* The cfg path the model was opened with. */
+const char *fr_model_cfg_path(const FrModel *m);
+
+/* Cut set of a split after layer `split`: the indices of every layer whose
+ * output is produced at or before split and read by a layer after it (the
+ * next layer's input, route inputs, shortcut `from`; a dropout's input for
+ * the dropout, whose buffer it shares), plus detection layers at or before
+ * split (yolov3's earlier yolo layers: the box decoder reads them), in
+ * increasing order. Writes up to max indices into layers and the count into *n.
+ * Errors: FR_E_USAGE if split is not in 0..count-2 (a split after the last
+ * layer leaves no back half) or max is too small. */
+int fr_model_cut_set(const FrModel *m, int split, int *layers, int max, int *n);
+
+/* Cloud-only anchor: JPEG-codes an RGB tensor (values in [0,1]) at quality
+ * 1..100 with darknet's stb writer, reads it back, and returns the file size
+ * in *bytes and the decoded image in *decoded (allocated; caller frees). */
+int fr_image_jpeg_code(const FrTensor *rgb, int quality, size_t *bytes, FrTensor *decoded,
+                       FrError *err);
+
+/* Switches the GEMM this model's passes use (the setting given at open).
+ * darknet calls gemm_cpu by name, so the choice is kept per thread and set
+ * at the start of every pass: models in other threads are not affected. */
+void fr_model_set_gemm(FrModel *m, FrGemm g);
+FrGemm fr_model_get_gemm(const FrModel *m);
+
+/* 1 when this featrd is built against a CUDA libdarknet (make GPU=1), else 0. */
+int fr_gpu_compiled(void);
+
+#endif
