@@ -187,7 +187,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 # #ifndef NDEBUG code the library and tests gain is compiled out there, and
 # the results must not change. Only the fast tests run there (the four slow
 # end-to-end ones are the same code paths at ~2 min).
-SLOW_TESTS   := test_export test_model test_run test_voc test_cluster
+SLOW_TESTS   := test_export test_model test_run test_voc test_cluster test_kernels
 NDEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-ndebug/tests/%),$(TESTS:$(BUILD)/%=build-ndebug/%))
 
 test: deps deps-test

@@ -138,6 +138,7 @@ typedef struct FrModelSpec {
     uint64_t seed;    /* 1: random weights, crop layers' rand() */
     FrGemm gemm;      /* FR_GEMM_OPENBLAS */
     FrDevice device;  /* FR_DEVICE_CPU; gpu needs the GPU build (docs/gpu.md) */
+    FrKernels kernels; /* FR_KERNELS_FAST; darknet: the same bits, slower */
 } FrModelSpec;
 
 /* dataset: */

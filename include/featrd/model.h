@@ -50,6 +50,8 @@ typedef struct FrModelSettings {
     FrGemm gemm;         /* default FR_GEMM_OPENBLAS */
     int quiet;           /* 1: nothing on stderr (darknet's layer table is always
                           * silenced). Default 0. */
+    FrKernels kernels;   /* FR_KERNELS_FAST (default) or FR_KERNELS_DARKNET: the
+                          * same outputs bit for bit, darknet's are slower */
     FrDevice device;     /* FR_DEVICE_CPU (default) or FR_DEVICE_GPU; the latter is
                           * refused with FR_E_USAGE by fr_model_open when
                           * fr_gpu_check fails. */

@@ -21,6 +21,12 @@ typedef enum FrGemm {
     FR_GEMM_DARKNET,      /* darknet's own loops: slow, for cross-checks */
 } FrGemm;
 
+typedef enum FrKernels {
+    FR_KERNELS_FAST = 0, /* featrd's im2col, activation, maxpool, inference batch norm:
+                            the same bits as darknet's (docs/model.md) */
+    FR_KERNELS_DARKNET,  /* darknet's own loops, for cross-checks */
+} FrKernels;
+
 typedef enum FrDevice {
     FR_DEVICE_CPU = 0, /* darknet's CPU layers (the default) */
     FR_DEVICE_GPU,     /* darknet's CUDA layers (forward_gpu): needs the GPU build

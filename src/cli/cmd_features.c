@@ -44,6 +44,7 @@ static int run_features(const FrExperiment *e, const char *split, const char *ou
     ms.height = e->model.input_h;
     ms.gemm = e->model.gemm;
     ms.device = e->model.device;
+    ms.kernels = e->model.kernels;
     ms.quiet = 1;
     if ((rc = fr_model_open(&m, &ms, err)))
         goto done;

@@ -83,6 +83,7 @@ const char *const *cfg_metric_names(void); /* the metrics registry's */
 #define ALLOC_NAMES (cfg_alloc_names())
 #define METRIC_NAMES (cfg_metric_names())
 extern const char *const cfg_device_names[];
+extern const char *const cfg_kernels_names[];
 extern const char *const cfg_task_names[], *const cfg_gemm_names[], *const cfg_label_names[],
     *const cfg_range_names[], *const cfg_pack_names[], *const cfg_scope_names[],
     *const cfg_bd_names[], *const cfg_anchor_codec_names[], *const cfg_model_coder_names[],

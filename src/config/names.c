@@ -53,6 +53,7 @@ const char *const *cfg_metric_names(void) { return reg_names(metric_names); }
 const char *const cfg_task_names[] = {"auto", "detection", "classification", "dense", NULL};
 const char *const cfg_gemm_names[] = {"openblas", "darknet", NULL};
 const char *const cfg_device_names[] = {"cpu", "gpu", NULL};
+const char *const cfg_kernels_names[] = {"fast", "darknet", NULL};
 const char *const cfg_label_names[] = {"darknet-txt", "voc-xml", "class-list", NULL};
 const char *const cfg_range_names[] = {"tensor", "channel", NULL};
 const char *const cfg_pack_names[] = {"tile", "quilt", "frames", "tile-sorted", NULL};

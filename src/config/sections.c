@@ -162,6 +162,12 @@ static const FrField model_fields[] = {
     {.key = "device", .type = FR_FIELD_ENUM, .offset = offsetof(FrModelSpec, device),
      .def = FR_DEVICE_CPU, .names = cfg_device_names, .flags = FR_FIELD_DUMP_IF_SET,
      .doc = "cpu or gpu (the GPU build, docs/gpu.md)"},
+    /* the same outputs bit for bit either way (tested), so never in the
+     * hash, and dumped only when not the default */
+    {.key = "kernels", .type = FR_FIELD_ENUM, .offset = offsetof(FrModelSpec, kernels),
+     .def = FR_KERNELS_FAST, .names = cfg_kernels_names,
+     .flags = FR_FIELD_DUMP_IF_SET | FR_FIELD_NOHASH,
+     .doc = "im2col, activation, maxpool, batch norm loops"},
 };
 static const FrSchema model_schema = SCHEMA("model", FrModelSpec, model_fields);
 

@@ -123,6 +123,7 @@ struct FrModel {
     char *cfg;
     int n;
     FrGemm gemm;
+    FrKernels kernels;
     int quiet;
     int random_init;
     uint64_t seed;
@@ -782,6 +783,8 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
         return fr_error(err, FR_E_USAGE, "%s: unknown gemm %d", s->cfg, (int)s->gemm);
     if (s->device != FR_DEVICE_CPU && s->device != FR_DEVICE_GPU)
         return fr_error(err, FR_E_USAGE, "%s: unknown device %d", s->cfg, (int)s->device);
+    if (s->kernels != FR_KERNELS_FAST && s->kernels != FR_KERNELS_DARKNET)
+        return fr_error(err, FR_E_USAGE, "%s: unknown kernels %d", s->cfg, (int)s->kernels);
     if (s->device == FR_DEVICE_GPU) {
         int grc = fr_gpu_check(err);
         if (grc != FR_OK)
@@ -806,6 +809,7 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     m->cfg = strdup(s->cfg);
     m->cfg_line = ci.line;
     m->gemm = s->gemm;
+    m->kernels = s->kernels;
     m->quiet = s->quiet;
     m->seed = s->seed;
     m->device = s->device;
@@ -897,6 +901,8 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
         }
 #endif
     }
+    if (m->kernels == FR_KERNELS_FAST && !on_gpu(m))
+        fr_kernels_drop_training_copies(net); /* inference: batch norm never writes them */
     m->task = detect_task(net, m->out_layer);
     if (m->task != FR_TASK_DETECTION)
         make_aliases(m);
@@ -1009,6 +1015,12 @@ void fr_model_set_gemm(FrModel *m, FrGemm g)
 {
     if (m && (g == FR_GEMM_OPENBLAS || g == FR_GEMM_DARKNET))
         m->gemm = g;
+}
+
+void fr_model_set_kernels(FrModel *m, FrKernels k)
+{
+    if (m && (k == FR_KERNELS_FAST || k == FR_KERNELS_DARKNET))
+        m->kernels = k;
 }
 
 FrGemm fr_model_get_gemm(const FrModel *m)
@@ -1206,6 +1218,7 @@ static void run_range(FrModel *m, int from, int to)
 #endif
     network net = *m->net;
     tl_gemm = m->gemm;
+    fr_kernels_set_thread(m->kernels);
     if (from == 0)
         net.input = m->net->input;
     else

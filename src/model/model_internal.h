@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "featrd/common.h"
+#include "featrd/model.h"
 
 /* A growing text (the rewritten cfg). p is malloc'ed; NUL-terminated. */
 typedef struct FrCfgText {
@@ -27,5 +28,16 @@ typedef struct FrCfgInfo {
  * absolute data file paths. FR_E_FORMAT naming path:line and the key. */
 int fr_cfg_rewrite(const char *path, int in_w, int in_h, FrCfgText *out, FrCfgInfo *ci,
                    FrError *err);
+
+/* kernels.c: the interposed darknet kernels (im2col_cpu, activate_array,
+ * forward_maxpool_layer, forward_batchnorm_layer). The choice is per
+ * thread (default FR_KERNELS_FAST); run passes set their model's. */
+void fr_kernels_set_thread(FrKernels k);
+FrKernels fr_kernels_thread(void);
+/* model.kernels for this model's next passes (the outputs are the same bits). */
+void fr_model_set_kernels(FrModel *m, FrKernels k);
+struct network;
+/* Frees the batch-norm training copies l.x / l.x_norm (inference only). */
+void fr_kernels_drop_training_copies(struct network *net);
 
 #endif

@@ -377,6 +377,7 @@ static int open_worker_model(Run *r, int w, int wi, FrError *err)
     ms.height = e->model.input_h;
     ms.gemm = e->model.gemm;
     ms.device = e->model.device;
+    ms.kernels = e->model.kernels;
     ms.quiet = w > 0 || r->o.progress == FR_PROGRESS_NONE;
     return fr_model_open(&r->models[w], &ms, err);
 }
