@@ -1,15 +1,23 @@
 /* bench_model.c: speed of the model module, measured side by side in one run:
- * full forward with darknet's GEMM vs OpenBLAS (yolo9000@544, vgg-16@224,
+ * model.kernels darknet vs fast (forward CPU time, sgemm time, forward/GEMM,
+ * peak RSS of yolo9000@544 with 1 and 2 models in child processes), full
+ * forward with darknet's GEMM vs OpenBLAS (yolo9000@544, vgg-16@224,
  * yolov2-tiny-voc@416), and front + back at named splits vs one full forward.
  * Timings are the minimum over interleaved repetitions (after one warm-up
  * pass each), which is what survives a shared, noisy machine.
  * FEATRD_BENCH_REPS overrides the repetitions (default 3). */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "featrd.h"
 #include "model/model.h"
+#include "model/model_internal.h"
 
 static FrModel *open_model(const char *cfg, int size)
 {
@@ -79,11 +87,134 @@ static double minv(double a, double b)
     return a < b ? a : b;
 }
 
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static FrModel *open_kernels(const char *cfg, int size, FrKernels k)
+{
+    FrModelSettings s;
+    fr_model_defaults(&s);
+    s.cfg = cfg;
+    s.width = s.height = size;
+    s.quiet = 1;
+    s.kernels = k;
+    FrModel *m = NULL;
+    FrError err = {0};
+    if (fr_model_open(&m, &s, &err) != FR_OK) {
+        fprintf(stderr, "bench_model: %s\n", err.msg);
+        exit(1);
+    }
+    return m;
+}
+
+/* Issue #22: forward CPU time (this thread; OpenBLAS on 1 thread so sgemm
+ * runs here too) with darknet's kernels and featrd's, the CPU time inside
+ * sgemm, and forward / GEMM; the minimum over interleaved runs. */
+static void bench_kernels(int reps)
+{
+    static const struct {
+        const char *cfg;
+        int size, goal;
+    } nets[] = {
+        {"/usr/share/darknet/cfg/yolo9000.cfg", 544, 1},
+        {"/usr/share/darknet/cfg/vgg-16.cfg", 224, 1},
+        {"models/fmnist-yolo.cfg", 0, 0},
+    };
+    int was = fr_model_blas_threads(1);
+    printf("kernels: forward CPU seconds (thread CPU time, OpenBLAS 1 thread), min of %d interleaved runs\n", reps);
+    printf("(non-GEMM: forward minus the sgemm time of the same run, what the kernels change)\n");
+    printf("%-16s %5s %10s %10s %8s %10s %10s %10s %9s %9s  %s\n", "network", "input", "darknet", "fast", "speedup",
+           "sgemm", "non-GEMM", "non-GEMM", "fwd/gemm", "fwd/gemm", "goal fast <= 1.5x GEMM");
+    printf("%-16s %5s %10s %10s %8s %10s %10s %10s %9s %9s\n", "", "", "kernels", "kernels", "", "(fast)", "darknet",
+           "fast", "darknet", "fast");
+    for (size_t k = 0; k < sizeof nets / sizeof nets[0]; k++) {
+        if (access(nets[k].cfg, R_OK)) {
+            printf("%-16s (no %s)\n", "-", nets[k].cfg);
+            continue;
+        }
+        FrModel *m = open_kernels(nets[k].cfg, nets[k].size, FR_KERNELS_DARKNET);
+        FrTensor in;
+        make_input(m, &in);
+        double best[2] = {1e30, 1e30}, gemm[2] = {1e30, 1e30};
+        for (int r = -1; r < reps; r++) /* r -1: warm-up */
+            for (int g = 0; g < 2; g++) {
+                fr_model_set_kernels(m, g ? FR_KERNELS_FAST : FR_KERNELS_DARKNET);
+                fr_model_gemm_clock(1);
+                double t = thread_cpu();
+                if (fr_model_forward(m, &in, NULL) != FR_OK)
+                    exit(1);
+                t = thread_cpu() - t;
+                double gt = fr_model_gemm_clock(0);
+                if (r >= 0 && t < best[g]) {
+                    best[g] = t;
+                    gemm[g] = gt;
+                }
+            }
+        const char *base = strrchr(nets[k].cfg, '/') + 1;
+        int in_c, in_h, in_w;
+        fr_model_input_size(m, &in_c, &in_h, &in_w);
+        double ratio = best[1] / gemm[1];
+        printf("%-16s %5d %10.3f %10.3f %7.2fx %10.3f %10.3f %10.3f %8.2fx %8.2fx  %s\n", base, in_w, best[0],
+               best[1], best[0] / best[1], gemm[1], best[0] - gemm[0], best[1] - gemm[1], best[0] / gemm[0], ratio,
+               !nets[k].goal ? "-" : ratio <= 1.5 ? "met" : "missed");
+        fflush(stdout);
+        fr_tensor_free(&in);
+        fr_model_close(&m);
+    }
+    fr_model_blas_threads(was);
+}
+
+/* Peak RSS (ru_maxrss of a child) of `workers` yolo9000@544 models, each
+ * run once. */
+static long rss_child(int workers, FrKernels k)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        FrModel *m[2] = {NULL, NULL};
+        FrTensor in;
+        for (int w = 0; w < workers; w++)
+            m[w] = open_kernels("/usr/share/darknet/cfg/yolo9000.cfg", 544, k);
+        make_input(m[0], &in);
+        for (int w = 0; w < workers; w++)
+            if (fr_model_forward(m[w], &in, NULL) != FR_OK)
+                _exit(1);
+        _exit(0);
+    }
+    int st = 0;
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+        return -1;
+    return ru.ru_maxrss; /* KiB */
+}
+
+static void bench_rss(void)
+{
+    printf("\npeak RSS, yolo9000@544 (seeded weights), one child process each (MiB)\n");
+    printf("%-8s %10s %10s  %s\n", "workers", "darknet", "fast", "goal 2 workers < 1 GB (fast)");
+    for (int w = 1; w <= 2; w++) {
+        long d = rss_child(w, FR_KERNELS_DARKNET), f = rss_child(w, FR_KERNELS_FAST);
+        printf("%-8d %10.0f %10.0f  %s\n", w, d / 1024.0, f / 1024.0,
+               w == 1 ? "-" : f >= 0 && f * 1024.0 < 1e9 ? "met" : "missed");
+        fflush(stdout);
+    }
+}
+
 int main(void)
 {
     int reps = getenv("FEATRD_BENCH_REPS") ? atoi(getenv("FEATRD_BENCH_REPS")) : 3;
     if (reps < 1)
         reps = 1;
+    bench_kernels(reps);
+    bench_rss();
+    if (getenv("FEATRD_BENCH_KERNELS_ONLY"))
+        return 0;
+    printf("\n");
     static const struct {
         const char *cfg;
         int size;

@@ -88,6 +88,23 @@ typedef void (*GemmFn)(int, int, int, int, int, float, float *, int, float *, in
                        float *, int);
 
 static _Thread_local int tl_gemm = FR_GEMM_OPENBLAS;
+static _Thread_local int tl_gemm_clock; /* fr_model_gemm_clock: add up sgemm's CPU time */
+static _Thread_local double tl_gemm_cpu;
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double fr_model_gemm_clock(int on)
+{
+    double t = tl_gemm_cpu;
+    tl_gemm_clock = on;
+    tl_gemm_cpu = 0;
+    return t;
+}
 static GemmFn darknet_gemm;
 static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
 
@@ -110,8 +127,11 @@ void gemm_cpu(int TA, int TB, int M, int N, int K, float ALPHA, float *A, int ld
             return;
         }
     }
+    double t0 = tl_gemm_clock ? thread_cpu() : 0;
     cblas_sgemm(CblasRowMajor, TA ? CblasTrans : CblasNoTrans, TB ? CblasTrans : CblasNoTrans, M,
                 N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
+    if (tl_gemm_clock)
+        tl_gemm_cpu += thread_cpu() - t0;
 }
 
 /* ------------------------------------------------------------ the model -- */

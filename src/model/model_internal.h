@@ -36,6 +36,10 @@ void fr_kernels_set_thread(FrKernels k);
 FrKernels fr_kernels_thread(void);
 /* model.kernels for this model's next passes (the outputs are the same bits). */
 void fr_model_set_kernels(FrModel *m, FrKernels k);
+/* This thread's CPU seconds inside OpenBLAS sgemm since the last call, then
+ * counting on (on 1) or off; sgemm's own threads are not counted (bench with
+ * fr_model_blas_threads(1)). */
+double fr_model_gemm_clock(int on);
 struct network;
 /* Frees the batch-norm training copies l.x / l.x_norm (inference only). */
 void fr_kernels_drop_training_copies(struct network *net);
