@@ -13,6 +13,7 @@
 #include "codec/pack.h"
 #include "codec/quant.h"
 #include "data/demo.h"
+#include "alloc/alloc_internal.h"
 
 #include <math.h>
 
@@ -516,6 +517,109 @@ static void test_frames_equivalence(void **state)
     fr_tensor_free(&t);
 }
 
+/* Issue #22: on the demo classifier, fr_alloc_sensitivity_qps_ (one
+ * uncompressed back half for all QP_base values) gives the same
+ * sensitivities, bit for bit, as fr_alloc_sensitivity per QP_base and as
+ * naive Algorithm 1 (every channel coded alone, out_raw recomputed per
+ * QP_base), and so the same QP maps. */
+static double mse_plain(const float *a, const float *b, size_t n)
+{
+    double acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        acc += d * d;
+    }
+    return acc / (double)n;
+}
+
+static void test_shared_matches_naive(void **state)
+{
+    (void)state;
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = "models/fmnist-vgg.cfg";
+    ms.weights = "models/fmnist-vgg.weights";
+    ms.quiet = 1;
+    FrModel *m = NULL;
+    FrError err;
+    assert_int_equal(fr_model_open(&m, &ms, &err), 0);
+    static const char *const splits[] = {"conv1", "pool2"};
+    static const int qps[2] = {36, 42};
+    for (int sp = 0; sp < 2; sp++) {
+        int split, layer;
+        assert_int_equal(fr_model_find_layer(m, splits[sp], &split, &err), 0);
+        assert_int_equal(fr_alloc_sens_layer(m, split, FR_SENS_PENULTIMATE, NULL, &layer, &err), 0);
+        FrFeatureSettings fs;
+        fr_feature_defaults(&fs);
+        fs.packing = FR_PACK_FRAMES;
+        for (int img = 0; img < 2; img++) {
+            FrTensor in, cuts[FR_MODEL_MAX_CUTS];
+            int ncuts = 0;
+            assert_int_equal(fr_tensor_alloc(&in, 3, 32, 32), 0);
+            fill_iid(&in, 7u + 31u * (uint32_t)img);
+            assert_int_equal(fr_model_front(m, &in, split, cuts, &ncuts, &err), 0);
+            assert_int_equal(ncuts, 1);
+            int n = cuts[0].c;
+            double *shared = malloc(2 * (size_t)n * sizeof *shared), secs[2] = {0, 0};
+            double *per = malloc((size_t)n * sizeof *per), *nv = malloc((size_t)n * sizeof *nv);
+            assert_int_equal(fr_alloc_sensitivity_qps_(m, split, cuts, 1, &fs, qps, 2, layer,
+                                                       shared, n, secs, &err), 0);
+            assert_true(secs[0] > 0 && secs[1] > 0);
+            size_t plane = (size_t)cuts[0].h * cuts[0].w;
+            for (int q = 0; q < 2; q++) {
+                const double *sq = shared + (size_t)q * n;
+                assert_int_equal(fr_alloc_sensitivity(m, split, cuts, 1, &fs, qps[q], layer, per,
+                                                      n, NULL, &err), 0);
+                assert_memory_equal(per, sq, (size_t)n * sizeof *per);
+                /* naive: out_raw again, each channel coded alone */
+                FrTensor ref, out, work;
+                assert_int_equal(fr_model_back(m, split, cuts, 1, &err), 0);
+                assert_int_equal(fr_model_layer_output(m, layer, &ref), 0);
+                assert_int_equal(fr_tensor_alloc(&work, cuts[0].c, cuts[0].h, cuts[0].w), 0);
+                memcpy(work.data, cuts[0].data, fr_tensor_size(&cuts[0]) * sizeof(float));
+                int nonzero = 0;
+                for (int k = 0; k < n; k++) {
+                    float *dst = work.data + (size_t)k * plane;
+                    code_channel_alone(&cuts[0], k, qps[q], dst);
+                    assert_int_equal(fr_model_back(m, split, &work, 1, &err), 0);
+                    assert_int_equal(fr_model_layer_output(m, layer, &out), 0);
+                    nv[k] = mse_plain(out.data, ref.data, fr_tensor_size(&ref));
+                    fr_tensor_free(&out);
+                    memcpy(dst, cuts[0].data + (size_t)k * plane, plane * sizeof(float));
+                    nonzero += nv[k] > 0;
+                }
+                assert_true(nonzero > n / 2); /* QP_base really degrades the channels */
+                assert_memory_equal(nv, sq, (size_t)n * sizeof *nv);
+                int *qa = malloc((size_t)n * sizeof *qa), *qb = malloc((size_t)n * sizeof *qb);
+                assert_int_equal(fr_alloc_qps(nv, n, qps[q], 5, qa, &err), 0);
+                assert_int_equal(fr_alloc_qps(sq, n, qps[q], 5, qb, &err), 0);
+                assert_memory_equal(qa, qb, (size_t)n * sizeof *qa);
+                int spread = 0;
+                for (int k = 0; k < n; k++)
+                    spread |= qa[k] != qps[q];
+                assert_true(spread); /* a map, not uniform QP_base */
+                free(qa);
+                free(qb);
+                fr_tensor_free(&work);
+                fr_tensor_free(&ref);
+            }
+            free(shared);
+            free(per);
+            free(nv);
+            fr_tensor_free(&cuts[0]);
+            fr_tensor_free(&in);
+        }
+    }
+    /* argument checks */
+    FrTensor c0;
+    assert_int_equal(fr_tensor_alloc(&c0, 16, 32, 32), 0);
+    double s1[16];
+    assert_int_equal(fr_alloc_sensitivity_qps_(m, 0, &c0, 1, NULL, qps, 0, 1, s1, 16, NULL, &err),
+                     FR_E_USAGE);
+    fr_tensor_free(&c0);
+    fr_model_close(&m);
+}
+
 static double chan_mse(const FrTensor *a, const FrTensor *b, int k)
 {
     size_t plane = (size_t)a->h * a->w;
@@ -965,6 +1069,7 @@ int main(void)
         cmocka_unit_test(test_decisive_channel),
         cmocka_unit_test(test_runner_helpers),
         cmocka_unit_test(test_frames_equivalence),
+        cmocka_unit_test(test_shared_matches_naive),
         cmocka_unit_test(test_channel_qps_frames),
         cmocka_unit_test(test_channel_qps_tile),
         cmocka_unit_test(test_rdopt_lagrangian_exact),

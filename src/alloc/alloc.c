@@ -234,6 +234,15 @@ int fr_alloc_measure_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
                       const FrFeatureSettings *fs, int qp_base, int layer, double *s,
                       double *rates, int n, double *seconds, FrError *err)
 {
+    return fr_alloc_measure_ref_(m, split, cuts, ncuts, fs, qp_base, layer, NULL, s, rates, n,
+                                 seconds, err);
+}
+
+int fr_alloc_measure_ref_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
+                          const FrFeatureSettings *fs, int qp_base, int layer,
+                          const FrTensor *ref_in, double *s, double *rates, int n,
+                          double *seconds, FrError *err)
+{
     double t0 = fr_now();
     if (ncuts < 1 || ncuts > FR_MAX_CUTS)
         return fr_error(err, FR_E_USAGE, "sensitivity: %d cut tensors (1..%d)", ncuts,
@@ -258,10 +267,16 @@ int fr_alloc_measure_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
     size_t frd_len = 0;
     memset(work, 0, sizeof work);
 
-    /* line 1: out_raw */
-    if (s && (rc = fr_model_back(m, split, cuts, ncuts, err)) != FR_OK)
+    /* line 1: out_raw (given: the caller computed it once for several QPs) */
+    if (s && ref_in && (rc = fr_tensor_alloc(&ref, ref_in->c, ref_in->h, ref_in->w)) != FR_OK) {
+        fr_error(err, rc, "out of memory for the sensitivity reference");
         goto error;
-    if (s && (rc = fr_model_layer_output(m, layer, &ref)) != FR_OK) {
+    }
+    if (s && ref_in)
+        memcpy(ref.data, ref_in->data, fr_tensor_size(ref_in) * sizeof(float));
+    if (s && !ref_in && (rc = fr_model_back(m, split, cuts, ncuts, err)) != FR_OK)
+        goto error;
+    if (s && !ref_in && (rc = fr_model_layer_output(m, layer, &ref)) != FR_OK) {
         fr_error(err, rc, "sensitivity: cannot read the output of layer %d", layer);
         goto error;
     }

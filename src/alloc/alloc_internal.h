@@ -16,6 +16,24 @@ int fr_alloc_measure_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
                       const FrFeatureSettings *fs, int qp, int layer, double *s, double *rates,
                       int n, double *seconds, FrError *err);
 
+/* fr_alloc_measure_ with out_raw given (ref_in, the measurement layer's
+ * output of the back half on the uncompressed cuts; NULL: computed here), so
+ * that several QPs of one image share one uncompressed back half
+ * (fr_alloc_sensitivity_qps_). Results equal fr_alloc_measure_'s bit for bit. */
+int fr_alloc_measure_ref_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
+                          const FrFeatureSettings *fs, int qp, int layer, const FrTensor *ref_in,
+                          double *s, double *rates, int n, double *seconds, FrError *err);
+
+/* Algorithm 1's sensitivities of one image at nq QP_base values: the
+ * uncompressed back half once, then per QP one coding, one decoding and the
+ * channels' back halves. s: nq rows of n (row k for qps[k]); seconds (may be
+ * NULL): nq entries, entry k the cost of QP k with the shared back half's
+ * seconds split evenly across the QPs. Bit-identical to nq calls of
+ * fr_alloc_sensitivity. */
+int fr_alloc_sensitivity_qps_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
+                              const FrFeatureSettings *fs, const int *qps, int nq, int layer,
+                              double *s, int n, double *seconds, FrError *err);
+
 /* The per-channel frame bits of a frames-packed HEVC container (slice NAL
  * units with their start codes; parameter sets and SEI left out). */
 int fr_alloc_frame_rates_(const uint8_t *frd, size_t len, double *rates, int n, FrError *err);
