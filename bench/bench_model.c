@@ -19,21 +19,6 @@
 #include "model/model.h"
 #include "model/model_internal.h"
 
-static FrModel *open_model(const char *cfg, int size)
-{
-    FrModelSettings s;
-    fr_model_defaults(&s);
-    s.cfg = cfg;
-    s.width = s.height = size;
-    s.quiet = 1;
-    FrModel *m = NULL;
-    FrError err = {0};
-    if (fr_model_open(&m, &s, &err) != FR_OK) {
-        fprintf(stderr, "bench_model: %s\n", err.msg);
-        exit(1);
-    }
-    return m;
-}
 
 static void make_input(FrModel *m, FrTensor *in)
 {
@@ -109,6 +94,11 @@ static FrModel *open_kernels(const char *cfg, int size, FrKernels k)
         exit(1);
     }
     return m;
+}
+
+static FrModel *open_model(const char *cfg, int size)
+{
+    return open_kernels(cfg, size, FR_KERNELS_FAST);
 }
 
 /* Issue #22: forward CPU time (this thread; OpenBLAS on 1 thread so sgemm

@@ -15,20 +15,11 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <darknet.h>
 
 #include "featrd.h"
+#include "model/kernels.h"
 #include "model/model_internal.h"
 
-void im2col_cpu(float *data_im, int channels, int height, int width, int ksize, int stride,
-                int pad, float *data_col);
-void activate_array(float *x, const int n, const ACTIVATION a);
-void forward_maxpool_layer(layer l, network net);
-void forward_batchnorm_layer(layer l, network net);
-
-typedef void (*Im2colFn)(float *, int, int, int, int, int, int, float *);
-typedef void (*ActivateFn)(float *, const int, const ACTIVATION);
-typedef void (*LayerFn)(layer, network);
 
 static void *darknet_fn(const char *name)
 {

@@ -439,7 +439,7 @@ static const struct { const char *header; const char *files; } ADAPTERS[] = {
     {"<charls/", "codec_jpegls.c"},
     {"<yaml.h>", "yaml_tree.c"},
     {"<gsl/", "bd.c"},
-    {"<darknet.h>", "model.c train.c kernels.c test_kernels.c"},
+    {"<darknet.h>", "model.c train.c kernels.h"},
     {"<cblas.h>", "model.c"},
 };
 

@@ -29,24 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <darknet.h>
-
+#include "model/kernels.h"
 #include "model/model_internal.h"
 
 /* exported by libdarknet.so, declared only in its src/ headers */
 void scale_bias(float *output, float *scales, int batch, int n, int size);
 void add_bias(float *output, float *biases, int batch, int n, int size);
 
-/* the interposed definitions (darknet's names and signatures) */
-void im2col_cpu(float *data_im, int channels, int height, int width, int ksize, int stride,
-                int pad, float *data_col);
-void activate_array(float *x, const int n, const ACTIVATION a);
-void forward_maxpool_layer(layer l, network net);
-void forward_batchnorm_layer(layer l, network net);
-
-typedef void (*Im2colFn)(float *, int, int, int, int, int, int, float *);
-typedef void (*ActivateFn)(float *, const int, const ACTIVATION);
-typedef void (*LayerFn)(layer, network);
 
 static _Thread_local int tl_kernels = FR_KERNELS_FAST;
 static pthread_once_t dn_once = PTHREAD_ONCE_INIT;
