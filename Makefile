@@ -1,8 +1,8 @@
 # featrd — one Makefile for the library, the CLI, tests, sanitizers and benchmarks.
 #   make deps      install missing Debian packages (apt-get), < 1 s when all present
 #   make           build build/libfeatrd.a and bin/featrd
-#   make test      build and run every test, then the fast ones again built with -DNDEBUG
-#                  (build-ndebug/); closing line, over both: "N passed, N failed"
+#   make test      build and run every test, then the fast ones again from a debug build
+#                  without -DNDEBUG (build-debug/); closing line, over both: "N passed, N failed"
 #   make sanitize  the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make coverage  the tests on a gcc --coverage build (build-cov/), then line coverage of src/
 #   make valgrind  the fast tests under valgrind memcheck
@@ -34,6 +34,9 @@ DARKNET_DIR ?= /usr/lib/darknet
 BUILD       ?= build
 CC          ?= cc
 OPT         ?= -O2 -g
+# The shipped build defines NDEBUG (assert() and #ifndef NDEBUG code out);
+# NDEBUG=0 keeps them (make test's second pass, build-debug/).
+NDEBUG      ?= 1
 PKGS        := x265 libde265 gsl yaml-0.1 aom libjxl libopenjp2 charls
 
 DEB_PKGS := darknet libx265-dev libde265-dev libgsl-dev libyaml-dev zlib1g-dev \
@@ -44,7 +47,7 @@ DEB_PKGS := darknet libx265-dev libde265-dev libgsl-dev libyaml-dev zlib1g-dev \
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 
-CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -Iinclude -Isrc -I$(DARKNET_DIR)/include \
+CFLAGS  += -std=c11 $(OPT) $(if $(filter 1,$(NDEBUG)),-DNDEBUG) -Wall -Wextra -Iinclude -Isrc -I$(DARKNET_DIR)/include \
            -DFR_PLOTS_DIR='"$(abspath plots)"' \
            -I/usr/include/x86_64-linux-gnu/openblas-pthread $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  += -L$(DARKNET_DIR) -Wl,-rpath,$(DARKNET_DIR) -ldarknet $(PKG_LIBS) \
@@ -182,21 +185,22 @@ $(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
-# make test also builds the library, the CLI and the tests with -DNDEBUG, as
-# jsmn runs its tests under each compile-time option: whatever assert() or
-# #ifndef NDEBUG code the library and tests gain is compiled out there, and
-# the results must not change. Only the fast tests run there (the four slow
-# end-to-end ones are the same code paths at ~2 min).
-SLOW_TESTS   := test_export test_model test_run test_voc test_cluster test_kernels
-NDEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-ndebug/tests/%),$(TESTS:$(BUILD)/%=build-ndebug/%))
+# make test also builds the library, the CLI and the tests without NDEBUG
+# (the shipped build defines it), as jsmn runs its tests under each
+# compile-time option: whatever assert() or #ifndef NDEBUG code the library
+# and tests gain is compiled in there, and the results must not change. Only
+# the fast tests run there (the slow end-to-end ones are the same code paths
+# at ~2 min).
+SLOW_TESTS  := test_export test_model test_run test_voc test_cluster test_kernels
+DEBUG_TESTS := $(filter-out $(SLOW_TESTS:%=build-debug/tests/%),$(TESTS:$(BUILD)/%=build-debug/%))
 
 test: deps deps-test
 	@if [ "$(GPU)" = 1 ]; then echo "make test: the CPU build's tests; the GPU build's are make test-gpu" >&2; exit 2; fi
 	@$(MAKE) --no-print-directory $(BIN) $(TESTS)
-	@$(MAKE) --no-print-directory BUILD=build-ndebug EXTRA_CFLAGS="$(EXTRA_CFLAGS) -DNDEBUG" \
-	  BIN=build-ndebug/featrd build-ndebug/featrd $(NDEBUG_TESTS)
+	@$(MAKE) --no-print-directory BUILD=build-debug NDEBUG=0 \
+	  BIN=build-debug/featrd build-debug/featrd $(DEBUG_TESTS)
 	@tests/run_tests.sh FEATRD_BIN=$(abspath $(BIN)) $(TESTS) \
-	  FEATRD_BIN=$(abspath build-ndebug/featrd) $(NDEBUG_TESTS)
+	  FEATRD_BIN=$(abspath build-debug/featrd) $(DEBUG_TESTS)
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 sanitize: deps
@@ -265,7 +269,7 @@ train-models: deps
 	@FEATRD_BIN=$(abspath $(BIN)) tools/train_models.sh
 
 clean:
-	rm -rf build build-san build-fuzz build-ndebug build-cov bin build-gpu bin-gpu
+	rm -rf build build-san build-fuzz build-ndebug build-debug build-cov bin build-gpu bin-gpu
 
 # test_fuzz includes fuzz/*.c: its .d names them like any header.
 -include $(wildcard $(LIB_OBJ:=.d) $(CLI_OBJ:=.d) $(TESTS:=.d) $(BENCHES:=.d) $(FUZZ_BIN:=.d))

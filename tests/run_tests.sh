@@ -3,7 +3,7 @@
 # the line CI reads: "N passed, N failed". A binary that crashes counts as one
 # failure even if cmocka printed nothing. An argument VAR=value (as env takes
 # it) is exported for the binaries after it, so one call, and one closing
-# line, covers several builds: run_tests.sh FEATRD_BIN=a build/tests/t FEATRD_BIN=b build-ndebug/tests/t
+# line, covers several builds: run_tests.sh FEATRD_BIN=a build/tests/t FEATRD_BIN=b build-debug/tests/t
 set -u
 pass=0; fail=0; bad=()
 export CMOCKA_MESSAGE_OUTPUT=stdout
