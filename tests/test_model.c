@@ -685,6 +685,76 @@ static void test_deterministic(void **state)
     fr_tensor_free(&in);
 }
 
+/* One pass for every split (fr_model_forward_cuts, the runner's reference
+ * pass): each split's cut set equals fr_model_front's for that split, and the
+ * output fr_model_forward's, bit for bit; splits given out of order and
+ * twice; on tiny-det (a route: two-tensor cut sets), on the shipped demo
+ * detector and classifier when present. */
+static void check_forward_cuts(const char *cfg, const char *weights)
+{
+    FrModel *m = open_model(cfg, weights, 0, 5);
+    FrTensor in, ref, out;
+    make_input(m, &in, 3);
+    int n = fr_model_layer_count(m), sp[8], ns = 0;
+    /* every third layer, deepest first, then the first one again */
+    for (int l = n - 2; l >= 0 && ns < 7; l -= 3)
+        sp[ns++] = l;
+    int shallowest = sp[ns - 1];
+    sp[ns++] = shallowest;
+    FrTensor cuts[8 * FR_MODEL_MAX_CUTS];
+    int ncuts[8], multi = 0;
+    double tf[8];
+    memset(cuts, 0, sizeof cuts);
+    FrError err = {0};
+    assert_int_equal(fr_model_forward_cuts(m, &in, sp, ns, cuts, ncuts, tf, &err), 0);
+    assert_int_equal(fr_model_output(m, &out), 0);
+    assert_int_equal(fr_model_forward(m, &in, &err), 0);
+    assert_int_equal(fr_model_output(m, &ref), 0);
+    assert_int_equal(fr_tensor_size(&ref), fr_tensor_size(&out));
+    assert_memory_equal(ref.data, out.data, fr_tensor_size(&ref) * sizeof(float));
+    for (int j = 0; j < ns; j++) {
+        FrTensor fc[FR_MODEL_MAX_CUTS];
+        int nf = 0;
+        assert_int_equal(fr_model_front(m, &in, sp[j], fc, &nf, &err), 0);
+        assert_int_equal(nf, ncuts[j]);
+        multi |= nf > 1;
+        assert_true(tf[j] >= 0);
+        for (int k = 0; k < nf; k++) {
+            FrTensor *a = &cuts[j * FR_MODEL_MAX_CUTS + k];
+            assert_int_equal(a->c, fc[k].c);
+            assert_int_equal(a->h, fc[k].h);
+            assert_int_equal(a->w, fc[k].w);
+            assert_memory_equal(a->data, fc[k].data, fr_tensor_size(a) * sizeof(float));
+            fr_tensor_free(a);
+            fr_tensor_free(&fc[k]);
+        }
+    }
+    /* deeper splits cost at least as much front time as shallower ones */
+    for (int j = 0; j + 1 < ns; j++)
+        if (sp[j] > sp[j + 1])
+            assert_true(tf[j] >= tf[j + 1]);
+    if (strstr(cfg, "tiny-det"))
+        assert_true(multi); /* the route's cut sets were exercised */
+    /* a split after the last layer is refused, nothing allocated */
+    int bad[2] = {0, n - 1};
+    assert_int_not_equal(fr_model_forward_cuts(m, &in, bad, 2, cuts, ncuts, NULL, &err), 0);
+    fr_tensor_free(&in);
+    fr_tensor_free(&ref);
+    fr_tensor_free(&out);
+    fr_model_close(&m);
+}
+
+static void test_forward_cuts(void **state)
+{
+    (void)state;
+    check_forward_cuts(DATA "tiny-det.cfg", DATA "tiny-det.weights");
+    check_forward_cuts(DATA "tiny-cls.cfg", DATA "tiny-cls.weights");
+    if (access("models/fmnist-yolo.weights", R_OK) == 0)
+        check_forward_cuts("models/fmnist-yolo.cfg", "models/fmnist-yolo.weights");
+    if (access("models/fmnist-vgg.weights", R_OK) == 0)
+        check_forward_cuts("models/fmnist-vgg.cfg", "models/fmnist-vgg.weights");
+}
+
 /* fr_model_detections against a direct decoding of tiny-det's region output
  * (darknet's get_region_box, objectness × class softmax, letterbox undone). */
 static void test_detections_reference(void **state)
@@ -1011,6 +1081,7 @@ int main(void)
         cmocka_unit_test(test_hostile_image),
         cmocka_unit_test(test_weights_round_trip),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_forward_cuts),
         cmocka_unit_test(test_detections_reference),
         cmocka_unit_test(test_images),
         cmocka_unit_test(test_jpeg_anchor),

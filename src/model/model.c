@@ -1327,6 +1327,69 @@ int fr_model_front(FrModel *m, const FrTensor *input, int split, FrTensor *cuts,
     return FR_OK;
 }
 
+int fr_model_forward_cuts(FrModel *m, const FrTensor *input, const int *splits, int n,
+                          FrTensor *cuts, int *ncuts, double *t_front, FrError *err)
+{
+    if (!m || n < 0 || (n && (!splits || !cuts || !ncuts)))
+        return fr_error(err, FR_E_USAGE, "fr_model_forward_cuts: missing argument");
+    int idx[FR_MODEL_MAX_CUTS * 8], nidx[8];
+    if (n > 8)
+        return fr_error(err, FR_E_USAGE, "fr_model_forward_cuts: at most 8 splits, %d given", n);
+    for (int j = 0; j < n; j++) {
+        ncuts[j] = 0;
+        int rc = fr_model_cut_set_err(m, splits[j], idx + j * FR_MODEL_MAX_CUTS,
+                                      FR_MODEL_MAX_CUTS, &nidx[j], err);
+        if (rc != FR_OK)
+            return rc;
+    }
+    /* copy_layer takes the GPU lock itself: held per step, not across */
+    gpu_begin(m);
+    int rc = set_input(m, input, err);
+    gpu_end(m);
+    double t0 = fr_now();
+    int done = -1; /* layers 0..done have run */
+    for (int left = n; rc == FR_OK && left > 0;) {
+        int next = m->n; /* the shallowest split not yet copied */
+        for (int j = 0; j < n; j++)
+            if (!ncuts[j] && splits[j] < next)
+                next = splits[j];
+        if (next > done) {
+            gpu_begin(m);
+            run_range(m, done + 1, next);
+            gpu_end(m);
+            done = next;
+        }
+        for (int j = 0; j < n && rc == FR_OK; j++) {
+            if (ncuts[j] || splits[j] != next)
+                continue;
+            for (int k = 0; k < nidx[j] && rc == FR_OK; k++)
+                rc = copy_layer(m, idx[j * FR_MODEL_MAX_CUTS + k], &cuts[j * FR_MODEL_MAX_CUTS + k]);
+            if (rc != FR_OK) {
+                for (int k = 0; k < nidx[j]; k++)
+                    fr_tensor_free(&cuts[j * FR_MODEL_MAX_CUTS + k]);
+                rc = fr_error(err, rc, "%s: out of memory copying the cut tensors", m->cfg);
+                break;
+            }
+            ncuts[j] = nidx[j];
+            if (t_front)
+                t_front[j] = fr_now() - t0;
+            left--;
+        }
+    }
+    if (rc == FR_OK && done < m->n - 1) {
+        gpu_begin(m);
+        run_range(m, done + 1, m->n - 1);
+        gpu_end(m);
+    }
+    if (rc != FR_OK)
+        for (int j = 0; j < n; j++) {
+            for (int k = 0; k < ncuts[j]; k++)
+                fr_tensor_free(&cuts[j * FR_MODEL_MAX_CUTS + k]);
+            ncuts[j] = 0;
+        }
+    return rc;
+}
+
 int fr_model_back(FrModel *m, int split, const FrTensor *cuts, int ncuts, FrError *err)
 {
     if (!m || (!cuts && ncuts))

@@ -20,6 +20,19 @@ const char *fr_model_cfg_path(const FrModel *m);
  * layer leaves no back half) or max is too small. */
 int fr_model_cut_set(const FrModel *m, int split, int *layers, int max, int *n);
 
+/* One full forward pass (as fr_model_forward: the output afterwards is the
+ * same bit for bit) that also yields the cut tensors of n splits, so the
+ * reference pass replaces every split's front half. The network runs layer
+ * by layer; when layer splits[j] has run (in any order given; repeats
+ * allowed), the cut set of split splits[j] is copied into
+ * cuts[j * FR_MODEL_MAX_CUTS + k] (allocated; the caller frees), its count
+ * into ncuts[j], and t_front[j] (may be NULL) gets the seconds of layers
+ * 0..splits[j] and that copy: what fr_model_front for that split costs.
+ * The values equal fr_model_front's for each split bit for bit. On error
+ * nothing stays allocated. */
+int fr_model_forward_cuts(FrModel *m, const FrTensor *input, const int *splits, int n,
+                          FrTensor *cuts, int *ncuts, double *t_front, FrError *err);
+
 /* Cloud-only anchor: JPEG-codes an RGB tensor (values in [0,1]) at quality
  * 1..100 with darknet's stb writer, reads it back, and returns the file size
  * in *bytes and the decoded image in *decoded (allocated; caller frees). */

@@ -191,12 +191,72 @@ int fr_run_take_output_(Run *r, FrModel *m, size_t img, ImgRes *res, FrError *er
     return 0;
 }
 
+static int image_from_cache(const ImgCache *x, FrTensor *rgb)
+{
+    if (fr_tensor_alloc(rgb, x->c, x->h, x->w))
+        return FR_E_NOMEM;
+    size_t n = fr_tensor_size(rgb);
+    if (x->f)
+        memcpy(rgb->data, x->f, n * sizeof(float));
+    else
+        for (size_t i = 0; i < n; i++)
+            rgb->data[i] = (float)(x->u8[i] / 255.);
+    return 0;
+}
+
+/* Keeps a copy of image img's tensor when the budget has room for it. */
+static void image_to_cache(Run *r, size_t img, const FrTensor *rgb)
+{
+    ImgCache *x = &r->imgs[img];
+    size_t n = fr_tensor_size(rgb);
+    uint8_t *u8 = malloc(n);
+    int exact = u8 != NULL;
+    for (size_t i = 0; exact && i < n; i++) {
+        long k = lrintf(rgb->data[i] * 255.f);
+        exact = k >= 0 && k <= 255 && (float)(k / 255.) == rgb->data[i];
+        if (exact)
+            u8[i] = (uint8_t)k;
+    }
+    size_t bytes = exact ? n : n * sizeof(float);
+    pthread_mutex_lock(&r->mu);
+    int room = r->img_used + bytes <= r->img_cap;
+    if (room)
+        r->img_used += bytes;
+    pthread_mutex_unlock(&r->mu);
+    float *f = NULL;
+    if (room && !exact && !(f = malloc(bytes)))
+        room = 0;
+    if (!room) {
+        free(u8);
+        return;
+    }
+    if (f) {
+        memcpy(f, rgb->data, bytes);
+        free(u8);
+        u8 = NULL;
+    }
+    x->c = rgb->c;
+    x->h = rgb->h;
+    x->w = rgb->w;
+    x->u8 = u8;
+    x->f = f;
+}
+
 int fr_run_load_input_(Run *r, int worker, size_t img, FrTensor *rgb, FrTensor *input,
                       FrError *err)
 {
-    int rc = fr_model_load_image(r->models[worker], r->list.items[img].path, rgb, err);
-    if (rc)
-        return rc;
+    int rc;
+    const ImgCache *x = r->imgs ? &r->imgs[img] : NULL;
+    if (x && (x->u8 || x->f)) {
+        if (image_from_cache(x, rgb))
+            return fr_error(err, FR_E_NOMEM, "%s: out of memory", r->list.items[img].path);
+    } else {
+        rc = fr_model_load_image(r->models[worker], r->list.items[img].path, rgb, err);
+        if (rc)
+            return rc;
+        if (r->imgs)
+            image_to_cache(r, img, rgb);
+    }
     if (input) {
         rc = fr_model_prepare_input(r->models[worker], rgb, input);
         if (rc)
@@ -403,19 +463,35 @@ int fr_run_rd_(Run *r, FrError *err)
     const FrExperiment *e = r->e;
     /* Reference pass: image sizes and ground truth always; the whole network
      * when the reference point is to do or fidelity needs reference outputs. */
-    RefArg ra = {NULL, 0};
+    RefArg ra;
+    memset(&ra, 0, sizeof ra);
     const FrPoint *ref = &r->plan.points[0];
     if (r->umode == UNIT_COMPUTE) /* fidelity's references come from group 0 at merge */
         ra.forward = fr_run_todo_(r, ref);
     else
         ra.forward = fr_run_todo_(r, ref) || r->task != FR_TASK_DETECTION;
+    /* every image is decoded once (a quarter of cache_mem for the decoded
+     * images), and the reference forward yields the splits' cut sets */
+    r->img_cap = r->o.cache_mem / 4;
+    if (!r->imgs)
+        r->imgs = calloc(r->list.n ? r->list.n : 1, sizeof *r->imgs);
     ra.res = fr_run_res_alloc_(r);
-    if (!ra.res)
+    if (!ra.res || !r->imgs) {
+        fr_run_res_free_(r, &ra.res);
         return fr_error(err, FR_E_NOMEM, "out of memory");
+    }
+    int rc = ra.forward ? fr_run_plan_capture_(r, &ra, err) : 0;
+    if (rc) {
+        fr_run_res_free_(r, &ra.res);
+        return rc;
+    }
     fr_progress_note(r->prog, "reading %zu images%s", r->img_hi - r->img_lo,
-                     ra.forward ? " and running the uncompressed network" : "");
+                     !ra.forward ? ""
+                     : ra.ncap   ? " and running the uncompressed network (it yields the cut "
+                                   "tensors of the splits too)"
+                                 : " and running the uncompressed network");
     double t0 = fr_now();
-    int rc = fr_run_par_for_(r, fr_run_ref_image_, &ra, err);
+    rc = fr_run_par_for_(r, fr_run_ref_image_, &ra, err);
     r->tot_ref = fr_now() - t0;
     if (!rc)
         rc = fr_run_read_labels_(r, err);
@@ -452,6 +528,13 @@ int fr_run_rd_(Run *r, FrError *err)
 static void run_free(Run *r)
 {
     fr_run_close_decoders_(r);
+    fr_run_pre_clear_(r);
+    if (r->imgs)
+        for (size_t i = 0; i < r->list.n; i++) {
+            free(r->imgs[i].u8);
+            free(r->imgs[i].f);
+        }
+    free(r->imgs);
     if (r->models)
         for (int w = 0; w < r->jobs; w++)
             fr_model_close(&r->models[w]);
@@ -711,6 +794,16 @@ static int run_main(const FrExperiment *e, const FrRunOptions *opt, FrError *err
                                                                   : fr_run_rd_(&r, err);
     double wall = fr_now() - t0;
     fr_progress_destroy(&r.prog);
+    {
+        /* also after a failure or a signal: every committed point */
+        FrError fe = {0};
+        int frc = fr_run_flush_points_csv_(&r, &fe);
+        if (frc && !rc) {
+            rc = frc;
+            if (err)
+                *err = fe;
+        }
+    }
     if (rc)
         goto out;
     if (r.o.stats) {

@@ -243,7 +243,16 @@ int fr_run_write_points_csv_(Run *r, FrError *err)
             fr_text_printf(&t, "%s\n", r->rows[i]);
     int rc = fr_text_write_atomic(&t, r->csv_path, err);
     fr_text_free(&t);
+    if (!rc) {
+        r->csv_at = fr_now();
+        r->csv_stale = 0;
+    }
     return rc;
+}
+
+int fr_run_flush_points_csv_(Run *r, FrError *err)
+{
+    return r->csv_stale ? fr_run_write_points_csv_(r, err) : 0;
 }
 
 /* images.d/<ordinal>.csv: the point's per-image rows, written before the
@@ -381,8 +390,10 @@ int fr_run_commit_point_(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
         return rc;
     }
     r->rows[pt->ordinal] = row;
-    rc = fr_run_write_points_csv_(r, err);
-    if (rc)
+    /* the journal line is the commit; points.csv follows at most every few
+     * seconds (one fsync per point, not two) and at the end of the run */
+    r->csv_stale = 1;
+    if (fr_now() - r->csv_at >= FR_RUN_CSV_EVERY_S && (rc = fr_run_write_points_csv_(r, err)))
         return rc;
     r->done_mine++;
     char detail[160];

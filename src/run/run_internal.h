@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "featrd.h"
 #include "run/features_internal.h"
@@ -37,6 +38,16 @@ typedef struct CutCache {
     int on_disk; /* cut files under cache/ instead of cuts[] */
 } CutCache;
 
+/* One decoded image (fr_model_load_image's tensor), kept so that the
+ * reference pass, the fronts and every anchor decode it once: 8-bit
+ * samples when they give back the very floats (darknet's pixel/255.), else
+ * the floats. */
+typedef struct ImgCache {
+    int c, h, w;
+    uint8_t *u8;
+    float *f;
+} ImgCache;
+
 typedef struct Run Run;
 typedef int (*ImgFn)(Run *r, int worker, size_t img, void *arg, FrError *err);
 
@@ -60,6 +71,10 @@ struct Run {
     char csv_path[4200], journal_path[4200], manifest_path[4200];
     FrJournal *journal;
     char **rows; /* committed CSV rows by ordinal, NULL = not done */
+    /* points.csv is a view of the journal (the commit): rebuilt at most every
+     * FR_RUN_CSV_EVERY_S seconds while points commit, and at the end */
+    double csv_at;
+    int csv_stale;
     size_t total_mine, done_mine;
     FrProgress *prog;
     FrSensCache *sens_cache;
@@ -69,6 +84,13 @@ struct Run {
     char split_lname[256], cut_desc[512];
     CutCache *cache;
     char cache_dir[4400];
+    /* one pass per image: pre[s] (per image) holds split s's cut sets copied
+     * out of the reference forward; NULL where split s runs its own fronts */
+    CutCache **pre;
+    int npre;
+    /* decoded images, kept within img_cap bytes in all (img_used) */
+    ImgCache *imgs;
+    size_t img_used, img_cap;
     /* the parallel loop */
     pthread_mutex_t mu;
     size_t next, nimg;
@@ -100,6 +122,8 @@ typedef struct WorkerArg {
 typedef struct RefArg {
     ImgRes *res;
     int forward; /* run the whole network (reference point or fidelity refs needed) */
+    /* splits whose cut sets the forward copies out (into r->pre[split[j]]) */
+    int ncap, split[8], layer[8];
 } RefArg;
 
 typedef struct PointArg {
@@ -113,6 +137,8 @@ typedef struct PointArg {
 } PointArg;
 
 /* run.c */
+/* Image img decoded (once: later calls copy it from r->imgs) into rgb, and
+ * when input is not NULL, prepared as the network input. */
 int fr_run_load_input_(Run *r, int worker, size_t img, FrTensor *rgb, FrTensor *input,
                       FrError *err);
 int fr_run_mine_(const Run *r, const FrPoint *pt);
@@ -134,12 +160,21 @@ int fr_run_ref_image_(Run *r, int worker, size_t img, void *arg, FrError *err);
 int fr_run_commit_point_(Run *r, const FrPoint *pt, ImgRes *res, FrError *err);
 int fr_run_is_rdopt_(int allocation);
 int fr_run_write_points_csv_(Run *r, FrError *err);
+/* Rewrites points.csv when rows were committed since it was last written. */
+int fr_run_flush_points_csv_(Run *r, FrError *err);
+#define FR_RUN_CSV_EVERY_S 5.0
 
 /* run_points.c */
 void fr_run_close_decoders_(Run *r);
 int fr_run_check_decoders_(Run *r, FrError *err);
 int fr_run_anchor_image_(Run *r, int worker, size_t img, void *arg, FrError *err);
 void fr_run_cache_clear_(Run *r);
+/* Frees the cut sets of the reference forward not used (yet). */
+void fr_run_pre_clear_(Run *r);
+/* Chooses the splits whose cut sets the reference forward copies out: every
+ * split with feature points to do on model.weights whose cut sets, added up
+ * over the splits chosen, fit in cache_mem. */
+int fr_run_plan_capture_(Run *r, RefArg *ra, FrError *err);
 int fr_run_feat_(Run *r, FrError *err);
 int fr_run_feature_points_(Run *r, int s, int wi, FrError *err);
 int fr_run_split_resolve_(Run *r, int s, int *cut, int *ncut, size_t *bytes, FrError *err);

@@ -109,6 +109,61 @@ void fr_run_cache_clear_(Run *r)
     r->cache = NULL;
 }
 
+void fr_run_pre_clear_(Run *r)
+{
+    for (int s = 0; s < r->npre; s++) {
+        if (!r->pre[s])
+            continue;
+        for (size_t i = 0; i < r->list.n; i++)
+            for (int k = 0; k < r->pre[s][i].ncuts; k++)
+                fr_tensor_free(&r->pre[s][i].cuts[k]);
+        free(r->pre[s]);
+    }
+    free(r->pre);
+    r->pre = NULL;
+    r->npre = 0;
+}
+
+int fr_run_plan_capture_(Run *r, RefArg *ra, FrError *err)
+{
+    const FrExperiment *e = r->e;
+    ra->ncap = 0;
+    /* sweep.weights: the feature points run other weights than the reference */
+    if (r->feat || e->sweep.n_weights || r->cur_weights != -1 || e->sweep.n_split <= 0)
+        return 0;
+    r->pre = calloc((size_t)e->sweep.n_split, sizeof *r->pre);
+    if (!r->pre)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    r->npre = e->sweep.n_split;
+    size_t used = 0, n = r->list.n ? r->list.n : 1;
+    for (int s = 0; s < e->sweep.n_split && ra->ncap < 8; s++) {
+        int any = 0;
+        for (int i = 0; i < r->plan.n && !any; i++)
+            any = r->plan.points[i].kind == FR_POINT_FEATURE &&
+                  r->plan.points[i].split_index == s && r->plan.points[i].weights == -1 &&
+                  fr_run_todo_(r, &r->plan.points[i]);
+        int layer, cut[FR_MODEL_MAX_CUTS], ncut = 0;
+        /* a split that does not resolve gets its error where it is run */
+        if (!any || fr_model_find_layer(r->models[0], e->sweep.split[s], &layer, NULL) ||
+            fr_model_cut_set(r->models[0], layer, cut, FR_MODEL_MAX_CUTS, &ncut))
+            continue;
+        size_t bytes = 0;
+        for (int k = 0; k < ncut; k++) {
+            FrLayerInfo ci;
+            fr_model_layer_info(r->models[0], cut[k], &ci);
+            bytes += ci.bytes;
+        }
+        if (used + bytes * r->list.n > r->o.cache_mem)
+            continue; /* its own front pass, cut files on disk when too big */
+        if (!(r->pre[s] = calloc(n, sizeof *r->pre[s])))
+            return fr_error(err, FR_E_NOMEM, "out of memory");
+        used += bytes * r->list.n;
+        ra->split[ra->ncap] = s;
+        ra->layer[ra->ncap++] = layer;
+    }
+    return 0;
+}
+
 /* ---------------- one feature point on one image ---------------- */
 
 /* rdopt, scope image: this image's curves over sweep.rdopt.qps (through the
@@ -709,6 +764,16 @@ int fr_run_feature_points_(Run *r, int s, int wi, FrError *err)
         rc = fr_run_split_resolve_(r, s, cut, &ncut, &bytes, err);
     if (rc)
         return rc;
+    if (wi == -1 && s < r->npre && r->pre[s]) {
+        /* the reference forward computed this split's front halves */
+        r->cache = r->pre[s];
+        r->pre[s] = NULL;
+        for (size_t i = 0; i < r->list.n; i++)
+            r->tot_front += r->cache[i].t_front;
+        rc = run_split_points(r, s, wi, cut, ncut, err);
+        fr_run_cache_clear_(r);
+        return rc;
+    }
     r->cache = calloc(r->list.n ? r->list.n : 1, sizeof *r->cache);
     if (!r->cache)
         return fr_error(err, FR_E_NOMEM, "out of memory");

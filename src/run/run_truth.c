@@ -17,6 +17,7 @@
 
 #include "run/run_internal.h"
 #include "data/dataset.h"
+#include "model/model.h"
 
 /* ---------------- ground truth and the reference pass ---------------- */
 
@@ -135,7 +136,23 @@ int fr_run_ref_image_(Run *r, int worker, size_t img, void *arg, FrError *err)
     if (rc || !ra->forward)
         goto done;
     double t0 = fr_now();
-    rc = fr_model_forward(r->models[worker], &input, err);
+    if (ra->ncap) {
+        /* the front halves of the captured splits, copied out on the way */
+        FrTensor cuts[8 * FR_MODEL_MAX_CUTS];
+        int ncuts[8];
+        double tf[8];
+        memset(cuts, 0, sizeof cuts);
+        rc = fr_model_forward_cuts(r->models[worker], &input, ra->layer, ra->ncap, cuts, ncuts,
+                                   tf, err);
+        for (int j = 0; !rc && j < ra->ncap; j++) {
+            CutCache *cc = &r->pre[ra->split[j]][img];
+            memcpy(cc->cuts, cuts + j * FR_MODEL_MAX_CUTS, sizeof cc->cuts);
+            cc->ncuts = ncuts[j];
+            cc->t_front = tf[j];
+        }
+    } else {
+        rc = fr_model_forward(r->models[worker], &input, err);
+    }
     if (rc)
         goto done;
     ImgRes *res = &ra->res[img];
