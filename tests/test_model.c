@@ -3,7 +3,8 @@
  * layer names/shapes/aliases (yolo9000 @544, VGG-16 and ResNet-50 @224 vs
  * Table I of seed 000), cut sets, OpenBLAS vs darknet GEMM, weights checks
  * and round trips, detections vs a reference decoder, image preparation,
- * the JPEG anchor, threads, and `featrd layers`. */
+ * the JPEG anchor, threads, weights shared between models, and `featrd
+ * layers`. */
 #include "testutil.h"
 #include "model/model.h"
 
@@ -755,6 +756,93 @@ static void test_forward_cuts(void **state)
         check_forward_cuts("models/fmnist-vgg.cfg", "models/fmnist-vgg.weights");
 }
 
+/* Every layer's output of a and b, bit for bit. */
+static void assert_same_layers(FrModel *a, FrModel *b, const char *what, int where)
+{
+    int n = fr_model_layer_count(a);
+    assert_int_equal(fr_model_layer_count(b), n);
+    for (int i = 0; i < n; i++) {
+        FrTensor x, y;
+        assert_int_equal(fr_model_layer_output(a, i, &x), 0);
+        assert_int_equal(fr_model_layer_output(b, i, &y), 0);
+        assert_int_equal(fr_tensor_size(&x), fr_tensor_size(&y));
+        if (memcmp(x.data, y.data, fr_tensor_size(&x) * sizeof(float)))
+            fail_msg("%s (check %d): layer %d differs", what, where, i);
+        fr_tensor_free(&x);
+        fr_tensor_free(&y);
+    }
+}
+
+/* fr_model_open_shared: the shared model's parameter arrays are its base's
+ * (one copy), its activations its own: on one input every layer's output
+ * equals the base's bit for bit, a pass of one leaves the other's outputs
+ * as they were, and either may be closed first (the other keeps working:
+ * the weights live until the last closes; ASan checks the frees). */
+static void check_shared(const char *cfg, const char *weights, int size, int want_shared)
+{
+    FrError err = {0};
+    FrModel *base = open_model(cfg, weights, size, 9), *sh = NULL, *sh2 = NULL;
+    assert_int_equal(fr_model_open_shared(&sh, base, 1, &err), FR_OK);
+    int shared = fr_model_shares_params(base, sh);
+    if (want_shared)
+        assert_true(shared > 0);
+    else
+        assert_int_equal(shared, 0);
+    /* a model opened on its own shares nothing */
+    FrModel *own = open_model(cfg, weights, size, 9);
+    assert_int_equal(fr_model_shares_params(base, own), 0);
+    FrTensor a, b;
+    make_input(base, &a, 1);
+    make_input(base, &b, 2);
+    /* own on input a is the reference for base and sh */
+    assert_int_equal(fr_model_forward(own, &a, &err), 0);
+    assert_int_equal(fr_model_forward(sh, &a, &err), 0);
+    assert_int_equal(fr_model_forward(base, &b, &err), 0); /* must not disturb sh */
+    assert_same_layers(own, sh, cfg, 1);
+    assert_int_equal(fr_model_forward(base, &a, &err), 0);
+    assert_same_layers(own, base, cfg, 2);
+    /* a share of a share shares the first base */
+    assert_int_equal(fr_model_open_shared(&sh2, sh, 1, &err), FR_OK);
+    assert_int_equal(fr_model_shares_params(base, sh2), shared);
+    /* base closed first: sh and sh2 still hold the weights */
+    fr_model_close(&base);
+    assert_null(base);
+    assert_int_equal(fr_model_forward(sh2, &b, &err), 0);
+    assert_int_equal(fr_model_forward(own, &b, &err), 0);
+    assert_same_layers(own, sh2, cfg, 3);
+    fr_model_close(&sh2);
+    assert_int_equal(fr_model_forward(sh, &a, &err), 0);
+    assert_int_equal(fr_model_forward(own, &a, &err), 0);
+    assert_same_layers(own, sh, cfg, 4);
+    fr_model_close(&sh);
+    /* the other order: shared closed first, base goes on */
+    base = open_model(cfg, weights, size, 9);
+    assert_int_equal(fr_model_open_shared(&sh, base, 1, &err), FR_OK);
+    fr_model_close(&sh);
+    assert_int_equal(fr_model_forward(base, &b, &err), 0);
+    assert_int_equal(fr_model_forward(own, &b, &err), 0);
+    assert_same_layers(own, base, cfg, 5);
+    fr_model_close(&base);
+    fr_model_close(&own);
+    fr_tensor_free(&a);
+    fr_tensor_free(&b);
+    assert_int_equal(fr_model_open_shared(&sh, NULL, 1, &err), FR_E_USAGE);
+    assert_null(sh);
+}
+
+static void test_shared_weights(void **state)
+{
+    (void)state;
+    check_shared(DATA "tiny-det.cfg", DATA "tiny-det.weights", 0, 1);
+    check_shared(DATA "tiny-cls.cfg", DATA "tiny-cls.weights", 0, 1);
+    check_shared(CFG_DIR "yolov2-voc.cfg", NULL, 64, 1); /* seeded; batch norm, route, reorg */
+    check_shared(CFG_DIR "vgg-16.cfg", NULL, 32, 1);     /* seeded; connected layers */
+    if (access("models/fmnist-yolo.weights", R_OK) == 0)
+        check_shared("models/fmnist-yolo.cfg", "models/fmnist-yolo.weights", 0, 1);
+    if (access("models/fmnist-vgg.weights", R_OK) == 0)
+        check_shared("models/fmnist-vgg.cfg", "models/fmnist-vgg.weights", 0, 1);
+}
+
 /* fr_model_detections against a direct decoding of tiny-det's region output
  * (darknet's get_region_box, objectness × class softmax, letterbox undone). */
 static void test_detections_reference(void **state)
@@ -1082,6 +1170,7 @@ int main(void)
         cmocka_unit_test(test_weights_round_trip),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_forward_cuts),
+        cmocka_unit_test(test_shared_weights),
         cmocka_unit_test(test_detections_reference),
         cmocka_unit_test(test_images),
         cmocka_unit_test(test_jpeg_anchor),

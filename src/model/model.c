@@ -42,10 +42,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +159,10 @@ struct FrModel {
     char (*aliases)[MAX_NAME];
     int *cfg_line;            /* line of each layer's section in the cfg */
     FrDevice device;
+    int width, height;        /* input size asked at open (0: the cfg's) */
+    char *weights;            /* weights file opened (NULL: seeded) */
+    FrModel *base;            /* parameters are base's (fr_model_open_shared); holds a reference */
+    atomic_int refs;          /* 1 + the models sharing this one's parameters */
 };
 
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -789,7 +797,138 @@ static FrTask detect_task(const network *net, int out)
 
 /* ------------------------------------------------------------ open/close -- */
 
+/* ------------------------------------------------------ shared weights -- */
+
+/* The parameter arrays load_weights (and seeded_init) fill for layer l: the
+ * pointer fields a model opened with fr_model_open_shared takes from its
+ * base. Writes their addresses into slot and returns how many. */
+static int param_slots(layer *l, float **slot[5])
+{
+    int n = 0;
+    switch (l->type) {
+    case CONVOLUTIONAL:
+    case DECONVOLUTIONAL:
+    case CONNECTED:
+    case BATCHNORM:
+        slot[n++] = &l->weights; /* NULL in a batchnorm layer */
+        slot[n++] = &l->biases;
+        slot[n++] = &l->scales;
+        slot[n++] = &l->rolling_mean;
+        slot[n++] = &l->rolling_variance;
+        break;
+    case LOCAL:
+        slot[n++] = &l->weights;
+        slot[n++] = &l->biases;
+        break;
+    default:
+        break;
+    }
+    return n;
+}
+
+/* Whether m's parameters can be aliased: inference on the host reads them
+ * and nothing else. Binary and xnor layers derive per-model copies from
+ * them at every pass, recurrent layers keep theirs in sub-layers, a GPU
+ * model holds device copies: those get a model of their own. */
+static int shareable(const FrModel *m)
+{
+    if (on_gpu(m) || m->has_recurrent)
+        return 0;
+    for (int i = 0; i < m->n; i++) {
+        const layer *l = &m->net->layers[i];
+        if (l->binary || l->xnor)
+            return 0;
+    }
+    return 1;
+}
+
+/* Points m's parameter arrays at base's (same cfg and input size, so the
+ * same layers and sizes) and frees m's own. */
+static int share_params(FrModel *m, FrModel *base, FrError *err)
+{
+    if (m->n != base->n)
+        return fr_error(err, FR_E_MODEL, "%s: a shared model has %d layers, its base %d", m->cfg, m->n, base->n);
+    for (int i = 0; i < m->n; i++) {
+        layer *l = &m->net->layers[i], *b = &base->net->layers[i];
+        float **sl[5], **sb[5];
+        int n = param_slots(l, sl);
+        param_slots(b, sb);
+        if (l->type != b->type || l->outputs != b->outputs || l->inputs != b->inputs ||
+            l->nweights != b->nweights || l->n != b->n)
+            return fr_error(err, FR_E_MODEL, "%s: layer %d of a shared model differs from its base", m->cfg, i);
+        for (int k = 0; k < n; k++)
+            if ((*sl[k] == NULL) != (*sb[k] == NULL))
+                return fr_error(err, FR_E_MODEL, "%s: layer %d of a shared model differs from its base", m->cfg, i);
+    }
+    for (int i = 0; i < m->n; i++) {
+        float **sl[5], **sb[5];
+        int n = param_slots(&m->net->layers[i], sl);
+        param_slots(&base->net->layers[i], sb);
+        for (int k = 0; k < n; k++) {
+            free(*sl[k]);
+            *sl[k] = *sb[k];
+        }
+    }
+#ifdef __GLIBC__
+    /* the parser's random init touched the copies just freed; below the
+     * mmap threshold they sit in the heap, and would stay resident */
+    malloc_trim(0);
+#endif
+    m->base = base;
+    atomic_fetch_add(&base->refs, 1);
+    return FR_OK;
+}
+
+static int open_model(FrModel **mp, const FrModelSettings *s, FrModel *base, FrError *err);
+
+int fr_model_open_shared(FrModel **mp, FrModel *base, int quiet, FrError *err)
+{
+    if (!mp)
+        return fr_error(err, FR_E_USAGE, "fr_model_open_shared: no output pointer");
+    *mp = NULL;
+    if (!base)
+        return fr_error(err, FR_E_USAGE, "fr_model_open_shared: no base model");
+    if (base->base)
+        base = base->base;
+    FrModelSettings s;
+    fr_model_defaults(&s);
+    s.cfg = base->cfg;
+    s.weights = base->weights;
+    s.seed = base->seed;
+    s.width = base->width;
+    s.height = base->height;
+    s.gemm = base->gemm;
+    s.device = base->device;
+    s.kernels = base->kernels;
+    s.quiet = quiet;
+    return open_model(mp, &s, shareable(base) ? base : NULL, err);
+}
+
+int fr_model_shares_params(const FrModel *a, const FrModel *b)
+{
+    if (!a || !b || a->n != b->n)
+        return 0;
+    int shared = 0;
+    for (int i = 0; i < a->n; i++) {
+        float **sa[5], **sb[5];
+        int n = param_slots(&a->net->layers[i], sa);
+        param_slots(&b->net->layers[i], sb);
+        for (int k = 0; k < n; k++) {
+            if (*sa[k] != *sb[k])
+                return 0;
+            shared += *sa[k] != NULL;
+        }
+    }
+    return shared;
+}
+
 int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
+{
+    return open_model(mp, s, NULL, err);
+}
+
+/* Opens a model; with base, its parameters are base's instead of loaded. */
+static int open_model(FrModel **mp, const FrModelSettings *s, FrModel *base, FrError *err)
 {
     if (!mp)
         return fr_error(err, FR_E_USAGE, "fr_model_open: no output pointer");
@@ -833,6 +972,14 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     m->quiet = s->quiet;
     m->seed = s->seed;
     m->device = s->device;
+    m->width = s->width;
+    m->height = s->height;
+    atomic_init(&m->refs, 1);
+    if (!m->cfg || (s->weights && !(m->weights = strdup(s->weights)))) {
+        free(text.p);
+        fr_model_close(&m);
+        return fr_error(err, FR_E_NOMEM, "out of memory opening %s", s->cfg);
+    }
 
     /* darknet parses a path: an anonymous memory file (/proc/self/fd/N)
      * leaves nothing behind when the process is killed; a file in TMPDIR
@@ -932,7 +1079,11 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     for (int i = 0; i < net->n; i++)
         if (net->layers[i].type == DECONVOLUTIONAL && net->layers[i].groups <= 0)
             net->layers[i].groups = 1;
-    if (s->weights) {
+    if (base) {
+        if ((rc = share_params(m, base, err)) != FR_OK)
+            goto error;
+        m->random_init = base->random_init;
+    } else if (s->weights) {
         if ((rc = check_weights(m, s->weights, err)) != FR_OK)
             goto error;
         pthread_mutex_lock(&parse_lock);
@@ -964,23 +1115,43 @@ error:
     return rc;
 }
 
-void fr_model_close(FrModel **mp)
+/* Frees m; a model sharing another's parameters gives them back first and
+ * then drops its reference to that base. */
+static void free_model(FrModel *m)
 {
-    if (!mp || !*mp)
-        return;
-    FrModel *m = *mp;
+    FrModel *base = m->base;
     if (m->net) {
+        if (base)
+            for (int i = 0; i < m->n; i++) {
+                float **sl[5];
+                int n = param_slots(&m->net->layers[i], sl);
+                for (int k = 0; k < n; k++)
+                    *sl[k] = NULL; /* base's: free_network must not free them */
+            }
         gpu_begin(m);
         free_network(m->net);
         gpu_end(m);
     }
     free(m->cfg);
+    free(m->weights);
     free(m->owner);
     free(m->names);
     free(m->aliases);
     free(m->cfg_line);
     free(m);
+    if (base && atomic_fetch_sub(&base->refs, 1) == 1)
+        free_model(base);
+}
+
+void fr_model_close(FrModel **mp)
+{
+    if (!mp || !*mp)
+        return;
+    FrModel *m = *mp;
     *mp = NULL;
+    /* a base shared by others lives on until the last of them closes */
+    if (atomic_fetch_sub(&m->refs, 1) == 1)
+        free_model(m);
 }
 
 /* ------------------------------------------------------------ queries -- */
@@ -1448,25 +1619,38 @@ int fr_model_detections(FrModel *m, int orig_w, int orig_h, float thresh, float 
      * place; keep it so repeated calls and fr_model_output see the pass's values */
     float *keep[8] = {0};
     int keep_layer[8], nkeep = 0;
-    for (int i = 0; i < m->n && nkeep < 8; i++) {
+    /* in the im2col workspace, idle between passes and already resident
+     * (yolo9000@544: a 31 MiB region output in an 81 MiB workspace), else
+     * in a buffer of its own */
+    size_t need = 0, ws = 0;
+    for (int i = 0; i < m->n; i++) {
         const layer *l = &m->net->layers[i];
-        if (l->type == REGION || l->type == YOLO || l->type == DETECTION) {
-            keep[nkeep] = malloc((size_t)l->outputs * sizeof(float));
-            if (!keep[nkeep]) {
-                for (int k = 0; k < nkeep; k++)
-                    free(keep[k]);
-                return FR_E_NOMEM;
-            }
-            memcpy(keep[nkeep], l->output, (size_t)l->outputs * sizeof(float));
+        if (l->workspace_size > ws)
+            ws = l->workspace_size;
+        if ((l->type == REGION || l->type == YOLO || l->type == DETECTION) && nkeep < 8)
             keep_layer[nkeep++] = i;
+    }
+    for (int k = 0; k < nkeep; k++)
+        need += (size_t)m->net->layers[keep_layer[k]].outputs * sizeof(float);
+    float *in_ws = !on_gpu(m) && m->net->workspace && need <= ws ? m->net->workspace : NULL;
+    for (int k = 0, off = 0; k < nkeep; k++) {
+        const layer *l = &m->net->layers[keep_layer[k]];
+        keep[k] = in_ws ? in_ws + off : malloc((size_t)l->outputs * sizeof(float));
+        off += l->outputs;
+        if (!keep[k]) {
+            for (int j = 0; j < k && !in_ws; j++)
+                free(keep[j]);
+            return FR_E_NOMEM;
         }
+        memcpy(keep[k], l->output, (size_t)l->outputs * sizeof(float));
     }
     int nb = 0;
     detection *d = get_network_boxes(m->net, orig_w, orig_h, thresh, 0.5f, NULL, 0, &nb);
     for (int k = 0; k < nkeep; k++) {
         const layer *l = &m->net->layers[keep_layer[k]];
         memcpy(l->output, keep[k], (size_t)l->outputs * sizeof(float));
-        free(keep[k]);
+        if (!in_ws)
+            free(keep[k]);
     }
     if (!d && nb)
         return FR_E_NOMEM;

@@ -33,6 +33,22 @@ int fr_model_cut_set(const FrModel *m, int split, int *layers, int max, int *n);
 int fr_model_forward_cuts(FrModel *m, const FrTensor *input, const int *splits, int n,
                           FrTensor *cuts, int *ncuts, double *t_front, FrError *err);
 
+/* Opens a second model of base's network (same cfg, input size, GEMM,
+ * kernels, seed) whose parameter arrays (weights, biases, batch-norm scales
+ * and rolling statistics) are base's: one copy of the weights for many
+ * workers, each with its own activations and workspace. Passes of the two
+ * may run concurrently (inference only reads parameters); nothing may
+ * change the parameters while they are shared. Ownership: the shared model
+ * holds a reference on base, so either may be closed first with
+ * fr_model_close; the parameters are freed with the last of them. Where
+ * parameters cannot be aliased (device gpu, binary/xnor or recurrent
+ * layers) it opens a full copy from base's weights file instead, so the
+ * result is the same either way. quiet as in FrModelSettings. */
+int fr_model_open_shared(FrModel **m, FrModel *base, int quiet, FrError *err);
+
+/* How many parameter arrays a and b share (0 when any differs). For tests. */
+int fr_model_shares_params(const FrModel *a, const FrModel *b);
+
 /* Cloud-only anchor: JPEG-codes an RGB tensor (values in [0,1]) at quality
  * 1..100 with darknet's stb writer, reads it back, and returns the file size
  * in *bytes and the decoded image in *decoded (allocated; caller frees). */

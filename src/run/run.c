@@ -26,6 +26,7 @@
 #include "alloc/alloc.h"
 #include "data/dataset.h"
 #include "kinds/experiments.h"
+#include "model/model.h"
 #include "run/run.h"
 
 
@@ -424,10 +425,14 @@ static int adopt_merged_rows(Run *r, FrError *err)
     return rc;
 }
 
-/* Opens worker w's model with model.weights (wi -1) or sweep.weights[wi]. */
+/* Opens worker w's model with model.weights (wi -1) or sweep.weights[wi];
+ * workers after the first share worker 0's parameters (one copy of the
+ * weights; open in order). */
 static int open_worker_model(Run *r, int w, int wi, FrError *err)
 {
     const FrExperiment *e = r->e;
+    if (w > 0)
+        return fr_model_open_shared(&r->models[w], r->models[0], 1, err);
     FrModelSettings ms;
     fr_model_defaults(&ms);
     ms.cfg = e->model.cfg;

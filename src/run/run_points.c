@@ -408,8 +408,8 @@ static int open_decoders(Run *r, int s, FrError *err)
     if (!(r->dec = calloc((size_t)r->jobs, sizeof *r->dec)))
         return fr_error(err, FR_E_NOMEM, "out of memory");
     int rc = 0;
-    for (int w = 0; w < r->jobs && !rc; w++)
-        rc = open_decoder(r, s, &r->dec[w], err);
+    for (int w = 0; w < r->jobs && !rc; w++) /* workers share worker 0's weights */
+        rc = w ? fr_model_open_shared(&r->dec[w], r->dec[0], 1, err) : open_decoder(r, s, &r->dec[w], err);
     if (rc)
         fr_run_close_decoders_(r);
     return rc;
