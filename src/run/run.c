@@ -27,6 +27,7 @@
 #include "data/dataset.h"
 #include "kinds/experiments.h"
 #include "run/run.h"
+#include "codec/codec_internal.h"
 
 
 /* A stop request during fr_run (fr_run_request_stop, typically from the
@@ -452,6 +453,9 @@ int fr_run_rd_(Run *r, FrError *err)
 static void run_free(Run *r)
 {
     fr_run_close_decoders_(r);
+    /* the x265 encoders this thread kept (jobs 1: the workers' are closed
+     * at their exit) */
+    fr_x265_release();
     if (r->models)
         for (int w = 0; w < r->jobs; w++)
             fr_model_close(&r->models[w]);
