@@ -667,6 +667,14 @@ static void test_x265_reuse_identical(void **st)
     print_message("x265 reuse: %d pictures (%d multi-frame), %ld encoders opened, %ld pictures "
                   "on kept ones, %ld slice bits rewritten, %ld fallbacks\n",
                   coded, multi, opened, reused, fixed, s1.fallback - s0.fallback);
+    /* reuse is on for x265 3.5 (build 199) only and FR_X265_REUSE=0 turns it
+     * off: then nothing is kept
+     * and only the equality above is checked */
+    if (!opened && !reused) {
+        print_message("x265 reuse: off (not x265 build 199, or FR_X265_REUSE=0)\n");
+        fr_x265_release();
+        return;
+    }
     /* every one-frame picture but each case's first ran on a kept encoder
      * (the anchor's encoders too), and the POC bit needed rewriting on some */
     assert_true(reused >= coded - multi - ncases);
