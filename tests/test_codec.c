@@ -667,9 +667,8 @@ static void test_x265_reuse_identical(void **st)
     print_message("x265 reuse: %d pictures (%d multi-frame), %ld encoders opened, %ld pictures "
                   "on kept ones, %ld slice bits rewritten, %ld fallbacks\n",
                   coded, multi, opened, reused, fixed, s1.fallback - s0.fallback);
-    /* reuse is on for x265 3.5 (build 199) only and FR_X265_REUSE=0 turns it
-     * off: then nothing is kept
-     * and only the equality above is checked */
+    /* reuse is on for x265 3.5 (build 199) only, and FR_X265_REUSE=0 turns
+     * it off: then nothing is kept and only the equality above is checked */
     if (!opened && !reused) {
         print_message("x265 reuse: off (not x265 build 199, or FR_X265_REUSE=0)\n");
         fr_x265_release();
