@@ -1,7 +1,8 @@
 /* test_codec.c: the coders: lossless round trips at 8/10/12 bits, raw-byte
  * lossless coding, x265 lossy against libde265 (decode = reconstruction,
- * rate and distortion monotone in QP), per-frame and per-tile QP, and the
- * RGB anchor. Real x265/libde265/zlib/bzip2/xz/zstd, no mocks. */
+ * rate and distortion monotone in QP), per-frame and per-tile QP, the
+ * RGB anchor, and x265 encoders reused per thread (streams byte-identical
+ * to a fresh encoder's). Real x265/libde265/zlib/bzip2/xz/zstd, no mocks. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -503,6 +504,184 @@ static void test_hevc_parameter_sets_once(void **st)
     free(code);
 }
 
+/* ---------------- x265 encoders reused per thread ----------------
+ *
+ * A picture coded on this thread's kept encoder gives the bytes a fresh
+ * encoder gives (fr_x265_reuse(0) is today's fresh-per-picture path): over
+ * a sequence of varied pictures whose settings come back, so that kept
+ * encoders code pictures at POC 1..33 (every residue of x265's POC % 31
+ * slice-header bit, both of its values), across sizes, 8/9/10/12 bits, QP,
+ * per-frame and per-block QPs, lossless, the HEVC settings that reach the
+ * slice header (SAO, deblocking) and others, and multi-frame pictures
+ * (fresh encoders) and the 4:2:0 anchor in between. Each stream starts with
+ * VPS, SPS, PPS and an IDR and decodes alone to the reconstruction. */
+
+/* A smooth picture with noise, different for every seed. */
+static void varied_picture(int w, int h, int frames, int bits, uint32_t seed, FrPicture *p)
+{
+    assert_int_equal(fr_picture_alloc(p, w, h, frames, bits), 0);
+    double top = (1 << bits) - 1;
+    for (int f = 0; f < frames; f++) {
+        double fx = 0.05 + (tu_lcg(&seed) % 100) / 300.0, fy = 0.05 + (tu_lcg(&seed) % 100) / 300.0;
+        double noise = (tu_lcg(&seed) % 100) / 200.0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double v = sin(fx * x + f) * cos(fy * y) + noise * ((tu_lcg(&seed) % 1000) / 1000.0 - 0.5);
+                v = v > 0 ? v * top : 0;
+                p->samples[((size_t)f * h + y) * w + x] = (uint16_t)(v > top ? top : v);
+            }
+    }
+}
+
+typedef struct ReuseCase {
+    int w, h, bits, lossless, qp, per_frame, per_block;
+    int sao, deblock, psy, rdoq, tskip, ctu;
+} ReuseCase;
+
+/* Codes pic with case c on this thread, reuse on or off. */
+static void reuse_code(const ReuseCase *c, const FrPicture *pic, uint32_t seed, int reuse,
+                       uint8_t **code, size_t *n, FrPicture *recon)
+{
+    FrHevcSettings hs;
+    fr_hevc_defaults(&hs);
+    hs.sao = c->sao;
+    hs.deblock = c->deblock;
+    hs.psy = c->psy;
+    hs.rdoq = c->rdoq;
+    hs.tskip = c->tskip;
+    hs.ctu = c->ctu;
+    int fq[8], nb = ((pic->width + 15) / 16) * ((pic->height + 15) / 16) * pic->frames;
+    int *bq = malloc((size_t)nb * sizeof *bq);
+    for (int f = 0; f < pic->frames; f++)
+        fq[f] = 22 + (int)(tu_lcg(&seed) % 26);
+    for (int i = 0; i < nb; i++)
+        bq[i] = 20 + (int)(tu_lcg(&seed) % 25);
+    FrQpMap q = {c->qp, c->per_frame ? fq : NULL, c->per_block ? bq : NULL};
+    int was = fr_x265_reuse(reuse);
+    FrError err = {0};
+    int rc = fr_picture_encode(c->lossless ? FR_CODEC_HEVC_LOSSLESS : FR_CODEC_HEVC, pic, &q, &hs,
+                               code, n, recon, &err);
+    fr_x265_reuse(was);
+    if (rc)
+        fail_msg("encode %dx%d %d-bit: %s", pic->width, pic->height, pic->bit_depth, err.msg);
+    free(bq);
+}
+
+/* Checks one stream: VPS, SPS, PPS, then an IDR; decodes alone to recon. */
+static void reuse_check_stream(const ReuseCase *c, const uint8_t *code, size_t n,
+                               const FrPicture *recon)
+{
+    int t[64];
+    int nt = nal_types(code, n, t, 64);
+    assert_true(nt >= 4);
+    assert_int_equal(t[0], 32);
+    assert_int_equal(t[1], 33);
+    assert_int_equal(t[2], 34);
+    assert_true(t[3] == 19 || t[3] == 20);
+    assert_int_equal(count_type(t, nt < 64 ? nt : 64, 33), 1);
+    FrPicture dec;
+    assert_int_equal(fr_picture_decode(c->lossless ? FR_CODEC_HEVC_LOSSLESS : FR_CODEC_HEVC, code, n,
+                                       recon->width, recon->height, recon->frames,
+                                       recon->bit_depth, &dec, NULL), 0);
+    assert_memory_equal(dec.samples, recon->samples,
+                        (size_t)recon->width * recon->height * recon->frames * sizeof *dec.samples);
+    fr_picture_free(&dec);
+}
+
+static void test_x265_reuse_identical(void **st)
+{
+    (void)st;
+    static const ReuseCase cases[] = {
+        /* w   h  bits LL  qp  pf pb sao db psy rdoq tskip ctu */
+        {64, 64, 8, 0, 37, 0, 0, 1, 1, 0, 0, 0, 16},   /* the demo's max_7 */
+        {96, 96, 10, 1, 0, 0, 0, 1, 1, 0, 0, 0, 16},   /* max_5, lossless */
+        {40, 24, 12, 0, 30, 0, 1, 1, 1, 0, 0, 0, 16},  /* per-block QP (CRF path) */
+        {64, 64, 10, 0, 32, 1, 0, 1, 1, 0, 0, 0, 16},  /* per-frame QP */
+        {8, 8, 8, 0, 27, 0, 0, 1, 1, 0, 0, 0, 16},     /* smaller than a CTU: padded */
+        {64, 48, 8, 0, 32, 0, 0, 0, 0, 0, 0, 0, 16},   /* no SAO, no deblocking */
+        {64, 48, 8, 0, 47, 0, 0, 0, 1, 0, 0, 0, 16},   /* no SAO */
+        {64, 48, 12, 1, 0, 0, 0, 1, 0, 0, 0, 0, 16},   /* no deblocking, lossless */
+        {96, 64, 8, 0, 22, 0, 0, 1, 1, 1, 2, 1, 32},   /* psy, RDOQ 2, tskip, CTU 32 */
+        {64, 64, 9, 0, 42, 0, 1, 1, 1, 0, 0, 0, 16},   /* 9 bits, coded at 10 */
+    };
+    int ncases = (int)(sizeof cases / sizeof cases[0]);
+    /* kept encoders code pictures at POC 1..rounds (fewer under valgrind) */
+    int rounds = getenv("FEATRD_VALGRIND") ? 5 : 33;
+    FrX265Stats s0, s1;
+    fr_x265_release();
+    fr_x265_stats(&s0);
+    int coded = 0, multi = 0;
+    uint32_t seed = 99;
+    /* three cases at a time, interleaved (each keeps its encoder in the
+     * cache of 4), with a multi-frame picture and an anchor image among them */
+    for (int g = 0; g < ncases; g += 3)
+        for (int r = 0; r < rounds; r++)
+            for (int k = g; k < g + 3 && k < ncases; k++) {
+                const ReuseCase *c = &cases[k];
+                int frames = r % 11 == 5 ? 3 : 1;
+                FrPicture pic, ra, rb;
+                uint8_t *a, *b;
+                size_t na, nb;
+                uint32_t ps = seed++;
+                varied_picture(c->w, c->h, frames, c->bits, ps, &pic);
+                reuse_code(c, &pic, ps, 0, &a, &na, &ra);
+                reuse_code(c, &pic, ps, 1, &b, &nb, &rb);
+                if (na != nb || memcmp(a, b, na))
+                    fail_msg("case %d round %d (%d frames): reused stream %zu bytes, fresh %zu", k, r,
+                             frames, nb, na);
+                assert_memory_equal(rb.samples, ra.samples,
+                                    (size_t)ra.width * ra.height * ra.frames * sizeof *ra.samples);
+                reuse_check_stream(c, b, nb, &rb);
+                coded++;
+                multi += frames > 1;
+                free(a);
+                free(b);
+                fr_picture_free(&ra);
+                fr_picture_free(&rb);
+                fr_picture_free(&pic);
+                if (k == g && r % 4 == 1) {
+                    /* the cloud-only anchor, 4:2:0 at QP 22..42, in between */
+                    uint8_t y[48 * 32 + 128], u[24 * 16 + 128], v[24 * 16 + 128];
+                    for (int i = 0; i < 48 * 32; i++)
+                        y[i] = (uint8_t)(16 + (tu_lcg(&seed) % 40) + (i % 48) * 3);
+                    for (int i = 0; i < 24 * 16; i++) {
+                        u[i] = (uint8_t)(100 + tu_lcg(&seed) % 50);
+                        v[i] = (uint8_t)(110 + tu_lcg(&seed) % 40);
+                    }
+                    int qp = 22 + 5 * (r % 5);
+                    fr_x265_reuse(0);
+                    assert_int_equal(fr_x265_encode_i420(y, u, v, 48, 32, qp, NULL, &a, &na, NULL), 0);
+                    fr_x265_reuse(1);
+                    assert_int_equal(fr_x265_encode_i420(y, u, v, 48, 32, qp, NULL, &b, &nb, NULL), 0);
+                    assert_int_equal(nb, na);
+                    assert_memory_equal(b, a, na);
+                    uint8_t dy[48 * 32], du[24 * 16], dv[24 * 16];
+                    assert_int_equal(fr_de265_decode_i420(b, nb, 48, 32, dy, du, dv, NULL), 0);
+                    free(a);
+                    free(b);
+                }
+            }
+    fr_x265_stats(&s1);
+    long opened = s1.opened - s0.opened, reused = s1.reused - s0.reused;
+    long fixed = s1.fixed - s0.fixed;
+    print_message("x265 reuse: %d pictures (%d multi-frame), %ld encoders opened, %ld pictures "
+                  "on kept ones, %ld slice bits rewritten, %ld fallbacks\n",
+                  coded, multi, opened, reused, fixed, s1.fallback - s0.fallback);
+    /* reuse is on for x265 3.5 (build 199) only, and FR_X265_REUSE=0 turns
+     * it off: then nothing is kept and only the equality above is checked */
+    if (!opened && !reused) {
+        print_message("x265 reuse: off (not x265 build 199, or FR_X265_REUSE=0)\n");
+        fr_x265_release();
+        return;
+    }
+    /* every one-frame picture but each case's first ran on a kept encoder
+     * (the anchor's encoders too), and the POC bit needed rewriting on some */
+    assert_true(reused >= coded - multi - ncases);
+    assert_true(fixed > 0);
+    assert_int_equal(s1.fallback - s0.fallback, 0);
+    fr_x265_release();
+}
+
 typedef struct Job {
     const FrPicture *pic;
     FrCodecKind k;
@@ -715,6 +894,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rgb_anchor),
         cmocka_unit_test(test_hevc_parameter_sets_once),
         cmocka_unit_test(test_parallel_calls),
+        cmocka_unit_test(test_x265_reuse_identical),
         cmocka_unit_test(test_c_kernels_equal_simd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,30 @@ int fr_x265_encode_mono(const FrPicture *pic, const FrQpMap *qp, const FrHevcSet
 int fr_x265_encode_i420(const uint8_t *y, const uint8_t *u, const uint8_t *v, int w, int h, int qp,
                         const FrHevcSettings *s, uint8_t **out, size_t *out_n, FrError *err);
 
+/* The two calls above keep, per thread, up to 4 x265 encoders open for
+ * one-frame pictures and code later pictures with the same x265 settings
+ * on them; each stream is byte-identical to a fresh encoder's (parameter
+ * sets and an IDR first, docs/codec.md "x265 encoder reuse"). A thread's
+ * encoders are closed when it exits or calls fr_x265_release(), and are
+ * never shared. FR_X265_REUSE=0 in the environment turns reuse off. */
+
+/* Turns reuse on (1, the default) or off (0: a fresh encoder per picture,
+ * as the tests' reference) for the calling thread; returns the previous
+ * setting. */
+int fr_x265_reuse(int on);
+/* Closes the calling thread's kept encoders (the runner calls it at the end
+ * of a run; worker threads' are closed at their exit). */
+void fr_x265_release(void);
+
+/* The calling thread's counts since it started. */
+typedef struct FrX265Stats {
+    long opened;   /* encoders opened into the cache */
+    long reused;   /* pictures coded on an encoder opened before */
+    long fixed;    /* of those, streams whose slice header bit was rewritten */
+    long fallback; /* pictures coded again on a fresh encoder (header unread) */
+} FrX265Stats;
+void fr_x265_stats(FrX265Stats *st);
+
 /* libde265: decodes a 4:0:0 stream that must hold exactly `frames` pictures
  * of width×height at a bit depth that holds bit_depth; samples above
  * 2^bit_depth - 1 are an error. out is allocated here. */

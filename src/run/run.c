@@ -26,6 +26,7 @@
 #include "alloc/alloc.h"
 #include "data/dataset.h"
 #include "kinds/experiments.h"
+#include "codec/codec_internal.h"
 #include "model/model.h"
 #include "run/run.h"
 
@@ -540,6 +541,9 @@ static void run_free(Run *r)
             free(r->imgs[i].f);
         }
     free(r->imgs);
+    /* the x265 encoders this thread kept (jobs 1: the workers' are closed
+     * at their exit) */
+    fr_x265_release();
     if (r->models)
         for (int w = 0; w < r->jobs; w++)
             fr_model_close(&r->models[w]);
