@@ -532,6 +532,72 @@ static double mse_plain(const float *a, const float *b, size_t n)
     return acc / (double)n;
 }
 
+/* fr_alloc_sensitivity_qps_ on the demo detector at max_7 and QP_base
+ * 36/38/40/42: channels decoded to the same values at two QP_base values take
+ * the earlier value without a back half, and the back halves stop at the
+ * measurement layer; every row must still equal a separate
+ * fr_alloc_sensitivity call (itself checked against naive above) bit for bit,
+ * and the reused channels must exist (else the reuse is untested). */
+static void test_shared_reuses_equal_decodings(void **state)
+{
+    (void)state;
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = "models/fmnist-yolo.cfg";
+    ms.weights = "models/fmnist-yolo.weights";
+    ms.quiet = 1;
+    FrModel *m = NULL;
+    FrError err;
+    assert_int_equal(fr_model_open(&m, &ms, &err), 0);
+    int split, layer;
+    assert_int_equal(fr_model_find_layer(m, "max_7", &split, &err), 0);
+    assert_int_equal(fr_alloc_sens_layer(m, split, FR_SENS_PENULTIMATE, NULL, &layer, &err), 0);
+    assert_true(layer < fr_model_layer_count(m) - 1); /* the region layer is not run */
+    FrFeatureSettings fs;
+    fr_feature_defaults(&fs);
+    fs.packing = FR_PACK_FRAMES;
+    static const int qps[4] = {36, 38, 40, 42};
+    int reused = 0;
+    for (int img = 0; img < 2; img++) {
+        FrTensor in, cuts[FR_MODEL_MAX_CUTS];
+        int ncuts = 0;
+        assert_int_equal(fr_tensor_alloc(&in, 3, 128, 128), 0);
+        fill_iid(&in, 101u + 7u * (uint32_t)img);
+        assert_int_equal(fr_model_front(m, &in, split, cuts, &ncuts, &err), 0);
+        assert_int_equal(ncuts, 1);
+        int n = cuts[0].c;
+        size_t plane = (size_t)cuts[0].h * cuts[0].w;
+        double *shared = malloc(4 * (size_t)n * sizeof *shared), *per = malloc((size_t)n * sizeof *per);
+        assert_int_equal(fr_alloc_sensitivity_qps_(m, split, cuts, 1, &fs, qps, 4, layer, shared, n,
+                                                   NULL, &err), 0);
+        FrTensor *rec[4];
+        for (int q = 0; q < 4; q++) {
+            assert_int_equal(fr_alloc_sensitivity(m, split, cuts, 1, &fs, qps[q], layer, per, n,
+                                                  NULL, &err), 0);
+            assert_memory_equal(per, shared + (size_t)q * n, (size_t)n * sizeof *per);
+            assert_int_equal(fr_alloc_code_uniform_(cuts, 1, &fs, qps[q], NULL, n, &rec[q], &err), 0);
+            for (int k = 0; k < n; k++) {
+                const float *d = rec[q][0].data + (size_t)k * plane;
+                if (!memcmp(d, cuts[0].data + (size_t)k * plane, plane * sizeof(float)))
+                    continue;
+                for (int j = 0; j < q; j++)
+                    if (!memcmp(d, rec[j][0].data + (size_t)k * plane, plane * sizeof(float))) {
+                        reused++;
+                        break;
+                    }
+            }
+        }
+        for (int q = 0; q < 4; q++)
+            fr_alloc_free_set_(rec[q], 1);
+        free(shared);
+        free(per);
+        fr_tensor_free(&cuts[0]);
+        fr_tensor_free(&in);
+    }
+    assert_true(reused > 0);
+    fr_model_close(&m);
+}
+
 static void test_shared_matches_naive(void **state)
 {
     (void)state;
@@ -1070,6 +1136,7 @@ int main(void)
         cmocka_unit_test(test_runner_helpers),
         cmocka_unit_test(test_frames_equivalence),
         cmocka_unit_test(test_shared_matches_naive),
+        cmocka_unit_test(test_shared_reuses_equal_decodings),
         cmocka_unit_test(test_channel_qps_frames),
         cmocka_unit_test(test_channel_qps_tile),
         cmocka_unit_test(test_rdopt_lagrangian_exact),

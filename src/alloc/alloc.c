@@ -238,12 +238,9 @@ int fr_alloc_measure_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
                                  seconds, err);
 }
 
-int fr_alloc_measure_ref_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
-                          const FrFeatureSettings *fs, int qp_base, int layer,
-                          const FrTensor *ref_in, double *s, double *rates, int n,
-                          double *seconds, FrError *err)
+int fr_alloc_check_(const FrTensor *cuts, int ncuts, const FrFeatureSettings *fs,
+                     int qp_base, int n, FrError *err)
 {
-    double t0 = fr_now();
     if (ncuts < 1 || ncuts > FR_MAX_CUTS)
         return fr_error(err, FR_E_USAGE, "sensitivity: %d cut tensors (1..%d)", ncuts,
                         FR_MAX_CUTS);
@@ -258,29 +255,26 @@ int fr_alloc_measure_ref_(FrModel *m, int split, const FrTensor *cuts, int ncuts
     if (qp_base < FR_QP_MIN || qp_base > FR_QP_MAX)
         return fr_error(err, FR_E_USAGE, "qp_base %d is outside %d..%d", qp_base, FR_QP_MIN,
                         FR_QP_MAX);
+    return FR_OK;
+}
 
-    int rc;
-    FrTensor ref = {0}, out = {0}, work[FR_MAX_CUTS];
-    FrTensor *rec = NULL;
-    int nrec = 0;
-    uint8_t *frd = NULL;
-    size_t frd_len = 0;
-    memset(work, 0, sizeof work);
+void fr_alloc_free_set_(FrTensor *set, int n)
+{
+    if (!set)
+        return;
+    for (int t = 0; t < n; t++)
+        fr_tensor_free(&set[t]);
+    free(set);
+}
 
-    /* line 1: out_raw (given: the caller computed it once for several QPs) */
-    if (s && ref_in && (rc = fr_tensor_alloc(&ref, ref_in->c, ref_in->h, ref_in->w)) != FR_OK) {
-        fr_error(err, rc, "out of memory for the sensitivity reference");
-        goto error;
-    }
-    if (s && ref_in)
-        memcpy(ref.data, ref_in->data, fr_tensor_size(ref_in) * sizeof(float));
-    if (s && !ref_in && (rc = fr_model_back(m, split, cuts, ncuts, err)) != FR_OK)
-        goto error;
-    if (s && !ref_in && (rc = fr_model_layer_output(m, layer, &ref)) != FR_OK) {
-        fr_error(err, rc, "sensitivity: cannot read the output of layer %d", layer);
-        goto error;
-    }
-
+int fr_alloc_code_uniform_(const FrTensor *cuts, int ncuts, const FrFeatureSettings *fs,
+                           int qp_base, double *rates, int n, FrTensor **rec_out, FrError *err)
+{
+    if (rec_out)
+        *rec_out = NULL;
+    int rc = fr_alloc_check_(cuts, ncuts, fs, qp_base, n, err);
+    if (rc)
+        return rc;
     /* line 3 for every channel at once: one coding of the whole feature at QP_base */
     FrFeatureSettings f = *fs;
     f.qp = qp_base;
@@ -290,35 +284,51 @@ int fr_alloc_measure_ref_(FrModel *m, int split, const FrTensor *cuts, int ncuts
      * tiles): measure on that same mosaic */
     if (f.packing == FR_PACK_TILE)
         f.tile_pad = 16;
+    uint8_t *frd = NULL;
+    size_t frd_len = 0;
+    FrTensor *rec = NULL;
+    int nrec = 0;
     if ((rc = fr_feature_encode(cuts, ncuts, NULL, &f, &frd, &frd_len, NULL, err)) != FR_OK)
-        goto error;
+        goto done;
     if (rates && (rc = fr_alloc_frame_rates_(frd, frd_len, rates, n, err)) != FR_OK)
-        goto error;
-    if (!s) { /* rates only */
-        rc = FR_OK;
-        if (seconds)
-            *seconds = fr_now() - t0;
-        goto error;
-    }
+        goto done;
+    if (!rec_out) /* rates only */
+        goto done;
     if ((rc = fr_feature_decode(frd, frd_len, &rec, &nrec, NULL, err)) != FR_OK)
-        goto error;
+        goto done;
     if (nrec != ncuts) {
         rc = fr_error(err, FR_E_INTERNAL, "sensitivity: decoded %d cut tensors, coded %d", nrec,
                       ncuts);
-        goto error;
+        goto done;
     }
-    for (int t = 0; t < ncuts; t++) {
+    for (int t = 0; t < ncuts; t++)
         if (rec[t].c != cuts[t].c || rec[t].h != cuts[t].h || rec[t].w != cuts[t].w) {
             rc = fr_error(err, FR_E_INTERNAL, "sensitivity: decoded cut %d has another shape", t);
-            goto error;
+            goto done;
         }
+    *rec_out = rec;
+    rec = NULL;
+done:
+    fr_alloc_free_set_(rec, nrec);
+    free(frd);
+    return rc;
+}
+
+int fr_alloc_channels_mse_(FrModel *m, int split, int layer, const FrTensor *cuts, int ncuts,
+                           const FrTensor *rec, const FrTensor *ref,
+                           const FrTensor *const *prev, const double *const *prev_s, int nprev,
+                           double *s, FrError *err)
+{
+    int rc = FR_OK;
+    FrTensor out = {0}, work[FR_MAX_CUTS];
+    memset(work, 0, sizeof work);
+    for (int t = 0; t < ncuts; t++) {
         if ((rc = fr_tensor_alloc(&work[t], cuts[t].c, cuts[t].h, cuts[t].w)) != FR_OK) {
             fr_error(err, rc, "out of memory for the sensitivity work copy");
-            goto error;
+            goto done;
         }
         memcpy(work[t].data, cuts[t].data, fr_tensor_size(&cuts[t]) * sizeof(float));
     }
-
     /* lines 2-9 */
     int k = 0;
     for (int t = 0; t < ncuts; t++) {
@@ -330,33 +340,68 @@ int fr_alloc_measure_ref_(FrModel *m, int split, const FrTensor *cuts, int ncuts
                 s[k] = 0.0;
                 continue;
             }
+            /* the same degraded channel at another QP_base: the same back
+             * half, so the same value (compared in full, not hashed) */
+            int j = 0;
+            while (j < nprev && memcmp(prev[j][t].data + (size_t)i * plane, deg,
+                                       plane * sizeof(float)))
+                j++;
+            if (j < nprev) {
+                s[k] = prev_s[j][k];
+                continue;
+            }
             memcpy(dst, deg, plane * sizeof(float));
-            if ((rc = fr_model_back(m, split, work, ncuts, err)) != FR_OK)
-                goto error;
+            if ((rc = fr_model_back_to(m, split, work, ncuts, layer, err)) != FR_OK)
+                goto done;
             if ((rc = fr_model_layer_output(m, layer, &out)) != FR_OK) {
                 fr_error(err, rc, "sensitivity: cannot read the output of layer %d", layer);
-                goto error;
+                goto done;
             }
-            s[k] = mse_f(out.data, ref.data, fr_tensor_size(&ref));
+            s[k] = mse_f(out.data, ref->data, fr_tensor_size(ref));
             fr_tensor_free(&out);
             memcpy(dst, cuts[t].data + (size_t)i * plane, plane * sizeof(float));
         }
     }
-    rc = FR_OK;
-    if (seconds)
-        *seconds = fr_now() - t0;
-
-error:
-    fr_tensor_free(&ref);
+done:
     fr_tensor_free(&out);
     for (int t = 0; t < FR_MAX_CUTS; t++)
         fr_tensor_free(&work[t]);
-    if (rec) {
-        for (int t = 0; t < nrec; t++)
-            fr_tensor_free(&rec[t]);
-        free(rec);
-    }
-    free(frd);
+    return rc;
+}
+
+int fr_alloc_reference_(FrModel *m, int split, const FrTensor *cuts, int ncuts, int layer,
+                        FrTensor *ref, FrError *err)
+{
+    int rc = fr_model_back_to(m, split, cuts, ncuts, layer, err);
+    if (rc == FR_OK && (rc = fr_model_layer_output(m, layer, ref)) != FR_OK)
+        fr_error(err, rc, "sensitivity: cannot read the output of layer %d", layer);
+    return rc;
+}
+
+int fr_alloc_measure_ref_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
+                          const FrFeatureSettings *fs, int qp_base, int layer,
+                          const FrTensor *ref_in, double *s, double *rates, int n,
+                          double *seconds, FrError *err)
+{
+    double t0 = fr_now();
+    int rc = fr_alloc_check_(cuts, ncuts, fs, qp_base, n, err);
+    if (rc)
+        return rc;
+    FrTensor ref = {0}, *rec = NULL;
+    /* line 1: out_raw (given: the caller computed it once for several QPs) */
+    if (s && !ref_in && (rc = fr_alloc_reference_(m, split, cuts, ncuts, layer, &ref, err)))
+        goto done;
+    if ((rc = fr_alloc_code_uniform_(cuts, ncuts, fs, qp_base, rates, n, s ? &rec : NULL,
+                                     err)) != FR_OK)
+        goto done;
+    if (s && (rc = fr_alloc_channels_mse_(m, split, layer, cuts, ncuts, rec,
+                                          ref_in ? ref_in : &ref, NULL, NULL, 0, s, err)))
+        goto done;
+    if (seconds)
+        *seconds = fr_now() - t0;
+done:
+    fr_tensor_free(&ref);
+    fr_alloc_free_set_(rec, ncuts);
     return rc;
 }
 

@@ -26,13 +26,46 @@ int fr_alloc_measure_ref_(FrModel *m, int split, const FrTensor *cuts, int ncuts
 
 /* Algorithm 1's sensitivities of one image at nq QP_base values: the
  * uncompressed back half once, then per QP one coding, one decoding and the
- * channels' back halves. s: nq rows of n (row k for qps[k]); seconds (may be
+ * channels' back halves (none for a channel decoded as at an earlier
+ * QP_base). s: nq rows of n (row k for qps[k]); seconds (may be
  * NULL): nq entries, entry k the cost of QP k with the shared back half's
  * seconds split evenly across the QPs. Bit-identical to nq calls of
  * fr_alloc_sensitivity. */
 int fr_alloc_sensitivity_qps_(FrModel *m, int split, const FrTensor *cuts, int ncuts,
                               const FrFeatureSettings *fs, const int *qps, int nq, int layer,
                               double *s, int n, double *seconds, FrError *err);
+
+/* The checks every measurement makes first (cut count, n = the cut set's
+ * channels, a codec with a QP per block, qp_base in range). */
+int fr_alloc_check_(const FrTensor *cuts, int ncuts, const FrFeatureSettings *fs, int qp_base,
+                    int n, FrError *err);
+
+/* Line 1 of Algorithm 1: the back half on the uncompressed cuts, run up to
+ * the measurement layer, whose output is copied into *ref (allocated). */
+int fr_alloc_reference_(FrModel *m, int split, const FrTensor *cuts, int ncuts, int layer,
+                        FrTensor *ref, FrError *err);
+
+/* Line 3 for every channel at once: the whole feature coded at the uniform
+ * qp_base with the measurement's settings (tiles padded to 16, as the
+ * allocated coding pads them), rates (may be NULL) as fr_alloc_measure_,
+ * and when rec is not NULL decoded into *rec (ncuts tensors of the cuts'
+ * shapes, allocated; free with fr_alloc_free_set_). */
+int fr_alloc_code_uniform_(const FrTensor *cuts, int ncuts, const FrFeatureSettings *fs,
+                           int qp_base, double *rates, int n, FrTensor **rec, FrError *err);
+
+/* Lines 2-9: s[k] = MSE at the measurement layer between ref and the back
+ * half on the cuts with channel k replaced by rec's (0 without a back half
+ * when rec's channel equals the original). prev[0..nprev-1] are the decoded
+ * sets of earlier QP_base values with their sensitivities prev_s[j]: a
+ * channel decoded to the same values as in prev[j] takes prev_s[j][k]
+ * without a back half (the same input, so the same value bit for bit). */
+int fr_alloc_channels_mse_(FrModel *m, int split, int layer, const FrTensor *cuts, int ncuts,
+                           const FrTensor *rec, const FrTensor *ref,
+                           const FrTensor *const *prev, const double *const *prev_s, int nprev,
+                           double *s, FrError *err);
+
+/* Frees n tensors and the array holding them (NULL: nothing). */
+void fr_alloc_free_set_(FrTensor *set, int n);
 
 /* The per-channel frame bits of a frames-packed HEVC container (slice NAL
  * units with their start codes; parameter sets and SEI left out). */

@@ -1563,6 +1563,12 @@ int fr_model_forward_cuts(FrModel *m, const FrTensor *input, const int *splits, 
 
 int fr_model_back(FrModel *m, int split, const FrTensor *cuts, int ncuts, FrError *err)
 {
+    return fr_model_back_to(m, split, cuts, ncuts, -1, err);
+}
+
+int fr_model_back_to(FrModel *m, int split, const FrTensor *cuts, int ncuts, int last,
+                     FrError *err)
+{
     if (!m || (!cuts && ncuts))
         return fr_error(err, FR_E_USAGE, "fr_model_back: missing argument");
     int idx[FR_MODEL_MAX_CUTS], n = 0;
@@ -1587,7 +1593,8 @@ int fr_model_back(FrModel *m, int split, const FrTensor *cuts, int ncuts, FrErro
             cuda_push_array(m->net->layers[idx[k]].output_gpu, m->net->layers[idx[k]].output, fr_tensor_size(&cuts[k]));
 #endif
     }
-    run_range(m, split + 1, m->n - 1);
+    /* the layers after `last` do not feed it: stop there when asked */
+    run_range(m, split + 1, last > split && last < m->n ? last : m->n - 1);
     gpu_end(m);
     return FR_OK;
 }

@@ -33,6 +33,13 @@ int fr_model_cut_set(const FrModel *m, int split, int *layers, int max, int *n);
 int fr_model_forward_cuts(FrModel *m, const FrTensor *input, const int *splits, int n,
                           FrTensor *cuts, int *ncuts, double *t_front, FrError *err);
 
+/* fr_model_back that stops after layer `last` (the layers after it do not
+ * feed it, so its output and every earlier one equal fr_model_back's bit
+ * for bit; the later layers' outputs are left stale). last outside
+ * split+1..count-1: the whole back half, as fr_model_back. */
+int fr_model_back_to(FrModel *m, int split, const FrTensor *cuts, int ncuts, int last,
+                     FrError *err);
+
 /* Opens a second model of base's network (same cfg, input size, GEMM,
  * kernels, seed) whose parameter arrays (weights, biases, batch-norm scales
  * and rolling statistics) are base's: one copy of the weights for many
