@@ -84,6 +84,7 @@ static const BadCase bad_cases[] = {
     {"../good.yaml", "sweep.bitz=8", FR_E_CONFIG, "-o sweep.bitz=8: ", "sweep.bitz", "unknown key (did you mean 'bits'?)"},
     {"../good.yaml", "outputs.dir=/tmp/x", FR_E_CONFIG, "-o outputs.dir=/tmp/x: ", "outputs", "did you mean 'output'?"},
     {"../good.yaml", "sweep.bits=[8,9]", FR_E_CONFIG, "-o sweep.bits=[8,9]: ", "sweep.bits", "expected 8, 10 or 12, got 9"},
+    {"../good.yaml", "model.backend=onnx", FR_E_CONFIG, "-o model.backend=onnx: ", "model.backend", "expected darknet, got onnx"},
     {"../good.yaml", "dataset.limit=-3", FR_E_CONFIG, "-o dataset.limit=-3: ", "dataset.limit", "got -3"},
     {"../good.yaml", "sweep.bits", FR_E_CONFIG, "-o sweep.bits: ", "", "expected key.path=value"},
     {"../good.yaml", "sweep.bits=[8,", FR_E_CONFIG, "-o sweep.bits=[8,: ", "sweep.bits", "cannot read the value as YAML"},

@@ -15,6 +15,8 @@
 #include "config/config.h"
 #include "kinds/experiments.h"
 #include "metrics/metrics.h"
+#include "model/backend.h"
+#include "model/model.h"
 #include "run/run.h"
 #include "util/csv.h"
 #include "util/schema.h"
@@ -439,8 +441,8 @@ static const struct { const char *header; const char *files; } ADAPTERS[] = {
     {"<charls/", "codec_jpegls.c"},
     {"<yaml.h>", "yaml_tree.c"},
     {"<gsl/", "bd.c"},
-    {"<darknet.h>", "model.c train.c kernels.h"},
-    {"<cblas.h>", "model.c"},
+    {"<darknet.h>", "model_dn.h train.c kernels.h"},
+    {"<cblas.h>", "model_blas.c"},
 };
 
 static int scan(const char *dir, char *bad, size_t cap)
@@ -704,6 +706,56 @@ static void test_alloc_registry(void **st)
     fr_experiment_free(&e);
 }
 
+/* The model-backend registry: names unique, every operation there, the
+ * default found by NULL and "", an unknown name refused by fr_model_open
+ * with the names it has, and a model opened through it keeps its backend
+ * (fr_model_open_shared of another backend's model is not possible). */
+static void test_model_backend_registry(void **st)
+{
+    (void)st;
+    assert_true(fr_model_backend_count() >= 1);
+    assert_string_equal(fr_model_backend_at(0)->name, "darknet");
+    assert_ptr_equal(fr_model_backend_find(NULL), fr_model_backend_at(0));
+    assert_ptr_equal(fr_model_backend_find(""), fr_model_backend_at(0));
+    assert_null(fr_model_backend_find("Darknet"));
+    assert_null(fr_model_backend_at(fr_model_backend_count()));
+    for (int i = 0; i < fr_model_backend_count(); i++) {
+        const FrModelBackend *b = fr_model_backend_at(i);
+        assert_ptr_equal(fr_model_backend_find(b->name), b);
+        assert_non_null(b->doc);
+        /* every operation set: the struct is all function pointers after name and doc */
+        void (*const *ops)(void) = (void (*const *)(void))(const void *)&b->open;
+        size_t nops = (sizeof *b - offsetof(FrModelBackend, open)) / sizeof(void (*)(void));
+        assert_int_equal(nops, 24);
+        for (size_t k = 0; k < nops; k++)
+            if (!ops[k])
+                fail_msg("backend %s: operation %zu is NULL", b->name, k);
+    }
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = "models/fmnist-vgg.cfg";
+    ms.backend = "onnx";
+    FrModel *m = (FrModel *)1;
+    FrError err;
+    assert_int_equal(fr_model_open(&m, &ms, &err), FR_E_USAGE);
+    assert_null(m);
+    tu_assert_contains(err.msg, "unknown model backend 'onnx'; featrd has darknet");
+    ms.backend = "darknet";
+    ms.quiet = 1;
+    assert_int_equal(fr_model_open(&m, &ms, &err), 0);
+    assert_ptr_equal(m->be, fr_model_backend_at(0));
+    assert_int_equal(fr_model_layer_count(m), 15);
+    FrModel *m2 = NULL;
+    assert_int_equal(fr_model_open_shared(&m2, m, 1, &err), 0);
+    assert_ptr_equal(m2->be, m->be);
+    assert_true(fr_model_shares_params(m, m2) > 0);
+    fr_model_close(&m);
+    assert_int_equal(fr_model_layer_count(m2), 15); /* the base's parameters live on */
+    fr_model_close(&m2);
+    assert_null(m2);
+    assert_int_equal(fr_model_layer_count(NULL), 0);
+}
+
 /* Every public header compiles on its own (it includes what it uses), and
  * none needs an internal header or an outside library's. */
 static void test_public_headers_alone(void **st)
@@ -796,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_points_columns),
         cmocka_unit_test(test_kind_registry),
         cmocka_unit_test(test_alloc_registry),
+        cmocka_unit_test(test_model_backend_registry),
         cmocka_unit_test(test_public_headers_alone),
         cmocka_unit_test(test_public_api_listed),
     };

@@ -39,6 +39,7 @@
 
 #include "featrd/codec.h"
 #include "featrd/common.h"
+#include "featrd/model.h"
 #include "featrd/schema.h"
 #include "featrd/task.h"
 
@@ -129,6 +130,7 @@ typedef enum FrModelRounding {
 
 /* model: */
 typedef struct FrModelSpec {
+    char *backend;    /* "darknet" (the model-backend registry, src/model/backends.c) */
     char *cfg;        /* darknet .cfg; required (error when missing) */
     char *weights;    /* NULL: seeded random weights (the runner warns) */
     FrTask task;      /* FR_TASK_AUTO */
@@ -140,6 +142,11 @@ typedef struct FrModelSpec {
     FrDevice device;  /* FR_DEVICE_CPU; gpu needs the GPU build (docs/gpu.md) */
     FrKernels kernels; /* FR_KERNELS_FAST; darknet: the same bits, slower */
 } FrModelSpec;
+
+/* The FrModelSettings a model: section gives (backend, cfg, weights, seed,
+ * input size, GEMM, device, kernels; quiet 0): the one place the two are
+ * mapped, so no caller drops a key. The strings point into spec. */
+void fr_model_spec_settings(const FrModelSpec *spec, FrModelSettings *ms);
 
 /* dataset: */
 typedef struct FrDatasetSpec {

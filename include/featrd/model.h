@@ -3,7 +3,8 @@
  * stage aliases convK/poolK/fcK), computes the cut set of a split, runs the
  * front half (layers 0..split) and the back half (split+1..N) with the cut
  * tensors written in place, loads and prepares images, and turns detection
- * outputs into boxes. Implemented in src/model/model.c, the darknet adapter.
+ * outputs into boxes. Implemented in src/model/ (model.c and its
+ * siblings), the darknet adapter.
  *
  * Threads: each FrModel owns its own darknet network and buffers, so several
  * instances may run in different threads at once. One FrModel must not be
@@ -55,6 +56,8 @@ typedef struct FrModelSettings {
     FrDevice device;     /* FR_DEVICE_CPU (default) or FR_DEVICE_GPU; the latter is
                           * refused with FR_E_USAGE by fr_model_open when
                           * fr_gpu_check fails. */
+    const char *backend; /* model backend (model.backend): NULL or "" = "darknet",
+                          * the only one today; an unknown name is FR_E_USAGE. */
 } FrModelSettings;
 
 void fr_model_defaults(FrModelSettings *s);

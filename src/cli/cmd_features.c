@@ -36,15 +36,7 @@ static int run_features(const FrExperiment *e, const char *split, const char *ou
     if (rc)
         goto done;
     FrModelSettings ms;
-    fr_model_defaults(&ms);
-    ms.cfg = e->model.cfg;
-    ms.weights = e->model.weights;
-    ms.seed = e->model.seed;
-    ms.width = e->model.input_w;
-    ms.height = e->model.input_h;
-    ms.gemm = e->model.gemm;
-    ms.device = e->model.device;
-    ms.kernels = e->model.kernels;
+    fr_model_spec_settings(&e->model, &ms);
     ms.quiet = 1;
     if ((rc = fr_model_open(&m, &ms, err)))
         goto done;

@@ -196,6 +196,7 @@ int fr_cmd_layers(int argc, char **argv)
                                "network); give a darknet .cfg", s.cfg);
         }
         s.cfg = e->model.cfg;
+        s.backend = e->model.backend;
         if (!s.weights)
             s.weights = e->model.weights;
         if (!s.width && !s.height) {

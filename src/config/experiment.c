@@ -178,3 +178,16 @@ FrExperiment *fr_experiment_defaults(void)
     return cfg_experiment_new(1);
 }
 
+void fr_model_spec_settings(const FrModelSpec *spec, FrModelSettings *ms)
+{
+    fr_model_defaults(ms);
+    ms->backend = spec->backend;
+    ms->cfg = spec->cfg;
+    ms->weights = spec->weights;
+    ms->seed = spec->seed;
+    ms->width = spec->input_w;
+    ms->height = spec->input_h;
+    ms->gemm = spec->gemm;
+    ms->device = spec->device;
+    ms->kernels = spec->kernels;
+}

@@ -16,6 +16,7 @@
 #include "config/config_internal.h"
 #include "featrd/alloc.h"
 #include "config/config.h"
+#include "model/backend.h"
 #include "util/schema.h"
 
 /* ENUM and ENUMS fields store C enums through an int. */
@@ -110,6 +111,23 @@ static const char *column_ok(const FrField *f, const void *obj)
     return NULL;
 }
 
+/* model.backend: a name in the model-backend registry (model/backend.h) */
+static char backend_names[256];
+static pthread_once_t backend_names_once = PTHREAD_ONCE_INIT;
+
+static void list_backends(void)
+{
+    fr_model_backend_names(backend_names, sizeof backend_names);
+}
+
+static const char *backend_ok(const FrField *f, const void *obj)
+{
+    if (fr_model_backend_find(fr_schema_get_string(f, obj)))
+        return NULL;
+    pthread_once(&backend_names_once, list_backends);
+    return backend_names;
+}
+
 /* ---- names computed from the registries ---- */
 
 static const char *byte_coders[MAX_CODECS];
@@ -144,6 +162,9 @@ const int cfg_default_qp[4] = {22, 27, 32, 37};
 /* ---- model ---- */
 
 static const FrField model_fields[] = {
+    /* written only when not the default, so configs keep their dump and hash */
+    {STR(FrModelSpec, backend, FR_FIELD_DUMP_IF_SET), .def_str = "darknet", .accept = backend_ok,
+     .doc = "model backend (the registry in src/model/backends.c)"},
     {STR(FrModelSpec, cfg, 0), .doc = "darknet .cfg of the network",
      .doc_def = "required (kinds rd, lossless, model; refused for features)"},
     {STR(FrModelSpec, weights, FR_FIELD_NULLABLE), .doc = "darknet weights; ~ = seeded random"},

@@ -433,14 +433,7 @@ int fr_lossless_plot(const char *dir, const char *scripts_dir, FrError *err)
 
 static void model_settings(const FrExperiment *e, FrModelSettings *ms)
 {
-    fr_model_defaults(ms);
-    ms->cfg = e->model.cfg;
-    ms->weights = e->model.weights;
-    ms->seed = e->model.seed;
-    ms->width = e->model.input_w;
-    ms->height = e->model.input_h;
-    ms->gemm = e->model.gemm;
-    ms->device = e->model.device;
+    fr_model_spec_settings(&e->model, ms);
     ms->quiet = 1;
 }
 

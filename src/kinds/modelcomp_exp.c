@@ -53,14 +53,8 @@ static int read_labels(EvalCtx *c, FrError *err);
 
 static void model_settings(const FrExperiment *e, const char *weights, FrModelSettings *ms)
 {
-    fr_model_defaults(ms);
-    ms->cfg = e->model.cfg;
+    fr_model_spec_settings(&e->model, ms);
     ms->weights = weights;
-    ms->seed = e->model.seed;
-    ms->width = e->model.input_w;
-    ms->height = e->model.input_h;
-    ms->gemm = e->model.gemm;
-    ms->device = e->model.device;
     ms->quiet = 1;
 }
 

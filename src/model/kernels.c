@@ -1,5 +1,5 @@
 /* kernels.c: faster CPU kernels for darknet's per-element loops, interposed
- * as gemm_cpu is in model.c (libdarknet.so calls them by name through its
+ * as gemm_cpu is in model_blas.c (libdarknet.so calls them by name through its
  * PLT or takes their address through its GOT; the Makefile links
  * libfeatrd.a whole, so these definitions win). Each gives the same bits as
  * darknet's own (the same float operations in the same order; tested layer

@@ -1,6 +1,7 @@
 /* model_internal.h: the darknet adapter's parts (src/model/): the cfg
  * check and rewrite (cfg_check.c, plain text work that needs no darknet)
- * used by model.c before darknet ever sees a cfg. */
+ * used by model.c before darknet ever sees a cfg, and what the adapter's
+ * darknet-free files (kernels.c's switch, model_blas.c) export. */
 #ifndef FEATRD_MODEL_INTERNAL_H
 #define FEATRD_MODEL_INTERNAL_H
 

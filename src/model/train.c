@@ -3,7 +3,7 @@
  * trains networks with darknet's own training code (parse_network_cfg,
  * load_data_blocking with DETECTION_DATA / CLASSIFICATION_DATA,
  * train_network, save_weights). Includes darknet.h; the GEMM used is
- * whatever gemm_cpu the executable links (src/model/model.c's OpenBLAS override).
+ * whatever gemm_cpu the executable links (src/model/model_blas.c's OpenBLAS override).
  * On the GPU (GPU build, device gpu) darknet trains as it does itself:
  * gpu_index 0 before parsing, so train_network runs forward_network_gpu,
  * backward_network_gpu and update_network_gpu, and load/save_weights move

@@ -435,15 +435,8 @@ static int open_worker_model(Run *r, int w, int wi, FrError *err)
     if (w > 0)
         return fr_model_open_shared(&r->models[w], r->models[0], 1, err);
     FrModelSettings ms;
-    fr_model_defaults(&ms);
-    ms.cfg = e->model.cfg;
+    fr_model_spec_settings(&e->model, &ms);
     ms.weights = wi < 0 ? e->model.weights : e->sweep.weights[wi];
-    ms.seed = e->model.seed;
-    ms.width = e->model.input_w;
-    ms.height = e->model.input_h;
-    ms.gemm = e->model.gemm;
-    ms.device = e->model.device;
-    ms.kernels = e->model.kernels;
     ms.quiet = w > 0 || r->o.progress == FR_PROGRESS_NONE;
     return fr_model_open(&r->models[w], &ms, err);
 }

@@ -377,6 +377,7 @@ static int open_decoder(const Run *r, int s, FrModel **m, FrError *err)
     fr_model_defaults(&ms);
     ms.cfg = cfg;
     ms.weights = w;
+    ms.backend = e->model.backend;
     ms.gemm = e->model.gemm;
     ms.quiet = 1;
     int rc = fr_model_open(m, &ms, err);

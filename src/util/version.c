@@ -1,6 +1,6 @@
 /* version.c: the version of featrd and of every linked library, each asked
  * through the one file that includes that library's header (the codec
- * registry for the coders, bd.c for GSL, yaml_tree.c for libyaml, model.c for
+ * registry for the coders, bd.c for GSL, yaml_tree.c for libyaml, model_blas.c / model_dn.c for
  * darknet and OpenBLAS). */
 #include <string.h>
 

@@ -10,7 +10,7 @@
 /* The libraries' versions, each from its adapter. */
 const char *fr_bd_gsl_version(void);      /* bd.c */
 const char *fr_config_yaml_version(void); /* yaml_tree.c */
-const char *fr_model_blas_version(void);  /* model.c: openblas_get_config() */
-const char *fr_model_darknet_path(void);  /* model.c: the libdarknet.so in use */
+const char *fr_model_blas_version(void);  /* model_blas.c: openblas_get_config() */
+const char *fr_model_darknet_path(void);  /* model_dn.c: the libdarknet.so in use */
 
 #endif
