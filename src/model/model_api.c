@@ -20,14 +20,16 @@ void fr_model_defaults(FrModelSettings *s)
     s->gemm = FR_GEMM_OPENBLAS;
 }
 
-static int wrap(FrModel **mp, const FrModelBackend *be, void *self, int rc)
+/* The handle a backend's open gave, in an FrModel; the backend's own
+ * errors pass through as it reported them. */
+static int wrap(FrModel **mp, const FrModelBackend *be, void *self, int rc, FrError *err)
 {
     if (rc != FR_OK || !self)
         return rc;
     FrModel *m = malloc(sizeof *m);
     if (!m) {
         be->close(self);
-        return FR_E_NOMEM;
+        return fr_error(err, FR_E_NOMEM, "out of memory opening a model");
     }
     m->be = be;
     m->self = self;
@@ -47,10 +49,7 @@ int fr_model_open(FrModel **mp, const FrModelSettings *s, FrError *err)
     }
     void *self = NULL;
     int rc = be->open(mp ? &self : NULL, s, err);
-    rc = wrap(mp, be, self, rc);
-    if (rc == FR_E_NOMEM && !*mp)
-        fr_error(err, rc, "out of memory opening %s", s->cfg);
-    return rc;
+    return wrap(mp, be, self, rc, err);
 }
 
 int fr_model_open_shared(FrModel **mp, FrModel *base, int quiet, FrError *err)
@@ -60,10 +59,7 @@ int fr_model_open_shared(FrModel **mp, FrModel *base, int quiet, FrError *err)
     const FrModelBackend *be = BE(base);
     void *self = NULL;
     int rc = be->open_shared(mp ? &self : NULL, SELF(base), quiet, err);
-    rc = wrap(mp, be, self, rc);
-    if (rc == FR_E_NOMEM && !*mp)
-        fr_error(err, rc, "out of memory opening a shared model");
-    return rc;
+    return wrap(mp, be, self, rc, err);
 }
 
 int fr_model_shares_params(const FrModel *a, const FrModel *b)
