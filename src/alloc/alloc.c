@@ -272,9 +272,7 @@ int fr_alloc_code_uniform_(const FrTensor *cuts, int ncuts, const FrFeatureSetti
 {
     if (rec_out)
         *rec_out = NULL;
-    int rc = fr_alloc_check_(cuts, ncuts, fs, qp_base, n, err);
-    if (rc)
-        return rc;
+    int rc;
     /* line 3 for every channel at once: one coding of the whole feature at QP_base */
     FrFeatureSettings f = *fs;
     f.qp = qp_base;
@@ -316,10 +314,11 @@ done:
 
 int fr_alloc_channels_mse_(FrModel *m, int split, int layer, const FrTensor *cuts, int ncuts,
                            const FrTensor *rec, const FrTensor *ref,
-                           const FrTensor *const *prev, const double *const *prev_s, int nprev,
+                           const FrTensor *const *prev, const double *prev_s, int nprev,
                            double *s, FrError *err)
 {
     int rc = FR_OK;
+    size_t nch = (size_t)fr_alloc_channels(cuts, ncuts);
     FrTensor out = {0}, work[FR_MAX_CUTS];
     memset(work, 0, sizeof work);
     for (int t = 0; t < ncuts; t++) {
@@ -347,7 +346,7 @@ int fr_alloc_channels_mse_(FrModel *m, int split, int layer, const FrTensor *cut
                                        plane * sizeof(float)))
                 j++;
             if (j < nprev) {
-                s[k] = prev_s[j][k];
+                s[k] = prev_s[(size_t)j * nch + (size_t)k];
                 continue;
             }
             memcpy(dst, deg, plane * sizeof(float));

@@ -49,19 +49,21 @@ int fr_alloc_reference_(FrModel *m, int split, const FrTensor *cuts, int ncuts, 
  * qp_base with the measurement's settings (tiles padded to 16, as the
  * allocated coding pads them), rates (may be NULL) as fr_alloc_measure_,
  * and when rec is not NULL decoded into *rec (ncuts tensors of the cuts'
- * shapes, allocated; free with fr_alloc_free_set_). */
+ * shapes, allocated; free with fr_alloc_free_set_). The caller has checked
+ * the arguments with fr_alloc_check_. */
 int fr_alloc_code_uniform_(const FrTensor *cuts, int ncuts, const FrFeatureSettings *fs,
                            int qp_base, double *rates, int n, FrTensor **rec, FrError *err);
 
 /* Lines 2-9: s[k] = MSE at the measurement layer between ref and the back
  * half on the cuts with channel k replaced by rec's (0 without a back half
  * when rec's channel equals the original). prev[0..nprev-1] are the decoded
- * sets of earlier QP_base values with their sensitivities prev_s[j]: a
- * channel decoded to the same values as in prev[j] takes prev_s[j][k]
- * without a back half (the same input, so the same value bit for bit). */
+ * sets of earlier QP_base values and prev_s their sensitivities, nprev rows
+ * of the cut set's channel count: a channel decoded to the same values as
+ * in prev[j] takes row j's value without a back half (the same input, so
+ * the same value bit for bit). */
 int fr_alloc_channels_mse_(FrModel *m, int split, int layer, const FrTensor *cuts, int ncuts,
                            const FrTensor *rec, const FrTensor *ref,
-                           const FrTensor *const *prev, const double *const *prev_s, int nprev,
+                           const FrTensor *const *prev, const double *prev_s, int nprev,
                            double *s, FrError *err);
 
 /* Frees n tensors and the array holding them (NULL: nothing). */

@@ -16,13 +16,6 @@ int fr_alloc_sensitivity_qps_(FrModel *m, int split, const FrTensor *cuts, int n
 {
     if (!m || !cuts || !fs || !qps || !s || nq < 1)
         return fr_error(err, FR_E_USAGE, "sensitivity: no QP_base values to measure at");
-    if (ncuts < 1 || ncuts > FR_MAX_CUTS)
-        return fr_error(err, FR_E_USAGE, "sensitivity: %d cut tensors (1..%d)", ncuts,
-                        FR_MAX_CUTS);
-    if (n != fr_alloc_channels(cuts, ncuts))
-        return fr_error(err, FR_E_USAGE,
-                        "sensitivity: %d entries given for %d channels of the cut set", n,
-                        fr_alloc_channels(cuts, ncuts));
     for (int k = 0; k < nq; k++) {
         int rc = fr_alloc_check_(cuts, ncuts, fs, qps[k], n, err);
         if (rc) /* the settings' errors before any work, as nq single calls give */
@@ -31,8 +24,7 @@ int fr_alloc_sensitivity_qps_(FrModel *m, int split, const FrTensor *cuts, int n
     double t0 = fr_now();
     FrTensor ref = {0};
     FrTensor **rec = calloc((size_t)nq, sizeof *rec);
-    const double **rows = calloc((size_t)nq, sizeof *rows);
-    int rc = rec && rows ? FR_OK : fr_error(err, FR_E_NOMEM, "out of memory for %d QPs", nq);
+    int rc = rec ? FR_OK : fr_error(err, FR_E_NOMEM, "out of memory for %d QPs", nq);
     if (rc == FR_OK)
         rc = fr_alloc_reference_(m, split, cuts, ncuts, layer, &ref, err);
     double shared = (fr_now() - t0) / nq;
@@ -42,15 +34,13 @@ int fr_alloc_sensitivity_qps_(FrModel *m, int split, const FrTensor *cuts, int n
         rc = fr_alloc_code_uniform_(cuts, ncuts, fs, qps[k], NULL, n, &rec[k], err);
         if (rc == FR_OK)
             rc = fr_alloc_channels_mse_(m, split, layer, cuts, ncuts, rec[k], &ref,
-                                        (const FrTensor *const *)rec, rows, k, row, err);
-        rows[k] = row;
+                                        (const FrTensor *const *)rec, s, k, row, err);
         if (seconds)
             seconds[k] = fr_now() - t1 + shared;
     }
     for (int k = 0; rec && k < nq; k++)
         fr_alloc_free_set_(rec[k], ncuts);
     free(rec);
-    free(rows);
     fr_tensor_free(&ref);
     return rc;
 }
