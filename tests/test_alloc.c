@@ -267,18 +267,7 @@ static FrModel *open_tiny(const char *dir, int decisive)
     snprintf(w, sizeof w, "%s/tiny-%d.weights", dir, decisive);
     tu_write(cfg, TINY_CFG);
     write_tiny_weights(w, decisive);
-    FrModelSettings ms;
-    fr_model_defaults(&ms);
-    ms.cfg = cfg;
-    ms.weights = w;
-    ms.quiet = 1;
-    FrModel *m = NULL;
-    FrError err;
-    int rc = fr_model_open(&m, &ms, &err);
-    if (rc != 0)
-        print_error("%s\n", err.msg);
-    assert_int_equal(rc, 0);
-    return m;
+    return tu_open_model(cfg, w);
 }
 
 static void check_decisive(const char *dir, int decisive, FrPacking packing)
@@ -541,14 +530,8 @@ static double mse_plain(const float *a, const float *b, size_t n)
 static void test_shared_reuses_equal_decodings(void **state)
 {
     (void)state;
-    FrModelSettings ms;
-    fr_model_defaults(&ms);
-    ms.cfg = "models/fmnist-yolo.cfg";
-    ms.weights = "models/fmnist-yolo.weights";
-    ms.quiet = 1;
-    FrModel *m = NULL;
+    FrModel *m = tu_open_model("models/fmnist-yolo.cfg", "models/fmnist-yolo.weights");
     FrError err;
-    assert_int_equal(fr_model_open(&m, &ms, &err), 0);
     int split, layer;
     assert_int_equal(fr_model_find_layer(m, "max_7", &split, &err), 0);
     assert_int_equal(fr_alloc_sens_layer(m, split, FR_SENS_PENULTIMATE, NULL, &layer, &err), 0);
@@ -601,14 +584,8 @@ static void test_shared_reuses_equal_decodings(void **state)
 static void test_shared_matches_naive(void **state)
 {
     (void)state;
-    FrModelSettings ms;
-    fr_model_defaults(&ms);
-    ms.cfg = "models/fmnist-vgg.cfg";
-    ms.weights = "models/fmnist-vgg.weights";
-    ms.quiet = 1;
-    FrModel *m = NULL;
+    FrModel *m = tu_open_model("models/fmnist-vgg.cfg", "models/fmnist-vgg.weights");
     FrError err;
-    assert_int_equal(fr_model_open(&m, &ms, &err), 0);
     static const char *const splits[] = {"conv1", "pool2"};
     static const int qps[2] = {36, 42};
     for (int sp = 0; sp < 2; sp++) {

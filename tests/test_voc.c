@@ -253,15 +253,8 @@ static void write_voc_tree(void)
  * computes them (default det_thresh and nms). */
 static void detect_all(void)
 {
-    FrModelSettings ms;
-    fr_model_defaults(&ms);
-    ms.cfg = "models/fmnist-yolo.cfg";
-    ms.weights = "models/fmnist-yolo.weights";
-    ms.quiet = 1;
-    FrModel *m = NULL;
+    FrModel *m = tu_open_model("models/fmnist-yolo.cfg", "models/fmnist-yolo.weights");
     FrError err = {0};
-    if (fr_model_open(&m, &ms, &err))
-        fail_msg("%s", err.msg);
     for (int i = 0; i < NIMG; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/VOC2007/JPEGImages/%06d.png", g_dir, i);

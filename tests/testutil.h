@@ -145,6 +145,22 @@ static inline void tu_feature_like(FrTensor *t, uint32_t seed)
     }
 }
 
+/* A model opened quietly from cfg and weights (NULL: seeded); fails the
+ * test with darknet's message when it cannot be opened. */
+static inline FrModel *tu_open_model(const char *cfg, const char *weights)
+{
+    FrModelSettings ms;
+    fr_model_defaults(&ms);
+    ms.cfg = cfg;
+    ms.weights = weights;
+    ms.quiet = 1;
+    FrModel *m = NULL;
+    FrError err = {0};
+    if (fr_model_open(&m, &ms, &err) != FR_OK)
+        fail_msg("%s: %s", cfg, err.msg);
+    return m;
+}
+
 /* Mean squared difference of channel k of two tensors of one shape. */
 static inline double tu_channel_mse(const FrTensor *a, const FrTensor *b, int k)
 {
