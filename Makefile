@@ -63,14 +63,21 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas 
 endif
 
 # find, not wildcard: the library may grow subdirectories (src/*/); the CLI is src/cli/.
-LIB_SRC  ?= $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+# src/demo/ (the demo data set) and src/train/ (darknet training) are not in
+# the core library: they are libfeatrd-train.a, which the CLI and the tests
+# link beside it (the core never calls them; test_registry checks that).
+TRAIN_DIRS := src/demo src/train
+LIB_SRC  ?= $(sort $(shell find src -name '*.c' -not -path 'src/cli/*' $(TRAIN_DIRS:%=-not -path '%/*')))
+TRAIN_SRC:= $(sort $(shell find $(TRAIN_DIRS) -name '*.c'))
 CLI_SRC  := $(sort $(shell find src/cli -name '*.c'))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/bench_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TRAIN_OBJ:= $(TRAIN_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libfeatrd.a
+TRAIN_LIB:= $(BUILD)/libfeatrd-train.a
 BIN      := $(if $(filter 1,$(GPU)),bin-gpu/featrd,bin/featrd)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -81,12 +88,13 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: install
 PREFIX  ?= /usr/local
 INSTALL_PKGS := $(filter-out gsl,$(PKGS))
-install: $(BIN) $(LIB)
+install: $(BIN) $(LIB) $(TRAIN_LIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include/featrd $(DESTDIR)$(PREFIX)/share/featrd/plots \
 	  $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/featrd
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libfeatrd.a
+	install -m 644 $(TRAIN_LIB) $(DESTDIR)$(PREFIX)/lib/libfeatrd-train.a
 	install -m 644 include/featrd.h $(DESTDIR)$(PREFIX)/include/featrd.h
 	install -m 644 include/featrd/*.h $(DESTDIR)$(PREFIX)/include/featrd/
 	install -m 644 plots/*.gp $(DESTDIR)$(PREFIX)/share/featrd/plots/
@@ -137,7 +145,7 @@ depcheck:
 	@pkg-config --exists $(PKGS) 2>/dev/null && [ -f $(DARKNET_DIR)/include/darknet.h ] || \
 	  { echo "featrd: build dependencies are missing: run 'make deps' (as root) first" >&2; exit 2; }
 
-$(LIB_OBJ) $(CLI_OBJ): | depcheck
+$(LIB_OBJ) $(TRAIN_OBJ) $(CLI_OBJ): | depcheck
 
 # Header dependencies: every compile writes <target>.d (the headers it read,
 # from gcc/clang -MMD; -MP keeps a deleted header from stopping the build), and
@@ -162,15 +170,20 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(TRAIN_LIB): $(TRAIN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 # --whole-archive: the OpenBLAS gemm_cpu override in model.o must be in every
 # executable so it interposes on libdarknet's own (see DESIGN.md).
-WHOLE := -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+# libfeatrd-train.a comes first: it calls the core, not the other way round.
+WHOLE := $(TRAIN_LIB) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
-$(BIN): $(CLI_OBJ) $(LIB)
+$(BIN): $(CLI_OBJ) $(LIB) $(TRAIN_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(CLI_OBJ) $(WHOLE) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c $(LIB) $(NODEP)
+$(BUILD)/tests/%: tests/%.c $(LIB) $(TRAIN_LIB) $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -lcmocka -o $@
 
@@ -181,7 +194,7 @@ $(BUILD)/tests/test_codec_av1: LDLIBS += $(shell pkg-config --libs dav1d 2>/dev/
 # test_run types ^C on a pseudo-terminal (forkpty: libutil on older glibc).
 $(BUILD)/tests/test_run: LDLIBS += -lutil
 
-$(BUILD)/bench/%: bench/%.c $(LIB) $(NODEP)
+$(BUILD)/bench/%: bench/%.c $(LIB) $(TRAIN_LIB) $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
@@ -231,7 +244,7 @@ FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=build-fuzz/fuzz/%)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-build-fuzz/fuzz/%: fuzz/%.c $(LIB) $(NODEP)
+build-fuzz/fuzz/%: fuzz/%.c $(LIB) $(TRAIN_LIB) $(NODEP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< $(WHOLE) $(LDLIBS) -o $@
 
@@ -272,4 +285,4 @@ clean:
 	rm -rf build build-san build-fuzz build-ndebug build-debug build-cov bin build-gpu bin-gpu
 
 # test_fuzz includes fuzz/*.c: its .d names them like any header.
--include $(wildcard $(LIB_OBJ:=.d) $(CLI_OBJ:=.d) $(TESTS:=.d) $(BENCHES:=.d) $(FUZZ_BIN:=.d))
+-include $(wildcard $(LIB_OBJ:=.d) $(TRAIN_OBJ:=.d) $(CLI_OBJ:=.d) $(TESTS:=.d) $(BENCHES:=.d) $(FUZZ_BIN:=.d))

@@ -12,8 +12,8 @@
 #include "codec/codec.h"
 #include "codec/pack.h"
 #include "codec/quant.h"
-#include "data/demo.h"
 #include "alloc/alloc_internal.h"
+#include "model/model.h"
 
 #include <math.h>
 
@@ -354,7 +354,7 @@ static void test_runner_helpers(void **state)
         for (int i = 0; i < 16 * 16 * 3; i++)
             pix[i] = (uint8_t)((i * (7 + 5 * k) + 31 * k) % 251);
         snprintf(paths[k], sizeof paths[k], "%s/img%d.png", dir, k);
-        assert_int_equal(fr_demo_write_png(paths[k], pix, 16, 16, 3, &err), 0);
+        assert_int_equal(fr_model_write_png(paths[k], pix, 16, 16, 3, &err), 0);
         plist[k] = paths[k];
     }
     FrFeatureSettings fs;

@@ -3,7 +3,7 @@
  * seed (and a recorded hash), darknet reading the PNGs back exactly, and the
  * shipped weights reaching their accuracy targets on fixed test subsets. */
 #include "testutil.h"
-#include "data/demo.h"
+#include "demo/demo.h"
 #include "metrics/metrics.h"
 
 #include <limits.h>

@@ -17,7 +17,7 @@
 #include "testutil.h"
 #include "config/config.h"
 #include "config/task.h"
-#include "data/demo.h"
+#include "demo/demo.h"
 #include "model/model.h"
 #include "util/csv.h"
 
@@ -670,7 +670,7 @@ static void test_gpu_train(void **state)
         for (int k = 0; k < 16 * 16 * 3; k++)
             pix[k] = (uint8_t)((k * (i % 2 ? 13 : 5) + i) & 255);
         FrError err = {0};
-        assert_int_equal(fr_demo_write_png(p, pix, 16, 16, 3, &err), 0);
+        assert_int_equal(fr_model_write_png(p, pix, 16, 16, 3, &err), 0);
         snprintf(l + strlen(l), sizeof l - strlen(l), "%s\n", p);
     }
     snprintf(list, sizeof list, "%s/train.list", dir);

@@ -504,6 +504,42 @@ static void test_adapters_only(void **st)
         fail_msg("outside headers outside their adapters: %s", bad);
 }
 
+/* Demo data and training are not in the core library (issue #15): no core
+ * source file includes their headers, and libfeatrd.a (beside this test's
+ * build directory) neither defines nor needs any of their functions, so a
+ * program that links the core alone gets the whole pipeline. */
+static void test_core_without_training(void **st)
+{
+    (void)st;
+    char *out = NULL;
+    int rc = tu_sh(&out, "grep -rlE '#include \"(demo|train)/|#include \"featrd/(demo|invert)\\.h\"' src "
+                         "--include='*.[ch]' | grep -vE '^src/(cli|demo|train)/'");
+    if (rc == 0)
+        fail_msg("core files include demo/training headers:\n%s", out);
+    free(out);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    assert_non_null(slash);
+    *slash = 0; /* BUILD/tests */
+    char lib[PATH_MAX + 32], tlib[PATH_MAX + 32];
+    snprintf(lib, sizeof lib, "%s/../libfeatrd.a", exe);
+    snprintf(tlib, sizeof tlib, "%s/../libfeatrd-train.a", exe);
+    assert_int_equal(access(lib, R_OK), 0);
+    assert_int_equal(access(tlib, R_OK), 0);
+    const char *pat = "fr_(train|fmnist|demo|invert_train|invert_default)_?";
+    rc = tu_sh(&out, "nm -g '%s' | grep -E ' [TUD] %s'", lib, pat);
+    if (rc == 0)
+        fail_msg("libfeatrd.a defines or needs training/demo symbols:\n%s", out);
+    free(out);
+    /* and the training library does hold them (the check above looks at the right names) */
+    assert_int_equal(tu_sh(&out, "nm -g '%s' | grep -cE ' T %s'", tlib, pat), 0);
+    assert_true(atoi(out) >= 8);
+    free(out);
+}
+
 /* The metrics registry: ids in order, names round-trip through the config's
  * spelling, each column is documented in docs/run.md's points.csv table. */
 static void test_metric_registry(void **st)
@@ -844,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_one_validation),
         cmocka_unit_test(test_docs_list_codec_keys),
         cmocka_unit_test(test_adapters_only),
+        cmocka_unit_test(test_core_without_training),
         cmocka_unit_test(test_metric_registry),
         cmocka_unit_test(test_points_columns),
         cmocka_unit_test(test_kind_registry),

@@ -15,7 +15,7 @@
 #include <math.h>
 #include "run/results_internal.h"
 #include "data/dataset.h"
-#include "data/demo.h"
+#include "demo/demo.h"
 #include "util/csv.h"
 
 #define NIMG 60

@@ -3,8 +3,9 @@
  * (fmnist-det: detection scenes with darknet labels; fmnist-cls: a
  * classification set with the class in the file name), and trains the demo
  * darknet models with darknet's own training code. The reader and the
- * generator are src/data/fmnist.c; image writing and training are src/model/train.c (the
- * darknet adapter for training). */
+ * generator are src/demo/fmnist.c, training is src/train/train.c (the
+ * darknet adapter for training); both are in libfeatrd-train.a, not in the
+ * core libfeatrd.a (link -lfeatrd-train -lfeatrd). */
 #ifndef FEATRD_DEMO_H
 #define FEATRD_DEMO_H
 

@@ -4,8 +4,8 @@
  * dequantized feature of one split to the letterboxed network input; the
  * sweep runs it on every RD point's decoded feature (config `invert:`) and
  * reports the reconstruction's PSNR and SSIM against the input. Training is
- * src/model/train.c (darknet's own train_network on batches built in
- * memory); the decoder's forward at sweep time is an FrModel
+ * src/train/train.c in libfeatrd-train.a (darknet's own train_network on
+ * batches built in memory); the decoder's forward at sweep time is an FrModel
  * (fr_model_open on the decoder cfg, fr_model_forward on the feature,
  * fr_model_output). */
 #ifndef FEATRD_INVERT_H

@@ -71,4 +71,10 @@ FrGemm fr_model_get_gemm(const FrModel *m);
 /* 1 when this featrd is built against a CUDA libdarknet (make GPU=1), else 0. */
 int fr_gpu_compiled(void);
 
+/* Writes an 8-bit image (w×h×c interleaved, c = 1 or 3) as PNG with darknet's
+ * stb writer, atomically (temporary name, then rename): the run's invert:
+ * reconstructions, the demo data set's scenes. FR_E_USAGE (bad arguments, a
+ * path too long for darknet's 256-byte name buffer), FR_E_IO. */
+int fr_model_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err);
+
 #endif

@@ -131,3 +131,29 @@ int fr_image_jpeg_code(const FrTensor *rgb, int quality, size_t *bytes, FrTensor
     return rc;
 }
 
+int fr_model_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err)
+{
+    if (!path || !pix || w <= 0 || h <= 0 || (c != 1 && c != 3))
+        return fr_error(err, FR_E_USAGE, "fr_model_write_png: bad arguments");
+    char tmp[256];
+    /* darknet formats "<name>.png" into a 256-byte buffer */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp - 8)
+        return fr_error(err, FR_E_USAGE, "%s: path too long for darknet's image writer", path);
+    image im = make_image(w, h, c);
+    if (!im.data)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    /* save_image_options truncates 255·v: centre each byte so it comes back exactly */
+    for (int k = 0; k < c; k++)
+        for (int i = 0; i < w * h; i++)
+            im.data[k * w * h + i] = ((float)pix[i * c + k] + 0.5f) / 255.0f;
+    save_image_options(im, tmp, PNG, 0);
+    free_image(im);
+    char written[300];
+    snprintf(written, sizeof written, "%s.png", tmp);
+    if (rename(written, path) != 0) {
+        int e = errno;
+        unlink(written);
+        return fr_error(err, FR_E_IO, "%s: cannot write image: %s", path, strerror(e));
+    }
+    return 0;
+}

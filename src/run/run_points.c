@@ -20,7 +20,6 @@
 #include "alloc/alloc.h"
 #include "codec/codec.h"
 #include "codec/container.h"
-#include "data/demo.h"
 #include "metrics/metrics.h"
 #include "model/model.h"
 #include "util/common.h"
@@ -517,10 +516,10 @@ static int recon_score(Run *r, const FrPoint *pt, size_t img, const FrTensor *im
         snprintf(path, sizeof path, "%s/recon/%s/%s.png", r->dir, pt->id, stem);
         rc = mkdir_parents(path, err);
         if (!rc)
-            rc = fr_demo_write_png(path, a, im->w, im->h, 3, err);
+            rc = fr_model_write_png(path, a, im->w, im->h, 3, err);
         snprintf(path, sizeof path, "%s/recon/input/%s.png", r->dir, stem);
         if (!rc && stat(path, &st) != 0 && !(rc = mkdir_parents(path, err)))
-            rc = fr_demo_write_png(path, b, im->w, im->h, 3, err);
+            rc = fr_model_write_png(path, b, im->w, im->h, 3, err);
     }
 done:
     free(a);

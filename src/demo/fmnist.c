@@ -1,7 +1,7 @@
 /* fmnist.c: Fashion-MNIST reader and the demo data generator (fmnist-det
  * scenes, fmnist-cls images, names and lists). The gzipped idx files are
  * read whole through the zlib adapter (fr_gzip_read_file); images are written by
- * fr_demo_write_png (darknet's stb writer, in train.c). Randomness comes from
+ * fr_model_write_png (darknet's stb writer, src/model/model_image.c). Randomness comes from
  * a private splitmix64 stream, never rand(), so output depends on the seed only. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -15,7 +15,8 @@
 #include "featrd/demo.h"
 
 #include "codec/codec_internal.h"
-#include "data/demo.h"
+#include "demo/demo.h"
+#include "model/model.h"
 
 struct FrFmnist {
     int n;
@@ -481,7 +482,7 @@ static int gen_det(const FrDemoDataSettings *s, const char *root, const FrFmnist
         if ((rc = fr_demo_scene_render(ds, seed, i, s->det_size, &sc, err)))
             goto done;
         snprintf(path, sizeof path, "%s/images/%s/%06d.png", root, split, i);
-        rc = fr_demo_write_png(path, sc.rgb, sc.size, sc.size, 3, err);
+        rc = fr_model_write_png(path, sc.rgb, sc.size, sc.size, 3, err);
         if (!rc && text_add(&list, "%s\n", path))
             rc = fr_error(err, FR_E_NOMEM, "out of memory");
         lab.n = 0;
@@ -532,7 +533,7 @@ static int gen_cls(const FrDemoDataSettings *s, const char *root, const FrFmnist
             rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = to_u8(f[p]);
         snprintf(path, sizeof path, "%s/%s/%05d_%s.png", root, split, i,
                  class_names[fr_fmnist_label(ds, i)]);
-        if ((rc = fr_demo_write_png(path, rgb, S, S, 3, err)))
+        if ((rc = fr_model_write_png(path, rgb, S, S, 3, err)))
             goto done;
         if (text_add(&list, "%s\n", path)) {
             rc = fr_error(err, FR_E_NOMEM, "out of memory");

@@ -1,7 +1,6 @@
-/* train.c: the darknet adapter for the demo: writes PNGs with darknet's stb
- * writer (so darknet's loaders read back exactly what was generated) and
- * trains networks with darknet's own training code (parse_network_cfg,
- * load_data_blocking with DETECTION_DATA / CLASSIFICATION_DATA,
+/* train.c: the darknet adapter for training (libfeatrd-train.a, beside the
+ * core library, which never calls it): trains networks with darknet's own
+ * training code (parse_network_cfg, load_data_blocking with DETECTION_DATA / CLASSIFICATION_DATA,
  * train_network, save_weights). Includes darknet.h; the GEMM used is
  * whatever gemm_cpu the executable links (src/model/model_blas.c's OpenBLAS override).
  * On the GPU (GPU build, device gpu) darknet trains as it does itself:
@@ -25,34 +24,7 @@
 #include "featrd/demo.h"
 #include "featrd/invert.h"
 #include "featrd/model.h"
-#include "data/demo.h"
-
-int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err)
-{
-    if (!path || !pix || w <= 0 || h <= 0 || (c != 1 && c != 3))
-        return fr_error(err, FR_E_USAGE, "fr_demo_write_png: bad arguments");
-    char tmp[256];
-    /* darknet formats "<name>.png" into a 256-byte buffer */
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp - 8)
-        return fr_error(err, FR_E_USAGE, "%s: path too long for darknet's image writer", path);
-    image im = make_image(w, h, c);
-    if (!im.data)
-        return fr_error(err, FR_E_NOMEM, "out of memory");
-    /* save_image_options truncates 255·v: centre each byte so it comes back exactly */
-    for (int k = 0; k < c; k++)
-        for (int i = 0; i < w * h; i++)
-            im.data[k * w * h + i] = ((float)pix[i * c + k] + 0.5f) / 255.0f;
-    save_image_options(im, tmp, PNG, 0);
-    free_image(im);
-    char written[300];
-    snprintf(written, sizeof written, "%s.png", tmp);
-    if (rename(written, path) != 0) {
-        int e = errno;
-        unlink(written);
-        return fr_error(err, FR_E_IO, "%s: cannot write image: %s", path, strerror(e));
-    }
-    return 0;
-}
+#include "demo/demo.h"
 
 void fr_train_defaults(FrTrainSettings *s)
 {

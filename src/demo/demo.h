@@ -1,9 +1,9 @@
-/* data/demo.h: the library-internal part of module demo: functions that other
- * modules of libfeatrd and the tests use, which are not part of the public
- * API (include/featrd/demo.h) and are not installed. The CLI cannot include
- * this (it is built without -Isrc). */
-#ifndef FR_INTERNAL_DATA_DEMO_H
-#define FR_INTERNAL_DATA_DEMO_H
+/* demo/demo.h: the internal part of module demo (src/demo/, in
+ * libfeatrd-train.a, not the core libfeatrd.a): what src/train/ and the tests
+ * use that is not part of the public API (include/featrd/demo.h) and is not
+ * installed. The CLI cannot include this (it is built without -Isrc). */
+#ifndef FR_INTERNAL_DEMO_DEMO_H
+#define FR_INTERNAL_DEMO_DEMO_H
 
 #include "featrd/demo.h"
 
@@ -35,10 +35,6 @@ const char *fr_demo_class_name(int cls);
 int fr_demo_scene_render(const FrFmnist *ds, uint64_t seed, int index, int size,
                          FrDemoScene *scene, FrError *err);
 void fr_demo_scene_free(FrDemoScene *scene);
-
-/* Writes an 8-bit image (w×h×c interleaved, c = 1 or 3) as PNG with darknet's
- * stb writer, atomically (temporary name, then rename). In src/model/train.c. */
-int fr_demo_write_png(const char *path, const uint8_t *pix, int w, int h, int c, FrError *err);
 
 /* The augmentation of one feature, in place: C×H×W floats coded with fs at
  * qp and replaced by the decoded values (what the back half sees in
