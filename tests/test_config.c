@@ -3,6 +3,7 @@
  * and defaults, include merging, -o overrides, file checks, the canonical
  * dump round trip and the hash. Fixtures are in tests/data/config/. */
 #include "testutil.h"
+#include "alloc/alloc.h"
 #include "config/config.h"
 #include "config/task.h"
 #include "kinds/experiments.h"
@@ -212,7 +213,7 @@ static void test_good_values(void **state)
     assert_string_equal(c[3].name, "zstd");
     assert_int_equal(SETTING(&c[3], "level"), 19);
     assert_int_equal(e->sweep.n_allocation, 2);
-    assert_int_equal(e->sweep.allocation[1], FR_ALLOC_SENSITIVITY);
+    assert_int_equal(e->sweep.allocation[1], fr_alloc_find("sensitivity"));
     assert_int_equal(e->sweep.n_qp_base, 2);
     assert_int_equal(e->sweep.qp_base[1], 38);
     assert_int_equal(e->sweep.qp_range, 4);
@@ -851,7 +852,7 @@ static void test_enum_names(void **state)
     (void)state;
     assert_string_equal(fr_kind_name(FR_KIND_LOSSLESS), "lossless");
     assert_string_equal(fr_task_name(FR_TASK_DENSE), "dense");
-    assert_string_equal(fr_allocation_name(FR_ALLOC_SENSITIVITY), "sensitivity");
+    assert_string_equal(fr_allocation_name(fr_alloc_find("sensitivity")), "sensitivity");
     assert_string_equal(fr_metric_name(FR_METRIC_FEATURE_PSNR), "feature_psnr");
     assert_int_equal(fr_metric_from_name("top5"), FR_METRIC_TOP5);
     assert_int_equal(fr_metric_from_name("top6"), -1);

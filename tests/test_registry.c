@@ -711,15 +711,26 @@ static void test_alloc_registry(void **st)
     (void)st;
     assert_int_equal(fr_alloc_count(), 4);
     for (int i = 0; i < fr_alloc_count(); i++) {
-        const FrAllocInfo *a = fr_alloc_info((FrAllocation)i);
-        assert_int_equal((int)a->id, i);
-        assert_string_equal(fr_allocation_name(a->id), a->name);
+        const FrAllocator *a = fr_allocator(i);
+        assert_non_null(a);
+        assert_ptr_equal(fr_alloc_info(i), &a->info);
+        assert_string_equal(fr_allocation_name(i), a->info.name);
+        assert_int_equal(fr_alloc_find(a->info.name), i);
+        /* a per-channel allocator computes maps in both scopes; uniform none */
+        assert_int_equal(a->image_qps != NULL, a->info.per_channel);
+        assert_int_equal(a->dataset_qps != NULL, a->info.per_channel);
+        assert_true(!a->info.rd_curves || a->info.per_channel);
     }
+    assert_null(fr_allocator(fr_alloc_count()));
+    assert_null(fr_allocator(-1));
+    assert_int_equal(fr_alloc_find("nope"), -1);
+    assert_string_equal(fr_allocation_name(FR_ALLOC_UNIFORM), "uniform");
     assert_int_equal(fr_alloc_info(FR_ALLOC_UNIFORM)->per_channel, 0);
-    assert_int_equal(fr_alloc_info(FR_ALLOC_SENSITIVITY)->per_channel, 1);
-    assert_int_equal(fr_alloc_info(FR_ALLOC_RDOPT)->per_channel, 1);
-    assert_int_equal(fr_alloc_info(FR_ALLOC_RDOPT)->rate_from_base, 1);
-    assert_string_equal(fr_allocation_name(FR_ALLOC_RDOPT_REFINE), "rdopt-refine");
+    assert_int_equal(fr_alloc_info(fr_alloc_find("sensitivity"))->per_channel, 1);
+    assert_int_equal(fr_alloc_info(fr_alloc_find("sensitivity"))->rd_curves, 0);
+    assert_int_equal(fr_alloc_info(fr_alloc_find("rdopt"))->per_channel, 1);
+    assert_int_equal(fr_alloc_info(fr_alloc_find("rdopt"))->rate_from_base, 1);
+    assert_int_equal(fr_alloc_info(fr_alloc_find("rdopt-refine"))->rd_curves, 1);
     /* a lossless entry gets no per-channel allocation; a lossy one gets one
      * point per qp_base under sensitivity and one per qp under uniform */
     FrError err;

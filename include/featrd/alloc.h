@@ -28,8 +28,8 @@ extern "C" {
 /* Seed 004 fixes QP_range to 5 throughout. */
 #define FR_ALLOC_QP_RANGE_DEFAULT 5
 
-/* The enums of the sweep axis (FrAllocation: FR_ALLOC_UNIFORM |
- * FR_ALLOC_SENSITIVITY), of the measurement layer (FrSensLayer:
+/* The sweep axis (FrAllocation: an index in the allocators registry,
+ * FR_ALLOC_UNIFORM = 0), the enums of the measurement layer (FrSensLayer:
  * FR_SENS_PENULTIMATE | FR_SENS_FINAL | FR_SENS_NAMED) and of the scope
  * (FrSensScope: FR_SENS_IMAGE | FR_SENS_DATASET), and their YAML spellings,
  * are owned by the config module (featrd/config.h). */
@@ -90,15 +90,19 @@ typedef struct FrRdoptResult {
  * qps (ties to the lower QP). out_qps[0..n-1] receives QPs. */
 #define FR_RDOPT_MAP_BITS(n) (8.0 * (double)(n))
 
-/* The allocators registry (src/alloc/alloc.c): one row per `sweep.allocation`
- * value. The config and the plan read what an allocator needs from it. */
+/* What an allocator is (the allocators registry, src/alloc/allocators.c:
+ * one entry per `sweep.allocation` value). The config, the plan and the run
+ * read what an allocator needs from it, never its name. */
 typedef struct FrAllocInfo {
-    FrAllocation id;
     const char *name;     /* the YAML value */
     int per_channel;      /* 1: a QP per channel (needs a codec with FR_CODEC_BLOCK_QP and
                              tile or frames packing; lossless entries do not get it) */
     int rate_from_base;   /* 1: the rate axis is sweep.qp_base (the curve's points), 0: the
                              codec entry's qp list */
+    int rd_curves;        /* 1: measures each channel's rate and distortion over
+                             sweep.rdopt.qps (needs packing frames; a map of one QP is sent
+                             as that uniform QP; the points get rdopt_lambda, d_pred and
+                             d_joint) */
     const char *summary;
 } FrAllocInfo;
 

@@ -76,12 +76,13 @@ typedef enum FrLabelFormat {
 #include "featrd/pack.h"
 #include "featrd/quant.h"
 
-typedef enum FrAllocation {
-    FR_ALLOC_UNIFORM = 0, /* one QP for every channel */
-    FR_ALLOC_SENSITIVITY, /* seed 004 Algorithm 1: QP_i = qp_base - round(qp_range * S_i) */
-    FR_ALLOC_RDOPT,       /* issue #19: Lagrangian QP per channel from measured R-D curves */
-    FR_ALLOC_RDOPT_REFINE, /* Algorithm 1's map refined by greedy equal-slope exchanges */
-} FrAllocation;
+/* A `sweep.allocation` value: the index of its allocator in the allocators
+ * registry (src/alloc/allocators.c, in the order listed there; names by
+ * fr_allocation_name). Uniform, one QP for every channel, is always 0 and
+ * the default; the others (sensitivity, rdopt, rdopt-refine, ...) are known
+ * by name only, so an allocator is added without touching this header. */
+typedef int FrAllocation;
+#define FR_ALLOC_UNIFORM 0
 
 typedef enum FrSensLayer {
     FR_SENS_PENULTIMATE = 0, /* the layer before the final classifier (seed 004) */

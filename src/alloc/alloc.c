@@ -861,30 +861,36 @@ int fr_alloc_dataset_sensitivity(FrModel *m, FrSensCache *cache, const char *con
     return rc;
 }
 
-/* ---------------- the registry ---------------- */
+/* ---------------- the allocators (registry: allocators.c) ---------------- */
 
-static const FrAllocInfo allocs[] = {
-    {FR_ALLOC_UNIFORM, "uniform", 0, 0, "one QP for every channel (the entry's qp list)"},
-    {FR_ALLOC_SENSITIVITY, "sensitivity", 1, 1,
+const FrAllocator fr_allocator_uniform = {
+    {"uniform", 0, 0, 0, "one QP for every channel (the entry's qp list)"}, NULL, NULL};
+
+static int sensitivity_image_qps(const FrAllocJob *j, int *qps, int n, FrAllocStats *st,
+                                 FrError *err)
+{
+    return fr_alloc_image_qps(j->m, j->cache, j->image, j->split_name, j->split, j->cuts,
+                              j->ncuts, j->fs, j->qp_base, j->qp_range, j->layer, j->model_id,
+                              qps, n, NULL, &st->seconds, err);
+}
+
+static int sensitivity_dataset_qps(const FrAllocJob *j, int *qps, int n, FrAllocStats *st,
+                                   FrError *err)
+{
+    double *s = calloc((size_t)n + 1, sizeof *s);
+    if (!s)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    int rc = fr_alloc_dataset_sensitivity(j->m, j->cache, j->images, j->nimages, j->split_name,
+                                          j->split, j->fs, j->qp_base, j->layer, j->model_id, s,
+                                          n, &st->seconds, err);
+    if (!rc)
+        rc = fr_alloc_qps(s, n, j->qp_base, j->qp_range, qps, err);
+    free(s);
+    return rc;
+}
+
+const FrAllocator fr_allocator_sensitivity = {
+    {"sensitivity", 1, 1, 0,
      "seed 004 Algorithm 1: QP_i = qp_base - round(qp_range * S_i), S_i the channel's "
      "measured sensitivity"},
-    {FR_ALLOC_RDOPT, "rdopt", 1, 1,
-     "Lagrangian: per-channel rate and distortion curves over sweep.rdopt.qps, q_i = argmin "
-     "D_i + lambda R_i at the rate of uniform qp_base"},
-    {FR_ALLOC_RDOPT_REFINE, "rdopt-refine", 1, 1,
-     "Algorithm 1's map refined by greedy equal-slope exchanges on the rdopt curves, at the "
-     "rate of uniform qp_base"},
-};
-
-int fr_alloc_count(void)
-{
-    return (int)(sizeof allocs / sizeof allocs[0]);
-}
-
-const FrAllocInfo *fr_alloc_info(FrAllocation a)
-{
-    for (int i = 0; i < fr_alloc_count(); i++)
-        if (allocs[i].id == a)
-            return &allocs[i];
-    return NULL;
-}
+    sensitivity_image_qps, sensitivity_dataset_qps};

@@ -190,7 +190,52 @@ int fr_rdopt_allocate(const double *R, const double *D, int n, const int *qps, i
                       int qp_base, double side_bits, const int *start, int *out_qps,
                       FrRdoptResult *res, FrError *err);
 
+/* ---------------- the allocators registry ---------------- */
+
+/* One QP map to compute: what the run knows at a feature point. */
+typedef struct FrAllocJob {
+    FrModel *m;                 /* the worker's model (front and back halves) */
+    FrSensCache *cache;         /* output.dir/cache/sens; may be NULL */
+    const char *model_id;       /* part of the cache key (the model cfg) */
+    const char *split_name;     /* the split's name (cache key) */
+    int split;                  /* the split layer */
+    int layer;                  /* the measurement layer (fr_alloc_sens_layer) */
+    const FrFeatureSettings *fs; /* the point's coding settings */
+    int qp_base;                /* the point's QP_base */
+    int qp_range;               /* sweep.qp_range */
+    const int *rd_qps;          /* sweep.rdopt.qps (allocators with rd_curves) */
+    int n_rd_qps;
+    /* scope image: */
+    const char *image;          /* the image's path (cache key) */
+    const FrTensor *cuts;       /* its cut tensors */
+    int ncuts;
+    /* scope dataset: */
+    const char *const *images;  /* the calibration images' paths */
+    int nimages;
+} FrAllocJob;
+
+/* What a map cost and, for allocators with rd_curves, what it predicts. */
+typedef struct FrAllocStats {
+    double seconds; /* measurement seconds (per image, or the data set's total) */
+    double lambda;  /* the Lagrangian slope used (rd_curves) */
+    double d_pred;  /* the predicted distortion at the measurement layer (rd_curves) */
+} FrAllocStats;
+
+/* An allocator: what it is and how it computes a map of n channel QPs.
+ * Adding one is a file defining a `const FrAllocator` and one line in
+ * src/alloc/allocators.c (docs/alloc.md "Adding an allocator"). */
+typedef struct FrAllocator {
+    FrAllocInfo info;
+    /* per_channel allocators only (NULL for uniform): the map of one image
+     * (job->image, cuts) and the map of the data set (job->images). */
+    int (*image_qps)(const FrAllocJob *job, int *qps, int n, FrAllocStats *st, FrError *err);
+    int (*dataset_qps)(const FrAllocJob *job, int *qps, int n, FrAllocStats *st,
+                       FrError *err);
+} FrAllocator;
+
 int fr_alloc_count(void);
+const FrAllocator *fr_allocator(FrAllocation a);  /* NULL when unknown */
 const FrAllocInfo *fr_alloc_info(FrAllocation a); /* NULL when unknown */
+int fr_alloc_find(const char *name);              /* the index, or -1 */
 
 #endif

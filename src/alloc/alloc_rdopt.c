@@ -393,3 +393,94 @@ int fr_rdopt_dataset_curves(FrModel *m, FrSensCache *cache, const char *const *i
     free(r1);
     return rc;
 }
+
+/* ---------------- the allocators rdopt and rdopt-refine ---------------- */
+
+/* The map from the curves R, D (n x nq over job->rd_qps): the Lagrangian
+ * allocation at uniform QP_base's rate; refine: Algorithm 1's map from the
+ * distortions at QP_base, refined by equal-slope exchanges instead. */
+static int rdopt_map(const FrAllocJob *j, int refine, const double *R, const double *D,
+                     int *qps, int n, FrAllocStats *st, FrError *err)
+{
+    int nq = j->n_rd_qps, rc = 0;
+    int *start = NULL;
+    if (refine) {
+        start = malloc((size_t)n * sizeof *start);
+        double *S = malloc((size_t)n * sizeof *S);
+        if (!start || !S)
+            rc = fr_error(err, FR_E_NOMEM, "out of memory");
+        int kb = 0;
+        for (int k = 0; k < nq; k++)
+            kb = j->rd_qps[k] == j->qp_base ? k : kb;
+        for (int i = 0; i < n && !rc; i++)
+            S[i] = D[(size_t)i * (size_t)nq + (size_t)kb];
+        if (!rc)
+            rc = fr_alloc_qps(S, n, j->qp_base, j->qp_range, start, err);
+        free(S);
+    }
+    FrRdoptResult rr;
+    if (!rc)
+        rc = fr_rdopt_allocate(R, D, n, j->rd_qps, nq, j->qp_base, FR_RDOPT_MAP_BITS(n), start,
+                               qps, &rr, err);
+    if (!rc) {
+        st->lambda = rr.lambda;
+        st->d_pred = rr.dist;
+    }
+    free(start);
+    return rc;
+}
+
+/* The curves of one image (dataset 0) or averaged over the calibration
+ * images (dataset 1), through the sensitivity cache, then the map. */
+static int rdopt_qps(const FrAllocJob *j, int dataset, int refine, int *qps, int n,
+                     FrAllocStats *st, FrError *err)
+{
+    size_t nn = (size_t)n * (size_t)j->n_rd_qps;
+    double *R = malloc(2 * nn * sizeof *R);
+    if (!R)
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    double *D = R + nn;
+    int rc = dataset ? fr_rdopt_dataset_curves(j->m, j->cache, j->images, j->nimages,
+                                               j->split_name, j->split, j->fs, j->rd_qps,
+                                               j->n_rd_qps, j->layer, j->model_id, R, D, n,
+                                               &st->seconds, err)
+                     : fr_rdopt_curves(j->m, j->cache, j->image, j->split_name, j->split,
+                                       j->cuts, j->ncuts, j->fs, j->rd_qps, j->n_rd_qps,
+                                       j->layer, j->model_id, R, D, n, &st->seconds, err);
+    if (!rc)
+        rc = rdopt_map(j, refine, R, D, qps, n, st, err);
+    free(R);
+    return rc;
+}
+
+static int rdopt_image(const FrAllocJob *j, int *qps, int n, FrAllocStats *st, FrError *err)
+{
+    return rdopt_qps(j, 0, 0, qps, n, st, err);
+}
+
+static int rdopt_dataset(const FrAllocJob *j, int *qps, int n, FrAllocStats *st, FrError *err)
+{
+    return rdopt_qps(j, 1, 0, qps, n, st, err);
+}
+
+static int refine_image(const FrAllocJob *j, int *qps, int n, FrAllocStats *st, FrError *err)
+{
+    return rdopt_qps(j, 0, 1, qps, n, st, err);
+}
+
+static int refine_dataset(const FrAllocJob *j, int *qps, int n, FrAllocStats *st, FrError *err)
+{
+    return rdopt_qps(j, 1, 1, qps, n, st, err);
+}
+
+const FrAllocator fr_allocator_rdopt = {
+    {"rdopt", 1, 1, 1,
+     "Lagrangian: per-channel rate and distortion curves over sweep.rdopt.qps, q_i = argmin "
+     "D_i + lambda R_i at the rate of uniform qp_base"},
+    rdopt_image, rdopt_dataset};
+
+const FrAllocator fr_allocator_rdopt_refine = {
+    {"rdopt-refine", 1, 1, 1,
+     "Algorithm 1's map refined by greedy equal-slope exchanges on the rdopt curves, at the "
+     "rate of uniform qp_base"},
+    refine_image, refine_dataset};

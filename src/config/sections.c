@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "config/config_internal.h"
-#include "featrd/alloc.h"
+#include "alloc/alloc.h"
 #include "config/config.h"
 #include "model/backend.h"
 #include "util/schema.h"
@@ -78,7 +78,7 @@ static int rdopt_used(const void *top, const FrField *f)
     (void)f;
     const FrSweepSpec *s = &((const FrExperiment *)top)->sweep;
     for (int i = 0; i < s->n_allocation; i++)
-        if (s->allocation[i] == FR_ALLOC_RDOPT || s->allocation[i] == FR_ALLOC_RDOPT_REFINE)
+        if (fr_alloc_info(s->allocation[i])->rd_curves)
             return 1;
     return 0;
 }

@@ -168,6 +168,24 @@ static int validate_features(FrExperiment *e, FrError *err)
     return 0;
 }
 
+
+/* The allocators (registry order) that are per-channel (rd 0) or measure
+ * R-D curves (rd 1), joined by sep ("a, b, c"; with " or ": "a, b or c"). */
+static void alloc_names_with(int rd, const char *sep, char *buf, size_t cap)
+{
+    const char *v[64];
+    int n = 0;
+    for (int a = 0; a < fr_alloc_count() && n < 64; a++) {
+        const FrAllocInfo *ai = fr_alloc_info(a);
+        if (rd ? ai->rd_curves : ai->per_channel)
+            v[n++] = ai->name;
+    }
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i == n - 1 ? sep : ", ",
+                              v[i]);
+}
 /* Rules that span several keys: all here, so the schema walk stays local. */
 int cfg_validate(CfgCx *c)
 {
@@ -289,14 +307,19 @@ int cfg_validate(CfgCx *c)
                 }
             }
         int sens = 0, lossy = 0, rdopt = 0;
-        const char *pc_name = "sensitivity"; /* the first per-channel allocation, for messages */
+        const char *pc_name = "", *rd_name = ""; /* the first such allocation, for messages */
         for (int i = s->n_allocation - 1; i >= 0; i--)
             if (fr_alloc_info(s->allocation[i])->per_channel) {
                 sens = 1;
                 pc_name = fr_allocation_name(s->allocation[i]);
-                if (s->allocation[i] == FR_ALLOC_RDOPT || s->allocation[i] == FR_ALLOC_RDOPT_REFINE)
+                if (fr_alloc_info(s->allocation[i])->rd_curves) {
                     rdopt = 1;
+                    rd_name = pc_name;
+                }
             }
+        char pc_all[256], rd_all[256]; /* "sensitivity, rdopt, rdopt-refine"; "rdopt or rdopt-refine" */
+        alloc_names_with(0, ", ", pc_all, sizeof pc_all);
+        alloc_names_with(1, " or ", rd_all, sizeof rd_all);
         for (int i = 0; i < s->n_codec; i++)
             lossy |= (s->codec[i].codec->caps & FR_CODEC_BLOCK_QP) != 0;
         if (sens && !s->n_qp_base)
@@ -321,23 +344,21 @@ int cfg_validate(CfgCx *c)
                 char k[48];
                 snprintf(k, sizeof k, "sweep.packing[%d]", i);
                 return fr_experiment_error(e, err, FR_E_CONFIG, k,
-                                           "allocation rdopt needs packing frames (each "
+                                           "allocation %s needs packing frames (each "
                                            "channel's rate is read from its own frame), not %s; "
                                            "run tile packing in another experiment",
-                                           fr_packing_name(s->packing[i]));
+                                           rd_name, fr_packing_name(s->packing[i]));
             }
         if (!sens && s->n_qp_base)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.qp_base",
-                                       "only used with a per-channel allocation (sensitivity, "
-                                       "rdopt, rdopt-refine)");
+                                       "only used with a per-channel allocation (%s)", pc_all);
         if (s->sensitivity.layer == FR_SENS_NAMED && !sens)
             return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.sensitivity.layer",
-                                       "only used with a per-channel allocation (sensitivity, "
-                                       "rdopt, rdopt-refine)");
+                                       "only used with a per-channel allocation (%s)", pc_all);
         if (!rdopt && (s->rdopt.n_qps || fr_experiment_loc(e, "sweep.rdopt.qp_step")))
             return fr_experiment_error(e, err, FR_E_CONFIG,
                                        s->rdopt.n_qps ? "sweep.rdopt.qps" : "sweep.rdopt.qp_step",
-                                       "only used with allocation rdopt or rdopt-refine");
+                                       "only used with allocation %s", rd_all);
         if (rdopt) {
             for (int i = 0; i < s->n_qp_base; i++) {
                 int found = !s->rdopt.n_qps;

@@ -87,11 +87,6 @@ done:
     return rc;
 }
 
-int fr_run_is_rdopt_(int allocation)
-{
-    return allocation == FR_ALLOC_RDOPT || allocation == FR_ALLOC_RDOPT_REFINE;
-}
-
 static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *err)
 {
     size_t n = r->list.n;
@@ -141,7 +136,7 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->d_joint /= dn;
     a->rpsnr /= dn;
     a->rssim /= dn;
-    if (!(pt->kind == FR_POINT_FEATURE && fr_run_is_rdopt_(pt->allocation)))
+    if (!(pt->kind == FR_POINT_FEATURE && fr_alloc_info(pt->allocation)->rd_curves))
         a->lambda = a->d_pred = a->d_joint = NAN;
     a->psnr_nbit = pt->kind == FR_POINT_FEATURE ? fr_psnr_nbit(a->mse_nbit, pt->bits) : NAN;
     if (pt->kind != FR_POINT_FEATURE) {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "featrd.h"
+#include "alloc/alloc.h"
 #include "run/features_internal.h"
 #include "run/points_internal.h"
 #include "run/results_internal.h"
@@ -133,7 +134,7 @@ typedef struct PointArg {
     const int *dataset_qps; /* sensitivity with dataset scope: one map for all images */
     int n_qps;
     int sens_layer;
-    FrRdoptResult dataset_rd; /* rdopt with dataset scope: what the one map predicts */
+    FrAllocStats dataset_rd; /* scope dataset: what the one map cost and predicts */
 } PointArg;
 
 /* run.c */
@@ -158,7 +159,6 @@ int fr_run_ref_image_(Run *r, int worker, size_t img, void *arg, FrError *err);
 
 /* run_commit.c */
 int fr_run_commit_point_(Run *r, const FrPoint *pt, ImgRes *res, FrError *err);
-int fr_run_is_rdopt_(int allocation);
 int fr_run_write_points_csv_(Run *r, FrError *err);
 /* Rewrites points.csv when rows were committed since it was last written. */
 int fr_run_flush_points_csv_(Run *r, FrError *err);

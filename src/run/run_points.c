@@ -165,45 +165,22 @@ int fr_run_plan_capture_(Run *r, RefArg *ra, FrError *err)
 
 /* ---------------- one feature point on one image ---------------- */
 
-/* rdopt, scope image: this image's curves over sweep.rdopt.qps (through the
- * sensitivity cache) and the Lagrangian map at uniform QP_base's rate
- * (rdopt-refine: Algorithm 1's map from the same curves, refined). */
-static int rdopt_image_qps(Run *r, int worker, size_t img, PointArg *pa, const FrTensor *cuts,
-                           int ncuts, int *qps, int n, ImgRes *res, FrError *err)
+/* The allocator's job at point pa on worker's model (the scope's fields are
+ * the caller's). */
+static void alloc_job(Run *r, int worker, const PointArg *pa, FrAllocJob *j)
 {
-    const FrRdoptSpec *rs = &r->e->sweep.rdopt;
-    size_t nn = (size_t)n * (size_t)rs->n_qps;
-    double *R = malloc(2 * nn * sizeof *R);
-    int *start = malloc((size_t)n * sizeof *start);
-    double *S = malloc((size_t)n * sizeof *S);
-    int rc = !R || !start || !S ? fr_error(err, FR_E_NOMEM, "out of memory") : 0;
-    double *D = R ? R + nn : NULL;
-    if (!rc)
-        rc = fr_rdopt_curves(r->models[worker], r->sens_cache, r->list.items[img].path,
-                             pa->pt->split, r->split_layer, cuts, ncuts, &pa->fs, rs->qps,
-                             rs->n_qps, pa->sens_layer, r->e->model.cfg, R, D, n, &res->t_sens,
-                             err);
-    int refine = pa->pt->allocation == FR_ALLOC_RDOPT_REFINE;
-    if (!rc && refine) {
-        int kb = 0;
-        for (int k = 0; k < rs->n_qps; k++)
-            kb = rs->qps[k] == pa->pt->qp ? k : kb;
-        for (int i = 0; i < n; i++)
-            S[i] = D[(size_t)i * (size_t)rs->n_qps + (size_t)kb];
-        rc = fr_alloc_qps(S, n, pa->pt->qp, r->e->sweep.qp_range, start, err);
-    }
-    FrRdoptResult rr;
-    if (!rc)
-        rc = fr_rdopt_allocate(R, D, n, rs->qps, rs->n_qps, pa->pt->qp, FR_RDOPT_MAP_BITS(n),
-                               refine ? start : NULL, qps, &rr, err);
-    if (!rc) {
-        res->lambda = rr.lambda;
-        res->d_pred = rr.dist;
-    }
-    free(R);
-    free(start);
-    free(S);
-    return rc;
+    memset(j, 0, sizeof *j);
+    j->m = r->models[worker];
+    j->cache = r->sens_cache;
+    j->model_id = r->e->model.cfg;
+    j->split_name = pa->pt->split;
+    j->split = r->split_layer;
+    j->layer = pa->sens_layer;
+    j->fs = &pa->fs;
+    j->qp_base = pa->pt->qp;
+    j->qp_range = r->e->sweep.qp_range;
+    j->rd_qps = r->e->sweep.rdopt.qps;
+    j->n_rd_qps = r->e->sweep.rdopt.n_qps;
 }
 
 /* Hook for issue #8: the per-channel QPs of one image at one point. Uniform
@@ -213,35 +190,36 @@ static int rdopt_image_qps(Run *r, int worker, size_t img, PointArg *pa, const F
 static int point_channel_qps(Run *r, int worker, size_t img, PointArg *pa, const FrTensor *cuts,
                              int ncuts, int **qps, int *nq, ImgRes *res, FrError *err)
 {
-    double *secs = &res->t_sens;
+    const FrAllocator *al = fr_allocator(pa->pt->allocation);
     *qps = NULL;
     *nq = 0;
-    *secs = 0;
-    if (!fr_alloc_info(pa->pt->allocation)->per_channel)
+    res->t_sens = 0;
+    if (!al->info.per_channel)
         return 0;
     int n = fr_alloc_channels(cuts, ncuts);
-    if (pa->dataset_qps) {
-        if (n != pa->n_qps)
-            return fr_error(err, FR_E_INTERNAL, "channel count changed between images");
-        *qps = malloc(sizeof(int) * (size_t)n);
-        if (!*qps)
-            return fr_error(err, FR_E_NOMEM, "out of memory");
-        memcpy(*qps, pa->dataset_qps, sizeof(int) * (size_t)n);
-        *nq = n;
-        res->lambda = pa->dataset_rd.lambda;
-        res->d_pred = pa->dataset_rd.dist;
-        return 0;
-    }
+    if (pa->dataset_qps && n != pa->n_qps)
+        return fr_error(err, FR_E_INTERNAL, "channel count changed between images");
     *qps = malloc(sizeof(int) * (size_t)n);
     if (!*qps)
         return fr_error(err, FR_E_NOMEM, "out of memory");
     *nq = n;
-    if (fr_run_is_rdopt_(pa->pt->allocation))
-        return rdopt_image_qps(r, worker, img, pa, cuts, ncuts, *qps, n, res, err);
-    return fr_alloc_image_qps(r->models[worker], r->sens_cache, r->list.items[img].path,
-                              pa->pt->split, r->split_layer, cuts, ncuts, &pa->fs, pa->pt->qp,
-                              r->e->sweep.qp_range, pa->sens_layer, r->e->model.cfg, *qps, n,
-                              NULL, secs, err);
+    if (pa->dataset_qps) {
+        memcpy(*qps, pa->dataset_qps, sizeof(int) * (size_t)n);
+        res->lambda = pa->dataset_rd.lambda;
+        res->d_pred = pa->dataset_rd.d_pred;
+        return 0;
+    }
+    FrAllocJob job;
+    alloc_job(r, worker, pa, &job);
+    job.image = r->list.items[img].path;
+    job.cuts = cuts;
+    job.ncuts = ncuts;
+    FrAllocStats st = {0, res->lambda, res->d_pred};
+    int rc = al->image_qps(&job, *qps, n, &st, err);
+    res->t_sens = st.seconds;
+    res->lambda = st.lambda;
+    res->d_pred = st.d_pred;
+    return rc;
 }
 
 /* rdopt: the additivity check. The distortion the whole decoded feature
@@ -566,7 +544,7 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     rc = point_channel_qps(r, worker, img, pa, cuts, ncuts, &qps, &nq, res, err);
     if (rc)
         goto done;
-    if (nq > 0 && fr_run_is_rdopt_(pa->pt->allocation)) {
+    if (nq > 0 && fr_alloc_info(pa->pt->allocation)->rd_curves) {
         /* rdopt's map of one QP (its fallback to uniform QP_base) is sent as
          * that uniform QP, without the 8 bits a channel of the list */
         int same = 1;
@@ -641,7 +619,7 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
     if (!rc)
         rc = fr_run_take_output_(r, r->models[worker], img, res, err);
     res->t_back = fr_now() - t0;
-    if (!rc && fr_run_is_rdopt_(pa->pt->allocation))
+    if (!rc && fr_alloc_info(pa->pt->allocation)->rd_curves)
         rc = joint_distortion(r, worker, pa, cuts, ncuts, res, err);
 done:
     free(qps);
@@ -820,39 +798,6 @@ int fr_run_feature_points_(Run *r, int s, int wi, FrError *err)
     return rc;
 }
 
-/* rdopt, scope dataset: the curves averaged over the calibration images
- * (each image's through the cache, so later points reuse them) and one map. */
-static int rdopt_dataset_qps(Run *r, PointArg *pa, const char **paths, int ncal, int nc,
-                             int *dqps, FrError *err)
-{
-    const FrRdoptSpec *rs = &r->e->sweep.rdopt;
-    size_t nn = (size_t)nc * (size_t)rs->n_qps;
-    double *R = malloc(2 * nn * sizeof *R), *S = malloc((size_t)nc * sizeof *S), secs = 0;
-    int *start = malloc((size_t)nc * sizeof *start);
-    int rc = !R || !S || !start ? fr_error(err, FR_E_NOMEM, "out of memory") : 0;
-    double *D = R ? R + nn : NULL;
-    if (!rc)
-        rc = fr_rdopt_dataset_curves(r->models[0], r->sens_cache, paths, ncal, pa->pt->split,
-                                     r->split_layer, &pa->fs, rs->qps, rs->n_qps, pa->sens_layer,
-                                     r->e->model.cfg, R, D, nc, &secs, err);
-    int refine = pa->pt->allocation == FR_ALLOC_RDOPT_REFINE;
-    if (!rc && refine) {
-        int kb = 0;
-        for (int k = 0; k < rs->n_qps; k++)
-            kb = rs->qps[k] == pa->pt->qp ? k : kb;
-        for (int i = 0; i < nc; i++)
-            S[i] = D[(size_t)i * (size_t)rs->n_qps + (size_t)kb];
-        rc = fr_alloc_qps(S, nc, pa->pt->qp, r->e->sweep.qp_range, start, err);
-    }
-    if (!rc)
-        rc = fr_rdopt_allocate(R, D, nc, rs->qps, rs->n_qps, pa->pt->qp, FR_RDOPT_MAP_BITS(nc),
-                               refine ? start : NULL, dqps, &pa->dataset_rd, err);
-    free(R);
-    free(S);
-    free(start);
-    return rc;
-}
-
 /* Every unfinished feature point of split s (weights wi) on the cut sets
  * in r->cache: the rd kind's after its front half, kind features' on its
  * input files. cut/ncut: the split's cut layers (sensitivity allocation). */
@@ -907,26 +852,23 @@ static int run_split_points(Run *r, int s, int wi, const int *cut, int ncut, FrE
                 if (ncal > (int)r->list.n)
                     ncal = (int)r->list.n;
                 const char **paths = calloc((size_t)ncal + 1, sizeof *paths);
-                double *sv = calloc((size_t)nc + 1, sizeof *sv);
                 dqps = calloc((size_t)nc + 1, sizeof *dqps);
-                if (!paths || !sv || !dqps)
+                if (!paths || !dqps)
                     rc = fr_error(err, FR_E_NOMEM, "out of memory");
                 for (int k = 0; k < ncal && !rc; k++)
                     paths[k] = r->list.items[k].path;
-                double secs = 0;
-                if (!rc && fr_run_is_rdopt_(pt->allocation))
-                    rc = rdopt_dataset_qps(r, &pa, paths, ncal, nc, dqps, err);
-                else if (!rc)
-                    rc = fr_alloc_dataset_sensitivity(r->models[0], r->sens_cache, paths, ncal,
-                                                      pt->split, r->split_layer, &pa.fs, pt->qp,
-                                                      pa.sens_layer, e->model.cfg, sv, nc, &secs,
-                                                      err);
-                if (!rc && !fr_run_is_rdopt_(pt->allocation))
-                    rc = fr_alloc_qps(sv, nc, pt->qp, e->sweep.qp_range, dqps, err);
+                if (!rc) {
+                    FrAllocJob job;
+                    alloc_job(r, 0, &pa, &job);
+                    job.images = paths;
+                    job.nimages = ncal;
+                    pa.dataset_rd = (FrAllocStats){0, NAN, NAN};
+                    rc = fr_allocator(pt->allocation)->dataset_qps(&job, dqps, nc,
+                                                                   &pa.dataset_rd, err);
+                }
                 pa.dataset_qps = dqps;
                 pa.n_qps = nc;
                 free(paths);
-                free(sv);
             }
         }
         pa.res = rc ? NULL : fr_run_res_alloc_(r);
