@@ -173,6 +173,7 @@ enum {
 extern const FrField cfg_root_field;
 /* One bd[] entry (FrBdSpec). */
 extern const FrSchema cfg_bd_schema;
+extern const FrSchema cfg_anchor_schema; /* one anchors[] entry, without its x265 keys */
 /* A schema's keys in field order, NULL-terminated, into keys[cap]. */
 void cfg_schema_keys(const FrSchema *s, const char **keys, int cap);
 

@@ -45,11 +45,8 @@ void cfg_codecs_free(FrCodecSpec *cs, int n)
 
 void cfg_anchors_free(FrAnchorSpec *a, int n)
 {
-    for (int i = 0; i < n; i++) {
-        free(a[i].name);
-        free(a[i].qp);
-        free(a[i].quality);
-    }
+    for (int i = 0; i < n; i++)
+        cfg_schema_free(&cfg_anchor_schema, &a[i]);
     free(a);
 }
 

@@ -1,9 +1,12 @@
 /* parse.c: the node tree of a config → FrExperiment. One walk over the
  * schema (sections.c) reads every section: the known keys and "did you
  * mean", each key's type and range with FILE:LINE:COL messages, where each
- * key was set. The keys whose YAML is more than one typed value (codec
- * entries, anchors, bd, model.input, ...) are read here by hand. Rules that
- * span several keys are in validate.c. */
+ * key was set. The lists of maps (anchors, bd) are read entry by entry with
+ * their entries' schemas (cfg_anchor_schema beside fr_hevc_schema,
+ * cfg_bd_schema); the keys whose YAML is more than one typed value (codec
+ * entries, model.input, ...) are read here by hand. Rules that span several
+ * keys are in validate.c; an anchor's codec-dependent keys are checked
+ * after its entry. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -20,8 +23,6 @@
 #include "config/config.h"
 #include "kinds/experiments.h"
 #include "util/schema.h"
-
-static const char *const ANCHOR_KEYS[] = {"name", "codec", "qp", "quality", "chroma", NULL};
 
 /* Keys of a map that may also hold a schema's fields: fixed[] then the
  * schema's keys, NULL-terminated, into keys[cap]. */
@@ -199,20 +200,28 @@ static int parse_codec_list(CfgCx *c, const Node *v, const char *path, FrSweepSp
     return 0;
 }
 
+static int parse_field(CfgCx *c, const FrField *f, void *obj, const Node *v, const char *p,
+                       FrSrcLoc kloc);
+
+/* One anchors[] entry: cfg_anchor_schema's keys (name, codec, qp, quality,
+ * chroma) and fr_hevc_schema's (the x265 settings) in one map, then the
+ * rules between them (which keys go with which codec). */
 static int parse_anchor(CfgCx *c, const Node *m, const char *path, FrAnchorSpec *a)
 {
-    const char *keys[64];
-    keys_with_schema(ANCHOR_KEYS, &fr_hevc_schema, keys, 64);
+    const char *keys[64], *own[16];
+    cfg_schema_keys(&cfg_anchor_schema, own, 16);
+    keys_with_schema(own, &fr_hevc_schema, keys, 64);
     int rc = cfg_check_map(c, m, path, keys);
     if (rc)
         return rc;
     if (m->type != N_MAP || cfg_map_find(m, "name") < 0)
         return cfg_loc_err(c->err, FR_E_CONFIG, m->loc, path,
                        "missing key 'name' (the anchor's curve name, e.g. cloud-hevc)");
+    if ((rc = cfg_schema_defaults(&cfg_anchor_schema, a)))
+        return rc;
     int has_qp = 0, has_q = 0, has_hevc = 0;
     fr_hevc_defaults(&a->hevc);
     a->hevc_set = 0;
-    a->chroma = 420;
     for (int i = 0; !rc && i < m->n; i++) {
         const char *k = m->keys[i];
         const Node *v = m->kids[i];
@@ -220,32 +229,20 @@ static int parse_anchor(CfgCx *c, const Node *m, const char *path, FrAnchorSpec 
         cfg_join(p, sizeof p, path, k);
         if ((rc = cfg_rec(c, p, v->loc)))
             break;
-        if (!strcmp(k, "name")) {
-            rc = cfg_get_str(c, v, p, 0, &a->name);
-        } else if (!strcmp(k, "codec")) {
-            int t = 0;
-            rc = cfg_get_enum(c, v, p, ANCHOR_CODEC_NAMES, &t);
-            a->codec = (FrAnchorCodec)t;
-        } else if (!strcmp(k, "qp")) {
-            has_qp = i + 1;
-            rc = cfg_get_int_list(c, v, p, 0, 51, NULL, QP_WHAT, 0, &a->qp, &a->n_qp);
-        } else if (!strcmp(k, "quality")) {
-            has_q = i + 1;
-            rc = cfg_get_int_list(c, v, p, 1, 100, NULL, "an integer JPEG quality from 1 to 100", 0,
-                              &a->quality, &a->n_quality);
-        } else if (fr_schema_field(&fr_hevc_schema, k)) {
-            const FrField *f = fr_schema_field(&fr_hevc_schema, k);
+        const FrField *f = fr_schema_field(&fr_hevc_schema, k);
+        if (f) {
             rc = get_schema_field(c, &fr_hevc_schema, f, &a->hevc, v, p);
             a->hevc_set |= 1u << (f - fr_hevc_schema.fields);
             has_hevc = i + 1;
-        } else if (!strcmp(k, "chroma")) {
-            long long val;
-            if (v->type != N_SCALAR || cfg_parse_ll(v, &val) || (val != 420 && val != 400))
-                rc = cfg_expected(c, v, p, "420 (YCbCr 4:2:0) or 400 (luma only)");
-            else
-                a->chroma = (int)val;
-            has_hevc = i + 1;
+            continue;
         }
+        rc = parse_field(c, fr_schema_field(&cfg_anchor_schema, k), a, v, p, m->kloc[i]);
+        if (!strcmp(k, "qp"))
+            has_qp = i + 1;
+        else if (!strcmp(k, "quality"))
+            has_q = i + 1;
+        else if (!strcmp(k, "chroma"))
+            has_hevc = i + 1;
     }
     if (rc)
         return rc;
@@ -270,11 +267,10 @@ static int parse_anchor(CfgCx *c, const Node *m, const char *path, FrAnchorSpec 
         return cfg_loc_err(c->err, FR_E_CONFIG, m->loc, p,
                        "required for codec: jpeg (e.g. quality: [10, 30, 50, 70, 90])");
     }
-    if (a->codec == FR_ANCHOR_HEVC && !has_qp) {
-        if (!(a->qp = malloc(sizeof cfg_default_qp)))
-            return FR_E_NOMEM;
-        memcpy(a->qp, cfg_default_qp, sizeof cfg_default_qp);
-        a->n_qp = 4;
+    if (a->codec == FR_ANCHOR_JPEG) { /* a jpeg anchor has no QP list (the default's) */
+        free(a->qp);
+        a->qp = NULL;
+        a->n_qp = 0;
     }
     return 0;
 }

@@ -419,6 +419,25 @@ static const FrField bd_fields[] = {
 };
 const FrSchema cfg_bd_schema = SCHEMA("bd", FrBdSpec, bd_fields);
 
+/* ---- anchors[]: one entry (fr_hevc_schema's keys sit beside these: the
+ * anchor's x265 settings, parse.c) ---- */
+
+static const int CHROMA_ALLOWED[] = {420, 400, INT_MIN};
+static const FrField anchor_fields[] = {
+    {STR(FrAnchorSpec, name, 0), .doc = "the anchor's curve name", .doc_def = "required"},
+    {.key = "codec", .type = FR_FIELD_ENUM, .offset = offsetof(FrAnchorSpec, codec),
+     .def = FR_ANCHOR_HEVC, .names = cfg_anchor_codec_names, .doc = "hevc or jpeg"},
+    {LIST(FrAnchorSpec, qp, n_qp), .type = FR_FIELD_INTS, .lo = 0, .hi = 51, .what = QP_WHAT,
+     .def_list = cfg_default_qp, .n_def = 4, .doc = "hevc: QPs"},
+    {LIST(FrAnchorSpec, quality, n_quality), .type = FR_FIELD_INTS, .lo = 1, .hi = 100,
+     .what = "an integer JPEG quality from 1 to 100", .doc = "jpeg: qualities",
+     .doc_def = "required for jpeg"},
+    {.key = "chroma", .type = FR_FIELD_INT, .offset = offsetof(FrAnchorSpec, chroma), .def = 420,
+     .allowed = CHROMA_ALLOWED, .what = "420 (YCbCr 4:2:0) or 400 (luma only)",
+     .doc = "hevc: 420 or 400"},
+};
+const FrSchema cfg_anchor_schema = SCHEMA("anchor", FrAnchorSpec, anchor_fields);
+
 /* ---- the top level ---- */
 
 static const FrField top_fields[] = {
@@ -430,7 +449,8 @@ static const FrField top_fields[] = {
     {SEC(FrExperiment, dataset, dataset_schema), .shown = not_features, .doc = "the images"},
     {SEC(FrExperiment, sweep, sweep_schema), .order = sweep_dump_order, .shown = rd_or_features,
      .doc = "the RD sweep"},
-    {.key = "anchors", .type = FR_FIELD_CUSTOM, .custom = CFG_C_ANCHORS, .shown = rd_only,
+    {.key = "anchors", .type = FR_FIELD_CUSTOM, .custom = CFG_C_ANCHORS,
+     .sub = &cfg_anchor_schema, .shown = rd_only,
      .doc = "cloud-only coding of the input image", .doc_def = "`[]`"},
     {LIST(FrExperiment, metrics, n_metrics), .type = FR_FIELD_ENUMS,
      .names_fn = cfg_metric_names, .flags = FR_FIELD_EMPTY_OK, .doc = "task metrics",
