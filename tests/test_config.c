@@ -333,9 +333,16 @@ static void test_defaults(void **state)
     assert_int_equal(e->lossless.n_coders, 5);
     assert_string_equal(e->lossless.coders[3], "lzma");
     assert_int_equal(e->lossless.repeats, 1);
-    assert_int_equal(e->model_compression.n_precision, 8);
-    assert_int_equal(e->model_compression.precision[7], 8);
-    assert_int_equal(e->model_compression.coder, FR_MODEL_CODER_LZMA);
+    /* kind model's section (its own, FrKindInfo.section) is at its defaults
+     * whatever the kind: none for rd, the defaults once the kind is model */
+    assert_null(fr_experiment_kind_settings(e));
+    e->kind = FR_KIND_MODEL;
+    const FrModelCompressionSpec *mc = fr_experiment_kind_settings(e);
+    assert_non_null(mc);
+    assert_int_equal(mc->n_precision, 8);
+    assert_int_equal(mc->precision[7], 8);
+    assert_int_equal(mc->coder, FR_MODEL_CODER_LZMA);
+    assert_null(mc->dom_base);
     fr_experiment_free(&e);
 }
 
@@ -363,19 +370,21 @@ static void test_other_kinds(void **state)
     e = load_ok(DIR "model.yaml", NULL, 0);
     assert_int_equal(e->kind, FR_KIND_MODEL);
     assert_null(e->dataset.images);
-    assert_int_equal(e->model_compression.n_precision, 3);
-    assert_int_equal(e->model_compression.precision[2], 6);
-    assert_int_equal(e->model_compression.coder, FR_MODEL_CODER_ZSTD);
-    assert_string_equal(e->model_compression.dom_base, "a.weights");
-    assert_string_equal(e->model_compression.dom_target, "b.weights");
+    const FrModelCompressionSpec *mc = fr_experiment_kind_settings(e);
+    assert_int_equal(mc->n_precision, 3);
+    assert_int_equal(mc->precision[2], 6);
+    assert_int_equal(mc->coder, FR_MODEL_CODER_ZSTD);
+    assert_string_equal(mc->dom_base, "a.weights");
+    assert_string_equal(mc->dom_target, "b.weights");
     /* seed 002's int64(w·10^p) truncates: the default, in the dump and the hash */
-    assert_int_equal(e->model_compression.rounding, FR_MODEL_ROUND_TRUNCATE);
+    assert_int_equal(mc->rounding, FR_MODEL_ROUND_TRUNCATE);
     char *dump = fr_experiment_dump_string(e);
     tu_assert_contains(dump, "  rounding: truncate\n");
     free(dump);
     const char *nearest = "model_compression.rounding=nearest";
     FrExperiment *en = load_ok(DIR "model.yaml", &nearest, 1);
-    assert_int_equal(en->model_compression.rounding, FR_MODEL_ROUND_NEAREST);
+    assert_int_equal(((const FrModelCompressionSpec *)fr_experiment_kind_settings(en))->rounding,
+                     FR_MODEL_ROUND_NEAREST);
     assert_true(fr_experiment_hash(en) != fr_experiment_hash(e));
     fr_experiment_free(&en);
     fr_experiment_free(&e);
@@ -984,6 +993,18 @@ static void each_leaf(const FrSchema *sch, const char *prefix, const void *obj,
     }
 }
 
+/* each_leaf over the kinds' own sections (FrKindInfo.section) at their
+ * keys; with e, only e's kind's, on its settings. */
+static void each_kind_leaf(const FrExperiment *e, LeafFn fn, void *arg)
+{
+    for (int k = 0; k < fr_kind_count(); k++) {
+        const FrField *sec = fr_kind_info((FrExperimentKind)k)->section;
+        if (!sec || (e && (int)e->kind != k))
+            continue;
+        each_leaf(sec->sub, sec->key, e ? fr_experiment_kind_settings(e) : NULL, e, 1, fn, arg);
+    }
+}
+
 static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -1036,6 +1057,7 @@ static void test_docs_list_config_keys(void **state)
     (void)state;
     DocsCheck d = {read_text("docs/config.md"), 0, ""};
     each_leaf(fr_experiment_schema(), "", NULL, NULL, 1, doc_row, &d);
+    each_kind_leaf(NULL, doc_row, &d);
     assert_true(d.rows >= 60);
     const char *from = strstr(d.docs, "\n## Keys\n"), *to = strstr(d.docs, "\n### `sweep.codec` entries");
     assert_non_null(from);
@@ -1059,7 +1081,10 @@ static void test_docs_list_config_keys(void **state)
             continue;
         char pat[140];
         snprintf(pat, sizeof pat, " %s ", key);
-        if (!strstr(d.paths, pat) && !(bold && fr_schema_field(fr_experiment_schema(), key)))
+        const FrKindInfo *owner = fr_kind_of_section(key);
+        int kind_sec = owner && owner->section && !strcmp(owner->section->key, key);
+        if (!strstr(d.paths, pat) &&
+            !(bold && (fr_schema_field(fr_experiment_schema(), key) || kind_sec)))
             fail_msg("docs/config.md has a row for '%s', a key the schema does not have", key);
         seen++;
     }
@@ -1113,6 +1138,7 @@ static void test_schema_defaults_in_dump(void **state)
         char *dump = fr_experiment_dump_string(e);
         DumpCheck d = {dump, 0};
         each_leaf(fr_experiment_schema(), "", e, e, 1, default_in_dump, &d);
+        each_kind_leaf(e, default_in_dump, &d);
         assert_true(d.checked >= 15);
         total += d.checked;
         free(dump);
@@ -1235,6 +1261,7 @@ static void test_schema_ranges(void **state)
     (void)state;
     int n = 0;
     each_leaf(fr_experiment_schema(), "", NULL, NULL, 1, out_of_range, &n);
+    each_kind_leaf(NULL, out_of_range, &n);
     assert_true(n >= 35);
 }
 
@@ -1243,10 +1270,11 @@ static void test_schema_known_keys(void **state)
 {
     (void)state;
     const FrSchema *top = fr_experiment_schema();
-    int n = 0;
-    for (int i = 0; i < top->n_fields; i++) {
-        const FrField *f = &top->fields[i];
-        if (f->type != FR_FIELD_SECTION)
+    int n = 0, nk = fr_kind_count();
+    for (int i = 0; i < top->n_fields + nk; i++) { /* the top's sections, then the kinds' own */
+        const FrField *f = i < top->n_fields ? &top->fields[i]
+                                             : fr_kind_info((FrExperimentKind)(i - top->n_fields))->section;
+        if (!f || f->type != FR_FIELD_SECTION)
             continue;
         char yaml[200], want[600];
         /* under the kind that reads the section */

@@ -703,6 +703,64 @@ static void test_kind_registry(void **st)
                                            0, &e, &err),
                      FR_E_CONFIG);
     tu_assert_contains(err.msg, "dataset.images: required for kind lossless");
+
+    /* a kind's own section (FrKindInfo.section): found as its own, parsed,
+     * checked and dumped by the config through the kind's schema, its rules
+     * and files through the kind's functions */
+    int with_section = 0;
+    for (int i = 0; i < fr_kind_count(); i++) {
+        const FrKindInfo *k = fr_kind_info((FrExperimentKind)i);
+        if (!k->section)
+            continue;
+        with_section++;
+        assert_int_equal(k->section->type, FR_FIELD_SECTION);
+        assert_non_null(k->section->sub);
+        assert_ptr_equal(fr_kind_of_section(k->section->key), k);
+        assert_true(fr_kind_reads_section(k, k->section->key));
+    }
+    assert_true(with_section >= 1);
+    const FrKindInfo *mk = fr_kind_info(FR_KIND_MODEL);
+    assert_ptr_equal(mk->section, &fr_modelcomp_section);
+    assert_ptr_equal(mk->validate, fr_modelcomp_validate);
+    assert_ptr_equal(mk->check_files, fr_modelcomp_check_files);
+    assert_int_equal(fr_config_load_string("kind: rd\nmodel: {cfg: a.cfg}\nmodel_compression: "
+                                           "{coder: zstd}\n",
+                                           "t.yaml", NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "t.yaml:3:1: model_compression: only used with kind: model");
+    assert_int_equal(fr_config_load_string("kind: model\nmodel: {cfg: a.cfg}\nmodel_compression: "
+                                           "{coder: zstd, bogus: 1}\n",
+                                           "t.yaml", NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "model_compression.bogus: unknown key; known keys here: "
+                                "precision, coder, rounding, dom");
+    assert_int_equal(fr_config_load_string("kind: model\nmodel: {cfg: a.cfg}\nmodel_compression:\n"
+                                           "  dom: {base: a.weights}\n",
+                                           "t.yaml", NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "model_compression.dom: needs both base and target weights");
+    assert_int_equal(fr_config_load_string("kind: model\nmodel: {cfg: a.cfg}\nmodel_compression: "
+                                           "{coder: zstd, precision: [3]}\n",
+                                           "t.yaml", NULL, 0, &e, &err),
+                     0);
+    const FrModelCompressionSpec *mc = fr_experiment_kind_settings(e);
+    assert_int_equal(mc->coder, FR_MODEL_CODER_ZSTD);
+    assert_int_equal(mc->n_precision, 1);
+    assert_int_equal(mc->rounding, FR_MODEL_ROUND_TRUNCATE);
+    char *dump = fr_experiment_dump_string(e);
+    const char *sec = strstr(dump, "\nmodel_compression:\n  precision: [3]\n  coder: zstd\n"
+                                   "  dom: {base: ~, target: ~}\n  rounding: truncate\noutput:\n");
+    if (!sec)
+        fail_msg("the dump has no model_compression section before output:\n%s", dump);
+    free(dump);
+    uint64_t h = fr_experiment_hash(e);
+    fr_experiment_free(&e);
+    assert_int_equal(fr_config_load_string("kind: model\nmodel: {cfg: a.cfg}\nmodel_compression: "
+                                           "{coder: zstd, precision: [4]}\n",
+                                           "t.yaml", NULL, 0, &e, &err),
+                     0);
+    assert_true(fr_experiment_hash(e) != h); /* the section is hashed */
+    fr_experiment_free(&e);
 }
 
 /* The allocators registry: names and what each needs, read by the plan. */

@@ -342,15 +342,6 @@ typedef struct FrLosslessSpec {
     int repeats;        /* 1: timing repeats per feature */
 } FrLosslessSpec;
 
-/* model_compression: (kind model, seed 002) */
-typedef struct FrModelCompressionSpec {
-    int *precision;     /* [1..8]: RP p values, each 1..8 */
-    int n_precision;
-    FrModelCoder coder; /* FR_MODEL_CODER_LZMA */
-    char *dom_base;     /* dom.base: weights of the base model, NULL: no DoM */
-    char *dom_target;   /* dom.target: weights of the fine-tuned model; both or neither */
-    FrModelRounding rounding; /* FR_MODEL_ROUND_TRUNCATE (seed 002) */
-} FrModelCompressionSpec;
 
 /* The most worker threads a run uses (config `jobs`, `featrd run --jobs`). */
 #define FR_MAX_JOBS 64
@@ -376,7 +367,6 @@ typedef struct FrExperiment {
     int jobs;              /* 1 (1..FR_MAX_JOBS) */
     int quiet;             /* 0 */
     FrLosslessSpec lossless;
-    FrModelCompressionSpec model_compression;
     FrFeaturesSpec features;
     FrClusterSpec cluster;
     FrInvertSpec invert;
@@ -424,6 +414,12 @@ int fr_experiment_dump(const FrExperiment *e, FILE *f, FrError *err);
 /* FNV-1a 64 of the dump with the keys that do not change any result left out
  * (name, jobs, quiet, output.dir, output.plots, bd). Equal hashes ⇔ the
  * results of one can stand for the other (the runner's resume check). */
+/* The settings of e's kind's own section (a kind whose registry entry has
+ * a section, featrd/experiments.h: kind model's FrModelCompressionSpec),
+ * owned by e; NULL when the kind has none. Every kind's are kept at their
+ * defaults or as the YAML set them, so changing e->kind gives that kind's. */
+const void *fr_experiment_kind_settings(const FrExperiment *e);
+
 uint64_t fr_experiment_hash(const FrExperiment *e);
 
 /* Fills err with "FILE:LINE:COL: key: <fmt...>" (or "key: ..." when the key

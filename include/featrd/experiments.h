@@ -24,10 +24,22 @@
 #include "featrd/common.h"
 #include "featrd/codec.h"
 #include "featrd/config.h"
+#include "featrd/schema.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* model_compression: kind model's section (seed 002), its
+ * fr_experiment_kind_settings. */
+typedef struct FrModelCompressionSpec {
+    int *precision;     /* [1..8]: RP p values, each 1..8 */
+    int n_precision;
+    FrModelCoder coder; /* FR_MODEL_CODER_LZMA */
+    char *dom_base;     /* dom.base: weights of the base model, NULL: no DoM */
+    char *dom_target;   /* dom.target: weights of the fine-tuned model; both or neither */
+    FrModelRounding rounding; /* FR_MODEL_ROUND_TRUNCATE (seed 002) */
+} FrModelCompressionSpec;
 
 /* ================= darknet weights files ================= */
 
@@ -153,6 +165,17 @@ typedef struct FrKindInfo {
     int needs_images;             /* 1: dataset.images is required */
     int (*run)(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
     int needs_model;              /* 1: model.cfg is required */
+    /* The kind's own top-level section, NULL: none (or one of FrExperiment's
+     * own, for the kinds that came first): a FR_FIELD_SECTION field (key,
+     * schema of the settings struct, dump order, doc) that the config
+     * parses, defaults, checks, dumps before `output:`, hashes and documents
+     * like the built-in sections; the settings are
+     * fr_experiment_kind_settings. Its key is also in sections. */
+    const FrField *section;
+    /* Rules across keys (after the schema's own checks) and the files the
+     * kind reads (fr_experiment_check_files); NULL: none. */
+    int (*validate)(const struct FrExperiment *e, FrError *err);
+    int (*check_files)(const struct FrExperiment *e, FrError *err);
 } FrKindInfo;
 
 #ifdef __cplusplus

@@ -30,4 +30,10 @@ int fr_metric_from_name(const char *s); /* FrMetric or -1 */
 
 const char *fr_label_format_name(FrLabelFormat l);
 
+/* One file a key names (for a kind's check_files, featrd/experiments.h): 0
+ * when path is NULL or readable (a directory when want_dir), else
+ * FR_E_NOENT "FILE:LINE:COL: key: no such file ...: advice". */
+int fr_experiment_check_file(const FrExperiment *e, const char *key, const char *path,
+                             int want_dir, const char *advice, FrError *err);
+
 #endif

@@ -62,12 +62,23 @@ typedef struct LocEntry {
 } LocEntry;
 
 /* File names (locations point into them) and where each key was set. */
+#define CFG_MAX_KINDS 32
+
 struct FrConfigPriv {
     char **files;
     int n_files, cap_files;
     LocEntry *locs;
     int n_locs, cap_locs;
+    /* each kind's own section (FrKindInfo.section), indexed by kind: kept
+     * for every kind so a change of e->kind finds its defaults */
+    void *kind_settings[CFG_MAX_KINDS];
 };
+
+/* The kind's section field (FrKindInfo.section), NULL when it has none. */
+const FrField *cfg_kind_section(FrExperimentKind k);
+/* Allocates every kind's section settings at their defaults / frees them. */
+int cfg_kind_settings_init(FrExperiment *e);
+void cfg_kind_settings_free(FrExperiment *e);
 
 /* Interns a file name; the returned pointer lives as long as p. */
 const char *cfg_priv_file(struct FrConfigPriv *p, const char *name);
@@ -86,8 +97,7 @@ extern const char *const cfg_device_names[];
 extern const char *const cfg_kernels_names[];
 extern const char *const cfg_task_names[], *const cfg_gemm_names[], *const cfg_label_names[],
     *const cfg_range_names[], *const cfg_pack_names[], *const cfg_scope_names[],
-    *const cfg_bd_names[], *const cfg_anchor_codec_names[], *const cfg_model_coder_names[],
-    *const cfg_rounding_names[];
+    *const cfg_bd_names[], *const cfg_anchor_codec_names[];
 #define TASK_NAMES cfg_task_names
 #define GEMM_NAMES cfg_gemm_names
 #define LABEL_NAMES cfg_label_names
@@ -96,8 +106,6 @@ extern const char *const cfg_task_names[], *const cfg_gemm_names[], *const cfg_l
 #define SCOPE_NAMES cfg_scope_names
 #define BD_NAMES cfg_bd_names
 #define ANCHOR_CODEC_NAMES cfg_anchor_codec_names
-#define MODEL_CODER_NAMES cfg_model_coder_names
-#define ROUNDING_NAMES cfg_rounding_names
 
 #define MAX_CODECS 64
 /* The registered codecs' names (featrd/codec.h) with all of the

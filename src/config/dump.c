@@ -287,28 +287,42 @@ static void put_flow(FILE *f, const FrField *sec, const void *obj, const FrExper
 
 /* "key: value" lines at indent; sections nest two deeper, or as {...}. */
 static void put_block(FILE *f, const FrField *sec, const void *obj, const FrExperiment *e,
+                      int for_hash, int indent);
+
+/* One key of a block (fd in the struct obj). */
+static void put_key(FILE *f, const FrField *fd, const void *obj, const FrExperiment *e,
+                    int for_hash, int indent)
+{
+    if (!written(fd, obj, e, for_hash))
+        return;
+    fprintf(f, "%*s%s:", indent, "", fd->key);
+    if (fd->type == FR_FIELD_CUSTOM) {
+        put_custom(f, fd, obj, for_hash, indent, 0);
+        return;
+    }
+    if (fd->type == FR_FIELD_SECTION && !(fd->flags & FR_FIELD_FLOW)) {
+        fputc('\n', f);
+        put_block(f, fd, (const char *)obj + fd->offset, e, for_hash, indent + 2);
+        return;
+    }
+    fputc(' ', f);
+    if (fd->type == FR_FIELD_SECTION)
+        put_flow(f, fd, (const char *)obj + fd->offset, e, for_hash);
+    else
+        put_value(f, fd, obj);
+    fputc('\n', f);
+}
+
+static void put_block(FILE *f, const FrField *sec, const void *obj, const FrExperiment *e,
                       int for_hash, int indent)
 {
     const FrField *fd;
     for (int i = 0; section_key(sec, i, &fd); i++) {
-        if (!written(fd, obj, e, for_hash))
-            continue;
-        fprintf(f, "%*s%s:", indent, "", fd->key);
-        if (fd->type == FR_FIELD_CUSTOM) {
-            put_custom(f, fd, obj, for_hash, indent, 0);
-            continue;
-        }
-        if (fd->type == FR_FIELD_SECTION && !(fd->flags & FR_FIELD_FLOW)) {
-            fputc('\n', f);
-            put_block(f, fd, (const char *)obj + fd->offset, e, for_hash, indent + 2);
-            continue;
-        }
-        fputc(' ', f);
-        if (fd->type == FR_FIELD_SECTION)
-            put_flow(f, fd, (const char *)obj + fd->offset, e, for_hash);
-        else
-            put_value(f, fd, obj);
-        fputc('\n', f);
+        /* the kind's own section (FrKindInfo.section) comes before output: */
+        if (sec == &cfg_root_field && !strcmp(fd->key, "output") && cfg_kind_section(e->kind))
+            put_key(f, cfg_kind_section(e->kind), e->priv->kind_settings[e->kind], e, for_hash,
+                    indent);
+        put_key(f, fd, obj, e, for_hash, indent);
     }
 }
 

@@ -15,6 +15,7 @@
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
 #include "config/config.h"
+#include "kinds/experiments.h"
 #include "util/schema.h"
 
 void cfg_codec_clear(FrCodecSpec *cs)
@@ -151,6 +152,7 @@ void fr_experiment_free(FrExperiment **ep)
         return;
     FrExperiment *e = *ep;
     cfg_schema_free(fr_experiment_schema(), e);
+    cfg_kind_settings_free(e);
     cfg_priv_free(e->priv);
     free(e);
     *ep = NULL;
@@ -163,11 +165,51 @@ FrExperiment *cfg_experiment_new(int finish)
     if (!e)
         return NULL;
     e->priv = calloc(1, sizeof *e->priv);
-    if (!e->priv || cfg_set_defaults(e) || (finish && cfg_finish_sweep(&e->sweep))) {
+    if (!e->priv || cfg_set_defaults(e) || cfg_kind_settings_init(e) ||
+        (finish && cfg_finish_sweep(&e->sweep))) {
         fr_experiment_free(&e);
         return NULL;
     }
     return e;
+}
+
+/* ---- the kinds' own sections (FrKindInfo.section) ---- */
+
+const FrField *cfg_kind_section(FrExperimentKind k)
+{
+    const FrKindInfo *ki = fr_kind_info(k);
+    return ki && (int)k < CFG_MAX_KINDS ? ki->section : NULL;
+}
+
+int cfg_kind_settings_init(FrExperiment *e)
+{
+    for (int k = 0; k < fr_kind_count(); k++) {
+        const FrField *sec = cfg_kind_section((FrExperimentKind)k);
+        if (!sec)
+            continue;
+        if (!(e->priv->kind_settings[k] = calloc(1, sec->sub->size)) ||
+            cfg_schema_defaults(sec->sub, e->priv->kind_settings[k]))
+            return FR_E_NOMEM;
+    }
+    return 0;
+}
+
+void cfg_kind_settings_free(FrExperiment *e)
+{
+    for (int k = 0; e->priv && k < fr_kind_count() && k < CFG_MAX_KINDS; k++) {
+        const FrField *sec = cfg_kind_section((FrExperimentKind)k);
+        if (sec && e->priv->kind_settings[k])
+            cfg_schema_free(sec->sub, e->priv->kind_settings[k]);
+        free(e->priv->kind_settings[k]);
+        e->priv->kind_settings[k] = NULL;
+    }
+}
+
+const void *fr_experiment_kind_settings(const FrExperiment *e)
+{
+    if (!e || !e->priv || !cfg_kind_section(e->kind))
+        return NULL;
+    return e->priv->kind_settings[e->kind];
 }
 
 FrExperiment *fr_experiment_defaults(void)

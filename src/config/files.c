@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "config/config_internal.h"
+#include "config/config.h"
+#include "kinds/experiments.h"
 #include "featrd/alloc.h"
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
@@ -68,6 +70,12 @@ static int check_one(const FrExperiment *e, FrError *err, const char *key, const
     return 0;
 }
 
+int fr_experiment_check_file(const FrExperiment *e, const char *key, const char *path,
+                             int want_dir, const char *advice, FrError *err)
+{
+    return check_one(e, err, key, path, want_dir, advice);
+}
+
 int fr_experiment_check_files(const FrExperiment *e, FrError *err)
 {
     if (!e)
@@ -105,12 +113,8 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err)
                          "a list of .npy files, one `FILE IMAGE LAYER` line each (the format of "
                          "features.txt)"))))
         return rc;
-    if (e->kind == FR_KIND_MODEL &&
-        ((rc = check_one(e, err, "model_compression.dom.base", e->model_compression.dom_base, 0,
-                         "darknet weights of the base model")) ||
-         (rc = check_one(e, err, "model_compression.dom.target",
-                         e->model_compression.dom_target, 0,
-                         "darknet weights of the fine-tuned model"))))
+    const FrKindInfo *ki = fr_kind_info(e->kind);
+    if (ki && ki->check_files && (rc = ki->check_files(e, err))) /* the kind's own files */
         return rc;
     return 0;
 }

@@ -62,8 +62,6 @@ const char *const cfg_scope_names[] = {"image", "dataset", NULL};
 
 const char *const cfg_bd_names[] = {"pchip", "cubic", NULL};
 const char *const cfg_anchor_codec_names[] = {"hevc", "jpeg", NULL};
-const char *const cfg_model_coder_names[] = {"lzma", "zstd", NULL};
-const char *const cfg_rounding_names[] = {"truncate", "nearest", NULL};
 /* The registered codecs' names (featrd/codec.h) with all of the
  * capabilities in need, NULL-terminated, into names[cap]. */
 void cfg_codec_names(unsigned need, const char **names, int cap)

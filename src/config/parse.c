@@ -600,8 +600,15 @@ int cfg_parse_top(CfgCx *c, const Node *root, int *name_set, int *dir_set)
 {
     FrExperiment *e = c->e;
     const FrSchema *s = fr_experiment_schema();
-    const char *keys[64];
+    const char *keys[64 + CFG_MAX_KINDS];
     cfg_schema_keys(s, keys, 64);
+    int nk = 0;
+    while (keys[nk])
+        nk++;
+    for (int k = 0; k < fr_kind_count() && k < CFG_MAX_KINDS; k++) /* the kinds' own sections */
+        if (cfg_kind_section((FrExperimentKind)k))
+            keys[nk++] = cfg_kind_section((FrExperimentKind)k)->key;
+    keys[nk] = NULL;
     int rc = cfg_check_map(c, root, "", keys);
     if (rc)
         return rc;
@@ -619,7 +626,11 @@ int cfg_parse_top(CfgCx *c, const Node *root, int *name_set, int *dir_set)
         const Node *v = root->kids[i];
         if ((rc = cfg_rec(c, k, v->loc)) || (rc = section_kind_err(c, root->kloc[i], k)))
             break;
-        rc = parse_field(c, fr_schema_field(s, k), e, v, k, root->kloc[i]);
+        const FrField *ks = cfg_kind_section(e->kind);
+        if (ks && !strcmp(k, ks->key)) /* the kind's own section */
+            rc = parse_section(c, v, k, ks->sub, e->priv->kind_settings[e->kind]);
+        else
+            rc = parse_field(c, fr_schema_field(s, k), e, v, k, root->kloc[i]);
     }
     *name_set = fr_experiment_loc(e, "name") != NULL;
     *dir_set = fr_experiment_loc(e, "output.dir") != NULL;

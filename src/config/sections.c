@@ -66,12 +66,6 @@ static int lossless_only(const void *top, const FrField *f)
     return kind_of(top) == FR_KIND_LOSSLESS;
 }
 
-static int model_only(const void *top, const FrField *f)
-{
-    (void)f;
-    return kind_of(top) == FR_KIND_MODEL;
-}
-
 /* sweep.rdopt is written only when used, so other configs keep their hashes */
 static int rdopt_used(const void *top, const FrField *f)
 {
@@ -149,14 +143,12 @@ static const int BITS_ALLOWED[] = {8, 10, 12, INT_MIN};
 static const int TILE_PAD_ALLOWED[] = {0, 8, 16, INT_MIN};
 static const int DEF_BITS[] = {8};
 static const int DEF_ZERO[] = {0}; /* packing tile, allocation uniform */
-static const int DEF_PRECISION[] = {1, 2, 3, 4, 5, 6, 7, 8};
 static const char *const DEF_CODERS[] = {"gzip", "zlib", "bzip2", "lzma", "zstd", NULL};
 const int cfg_default_qp[4] = {22, 27, 32, 37};
 
-#define STR(T, k, fl) .key = #k, .type = FR_FIELD_STRING, .offset = offsetof(T, k), .flags = (fl)
-#define LIST(T, k, n) .key = #k, .offset = offsetof(T, k), .count_offset = offsetof(T, n)
-#define SCHEMA(nm, T, F) \
-    {.name = nm, .size = sizeof(T), .fields = F, .n_fields = (int)(sizeof F / sizeof F[0])}
+#define STR FR_STR
+#define LIST FR_LIST
+#define SCHEMA FR_SCHEMA
 #define SEC(T, k, S) .key = #k, .type = FR_FIELD_SECTION, .offset = offsetof(T, k), .sub = &(S)
 
 /* ---- model ---- */
@@ -374,34 +366,6 @@ static const FrField lossless_fields[] = {
 };
 static const FrSchema lossless_schema = SCHEMA("lossless", FrLosslessSpec, lossless_fields);
 
-/* ---- model_compression (dom's keys are fields of the same struct) ---- */
-
-static const FrField dom_fields[] = {
-    {.key = "base", .type = FR_FIELD_STRING, .offset = offsetof(FrModelCompressionSpec, dom_base),
-     .flags = FR_FIELD_NULLABLE, .doc = "weights of the base model"},
-    {.key = "target", .type = FR_FIELD_STRING,
-     .offset = offsetof(FrModelCompressionSpec, dom_target), .flags = FR_FIELD_NULLABLE,
-     .doc = "weights of the fine-tuned model"},
-};
-static const FrSchema dom_schema =
-    SCHEMA("model_compression.dom", FrModelCompressionSpec, dom_fields);
-
-static const FrField mc_fields[] = {
-    {LIST(FrModelCompressionSpec, precision, n_precision), .type = FR_FIELD_INTS, .lo = 1,
-     .hi = 8, .what = "an integer precision p from 1 to 8", .def_list = DEF_PRECISION,
-     .n_def = 8, .doc = "RP values p", .doc_def = "`[1, 2, …, 8]`"},
-    {.key = "coder", .type = FR_FIELD_ENUM, .offset = offsetof(FrModelCompressionSpec, coder),
-     .def = FR_MODEL_CODER_LZMA, .names = cfg_model_coder_names, .doc = "lzma or zstd"},
-    {.key = "rounding", .type = FR_FIELD_ENUM,
-     .offset = offsetof(FrModelCompressionSpec, rounding), .def = FR_MODEL_ROUND_TRUNCATE,
-     .names = cfg_rounding_names, .doc = "w·10^p to an integer"},
-    {.key = "dom", .type = FR_FIELD_SECTION, .offset = 0, .sub = &dom_schema,
-     .flags = FR_FIELD_FLOW,
-     .doc = "difference-of-models weights"},
-};
-static const char *const mc_dump_order[] = {"precision", "coder", "dom", "rounding", NULL};
-static const FrSchema mc_schema = SCHEMA("model_compression", FrModelCompressionSpec, mc_fields);
-
 /* ---- bd[]: one entry ---- */
 
 static const FrField bd_fields[] = {
@@ -472,8 +436,6 @@ static const FrField top_fields[] = {
     {.key = "quiet", .type = FR_FIELD_BOOL, .offset = offsetof(FrExperiment, quiet),
      .flags = FR_FIELD_NOHASH, .doc = "no progress output"},
     {SEC(FrExperiment, lossless, lossless_schema), .shown = lossless_only, .doc = "seed 000"},
-    {SEC(FrExperiment, model_compression, mc_schema), .order = mc_dump_order,
-     .shown = model_only, .doc = "seed 002"},
     {SEC(FrExperiment, features, features_schema), .shown = features_only,
      .doc = "the tensors to code"},
     {SEC(FrExperiment, cluster, cluster_schema), .shown = rd_only,
@@ -486,7 +448,7 @@ static const FrField top_fields[] = {
 };
 static const char *const top_dump_order[] = {
     "name", "kind", "model", "dataset", "features", "sweep", "anchors", "metrics", "map_iou",
-    "bootstrap", "det_thresh", "nms", "bd", "lossless", "model_compression", "output", "jobs",
+    "bootstrap", "det_thresh", "nms", "bd", "lossless", "output", "jobs",
     "quiet", "cluster", "invert", "include", NULL};
 static const FrSchema top_schema = SCHEMA("experiment", FrExperiment, top_fields);
 

@@ -412,10 +412,9 @@ int cfg_validate(CfgCx *c)
                                            TASK_NAMES[e->model.task]);
             }
         }
-    if (e->kind == FR_KIND_MODEL &&
-        !e->model_compression.dom_base != !e->model_compression.dom_target)
-        return fr_experiment_error(e, err, FR_E_CONFIG, "model_compression.dom",
-                                   "needs both base and target weights (or neither)");
+    const FrKindInfo *ki = fr_kind_info(e->kind);
+    if (ki && ki->validate) /* the kind's own rules */
+        return ki->validate(e, err);
     return 0;
 }
 

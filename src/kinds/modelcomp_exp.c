@@ -535,7 +535,9 @@ static int run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrErro
     if (o.shard_count > 1 || o.chunks > 0)
         return fr_error(err, FR_E_USAGE, "kind model does not shard; run without --shard or "
                         "--chunks, and submit it as one job");
-    const FrModelCompressionSpec *mc = &e->model_compression;
+    const FrModelCompressionSpec *mc = fr_experiment_kind_settings(e);
+    if (!mc || e->kind != FR_KIND_MODEL)
+        return fr_error(err, FR_E_USAGE, "fr_run_modelcomp: the experiment is not kind model");
     const char *dir = e->output.dir;
     char csv_path[4096], man_path[4096], tmp_path[4096], path[4096];
     FrText rows = {0}, keys = {0};

@@ -5,7 +5,16 @@
 #ifndef FR_INTERNAL_UTIL_SCHEMA_H
 #define FR_INTERNAL_UTIL_SCHEMA_H
 
+#include <stddef.h>
+
 #include "featrd/schema.h"
+
+/* Table-writing shorthands for a schema's fields (sections.c, a kind's own
+ * section): a STRING key of T, a list key with its count, a whole schema. */
+#define FR_STR(T, k, fl) .key = #k, .type = FR_FIELD_STRING, .offset = offsetof(T, k), .flags = (fl)
+#define FR_LIST(T, k, n) .key = #k, .offset = offsetof(T, k), .count_offset = offsetof(T, n)
+#define FR_SCHEMA(nm, T, F) \
+    {.name = nm, .size = sizeof(T), .fields = F, .n_fields = (int)(sizeof F / sizeof F[0])}
 
 /* Every field at its default. */
 void fr_schema_defaults(const FrSchema *s, void *obj);
