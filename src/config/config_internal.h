@@ -115,6 +115,8 @@ int cfg_count_names(const char *const *names);
 const char *cfg_name_at(const char *const *names, int i);
 /* "a, b or c" */
 void cfg_or_list(const char *const *names, char *buf, size_t cap);
+/* NULL-terminated names joined by ", ", the last by last ("a, b" + last + "c") */
+void cfg_join_list(const char *const *names, const char *last, char *buf, size_t cap);
 /* The closest name within a small distance, or NULL. */
 const char *cfg_suggest(const char *word, const char *const *names);
 

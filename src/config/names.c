@@ -103,14 +103,19 @@ int fr_metric_from_name(const char *s)
 }
 
 /* "a, b or c" */
-void cfg_or_list(const char *const *names, char *buf, size_t cap)
+void cfg_join_list(const char *const *names, const char *last, char *buf, size_t cap)
 {
     size_t o = 0;
     int n = cfg_count_names(names);
     buf[0] = 0;
     for (int i = 0; i < n && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ",
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i == n - 1 ? last : ", ",
                               names[i]);
+}
+
+void cfg_or_list(const char *const *names, char *buf, size_t cap)
+{
+    cfg_join_list(names, " or ", buf, cap);
 }
 
 /* Optimal string alignment distance, for "did you mean". */

@@ -170,22 +170,20 @@ static int validate_features(FrExperiment *e, FrError *err)
 
 
 /* The allocators (registry order) that are per-channel (rd 0) or measure
- * R-D curves (rd 1), joined by sep ("a, b, c"; with " or ": "a, b or c"). */
-static void alloc_names_with(int rd, const char *sep, char *buf, size_t cap)
+ * R-D curves (rd 1), joined by cfg_join_list with last before the last one. */
+static void alloc_names_with(int rd, const char *last, char *buf, size_t cap)
 {
-    const char *v[64];
+    const char *v[65];
     int n = 0;
     for (int a = 0; a < fr_alloc_count() && n < 64; a++) {
         const FrAllocInfo *ai = fr_alloc_info(a);
         if (rd ? ai->rd_curves : ai->per_channel)
             v[n++] = ai->name;
     }
-    size_t o = 0;
-    buf[0] = 0;
-    for (int i = 0; i < n && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i == n - 1 ? sep : ", ",
-                              v[i]);
+    v[n] = NULL;
+    cfg_join_list(v, last, buf, cap);
 }
+
 /* Rules that span several keys: all here, so the schema walk stays local. */
 int cfg_validate(CfgCx *c)
 {
@@ -317,7 +315,8 @@ int cfg_validate(CfgCx *c)
                     rd_name = pc_name;
                 }
             }
-        char pc_all[256], rd_all[256]; /* "sensitivity, rdopt, rdopt-refine"; "rdopt or rdopt-refine" */
+        /* "sensitivity, rdopt, rdopt-refine" and "rdopt or rdopt-refine" */
+        char pc_all[256], rd_all[256];
         alloc_names_with(0, ", ", pc_all, sizeof pc_all);
         alloc_names_with(1, " or ", rd_all, sizeof rd_all);
         for (int i = 0; i < s->n_codec; i++)
