@@ -146,25 +146,22 @@ static const int DEF_ZERO[] = {0}; /* packing tile, allocation uniform */
 static const char *const DEF_CODERS[] = {"gzip", "zlib", "bzip2", "lzma", "zstd", NULL};
 const int cfg_default_qp[4] = {22, 27, 32, 37};
 
-#define STR FR_STR
-#define LIST FR_LIST
-#define SCHEMA FR_SCHEMA
 #define SEC(T, k, S) .key = #k, .type = FR_FIELD_SECTION, .offset = offsetof(T, k), .sub = &(S)
 
 /* ---- model ---- */
 
 static const FrField model_fields[] = {
     /* written only when not the default, so configs keep their dump and hash */
-    {STR(FrModelSpec, backend, FR_FIELD_DUMP_IF_SET), .def_str = "darknet", .accept = backend_ok,
+    {FR_STR(FrModelSpec, backend, FR_FIELD_DUMP_IF_SET), .def_str = "darknet", .accept = backend_ok,
      .doc = "model backend (the registry in src/model/backends.c)"},
-    {STR(FrModelSpec, cfg, 0), .doc = "darknet .cfg of the network",
+    {FR_STR(FrModelSpec, cfg, 0), .doc = "darknet .cfg of the network",
      .doc_def = "required (kinds rd, lossless, model; refused for features)"},
-    {STR(FrModelSpec, weights, FR_FIELD_NULLABLE), .doc = "darknet weights; ~ = seeded random"},
+    {FR_STR(FrModelSpec, weights, FR_FIELD_NULLABLE), .doc = "darknet weights; ~ = seeded random"},
     {.key = "task", .type = FR_FIELD_ENUM, .offset = offsetof(FrModelSpec, task),
      .def = FR_TASK_AUTO, .names = cfg_task_names, .doc = "the network's task"},
     {.key = "input", .type = FR_FIELD_CUSTOM, .custom = CFG_C_INPUT,
      .doc = "WxH, [w, h] or one size", .doc_def = "`~` (the cfg's)"},
-    {STR(FrModelSpec, names, FR_FIELD_NULLABLE), .doc = "class names file"},
+    {FR_STR(FrModelSpec, names, FR_FIELD_NULLABLE), .doc = "class names file"},
     {.key = "seed", .type = FR_FIELD_U64, .offset = offsetof(FrModelSpec, seed), .def = 1,
      .doc = "random weights, darknet's rand()"},
     {.key = "gemm", .type = FR_FIELD_ENUM, .offset = offsetof(FrModelSpec, gemm),
@@ -182,28 +179,28 @@ static const FrField model_fields[] = {
      .flags = FR_FIELD_DUMP_IF_SET | FR_FIELD_NOHASH,
      .doc = "im2col, activation, maxpool, batch norm loops"},
 };
-static const FrSchema model_schema = SCHEMA("model", FrModelSpec, model_fields);
+static const FrSchema model_schema = FR_SCHEMA("model", FrModelSpec, model_fields);
 
 /* ---- dataset ---- */
 
 static const FrField dataset_fields[] = {
-    {STR(FrDatasetSpec, images, FR_FIELD_NULLABLE), .doc = "image list file",
+    {FR_STR(FrDatasetSpec, images, FR_FIELD_NULLABLE), .doc = "image list file",
      .doc_def = "required (kinds rd, lossless)"},
     {.key = "labels", .type = FR_FIELD_ENUM, .offset = offsetof(FrDatasetSpec, labels),
      .def = FR_LABELS_DARKNET_TXT, .names = cfg_label_names, .doc = "ground-truth format"},
-    {STR(FrDatasetSpec, annotations, FR_FIELD_NULLABLE), .doc = "VOC Annotations directory"},
-    {STR(FrDatasetSpec, labels_file, FR_FIELD_NULLABLE), .doc = "class id per image"},
+    {FR_STR(FrDatasetSpec, annotations, FR_FIELD_NULLABLE), .doc = "VOC Annotations directory"},
+    {FR_STR(FrDatasetSpec, labels_file, FR_FIELD_NULLABLE), .doc = "class id per image"},
     /* written in the hash form only when set, so earlier results keep their hash */
-    {STR(FrDatasetSpec, names, FR_FIELD_NULLABLE | FR_FIELD_HASH_IF_SET),
+    {FR_STR(FrDatasetSpec, names, FR_FIELD_NULLABLE | FR_FIELD_HASH_IF_SET),
      .doc = "the ground truth's class names", .doc_def = "`~` = `model.names`"},
-    {STR(FrDatasetSpec, class_map, FR_FIELD_NULLABLE | FR_FIELD_HASH_IF_SET),
+    {FR_STR(FrDatasetSpec, class_map, FR_FIELD_NULLABLE | FR_FIELD_HASH_IF_SET),
      .doc = "model class → data set class file"},
     {.key = "limit", .type = FR_FIELD_INT, .offset = offsetof(FrDatasetSpec, limit), .lo = 0,
      .hi = INT_MAX, .doc = "the first N images; 0 = all"},
     {.key = "seed", .type = FR_FIELD_U64, .offset = offsetof(FrDatasetSpec, seed), .def = 0,
      .doc = "0 = list order; else shuffle"},
 };
-static const FrSchema dataset_schema = SCHEMA("dataset", FrDatasetSpec, dataset_fields);
+static const FrSchema dataset_schema = FR_SCHEMA("dataset", FrDatasetSpec, dataset_fields);
 
 /* ---- sweep.sensitivity, sweep.rdopt, sweep ---- */
 
@@ -216,39 +213,39 @@ static const FrField sens_fields[] = {
      .offset = offsetof(FrSensitivity, calibration_images), .def = 16, .lo = 1, .hi = 1000000,
      .doc = "images for scope: dataset"},
 };
-static const FrSchema sens_schema = SCHEMA("sweep.sensitivity", FrSensitivity, sens_fields);
+static const FrSchema sens_schema = FR_SCHEMA("sweep.sensitivity", FrSensitivity, sens_fields);
 
 static const FrField rdopt_fields[] = {
-    {LIST(FrRdoptSpec, qps, n_qps), .type = FR_FIELD_INTS, .lo = 0, .hi = 51,
+    {FR_LIST(FrRdoptSpec, qps, n_qps), .type = FR_FIELD_INTS, .lo = 0, .hi = 51,
      .flags = FR_FIELD_EMPTY_OK, .what = QP_WHAT, .doc = "measured QPs"},
     /* it only shapes the default qps, which the dump holds resolved */
     {.key = "qp_step", .type = FR_FIELD_INT, .offset = offsetof(FrRdoptSpec, qp_step), .def = 2,
      .lo = 1, .hi = 51, .flags = FR_FIELD_NODUMP, .doc = "spacing of the default qps"},
 };
-static const FrSchema rdopt_schema = SCHEMA("sweep.rdopt", FrRdoptSpec, rdopt_fields);
+static const FrSchema rdopt_schema = FR_SCHEMA("sweep.rdopt", FrRdoptSpec, rdopt_fields);
 
 static const FrField sweep_fields[] = {
-    {LIST(FrSweepSpec, split, n_split), .type = FR_FIELD_STRINGS,
+    {FR_LIST(FrSweepSpec, split, n_split), .type = FR_FIELD_STRINGS,
      .what = "layer names (max_11), indices (11) or aliases (pool2)", .shown = rd_only,
      .doc = "layers to split at", .doc_def = "required"},
-    {LIST(FrSweepSpec, bits, n_bits), .type = FR_FIELD_INTS, .lo = 8, .hi = 12,
+    {FR_LIST(FrSweepSpec, bits, n_bits), .type = FR_FIELD_INTS, .lo = 8, .hi = 12,
      .allowed = BITS_ALLOWED, .what = "8, 10 or 12", .def_list = DEF_BITS, .n_def = 1,
      .doc = "Q-layer bit depths"},
     {.key = "range", .type = FR_FIELD_ENUM, .offset = offsetof(FrSweepSpec, range),
      .def = FR_RANGE_TENSOR, .names = cfg_range_names, .doc = "min/max per tensor or channel"},
     {.key = "relu_min0", .type = FR_FIELD_BOOL, .offset = offsetof(FrSweepSpec, relu_min0),
      .doc = "fix min at 0"},
-    {LIST(FrSweepSpec, packing, n_packing), .type = FR_FIELD_ENUMS, .names = cfg_pack_names,
+    {FR_LIST(FrSweepSpec, packing, n_packing), .type = FR_FIELD_ENUMS, .names = cfg_pack_names,
      .def_list = DEF_ZERO, .n_def = 1, .doc = "packings"},
     {.key = "tile_pad", .type = FR_FIELD_INT, .offset = offsetof(FrSweepSpec, tile_pad),
      .allowed = TILE_PAD_ALLOWED, .what = "0, 8 or 16", .doc = "tile padding"},
-    {LIST(FrSweepSpec, qp, n_qp), .type = FR_FIELD_INTS, .lo = 0, .hi = 51, .what = QP_WHAT,
+    {FR_LIST(FrSweepSpec, qp, n_qp), .type = FR_FIELD_INTS, .lo = 0, .hi = 51, .what = QP_WHAT,
      .def_list = cfg_default_qp, .n_def = 4, .doc = "QPs of hevc entries"},
     {.key = "codec", .type = FR_FIELD_CUSTOM, .custom = CFG_C_CODEC, .doc = "codec entries",
      .doc_def = "`[hevc]`"},
-    {LIST(FrSweepSpec, allocation, n_allocation), .type = FR_FIELD_ENUMS,
+    {FR_LIST(FrSweepSpec, allocation, n_allocation), .type = FR_FIELD_ENUMS,
      .names_fn = cfg_alloc_names, .def_list = DEF_ZERO, .n_def = 1, .doc = "QP allocations"},
-    {LIST(FrSweepSpec, qp_base, n_qp_base), .type = FR_FIELD_INTS, .lo = 0, .hi = 51,
+    {FR_LIST(FrSweepSpec, qp_base, n_qp_base), .type = FR_FIELD_INTS, .lo = 0, .hi = 51,
      .flags = FR_FIELD_EMPTY_OK, .what = QP_WHAT, .doc = "QP_base list"},
     {.key = "qp_range", .type = FR_FIELD_INT, .offset = offsetof(FrSweepSpec, qp_range),
      .def = 5, .lo = 0, .hi = 51, .doc = "QP_range"},
@@ -256,7 +253,7 @@ static const FrField sweep_fields[] = {
      .doc = "sensitivity measurement"},
     {SEC(FrSweepSpec, rdopt, rdopt_schema), .flags = FR_FIELD_FLOW, .shown = rdopt_used,
      .doc = "rdopt curves"},
-    {LIST(FrSweepSpec, weights, n_weights), .type = FR_FIELD_STRINGS,
+    {FR_LIST(FrSweepSpec, weights, n_weights), .type = FR_FIELD_STRINGS,
      .what = "darknet .weights files of model.cfg", .flags = FR_FIELD_DUMP_IF_SET,
      .doc = "weights files, one feature curve each"},
     /* a limit, not a setting of the results */
@@ -267,7 +264,7 @@ static const FrField sweep_fields[] = {
 static const char *const sweep_dump_order[] = {
     "split", "weights", "bits", "range", "relu_min0", "packing", "tile_pad", "qp", "codec",
     "allocation", "qp_base", "qp_range", "max_points", "sensitivity", "rdopt", NULL};
-static const FrSchema sweep_schema = SCHEMA("sweep", FrSweepSpec, sweep_fields);
+static const FrSchema sweep_schema = FR_SCHEMA("sweep", FrSweepSpec, sweep_fields);
 
 /* ---- bootstrap ---- */
 
@@ -280,12 +277,12 @@ static const FrField boot_fields[] = {
      .ddef = 0.95, .dlo = 0, .dhi = 1, .flags = FR_FIELD_LO_OPEN, .accept = level_ok,
      .doc = "interval level"},
 };
-static const FrSchema boot_schema = SCHEMA("bootstrap", FrBootstrapSpec, boot_fields);
+static const FrSchema boot_schema = FR_SCHEMA("bootstrap", FrBootstrapSpec, boot_fields);
 
 /* ---- output ---- */
 
 static const FrField output_fields[] = {
-    {STR(FrOutputSpec, dir, FR_FIELD_NOHASH), .def_str = "results/experiment",
+    {FR_STR(FrOutputSpec, dir, FR_FIELD_NOHASH), .def_str = "results/experiment",
      .doc = "results directory", .doc_def = "`results/<name>`"},
     {.key = "images_csv", .type = FR_FIELD_BOOL, .offset = offsetof(FrOutputSpec, images_csv),
      .doc = "also images.csv"},
@@ -296,19 +293,20 @@ static const FrField output_fields[] = {
      .doc = "keep the coded features"},
     {.key = "detections", .type = FR_FIELD_BOOL, .offset = offsetof(FrOutputSpec, detections),
      .doc = "per-image detections"},
-    {STR(FrOutputSpec, decoded_dir, FR_FIELD_NULLABLE | FR_FIELD_NOHASH),
+    {FR_STR(FrOutputSpec, decoded_dir, FR_FIELD_NULLABLE | FR_FIELD_NOHASH),
      .shown = features_only, .doc = "decoded tensors' directory"},
 };
 static const char *const output_dump_order[] = {"dir", "images_csv", "detections", "decoded_dir",
                                                 "plots", "keep_streams", NULL};
-static const FrSchema output_schema = SCHEMA("output", FrOutputSpec, output_fields);
+static const FrSchema output_schema = FR_SCHEMA("output", FrOutputSpec, output_fields);
 
 /* ---- cluster (featrd submit; not hashed, dumped only when set) ---- */
 
 static const FrField cluster_fields[] = {
-    {STR(FrClusterSpec, partition, FR_FIELD_NULLABLE), .doc = "sbatch --partition"},
-    {STR(FrClusterSpec, time, FR_FIELD_NULLABLE), .doc = "sbatch --time of a unit"},
-    {STR(FrClusterSpec, gres, FR_FIELD_NULLABLE), .doc = "sbatch --gres of a unit (not the merge)"},
+    {FR_STR(FrClusterSpec, partition, FR_FIELD_NULLABLE), .doc = "sbatch --partition"},
+    {FR_STR(FrClusterSpec, time, FR_FIELD_NULLABLE), .doc = "sbatch --time of a unit"},
+    {FR_STR(FrClusterSpec, gres, FR_FIELD_NULLABLE),
+     .doc = "sbatch --gres of a unit (not the merge)"},
     {.key = "cpus", .type = FR_FIELD_INT, .offset = offsetof(FrClusterSpec, cpus), .lo = 0,
      .hi = FR_MAX_JOBS, .doc = "cpus per task and each unit's --jobs; 0 = `jobs`"},
     {.key = "tasks", .type = FR_FIELD_INT, .offset = offsetof(FrClusterSpec, tasks), .lo = 0,
@@ -317,45 +315,46 @@ static const FrField cluster_fields[] = {
      .hi = 1000000, .doc = "image chunks; 0 = 4"},
     {.key = "throttle", .type = FR_FIELD_INT, .offset = offsetof(FrClusterSpec, throttle),
      .lo = 0, .hi = 1000000, .doc = "at most this many tasks at once; 0 = no limit"},
-    {LIST(FrClusterSpec, sbatch, n_sbatch), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
+    {FR_LIST(FrClusterSpec, sbatch, n_sbatch), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
      .what = "sbatch options such as --account=NAME", .doc = "more sbatch options",
      .doc_def = "`[]`"},
-    {LIST(FrClusterSpec, setup, n_setup), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
+    {FR_LIST(FrClusterSpec, setup, n_setup), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
      .what = "shell lines", .doc = "shell lines before featrd (module load ...)",
      .doc_def = "`[]`"},
 };
-static const FrSchema cluster_schema = SCHEMA("cluster", FrClusterSpec, cluster_fields);
+static const FrSchema cluster_schema = FR_SCHEMA("cluster", FrClusterSpec, cluster_fields);
 
 /* ---- invert (issue 24; hashed and dumped only when set) ---- */
 
 static const FrField invert_fields[] = {
-    {STR(FrInvertSpec, cfg, FR_FIELD_NULLABLE), .doc = "decoder cfg; {split} = the split's name"},
-    {STR(FrInvertSpec, weights, FR_FIELD_NULLABLE), .doc = "decoder weights; {split} as in cfg"},
-    {LIST(FrInvertSpec, splits, n_splits), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
+    {FR_STR(FrInvertSpec, cfg, FR_FIELD_NULLABLE),
+     .doc = "decoder cfg; {split} = the split's name"},
+    {FR_STR(FrInvertSpec, weights, FR_FIELD_NULLABLE), .doc = "decoder weights; {split} as in cfg"},
+    {FR_LIST(FrInvertSpec, splits, n_splits), .type = FR_FIELD_STRINGS, .flags = FR_FIELD_EMPTY_OK,
      .what = "split names of sweep.split", .doc = "splits with a decoder; [] = every split",
      .doc_def = "`[]`"},
     {.key = "png", .type = FR_FIELD_INT, .offset = offsetof(FrInvertSpec, png), .lo = 0,
      .hi = 1000000, .flags = FR_FIELD_NOHASH, .doc = "the first N images as PNG under recon/"},
 };
-static const FrSchema invert_schema = SCHEMA("invert", FrInvertSpec, invert_fields);
+static const FrSchema invert_schema = FR_SCHEMA("invert", FrInvertSpec, invert_fields);
 
 /* ---- features ---- */
 
 static const FrField features_fields[] = {
-    {STR(FrFeaturesSpec, dir, FR_FIELD_NULLABLE), .doc = "features directory"},
-    {STR(FrFeaturesSpec, list, FR_FIELD_NULLABLE), .doc = "features list file"},
-    {STR(FrFeaturesSpec, split, FR_FIELD_NULLABLE), .doc = "the curves' split name"},
+    {FR_STR(FrFeaturesSpec, dir, FR_FIELD_NULLABLE), .doc = "features directory"},
+    {FR_STR(FrFeaturesSpec, list, FR_FIELD_NULLABLE), .doc = "features list file"},
+    {FR_STR(FrFeaturesSpec, split, FR_FIELD_NULLABLE), .doc = "the curves' split name"},
     {.key = "limit", .type = FR_FIELD_INT, .offset = offsetof(FrFeaturesSpec, limit), .lo = 0,
      .hi = INT_MAX, .doc = "the first N images; 0 = all"},
 };
-static const FrSchema features_schema = SCHEMA("features", FrFeaturesSpec, features_fields);
+static const FrSchema features_schema = FR_SCHEMA("features", FrFeaturesSpec, features_fields);
 
 /* ---- lossless ---- */
 
 static const FrField lossless_fields[] = {
     {.key = "layers", .type = FR_FIELD_CUSTOM, .custom = CFG_C_LAYERS,
      .doc = "all or a list of layers", .doc_def = "`all`"},
-    {LIST(FrLosslessSpec, coders, n_coders), .type = FR_FIELD_STRINGS,
+    {FR_LIST(FrLosslessSpec, coders, n_coders), .type = FR_FIELD_STRINGS,
      .names_fn = byte_coder_names, .what = "coder names", .def_strs = DEF_CODERS,
      .doc = "coders of any bytes"},
     {.key = "quantized_bits", .type = FR_FIELD_INT,
@@ -364,16 +363,16 @@ static const FrField lossless_fields[] = {
     {.key = "repeats", .type = FR_FIELD_INT, .offset = offsetof(FrLosslessSpec, repeats),
      .def = 1, .lo = 1, .hi = 1000, .doc = "timing repeats"},
 };
-static const FrSchema lossless_schema = SCHEMA("lossless", FrLosslessSpec, lossless_fields);
+static const FrSchema lossless_schema = FR_SCHEMA("lossless", FrLosslessSpec, lossless_fields);
 
 /* ---- bd[]: one entry ---- */
 
 static const FrField bd_fields[] = {
-    {STR(FrBdSpec, anchor, 0), .doc = "a curve name or an anchor's name", .doc_def = "required"},
-    {STR(FrBdSpec, test, 0), .doc = "a curve name or a glob", .doc_def = "required"},
+    {FR_STR(FrBdSpec, anchor, 0), .doc = "a curve name or an anchor's name", .doc_def = "required"},
+    {FR_STR(FrBdSpec, test, 0), .doc = "a curve name or a glob", .doc_def = "required"},
     {.key = "method", .type = FR_FIELD_ENUM, .offset = offsetof(FrBdSpec, method),
      .def = FR_BD_PCHIP, .names = cfg_bd_names, .doc = "pchip or cubic"},
-    {STR(FrBdSpec, rate, 0), .def_str = "kbpi", .accept = column_ok, .doc = "rate column"},
+    {FR_STR(FrBdSpec, rate, 0), .def_str = "kbpi", .accept = column_ok, .doc = "rate column"},
     {.key = "quality", .type = FR_FIELD_CUSTOM, .custom = CFG_C_BD_QUALITY,
      .doc = "a metric or a points.csv column", .doc_def = "`~` = first metric"},
     {.key = "monotone", .type = FR_FIELD_BOOL, .offset = offsetof(FrBdSpec, monotone), .def = 1,
@@ -381,31 +380,31 @@ static const FrField bd_fields[] = {
     {.key = "min_span", .type = FR_FIELD_CUSTOM, .custom = CFG_C_MIN_SPAN,
      .doc = "a number >= 0 or auto", .doc_def = "`auto`"},
 };
-const FrSchema cfg_bd_schema = SCHEMA("bd", FrBdSpec, bd_fields);
+const FrSchema cfg_bd_schema = FR_SCHEMA("bd", FrBdSpec, bd_fields);
 
 /* ---- anchors[]: one entry (fr_hevc_schema's keys sit beside these: the
  * anchor's x265 settings, parse.c) ---- */
 
 static const int CHROMA_ALLOWED[] = {420, 400, INT_MIN};
 static const FrField anchor_fields[] = {
-    {STR(FrAnchorSpec, name, 0), .doc = "the anchor's curve name", .doc_def = "required"},
+    {FR_STR(FrAnchorSpec, name, 0), .doc = "the anchor's curve name", .doc_def = "required"},
     {.key = "codec", .type = FR_FIELD_ENUM, .offset = offsetof(FrAnchorSpec, codec),
      .def = FR_ANCHOR_HEVC, .names = cfg_anchor_codec_names, .doc = "hevc or jpeg"},
-    {LIST(FrAnchorSpec, qp, n_qp), .type = FR_FIELD_INTS, .lo = 0, .hi = 51, .what = QP_WHAT,
+    {FR_LIST(FrAnchorSpec, qp, n_qp), .type = FR_FIELD_INTS, .lo = 0, .hi = 51, .what = QP_WHAT,
      .def_list = cfg_default_qp, .n_def = 4, .doc = "hevc: QPs"},
-    {LIST(FrAnchorSpec, quality, n_quality), .type = FR_FIELD_INTS, .lo = 1, .hi = 100,
+    {FR_LIST(FrAnchorSpec, quality, n_quality), .type = FR_FIELD_INTS, .lo = 1, .hi = 100,
      .what = "an integer JPEG quality from 1 to 100", .doc = "jpeg: qualities",
      .doc_def = "required for jpeg"},
     {.key = "chroma", .type = FR_FIELD_INT, .offset = offsetof(FrAnchorSpec, chroma), .def = 420,
      .allowed = CHROMA_ALLOWED, .what = "420 (YCbCr 4:2:0) or 400 (luma only)",
      .doc = "hevc: 420 or 400"},
 };
-const FrSchema cfg_anchor_schema = SCHEMA("anchor", FrAnchorSpec, anchor_fields);
+const FrSchema cfg_anchor_schema = FR_SCHEMA("anchor", FrAnchorSpec, anchor_fields);
 
 /* ---- the top level ---- */
 
 static const FrField top_fields[] = {
-    {STR(FrExperiment, name, FR_FIELD_NOHASH), .def_str = "experiment", .accept = name_ok,
+    {FR_STR(FrExperiment, name, FR_FIELD_NOHASH), .def_str = "experiment", .accept = name_ok,
      .doc = "names the results directory", .doc_def = "the config file's name without `.yaml`"},
     {.key = "kind", .type = FR_FIELD_ENUM, .offset = offsetof(FrExperiment, kind),
      .def = FR_KIND_RD, .names_fn = cfg_kind_names, .doc = "the experiment's kind"},
@@ -416,7 +415,7 @@ static const FrField top_fields[] = {
     {.key = "anchors", .type = FR_FIELD_CUSTOM, .custom = CFG_C_ANCHORS,
      .sub = &cfg_anchor_schema, .shown = rd_only,
      .doc = "cloud-only coding of the input image", .doc_def = "`[]`"},
-    {LIST(FrExperiment, metrics, n_metrics), .type = FR_FIELD_ENUMS,
+    {FR_LIST(FrExperiment, metrics, n_metrics), .type = FR_FIELD_ENUMS,
      .names_fn = cfg_metric_names, .flags = FR_FIELD_EMPTY_OK, .doc = "task metrics",
      .doc_def = "`[]` = task default"},
     {.key = "map_iou", .type = FR_FIELD_DOUBLE, .offset = offsetof(FrExperiment, map_iou),
@@ -450,7 +449,7 @@ static const char *const top_dump_order[] = {
     "name", "kind", "model", "dataset", "features", "sweep", "anchors", "metrics", "map_iou",
     "bootstrap", "det_thresh", "nms", "bd", "lossless", "output", "jobs",
     "quiet", "cluster", "invert", "include", NULL};
-static const FrSchema top_schema = SCHEMA("experiment", FrExperiment, top_fields);
+static const FrSchema top_schema = FR_SCHEMA("experiment", FrExperiment, top_fields);
 
 /* The top level as the dump walks it: a section whose keys are the top
  * schema's. */
