@@ -474,15 +474,7 @@ static FrModel *shipped_model_on_subset(const char *name, int cls_test, int det_
     char cfg[256], weights[256];
     snprintf(cfg, sizeof cfg, "models/%s.cfg", name);
     snprintf(weights, sizeof weights, "models/%s.weights", name);
-    FrModelSettings ms;
-    fr_model_defaults(&ms);
-    ms.cfg = cfg;
-    ms.weights = weights;
-    ms.quiet = 1;
-    FrModel *m = NULL;
-    if (fr_model_open(&m, &ms, &err))
-        fail_msg("%s", err.msg);
-    return m;
+    return tu_open_model(cfg, weights);
 }
 
 static void test_classifier_accuracy(void **state)
