@@ -535,9 +535,9 @@ static int run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrErro
     if (o.shard_count > 1 || o.chunks > 0)
         return fr_error(err, FR_E_USAGE, "kind model does not shard; run without --shard or "
                         "--chunks, and submit it as one job");
-    const FrModelCompressionSpec *mc = fr_experiment_kind_settings(e);
-    if (!mc || e->kind != FR_KIND_MODEL)
+    if (e->kind != FR_KIND_MODEL)
         return fr_error(err, FR_E_USAGE, "fr_run_modelcomp: the experiment is not kind model");
+    const FrModelCompressionSpec *mc = fr_experiment_kind_settings(e);
     const char *dir = e->output.dir;
     char csv_path[4096], man_path[4096], tmp_path[4096], path[4096];
     FrText rows = {0}, keys = {0};
@@ -552,10 +552,8 @@ static int run_modelcomp(const FrExperiment *e, const FrRunOptions *o_in, FrErro
         return fr_experiment_error(e, err, FR_E_CONFIG, "model.weights",
                                    "kind model codes a weights file: set model.weights (and/or "
                                    "model_compression.dom)");
-    if (!!mc->dom_base != !!mc->dom_target)
-        return fr_experiment_error(e, err, FR_E_CONFIG, mc->dom_base ? "model_compression.dom.base"
-                                                                     : "model_compression.dom.target",
-                                   "dom needs both base and target");
+    if ((rc = fr_modelcomp_validate(e, err))) /* as the config checked it (a caller may not have) */
+        return rc;
     if (mc->n_precision < 1)
         return fr_experiment_error(e, err, FR_E_CONFIG, "model_compression.precision",
                                    "give at least one RP p (1..8)");
