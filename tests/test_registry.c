@@ -8,6 +8,7 @@
 #include <limits.h>
 
 #include "run/points_internal.h"
+#include "run/units_internal.h"
 #include "run/results_internal.h"
 #include "alloc/alloc.h"
 #include "codec/codec.h"
@@ -546,14 +547,37 @@ static void test_metric_registry(void **st)
 {
     (void)st;
     char *d = read_text("docs/run.md");
-    assert_int_equal(fr_metric_count(), FR_METRIC_COUNT_);
+    /* the built-in constants name their registry places */
+    static const struct { int id; const char *name; } builtin[] = {
+        {FR_METRIC_MAP07, "map07"}, {FR_METRIC_MAP, "map"}, {FR_METRIC_TOP1, "top1"},
+        {FR_METRIC_TOP5, "top5"}, {FR_METRIC_FIDELITY, "fidelity"},
+        {FR_METRIC_PIXEL_AGREEMENT, "pixel_agreement"},
+        {FR_METRIC_FEATURE_PSNR_NBIT, "feature_psnr_nbit"}, {FR_METRIC_FEATURE_MSE, "feature_mse"},
+        {FR_METRIC_FEATURE_PSNR, "feature_psnr"}, {FR_METRIC_FEATURE_SQNR, "feature_sqnr"},
+        {FR_METRIC_RECON_PSNR, "recon_psnr"}, {FR_METRIC_RECON_SSIM, "recon_ssim"}};
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        assert_string_equal(fr_metric_info(builtin[i].id)->name, builtin[i].name);
+    assert_true(fr_metric_count() >= 12 && fr_metric_count() <= FR_METRIC_MAX);
+    assert_null(fr_metric_info(fr_metric_count()));
+    assert_null(fr_metric_info(-1));
     for (int i = 0; i < fr_metric_count(); i++) {
         const FrMetricInfo *m = fr_metric_info((FrMetric)i);
         assert_non_null(m);
-        assert_int_equal((int)m->id, i);
         assert_ptr_equal(fr_metric_find(m->name), m);
         assert_int_equal(fr_metric_from_name(m->name), i);
-        assert_string_equal(fr_metric_name(m->id), m->name);
+        assert_string_equal(fr_metric_name(i), m->name);
+        /* exactly one way to a value */
+        const FrMetricDef *md = fr_metric_def(i);
+        int ways = !!md->feature + !!md->picture + !!md->output + !!md->set_open;
+        if (ways != 1)
+            fail_msg("metric %s has %d ways to its value", m->name, ways);
+        assert_true(!md->set_open || (md->set_eval && md->set_close));
+        /* its column is in the registry's columns and written under its name */
+        int c = fr_metric_column_of(i);
+        assert_string_equal(fr_metric_column_name(c), m->column);
+        assert_int_equal(fr_metric_column_find(m->column), c);
+        if (m->task != FR_TASK_AUTO)
+            assert_int_equal(fr_metric_for_column(c, m->task), i);
         char row[64];
         snprintf(row, sizeof row, "| `%s` |", m->column);
         if (!strstr(d, row))
@@ -569,11 +593,20 @@ static void test_metric_registry(void **st)
                                            "metrics: [top5]\n", "t.yaml", NULL, 0, &e, &err),
                      FR_E_CONFIG);
     tu_assert_contains(err.msg, "top5 needs task classification, but model.task is detection");
+    /* and its own rule (unusable): image metrics need a decoder */
+    assert_int_equal(fr_config_load_string("model: {cfg: a.cfg}\n"
+                                           "dataset: {images: i.txt}\nsweep: {split: [x]}\n"
+                                           "metrics: [map07, recon_ssim]\n", "t.yaml", NULL, 0,
+                                           &e, &err),
+                     FR_E_CONFIG);
+    tu_assert_contains(err.msg, "metrics[1]");
+    tu_assert_contains(err.msg, "recon_ssim needs an invert: section");
 }
 
 /* points.csv: the header and each row come from one column registry, so
  * every value lands under its own name (a row was once positional against a
  * list of names in another file). */
+#define MC(name) fr_metric_column_find(name)
 static void test_points_columns(void **st)
 {
     (void)st;
@@ -620,16 +653,19 @@ static void test_points_columns(void **st)
     const struct { const char *col; double want; } agg[] = {
         {"elements", a.elements}, {"bits_mean", a.bits_mean}, {"bits_std", a.bits_std},
         {"kbpi", a.bits_mean / 1000}, {"payload_bits", a.payload}, {"side_bits", a.side},
-        {"bits_per_element", a.bits_mean / a.elements}, {"map07", a.map07}, {"map", a.map},
-        {"top1", a.top1}, {"top5", a.top5}, {"fidelity", a.fidelity}, {"mse", a.mse},
-        {"psnr", a.psnr}, {"mse_nbit", a.mse_nbit}, {"psnr_nbit", a.psnr_nbit},
+        {"bits_per_element", a.bits_mean / a.elements}, {"map07", a.mval[MC("map07")]},
+        {"map", a.mval[MC("map")]}, {"top1", a.mval[MC("top1")]}, {"top5", a.mval[MC("top5")]},
+        {"fidelity", a.mval[MC("fidelity")]}, {"mse", a.mval[MC("mse")]},
+        {"psnr", a.mval[MC("psnr")]}, {"mse_nbit", a.mraw[MC("psnr_nbit")]},
+        {"psnr_nbit", a.mval[MC("psnr_nbit")]},
         {"front_s", a.front}, {"encode_s", a.enc}, {"decode_s", a.dec}, {"back_s", a.back},
-        {"sens_s", a.sens}, {"kbpi_paper", a.paper / 1000}, {"kbpi_lo", a.lo[B_KBPI]},
-        {"kbpi_hi", a.hi[B_KBPI]}, {"map07_lo", a.lo[B_MAP07]}, {"map_hi", a.hi[B_MAP]},
-        {"top5_lo", a.lo[B_TOP5]}, {"fidelity_hi", a.hi[B_FID]},
-        {"psnr_nbit_lo", a.lo[B_PSNR_NBIT]}, {"psnr_nbit_hi", a.hi[B_PSNR_NBIT]},
-        {"sqnr", a.sqnr}, {"mse_lo", a.lo[B_MSE]}, {"psnr_hi", a.hi[B_PSNR]},
-        {"sqnr_lo", a.lo[B_SQNR]},
+        {"sens_s", a.sens}, {"kbpi_paper", a.paper / 1000}, {"kbpi_lo", a.kbpi_lo},
+        {"kbpi_hi", a.kbpi_hi}, {"map07_lo", a.mlo[MC("map07")]}, {"map_hi", a.mhi[MC("map")]},
+        {"top5_lo", a.mlo[MC("top5")]}, {"fidelity_hi", a.mhi[MC("fidelity")]},
+        {"psnr_nbit_lo", a.mlo[MC("psnr_nbit")]}, {"psnr_nbit_hi", a.mhi[MC("psnr_nbit")]},
+        {"sqnr", a.mval[MC("sqnr")]}, {"mse_lo", a.mlo[MC("mse")]}, {"psnr_hi", a.mhi[MC("psnr")]},
+        {"sqnr_lo", a.mlo[MC("sqnr")]}, {"recon_psnr", a.mval[MC("recon_psnr")]},
+        {"recon_ssim_hi", a.mhi[MC("recon_ssim")]},
     };
     for (size_t i = 0; i < sizeof agg / sizeof agg[0]; i++) {
         double x;
@@ -646,6 +682,60 @@ static void test_points_columns(void **st)
         assert_non_null(cols[i].unit);
     tu_assert_near(strcmp(cols[fr_csv_col(csv, "encode_s")].unit, "s"), 0, 0);
     fr_csv_destroy(&csv);
+}
+
+/* A work unit's file (featrd submit) carries every registry metric's
+ * per-image value bit for bit, and a file written by a featrd with other
+ * metrics is refused instead of being read into the wrong slots. */
+static void test_unit_metric_values(void **st)
+{
+    (void)st;
+    char dir[4096], path[4700];
+    snprintf(dir, sizeof dir, "%s/unit-metrics", tu_tmpdir());
+    mkdir(dir, 0777);
+    FrUnitPlan u = {1, 1, 2, 1, 2, 3, 0x1234abcdULL};
+    FrPoint pt;
+    memset(&pt, 0, sizeof pt);
+    pt.kind = FR_POINT_ANCHOR;
+    pt.ordinal = 5;
+    snprintf(pt.id, sizeof pt.id, "p0005-cafebabe");
+    FrImgRes res[3], back[3];
+    memset(res, 0, sizeof res);
+    memset(back, 0, sizeof back);
+    for (int i = 0; i < 3; i++)
+        for (int m = 0; m < FR_METRIC_MAX; m++)
+            res[i].mv[m] = m == 1 ? NAN : m == 2 ? INFINITY : (double)m / 3.0 + i * 1e-13;
+    int w[3] = {1, 2, 3}, h[3] = {4, 5, 6}, w2[3], h2[3];
+    FrError err;
+    assert_int_equal(fr_unit_res_write(dir, &u, &pt, 0, res, w, h, &err), 0);
+    assert_int_equal(fr_unit_res_read(dir, &u, &pt, 0, back, w2, h2, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(w2[i], w[i]);
+        for (int m = 0; m < fr_metric_count(); m++)
+            if (memcmp(&back[i].mv[m], &res[i].mv[m], sizeof(double)))
+                fail_msg("image %d metric %s: %.17g read back as %.17g", i,
+                         fr_metric_info(m)->name, res[i].mv[m], back[i].mv[m]);
+        free(back[i].dets);
+        free(back[i].out.data);
+    }
+    /* the same file claiming one metric fewer, with a valid CRC */
+    fr_unit_res_path(path, sizeof path, dir, pt.id, 0, 1);
+    size_t len;
+    uint8_t *b = NULL;
+    assert_int_equal(fr_read_file(path, &b, &len, &err), 0);
+    size_t at = 8 + 8 + 4 + 4 + 4 + 8 + 8; /* magic, hash, point, chunk, chunks, lo, hi */
+    b[at] = (uint8_t)(b[at] - 1);
+    uint32_t crc = fr_crc32(b, len - 4);
+    for (int k = 0; k < 4; k++)
+        b[len - 4 + k] = (uint8_t)(crc >> (8 * k));
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+    free(b);
+    memset(back, 0, sizeof back);
+    assert_int_equal(fr_unit_res_read(dir, &u, &pt, 0, back, w2, h2, &err), FR_E_MISMATCH);
+    tu_assert_contains(err.msg, "written by a featrd with other metrics");
 }
 
 /* The kinds registry: names, the sections each owns, the image list rule
@@ -951,6 +1041,7 @@ int main(void)
         cmocka_unit_test(test_adapters_only),
         cmocka_unit_test(test_core_without_training),
         cmocka_unit_test(test_metric_registry),
+        cmocka_unit_test(test_unit_metric_values),
         cmocka_unit_test(test_points_columns),
         cmocka_unit_test(test_kind_registry),
         cmocka_unit_test(test_alloc_registry),

@@ -95,18 +95,25 @@ typedef enum FrSensScope {
     FR_SENS_DATASET,   /* averaged over calibration images once, one QP map for all */
 } FrSensScope;
 
-typedef enum FrMetric {
+/* A metric is its index in the metrics registry (src/metrics/
+ * metric_registry.c; fr_metric_count, fr_metric_info, fr_metric_from_name).
+ * These are the built-in metrics' places; a metric added to the registry
+ * later has no constant of its own. */
+typedef int FrMetric;
+enum {
     FR_METRIC_MAP07 = 0,         /* VOC2007 11-point mAP@map_iou */
     FR_METRIC_MAP,               /* all-point mAP@map_iou */
     FR_METRIC_TOP1,
     FR_METRIC_TOP5,
     FR_METRIC_FIDELITY,          /* seed 004 eq. 4/5: agreement with the uncompressed output */
     FR_METRIC_PIXEL_AGREEMENT,   /* dense tasks: share of equal argmax pixels */
+    FR_METRIC_FEATURE_PSNR_NBIT, /* feature PSNR in the n-bit domain */
     FR_METRIC_FEATURE_MSE,
     FR_METRIC_FEATURE_PSNR,
     FR_METRIC_FEATURE_SQNR,
-    FR_METRIC_COUNT_
-} FrMetric;
+    FR_METRIC_RECON_PSNR,        /* invert: the reconstructed image's PSNR */
+    FR_METRIC_RECON_SSIM,
+};
 
 typedef enum FrBdMethod {
     FR_BD_PCHIP = 0, /* piecewise cubic, as the JCT-VC/JVET sheets */

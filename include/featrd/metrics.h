@@ -133,12 +133,11 @@ typedef struct FrFeatureDistortion {
 /* Reconstructed images are scored as the 8-bit pictures a PNG holds, so a
  * reader can recompute every number from the written files. */
 
-/* The metrics registry: one row per `metrics:` name (FrMetric), saying which
+/* What the metrics registry says of a `metrics:` name (FrMetric): which
  * task it scores, which points.csv column holds it and which way is
- * better. The config, bd.csv and the plots read it; a new metric is one row
- * here (src/metrics/metrics.c) plus its computation. */
+ * better. The config, bd.csv and the plots read it; a new metric is one
+ * file and one registry line (docs/metrics.md). */
 typedef struct FrMetricInfo {
-    FrMetric id;
     const char *name;   /* the YAML name, e.g. "map07" */
     const char *column; /* its points.csv column, e.g. "map07" ("fidelity" for pixel_agreement) */
     FrTask task;        /* the task it needs; FR_TASK_AUTO: any */

@@ -398,6 +398,15 @@ int cfg_validate(CfgCx *c)
                                            s->qp_base[i], s->qp_range);
             }
     }
+    for (int i = 0; i < e->n_metrics; i++) {
+        const FrMetricDef *d = fr_metric_def(e->metrics[i]);
+        const char *why = d && d->unusable ? d->unusable(e) : NULL;
+        if (why) {
+            char k[64];
+            snprintf(k, sizeof k, "metrics[%d]", i);
+            return fr_experiment_error(e, err, FR_E_CONFIG, k, "%s %s", d->info.name, why);
+        }
+    }
     if (e->model.task != FR_TASK_AUTO)
         for (int i = 0; i < e->n_metrics; i++) {
             FrMetric m = e->metrics[i];

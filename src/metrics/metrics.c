@@ -632,47 +632,6 @@ int fr_feature_distortion(const FrTensor *orig, const FrTensor *rec, FrFeatureDi
     return 0;
 }
 
-/* ---------------- the registry ---------------- */
-
-static const FrMetricInfo metric_table[] = {
-    {FR_METRIC_MAP07, "map07", "map07", FR_TASK_DETECTION, 1,
-     "VOC2007 11-point mAP at map_iou (the devkit's, python voc_eval)"},
-    {FR_METRIC_MAP, "map", "map", FR_TASK_DETECTION, 1, "all-point (VOC2010+) mAP at map_iou"},
-    {FR_METRIC_TOP1, "top1", "top1", FR_TASK_CLASSIFICATION, 1, "top-1 accuracy"},
-    {FR_METRIC_TOP5, "top5", "top5", FR_TASK_CLASSIFICATION, 1, "top-5 accuracy"},
-    {FR_METRIC_FIDELITY, "fidelity", "fidelity", FR_TASK_CLASSIFICATION, 1,
-     "agreement of the top-1 class with the uncompressed network (seed 004 eq. 4/5)"},
-    {FR_METRIC_PIXEL_AGREEMENT, "pixel_agreement", "fidelity", FR_TASK_DENSE, 1,
-     "share of pixels whose argmax equals the uncompressed network's"},
-    {FR_METRIC_FEATURE_MSE, "feature_mse", "mse", FR_TASK_AUTO, 0,
-     "MSE of the decoded feature against the original"},
-    {FR_METRIC_FEATURE_PSNR, "feature_psnr", "psnr", FR_TASK_AUTO, 1,
-     "PSNR of the decoded feature over its range"},
-    {FR_METRIC_FEATURE_SQNR, "feature_sqnr", "sqnr", FR_TASK_AUTO, 1,
-     "SQNR of the decoded feature: its mean square over the MSE, in dB"},
-};
-
-int fr_metric_count(void)
-{
-    return (int)(sizeof metric_table / sizeof metric_table[0]);
-}
-
-const FrMetricInfo *fr_metric_info(FrMetric m)
-{
-    for (int i = 0; i < fr_metric_count(); i++)
-        if (metric_table[i].id == m)
-            return &metric_table[i];
-    return NULL;
-}
-
-const FrMetricInfo *fr_metric_find(const char *name)
-{
-    for (int i = 0; name && i < fr_metric_count(); i++)
-        if (!strcmp(metric_table[i].name, name))
-            return &metric_table[i];
-    return NULL;
-}
-
 /* ---------------- image reconstruction quality ---------------- */
 
 void fr_image_to_bytes(const FrTensor *t, uint8_t *out)

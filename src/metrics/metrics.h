@@ -104,10 +104,90 @@ double fr_image_psnr8(const uint8_t *a, const uint8_t *b, int w, int h, int c);
  * NaN when the image is smaller than 11×11 or c is not 1 or 3. */
 double fr_image_ssim8(const uint8_t *a, const uint8_t *b, int w, int h, int c);
 
+/* ---------------- the metrics registry ----------------
+ * A metric is one `const FrMetricDef` in a file of its own (metric_*.c) and
+ * one line in src/metrics/metric_registry.c; its registry index is its
+ * FrMetric. The runner calls its hooks, the aggregation turns its
+ * per-image values into the point's value and bootstrap interval, and its
+ * column (and column_lo, column_hi) appear in points.csv and boot/<id>.csv
+ * by themselves. Two metrics may share a column when their tasks differ
+ * (fidelity and pixel_agreement). docs/metrics.md shows a worked example. */
+
+/* One image of a feature point: its cut set before and after coding. */
+typedef struct FrMetricFeature {
+    const FrTensor *orig, *rec; /* [n] each, the same shapes */
+    int n;
+    int bits; /* the point's Q-layer bit depth */
+} FrMetricFeature;
+
+/* One image's network output (classification and dense tasks). */
+typedef struct FrMetricOutput {
+    const FrTensor *out; /* the point's output */
+    const FrTensor *ref; /* the uncompressed network's; data NULL: none */
+    long label;          /* the true class; -1 when unknown */
+} FrMetricOutput;
+
+/* A picture the point yields (invert:'s reconstruction of a feature point,
+ * an anchor's decoded image) beside the network input: 8-bit, interleaved. */
+typedef struct FrMetricPicture {
+    const uint8_t *rec, *input;
+    int w, h, c;
+} FrMetricPicture;
+
+/* Every image of a point, for a data-set statistic (mAP). */
+typedef struct FrMetricSet {
+    size_t n;
+    int nclasses;
+    double iou; /* the config's map_iou */
+    const FrGtBox *const *gt;
+    const size_t *ngt;
+    const FrDetection *const *dets;
+    const int *ndet;
+} FrMetricSet;
+
+/* flags */
+#define FR_METRIC_SCORED_ONLY 1u /* a NaN image value means "not scored" (no label, no
+                                    reference): the mean runs over the scored images */
+
+typedef struct FrMetricDef {
+    FrMetricInfo info;
+    const char *unit; /* of its column: "dB", "" */
+    unsigned flags;
+    /* Its per-image value (NaN: not measured), from one of: */
+    double (*feature)(const FrMetricFeature *f); /* feature points, after decoding */
+    double (*picture)(const FrMetricPicture *p); /* points with a picture (invert:) */
+    int (*output)(const FrMetricOutput *o, double *v, FrError *err); /* every point */
+    /* Or a data-set statistic (every point): set_eval(state, rep, w) is the
+     * value with image i counted w[i] times (rep -1, w NULL: each once;
+     * rep >= 0: bootstrap replicate rep). Metrics with the same set_open
+     * share one state, opened once per point. */
+    int (*set_open)(const FrMetricSet *s, void **state, FrError *err);
+    double (*set_eval)(void *state, int rep, const uint32_t *w);
+    void (*set_close)(void *state);
+    /* The point's value from the (weighted) mean of its images' values
+     * (NULL: the mean itself); the mean is its _raw. */
+    double (*finish)(double mean, int bits);
+    /* Why config e cannot report it (NULL: it can); called by validation. */
+    const char *(*unusable)(const FrExperiment *e);
+} FrMetricDef;
+
+/* The most metrics (and columns) the registry may hold. */
+#define FR_METRIC_MAX 32
+
 int fr_metric_count(void);
 
-/* By id (NULL when out of range) / by YAML name (NULL when unknown). */
+/* By index (NULL when out of range) / by YAML name (NULL when unknown). */
 const FrMetricInfo *fr_metric_info(FrMetric m);
 const FrMetricInfo *fr_metric_find(const char *name);
+const FrMetricDef *fr_metric_def(FrMetric m);
+
+/* The distinct columns of the registry, in registry order (the order of
+ * boot/<id>.csv after kbpi). */
+int fr_metric_ncolumns(void);
+const char *fr_metric_column_name(int col);
+int fr_metric_column_of(FrMetric m); /* its column's index */
+int fr_metric_column_find(const char *name); /* -1: no metric writes it */
+/* The metric that writes column col under task t (its task t or any); -1: none. */
+int fr_metric_for_column(int col, FrTask t);
 
 #endif

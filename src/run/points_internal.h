@@ -5,20 +5,18 @@
 
 #include "featrd.h"
 #include "run/run.h"
-
-/* Quantities with a bootstrap interval, in boot file column order. */
-enum { B_KBPI, B_MAP07, B_MAP, B_TOP1, B_TOP5, B_FID, B_PSNR_NBIT, B_MSE, B_PSNR, B_SQNR,
-       B_RPSNR, B_RSSIM, B_N };
+#include "metrics/metrics.h"
 
 /* One point over the image list (NaN where the point has no such value). */
 typedef struct FrPointAgg {
     double bits_mean, bits_std, payload, side, elements, paper;
-    double map07, map, top1, top5, fidelity;
-    double lo[B_N], hi[B_N]; /* bootstrap CI (NaN without) */
-    double mse, psnr, mse_nbit, psnr_nbit, sqnr;
+    double kbpi_lo, kbpi_hi; /* bootstrap CI of kbpi (NaN without) */
+    /* by metric column (fr_metric_ncolumns): the value, the mean of the
+     * images' values it comes from (the same unless the metric has a
+     * finish), and the bootstrap CI (NaN without) */
+    double mval[FR_METRIC_MAX], mraw[FR_METRIC_MAX], mlo[FR_METRIC_MAX], mhi[FR_METRIC_MAX];
     double front, enc, dec, back, sens;
     double lambda, d_pred, d_joint; /* rdopt points (NaN otherwise) */
-    double rpsnr, rssim; /* invert: mean reconstruction PSNR / SSIM (NaN without) */
 } FrPointAgg;
 
 /* What a row needs from the run besides the point. */

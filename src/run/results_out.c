@@ -29,9 +29,20 @@ static const char *metric_column(int m)
     return mi ? mi->column : NULL;
 }
 
-/* The task metric columns, in the order plots and bd.csv prefer them. */
-static const char *const task_cols[] = {"map07", "map", "top1", "top5", "fidelity"};
-#define N_TASK_COLS 5
+/* The k-th column of the registry's task metrics (those of one task), in
+ * registry order, the order plots and bd.csv prefer them; NULL past the
+ * last. */
+static const char *task_col(int k)
+{
+    for (int c = 0; c < fr_metric_ncolumns(); c++) {
+        int task = 0;
+        for (int m = 0; m < fr_metric_count() && !task; m++)
+            task = fr_metric_column_of(m) == c && fr_metric_info(m)->task != FR_TASK_AUTO;
+        if (task && k-- == 0)
+            return fr_metric_column_name(c);
+    }
+    return NULL;
+}
 
 static int col_has_value(const FrCsv *csv, int col)
 {
@@ -75,9 +86,9 @@ static int curve_names(const FrCsv *csv, const char *kind, char ***names, int *n
 
 const char *fr_results_default_quality(const FrCsv *csv)
 {
-    for (int k = 0; k < N_TASK_COLS; k++)
-        if (col_has_value(csv, fr_csv_col(csv, task_cols[k])))
-            return task_cols[k];
+    for (int k = 0; task_col(k); k++)
+        if (col_has_value(csv, fr_csv_col(csv, task_col(k))))
+            return task_col(k);
     return NULL;
 }
 
@@ -924,10 +935,10 @@ int fr_results_plot(const char *dir, const char *scripts_dir, FrError *err)
             rc = FR_E_FORMAT;
     int plotted = 0;
     const char *sd = scripts_dir ? scripts_dir : fr_plots_dir();
-    for (int k = 0; k < N_TASK_COLS && !rc; k++) {
-        if (!col_has_value(csv, fr_csv_col(csv, task_cols[k])))
+    for (int k = 0; task_col(k) && !rc; k++) {
+        if (!col_has_value(csv, fr_csv_col(csv, task_col(k))))
             continue;
-        rc = plot_metric(csv, dir, sd, task_cols[k], err);
+        rc = plot_metric(csv, dir, sd, task_col(k), err);
         plotted++;
     }
     /* invert: the reconstructed image's quality, beside the task metric */

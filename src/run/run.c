@@ -289,7 +289,8 @@ ImgRes *fr_run_res_alloc_(Run *r)
     size_t n = r->list.n ? r->list.n : 1;
     ImgRes *res = calloc(n, sizeof(ImgRes));
     for (size_t i = 0; res && i < n; i++)
-        res[i].rpsnr = res[i].rssim = NAN; /* not measured unless invert: says so */
+        for (int m = 0; m < FR_METRIC_MAX; m++)
+            res[i].mv[m] = NAN; /* not measured unless the point's hooks measure it */
     return res;
 }
 

@@ -21,56 +21,103 @@
 
 /* ---------------- aggregation and commit ---------------- */
 
-static const char *const boot_cols[B_N] = {"kbpi",      "map07", "map",  "top1", "top5",
-                                           "fidelity",  "psnr_nbit", "mse", "psnr", "sqnr",
-                                           "recon_psnr", "recon_ssim"};
-
 typedef FrPointAgg Agg; /* points_internal.h: what the column registry writes */
+
+/* Per point: the metric of each registry column under the run's task and
+ * its images' values (v[c][i]; NaN: not measured), kbpi's in kv. */
+typedef struct Cols {
+    int n;                        /* fr_metric_ncolumns */
+    int met[FR_METRIC_MAX];       /* FrMetric, -1: no metric of the task writes it */
+    double *v[FR_METRIC_MAX];
+    void *state[FR_METRIC_MAX];   /* data-set metrics: their state */
+    int owner[FR_METRIC_MAX];     /* 1: this column opened state (others share it) */
+    double *kv;
+} Cols;
+
+/* The mean of image values with image i counted w[i] times (w NULL: once):
+ * over the scored images (not NaN) for FR_METRIC_SCORED_ONLY metrics. */
+static double scored_mean(const double *v, const uint32_t *w, size_t n)
+{
+    double s = 0, cnt = 0;
+    for (size_t i = 0; i < n; i++) {
+        double k = w ? (double)w[i] : 1.0;
+        if (k == 0 || isnan(v[i]))
+            continue;
+        s += k * v[i];
+        cnt += k;
+    }
+    return cnt ? s / cnt : NAN;
+}
+
+/* Column c's value with weights w (replicate rep; -1 and NULL: the point). */
+static double col_value(const Cols *cs, int c, int rep, const uint32_t *w, size_t n,
+                        const FrPoint *pt, double *raw)
+{
+    const FrMetricDef *d = fr_metric_def(cs->met[c]);
+    double mean;
+    if (d->set_eval)
+        mean = d->set_eval(cs->state[c], rep, w);
+    else if (d->flags & FR_METRIC_SCORED_ONLY)
+        mean = scored_mean(cs->v[c], w, n);
+    else if (!w) { /* the plain mean: inf stays inf (a lossless point's PSNR) */
+        mean = 0;
+        for (size_t i = 0; i < n; i++)
+            mean += cs->v[c][i];
+        mean /= (double)n;
+    } else
+        mean = fr_boot_mean(cs->v[c], w, n);
+    if (raw)
+        *raw = mean;
+    return d->finish ? d->finish(mean, pt->bits) : mean;
+}
 
 /* B replicates of the point over resampled images (fr_boot_counts, the
  * same draws at every point, shard and rerun): boot/<id>.csv holds them
- * (one row per replicate, the columns of boot_cols; written before the
- * point's journal record, so a committed point has its file), and the
- * percentile intervals go into a->lo / a->hi. Quantities a point does not
- * have are NaN in every replicate. */
-static int bootstrap_point(Run *r, const FrPoint *pt, double *const v[B_N], const FrMapRanked *rk,
-                           int B, Agg *a, FrError *err)
+ * (one row per replicate: kbpi, then every metric column of the registry;
+ * written before the point's journal record, so a committed point has its
+ * file), and the percentile intervals go into a->kbpi_lo/hi and
+ * a->mlo/mhi. Quantities a point does not have are NaN in every replicate. */
+static int bootstrap_point(Run *r, const FrPoint *pt, const Cols *cs, int B, Agg *a,
+                           FrError *err)
 {
     size_t n = r->list.n;
+    int nq = 1 + cs->n; /* kbpi, the metric columns */
     uint32_t *w = malloc(n * sizeof *w);
-    double *rep = malloc((size_t)B * B_N * sizeof *rep), *col = malloc((size_t)B * sizeof *col);
+    double *rep = malloc((size_t)B * nq * sizeof *rep), *col = malloc((size_t)B * sizeof *col);
     FrText t = {0};
     int rc = 0;
     if (!w || !rep || !col) {
         rc = fr_error(err, FR_E_NOMEM, "out of memory");
         goto done;
     }
-    int have[B_N];
-    for (int k = 0; k < B_N; k++) {
+    int have[1 + FR_METRIC_MAX];
+    for (int k = 0; k < nq; k++) {
+        const double *v = k ? cs->v[k - 1] : cs->kv;
         have[k] = 0;
-        for (size_t i = 0; i < n && !have[k]; i++)
-            have[k] = !isnan(v[k][i]);
+        if (k && cs->met[k - 1] >= 0 && fr_metric_def(cs->met[k - 1])->set_eval)
+            have[k] = 1;
+        for (size_t i = 0; v && i < n && !have[k]; i++)
+            have[k] = !isnan(v[i]);
     }
     for (int b = 0; b < B; b++) {
-        double *row = rep + (size_t)b * B_N;
+        double *row = rep + (size_t)b * nq;
         fr_boot_counts(r->e->bootstrap.seed, b, n, w);
-        for (int k = 0; k < B_N; k++)
-            row[k] = have[k] ? fr_boot_mean(v[k], w, n) : NAN;
-        if (have[B_PSNR_NBIT])
-            row[B_PSNR_NBIT] = fr_psnr_nbit(row[B_PSNR_NBIT], pt->bits);
-        if (rk)
-            fr_map_ranked_eval(rk, w, &row[B_MAP07], &row[B_MAP]);
+        row[0] = have[0] ? fr_boot_mean(cs->kv, w, n) : NAN;
+        for (int c = 0; c < cs->n; c++)
+            row[1 + c] = have[1 + c] ? col_value(cs, c, b, w, n, pt, NULL) : NAN;
     }
-    for (int k = 0; k < B_N; k++) {
+    for (int k = 0; k < nq; k++) {
         for (int b = 0; b < B; b++)
-            col[b] = rep[(size_t)b * B_N + k];
-        fr_ci_percentile(col, (size_t)B, r->e->bootstrap.level, &a->lo[k], &a->hi[k]);
+            col[b] = rep[(size_t)b * nq + k];
+        fr_ci_percentile(col, (size_t)B, r->e->bootstrap.level, k ? &a->mlo[k - 1] : &a->kbpi_lo,
+                         k ? &a->mhi[k - 1] : &a->kbpi_hi);
     }
-    for (int k = 0; k < B_N; k++)
-        fr_text_printf(&t, "%s%c", boot_cols[k], k + 1 < B_N ? ',' : '\n');
+    for (int k = 0; k < nq; k++)
+        fr_text_printf(&t, "%s%c", k ? fr_metric_column_name(k - 1) : "kbpi",
+                       k + 1 < nq ? ',' : '\n');
     for (int b = 0; b < B; b++)
-        for (int k = 0; k < B_N; k++)
-            fr_text_csv_double(&t, rep[(size_t)b * B_N + k], k + 1 < B_N ? ',' : '\n');
+        for (int k = 0; k < nq; k++)
+            fr_text_csv_double(&t, rep[(size_t)b * nq + k], k + 1 < nq ? ',' : '\n');
     char path[4500];
     snprintf(path, sizeof path, "%s/boot", r->dir);
     if (mkdir(path, 0777) && errno != EEXIST) {
@@ -87,6 +134,73 @@ done:
     return rc;
 }
 
+/* The images' values of every column's metric, and the data-set metrics'
+ * states. */
+static int cols_open(Run *r, ImgRes *res, Cols *cs, FrError *err)
+{
+    size_t n = r->list.n;
+    memset(cs, 0, sizeof *cs);
+    cs->n = fr_metric_ncolumns();
+    int rc = 0;
+    if (!(cs->kv = malloc((n ? n : 1) * sizeof *cs->kv)))
+        return fr_error(err, FR_E_NOMEM, "out of memory");
+    for (int c = 0; c < cs->n && !rc; c++) {
+        int m = cs->met[c] = fr_metric_for_column(c, r->task);
+        if (!(cs->v[c] = malloc((n ? n : 1) * sizeof *cs->v[c])))
+            return fr_error(err, FR_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            cs->v[c][i] = NAN;
+        if (m < 0)
+            continue;
+        const FrMetricDef *d = fr_metric_def(m);
+        if (d->feature || d->picture)
+            for (size_t i = 0; i < n; i++)
+                cs->v[c][i] = res[i].mv[m];
+        else if (d->output)
+            for (size_t i = 0; i < n && !rc; i++) {
+                FrMetricOutput o = {&res[i].out, &r->info[i].ref, r->info[i].label};
+                rc = d->output(&o, &cs->v[c][i], err);
+            }
+        else if (d->set_open) {
+            for (int c2 = 0; c2 < c && !cs->state[c]; c2++)
+                if (cs->met[c2] >= 0 && fr_metric_def(cs->met[c2])->set_open == d->set_open)
+                    cs->state[c] = cs->state[c2];
+            if (!cs->state[c]) {
+                const FrGtBox **gt = malloc((n ? n : 1) * sizeof *gt);
+                const FrDetection **dets = malloc((n ? n : 1) * sizeof *dets);
+                size_t *ngt = malloc((n ? n : 1) * sizeof *ngt);
+                int *ndet = malloc((n ? n : 1) * sizeof *ndet);
+                if (!gt || !dets || !ngt || !ndet)
+                    rc = fr_error(err, FR_E_NOMEM, "out of memory");
+                for (size_t i = 0; i < n && !rc; i++) {
+                    gt[i] = r->info[i].gt;
+                    ngt[i] = r->info[i].ngt;
+                    dets[i] = res[i].dets;
+                    ndet[i] = res[i].ndet;
+                }
+                FrMetricSet set = {n, r->nclasses, r->e->map_iou, gt, ngt, dets, ndet};
+                if (!rc && !(rc = d->set_open(&set, &cs->state[c], err)))
+                    cs->owner[c] = 1;
+                free(gt);
+                free(dets);
+                free(ngt);
+                free(ndet);
+            }
+        }
+    }
+    return rc;
+}
+
+static void cols_close(Cols *cs)
+{
+    for (int c = 0; c < cs->n; c++) {
+        if (cs->owner[c])
+            fr_metric_def(cs->met[c])->set_close(cs->state[c]);
+        free(cs->v[c]);
+    }
+    free(cs->kv);
+}
+
 static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *err)
 {
     size_t n = r->list.n;
@@ -98,10 +212,6 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
         a->side += res[i].side;
         a->paper += res[i].paper;
         a->elements += res[i].elements;
-        a->mse += res[i].mse;
-        a->psnr += res[i].psnr;
-        a->mse_nbit += res[i].mse_nbit;
-        a->sqnr += res[i].sqnr;
         a->front += res[i].t_front;
         a->enc += res[i].t_enc;
         a->dec += res[i].t_dec;
@@ -110,8 +220,6 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
         a->lambda += res[i].lambda;
         a->d_pred += res[i].d_pred;
         a->d_joint += res[i].d_joint;
-        a->rpsnr += res[i].rpsnr; /* NaN unless every image was reconstructed */
-        a->rssim += res[i].rssim;
     }
     double dn = (double)n;
     a->bits_mean = s1 / dn;
@@ -122,10 +230,6 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->side /= dn;
     a->paper /= dn;
     a->elements /= dn;
-    a->mse /= dn;
-    a->psnr /= dn;
-    a->mse_nbit /= dn;
-    a->sqnr /= dn;
     a->front /= dn;
     a->enc /= dn;
     a->dec /= dn;
@@ -134,89 +238,25 @@ static int aggregate(Run *r, const FrPoint *pt, ImgRes *res, Agg *a, FrError *er
     a->lambda /= dn;
     a->d_pred /= dn;
     a->d_joint /= dn;
-    a->rpsnr /= dn;
-    a->rssim /= dn;
     if (!(pt->kind == FR_POINT_FEATURE && fr_alloc_info(pt->allocation)->rd_curves))
         a->lambda = a->d_pred = a->d_joint = NAN;
-    a->psnr_nbit = pt->kind == FR_POINT_FEATURE ? fr_psnr_nbit(a->mse_nbit, pt->bits) : NAN;
-    if (pt->kind != FR_POINT_FEATURE) {
-        a->mse = a->psnr = a->mse_nbit = a->sqnr = NAN;
-        if (pt->kind == FR_POINT_REFERENCE || pt->kind == FR_POINT_REFERENCE_YUV)
-            a->bits_mean = a->bits_std = a->payload = a->side = a->paper = NAN;
-    }
-    a->map07 = a->map = a->top1 = a->top5 = a->fidelity = NAN;
-    for (int k = 0; k < B_N; k++)
-        a->lo[k] = a->hi[k] = NAN;
-    int rc = 0, B = r->e->bootstrap.replicates;
+    if (pt->kind == FR_POINT_REFERENCE || pt->kind == FR_POINT_REFERENCE_YUV)
+        a->bits_mean = a->bits_std = a->payload = a->side = a->paper = NAN;
+    a->kbpi_lo = a->kbpi_hi = NAN;
+    for (int c = 0; c < FR_METRIC_MAX; c++)
+        a->mval[c] = a->mraw[c] = a->mlo[c] = a->mhi[c] = NAN;
+    int B = r->e->bootstrap.replicates;
     int rated = pt->kind == FR_POINT_FEATURE || pt->kind == FR_POINT_ANCHOR;
-    /* per-image values of every mean-type quantity (NaN: not measured) */
-    double *v[B_N] = {0};
-    for (int k = 0; k < B_N; k++)
-        if (!(v[k] = malloc((n ? n : 1) * sizeof *v[k])))
-            rc = fr_error(err, FR_E_NOMEM, "out of memory");
-    FrMapRanked *rk = NULL;
-    for (size_t i = 0; i < n && !rc; i++) {
-        v[B_KBPI][i] = rated ? res[i].bits / FR_KBIT : NAN;
-        for (int k = B_MAP07; k < B_N; k++)
-            v[k][i] = NAN;
-        /* the n-bit MSE; replicates turn its mean into PSNR as psnr_nbit is */
-        if (pt->kind == FR_POINT_FEATURE) {
-            v[B_PSNR_NBIT][i] = res[i].mse_nbit;
-            v[B_MSE][i] = res[i].mse;
-            v[B_PSNR][i] = res[i].psnr;
-            v[B_SQNR][i] = res[i].sqnr;
-        }
-        v[B_RPSNR][i] = res[i].rpsnr;
-        v[B_RSSIM][i] = res[i].rssim;
-    }
-    if (rc)
-        goto done;
-    if (r->task == FR_TASK_DETECTION) {
-        FrMapSettings ms;
-        fr_map_defaults(&ms);
-        ms.nclasses = r->nclasses;
-        ms.iou = r->e->map_iou;
-        FrMapAcc *acc = NULL;
-        rc = fr_map_create(&acc, &ms, err);
-        for (size_t i = 0; i < n && !rc; i++)
-            rc = fr_map_add_image(acc, r->info[i].gt, r->info[i].ngt, res[i].dets,
-                                  (size_t)res[i].ndet, err);
-        if (!rc)
-            rc = fr_map_rank(acc, &rk, err);
-        fr_map_destroy(&acc);
-        if (rc)
-            goto done;
-        fr_map_ranked_eval(rk, NULL, &a->map07, &a->map);
-    } else if (r->task == FR_TASK_CLASSIFICATION) {
-        FrClsAcc ca;
-        fr_cls_acc_init(&ca);
-        for (size_t i = 0; i < n; i++) {
-            const FrTensor *ref = &r->info[i].ref;
-            size_t no = fr_tensor_size(&res[i].out);
-            fr_cls_acc_add(&ca, res[i].out.data, ref->data, no, r->info[i].label);
-            FrClsAcc one; /* the same rule on this image alone */
-            fr_cls_acc_init(&one);
-            fr_cls_acc_add(&one, res[i].out.data, ref->data, no, r->info[i].label);
-            v[B_TOP1][i] = fr_cls_top1(&one);
-            v[B_TOP5][i] = fr_cls_top5(&one);
-            v[B_FID][i] = fr_cls_fidelity(&one);
-        }
-        a->top1 = fr_cls_top1(&ca);
-        a->top5 = fr_cls_top5(&ca);
-        a->fidelity = fr_cls_fidelity(&ca);
-    } else if (r->task == FR_TASK_DENSE) {
-        for (size_t i = 0; i < n && !rc; i++)
-            rc = fr_dense_fidelity(&res[i].out, &r->info[i].ref, &v[B_FID][i], err);
-        if (rc)
-            goto done;
-        a->fidelity = fr_boot_mean(v[B_FID], NULL, n);
-    }
-    if (B > 0 && n > 0)
-        rc = bootstrap_point(r, pt, v, rk, B, a, err);
-done:
-    fr_map_ranked_destroy(&rk);
-    for (int k = 0; k < B_N; k++)
-        free(v[k]);
+    Cols cs;
+    int rc = cols_open(r, res, &cs, err);
+    for (size_t i = 0; i < n && !rc; i++)
+        cs.kv[i] = rated ? res[i].bits / FR_KBIT : NAN;
+    for (int c = 0; c < cs.n && !rc && n > 0; c++)
+        if (cs.met[c] >= 0)
+            a->mval[c] = col_value(&cs, c, -1, NULL, n, pt, &a->mraw[c]);
+    if (!rc && B > 0 && n > 0)
+        rc = bootstrap_point(r, pt, &cs, B, a, err);
+    cols_close(&cs);
     return rc;
 }
 
@@ -275,9 +315,9 @@ static int write_image_rows(Run *r, const FrPoint *pt, const ImgRes *res, FrErro
         double v[] = {pt->kind == FR_POINT_REFERENCE ? NAN : x->bits,
                       pt->kind == FR_POINT_REFERENCE ? NAN : x->payload,
                       pt->kind == FR_POINT_REFERENCE ? NAN : x->side,
-                      feat ? x->mse : NAN,
-                      feat ? x->psnr : NAN,
-                      feat ? x->mse_nbit : NAN};
+                      feat ? x->mv[FR_METRIC_FEATURE_MSE] : NAN,
+                      feat ? x->mv[FR_METRIC_FEATURE_PSNR] : NAN,
+                      feat ? x->mv[FR_METRIC_FEATURE_PSNR_NBIT] : NAN};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
             fr_text_csv_double(&t, v[k], ',');
         fr_text_printf(&t, "%d,%ld,%ld,", r->task == FR_TASK_DETECTION ? x->ndet : -1, pred,
@@ -392,14 +432,15 @@ int fr_run_commit_point_(Run *r, const FrPoint *pt, ImgRes *res, FrError *err)
         return rc;
     r->done_mine++;
     char detail[160];
-    const char *mname = r->task == FR_TASK_DETECTION        ? "map07"
-                        : r->task == FR_TASK_CLASSIFICATION ? "top1"
-                        : r->feat                           ? "psnr"
-                                                            : "fidelity";
-    double mv = r->task == FR_TASK_DETECTION        ? a.map07
-                : r->task == FR_TASK_CLASSIFICATION ? a.top1
-                : r->feat                           ? a.psnr
-                                                    : a.fidelity;
+    /* the task's first metric (kind features: the feature PSNR) */
+    int mc = r->feat ? fr_metric_column_of(FR_METRIC_FEATURE_PSNR) : -1;
+    for (int c = 0; mc < 0 && c < fr_metric_ncolumns(); c++) {
+        int m = fr_metric_for_column(c, r->task);
+        if (m >= 0 && fr_metric_info(m)->task == r->task)
+            mc = c;
+    }
+    const char *mname = mc >= 0 ? fr_metric_column_name(mc) : "fidelity";
+    double mv = mc >= 0 ? a.mval[mc] : NAN;
     snprintf(detail, sizeof detail, "kbpi=%.3f %s=%.4f", a.bits_mean / FR_KBIT, mname, mv);
     char label[300];
     snprintf(label, sizeof label, "%s %s", pt->id, pt->desc);

@@ -485,8 +485,10 @@ static int recon_score(Run *r, const FrPoint *pt, size_t img, const FrTensor *im
     }
     fr_image_to_bytes(im, a);
     fr_image_to_bytes(input, b);
-    res->rpsnr = fr_image_psnr8(a, b, im->w, im->h, 3);
-    res->rssim = fr_image_ssim8(a, b, im->w, im->h, 3);
+    FrMetricPicture pic = {a, b, im->w, im->h, 3};
+    for (int m = 0; m < fr_metric_count(); m++)
+        if (fr_metric_def(m)->picture)
+            res->mv[m] = fr_metric_def(m)->picture(&pic);
     if (img < (size_t)r->e->invert.png) {
         char stem[512], path[4800];
         struct stat st;
@@ -585,27 +587,14 @@ static int feature_image(Run *r, int worker, size_t img, void *arg, FrError *err
         rc = fr_error(err, FR_E_INTERNAL, "decoded %d cut tensors, coded %d", nrec, ncuts);
         goto done;
     }
-    /* Distortion over the whole cut set: element-weighted MSE; PSNR with the
-     * widest original range (the Q-layer's tensor range for one cut). */
-    double se = 0, se_n = 0, peak = 0, elems = 0, pw = 0;
-    for (int k = 0; k < ncuts; k++) {
-        FrFeatureDistortion d;
-        rc = fr_feature_distortion(&cuts[k], &rec[k], &d, err);
-        if (rc)
-            goto done;
-        double ne = (double)fr_tensor_size(&cuts[k]);
-        se += d.mse * ne;
-        pw += d.power * ne;
-        se_n += fr_feature_mse_nbit(&cuts[k], &rec[k], pa->pt->bits) * ne;
-        if (d.peak > peak)
-            peak = d.peak;
-        elems += ne;
-    }
+    double elems = 0;
+    for (int k = 0; k < ncuts; k++)
+        elems += (double)fr_tensor_size(&cuts[k]);
     res->elements = elems;
-    res->mse = se / elems;
-    res->mse_nbit = se_n / elems;
-    res->psnr = fr_psnr(res->mse, peak);
-    res->sqnr = fr_sqnr(res->mse, pw / elems);
+    FrMetricFeature mf = {cuts, rec, ncuts, pa->pt->bits};
+    for (int m = 0; m < fr_metric_count(); m++)
+        if (fr_metric_def(m)->feature)
+            res->mv[m] = fr_metric_def(m)->feature(&mf);
     res->t_front = r->cache[img].t_front;
     if (r->feat) { /* no back half: the decoded tensors go to the user's */
         if (r->e->output.decoded_dir)

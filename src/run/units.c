@@ -16,7 +16,8 @@
 #include "run/results_internal.h"
 #include "run/units_internal.h"
 
-#define RES_MAGIC "FRDUNIT2" /* 2: recon_psnr, recon_ssim (issue 24) */
+#define RES_MAGIC "FRDUNIT3" /* 2: recon_psnr, recon_ssim (issue 24); 3: the metrics
+                                registry's per-image values, by name hash */
 #define MAX_DETS 1000000
 #define MAX_OUT (1u << 28)
 
@@ -271,16 +272,32 @@ static float get_f32(Rd *r)
     return f;
 }
 
-/* The doubles of a record, in file order. */
-#define N_VALS 19
+/* The doubles of a record, in file order; the registry's per-image metric
+ * values follow them (fr_metric_count of them, the file's header says how
+ * many and which). */
+#define N_VALS 13
 static void vals(const FrImgRes *x, double **a)
 {
     FrImgRes *m = (FrImgRes *)x;
     double *v[N_VALS] = {&m->bits,    &m->payload, &m->side,   &m->elements, &m->paper,
-                         &m->mse,     &m->psnr,    &m->mse_nbit, &m->sqnr,   &m->t_front,
-                         &m->t_enc,   &m->t_dec,   &m->t_back, &m->t_sens,   &m->lambda,
-                         &m->d_pred,  &m->d_joint, &m->rpsnr,  &m->rssim};
+                         &m->t_front, &m->t_enc,   &m->t_dec,  &m->t_back,   &m->t_sens,
+                         &m->lambda,  &m->d_pred,  &m->d_joint};
     memcpy(a, v, sizeof v);
+}
+
+/* FNV-1a of the registry's metric names: a file of a featrd with other
+ * metrics is refused instead of read into the wrong slots. */
+static uint64_t metrics_hash(void)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int m = 0; m < fr_metric_count(); m++)
+        for (const char *p = fr_metric_info(m)->name;; p++) {
+            h ^= (unsigned char)*p;
+            h *= 0x100000001b3ULL;
+            if (!*p)
+                break;
+        }
+    return h;
 }
 
 int fr_unit_res_write(const char *dir, const FrUnitPlan *u, const FrPoint *pt, int chunk,
@@ -296,6 +313,8 @@ int fr_unit_res_write(const char *dir, const FrUnitPlan *u, const FrPoint *pt, i
     put_u32(&b, (uint32_t)u->chunks);
     put_u64(&b, lo);
     put_u64(&b, hi);
+    put_u32(&b, (uint32_t)fr_metric_count());
+    put_u64(&b, metrics_hash());
     for (size_t i = lo; i < hi; i++) {
         const FrImgRes *x = &res[i];
         put_u32(&b, (uint32_t)w[i]);
@@ -304,6 +323,8 @@ int fr_unit_res_write(const char *dir, const FrUnitPlan *u, const FrPoint *pt, i
         vals(x, v);
         for (int k = 0; k < N_VALS; k++)
             put_f64(&b, *v[k]);
+        for (int m = 0; m < fr_metric_count(); m++)
+            put_f64(&b, x->mv[m]);
         put_u32(&b, (uint32_t)x->ndet);
         for (int k = 0; k < x->ndet; k++) {
             const FrDetection *d = &x->dets[k];
@@ -370,6 +391,15 @@ int fr_unit_res_read(const char *dir, const FrUnitPlan *u, const FrPoint *pt, in
     uint64_t hash = get_u64(&r);
     uint32_t ord = get_u32(&r), ch = get_u32(&r), nch = get_u32(&r);
     uint64_t flo = get_u64(&r), fhi = get_u64(&r);
+    uint32_t nmet = get_u32(&r);
+    uint64_t mhash = get_u64(&r);
+    if (nmet != (uint32_t)fr_metric_count() || mhash != metrics_hash()) {
+        free(data);
+        return fr_error(err, FR_E_MISMATCH,
+                        "%s: written by a featrd with other metrics (%u, expected %d): delete "
+                        "it and rerun unit %d with this featrd",
+                        path, nmet, fr_metric_count(), unit);
+    }
     if (hash != u->hash || ord != (uint32_t)pt->ordinal || ch != (uint32_t)chunk ||
         nch != (uint32_t)u->chunks || flo != lo || fhi != hi) {
         free(data);
@@ -392,6 +422,8 @@ int fr_unit_res_read(const char *dir, const FrUnitPlan *u, const FrPoint *pt, in
         vals(x, v);
         for (int k = 0; k < N_VALS; k++)
             *v[k] = get_f64(&r);
+        for (int m = 0; m < fr_metric_count(); m++)
+            x->mv[m] = get_f64(&r);
         uint32_t nd = get_u32(&r);
         if (nd > MAX_DETS || (size_t)nd * 24 > r.len - r.pos) {
             r.bad = 1;

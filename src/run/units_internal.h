@@ -18,16 +18,16 @@
 #include <stdint.h>
 
 #include "featrd.h"
+#include "metrics/metrics.h"
 
 /* One image's result for one point (what the runner aggregates). */
 typedef struct FrImgRes {
     double bits, payload, side, elements;
     double paper; /* seed 001's rule: payload + 32 bits per min/max float */
-    double mse, psnr, mse_nbit, sqnr;
     double t_front, t_enc, t_dec, t_back, t_sens;
     double lambda, d_pred, d_joint; /* rdopt: slope used, predicted and measured distortion */
-    double rpsnr, rssim; /* invert: the reconstructed (features) or decoded (anchors) image
-                            against the network input, 8-bit; NaN when not measured */
+    double mv[FR_METRIC_MAX]; /* the registry's per-image values of its feature and picture
+                                 metrics, by FrMetric (NaN: not measured) */
     FrDetection *dets;
     int ndet;
     FrTensor out; /* classification / dense output (task != detection) */
