@@ -329,13 +329,18 @@ static void test_defaults(void **state)
     assert_null(e->model.cfg);
     assert_string_equal(e->name, "experiment");
     assert_string_equal(e->output.dir, "results/experiment");
-    assert_int_equal(e->lossless.all_layers, 1);
-    assert_int_equal(e->lossless.n_coders, 5);
-    assert_string_equal(e->lossless.coders[3], "lzma");
-    assert_int_equal(e->lossless.repeats, 1);
-    /* kind model's section (its own, FrKindInfo.section) is at its defaults
-     * whatever the kind: none for rd, the defaults once the kind is model */
+    /* the kinds' own sections (FrKindInfo.section) are at their defaults
+     * whatever the kind: none for rd, the defaults once the kind is theirs */
     assert_null(fr_experiment_kind_settings(e));
+    e->kind = FR_KIND_LOSSLESS;
+    const FrLosslessSpec *ls = fr_experiment_kind_settings(e);
+    assert_non_null(ls);
+    assert_int_equal(ls->all_layers, 1);
+    assert_int_equal(ls->n_layers, 0);
+    assert_int_equal(ls->n_coders, 5);
+    assert_string_equal(ls->coders[3], "lzma");
+    assert_int_equal(ls->quantized_bits, 0);
+    assert_int_equal(ls->repeats, 1);
     e->kind = FR_KIND_MODEL;
     const FrModelCompressionSpec *mc = fr_experiment_kind_settings(e);
     assert_non_null(mc);
@@ -351,20 +356,30 @@ static void test_other_kinds(void **state)
     (void)state;
     FrExperiment *e = load_ok(DIR "lossless.yaml", NULL, 0);
     assert_int_equal(e->kind, FR_KIND_LOSSLESS);
-    assert_int_equal(e->lossless.all_layers, 0);
-    assert_int_equal(e->lossless.n_layers, 3);
-    assert_string_equal(e->lossless.layers[2], "5");
-    assert_int_equal(e->lossless.n_coders, 2);
-    assert_string_equal(e->lossless.coders[1], "zstd");
-    assert_int_equal(e->lossless.quantized_bits, 8);
-    assert_int_equal(e->lossless.repeats, 3);
+    const FrLosslessSpec *ls = fr_experiment_kind_settings(e);
+    assert_int_equal(ls->all_layers, 0);
+    assert_int_equal(ls->n_layers, 3);
+    assert_string_equal(ls->layers[2], "5");
+    assert_int_equal(ls->n_coders, 2);
+    assert_string_equal(ls->coders[1], "zstd");
+    assert_int_equal(ls->quantized_bits, 8);
+    assert_int_equal(ls->repeats, 3);
     assert_int_equal(e->dataset.labels, FR_LABELS_CLASS_LIST);
     assert_int_equal(e->metrics[0], FR_METRIC_TOP1);
     fr_experiment_free(&e);
     const char *all = "lossless.layers=all";
     e = load_ok(DIR "lossless.yaml", &all, 1);
-    assert_int_equal(e->lossless.all_layers, 1);
-    assert_int_equal(e->lossless.n_layers, 0);
+    ls = fr_experiment_kind_settings(e);
+    assert_int_equal(ls->all_layers, 1);
+    assert_int_equal(ls->n_layers, 0);
+    fr_experiment_free(&e);
+    /* and back to a list: the word all is no layer name */
+    const char *two[] = {"lossless.layers=all", "lossless.layers=[conv_0, 3]"};
+    e = load_ok(DIR "lossless.yaml", two, 2);
+    ls = fr_experiment_kind_settings(e);
+    assert_int_equal(ls->all_layers, 0);
+    assert_int_equal(ls->n_layers, 2);
+    assert_string_equal(ls->layers[0], "conv_0");
     fr_experiment_free(&e);
 
     e = load_ok(DIR "model.yaml", NULL, 0);
@@ -1109,6 +1124,8 @@ static void default_in_dump(const FrField *f, const char *path, const void *obj,
     char v[300], want[400];
     if (f->type == FR_FIELD_STRING && f->def_str) {
         snprintf(v, sizeof v, "\"%s\"", f->def_str);
+    } else if (f->type == FR_FIELD_STRINGS && (f->flags & FR_FIELD_ALL) && f->def) {
+        snprintf(v, sizeof v, "all");
     } else if (f->type == FR_FIELD_STRINGS) {
         size_t k = (size_t)snprintf(v, sizeof v, "[");
         for (int i = 0; f->def_strs && f->def_strs[i]; i++)

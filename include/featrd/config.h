@@ -338,16 +338,6 @@ typedef struct FrFeaturesSpec {
     int limit;   /* 0: every image; else the first `limit` images */
 } FrFeaturesSpec;
 
-/* lossless: (kind lossless, seed 000) */
-typedef struct FrLosslessSpec {
-    int all_layers;     /* 1: every layer (`layers: all`), else the list below */
-    char **layers;      /* names/indices/aliases when all_layers = 0 */
-    int n_layers;
-    char **coders;      /* [gzip, zlib, bzip2, lzma, zstd]; also hevc-lossless */
-    int n_coders;
-    int quantized_bits; /* 0: float32 features; 1..16: also the n-bit Q-layer output */
-    int repeats;        /* 1: timing repeats per feature */
-} FrLosslessSpec;
 
 
 /* The most worker threads a run uses (config `jobs`, `featrd run --jobs`). */
@@ -373,7 +363,6 @@ typedef struct FrExperiment {
     FrOutputSpec output;
     int jobs;              /* 1 (1..FR_MAX_JOBS) */
     int quiet;             /* 0 */
-    FrLosslessSpec lossless;
     FrFeaturesSpec features;
     FrClusterSpec cluster;
     FrInvertSpec invert;

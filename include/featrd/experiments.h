@@ -30,6 +30,18 @@
 extern "C" {
 #endif
 
+/* lossless: kind lossless's section (seed 000), its
+ * fr_experiment_kind_settings. */
+typedef struct FrLosslessSpec {
+    int all_layers;     /* 1: every layer (`layers: all`), else the list below */
+    char **layers;      /* names/indices/aliases when all_layers = 0 */
+    int n_layers;
+    char **coders;      /* [gzip, zlib, bzip2, lzma, zstd]; also hevc-lossless */
+    int n_coders;
+    int quantized_bits; /* 0: float32 features; 1..16: also the n-bit Q-layer output */
+    int repeats;        /* 1: timing repeats per feature */
+} FrLosslessSpec;
+
 /* model_compression: kind model's section (seed 002), its
  * fr_experiment_kind_settings. */
 typedef struct FrModelCompressionSpec {

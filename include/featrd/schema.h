@@ -61,6 +61,9 @@ enum {
     FR_FIELD_NODUMP = 1 << 6,    /* dump: never written (it only shapes values
                                     the dump holds resolved) */
     FR_FIELD_FLOW = 1 << 7,      /* SECTION: dumped as a flow map {k: v, ...} */
+    FR_FIELD_ALL = 1 << 8,       /* STRINGS: also the plain word `all` (every item there
+                                    is), held as an int at all_offset: 1 = all (the list
+                                    empty); its default is def */
 };
 
 typedef struct FrField {
@@ -84,6 +87,7 @@ typedef struct FrField {
     const char *const *def_strs; /* STRINGS: the default list, NULL-terminated;
                                     STRING's default is def_str (NULL: none) */
     size_t count_offset;      /* lists: offsetof the int count */
+    size_t all_offset;        /* STRINGS with FR_FIELD_ALL: offsetof the int "all" */
     const char *what;         /* lists, INT with allowed: what a message says
                                  the values must be ("8, 10 or 12") */
     const char *const *(*names_fn)(void); /* names computed at run time

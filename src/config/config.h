@@ -36,4 +36,10 @@ const char *fr_label_format_name(FrLabelFormat l);
 int fr_experiment_check_file(const FrExperiment *e, const char *key, const char *path,
                              int want_dir, const char *advice, FrError *err);
 
+#define MAX_CODECS 64
+/* The registered codecs' names (featrd/codec.h) with all of the
+ * capabilities in need, NULL-terminated, into names[cap] (a kind's schema
+ * lists its coders with it). */
+void cfg_codec_names(unsigned need, const char **names, int cap);
+
 #endif

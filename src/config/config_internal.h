@@ -107,10 +107,6 @@ extern const char *const cfg_task_names[], *const cfg_gemm_names[], *const cfg_l
 #define BD_NAMES cfg_bd_names
 #define ANCHOR_CODEC_NAMES cfg_anchor_codec_names
 
-#define MAX_CODECS 64
-/* The registered codecs' names (featrd/codec.h) with all of the
- * capabilities in need, NULL-terminated, into names[cap]. */
-void cfg_codec_names(unsigned need, const char **names, int cap);
 int cfg_count_names(const char *const *names);
 const char *cfg_name_at(const char *const *names, int i);
 /* "a, b or c" */
@@ -176,7 +172,6 @@ enum {
     CFG_C_BD,          /* bd: maps, each described by cfg_bd_schema */
     CFG_C_BD_QUALITY,  /* bd[].quality: a metric, a points.csv column or ~ */
     CFG_C_MIN_SPAN,    /* bd[].min_span: a number >= 0, auto or ~ */
-    CFG_C_LAYERS,      /* lossless.layers: all or a list */
 };
 /* The whole config as one SECTION field (its sub is fr_experiment_schema()),
  * with the top level's dump order. */

@@ -172,15 +172,6 @@ static void put_custom(FILE *f, const FrField *fd, const void *obj, int for_hash
             fputs(s->layer == FR_SENS_FINAL ? "final" : "penultimate", f);
         break;
     }
-    case CFG_C_LAYERS: {
-        const FrLosslessSpec *l = obj;
-        fputs(sp, f);
-        if (l->all_layers)
-            fputs("all", f);
-        else
-            put_strs(f, l->layers, l->n_layers);
-        break;
-    }
     case CFG_C_CODEC:
         put_codecs(f, obj, indent);
         return;
@@ -229,6 +220,9 @@ static void put_value(FILE *f, const FrField *fd, const void *obj)
 {
     if (fd->type == FR_FIELD_STRING) {
         put_str(f, fr_schema_get_string(fd, obj));
+    } else if (fd->type == FR_FIELD_STRINGS && fr_schema_all_at(fd, obj) &&
+               *fr_schema_all_at(fd, obj)) {
+        fputs("all", f);
     } else if (fd->type == FR_FIELD_STRINGS) {
         char *const *v;
         int n = fr_schema_get_list(fd, obj, NULL, &v);

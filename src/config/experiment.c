@@ -70,8 +70,6 @@ static int custom_init(int id, void *obj)
         s->n_codec = 1;
         return cfg_codec_init(&s->codec[0], fr_codec_by_id(FR_CODEC_HEVC));
     }
-    if (id == CFG_C_LAYERS)
-        ((FrLosslessSpec *)obj)->all_layers = 1;
     if (id == CFG_C_MIN_SPAN)
         ((FrBdSpec *)obj)->min_span = -1; /* auto */
     /* model.input 0x0, sensitivity.layer penultimate, anchors [], bd []:
@@ -90,11 +88,6 @@ static void custom_release(int id, void *obj)
         FrSensitivity *s = obj;
         free(s->layer_name);
         s->layer_name = NULL;
-    } else if (id == CFG_C_LAYERS) {
-        FrLosslessSpec *l = obj;
-        cfg_free_strs(l->layers, l->n_layers);
-        l->layers = NULL;
-        l->n_layers = 0;
     } else if (id == CFG_C_ANCHORS) {
         FrExperiment *e = obj;
         cfg_anchors_free(e->anchors, e->n_anchors);

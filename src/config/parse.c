@@ -411,21 +411,6 @@ static int parse_sens_layer(CfgCx *c, const Node *v, const char *p, FrSensitivit
     return 0;
 }
 
-static int parse_layers(CfgCx *c, const Node *v, const char *p, FrLosslessSpec *s)
-{
-    if (v->type == N_SCALAR && v->plain && !strcmp(v->s, "all")) {
-        cfg_free_strs(s->layers, s->n_layers);
-        s->layers = NULL;
-        s->n_layers = 0;
-        s->all_layers = 1;
-        return 0;
-    }
-    int rc = cfg_get_str_list(c, v, p, NULL, "layer names, indices or aliases (or all)", 0,
-                              &s->layers, &s->n_layers);
-    s->all_layers = 0;
-    return rc;
-}
-
 static int parse_bd_quality(CfgCx *c, const Node *v, const char *p, FrBdSpec *b)
 {
     int rc = 0;
@@ -471,8 +456,6 @@ static int parse_custom(CfgCx *c, const FrField *f, void *obj, const Node *v, co
         return parse_anchors(c, v);
     case CFG_C_BD:
         return parse_bd(c, v);
-    case CFG_C_LAYERS:
-        return parse_layers(c, v, p, obj);
     case CFG_C_BD_QUALITY:
         return parse_bd_quality(c, v, p, obj);
     case CFG_C_MIN_SPAN:
@@ -543,8 +526,15 @@ static int parse_field(CfgCx *c, const FrField *f, void *obj, const Node *v, con
                                (int *)((char *)obj + f->count_offset));
         break;
     case FR_FIELD_STRINGS:
+        if (fr_schema_all_at(f, obj) && v->type == N_SCALAR && v->plain && !strcmp(v->s, "all")) {
+            fr_schema_strings_clear(f, obj);
+            *fr_schema_all_at(f, obj) = 1;
+            break;
+        }
         rc = cfg_get_str_list(c, v, p, names, f->what, empty_ok, field_at(f, obj),
                               (int *)((char *)obj + f->count_offset));
+        if (fr_schema_all_at(f, obj))
+            *fr_schema_all_at(f, obj) = 0;
         break;
     case FR_FIELD_SECTION:
         rc = parse_section(c, v, p, f->sub, field_at(f, obj));

@@ -60,12 +60,6 @@ static int features_only(const void *top, const FrField *f)
     return kind_of(top) == FR_KIND_FEATURES;
 }
 
-static int lossless_only(const void *top, const FrField *f)
-{
-    (void)f;
-    return kind_of(top) == FR_KIND_LOSSLESS;
-}
-
 /* sweep.rdopt is written only when used, so other configs keep their hashes */
 static int rdopt_used(const void *top, const FrField *f)
 {
@@ -122,28 +116,10 @@ static const char *backend_ok(const FrField *f, const void *obj)
     return backend_names;
 }
 
-/* ---- names computed from the registries ---- */
-
-static const char *byte_coders[MAX_CODECS];
-static pthread_once_t byte_coders_once = PTHREAD_ONCE_INIT;
-
-static void fill_byte_coders(void)
-{
-    cfg_codec_names(FR_CODEC_BYTES, byte_coders, MAX_CODECS);
-}
-
-/* coders of any bytes (float32 features); hevc-lossless codes pictures */
-static const char *const *byte_coder_names(void)
-{
-    pthread_once(&byte_coders_once, fill_byte_coders);
-    return byte_coders;
-}
-
 static const int BITS_ALLOWED[] = {8, 10, 12, INT_MIN};
 static const int TILE_PAD_ALLOWED[] = {0, 8, 16, INT_MIN};
 static const int DEF_BITS[] = {8};
 static const int DEF_ZERO[] = {0}; /* packing tile, allocation uniform */
-static const char *const DEF_CODERS[] = {"gzip", "zlib", "bzip2", "lzma", "zstd", NULL};
 const int cfg_default_qp[4] = {22, 27, 32, 37};
 
 #define SEC(T, k, S) .key = #k, .type = FR_FIELD_SECTION, .offset = offsetof(T, k), .sub = &(S)
@@ -349,22 +325,6 @@ static const FrField features_fields[] = {
 };
 static const FrSchema features_schema = FR_SCHEMA("features", FrFeaturesSpec, features_fields);
 
-/* ---- lossless ---- */
-
-static const FrField lossless_fields[] = {
-    {.key = "layers", .type = FR_FIELD_CUSTOM, .custom = CFG_C_LAYERS,
-     .doc = "all or a list of layers", .doc_def = "`all`"},
-    {FR_LIST(FrLosslessSpec, coders, n_coders), .type = FR_FIELD_STRINGS,
-     .names_fn = byte_coder_names, .what = "coder names", .def_strs = DEF_CODERS,
-     .doc = "coders of any bytes"},
-    {.key = "quantized_bits", .type = FR_FIELD_INT,
-     .offset = offsetof(FrLosslessSpec, quantized_bits), .lo = 0, .hi = 16,
-     .doc = "0 = float32; also the n-bit Q-layer output"},
-    {.key = "repeats", .type = FR_FIELD_INT, .offset = offsetof(FrLosslessSpec, repeats),
-     .def = 1, .lo = 1, .hi = 1000, .doc = "timing repeats"},
-};
-static const FrSchema lossless_schema = FR_SCHEMA("lossless", FrLosslessSpec, lossless_fields);
-
 /* ---- bd[]: one entry ---- */
 
 static const FrField bd_fields[] = {
@@ -434,7 +394,6 @@ static const FrField top_fields[] = {
      .lo = 1, .hi = FR_MAX_JOBS, .flags = FR_FIELD_NOHASH, .doc = "worker threads"},
     {.key = "quiet", .type = FR_FIELD_BOOL, .offset = offsetof(FrExperiment, quiet),
      .flags = FR_FIELD_NOHASH, .doc = "no progress output"},
-    {SEC(FrExperiment, lossless, lossless_schema), .shown = lossless_only, .doc = "seed 000"},
     {SEC(FrExperiment, features, features_schema), .shown = features_only,
      .doc = "the tensors to code"},
     {SEC(FrExperiment, cluster, cluster_schema), .shown = rd_only,
@@ -447,7 +406,7 @@ static const FrField top_fields[] = {
 };
 static const char *const top_dump_order[] = {
     "name", "kind", "model", "dataset", "features", "sweep", "anchors", "metrics", "map_iou",
-    "bootstrap", "det_thresh", "nms", "bd", "lossless", "output", "jobs",
+    "bootstrap", "det_thresh", "nms", "bd", "output", "jobs",
     "quiet", "cluster", "invert", "include", NULL};
 static const FrSchema top_schema = FR_SCHEMA("experiment", FrExperiment, top_fields);
 

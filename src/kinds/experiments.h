@@ -104,6 +104,7 @@ int fr_run_rd(const struct FrExperiment *e, const struct FrRunOptions *o, FrErro
 int fr_run_features(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
 
 /* Kind model's registry entry (modelcomp_kind.c): its section, rules and files. */
+extern const FrField fr_lossless_section;
 extern const FrField fr_modelcomp_section;
 int fr_modelcomp_validate(const FrExperiment *e, FrError *err);
 int fr_modelcomp_check_files(const FrExperiment *e, FrError *err);

@@ -468,7 +468,7 @@ static int run_lossless(const FrExperiment *e, const FrRunOptions *o_in, FrError
     if (o.shard_count > 1 || o.chunks > 0)
         return fr_error(err, FR_E_USAGE, "kind lossless does not shard (its layers resume "
                         "instead); run without --shard or --chunks, and submit it as one job");
-    const FrLosslessSpec *ls = &e->lossless;
+    const FrLosslessSpec *ls = fr_experiment_kind_settings(e);
     FrModel *m = NULL;
     FrImageList list = {0};
     FrTensor *inputs = NULL;

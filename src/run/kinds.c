@@ -12,7 +12,6 @@
 #include "kinds/experiments.h"
 
 static const char *const RD_SECTIONS[] = {"sweep", "anchors", "bd", "bootstrap", NULL};
-static const char *const LOSSLESS_SECTIONS[] = {"lossless", NULL};
 static const char *const NO_SECTIONS[] = {NULL}; /* for a kind whose own section is all */
 static const char *const FEATURES_SECTIONS[] = {"features", "sweep", "bd", "bootstrap", NULL};
 
@@ -20,7 +19,7 @@ static const FrKindInfo kinds[] = {
     {FR_KIND_RD, "rd", "rate-distortion sweep over split, bits, packing, codec and QP",
      RD_SECTIONS, 1, fr_run_rd, 1, NULL, NULL, NULL},
     {FR_KIND_LOSSLESS, "lossless", "seed 000: lossless coders over every layer's features",
-     LOSSLESS_SECTIONS, 1, fr_run_lossless, 1, NULL, NULL, NULL},
+     NO_SECTIONS, 1, fr_run_lossless, 1, &fr_lossless_section, NULL, NULL},
     {FR_KIND_MODEL, "model", "seed 002: model-weight compression (RP, DoM)", NO_SECTIONS, 0,
      fr_run_modelcomp, 1, &fr_modelcomp_section, fr_modelcomp_validate,
      fr_modelcomp_check_files},

@@ -49,6 +49,23 @@ static char *dup_str(const char *s)
     return d ? memcpy(d, s, n) : NULL;
 }
 
+void fr_schema_strings_clear(const FrField *f, void *obj)
+{
+    char ***p = at(f, obj);
+    for (int i = 0; *p && i < *count_at(f, obj); i++)
+        free((*p)[i]);
+    free(*p);
+    *p = NULL;
+    *count_at(f, obj) = 0;
+}
+
+int *fr_schema_all_at(const FrField *f, const void *obj)
+{
+    return f->type == FR_FIELD_STRINGS && (f->flags & FR_FIELD_ALL)
+               ? (int *)((char *)obj + f->all_offset)
+               : NULL;
+}
+
 static void release_field(const FrField *f, void *obj)
 {
     if (f->type == FR_FIELD_STRING) {
@@ -56,12 +73,7 @@ static void release_field(const FrField *f, void *obj)
         free(*p);
         *p = NULL;
     } else if (f->type == FR_FIELD_STRINGS) {
-        char ***p = at(f, obj);
-        for (int i = 0; *p && i < *count_at(f, obj); i++)
-            free((*p)[i]);
-        free(*p);
-        *p = NULL;
-        *count_at(f, obj) = 0;
+        fr_schema_strings_clear(f, obj);
     } else if (f->type == FR_FIELD_INTS || f->type == FR_FIELD_ENUMS) {
         int **p = at(f, obj);
         free(*p);
@@ -118,6 +130,8 @@ static int init_field(const FrField *f, void *obj)
     }
     case FR_FIELD_STRINGS: {
         release_field(f, obj);
+        if (fr_schema_all_at(f, obj))
+            *fr_schema_all_at(f, obj) = f->def;
         int n = 0;
         while (f->def_strs && f->def_strs[n])
             n++;
@@ -477,6 +491,10 @@ static int wide_text(const FrField *f, const void *obj, char *buf, size_t cap)
     case FR_FIELD_INTS:
     case FR_FIELD_ENUMS:
     case FR_FIELD_STRINGS: {
+        if ((f->flags & FR_FIELD_ALL) && (obj ? *fr_schema_all_at(f, obj) : f->def)) {
+            PUT("all");
+            break;
+        }
         const int *iv = f->def_list;
         char *const *sv = (char *const *)f->def_strs;
         int n = f->n_def;

@@ -68,6 +68,12 @@ double fr_schema_get_double(const FrField *f, const void *obj);
 long long fr_schema_get_i64(const FrField *f, const void *obj);
 uint64_t fr_schema_get_u64(const FrField *f, const void *obj);
 
+/* A STRINGS field's list freed and emptied. */
+void fr_schema_strings_clear(const FrField *f, void *obj);
+
+/* A STRINGS field's FR_FIELD_ALL flag (1: `all`), or NULL without one. */
+int *fr_schema_all_at(const FrField *f, const void *obj);
+
 /* An owned string (STRING) or NULL. */
 const char *fr_schema_get_string(const FrField *f, const void *obj);
 
