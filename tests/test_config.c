@@ -348,6 +348,12 @@ static void test_defaults(void **state)
     assert_int_equal(mc->precision[7], 8);
     assert_int_equal(mc->coder, FR_MODEL_CODER_LZMA);
     assert_null(mc->dom_base);
+    e->kind = FR_KIND_FEATURES;
+    const FrFeaturesSpec *fs = fr_experiment_kind_settings(e);
+    assert_non_null(fs);
+    assert_null(fs->dir);
+    assert_null(fs->list);
+    assert_int_equal(fs->limit, 0);
     fr_experiment_free(&e);
 }
 
@@ -403,6 +409,33 @@ static void test_other_kinds(void **state)
     assert_true(fr_experiment_hash(en) != fr_experiment_hash(e));
     fr_experiment_free(&en);
     fr_experiment_free(&e);
+
+    /* kind features' section: read into its kind settings, -o reaches it,
+     * dumped where it always was (after kind, before sweep) */
+    const char *lim = "features.limit=4";
+    FrError err;
+    assert_int_equal(fr_config_load_string("kind: features\nfeatures: {dir: fd, split: conv3}\n"
+                                           "sweep: {codec: [{name: zstd}]}\n",
+                                           "f.yaml", &lim, 1, &e, &err), 0);
+    const FrFeaturesSpec *fs = fr_experiment_kind_settings(e);
+    assert_string_equal(fs->dir, "fd");
+    assert_null(fs->list);
+    assert_string_equal(fs->split, "conv3");
+    assert_int_equal(fs->limit, 4);
+    dump = fr_experiment_dump_string(e);
+    tu_assert_contains(dump, "kind: features\nfeatures:\n  dir: \"fd\"\n  list: ~\n  split: \"conv3\"\n"
+                             "  limit: 4\nsweep:\n");
+    free(dump);
+    fr_experiment_free(&e);
+    /* its rules come before the common ones: a dataset is refused as a
+     * section kind features does not read, not for its labels */
+    assert_int_equal(fr_config_load_string("kind: features\nfeatures: {dir: fd}\n"
+                                           "dataset: {images: i.txt, labels: voc-xml}\n",
+                                           "f.yaml", NULL, 0, &e, &err),
+                     FR_E_CONFIG);
+    assert_null(e);
+    tu_assert_contains(err.msg, "f.yaml:3:19: dataset.images: kind features reads features.dir "
+                                "or features.list, not an image list; remove dataset");
 
     e = load_ok(DIR "anchors_aliases.yaml", NULL, 0);
     assert_int_equal(e->anchors[0].n_qp, 2);

@@ -325,18 +325,6 @@ typedef struct FrOutputSpec {
                           tree) and a features.txt, for the user's own back half */
 } FrOutputSpec;
 
-/* features: (kind features) the tensors to code, one or more per image. */
-typedef struct FrFeaturesSpec {
-    char *dir;   /* NULL: a directory: DIR/features.txt as `featrd features` writes it,
-                    or, without one, every *.npy under DIR (sorted; NAME.npy is one
-                    image, NAME.LAYER.npy files sharing NAME are one image's cut set) */
-    char *list;  /* NULL: a list file in features.txt's format (`FILE IMAGE LAYER
-                    [C H W]` lines, '#' comments, FILE relative to the list's directory).
-                    Exactly one of dir and list */
-    char *split; /* NULL: the split the curves are named by (split=...); NULL: the
-                    list's `# split:` header line, else the last layer of the first image */
-    int limit;   /* 0: every image; else the first `limit` images */
-} FrFeaturesSpec;
 
 
 
@@ -363,7 +351,6 @@ typedef struct FrExperiment {
     FrOutputSpec output;
     int jobs;              /* 1 (1..FR_MAX_JOBS) */
     int quiet;             /* 0 */
-    FrFeaturesSpec features;
     FrClusterSpec cluster;
     FrInvertSpec invert;
     struct FrConfigPriv *priv; /* locations and string storage; private */

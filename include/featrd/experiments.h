@@ -42,6 +42,20 @@ typedef struct FrLosslessSpec {
     int repeats;        /* 1: timing repeats per feature */
 } FrLosslessSpec;
 
+/* features: kind features' section (bring your own features), its
+ * fr_experiment_kind_settings: the tensors to code, one or more per image. */
+typedef struct FrFeaturesSpec {
+    char *dir;   /* NULL: a directory: DIR/features.txt as `featrd features` writes it,
+                    or, without one, every *.npy under DIR (sorted; NAME.npy is one
+                    image, NAME.LAYER.npy files sharing NAME are one image's cut set) */
+    char *list;  /* NULL: a list file in features.txt's format (`FILE IMAGE LAYER
+                    [C H W]` lines, '#' comments, FILE relative to the list's directory).
+                    Exactly one of dir and list */
+    char *split; /* NULL: the split the curves are named by (split=...); NULL: the
+                    list's `# split:` header line, else the last layer of the first image */
+    int limit;   /* 0: every image; else the first `limit` images */
+} FrFeaturesSpec;
+
 /* model_compression: kind model's section (seed 002), its
  * fr_experiment_kind_settings. */
 typedef struct FrModelCompressionSpec {
@@ -184,8 +198,13 @@ typedef struct FrKindInfo {
      * like the built-in sections; the settings are
      * fr_experiment_kind_settings. Its key is also in sections. */
     const FrField *section;
-    /* Rules across keys (after the schema's own checks) and the files the
-     * kind reads (fr_experiment_check_files); NULL: none. */
+    /* The top-level key the section is dumped (and hashed) before; NULL:
+     * output. */
+    const char *dump_before;
+    /* Rules across keys (after the schema's own checks, before the rules
+     * common to every kind, so a section the kind does not read is refused
+     * as that) and the files the kind reads (fr_experiment_check_files);
+     * NULL: none. */
     int (*validate)(const struct FrExperiment *e, FrError *err);
     int (*check_files)(const struct FrExperiment *e, FrError *err);
 } FrKindInfo;

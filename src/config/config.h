@@ -22,6 +22,10 @@ const FrSchema *fr_experiment_schema(void);
 
 const char *fr_kind_name(FrExperimentKind k);
 
+/* The points the sweep (and anchors) expand to, saturated at UINT64_MAX:
+ * what sweep.max_points bounds. */
+uint64_t fr_experiment_sweep_points(const FrExperiment *e);
+
 const char *fr_allocation_name(FrAllocation a);
 
 const char *fr_metric_name(FrMetric m);

@@ -15,6 +15,7 @@
 #include "featrd/experiments.h"
 #include "featrd/metrics.h"
 #include "config/config.h"
+#include "kinds/experiments.h"
 #include "util/schema.h"
 
 /* ------------------------------------------------------------------ */
@@ -312,8 +313,12 @@ static void put_block(FILE *f, const FrField *sec, const void *obj, const FrExpe
 {
     const FrField *fd;
     for (int i = 0; section_key(sec, i, &fd); i++) {
-        /* the kind's own section (FrKindInfo.section) comes before output: */
-        if (sec == &cfg_root_field && !strcmp(fd->key, "output") && cfg_kind_section(e->kind))
+        /* the kind's own section (FrKindInfo.section) comes before its
+         * dump_before key, else before output: */
+        if (sec == &cfg_root_field && cfg_kind_section(e->kind) &&
+            !strcmp(fd->key, fr_kind_info(e->kind)->dump_before
+                                 ? fr_kind_info(e->kind)->dump_before
+                                 : "output"))
             put_key(f, cfg_kind_section(e->kind), e->priv->kind_settings[e->kind], e, for_hash,
                     indent);
         put_key(f, fd, obj, e, for_hash, indent);

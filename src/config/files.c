@@ -105,14 +105,6 @@ int fr_experiment_check_files(const FrExperiment *e, FrError *err)
                         "a text file of 'MODEL<TAB>DATASET' class pairs (configs/9k-voc.map "
                         "maps YOLO9000's WordTree classes to VOC)")))
         return rc;
-    if (e->kind == FR_KIND_FEATURES &&
-        ((rc = check_one(e, err, "features.dir", e->features.dir, 1,
-                         "a directory written by `featrd features CONFIG --split S --out DIR`, "
-                         "or one of .npy files")) ||
-         (rc = check_one(e, err, "features.list", e->features.list, 0,
-                         "a list of .npy files, one `FILE IMAGE LAYER` line each (the format of "
-                         "features.txt)"))))
-        return rc;
     const FrKindInfo *ki = fr_kind_info(e->kind);
     if (ki && ki->check_files && (rc = ki->check_files(e, err))) /* the kind's own files */
         return rc;

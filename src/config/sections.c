@@ -314,17 +314,6 @@ static const FrField invert_fields[] = {
 };
 static const FrSchema invert_schema = FR_SCHEMA("invert", FrInvertSpec, invert_fields);
 
-/* ---- features ---- */
-
-static const FrField features_fields[] = {
-    {FR_STR(FrFeaturesSpec, dir, FR_FIELD_NULLABLE), .doc = "features directory"},
-    {FR_STR(FrFeaturesSpec, list, FR_FIELD_NULLABLE), .doc = "features list file"},
-    {FR_STR(FrFeaturesSpec, split, FR_FIELD_NULLABLE), .doc = "the curves' split name"},
-    {.key = "limit", .type = FR_FIELD_INT, .offset = offsetof(FrFeaturesSpec, limit), .lo = 0,
-     .hi = INT_MAX, .doc = "the first N images; 0 = all"},
-};
-static const FrSchema features_schema = FR_SCHEMA("features", FrFeaturesSpec, features_fields);
-
 /* ---- bd[]: one entry ---- */
 
 static const FrField bd_fields[] = {
@@ -394,8 +383,6 @@ static const FrField top_fields[] = {
      .lo = 1, .hi = FR_MAX_JOBS, .flags = FR_FIELD_NOHASH, .doc = "worker threads"},
     {.key = "quiet", .type = FR_FIELD_BOOL, .offset = offsetof(FrExperiment, quiet),
      .flags = FR_FIELD_NOHASH, .doc = "no progress output"},
-    {SEC(FrExperiment, features, features_schema), .shown = features_only,
-     .doc = "the tensors to code"},
     {SEC(FrExperiment, cluster, cluster_schema), .shown = rd_only,
      .flags = FR_FIELD_NOHASH | FR_FIELD_DUMP_IF_SET, .doc = "featrd submit (docs/cluster.md)"},
     {SEC(FrExperiment, invert, invert_schema), .shown = rd_only,
@@ -405,7 +392,7 @@ static const FrField top_fields[] = {
      .flags = FR_FIELD_NODUMP, .doc = "base files", .doc_def = "—"},
 };
 static const char *const top_dump_order[] = {
-    "name", "kind", "model", "dataset", "features", "sweep", "anchors", "metrics", "map_iou",
+    "name", "kind", "model", "dataset", "sweep", "anchors", "metrics", "map_iou",
     "bootstrap", "det_thresh", "nms", "bd", "output", "jobs",
     "quiet", "cluster", "invert", "include", NULL};
 static const FrSchema top_schema = FR_SCHEMA("experiment", FrExperiment, top_fields);

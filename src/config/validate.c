@@ -96,6 +96,11 @@ uint64_t cfg_sweep_points(const FrExperiment *e)
     return n;
 }
 
+uint64_t fr_experiment_sweep_points(const FrExperiment *e)
+{
+    return cfg_sweep_points(e);
+}
+
 /* hevc entries without their own QP list take sweep.qp. */
 int cfg_finish_sweep(FrSweepSpec *s)
 {
@@ -115,58 +120,6 @@ int cfg_finish_sweep(FrSweepSpec *s)
     return 0;
 }
 
-
-static int validate_features(FrExperiment *e, FrError *err)
-{
-    const FrFeaturesSpec *f = &e->features;
-    const FrSweepSpec *s = &e->sweep;
-    if (!f->dir == !f->list)
-        return fr_experiment_error(e, err, FR_E_CONFIG, f->dir ? "features.list" : "kind",
-                                   "kind features needs exactly one of features.dir (a "
-                                   "directory from `featrd features`, or of .npy files) and "
-                                   "features.list (a features.txt-style list)");
-    if (e->model.cfg)
-        return fr_experiment_error(e, err, FR_E_CONFIG, "model.cfg",
-                                   "kind features runs no network (the features are given); "
-                                   "remove model, or use kind rd to run the model");
-    if (e->dataset.images)
-        return fr_experiment_error(e, err, FR_E_CONFIG, "dataset.images",
-                                   "kind features reads features.dir or features.list, not an "
-                                   "image list; remove dataset");
-    if (s->n_split)
-        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.split",
-                                   "kind features codes the features as given: their split is "
-                                   "features.split (default: from the list); remove sweep.split");
-    if (s->n_weights)
-        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.weights",
-                                   "kind features runs no network, so it has no weights axis");
-    for (int i = 0; i < s->n_allocation; i++)
-        if (fr_alloc_info(s->allocation[i])->per_channel)
-            return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.allocation",
-                                       "%s allocation measures each channel's effect on the "
-                                       "network output, and kind features has no back half: "
-                                       "use allocation: [uniform] (or kind rd with the model)",
-                                       fr_allocation_name(s->allocation[i]));
-    for (int i = 0; i < s->n_codec; i++)
-        if (s->codec[i].n_split) {
-            char k[64];
-            cfg_pathf(k, sizeof k, "sweep.codec[%d].split", i);
-            return fr_experiment_error(e, err, FR_E_CONFIG, k,
-                                       "kind features has one split (features.split); remove "
-                                       "the entry's split list");
-        }
-    if (s->n_qp_base)
-        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.qp_base",
-                                   "only used with allocation: sensitivity");
-    uint64_t np = cfg_sweep_points(e);
-    if (np > (uint64_t)s->max_points)
-        return fr_experiment_error(e, err, FR_E_CONFIG, "sweep.codec",
-                                   "the sweep expands to %s%llu points, more than "
-                                   "sweep.max_points (%lld); shorten the lists or raise "
-                                   "max_points", np == UINT64_MAX ? "over " : "",
-                                   (unsigned long long)np, s->max_points);
-    return 0;
-}
 
 
 /* The allocators (registry order) that are per-channel (rd 0) or measure
@@ -230,8 +183,9 @@ int cfg_validate(CfgCx *c)
             return fr_experiment_error(e, err, FR_E_CONFIG, "anchors", "anchor '%s': %s", a->name,
                                        e2.msg);
     }
-    if (e->kind == FR_KIND_FEATURES) {
-        int rc = validate_features(e, err);
+    const FrKindInfo *ki = fr_kind_info(e->kind);
+    if (ki && ki->validate) { /* the kind's own rules */
+        int rc = ki->validate(e, err);
         if (rc)
             return rc;
     }
@@ -420,9 +374,6 @@ int cfg_validate(CfgCx *c)
                                            TASK_NAMES[e->model.task]);
             }
         }
-    const FrKindInfo *ki = fr_kind_info(e->kind);
-    if (ki && ki->validate) /* the kind's own rules */
-        return ki->validate(e, err);
     return 0;
 }
 

@@ -103,10 +103,14 @@ int fr_run_rd(const struct FrExperiment *e, const struct FrRunOptions *o, FrErro
  * user's own. output.decoded_dir receives every point's decoded tensors. */
 int fr_run_features(const struct FrExperiment *e, const struct FrRunOptions *o, FrError *err);
 
-/* Kind model's registry entry (modelcomp_kind.c): its section, rules and files. */
+/* The kinds' registry entries: their sections (lossless_kind.c,
+ * modelcomp_kind.c, features_kind.c), rules and files. */
 extern const FrField fr_lossless_section;
 extern const FrField fr_modelcomp_section;
+extern const FrField fr_features_section;
 int fr_modelcomp_validate(const FrExperiment *e, FrError *err);
 int fr_modelcomp_check_files(const FrExperiment *e, FrError *err);
+int fr_features_validate(const FrExperiment *e, FrError *err);
+int fr_features_check_files(const FrExperiment *e, FrError *err);
 
 #endif

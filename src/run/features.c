@@ -333,7 +333,7 @@ static int check_set(FrFeatureSet *s, FrError *err)
 int fr_feature_set_read(const FrExperiment *e, FrFeatureSet *s, FrError *err)
 {
     memset(s, 0, sizeof *s);
-    const FrFeaturesSpec *fs = &e->features;
+    const FrFeaturesSpec *fs = fr_experiment_kind_settings(e);
     Reader rd = {s, 0, fs->limit};
     char hsplit[256] = "", hlayer[256] = "", src[4200];
     int rc;

@@ -13,19 +13,20 @@
 
 static const char *const RD_SECTIONS[] = {"sweep", "anchors", "bd", "bootstrap", NULL};
 static const char *const NO_SECTIONS[] = {NULL}; /* for a kind whose own section is all */
-static const char *const FEATURES_SECTIONS[] = {"features", "sweep", "bd", "bootstrap", NULL};
+static const char *const FEATURES_SECTIONS[] = {"sweep", "bd", "bootstrap", NULL};
 
 static const FrKindInfo kinds[] = {
     {FR_KIND_RD, "rd", "rate-distortion sweep over split, bits, packing, codec and QP",
-     RD_SECTIONS, 1, fr_run_rd, 1, NULL, NULL, NULL},
+     RD_SECTIONS, 1, fr_run_rd, 1, NULL, NULL, NULL, NULL},
     {FR_KIND_LOSSLESS, "lossless", "seed 000: lossless coders over every layer's features",
-     NO_SECTIONS, 1, fr_run_lossless, 1, &fr_lossless_section, NULL, NULL},
+     NO_SECTIONS, 1, fr_run_lossless, 1, &fr_lossless_section, NULL, NULL, NULL},
     {FR_KIND_MODEL, "model", "seed 002: model-weight compression (RP, DoM)", NO_SECTIONS, 0,
-     fr_run_modelcomp, 1, &fr_modelcomp_section, fr_modelcomp_validate,
+     fr_run_modelcomp, 1, &fr_modelcomp_section, NULL, fr_modelcomp_validate,
      fr_modelcomp_check_files},
     {FR_KIND_FEATURES, "features",
      "bring your own features: .npy tensors through the rd coding (no network)",
-     FEATURES_SECTIONS, 0, fr_run_features, 0, NULL, NULL, NULL},
+     FEATURES_SECTIONS, 0, fr_run_features, 0, &fr_features_section, "sweep",
+     fr_features_validate, fr_features_check_files},
 };
 
 int fr_kind_count(void)
